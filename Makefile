@@ -1,0 +1,22 @@
+.PHONY: run test test-sqlite test-pg test-browser lint migrate revision dev-api dev-worker bench
+
+run:            ## the product with demo data (SQLite, simulated calls)
+	bash scripts/run.sh
+test:           ## the whole suite: SQLite, PostgreSQL, browser
+	bash scripts/test.sh
+test-sqlite:
+	uv run pytest -q -m "not browser"
+test-pg:
+	TEST_DATABASE_URL=$$(scripts/pg.sh start) uv run pytest -q -m "not browser"
+test-browser:
+	uv run pytest -q -m browser
+lint:
+	uv run ruff check src tests bench scripts migrations && uv run ruff format --check src tests
+migrate:
+	uv run dialer migrate
+revision:       ## regenerate the initial migration after a model change (pre-release)
+	bash scripts/regen-initial-migration.sh
+dev-api:
+	uv run dialer serve --no-worker
+dev-worker:
+	uv run dialer worker

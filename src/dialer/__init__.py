@@ -1,0 +1,1 @@
+"""dialer: outbound voice-AI call campaigns."""

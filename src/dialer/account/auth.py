@@ -1,0 +1,123 @@
+"""API-key authentication and tenant scoping.
+
+* The admin key (``DIALER_ADMIN_API_KEY``; generated into ``DATA_DIR/admin_api_key`` on
+  first run when unset) manages accounts and may act on any account.
+* An account key (``dk_...``) sees only its own account. Anything of another account
+  answers 404, exactly as if it did not exist.
+
+Keys are sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+
+from dialer.config import Settings
+from dialer.errors import NotFound, PermissionDenied, Unauthorized
+from dialer.models import ApiKey
+
+ACCOUNT_KEY_PREFIX = "dk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_account_key() -> str:
+    return ACCOUNT_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def admin_key(settings: Settings) -> tuple[str, bool]:
+    """The admin key, and whether it was generated just now (to print it once)."""
+    if settings.ADMIN_API_KEY is not None:
+        return settings.ADMIN_API_KEY.get_secret_value(), False
+    path = Path(settings.DATA_DIR) / "admin_api_key"
+    if path.exists():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = "dka_" + secrets.token_urlsafe(32)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key, True
+
+
+@dataclass(frozen=True)
+class Principal:
+    is_admin: bool
+    account_id: str | None = None
+    key_id: str | None = None
+
+    def can_see(self, account_id: str) -> bool:
+        return self.is_admin or self.account_id == account_id
+
+    def check_account(self, account_id: str) -> None:
+        """Raise NotFound (never reveal existence) when the account is not ours."""
+        if not self.can_see(account_id):
+            raise NotFound(f"account '{account_id}' not found")
+
+    def scope(self, account_id: str | None) -> str | None:
+        """The account filter for list endpoints: an account key is pinned to its own."""
+        if self.is_admin:
+            return account_id
+        if account_id is not None and account_id != self.account_id:
+            raise NotFound(f"account '{account_id}' not found")
+        return self.account_id
+
+
+def _extract_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+async def authenticate(request: Request, key: str | None) -> Principal:
+    if not key:
+        raise Unauthorized("missing API key (Authorization: Bearer <key> or X-API-Key)")
+    expected_admin: str = request.app.state.admin_key
+    if hmac.compare_digest(key.encode(), expected_admin.encode()):
+        return Principal(is_admin=True)
+    if not key.startswith(ACCOUNT_KEY_PREFIX):
+        raise Unauthorized("invalid API key")
+    digest = hash_key(key)
+    db = request.app.state.db
+    async with db.read() as session:
+        row = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.account_id).where(
+                    ApiKey.key_hash == digest, ApiKey.revoked.is_(False)
+                )
+            )
+        ).first()
+    if row is None:
+        raise Unauthorized("invalid API key")
+    return Principal(is_admin=False, account_id=row.account_id, key_id=row.id)
+
+
+async def current_principal(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    principal = await authenticate(request, _extract_key(request))
+    request.state.principal = principal
+    return principal
+
+
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDenied("this endpoint needs the admin API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+__all__ = ["AdminPrincipal", "CurrentPrincipal", "Principal", "hash_key", "update"]

@@ -1,0 +1,88 @@
+"""Settings, read once from the environment (prefix ``DIALER_``) and an optional env file."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from annotated_types import Ge
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+def _env_file() -> str:
+    # DIALER_ENV picks the env file (".env.production", ...); ".env" otherwise.
+    env = os.environ.get("DIALER_ENV", "development")
+    candidate = Path(f".env.{env}")
+    return str(candidate) if candidate.exists() else ".env"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIALER_", env_file=_env_file(), extra="ignore", frozen=True
+    )
+
+    ENV: Environment = "development"
+    DATABASE_URL: str = "sqlite+aiosqlite:///./dialer.db"
+    # Where the generated admin key and other local state live in development.
+    DATA_DIR: Path = Path(".dialer")
+    ADMIN_API_KEY: SecretStr | None = None
+    SECRET_KEY: SecretStr = SecretStr("dev-secret-change-me")
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = True
+
+    # Dispatcher
+    WORKER_CONCURRENCY: Annotated[int, Ge(1)] = 20
+    POLL_INTERVAL: timedelta = timedelta(seconds=1)
+    LEASE: timedelta = timedelta(seconds=60)
+    # A call the provider accepted but never reported on is reconciled after this.
+    CALL_TIMEOUT: timedelta = timedelta(minutes=20)
+    RESERVE_SECONDS: Annotated[int, Ge(1)] = 300
+    CLAIM_BATCH_SIZE: Annotated[int, Ge(1)] = 50
+
+    # Telephony
+    PROVIDER: str = "simulated"
+    SIM_SEED: int = 7
+    SIM_SPEEDUP: Annotated[float, Ge(0)] = 1.0
+    SIM_LATENCY_S: Annotated[float, Ge(0)] = 0.0
+    SIM_OUTCOMES: dict[str, float] = Field(default_factory=dict)
+    # When set, the simulator POSTs signed webhooks here instead of calling the handler in-process.
+    SIM_WEBHOOK_URL: str | None = None
+
+    # API
+    REDIS_URL: str | None = None
+    STATUS_RATE_LIMIT: str = "120/minute"
+    CORS_ORIGINS: list[str] = Field(default_factory=list)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _normalise_driver(cls, v: str) -> str:
+        # Accept the URLs people paste: postgres://, postgresql://, sqlite:///.
+        if v.startswith("postgres://"):
+            v = "postgresql+asyncpg://" + v[len("postgres://") :]
+        elif v.startswith("postgresql://"):
+            v = "postgresql+asyncpg://" + v[len("postgresql://") :]
+        elif v.startswith("sqlite:///"):
+            v = "sqlite+aiosqlite:///" + v[len("sqlite:///") :]
+        return v
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.ENV == "production" and self.SECRET_KEY.get_secret_value() == "dev-secret-change-me":
+            raise ValueError("DIALER_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

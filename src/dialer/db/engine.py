@@ -1,0 +1,53 @@
+"""Engine factory. SQLite gets WAL, a busy timeout, foreign keys and explicit BEGIN modes.
+
+SQLite write transactions start with ``BEGIN IMMEDIATE`` so that two processes never
+both read and then try to upgrade to a write lock (which fails at once with
+SQLITE_BUSY instead of waiting). Read-only sessions use a deferred BEGIN and do not
+block writers in WAL mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def create_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, readonly=readonly, **kwargs)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("timeout", 30)
+    kwargs.setdefault("poolclass", NullPool) if ":memory:" in url else None
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver: we issue BEGIN ourselves.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def dialect_name(engine: AsyncEngine) -> str:
+    return engine.dialect.name

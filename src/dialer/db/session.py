@@ -1,0 +1,81 @@
+"""Sessions: the edge owns the transaction.
+
+``Database`` holds a write engine and a read engine (the same one on PostgreSQL).
+The API dependency commits on success and rolls back on any exception; the worker
+uses ``db.write()`` per unit of work with the same semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, NewType
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from dialer.db.engine import create_engine
+
+# A session opened read-only (deferred BEGIN on SQLite). The type checker keeps
+# reporting code on it.
+AsyncReadSession = NewType("AsyncReadSession", AsyncSession)
+
+
+class Database:
+    def __init__(self, url: str, **engine_kwargs: object) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
+        if url.startswith("sqlite"):
+            self.read_engine: AsyncEngine = create_engine(url, readonly=True)
+        else:
+            self.read_engine = self.engine
+        self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commit on success, roll back on error."""
+        async with self._write() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncReadSession]:
+        async with self._read() as session:
+            try:
+                yield AsyncReadSession(session)
+            finally:
+                await session.rollback()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).write() as session:
+        yield session
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
+    async with get_database(request).read() as session:
+        yield session
+
+
+WriteSession = Annotated[AsyncSession, Depends(_write_session)]
+ReadSession = Annotated[AsyncReadSession, Depends(_read_session)]
+DatabaseDep = Annotated[Database, Depends(get_database)]

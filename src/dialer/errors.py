@@ -1,0 +1,115 @@
+"""Application errors. Every error carries its HTTP status; one handler renders them as JSON.
+
+    AppError (500)
+     ├── NotFound (404)
+     ├── Conflict (409)
+     ├── PermissionDenied (403)
+     ├── Unauthorized (401)
+     ├── InvalidInput (422)        business validation; names the field
+     ├── PaymentRequired (402)
+     └── TooManyRequests (429)
+
+Domain errors subclass these next to their domain (``billing.errors``, ``batch.errors``...).
+The class docstring is the default message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class AppError(Exception):
+    """Internal error."""
+
+    status_code: int = 500
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, **extra: Any
+    ) -> None:
+        self.message = message or (self.__class__.__doc__ or "Error").strip()
+        self.field = field
+        self.extra = extra
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.__class__.__name__, "detail": self.message}
+        if self.field:
+            body["field"] = self.field
+        body.update(self.extra)
+        return body
+
+
+class NotFound(AppError):
+    """Not found."""
+
+    status_code = 404
+
+
+class Conflict(AppError):
+    """The resource is in a state that does not allow this."""
+
+    status_code = 409
+
+
+class PermissionDenied(AppError):
+    """Not allowed."""
+
+    status_code = 403
+
+
+class Unauthorized(AppError):
+    """Missing or invalid API key."""
+
+    status_code = 401
+
+
+class InvalidInput(AppError):
+    """Invalid input."""
+
+    status_code = 422
+
+
+class PaymentRequired(AppError):
+    """Insufficient balance."""
+
+    status_code = 402
+
+
+class TooManyRequests(AppError):
+    """Rate limit exceeded."""
+
+    status_code = 429
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts)
+
+
+async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        errors.append({"field": _loc_to_field(tuple(err.get("loc", ()))), "message": msg})
+    detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    return JSONResponse(
+        {"error": "ValidationError", "detail": detail, "errors": errors}, status_code=422
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -1,0 +1,111 @@
+"""Job state changes. Every status change goes through ``transition`` so the state table
+is checked and the batch counters move in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.errors import Conflict
+from dialer.events.service import publish
+from dialer.job.counters import counter_deltas
+from dialer.job.repository import JobRepository
+from dialer.job.states import FINAL, JobStatus, can_transition
+from dialer.kit import clock
+from dialer.models import Batch, BatchStatus, Job
+
+
+class InvalidTransition(Conflict):
+    """This job cannot move to that state."""
+
+
+async def transition(
+    session: AsyncSession, job: Job, dst: JobStatus, *, publish_event: bool = True, **changes: Any
+) -> None:
+    """Move ``job`` to ``dst``, apply ``changes`` and update batch counters.
+
+    Raises InvalidTransition when the state table forbids it; callers handling
+    provider events check ``can_transition`` first so stale events are ignored.
+    """
+    src = job.status
+    if not can_transition(src, dst):
+        raise InvalidTransition(f"job {job.id}: {src} -> {dst} is not allowed")
+    now = clock.now()
+    job.status = dst
+    for k, v in changes.items():
+        setattr(job, k, v)
+    if dst in FINAL and job.completed_at is None:
+        job.completed_at = now
+    await session.flush()
+    deltas = counter_deltas(src, dst)
+    if deltas:
+        await bump_batch(session, job.batch_id, job.account_id, deltas)
+    if publish_event:
+        await publish(
+            session,
+            account_id=job.account_id,
+            batch_id=job.batch_id,
+            job_id=job.id,
+            type="job.status",
+            data={"job_id": job.id, "status": str(dst), "outcome": job.last_outcome},
+        )
+
+
+async def bump_batch(
+    session: AsyncSession, batch_id: str, account_id: str, deltas: dict[str, int], **extra: Any
+) -> None:
+    """Apply counter deltas; completes the batch when nothing is left to do."""
+    pending = await JobRepository.from_session(session).apply_batch_deltas(batch_id, deltas, **extra)
+    # A batch that just received its jobs is not "done" even when it has none.
+    if pending == 0 and "total_jobs" not in deltas:
+        await complete_batch_if_done(session, batch_id, account_id)
+
+
+async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_id: str) -> bool:
+    now = clock.now()
+    res = await session.execute(
+        update(Batch)
+        .where(
+            Batch.id == batch_id,
+            Batch.pending_jobs == 0,
+            Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED]),
+        )
+        .values(status=BatchStatus.COMPLETED, is_active=False, completed_at=now, waiting_reason=None)
+        .returning(Batch.id)
+    )
+    if res.first() is None:
+        return False
+    await publish(
+        session,
+        account_id=account_id,
+        batch_id=batch_id,
+        type="batch.completed",
+        data={"batch_id": batch_id, "status": "completed"},
+    )
+    return True
+
+
+async def bulk_transition(
+    session: AsyncSession, batch_id: str, account_id: str, src: Iterable[JobStatus], dst: JobStatus, **values: Any
+) -> int:
+    """Move every job of a batch in ``src`` states to ``dst`` in one statement (e.g. cancel)."""
+    total = 0
+    for s in src:
+        if not can_transition(s, dst):
+            continue
+        res = await session.execute(
+            update(Job)
+            .where(Job.batch_id == batch_id, Job.status == s)
+            .values(status=dst, **values)
+            .execution_options(synchronize_session=False)
+        )
+        n = res.rowcount or 0  # type: ignore[attr-defined]
+        if n:
+            total += n
+            await JobRepository.from_session(session).apply_batch_deltas(
+                batch_id, counter_deltas(s, dst, n)
+            )
+    return total

@@ -1,0 +1,114 @@
+"""The FastAPI application: routers, error handlers, dashboard mount and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from dialer import logging as dlog
+from dialer.account.auth import admin_key
+from dialer.config import Settings, get_settings
+from dialer.db.session import Database
+from dialer.errors import install_handlers
+from dialer.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+# Each domain exposes ``router``; the list is fixed so the API surface is explicit.
+ROUTER_MODULES = (
+    "dialer.account.endpoints",
+    "dialer.batch.endpoints",
+    "dialer.reporting.endpoints",
+    "dialer.ingestion.endpoints",
+    "dialer.compliance.endpoints",
+    "dialer.script.endpoints",
+    "dialer.telephony.endpoints",
+    "dialer.events.endpoints",
+)
+
+log = dlog.get_logger("dialer.api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    embedded_worker: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dlog.configure(settings.LOG_LEVEL, settings.LOG_JSON)
+        db = database or Database(settings.DATABASE_URL)
+        app.state.db = db
+        key, generated = admin_key(settings)
+        app.state.admin_key = key
+        if generated:
+            # Printed once, on the run that created it; never logged again.
+            print(f"\n  Admin API key (saved to {settings.DATA_DIR}/admin_api_key): {key}\n", flush=True)  # noqa: T201
+        tasks: list[asyncio.Task[Any]] = []
+        stop = asyncio.Event()
+        app.state.stop = stop
+        if embedded_worker:
+            from dialer.worker.runner import Worker
+
+            worker = Worker(db, settings)
+            app.state.worker = worker
+            tasks.append(asyncio.create_task(worker.run(stop), name="embedded-worker"))
+        log.info("api.started", database=db.dialect, embedded_worker=embedded_worker)
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(t, timeout=15)
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="dialer",
+        version="0.1.0",
+        description="Outbound voice-AI call campaigns: accounts, batches, jobs, calls, billing.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/health", tags=["ops"])
+    async def health(request: Request) -> dict[str, str]:
+        db: Database = request.app.state.db
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": db.dialect}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for module_name in ROUTER_MODULES:
+        module = importlib.import_module(module_name)
+        app.include_router(module.router)
+
+    from dialer.dashboard.app import mount_dashboard
+
+    mount_dashboard(app)
+    return app

@@ -1,0 +1,22 @@
+"""Prometheus metrics (process-local; scrape every API and worker process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "dialer_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "dialer_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CALLS_CLAIMED = Counter("dialer_calls_claimed_total", "Jobs claimed for dialing")
+CALLS_PLACED = Counter("dialer_calls_placed_total", "Calls accepted by the provider", ["provider"])
+CALL_OUTCOMES = Counter("dialer_call_outcomes_total", "Final call outcomes", ["outcome"])
+CALLS_IN_FLIGHT = Gauge("dialer_calls_in_flight", "Calls this worker is placing")
+LEASES_RESCUED = Counter("dialer_leases_rescued_total", "Jobs recovered after an expired lease")
+WEBHOOKS = Counter("dialer_webhooks_total", "Provider webhooks", ["provider", "result"])
+CLAIM_LATENCY = Histogram("dialer_claim_duration_seconds", "Time to claim a round of jobs")

@@ -1,0 +1,41 @@
+"""All ORM models, re-exported so Alembic sees every table."""
+
+from dialer.db.base import Base
+from dialer.models.account import Account, AccountStatus, ApiKey, PlanType
+from dialer.models.batch import Batch, BatchStatus
+from dialer.models.job import CallAttempt, Job
+from dialer.models.ledger import EntryKind, LedgerEntry
+from dialer.models.misc import (
+    CallStat,
+    ContactLog,
+    DoNotCall,
+    Event,
+    ProviderConfig,
+    Script,
+    SimulatedCall,
+    WebhookReceipt,
+    WorkerHeartbeat,
+)
+
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "ApiKey",
+    "Base",
+    "Batch",
+    "BatchStatus",
+    "CallAttempt",
+    "CallStat",
+    "ContactLog",
+    "DoNotCall",
+    "EntryKind",
+    "Event",
+    "Job",
+    "LedgerEntry",
+    "PlanType",
+    "ProviderConfig",
+    "Script",
+    "SimulatedCall",
+    "WebhookReceipt",
+    "WorkerHeartbeat",
+]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dialer.db.base import Base, TimestampedMixin
+from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
+from dialer.job.states import AttemptStatus, JobStatus
+
+
+class Job(TimestampedMixin, Base):
+    """One contact to reach. The row is the queue entry: the dispatcher claims it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The claim: due, waiting jobs of one batch in order.
+        Index("ix_jobs_claim", "batch_id", "status", "next_attempt_at"),
+        Index("ix_jobs_account_status", "account_id", "status"),
+        Index("ix_jobs_account_dni", "account_id", "dni"),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[JobStatus] = mapped_column(StrEnumType(JobStatus), default=JobStatus.PENDING)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    dni: Mapped[str | None] = mapped_column(String(32))
+    phones: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    phone_index: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    current_attempt_id: Mapped[str | None] = mapped_column(String(64))
+    wait_reason: Mapped[str | None] = mapped_column(String(64))
+
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    business_result: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    cost_units: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CallAttempt(TimestampedMixin, Base):
+    """One dial of one phone. ``id`` is the provider idempotency key."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (
+        Index("ix_call_attempts_job", "job_id", "number"),
+        Index("ix_call_attempts_provider_call", "provider", "provider_call_id"),
+        Index("ix_call_attempts_status_started", "status", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)  # 1-based attempt number for the job
+    phone: Mapped[str] = mapped_column(String(32))
+    phone_index: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_call_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[AttemptStatus] = mapped_column(
+        StrEnumType(AttemptStatus), default=AttemptStatus.DIALING
+    )
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    business_result: Mapped[str | None] = mapped_column(String(32))
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_units: Mapped[int] = mapped_column(Integer, default=0)
+    cost_units: Mapped[int] = mapped_column(Integer, default=0)
+    variables: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    transcript: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    extracted: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,105 @@
+"""The provider seam: a small protocol every telephony adapter implements.
+
+Requests and results are frozen dataclasses with no vendor types and no hidden clock.
+Errors split into Retryable (try again later, same phone) and Permanent (this number
+or request will never work); the retry policy branches on that split only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+class ProviderError(Exception):
+    """The provider could not place or report the call."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RetryableProviderError(ProviderError):
+    """Temporary: rate limit, timeout, 5xx. Try again later."""
+
+
+class PermanentProviderError(ProviderError):
+    """Will not work if repeated: invalid number, bad credentials, rejected request."""
+
+
+class InvalidNumberError(PermanentProviderError):
+    """The destination number is not valid or not reachable."""
+
+
+class WebhookVerificationError(Exception):
+    """A webhook's signature is missing, wrong or too old."""
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    attempt_id: str  # our idempotency key; echoed back in webhooks as metadata
+    to_number: str  # E.164
+    from_number: str | None
+    agent_id: str | None
+    variables: Mapping[str, str] = field(default_factory=dict)  # the agent's dynamic variables
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    max_duration_s: int = 600
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    provider_call_id: str
+    status: str = "queued"
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """A provider status callback, normalised.
+
+    ``final`` events carry the outcome; non-final ones (ringing, answered, started)
+    only move the attempt forward. ``event_key`` identifies the event for dedupe.
+    """
+
+    provider: str
+    provider_call_id: str
+    event_key: str
+    attempt_id: str | None
+    final: bool
+    status: str  # provider's own status word
+    outcome: str | None = None  # dialer.job.states.Outcome value when final
+    business_result: str | None = None
+    duration_s: int = 0
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    transcript: str | None = None
+    summary: str | None = None
+    extracted: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    async def place_call(self, request: CallRequest) -> PlacedCall:
+        """Ask the provider to dial. Raises Retryable/PermanentProviderError."""
+        ...
+
+    async def hangup(self, provider_call_id: str) -> None:
+        """End a call in progress (best effort)."""
+        ...
+
+    async def get_call(self, provider_call_id: str) -> CallEvent | None:
+        """The call's current state, for reconciliation when webhooks were lost."""
+        ...
+
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
+    ) -> list[CallEvent]:
+        """Verify the signature and parse a webhook. Raises WebhookVerificationError."""
+        ...
