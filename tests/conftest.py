@@ -15,10 +15,10 @@ from dialer.kit import clock as clock_mod
 from dialer.kit.clock import FrozenClock
 from dialer.main import create_app
 from tests.fixtures.database import (
+    configured_pg_url,
     fresh_sqlite,
     migrate,
     sqlite_template,
-    configured_pg_url,
     truncate_postgres,
 )
 

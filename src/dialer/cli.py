@@ -53,13 +53,17 @@ def serve(
     if auto_migrate:
         migrate_database(settings)
     application = create_app(settings, embedded_worker=worker)
-    console.print(f"dialer listening on http://{host}:{port}  (dashboard: /dashboard, API docs: /docs)")
+    console.print(
+        f"dialer listening on http://{host}:{port}  (dashboard: /dashboard, API docs: /docs)"
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @app.command("worker")
 def worker_cmd(
-    concurrency: Annotated[int | None, typer.Option(help="Simultaneous calls in this process")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Simultaneous calls in this process")
+    ] = None,
 ) -> None:
     """Run a dispatcher worker (any number, on any machine sharing the database)."""
     from dialer.worker.runner import run_worker_process

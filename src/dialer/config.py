@@ -74,7 +74,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
-        if self.ENV == "production" and self.SECRET_KEY.get_secret_value() == "dev-secret-change-me":
+        if (
+            self.ENV == "production"
+            and self.SECRET_KEY.get_secret_value() == "dev-secret-change-me"
+        ):
             raise ValueError("DIALER_SECRET_KEY must be set in production")
         return self
 

@@ -104,7 +104,9 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         errors.append({"field": _loc_to_field(tuple(err.get("loc", ()))), "message": msg})
-    detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    detail = "; ".join(
+        f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+    )
     return JSONResponse(
         {"error": "ValidationError", "detail": detail, "errors": errors}, status_code=422
     )

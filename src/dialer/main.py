@@ -53,7 +53,10 @@ def create_app(
         app.state.admin_key = key
         if generated:
             # Printed once, on the run that created it; never logged again.
-            print(f"\n  Admin API key (saved to {settings.DATA_DIR}/admin_api_key): {key}\n", flush=True)  # noqa: T201
+            print(
+                f"\n  Admin API key (saved to {settings.DATA_DIR}/admin_api_key): {key}\n",
+                flush=True,
+            )  # noqa: T201
         tasks: list[asyncio.Task[Any]] = []
         stop = asyncio.Event()
         app.state.stop = stop

@@ -180,7 +180,9 @@ class CallSettings(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone '{v}' (use an IANA name such as America/Santiago)") from None
+            raise ValueError(
+                f"unknown timezone '{v}' (use an IANA name such as America/Santiago)"
+            ) from None
         return v
 
     @model_validator(mode="after")

@@ -24,7 +24,11 @@ class LedgerRepository:
         On SQLite the write transaction (BEGIN IMMEDIATE) already serialises writers.
         ``populate_existing`` makes a re-read see the balance committed by others.
         """
-        stmt = select(Account).where(Account.id == account_id).execution_options(populate_existing=True)
+        stmt = (
+            select(Account)
+            .where(Account.id == account_id)
+            .execution_options(populate_existing=True)
+        )
         if self.session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
@@ -43,11 +47,21 @@ class LedgerRepository:
         self, account_id: str, *, limit: int, skip: int, kind: str | None = None
     ) -> tuple[Sequence[LedgerEntry], int]:
         stmt = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
-        count = select(func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id == account_id)
+        count = (
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.account_id == account_id)
+        )
         if kind:
             stmt = stmt.where(LedgerEntry.kind == kind)
             count = count.where(LedgerEntry.kind == kind)
         items = (
-            await self.session.execute(stmt.order_by(LedgerEntry.id.desc()).limit(limit).offset(skip))
-        ).scalars().all()
+            (
+                await self.session.execute(
+                    stmt.order_by(LedgerEntry.id.desc()).limit(limit).offset(skip)
+                )
+            )
+            .scalars()
+            .all()
+        )
         return items, int((await self.session.execute(count)).scalar_one())

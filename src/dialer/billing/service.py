@@ -150,7 +150,11 @@ async def settle(
     charged = min(cost, account.balance)
     if charged < cost:
         log.warning(
-            "billing.charge_capped", account_id=account.id, attempt_id=attempt_id, cost=cost, charged=charged
+            "billing.charge_capped",
+            account_id=account.id,
+            attempt_id=attempt_id,
+            cost=cost,
+            charged=charged,
         )
     if charged > 0:
         await append(
@@ -161,7 +165,13 @@ async def settle(
 
 
 async def release(
-    session: AsyncSession, account: Account, *, reserved: int, attempt_id: str, batch_id: str, job_id: str
+    session: AsyncSession,
+    account: Account,
+    *,
+    reserved: int,
+    attempt_id: str,
+    batch_id: str,
+    job_id: str,
 ) -> None:
     """Give back the hold of an attempt that placed no call. Idempotent."""
     if reserved <= 0:

@@ -50,7 +50,15 @@ CL_COBRANZA = Profile(
 
 PROFILES: dict[str, Profile | None] = {"none": None, "cl_cobranza": CL_COBRANZA}
 
-CHILEAN_ZONES = frozenset({"America/Santiago", "America/Punta_Arenas", "Pacific/Easter", "Chile/Continental", "Chile/EasterIsland"})
+CHILEAN_ZONES = frozenset(
+    {
+        "America/Santiago",
+        "America/Punta_Arenas",
+        "Pacific/Easter",
+        "Chile/Continental",
+        "Chile/EasterIsland",
+    }
+)
 
 
 class ComplianceViolation(InvalidInput):

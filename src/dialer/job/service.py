@@ -58,7 +58,9 @@ async def bump_batch(
     session: AsyncSession, batch_id: str, account_id: str, deltas: dict[str, int], **extra: Any
 ) -> None:
     """Apply counter deltas; completes the batch when nothing is left to do."""
-    pending = await JobRepository.from_session(session).apply_batch_deltas(batch_id, deltas, **extra)
+    pending = await JobRepository.from_session(session).apply_batch_deltas(
+        batch_id, deltas, **extra
+    )
     # A batch that just received its jobs is not "done" even when it has none.
     if pending == 0 and "total_jobs" not in deltas:
         await complete_batch_if_done(session, batch_id, account_id)
@@ -73,7 +75,9 @@ async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_i
             Batch.pending_jobs == 0,
             Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED]),
         )
-        .values(status=BatchStatus.COMPLETED, is_active=False, completed_at=now, waiting_reason=None)
+        .values(
+            status=BatchStatus.COMPLETED, is_active=False, completed_at=now, waiting_reason=None
+        )
         .returning(Batch.id)
     )
     if res.first() is None:
@@ -89,7 +93,12 @@ async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_i
 
 
 async def bulk_transition(
-    session: AsyncSession, batch_id: str, account_id: str, src: Iterable[JobStatus], dst: JobStatus, **values: Any
+    session: AsyncSession,
+    batch_id: str,
+    account_id: str,
+    src: Iterable[JobStatus],
+    dst: JobStatus,
+    **values: Any,
 ) -> int:
     """Move every job of a batch in ``src`` states to ``dst`` in one statement (e.g. cancel)."""
     total = 0

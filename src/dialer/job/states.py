@@ -35,8 +35,12 @@ IN_FLIGHT = frozenset({JobStatus.DIALING, JobStatus.IN_PROGRESS})
 FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.DIALING, JobStatus.CANCELLED, JobStatus.SCHEDULED, JobStatus.FAILED}),
-    JobStatus.SCHEDULED: frozenset({JobStatus.DIALING, JobStatus.CANCELLED, JobStatus.SCHEDULED, JobStatus.FAILED}),
+    JobStatus.PENDING: frozenset(
+        {JobStatus.DIALING, JobStatus.CANCELLED, JobStatus.SCHEDULED, JobStatus.FAILED}
+    ),
+    JobStatus.SCHEDULED: frozenset(
+        {JobStatus.DIALING, JobStatus.CANCELLED, JobStatus.SCHEDULED, JobStatus.FAILED}
+    ),
     JobStatus.DIALING: frozenset(
         {JobStatus.IN_PROGRESS, JobStatus.SCHEDULED, JobStatus.COMPLETED, JobStatus.FAILED}
     ),

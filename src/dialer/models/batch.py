@@ -31,7 +31,9 @@ class Batch(TimestampedMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[BatchStatus] = mapped_column(StrEnumType(BatchStatus), default=BatchStatus.ACTIVE)
+    status: Mapped[BatchStatus] = mapped_column(
+        StrEnumType(BatchStatus), default=BatchStatus.ACTIVE
+    )
     # Validated by batch.settings.CallSettings; stored as its JSON dump.
     call_settings: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     processing_type: Mapped[str] = mapped_column(String(32), default="basic")
