@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,10 +54,9 @@ def create_app(
         app.state.admin_key = key
         if generated:
             # Printed once, on the run that created it; never logged again.
-            print(
-                f"\n  Admin API key (saved to {settings.DATA_DIR}/admin_api_key): {key}\n",
-                flush=True,
-            )  # noqa: T201
+            msg = f"Admin API key (saved to {settings.DATA_DIR}/admin_api_key): {key}"
+            sys.stdout.write("\n  " + msg + "\n\n")
+            sys.stdout.flush()
         tasks: list[asyncio.Task[Any]] = []
         stop = asyncio.Event()
         app.state.stop = stop
