@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 
 from dialer.batch.settings import CallSettings
-from dialer.compliance.profiles import profile_for
+from dialer.compliance.profiles import effective_timezone, profile_for
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def is_holiday(country: str, d: date) -> bool:
 def schedule_for(settings: CallSettings, *, default_timezone: str, country: str | None) -> Schedule:
     """Combine call_settings and its compliance profile into one Schedule."""
     profile = profile_for(settings.compliance_profile)
-    tzname = settings.timezone or (profile.timezone if profile else None) or default_timezone
+    tzname = effective_timezone(profile, settings.timezone or default_timezone)
     days: list[tuple[time, time] | None] = []
     for wd in range(7):
         w = settings.hours_for(wd)

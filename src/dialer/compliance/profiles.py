@@ -61,39 +61,137 @@ CHILEAN_ZONES = frozenset(
 )
 
 
-class ComplianceViolation(InvalidInput):
-    """The call settings break the batch's compliance profile."""
+class ComplianceViolation(InvalidInput, ValueError):
+    """The call settings break the batch's compliance profile.
+
+    Also a ``ValueError`` so that, raised inside pydantic validation, it becomes a normal
+    422 validation error on ``call_settings`` carrying this message.
+    """
+
+    def __init__(self, profile: Profile, rule: str, message: str, *, field: str) -> None:
+        self.rule = f"{profile.name}.{rule}"
+        super().__init__(
+            f"{field}: {message} — violates rule {self.rule} ({profile.citation})",
+            field=field,
+            rule=self.rule,
+        )
 
 
 def profile_for(name: str) -> Profile | None:
     return PROFILES.get(name)
 
 
+def effective_timezone(profile: Profile | None, tzname: str) -> str:
+    """The zone a profile's hours are read in: the batch's own zone when the profile
+    allows it (a Chilean zone for ``cl_cobranza``), else the profile's default zone.
+
+    Batches inherit the account's timezone when they set none, so an Argentine account
+    running ``cl_cobranza`` still gets Santiago hours.
+    """
+    if profile is None or profile.timezone is None:
+        return tzname
+    if profile.holiday_country == "CL" and tzname in CHILEAN_ZONES:
+        return tzname
+    return profile.timezone
+
+
+def describe(profile: Profile) -> list[dict[str, str]]:
+    """The rules a profile enforces, as shown in the API and docs."""
+    days = ", ".join(_DAY_NAMES[d] for d in sorted(profile.weekdays))
+    rules = [
+        {"rule": f"{profile.name}.weekdays", "text": f"calls only on {days}"},
+        {
+            "rule": f"{profile.name}.hours",
+            "text": f"calls only between {profile.earliest:%H:%M} and {profile.latest:%H:%M} "
+            f"local time ({profile.timezone})",
+        },
+    ]
+    if profile.skip_holidays:
+        rules.append(
+            {
+                "rule": f"{profile.name}.holidays",
+                "text": f"no calls on public holidays of {profile.holiday_country}",
+            }
+        )
+    if profile.contacts_per_debtor and profile.contact_period:
+        rules.append(
+            {
+                "rule": f"{profile.name}.contacts_per_debtor",
+                "text": f"at most {profile.contacts_per_debtor} answered call(s) per debtor "
+                f"per rolling {profile.contact_period.days} days, across all the account's "
+                "batches; unanswered attempts do not count",
+            }
+        )
+    return rules
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def check_settings(settings: CallSettings) -> None:
-    """Raise a ValueError (surfaced as 422 naming the rule) when settings conflict."""
+    """Raise ComplianceViolation (a 422 naming the rule) when settings conflict with
+    the batch's profile. Settings stricter than the profile are fine."""
     profile = profile_for(settings.compliance_profile)
     if profile is None:
         return
-    from dialer.batch.settings import WEEKDAYS
+    from dialer.batch.settings import WEEKDAYS, HoursWindow
 
     for day in settings.allowed_weekdays:
-        idx = WEEKDAYS.index(day)
-        if idx not in profile.weekdays:
-            raise ValueError(
-                f"allowed_weekdays: '{day}' is not allowed by {profile.name} "
-                f"({profile.citation}: collection calls only Monday to Saturday)"
+        if WEEKDAYS.index(day) not in profile.weekdays:
+            raise ComplianceViolation(
+                profile,
+                "weekdays",
+                f"'{day}' is allowed but {profile.name} permits calls only "
+                f"{_DAY_NAMES[min(profile.weekdays)]}-{_DAY_NAMES[max(profile.weekdays)]}",
+                field="allowed_weekdays",
             )
+    # A per-weekday window for a forbidden day shows intent to call then, even if that
+    # day is missing from allowed_weekdays.
+    if not isinstance(settings.allowed_call_hours, HoursWindow):
+        for day, window in settings.allowed_call_hours.items():
+            if window is not None and WEEKDAYS.index(day) not in profile.weekdays:
+                raise ComplianceViolation(
+                    profile,
+                    "weekdays",
+                    f"hours are given for '{day}' but {profile.name} forbids calls that day",
+                    field=f"allowed_call_hours.{day}",
+                )
+    for idx, day in enumerate(WEEKDAYS):
         window = settings.hours_for(idx)
         if window is None:
             continue
         if window.start_time < profile.earliest or window.end_time > profile.latest:
-            raise ValueError(
-                f"allowed_call_hours: {window.start}-{window.end} on '{day}' is outside "
-                f"{profile.earliest:%H:%M}-{profile.latest:%H:%M} required by {profile.name} "
-                f"({profile.citation})"
+            field = (
+                "allowed_call_hours"
+                if isinstance(settings.allowed_call_hours, HoursWindow)
+                else f"allowed_call_hours.{day}"
             )
-    if settings.timezone is not None and settings.timezone not in CHILEAN_ZONES:
-        raise ValueError(
-            f"timezone: {profile.name} applies Chilean local time; '{settings.timezone}' is not a "
-            f"Chilean zone ({profile.citation})"
+            raise ComplianceViolation(
+                profile,
+                "hours",
+                f"{window.start}-{window.end} on '{day}' is outside the "
+                f"{profile.earliest:%H:%M}-{profile.latest:%H:%M} allowed",
+                field=field,
+            )
+    if settings.timezone is not None and effective_timezone(profile, settings.timezone) != (
+        settings.timezone
+    ):
+        raise ComplianceViolation(
+            profile,
+            "timezone",
+            f"'{settings.timezone}' is not a zone where {profile.name} applies "
+            f"(use {profile.timezone})",
+            field="timezone",
+        )
+    if (
+        profile.skip_holidays
+        and settings.holiday_country is not None
+        and settings.holiday_country != profile.holiday_country
+    ):
+        raise ComplianceViolation(
+            profile,
+            "holidays",
+            f"holidays of '{settings.holiday_country}' cannot replace the "
+            f"{profile.holiday_country} public holidays the profile skips",
+            field="holiday_country",
         )

@@ -1,0 +1,81 @@
+"""Per-debtor contact rules and phone identity. Pure: no database, no clock.
+
+The contact limit of a profile (``cl_cobranza``: one answered call per debtor per rolling
+7 days) is decided here from the debtor's answered-contact instants; the dispatcher does
+the I/O (reading ``contact_log``) and applies the decision as a snooze that does not
+spend an attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from dialer.compliance.profiles import Profile
+
+WEEKLY_LIMIT = "compliance_weekly_limit"
+DEBTOR_KEY_MAX = 64  # contact_log.debtor_key column size
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The debtor may be called now."""
+
+
+@dataclass(frozen=True)
+class SnoozeUntil:
+    """The debtor may not be called before ``until`` (reason is a job ``wait_reason``)."""
+
+    until: datetime
+    reason: str = WEEKLY_LIMIT
+
+
+ContactDecision = Allowed | SnoozeUntil
+
+
+def contact_decision(
+    profile: Profile | None, contacts: Iterable[datetime], now: datetime
+) -> ContactDecision:
+    """May a debtor with these answered-contact instants be called at ``now``?
+
+    Rolling window: a contact counts while ``now - contact < period``. With a limit of N
+    contacts per period, the debtor is free again when enough of the counted contacts
+    have aged out; for N = 1 that is exactly ``last contact + period``.
+    """
+    if profile is None or profile.contacts_per_debtor is None or profile.contact_period is None:
+        return Allowed()
+    period = profile.contact_period
+    recent = sorted(c for c in contacts if now - c < period)
+    limit = profile.contacts_per_debtor
+    if len(recent) < limit:
+        return Allowed()
+    # The window drops back to limit-1 contacts once the (len-limit)-th oldest ages out.
+    return SnoozeUntil(until=recent[len(recent) - limit] + period)
+
+
+def debtor_key(dni: str | None, phones: Sequence[str] | None) -> str | None:
+    """Who the debtor is for contact limits: the national id (RUT/DNI) when known, else
+    the first phone. The webhook handler logs contacts with the same key."""
+    if dni is not None:
+        key = "".join(dni.split()).upper()
+        if key:
+            return key[:DEBTOR_KEY_MAX]
+    for phone in phones or ():
+        if phone:
+            return phone.strip()[:DEBTOR_KEY_MAX]
+    return None
+
+
+def phone_variants(e164: str) -> tuple[str, ...]:
+    """Every E.164 spelling of the same line, for do-not-call matching.
+
+    Argentina writes mobiles as +54 9 <area> <number> internationally, while the
+    "No Llame" registry and many files list <area> <number> without the 9; the
+    subscriber number is the same, so a listing of either spelling covers both.
+    """
+    if e164.startswith("+549") and len(e164) > 6:
+        return (e164, "+54" + e164[4:])
+    if e164.startswith("+54") and len(e164) > 5:
+        return (e164, "+549" + e164[3:])
+    return (e164,)
