@@ -28,10 +28,17 @@ class AppError(Exception):
     status_code: int = 500
 
     def __init__(
-        self, message: str | None = None, *, field: str | None = None, **extra: Any
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         self.message = message or (self.__class__.__doc__ or "Error").strip()
         self.field = field
+        # Extra response headers (e.g. Retry-After on 429); not part of the body.
+        self.headers = headers or {}
         self.extra = extra
         super().__init__(self.message)
 
@@ -92,7 +99,8 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
 
 async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    headers.update(exc.headers)
     return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
 
