@@ -51,7 +51,9 @@ async def live_server(app: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
+        for _ in range(1000):
+            if server.started:
+                break
             await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:

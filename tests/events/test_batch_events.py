@@ -132,9 +132,7 @@ async def test_stream_needs_a_header_key_and_hides_other_accounts(app, database,
     in_query = await client.get(f"/api/v1/batches/{batch.id}/events", params={"key": key})
     assert in_query.status_code == 401
 
-    other = await client.get(
-        f"/api/v1/batches/{batch.id}/events", headers={"X-API-Key": other_key}
-    )
+    other = await client.get(f"/api/v1/batches/{batch.id}/events", headers={"X-API-Key": other_key})
     assert other.status_code == 404
     assert other.json()["error"] == "NotFound"
 
