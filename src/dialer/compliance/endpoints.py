@@ -1,3 +1,111 @@
-from fastapi import APIRouter
+"""Compliance API: the profiles on offer and each account's do-not-call list."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from dialer.account.auth import CurrentPrincipal
+from dialer.compliance import service
+from dialer.compliance.schemas import (
+    ComplianceProfileRead,
+    DoNotCallAdded,
+    DoNotCallCreate,
+    DoNotCallImportResult,
+    DoNotCallPage,
+    DoNotCallRead,
+)
+from dialer.db.session import ReadSession, WriteSession
+from dialer.errors import AppError
+
+router = APIRouter(tags=["compliance"])
+
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class UploadTooLarge(AppError):
+    """The file is too large."""
+
+    status_code = 413
+
+
+@router.get("/api/v1/compliance/profiles", response_model=list[ComplianceProfileRead])
+async def list_profiles(principal: CurrentPrincipal) -> list[ComplianceProfileRead]:
+    return service.list_profiles()
+
+
+@router.post(
+    "/api/v1/accounts/{account_id}/do-not-call",
+    response_model=DoNotCallAdded,
+    status_code=201,
+)
+async def add_do_not_call(
+    account_id: str, body: DoNotCallCreate, session: WriteSession, principal: CurrentPrincipal
+) -> DoNotCallAdded:
+    return await service.add_numbers(session, principal, account_id, body)
+
+
+@router.get("/api/v1/accounts/{account_id}/do-not-call", response_model=DoNotCallPage)
+async def list_do_not_call(
+    account_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    search: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    skip: Annotated[int, Query(ge=0)] = 0,
+) -> DoNotCallPage:
+    return await service.list_numbers(
+        session, principal, account_id, search=search, limit=limit, skip=skip
+    )
+
+
+@router.post(
+    "/api/v1/accounts/{account_id}/do-not-call/import",
+    response_model=DoNotCallImportResult,
+)
+async def import_do_not_call(
+    account_id: str,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File(description=".csv or .xlsx")],
+    country: Annotated[str | None, Form(pattern="^(CL|AR)$")] = None,
+    source: Annotated[str | None, Form(max_length=64)] = None,
+    reason: Annotated[str | None, Form(max_length=500)] = None,
+) -> DoNotCallImportResult:
+    data = bytearray()
+    while chunk := await file.read(_CHUNK):
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadTooLarge(
+                f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
+            )
+    return await service.import_file(
+        session,
+        principal,
+        account_id,
+        data=bytes(data),
+        filename=file.filename,
+        country=country,
+        source=source,
+        reason=reason,
+    )
+
+
+@router.get(
+    "/api/v1/accounts/{account_id}/do-not-call/{phone}",
+    response_model=DoNotCallRead,
+)
+async def get_do_not_call(
+    account_id: str, phone: str, session: ReadSession, principal: CurrentPrincipal
+) -> DoNotCallRead:
+    return await service.get_number(session, principal, account_id, phone)
+
+
+@router.delete("/api/v1/accounts/{account_id}/do-not-call/{phone}", status_code=204)
+async def remove_do_not_call(
+    account_id: str, phone: str, session: WriteSession, principal: CurrentPrincipal
+) -> Response:
+    await service.remove_number(session, principal, account_id, phone)
+    return Response(status_code=204)

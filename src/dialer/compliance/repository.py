@@ -1,0 +1,167 @@
+"""Queries for do-not-call lists, the contact log and compliance waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.job.states import WAITING, JobStatus
+from dialer.models import Account, ContactLog, DoNotCall, Job
+
+# Keeps IN (...) lists well under SQLite's and asyncpg's bound-parameter limits.
+_CHUNK = 900
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class ComplianceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ComplianceRepository:
+        return cls(session)
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def get_account(self, account_id: str) -> Account | None:
+        return await self.session.get(Account, account_id)
+
+    # -- do-not-call ------------------------------------------------------------------
+
+    async def listed_among(self, account_id: str, phones: Sequence[str]) -> set[str]:
+        """Which of ``phones`` (exact E.164 strings) are on the account's list."""
+        found: set[str] = set()
+        unique = sorted(set(phones))
+        for chunk in _chunks(unique):
+            rows = await self.session.execute(
+                select(DoNotCall.phone).where(
+                    DoNotCall.account_id == account_id, DoNotCall.phone.in_(chunk)
+                )
+            )
+            found.update(rows.scalars())
+        return found
+
+    async def insert_new(self, account_id: str, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert entries, silently skipping numbers already listed (also when a
+        concurrent import adds them first); returns the phones really inserted."""
+        if not rows:
+            return set()
+        values = [{"account_id": account_id, **r} for r in rows]
+        # ON CONFLICT DO NOTHING exists in both dialects but under different imports.
+        stmt: Any
+        if self._dialect == "postgresql":
+            stmt = pg_insert(DoNotCall).on_conflict_do_nothing()
+        elif self._dialect == "sqlite":
+            stmt = sqlite_insert(DoNotCall).on_conflict_do_nothing()
+        else:  # pragma: no cover - only the two supported dialects
+            stmt = insert(DoNotCall)
+        added: set[str] = set()
+        for i in range(0, len(values), 500):
+            result = await self.session.execute(
+                stmt.returning(DoNotCall.phone), values[i : i + 500]
+            )
+            added.update(result.scalars())
+        return added
+
+    async def delete_phones(self, account_id: str, phones: Sequence[str]) -> int:
+        result = await self.session.execute(
+            delete(DoNotCall).where(DoNotCall.account_id == account_id, DoNotCall.phone.in_(phones))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def get_entry(self, account_id: str, phones: Sequence[str]) -> DoNotCall | None:
+        stmt = (
+            select(DoNotCall)
+            .where(DoNotCall.account_id == account_id, DoNotCall.phone.in_(phones))
+            .order_by(DoNotCall.id)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def page(
+        self, account_id: str, *, search: str | None, limit: int, skip: int
+    ) -> tuple[Sequence[DoNotCall], int]:
+        where = [DoNotCall.account_id == account_id]
+        if search:
+            where.append(DoNotCall.phone.contains(search, autoescape=True))
+        items = (
+            (
+                await self.session.execute(
+                    select(DoNotCall)
+                    .where(*where)
+                    .order_by(DoNotCall.created_at.desc(), DoNotCall.id.desc())
+                    .limit(limit)
+                    .offset(skip)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        total = (
+            await self.session.execute(select(func.count()).select_from(DoNotCall).where(*where))
+        ).scalar_one()
+        return items, int(total)
+
+    # -- contact log ------------------------------------------------------------------
+
+    async def contacts_since(
+        self, account_id: str, debtor_keys: Sequence[str], since: datetime
+    ) -> dict[str, list[datetime]]:
+        """Answered-contact instants per debtor after ``since``, across all batches."""
+        out: dict[str, list[datetime]] = {}
+        for chunk in _chunks(sorted(set(debtor_keys))):
+            rows = await self.session.execute(
+                select(ContactLog.debtor_key, ContactLog.contacted_at).where(
+                    ContactLog.account_id == account_id,
+                    ContactLog.debtor_key.in_(chunk),
+                    ContactLog.contacted_at > since,
+                )
+            )
+            for key, at in rows.tuples():
+                out.setdefault(key, []).append(at)
+        return out
+
+    # -- waits --------------------------------------------------------------------------
+
+    async def waiting_by_reason(
+        self, batch_id: str, reason_prefix: str
+    ) -> list[tuple[str, int, datetime | None]]:
+        """(wait_reason, jobs, earliest next_attempt_at) of waiting jobs whose reason
+        starts with ``reason_prefix``."""
+        rows = await self.session.execute(
+            select(Job.wait_reason, func.count(), func.min(Job.next_attempt_at))
+            .where(
+                Job.batch_id == batch_id,
+                Job.status.in_(list(WAITING)),
+                Job.wait_reason.startswith(reason_prefix, autoescape=True),
+            )
+            .group_by(Job.wait_reason)
+        )
+        return [(str(r), int(n), at) for r, n, at in rows.tuples()]
+
+    async def count_ended_with(self, batch_id: str, outcome: str) -> int:
+        return int(
+            (
+                await self.session.execute(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(
+                        Job.batch_id == batch_id,
+                        Job.status == JobStatus.FAILED,
+                        Job.last_outcome == outcome,
+                    )
+                )
+            ).scalar_one()
+        )

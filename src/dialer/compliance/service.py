@@ -1,0 +1,298 @@
+"""Compliance: do-not-call lists, per-debtor contact limits at dial time, and the
+visibility of jobs held back by compliance.
+
+Do-not-call numbers are stored in E.164. Matching goes through ``rules.phone_variants``
+so an Argentine registry entry written without the mobile 9 still blocks the +549
+spelling that ingestion produces (and the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal
+from dialer.batch.settings import resolve_settings
+from dialer.batch.windows import is_open, next_open, schedule_for
+from dialer.compliance import dnc_import
+from dialer.compliance.profiles import PROFILES, describe, profile_for
+from dialer.compliance.repository import ComplianceRepository
+from dialer.compliance.rules import phone_variants
+from dialer.compliance.schemas import (
+    ComplianceProfileRead,
+    ComplianceRule,
+    DoNotCallAdded,
+    DoNotCallCreate,
+    DoNotCallImportResult,
+    DoNotCallPage,
+    DoNotCallRead,
+    RowProblem,
+    WaitingSummary,
+)
+from dialer.errors import InvalidInput, NotFound
+from dialer.job.states import Outcome
+from dialer.kit import clock
+from dialer.models import Account, Batch
+
+# Wait reasons set on jobs held back by a compliance rule all start with this.
+COMPLIANCE_WAIT_PREFIX = "compliance_"
+REPORT_ROWS = 1000
+
+
+def list_profiles() -> list[ComplianceProfileRead]:
+    """The compliance profiles a batch may choose, with the rules each enforces."""
+    out = [ComplianceProfileRead(name="none", citation="", rules=[])]
+    for profile in PROFILES.values():
+        if profile is not None:
+            out.append(
+                ComplianceProfileRead(
+                    name=profile.name,
+                    citation=profile.citation,
+                    rules=[ComplianceRule(**r) for r in describe(profile)],
+                )
+            )
+    return out
+
+
+async def _account(session: AsyncSession, principal: Principal, account_id: str) -> Account:
+    principal.check_account(account_id)
+    account = await ComplianceRepository.from_session(session).get_account(account_id)
+    if account is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
+    return account
+
+
+async def listed_phones(session: AsyncSession, account_id: str, phones: Sequence[str]) -> set[str]:
+    """Which of ``phones`` (E.164) the account must not dial.
+
+    Used by ingestion (skip listed rows) and by the dispatcher right before dialing.
+    """
+    if not phones:
+        return set()
+    variants = {p: phone_variants(p) for p in phones}
+    all_variants = [v for vs in variants.values() for v in vs]
+    listed = await ComplianceRepository.from_session(session).listed_among(account_id, all_variants)
+    return {p for p, vs in variants.items() if any(v in listed for v in vs)}
+
+
+async def add_numbers(
+    session: AsyncSession, principal: Principal, account_id: str, body: DoNotCallCreate
+) -> DoNotCallAdded:
+    """Add numbers to the account's list. All-or-nothing: one unreadable number
+    rejects the request (422 naming it) so nothing is half-applied."""
+    account = await _account(session, principal, account_id)
+    region = body.country or account.country
+    raw = body.all_phones()
+    normalised: list[str] = []
+    for i, value in enumerate(raw):
+        phone = dnc_import.normalise_phone(value, region)
+        if phone is None:
+            field = (
+                "phone"
+                if body.phone is not None and i == 0
+                else f"phones[{i - (body.phone is not None)}]"
+            )
+            raise InvalidInput(
+                f"{field}: '{value}' is not a phone number of {region} or in +E.164 form",
+                field=field,
+            )
+        normalised.append(phone)
+    added, duplicates = await _insert(
+        session, account.id, normalised, source=body.source, reason=body.reason
+    )
+    return DoNotCallAdded(added=sorted(added), duplicates=sorted(duplicates))
+
+
+async def _insert(
+    session: AsyncSession,
+    account_id: str,
+    phones: Sequence[str],
+    *,
+    source: str | None,
+    reason: str | None,
+) -> tuple[set[str], set[str]]:
+    """Insert new numbers; returns (added, duplicates). A number is a duplicate when
+    it (or another spelling of the same line) is already listed or repeated."""
+    unique = list(dict.fromkeys(phones))
+    already = await listed_phones(session, account_id, unique)
+    fresh: list[str] = []
+    seen: set[str] = set()
+    duplicates = set(already)
+    for phone in unique:
+        if phone in already:
+            continue
+        variants = phone_variants(phone)
+        if any(v in seen for v in variants):
+            duplicates.add(phone)
+            continue
+        seen.update(variants)
+        fresh.append(phone)
+    now = clock.now()
+    added = await ComplianceRepository.from_session(session).insert_new(
+        account_id,
+        [{"phone": p, "source": source, "reason": reason, "created_at": now} for p in fresh],
+    )
+    # Lost a race with a concurrent insert of the same number: report it as a duplicate.
+    duplicates.update(set(fresh) - added)
+    return added, duplicates
+
+
+async def remove_number(
+    session: AsyncSession, principal: Principal, account_id: str, phone: str
+) -> None:
+    """Take a number (any spelling of its line) off the list; NotFound when absent."""
+    account = await _account(session, principal, account_id)
+    e164 = _parse_path_phone(phone, account.country)
+    removed = await ComplianceRepository.from_session(session).delete_phones(
+        account.id, list(phone_variants(e164))
+    )
+    if not removed:
+        raise NotFound(f"phone '{e164}' is not on the do-not-call list", field="phone")
+
+
+async def get_number(
+    session: AsyncSession, principal: Principal, account_id: str, phone: str
+) -> DoNotCallRead:
+    """The list entry covering ``phone``; NotFound when the number may be dialed."""
+    account = await _account(session, principal, account_id)
+    e164 = _parse_path_phone(phone, account.country)
+    entry = await ComplianceRepository.from_session(session).get_entry(
+        account.id, list(phone_variants(e164))
+    )
+    if entry is None:
+        raise NotFound(f"phone '{e164}' is not on the do-not-call list", field="phone")
+    return DoNotCallRead.model_validate(entry)
+
+
+def _parse_path_phone(phone: str, region: str) -> str:
+    e164 = dnc_import.normalise_phone(phone, region)
+    if e164 is None:
+        raise InvalidInput(f"phone: '{phone}' is not a phone number", field="phone")
+    return e164
+
+
+async def list_numbers(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    search: str | None,
+    limit: int,
+    skip: int,
+) -> DoNotCallPage:
+    """A page of the account's list, newest first; ``search`` matches any digits."""
+    account = await _account(session, principal, account_id)
+    term = "".join(c for c in (search or "") if c.isdigit() or c == "+") or None
+    items, total = await ComplianceRepository.from_session(session).page(
+        account.id, search=term, limit=limit, skip=skip
+    )
+    return DoNotCallPage(
+        items=[DoNotCallRead.model_validate(i) for i in items], total=total, limit=limit, skip=skip
+    )
+
+
+async def import_file(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    data: bytes,
+    filename: str | None,
+    country: str | None,
+    source: str | None,
+    reason: str | None,
+) -> DoNotCallImportResult:
+    """Bulk-add the numbers of a CSV/XLSX file (header with a phone column, or the
+    Argentine "No Llame" export). Unreadable rows are reported, not fatal; a file
+    with no usable column is a 422."""
+    account = await _account(session, principal, account_id)
+    region = country or account.country
+    total = 0
+    fmt, column = "header", ""
+    invalid: list[RowProblem] = []
+    n_invalid = 0
+    row_of: dict[str, int] = {}
+    duplicate_rows: list[int] = []
+    n_dup_in_file = 0
+    for cell in dnc_import.phone_cells(data, filename):
+        total += 1
+        if not column:
+            column = cell.column
+            fmt = "no_llame" if cell.column == "A" else "header"
+        phone = dnc_import.normalise_phone(cell.value, region)
+        if phone is None:
+            n_invalid += 1
+            if len(invalid) < REPORT_ROWS:
+                reason_text = (
+                    "empty" if not cell.value.strip() else f"not a phone number of {region}"
+                )
+                invalid.append(
+                    RowProblem(
+                        row=cell.row, column=cell.column, value=cell.value[:64], reason=reason_text
+                    )
+                )
+            continue
+        if phone in row_of:
+            n_dup_in_file += 1
+            if len(duplicate_rows) < REPORT_ROWS:
+                duplicate_rows.append(cell.row)
+            continue
+        row_of[phone] = cell.row
+    if total == 0:
+        raise InvalidInput("file: the file has no data rows", field="file")
+    added, duplicates = await _insert(
+        session, account.id, list(row_of), source=source or "import", reason=reason
+    )
+    for phone in duplicates:
+        if len(duplicate_rows) < REPORT_ROWS:
+            duplicate_rows.append(row_of[phone])
+    n_dup = n_dup_in_file + len(duplicates)
+    return DoNotCallImportResult(
+        format=fmt,
+        column=column,
+        total_rows=total,
+        added=len(added),
+        duplicates=n_dup,
+        invalid=n_invalid,
+        duplicate_rows=sorted(duplicate_rows),
+        invalid_rows=invalid,
+        truncated=n_dup > len(duplicate_rows) or n_invalid > len(invalid),
+    )
+
+
+async def waiting_summary(session: AsyncSession, batch_id: str) -> dict[str, Any]:
+    """How many of the batch's jobs wait because of compliance, by reason, and when the
+    earliest may be dialed; plus jobs ended by the do-not-call list and, under a
+    profile, whether its calling window is open now. JSON-ready (ISO timestamps)."""
+    repo = ComplianceRepository.from_session(session)
+    batch = await session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"batch '{batch_id}' not found", field="batch_id")
+    rows = await repo.waiting_by_reason(batch_id, COMPLIANCE_WAIT_PREFIX)
+    by_reason = {reason: n for reason, n, _ in rows}
+    next_at = min((at for _, _, at in rows if at is not None), default=None)
+    settings_raw = batch.call_settings or {}
+    profile_name = str(settings_raw.get("compliance_profile") or "none")
+    window_open: bool | None = None
+    next_window = None
+    if profile_for(profile_name) is not None:
+        account = await repo.get_account(batch.account_id)
+        tz = account.timezone if account else "America/Santiago"
+        settings = resolve_settings(settings_raw, account_timezone=tz)
+        schedule = schedule_for(
+            settings, default_timezone=tz, country=account.country if account else None
+        )
+        now = clock.now()
+        window_open = is_open(schedule, now)
+        next_window = None if window_open else next_open(schedule, now)
+    return WaitingSummary(
+        compliance_profile=profile_name,
+        waiting_jobs=sum(by_reason.values()),
+        by_reason=by_reason,
+        next_allowed_at=next_at,
+        do_not_call_jobs=await repo.count_ended_with(batch_id, Outcome.DO_NOT_CALL.value),
+        calling_window_open=window_open,
+        next_window_at=next_window,
+    ).model_dump(mode="json")
