@@ -1,0 +1,410 @@
+"""Retell AI adapter (https://docs.retellai.com).
+
+* ``POST /v2/create-phone-call`` with ``from_number``, ``to_number``, ``override_agent_id``,
+  ``metadata`` (our attempt id travels here and comes back in every webhook) and
+  ``retell_llm_dynamic_variables`` (the rendered script variables; strings only).
+* ``GET /v2/get-call/{call_id}`` for reconciliation when webhooks were lost.
+* Webhooks ``call_started`` / ``call_ended`` / ``call_analyzed`` with
+  ``x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256(api key, raw body + timestamp)>``.
+  Requests older (or newer) than ``tolerance`` are refused as replays.
+
+Retell's public API has no endpoint that ends a phone call in progress, so ``hangup`` is
+a no-op; the agent's own maximum call duration bounds a call we have given up on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from dialer.job.states import BusinessResult, Outcome
+from dialer.telephony.base import (
+    CallEvent,
+    CallRequest,
+    InvalidNumberError,
+    PermanentProviderError,
+    PlacedCall,
+    ProviderError,
+    WebhookVerificationError,
+)
+from dialer.telephony.providers import _http
+
+NAME = "retell"
+BASE_URL = "https://api.retellai.com"
+SIGNATURE_HEADER = "x-retell-signature"
+_SIGNATURE_RE = re.compile(r"^v=(\d+),d=([0-9a-fA-F]+)$")
+
+# disconnection_reason -> our outcome. Anything unknown on a call that never connected
+# is a failure; on a connected call it is a completed conversation.
+DISCONNECTION_OUTCOMES: dict[str, Outcome] = {
+    "user_hangup": Outcome.COMPLETED,
+    "agent_hangup": Outcome.COMPLETED,
+    "call_transfer": Outcome.COMPLETED,
+    "inactivity": Outcome.COMPLETED,
+    "max_duration_reached": Outcome.COMPLETED,
+    "voicemail_reached": Outcome.VOICEMAIL,
+    # An IVR is a machine: nobody was reached, retry like a voicemail.
+    "ivr_reached": Outcome.VOICEMAIL,
+    "dial_no_answer": Outcome.NO_ANSWER,
+    "dial_busy": Outcome.BUSY,
+    # The callee rejected the ring; carriers report this as busy too.
+    "user_declined": Outcome.BUSY,
+    "invalid_destination": Outcome.INVALID_NUMBER,
+    "dial_failed": Outcome.FAILED,
+    "telephony_provider_permission_denied": Outcome.FAILED,
+    "telephony_provider_unavailable": Outcome.FAILED,
+    "sip_routing_error": Outcome.FAILED,
+    "marked_as_spam": Outcome.FAILED,
+    "concurrency_limit_reached": Outcome.FAILED,
+    "no_valid_payment": Outcome.FAILED,
+    "scam_detected": Outcome.FAILED,
+}
+
+# Words the agent's post-call analysis may use for the business result (Spanish or English).
+BUSINESS_RESULT_SYNONYMS: dict[str, BusinessResult] = {
+    "promise_to_pay": BusinessResult.PROMISE_TO_PAY,
+    "promesa_de_pago": BusinessResult.PROMISE_TO_PAY,
+    "promesa_pago": BusinessResult.PROMISE_TO_PAY,
+    "compromiso_de_pago": BusinessResult.PROMISE_TO_PAY,
+    "already_paid": BusinessResult.PAID,
+    "paid": BusinessResult.PAID,
+    "ya_pago": BusinessResult.PAID,
+    "pagado": BusinessResult.PAID,
+    "refused": BusinessResult.REFUSED,
+    "rechaza": BusinessResult.REFUSED,
+    "rechazo": BusinessResult.REFUSED,
+    "se_niega": BusinessResult.REFUSED,
+    "wrong_person": BusinessResult.WRONG_PERSON,
+    "persona_equivocada": BusinessResult.WRONG_PERSON,
+    "numero_equivocado": BusinessResult.WRONG_PERSON,
+    "call_back_later": BusinessResult.CALL_BACK_LATER,
+    "volver_a_llamar": BusinessResult.CALL_BACK_LATER,
+    "llamar_mas_tarde": BusinessResult.CALL_BACK_LATER,
+    "interested": BusinessResult.INTERESTED,
+    "interesado": BusinessResult.INTERESTED,
+    "not_interested": BusinessResult.NOT_INTERESTED,
+    "no_interesado": BusinessResult.NOT_INTERESTED,
+    "no_result": BusinessResult.NO_RESULT,
+    "sin_resultado": BusinessResult.NO_RESULT,
+}
+RESULT_KEYS = ("business_result", "resultado", "result")
+PROMISE_DATE_KEYS = ("promise_date", "fecha_promesa", "fecha_compromiso", "promise_to_pay_date")
+PROMISE_AMOUNT_KEYS = ("promise_amount", "monto_promesa", "monto_compromiso")
+
+
+def sign(body: bytes, api_key: str, timestamp_ms: int) -> str:
+    """The ``x-retell-signature`` value Retell sends for ``body`` at ``timestamp_ms``."""
+    digest = hmac.new(
+        api_key.encode(), body + str(timestamp_ms).encode(), hashlib.sha256
+    ).hexdigest()
+    return f"v={timestamp_ms},d={digest}"
+
+
+def verify_signature(
+    body: bytes, header: str | None, api_key: str, *, now: datetime, tolerance: timedelta
+) -> None:
+    """Raise WebhookVerificationError unless ``header`` signs ``body`` recently."""
+    if not header:
+        raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
+    match = _SIGNATURE_RE.match(header.strip())
+    if match is None:
+        raise WebhookVerificationError(f"malformed {SIGNATURE_HEADER} header")
+    timestamp_ms = int(match.group(1))
+    expected = sign(body, api_key, timestamp_ms).split(",d=", 1)[1]
+    if not hmac.compare_digest(expected, match.group(2).lower()):
+        raise WebhookVerificationError("signature does not match")
+    sent_at = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    if abs(now - sent_at) > tolerance:
+        # A valid signature on an old request: someone replaying a captured webhook.
+        raise WebhookVerificationError("signature timestamp outside the accepted window")
+
+
+def _ms(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and value > 0:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return None
+
+
+def _norm_key(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
+
+
+def _parse_date(value: Any) -> str | None:
+    """ISO ``YYYY-MM-DD`` from ``YYYY-MM-DD`` or ``dd/mm/yyyy`` (what agents are told to say)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        pass
+    m = re.match(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})$", text)
+    if m:
+        try:
+            return date(int(m.group(3)), int(m.group(2)), int(m.group(1))).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _parse_amount(value: Any) -> int | float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        digits = re.sub(r"[^\d,.-]", "", value)
+        # "1.234.567" / "1.234,50" (es-CL / es-AR) -> drop thousands dots, comma decimal.
+        digits = digits.replace(".", "").replace(",", ".")
+        try:
+            number = float(digits)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else number
+    return None
+
+
+def outcome_for(call: Mapping[str, Any]) -> Outcome:
+    """Our outcome for a finished Retell call object."""
+    analysis = call.get("call_analysis") or {}
+    if analysis.get("in_voicemail") is True:
+        return Outcome.VOICEMAIL
+    reason = str(call.get("disconnection_reason") or "")
+    if reason in DISCONNECTION_OUTCOMES:
+        return DISCONNECTION_OUTCOMES[reason]
+    if reason.startswith("error") or call.get("call_status") in ("error", "not_connected"):
+        return Outcome.FAILED
+    return Outcome.COMPLETED
+
+
+def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Business result and extracted fields from ``call_analysis``."""
+    analysis = call.get("call_analysis") or {}
+    custom = analysis.get("custom_analysis_data") or {}
+    if not isinstance(custom, dict):
+        custom = {}
+    extracted: dict[str, Any] = dict(custom)
+    for key in ("call_successful", "user_sentiment", "in_voicemail"):
+        if key in analysis:
+            extracted[key] = analysis[key]
+    promise_date = next(
+        (d for k in PROMISE_DATE_KEYS if (d := _parse_date(custom.get(k))) is not None), None
+    )
+    promise_amount = next(
+        (a for k in PROMISE_AMOUNT_KEYS if (a := _parse_amount(custom.get(k))) is not None),
+        None,
+    )
+    if promise_date:
+        extracted["promise_date"] = promise_date
+    if promise_amount is not None:
+        extracted["promise_amount"] = promise_amount
+
+    result: BusinessResult | None = None
+    for key in RESULT_KEYS:
+        raw = custom.get(key)
+        if isinstance(raw, str) and _norm_key(raw) in BUSINESS_RESULT_SYNONYMS:
+            result = BUSINESS_RESULT_SYNONYMS[_norm_key(raw)]
+            break
+    if result is None and (promise_date or promise_amount is not None):
+        result = BusinessResult.PROMISE_TO_PAY
+    if result is None and analysis:
+        result = BusinessResult.NO_RESULT
+    return (str(result) if result else None), extracted
+
+
+def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
+    """Normalise one Retell call object (webhook ``call`` or get-call body)."""
+    call_id = str(call.get("call_id") or "")
+    metadata = call.get("metadata") or {}
+    attempt_id = metadata.get("attempt_id") if isinstance(metadata, dict) else None
+    started_at = _ms(call.get("start_timestamp"))
+    ended_at = _ms(call.get("end_timestamp"))
+    status = str(call.get("call_status") or event)
+    final = event in ("call_ended", "call_analyzed") or status in (
+        "ended",
+        "not_connected",
+        "error",
+    )
+    if not final:
+        return CallEvent(
+            provider=NAME,
+            provider_call_id=call_id,
+            event_key=f"{NAME}:{call_id}:{event}",
+            attempt_id=attempt_id,
+            final=False,
+            status=status,
+            started_at=started_at,
+            answered_at=started_at,
+            raw=dict(call),
+        )
+    outcome = outcome_for(call)
+    duration_ms = call.get("duration_ms")
+    if isinstance(duration_ms, int | float):
+        duration_s = math.ceil(duration_ms / 1000)
+    elif started_at and ended_at:
+        duration_s = math.ceil((ended_at - started_at).total_seconds())
+    else:
+        duration_s = 0
+    if outcome not in (Outcome.COMPLETED, Outcome.VOICEMAIL):
+        # Nothing connected: whatever Retell measured was ringing, not talk time.
+        duration_s = 0
+    business_result, extracted = analysis_fields(call)
+    analysis = call.get("call_analysis") or {}
+    reason = call.get("disconnection_reason")
+    return CallEvent(
+        provider=NAME,
+        provider_call_id=call_id,
+        event_key=f"{NAME}:{call_id}:{event}",
+        attempt_id=attempt_id,
+        final=True,
+        status=status,
+        outcome=str(outcome),
+        business_result=business_result if outcome == Outcome.COMPLETED else None,
+        duration_s=duration_s,
+        started_at=started_at,
+        answered_at=started_at if outcome == Outcome.COMPLETED else None,
+        ended_at=ended_at,
+        transcript=call.get("transcript"),
+        summary=analysis.get("call_summary"),
+        extracted=extracted if outcome == Outcome.COMPLETED else {},
+        error=str(reason) if outcome in (Outcome.FAILED, Outcome.INVALID_NUMBER) else None,
+        raw=dict(call),
+    )
+
+
+def _classify(response: httpx.Response) -> ProviderError:
+    error = _http.classify_default(response)
+    text = _http.error_text(response).lower()
+    if response.status_code in (400, 422) and ("to_number" in text or "phone number" in text):
+        return InvalidNumberError(str(error), status_code=response.status_code)
+    return error
+
+
+class RetellProvider:
+    """Places calls through Retell AI and reads its signed webhooks."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        client: httpx.AsyncClient | None = None,
+        base_url: str = BASE_URL,
+        agent_id: str | None = None,
+        from_number: str | None = None,
+        tolerance: timedelta = timedelta(minutes=5),
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        sleep: _http.Sleep = asyncio.sleep,
+    ) -> None:
+        self._api_key = api_key
+        self._client = client or _http.default_client()
+        self._base_url = base_url.rstrip("/")
+        self.agent_id = agent_id
+        self.from_number = from_number
+        self.tolerance = tolerance
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never show the key
+        return f"RetellProvider(agent_id={self.agent_id!r}, from_number={self.from_number!r})"
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    async def place_call(self, request: CallRequest) -> PlacedCall:
+        """Create an outbound phone call with the agent's dynamic variables."""
+        from_number = request.from_number or self.from_number
+        if not from_number:
+            raise PermanentProviderError("retell: no from_number configured")
+        body: dict[str, Any] = {
+            "from_number": from_number,
+            "to_number": request.to_number,
+            "metadata": {**request.metadata, "attempt_id": request.attempt_id},
+            "retell_llm_dynamic_variables": {k: str(v) for k, v in request.variables.items()},
+        }
+        agent_id = request.agent_id or self.agent_id
+        if agent_id:
+            body["override_agent_id"] = agent_id
+        response = await _http.send(
+            self._client,
+            "POST",
+            f"{self._base_url}/v2/create-phone-call",
+            json=body,
+            headers=self._headers,
+            max_retries=self._max_retries,
+            backoff_s=self._backoff_s,
+            sleep=self._sleep,
+            classify=_classify,
+            # Retell has no idempotency key: a timed-out create may have dialed already,
+            # so it is not resent; the dispatcher reconciles via webhooks/get-call.
+            retry_post=False,
+        )
+        data = response.json()
+        return PlacedCall(
+            provider_call_id=str(data["call_id"]), status=str(data.get("call_status", "queued"))
+        )
+
+    async def hangup(self, provider_call_id: str) -> None:
+        """No-op: Retell exposes no API to end a phone call in progress."""
+        return None
+
+    async def get_call(self, provider_call_id: str) -> CallEvent | None:
+        """The call's state from ``GET /v2/get-call``; None when Retell does not know it."""
+        try:
+            response = await _http.send(
+                self._client,
+                "GET",
+                f"{self._base_url}/v2/get-call/{provider_call_id}",
+                headers=self._headers,
+                max_retries=self._max_retries,
+                backoff_s=self._backoff_s,
+                sleep=self._sleep,
+            )
+        except PermanentProviderError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        call = response.json()
+        status = call.get("call_status")
+        if status in ("registered", "ongoing"):
+            return event_from_call("call_started", call)
+        event = "call_analyzed" if call.get("call_analysis") else "call_ended"
+        return event_from_call(event, call)
+
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
+    ) -> list[CallEvent]:
+        """Verify ``x-retell-signature`` and normalise the event."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        verify_signature(
+            body,
+            lowered.get(SIGNATURE_HEADER),
+            self._api_key,
+            now=now,
+            tolerance=self.tolerance,
+        )
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise WebhookVerificationError("body is not JSON") from exc
+        event = payload.get("event") if isinstance(payload, dict) else None
+        call = payload.get("call") if isinstance(payload, dict) else None
+        if event not in ("call_started", "call_ended", "call_analyzed") or not isinstance(
+            call, dict
+        ):
+            # Other Retell events (transcript updates, transfers) do not move our attempt.
+            return []
+        return [event_from_call(str(event), call)]

@@ -1,0 +1,43 @@
+"""Recorded provider payloads (tests/fixtures/providers) and a request-recording transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+
+
+def load(provider: str, name: str) -> Any:
+    return json.loads((FIXTURES / provider / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def raw(provider: str, name: str) -> bytes:
+    """The fixture's bytes exactly as stored (signatures cover raw bytes)."""
+    return (FIXTURES / provider / f"{name}.json").read_bytes()
+
+
+class Recorder:
+    """An httpx MockTransport that records requests and replays scripted responses."""
+
+    def __init__(self, *responses: httpx.Response | Callable[[httpx.Request], httpx.Response]):
+        self.responses = list(responses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.responses:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        nxt = self.responses.pop(0)
+        return nxt(request) if callable(nxt) else nxt
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self))
+
+
+async def no_sleep(_: float) -> None:
+    return None
