@@ -1,3 +1,147 @@
-from fastapi import APIRouter
+"""Accounts API: /api/v1/accounts."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from dialer.account import service
+from dialer.account.auth import AdminPrincipal, CurrentPrincipal
+from dialer.account.schemas import (
+    AccountCreate,
+    AccountCreated,
+    AccountRead,
+    AccountStats,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    BalanceRead,
+    LastCallSettings,
+    TopupRequest,
+    TopupResult,
+)
+from dialer.billing.schemas import LedgerPage
+from dialer.db.session import ReadSession, WriteSession
+from dialer.kit.pagination import Page
+from dialer.models import AccountStatus, EntryKind
+
+router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Skip = Annotated[int, Query(ge=0)]
+
+
+@router.post("", status_code=201, response_model=AccountCreated)
+async def create_account(
+    body: AccountCreate, session: WriteSession, _admin: AdminPrincipal
+) -> AccountCreated:
+    """Create an account (admin). The response carries its API key, shown only once."""
+    account, key = await service.create_account(session, body)
+    return AccountCreated(**service.to_read(account).model_dump(), api_key=key)
+
+
+@router.get("", response_model=Page[AccountRead])
+async def list_accounts(
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    status: AccountStatus | None = None,
+    country: Literal["CL", "AR"] | None = None,
+    plan_type: Literal["credit_based", "minutes_based"] | None = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[AccountRead]:
+    items, total = await service.list_accounts(
+        session,
+        principal,
+        status=str(status) if status else None,
+        country=country,
+        plan_type=plan_type,
+        limit=limit,
+        skip=skip,
+    )
+    return Page(items=[service.to_read(a) for a in items], total=total, limit=limit, skip=skip)
+
+
+@router.get("/{account_id}", response_model=AccountRead)
+async def get_account(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> AccountRead:
+    return service.to_read(await service.get_account(session, principal, account_id))
+
+
+@router.get("/{account_id}/balance", response_model=BalanceRead)
+async def get_balance(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> BalanceRead:
+    return await service.get_balance(session, principal, account_id)
+
+
+@router.post("/{account_id}/topup", response_model=TopupResult)
+async def topup(
+    account_id: str, body: TopupRequest, session: WriteSession, principal: AdminPrincipal
+) -> TopupResult:
+    """Add minutes or credits (admin). Send an ``idempotency_key`` to make retries safe."""
+    return await service.topup_account(session, principal, account_id, body)
+
+
+@router.get("/{account_id}/stats", response_model=AccountStats)
+async def get_stats(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> AccountStats:
+    return await service.get_stats(session, principal, account_id)
+
+
+@router.put("/{account_id}/suspend", response_model=AccountRead)
+async def suspend(
+    account_id: str,
+    session: WriteSession,
+    principal: AdminPrincipal,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> AccountRead:
+    """Stop all dialing for the account (admin). Jobs wait; nothing is lost."""
+    account = await service.set_status(
+        session, principal, account_id, AccountStatus.SUSPENDED, reason=reason
+    )
+    return service.to_read(account)
+
+
+@router.put("/{account_id}/activate", response_model=AccountRead)
+async def activate(
+    account_id: str, session: WriteSession, principal: AdminPrincipal
+) -> AccountRead:
+    account = await service.set_status(session, principal, account_id, AccountStatus.ACTIVE)
+    return service.to_read(account)
+
+
+@router.get("/{account_id}/transactions", response_model=LedgerPage)
+async def transactions(
+    account_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    kind: EntryKind | None = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> LedgerPage:
+    """The append-only ledger, newest first."""
+    return await service.list_transactions(
+        session, principal, account_id, kind=kind, limit=limit, skip=skip
+    )
+
+
+@router.get("/{account_id}/last-call-settings", response_model=LastCallSettings)
+async def last_call_settings(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> LastCallSettings:
+    return await service.last_call_settings(session, principal, account_id)
+
+
+@router.post("/{account_id}/api-keys", status_code=201, response_model=ApiKeyCreated)
+async def create_api_key(
+    account_id: str,
+    session: WriteSession,
+    principal: AdminPrincipal,
+    body: ApiKeyCreate | None = None,
+) -> ApiKeyCreated:
+    """Issue another API key for the account (admin). Shown only once."""
+    name = body.name if body else "default"
+    return await service.create_api_key(session, principal, account_id, name)

@@ -1,3 +1,137 @@
-from fastapi import APIRouter
+"""Batches API (/api/v1/batches) and job detail (/api/v1/jobs/{job_id})."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from dialer.account.auth import CurrentPrincipal
+from dialer.batch import service
+from dialer.batch.schemas import (
+    BatchCreate,
+    BatchCreated,
+    BatchRead,
+    BatchStatusRead,
+    BatchSummary,
+    BatchUpdate,
+)
+from dialer.db.session import ReadSession, WriteSession
+from dialer.job.schemas import JobDetail, JobRead
+from dialer.job.states import JobStatus
+from dialer.kit.pagination import Page
+from dialer.models import BatchStatus
 
 router = APIRouter()
+batches = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+jobs = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Skip = Annotated[int, Query(ge=0)]
+
+
+@batches.post("", status_code=201, response_model=BatchCreated)
+async def create_batch(
+    body: BatchCreate, session: WriteSession, principal: CurrentPrincipal
+) -> BatchCreated:
+    """Create a batch with validated call_settings and, optionally, its contacts."""
+    batch, created = await service.create_batch(session, principal, body)
+    return BatchCreated(**BatchRead.of(batch).model_dump(), jobs_created=created)
+
+
+@batches.get("", response_model=Page[BatchRead])
+async def list_batches(
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    account_id: str | None = None,
+    is_active: bool | None = None,
+    status: BatchStatus | None = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[BatchRead]:
+    items, total = await service.list_batches(
+        session,
+        principal,
+        account_id=account_id,
+        is_active=is_active,
+        status=status,
+        limit=limit,
+        skip=skip,
+    )
+    return Page(items=[BatchRead.of(b) for b in items], total=total, limit=limit, skip=skip)
+
+
+@batches.get("/{batch_id}", response_model=BatchRead)
+async def get_batch(batch_id: str, session: ReadSession, principal: CurrentPrincipal) -> BatchRead:
+    return BatchRead.of(await service.get_batch(session, principal, batch_id))
+
+
+@batches.patch("/{batch_id}", response_model=BatchRead)
+async def update_batch(
+    batch_id: str, body: BatchUpdate, session: WriteSession, principal: CurrentPrincipal
+) -> BatchRead:
+    """Change name, description, priority, call_settings or is_active. 409 once the
+    batch is cancelled or completed."""
+    return BatchRead.of(await service.update_batch(session, principal, batch_id, body))
+
+
+@batches.get("/{batch_id}/summary", response_model=BatchSummary)
+async def summary(batch_id: str, session: ReadSession, principal: CurrentPrincipal) -> BatchSummary:
+    return await service.get_summary(session, principal, batch_id)
+
+
+@batches.get("/{batch_id}/status", response_model=BatchStatusRead)
+async def status(
+    batch_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> BatchStatusRead:
+    """Polling-optimised progress: reads one row, constant time at any batch size."""
+    return await service.get_status(session, principal, batch_id)
+
+
+@batches.post("/{batch_id}/pause", response_model=BatchRead)
+async def pause(batch_id: str, session: WriteSession, principal: CurrentPrincipal) -> BatchRead:
+    return BatchRead.of(await service.pause_batch(session, principal, batch_id))
+
+
+@batches.post("/{batch_id}/resume", response_model=BatchRead)
+async def resume(batch_id: str, session: WriteSession, principal: CurrentPrincipal) -> BatchRead:
+    return BatchRead.of(await service.resume_batch(session, principal, batch_id))
+
+
+@batches.post("/{batch_id}/cancel", response_model=BatchRead)
+async def cancel(
+    batch_id: str,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+) -> BatchRead:
+    """Cancel permanently. Waiting jobs are cancelled; calls in flight finish and are
+    billed. Repeating the call is harmless; a completed batch answers 409."""
+    return BatchRead.of(await service.cancel_batch(session, principal, batch_id, reason))
+
+
+@batches.get("/{batch_id}/jobs", response_model=Page[JobRead])
+async def list_jobs(
+    batch_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    status: JobStatus | None = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[JobRead]:
+    items, total = await service.list_jobs(
+        session, principal, batch_id, status=status, limit=limit, skip=skip
+    )
+    return Page(
+        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, skip=skip
+    )
+
+
+@jobs.get("/{job_id}", response_model=JobDetail)
+async def get_job(job_id: str, session: ReadSession, principal: CurrentPrincipal) -> JobDetail:
+    """One job with its attempt history."""
+    return await service.get_job(session, principal, job_id)
+
+
+router.include_router(batches)
+router.include_router(jobs)

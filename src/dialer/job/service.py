@@ -4,6 +4,7 @@ is checked and the batch counters move in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -13,8 +14,10 @@ from dialer.errors import Conflict
 from dialer.events.service import publish
 from dialer.job.counters import counter_deltas
 from dialer.job.repository import JobRepository
+from dialer.job.schemas import NewJob
 from dialer.job.states import FINAL, JobStatus, can_transition
 from dialer.kit import clock
+from dialer.kit.ids import new_id
 from dialer.models import Batch, BatchStatus, Job
 
 
@@ -117,4 +120,69 @@ async def bulk_transition(
             await JobRepository.from_session(session).apply_batch_deltas(
                 batch_id, counter_deltas(s, dst, n)
             )
+    return total
+
+
+INSERT_CHUNK = 1000
+
+
+def _max_attempts_of(batch: Batch) -> int:
+    retry = (batch.call_settings or {}).get("retry_settings") or {}
+    value = retry.get("max_attempts", 3)
+    return int(value) if isinstance(value, int) and value >= 1 else 3
+
+
+async def insert_jobs(
+    session: AsyncSession, batch: Batch, jobs: Iterable[NewJob], *, now: datetime
+) -> int:
+    """Add ``jobs`` to ``batch`` as pending, due at ``now``; returns how many.
+
+    Rows go in with Core ``executemany`` in chunks (no ORM objects, memory bounded by
+    the chunk) and the batch counters move with ONE update at the end, so 100k jobs
+    cost one counter write. ``max_attempts`` comes from the batch's retry_settings.
+    The caller's transaction decides: nothing is visible until it commits.
+    """
+    table = Job.__table__
+    stmt = table.insert()
+    max_attempts = _max_attempts_of(batch)
+    total = 0
+    chunk: list[dict[str, Any]] = []
+    for job in jobs:
+        chunk.append(
+            {
+                "id": new_id("job"),
+                "batch_id": batch.id,
+                "account_id": batch.account_id,
+                "row_number": job.row_number,
+                "status": JobStatus.PENDING,
+                "contact_name": job.contact_name,
+                "dni": job.dni,
+                "phones": job.phones,
+                "email": job.email,
+                "payload": job.payload,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "phone_index": 0,
+                "next_attempt_at": now,
+                "result": {},
+                "billed_seconds": 0,
+                "cost_units": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if len(chunk) >= INSERT_CHUNK:
+            await session.execute(stmt, chunk)
+            total += len(chunk)
+            chunk = []
+    if chunk:
+        await session.execute(stmt, chunk)
+        total += len(chunk)
+    if total:
+        await bump_batch(
+            session,
+            batch.id,
+            batch.account_id,
+            counter_deltas(None, JobStatus.PENDING, total),
+        )
     return total

@@ -1,0 +1,119 @@
+"""Account, API-key and account-wide aggregate queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.job.states import AttemptStatus
+from dialer.models import Account, ApiKey, Batch, BatchStatus, CallAttempt, LedgerEntry
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> AccountRepository:
+        return cls(session)
+
+    async def get(self, account_id: str) -> Account | None:
+        return await self.session.get(Account, account_id)
+
+    async def exists(self, account_id: str) -> bool:
+        stmt = select(Account.id).where(Account.id == account_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def list(
+        self,
+        *,
+        account_id: str | None,
+        status: str | None,
+        country: str | None,
+        plan_type: str | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[Sequence[Account], int]:
+        conds: list[Any] = []
+        if account_id is not None:
+            conds.append(Account.id == account_id)
+        if status is not None:
+            conds.append(Account.status == status)
+        if country is not None:
+            conds.append(Account.country == country)
+        if plan_type is not None:
+            conds.append(Account.plan_type == plan_type)
+        stmt = select(Account).where(*conds).order_by(Account.created_at.desc(), Account.id)
+        items = (await self.session.execute(stmt.limit(limit).offset(skip))).scalars().all()
+        total = (
+            await self.session.execute(select(func.count()).select_from(Account).where(*conds))
+        ).scalar_one()
+        return items, int(total)
+
+    async def reserved_in_flight(self, account_id: str) -> int:
+        """Units held by attempts that have not settled yet.
+
+        Bounded by the number of calls in flight: the status index narrows the scan.
+        """
+        stmt = select(func.coalesce(func.sum(CallAttempt.reserved_units), 0)).where(
+            CallAttempt.status.in_([AttemptStatus.DIALING, AttemptStatus.IN_PROGRESS]),
+            CallAttempt.account_id == account_id,
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def ledger_entry_by_key(self, key: str) -> LedgerEntry | None:
+        stmt = select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def batch_totals(self, account_id: str) -> dict[str, int]:
+        """Sums of the batch counters of an account (one row per batch, never per job)."""
+        cols = (
+            "total_jobs",
+            "pending_jobs",
+            "in_progress_jobs",
+            "completed_jobs",
+            "failed_jobs",
+            "cancelled_jobs",
+            "attempts_made",
+            "answered_calls",
+            "billed_seconds",
+            "cost_units",
+        )
+        stmt = select(
+            func.count().label("total_batches"),
+            *(func.coalesce(func.sum(getattr(Batch, c)), 0).label(c) for c in cols),
+        ).where(Batch.account_id == account_id)
+        row = (await self.session.execute(stmt)).one()
+        return {k: int(v) for k, v in row._mapping.items()}
+
+    async def batch_status_counts(self, account_id: str) -> dict[str, int]:
+        stmt = (
+            select(Batch.status, func.count())
+            .where(Batch.account_id == account_id)
+            .group_by(Batch.status)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        counts = {str(s): 0 for s in BatchStatus}
+        counts.update({str(status): int(n) for status, n in rows})
+        return counts
+
+    async def last_call_settings(self, account_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The most recent batch of the account that stored call_settings."""
+        stmt = (
+            select(Batch.id, Batch.call_settings)
+            .where(Batch.account_id == account_id)
+            .order_by(Batch.created_at.desc(), Batch.id.desc())
+            .limit(20)
+        )
+        # Empty settings are stored as {}; JSON emptiness is not portable in SQL, so
+        # look at the newest few rows in Python.
+        for batch_id, call_settings in (await self.session.execute(stmt)).all():
+            if call_settings:
+                return batch_id, call_settings
+        return None
+
+    def add_key(self, key: ApiKey) -> None:
+        self.session.add(key)

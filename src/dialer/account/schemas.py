@@ -1,0 +1,188 @@
+"""Account API types. Amounts are shown both in ledger units (integers) and in the
+account's display unit (minutes for minutes plans, credits for credit plans)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dialer.billing.pricing import PricingSettings
+
+Country = Literal["CL", "AR"]
+Plan = Literal["credit_based", "minutes_based"]
+
+DEFAULT_TIMEZONE: dict[str, str] = {
+    "CL": "America/Santiago",
+    "AR": "America/Argentina/Buenos_Aires",
+}
+
+ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
+
+
+def validate_timezone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone '{v}' (use an IANA name such as America/Santiago)"
+        ) from None
+    return v
+
+
+class AccountSettings(BaseModel):
+    """Free-form account settings; ``pricing`` is validated when present."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pricing: PricingSettings | None = None
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str | None = Field(
+        None,
+        pattern=ACCOUNT_ID_PATTERN,
+        description="Optional slug (lowercase letters, digits, '-' and '_'); generated when absent.",
+    )
+    account_name: str = Field(min_length=1, max_length=200)
+    contact_name: str | None = Field(None, max_length=200)
+    contact_email: str | None = Field(None, max_length=320)
+    contact_phone: str | None = Field(None, max_length=32)
+    country: Country = "CL"
+    timezone: str | None = Field(None, description="IANA name; defaults from the country.")
+    plan_type: Plan = "minutes_based"
+    max_concurrent_calls: int = Field(10, ge=1, le=1000)
+    features: dict[str, Any] = Field(default_factory=dict)
+    settings: AccountSettings = Field(default_factory=AccountSettings)
+    initial_minutes: float | None = Field(None, gt=0)
+    initial_credits: float | None = Field(None, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else validate_timezone(v)
+
+    @model_validator(mode="after")
+    def _initial_balance_matches_plan(self) -> AccountCreate:
+        if self.plan_type == "minutes_based" and self.initial_credits is not None:
+            raise ValueError("initial_credits: a minutes_based account is topped up in minutes")
+        if self.plan_type == "credit_based" and self.initial_minutes is not None:
+            raise ValueError("initial_minutes: a credit_based account is topped up in credits")
+        return self
+
+    @property
+    def effective_timezone(self) -> str:
+        return self.timezone or DEFAULT_TIMEZONE[self.country]
+
+
+class AccountRead(BaseModel):
+    account_id: str
+    account_name: str
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    country: str
+    timezone: str
+    plan_type: str
+    status: str
+    suspended_reason: str | None
+    max_concurrent_calls: int
+    features: dict[str, Any]
+    settings: dict[str, Any]
+    balance_unit: Literal["minutes", "credits"]
+    balance: float = Field(description="Available balance in minutes or credits.")
+    balance_units: int = Field(description="Available balance in ledger units.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountCreated(AccountRead):
+    api_key: str = Field(description="The account's API key, shown only once.")
+
+
+class BalanceRead(BaseModel):
+    account_id: str
+    plan_type: str
+    balance_unit: Literal["minutes", "credits"]
+    balance: float = Field(description="Available now (reservations already deducted).")
+    balance_units: int
+    reserved_in_flight: float = Field(description="Held for calls in progress.")
+    reserved_in_flight_units: int
+    total: float = Field(description="balance + reserved_in_flight")
+    total_units: int
+    minutes: float | None = None
+    credits: float | None = None
+
+
+class TopupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: float | None = Field(None, gt=0, description="For minutes_based accounts.")
+    credits: float | None = Field(None, gt=0, description="For credit_based accounts.")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> TopupRequest:
+        if self.minutes is None and self.credits is None:
+            raise ValueError("minutes or credits is required")
+        if self.minutes is not None and self.credits is not None:
+            raise ValueError("give either minutes or credits, not both")
+        return self
+
+
+class TopupResult(BaseModel):
+    account_id: str
+    applied: bool = Field(description="False when this idempotency_key was already used.")
+    transaction_id: int
+    amount: float
+    amount_units: int
+    balance: BalanceRead
+
+
+class AccountStats(BaseModel):
+    account_id: str
+    total_batches: int
+    active_batches: int
+    paused_batches: int
+    completed_batches: int
+    cancelled_batches: int
+    total_jobs: int
+    pending_jobs: int
+    in_progress_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    cancelled_jobs: int
+    attempts_made: int
+    answered_calls: int
+    success_rate_percentage: float
+    billed_minutes: float
+    spent: float = Field(description="Charged, in minutes or credits.")
+    spent_units: int
+    balance: float
+    balance_unit: Literal["minutes", "credits"]
+
+
+class LastCallSettings(BaseModel):
+    account_id: str
+    batch_id: str | None
+    call_settings: dict[str, Any] | None
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("default", min_length=1, max_length=100)
+
+
+class ApiKeyCreated(BaseModel):
+    api_key_id: str
+    account_id: str
+    name: str
+    prefix: str
+    api_key: str = Field(description="Shown only once.")
+    created_at: datetime

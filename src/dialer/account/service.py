@@ -1,0 +1,348 @@
+"""Accounts: creation (with the first API key), balance, topups, suspension, stats.
+
+Every function that reads or changes one account takes the caller's ``Principal`` and
+raises NotFound for accounts it may not see, so a tenant never learns that another
+tenant's id exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal, generate_account_key, hash_key
+from dialer.account.repository import AccountRepository
+from dialer.account.schemas import (
+    AccountCreate,
+    AccountRead,
+    AccountStats,
+    ApiKeyCreated,
+    BalanceRead,
+    LastCallSettings,
+    TopupRequest,
+    TopupResult,
+)
+from dialer.billing import service as billing
+from dialer.billing.pricing import from_display, to_display
+from dialer.billing.repository import LedgerRepository
+from dialer.billing.schemas import LedgerEntryRead, LedgerPage, unit_name
+from dialer.errors import Conflict, InvalidInput, NotFound
+from dialer.events.service import publish
+from dialer.kit import clock, ids
+from dialer.logging import get_logger
+from dialer.models import Account, AccountStatus, ApiKey, EntryKind, PlanType
+
+log = get_logger("dialer.account")
+
+
+class AccountExists(Conflict):
+    """An account with this id already exists."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """This idempotency key was already used for a different movement."""
+
+
+def to_read(account: Account) -> AccountRead:
+    plan = PlanType(account.plan_type)
+    return AccountRead(
+        account_id=account.id,
+        account_name=account.account_name,
+        contact_name=account.contact_name,
+        contact_email=account.contact_email,
+        contact_phone=account.contact_phone,
+        country=account.country,
+        timezone=account.timezone,
+        plan_type=str(plan),
+        status=str(account.status),
+        suspended_reason=account.suspended_reason,
+        max_concurrent_calls=account.max_concurrent_calls,
+        features=account.features or {},
+        settings=account.settings or {},
+        balance_unit=unit_name(plan),
+        balance=to_display(plan, account.balance),
+        balance_units=account.balance,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )
+
+
+async def get_account(session: AsyncSession, principal: Principal, account_id: str) -> Account:
+    """The account, or NotFound when it does not exist or is not the caller's."""
+    principal.check_account(account_id)
+    account = await AccountRepository.from_session(session).get(account_id)
+    if account is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
+    return account
+
+
+async def _new_key(session: AsyncSession, account_id: str, name: str) -> tuple[ApiKey, str]:
+    plaintext = generate_account_key()
+    key = ApiKey(
+        id=ids.new_id("key"),
+        account_id=account_id,
+        name=name,
+        prefix=plaintext[:10],
+        key_hash=hash_key(plaintext),
+    )
+    AccountRepository.from_session(session).add_key(key)
+    await session.flush()
+    return key, plaintext
+
+
+async def create_account(session: AsyncSession, data: AccountCreate) -> tuple[Account, str]:
+    """Create an account, its first API key (returned in plaintext, stored hashed) and the
+    initial topup, if any. Raises AccountExists (409) for a taken ``account_id``."""
+    repo = AccountRepository.from_session(session)
+    account_id = data.account_id or ids.account_id()
+    if await repo.exists(account_id):
+        raise AccountExists(f"account '{account_id}' already exists", field="account_id")
+    account = Account(
+        id=account_id,
+        account_name=data.account_name,
+        contact_name=data.contact_name,
+        contact_email=data.contact_email,
+        contact_phone=data.contact_phone,
+        country=data.country,
+        timezone=data.effective_timezone,
+        plan_type=PlanType(data.plan_type),
+        balance=0,
+        status=AccountStatus.ACTIVE,
+        max_concurrent_calls=data.max_concurrent_calls,
+        features=data.features,
+        settings=data.settings.model_dump(mode="json", exclude_none=True),
+    )
+    session.add(account)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Two concurrent creations with the same id: the loser gets the same 409.
+        raise AccountExists(f"account '{account_id}' already exists", field="account_id") from None
+    _key, plaintext = await _new_key(session, account_id, "default")
+    initial = data.initial_minutes if data.initial_minutes is not None else data.initial_credits
+    if initial is not None:
+        await billing.topup(
+            session,
+            account_id,
+            from_display(account.plan_type, initial),
+            key=f"account-created:{account_id}",
+            description="initial balance",
+        )
+    log.info("account.created", account_id=account_id, plan_type=str(account.plan_type))
+    return account, plaintext
+
+
+async def create_api_key(
+    session: AsyncSession, principal: Principal, account_id: str, name: str
+) -> ApiKeyCreated:
+    """Issue an extra API key for an account (admin only; enforced by the endpoint)."""
+    await get_account(session, principal, account_id)
+    key, plaintext = await _new_key(session, account_id, name)
+    return ApiKeyCreated(
+        api_key_id=key.id,
+        account_id=account_id,
+        name=key.name,
+        prefix=key.prefix,
+        api_key=plaintext,
+        created_at=key.created_at,
+    )
+
+
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    country: str | None,
+    plan_type: str | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Account], int]:
+    """Admin: every account matching the filters. Account key: only its own account."""
+    return await AccountRepository.from_session(session).list(
+        account_id=principal.scope(None),
+        status=status,
+        country=country,
+        plan_type=plan_type,
+        limit=limit,
+        skip=skip,
+    )
+
+
+async def get_balance(session: AsyncSession, principal: Principal, account_id: str) -> BalanceRead:
+    """Available balance plus what is held for calls in flight, in units and display."""
+    account = await get_account(session, principal, account_id)
+    reserved = await AccountRepository.from_session(session).reserved_in_flight(account_id)
+    return _balance(account, reserved)
+
+
+def _balance(account: Account, reserved: int) -> BalanceRead:
+    plan = PlanType(account.plan_type)
+    total = account.balance + reserved
+    return BalanceRead(
+        account_id=account.id,
+        plan_type=str(plan),
+        balance_unit=unit_name(plan),
+        balance=to_display(plan, account.balance),
+        balance_units=account.balance,
+        reserved_in_flight=to_display(plan, reserved),
+        reserved_in_flight_units=reserved,
+        total=to_display(plan, total),
+        total_units=total,
+        minutes=to_display(plan, account.balance) if plan == PlanType.MINUTES_BASED else None,
+        credits=to_display(plan, account.balance) if plan == PlanType.CREDIT_BASED else None,
+    )
+
+
+async def topup_account(
+    session: AsyncSession, principal: Principal, account_id: str, req: TopupRequest
+) -> TopupResult:
+    """Add minutes or credits. Idempotent on ``idempotency_key``: replaying the same
+    request returns the original movement; reusing the key for another amount is a 409."""
+    account = await get_account(session, principal, account_id)
+    plan = PlanType(account.plan_type)
+    if plan == PlanType.MINUTES_BASED and req.minutes is None:
+        raise InvalidInput(
+            f"account '{account_id}' is minutes_based: top up with 'minutes'", field="minutes"
+        )
+    if plan == PlanType.CREDIT_BASED and req.credits is None:
+        raise InvalidInput(
+            f"account '{account_id}' is credit_based: top up with 'credits'", field="credits"
+        )
+    field = "minutes" if req.minutes is not None else "credits"
+    amount = req.minutes if req.minutes is not None else req.credits
+    assert amount is not None
+    units = from_display(plan, amount)
+    if units <= 0:
+        raise InvalidInput(f"{field} is too small to add anything", field=field)
+    # Keys are namespaced per account so two tenants can both use "2025-10-invoice".
+    key = f"topup:{account_id}:{req.idempotency_key or uuid.uuid4().hex}"
+    account, entry = await billing.topup(
+        session, account_id, units, key=key, description=req.description
+    )
+    applied = entry is not None
+    if entry is None:
+        entry = await AccountRepository.from_session(session).ledger_entry_by_key(key)
+        assert entry is not None
+        if entry.amount != units or entry.kind != EntryKind.TOPUP:
+            raise IdempotencyKeyReused(
+                f"idempotency_key '{req.idempotency_key}' was used for another amount",
+                field="idempotency_key",
+            )
+    else:
+        await publish(
+            session,
+            account_id=account_id,
+            type="account.topup",
+            data={"amount_units": units, "balance_units": account.balance},
+        )
+    reserved = await AccountRepository.from_session(session).reserved_in_flight(account_id)
+    return TopupResult(
+        account_id=account_id,
+        applied=applied,
+        transaction_id=entry.id,
+        amount=to_display(plan, entry.amount),
+        amount_units=entry.amount,
+        balance=_balance(account, reserved),
+    )
+
+
+async def list_transactions(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    kind: EntryKind | None,
+    limit: int,
+    skip: int,
+) -> LedgerPage:
+    """The account's ledger, newest first."""
+    account = await get_account(session, principal, account_id)
+    plan = PlanType(account.plan_type)
+    items, total = await LedgerRepository.from_session(session).list_for(
+        account_id, limit=limit, skip=skip, kind=str(kind) if kind else None
+    )
+    return LedgerPage(
+        items=[LedgerEntryRead.of(e, plan) for e in items],
+        total=total,
+        limit=limit,
+        skip=skip,
+        balance=to_display(plan, account.balance),
+        balance_units=account.balance,
+        unit=unit_name(plan),
+    )
+
+
+async def set_status(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    status: AccountStatus,
+    *,
+    reason: str | None = None,
+) -> Account:
+    """Suspend or reactivate an account. A suspended account places no calls; its jobs
+    wait and nothing is lost. Idempotent."""
+    account = await get_account(session, principal, account_id)
+    if account.status == status and (status == AccountStatus.ACTIVE or not reason):
+        return account
+    account.status = status
+    account.suspended_reason = reason if status == AccountStatus.SUSPENDED else None
+    account.updated_at = clock.now()
+    await session.flush()
+    await publish(
+        session,
+        account_id=account_id,
+        type="account.suspended" if status == AccountStatus.SUSPENDED else "account.activated",
+        data={"status": str(status), "reason": account.suspended_reason},
+    )
+    log.info("account.status_changed", account_id=account_id, status=str(status))
+    return account
+
+
+async def get_stats(session: AsyncSession, principal: Principal, account_id: str) -> AccountStats:
+    """Lifetime totals from the batch counters (never counts job rows)."""
+    account = await get_account(session, principal, account_id)
+    repo = AccountRepository.from_session(session)
+    t = await repo.batch_totals(account_id)
+    by_status = await repo.batch_status_counts(account_id)
+    plan = PlanType(account.plan_type)
+    finished_attempts = t["attempts_made"]
+    return AccountStats(
+        account_id=account_id,
+        total_batches=t["total_batches"],
+        active_batches=by_status["active"],
+        paused_batches=by_status["paused"],
+        completed_batches=by_status["completed"],
+        cancelled_batches=by_status["cancelled"],
+        total_jobs=t["total_jobs"],
+        pending_jobs=t["pending_jobs"],
+        in_progress_jobs=t["in_progress_jobs"],
+        completed_jobs=t["completed_jobs"],
+        failed_jobs=t["failed_jobs"],
+        cancelled_jobs=t["cancelled_jobs"],
+        attempts_made=finished_attempts,
+        answered_calls=t["answered_calls"],
+        success_rate_percentage=(
+            round(100 * t["answered_calls"] / finished_attempts, 2) if finished_attempts else 0.0
+        ),
+        billed_minutes=round(t["billed_seconds"] / 60, 2),
+        spent=to_display(plan, t["cost_units"]),
+        spent_units=t["cost_units"],
+        balance=to_display(plan, account.balance),
+        balance_unit=unit_name(plan),
+    )
+
+
+async def last_call_settings(
+    session: AsyncSession, principal: Principal, account_id: str
+) -> LastCallSettings:
+    """call_settings of the account's most recent batch that had them (to pre-fill forms)."""
+    await get_account(session, principal, account_id)
+    found = await AccountRepository.from_session(session).last_call_settings(account_id)
+    if found is None:
+        return LastCallSettings(account_id=account_id, batch_id=None, call_settings=None)
+    return LastCallSettings(account_id=account_id, batch_id=found[0], call_settings=found[1])

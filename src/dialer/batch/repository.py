@@ -1,0 +1,110 @@
+"""Batch queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.job.states import WAITING
+from dialer.models import Batch, CallAttempt, Job, Script
+
+# The columns the polling view needs: reading only these keeps /status one narrow row.
+STATUS_COLUMNS = (
+    Batch.id,
+    Batch.account_id,
+    Batch.is_active,
+    Batch.status,
+    Batch.total_jobs,
+    Batch.completed_jobs,
+    Batch.pending_jobs,
+    Batch.failed_jobs,
+    Batch.cancelled_jobs,
+    Batch.in_progress_jobs,
+    Batch.waiting_reason,
+    Batch.created_at,
+    Batch.started_at,
+    Batch.completed_at,
+)
+
+
+class BatchRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> BatchRepository:
+        return cls(session)
+
+    async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
+        stmt = select(Batch).where(Batch.id == batch_id)
+        if for_update:
+            # Re-read committed values: a worker may have moved counters since.
+            stmt = stmt.execution_options(populate_existing=True)
+            if self.session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def status_row(self, batch_id: str) -> Row[Any] | None:
+        """One primary-key lookup of the counter columns; never touches jobs."""
+        stmt = select(*STATUS_COLUMNS).where(Batch.id == batch_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def list(
+        self,
+        *,
+        account_id: str | None,
+        is_active: bool | None,
+        status: str | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[Sequence[Batch], int]:
+        conds: list[Any] = []
+        if account_id is not None:
+            conds.append(Batch.account_id == account_id)
+        if is_active is not None:
+            conds.append(Batch.is_active.is_(is_active))
+        if status is not None:
+            conds.append(Batch.status == status)
+        stmt = (
+            select(Batch)
+            .where(*conds)
+            .order_by(Batch.created_at.desc(), Batch.id.desc())
+            .limit(limit)
+            .offset(skip)
+        )
+        items = (await self.session.execute(stmt)).scalars().all()
+        count = select(func.count()).select_from(Batch).where(*conds)
+        return items, int((await self.session.execute(count)).scalar_one())
+
+    async def script(self, script_id: str, account_id: str) -> Script | None:
+        stmt = select(Script).where(Script.id == script_id, Script.account_id == account_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def outcome_counts(self, batch_id: str) -> dict[str, int]:
+        """Finished attempts per outcome (uses the attempts' batch_id index)."""
+        stmt = (
+            select(CallAttempt.outcome, func.count())
+            .where(CallAttempt.batch_id == batch_id, CallAttempt.outcome.is_not(None))
+            .group_by(CallAttempt.outcome)
+        )
+        return {str(o): int(n) for o, n in (await self.session.execute(stmt)).all()}
+
+    async def business_result_counts(self, batch_id: str) -> dict[str, int]:
+        stmt = (
+            select(Job.business_result, func.count())
+            .where(Job.batch_id == batch_id, Job.business_result.is_not(None))
+            .group_by(Job.business_result)
+        )
+        return {str(r): int(n) for r, n in (await self.session.execute(stmt)).all()}
+
+    async def set_waiting_max_attempts(self, batch_id: str, max_attempts: int) -> None:
+        """New retry settings apply to the jobs that have not finished yet."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.batch_id == batch_id, Job.status.in_(list(WAITING)))
+            .values(max_attempts=max_attempts)
+            .execution_options(synchronize_session=False)
+        )

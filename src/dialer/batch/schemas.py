@@ -1,0 +1,193 @@
+"""Batch API types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dialer.batch.settings import CallSettings
+from dialer.job.schemas import NewJob
+from dialer.models import Batch
+
+ProcessingType = Literal["basic", "acquisition"]
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    priority: int = Field(0, ge=-100, le=100, description="Higher is dialed first.")
+    call_settings: CallSettings = Field(default_factory=CallSettings)
+    processing_type: ProcessingType = "basic"
+    script_id: str | None = Field(None, max_length=64)
+    jobs: list[NewJob] | None = Field(
+        None, description="Contacts for API-created batches (spreadsheets use /excel/create)."
+    )
+
+
+class BatchUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    priority: int | None = Field(None, ge=-100, le=100)
+    call_settings: CallSettings | None = None
+    is_active: bool | None = None
+
+
+def progress_percentage(total: int, done: int) -> float:
+    return round(100 * done / total, 2) if total else 0.0
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+class BatchStatusRead(BaseModel):
+    """The polling view: one batch row, constant time."""
+
+    batch_id: str
+    is_active: bool
+    status: str
+    total_jobs: int
+    completed_jobs: int
+    pending_jobs: int
+    failed_jobs: int
+    cancelled_jobs: int
+    in_progress_jobs: int
+    progress_percentage: float
+    waiting_reason: str | None
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+
+
+class BatchRead(BaseModel):
+    batch_id: str
+    account_id: str
+    name: str
+    description: str | None
+    priority: int
+    is_active: bool
+    status: str
+    call_settings: dict[str, Any]
+    processing_type: str
+    script_id: str | None
+    script_version: int | None
+    total_jobs: int
+    pending_jobs: int
+    in_progress_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    cancelled_jobs: int
+    progress_percentage: float
+    attempts_made: int
+    answered_calls: int
+    billed_seconds: int
+    minutes_used: float
+    cost_units: int
+    waiting_reason: str | None
+    waiting_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    paused_at: datetime | None
+    completed_at: datetime | None
+    cancelled_reason: str | None
+
+    @classmethod
+    def of(cls, b: Batch) -> BatchRead:
+        return cls(
+            batch_id=b.id,
+            account_id=b.account_id,
+            name=b.name,
+            description=b.description,
+            priority=b.priority,
+            is_active=b.is_active,
+            status=str(b.status),
+            call_settings=b.call_settings or {},
+            processing_type=b.processing_type,
+            script_id=b.script_id,
+            script_version=b.script_version,
+            total_jobs=b.total_jobs,
+            pending_jobs=b.pending_jobs,
+            in_progress_jobs=b.in_progress_jobs,
+            completed_jobs=b.completed_jobs,
+            failed_jobs=b.failed_jobs,
+            cancelled_jobs=b.cancelled_jobs,
+            progress_percentage=progress_percentage(b.total_jobs, b.total_jobs - b.pending_jobs),
+            attempts_made=b.attempts_made,
+            answered_calls=b.answered_calls,
+            billed_seconds=b.billed_seconds,
+            minutes_used=round(b.billed_seconds / 60, 2),
+            cost_units=b.cost_units,
+            waiting_reason=b.waiting_reason,
+            waiting_until=b.waiting_until,
+            created_at=b.created_at,
+            updated_at=b.updated_at,
+            started_at=b.started_at,
+            paused_at=b.paused_at,
+            completed_at=b.completed_at,
+            cancelled_reason=b.cancelled_reason,
+        )
+
+
+class BatchCreated(BatchRead):
+    jobs_created: int
+
+
+class BatchSummary(BaseModel):
+    batch_id: str
+    account_id: str
+    name: str
+    status: str
+    is_active: bool
+    total_jobs: int
+    pending_jobs: int
+    in_progress_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    cancelled_jobs: int
+    progress_percentage: float
+    jobs_by_status: dict[str, int]
+    outcomes: dict[str, int] = Field(description="Finished call attempts per outcome.")
+    business_results: dict[str, int] = Field(description="Jobs per business result.")
+    attempts_made: int
+    answered_calls: int
+    success_rate_percentage: float
+    billed_seconds: int
+    minutes_used: float
+    cost_units: int
+    cost: float = Field(description="Cost in the account's unit (minutes or credits).")
+    cost_unit: Literal["minutes", "credits"]
+    waiting_reason: str | None
+    waiting_until: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_reason: str | None
+
+
+def status_of(row: Any) -> BatchStatusRead:
+    """Build the status view from a batch row (ORM object or a Row of its columns)."""
+    total = row.total_jobs
+    return BatchStatusRead(
+        batch_id=row.id,
+        is_active=row.is_active,
+        status=str(row.status),
+        total_jobs=total,
+        completed_jobs=row.completed_jobs,
+        pending_jobs=row.pending_jobs,
+        failed_jobs=row.failed_jobs,
+        cancelled_jobs=row.cancelled_jobs,
+        in_progress_jobs=row.in_progress_jobs,
+        progress_percentage=progress_percentage(total, total - row.pending_jobs),
+        waiting_reason=row.waiting_reason,
+        created_at=row.created_at.isoformat(),
+        started_at=_iso(row.started_at),
+        completed_at=_iso(row.completed_at),
+    )

@@ -1,0 +1,385 @@
+"""Batches (campaigns): creation, settings changes, pause / resume / cancel, and the
+read views (status for pollers, summary, job listing).
+
+Lifecycle::
+
+    active ⇄ paused          (pause / resume; also PATCH is_active)
+    active | paused ──cancel──▶ cancelled   (permanent)
+    active | paused ──last job final──▶ completed   (job.service.complete_batch_if_done)
+
+Cancel moves every waiting (pending / scheduled) job to cancelled in one statement
+per state through ``job.service.bulk_transition``, so the counters move in the same
+transaction. Jobs already dialing finish normally and are billed; the batch stays
+cancelled because completion only applies to active or paused batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal
+from dialer.account.repository import AccountRepository
+from dialer.batch.repository import BatchRepository
+from dialer.batch.schemas import (
+    BatchCreate,
+    BatchStatusRead,
+    BatchSummary,
+    BatchUpdate,
+    progress_percentage,
+    status_of,
+)
+from dialer.batch.settings import CallSettings
+from dialer.billing.pricing import to_display
+from dialer.billing.schemas import unit_name
+from dialer.errors import Conflict, NotFound
+from dialer.events.service import publish
+from dialer.job import service as job_service
+from dialer.job.repository import JobRepository
+from dialer.job.schemas import AttemptRead, JobDetail, NewJob
+from dialer.job.states import WAITING, JobStatus
+from dialer.kit import clock, ids
+from dialer.logging import get_logger
+from dialer.models import Batch, BatchStatus, Job, PlanType
+
+log = get_logger("dialer.batch")
+
+OPEN = frozenset({BatchStatus.ACTIVE, BatchStatus.PAUSED})
+
+
+class BatchNotEditable(Conflict):
+    """The batch is cancelled or completed and can no longer change."""
+
+
+def _not_found(batch_id: str) -> NotFound:
+    return NotFound(f"batch '{batch_id}' not found", field="batch_id")
+
+
+async def get_batch(
+    session: AsyncSession, principal: Principal, batch_id: str, *, for_update: bool = False
+) -> Batch:
+    """The batch, or NotFound when it does not exist or belongs to another account."""
+    batch = await BatchRepository.from_session(session).get(batch_id, for_update=for_update)
+    if batch is None or not principal.can_see(batch.account_id):
+        raise _not_found(batch_id)
+    return batch
+
+
+async def create_batch(
+    session: AsyncSession,
+    principal: Principal,
+    data: BatchCreate,
+    *,
+    jobs: Iterable[NewJob] | None = None,
+) -> tuple[Batch, int]:
+    """Create an active batch with validated call_settings and, optionally, its jobs.
+
+    ``jobs`` (or ``data.jobs``) are inserted with ``job.service.insert_jobs``; the caller's
+    transaction makes batch and jobs appear together or not at all. Returns the batch
+    and the number of jobs created.
+    """
+    principal.check_account(data.account_id)
+    account = await AccountRepository.from_session(session).get(data.account_id)
+    if account is None:
+        raise NotFound(f"account '{data.account_id}' not found", field="account_id")
+    repo = BatchRepository.from_session(session)
+    script_version = None
+    if data.script_id is not None:
+        script = await repo.script(data.script_id, account.id)
+        if script is None:
+            raise NotFound(f"script '{data.script_id}' not found", field="script_id")
+        script_version = script.version
+    now = clock.now()
+    batch = Batch(
+        id=ids.batch_id(now),
+        account_id=account.id,
+        name=data.name,
+        description=data.description,
+        priority=data.priority,
+        is_active=True,
+        status=BatchStatus.ACTIVE,
+        # Stored as given: a missing timezone means "the account's" at dial time.
+        call_settings=data.call_settings.model_dump(mode="json"),
+        processing_type=data.processing_type,
+        script_id=data.script_id,
+        script_version=script_version,
+        # Active from creation: dialing starts as soon as the window allows.
+        started_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(batch)
+    await session.flush()
+    source = jobs if jobs is not None else (data.jobs or [])
+    created = await job_service.insert_jobs(session, batch, source, now=now)
+    if created:
+        await session.refresh(batch)
+    await publish(
+        session,
+        account_id=account.id,
+        batch_id=batch.id,
+        type="batch.created",
+        data={"batch_id": batch.id, "status": "active", "total_jobs": created},
+    )
+    log.info("batch.created", account_id=account.id, batch_id=batch.id, jobs=created)
+    return batch, created
+
+
+async def list_batches(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    account_id: str | None,
+    is_active: bool | None,
+    status: BatchStatus | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Batch], int]:
+    """Batches newest first; an account key only ever sees its own."""
+    return await BatchRepository.from_session(session).list(
+        account_id=principal.scope(account_id),
+        is_active=is_active,
+        status=str(status) if status else None,
+        limit=limit,
+        skip=skip,
+    )
+
+
+async def _publish_status(session: AsyncSession, batch: Batch, type: str, **data: Any) -> None:
+    await publish(
+        session,
+        account_id=batch.account_id,
+        batch_id=batch.id,
+        type=type,
+        data={"batch_id": batch.id, "status": str(batch.status), "is_active": batch.is_active}
+        | data,
+    )
+
+
+def _require_open(batch: Batch, action: str) -> None:
+    if batch.status not in OPEN:
+        raise BatchNotEditable(
+            f"batch '{batch.id}' is {batch.status}: cannot {action}", status=str(batch.status)
+        )
+
+
+def _pause(batch: Batch) -> bool:
+    if batch.status == BatchStatus.PAUSED:
+        return False
+    now = clock.now()
+    batch.status = BatchStatus.PAUSED
+    batch.is_active = False
+    batch.paused_at = now
+    batch.updated_at = now
+    return True
+
+
+def _resume(batch: Batch) -> bool:
+    if batch.status == BatchStatus.ACTIVE:
+        return False
+    batch.status = BatchStatus.ACTIVE
+    batch.is_active = True
+    batch.paused_at = None
+    batch.updated_at = clock.now()
+    return True
+
+
+async def pause_batch(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
+    """Stop dialing new calls of the batch (calls in flight finish). Idempotent."""
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    _require_open(batch, "pause")
+    if _pause(batch):
+        await session.flush()
+        await _publish_status(session, batch, "batch.paused")
+    return batch
+
+
+async def resume_batch(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
+    """Let a paused batch dial again. Idempotent."""
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    _require_open(batch, "resume")
+    if _resume(batch):
+        await session.flush()
+        await _publish_status(session, batch, "batch.resumed")
+    return batch
+
+
+async def update_batch(
+    session: AsyncSession, principal: Principal, batch_id: str, data: BatchUpdate
+) -> Batch:
+    """Change name, description, priority, call_settings or is_active (pause/resume).
+
+    New retry settings also apply to the batch's jobs that are still waiting.
+    """
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    _require_open(batch, "update")
+    fields = data.model_fields_set
+    changed: list[str] = []
+    for name in ("name", "description", "priority"):
+        value = getattr(data, name)
+        # Only description may be cleared with null; name and priority ignore it.
+        if name in fields and (value is not None or name == "description"):
+            setattr(batch, name, value)
+            changed.append(name)
+    if "call_settings" in fields and data.call_settings is not None:
+        new: CallSettings = data.call_settings
+        batch.call_settings = new.model_dump(mode="json")
+        await BatchRepository.from_session(session).set_waiting_max_attempts(
+            batch.id, new.retry_settings.max_attempts
+        )
+        changed.append("call_settings")
+    event = None
+    if "is_active" in fields and data.is_active is not None:
+        if data.is_active and _resume(batch):
+            event = "batch.resumed"
+        elif not data.is_active and _pause(batch):
+            event = "batch.paused"
+    if changed:
+        batch.updated_at = clock.now()
+    await session.flush()
+    if changed:
+        await _publish_status(session, batch, "batch.updated", changed=changed)
+    if event:
+        await _publish_status(session, batch, event)
+    return batch
+
+
+async def cancel_batch(
+    session: AsyncSession, principal: Principal, batch_id: str, reason: str | None
+) -> Batch:
+    """Cancel permanently: inactive, completed_at and reason recorded, waiting jobs
+    cancelled and counted. Calls in flight finish and are billed.
+
+    Cancelling a cancelled batch returns it unchanged; a completed batch is a 409.
+    """
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    if batch.status == BatchStatus.CANCELLED:
+        return batch
+    if batch.status == BatchStatus.COMPLETED:
+        raise BatchNotEditable(
+            f"batch '{batch.id}' is already completed: nothing to cancel", status="completed"
+        )
+    now = clock.now()
+    batch.status = BatchStatus.CANCELLED
+    batch.is_active = False
+    batch.completed_at = now
+    batch.cancelled_reason = reason
+    batch.waiting_reason = None
+    batch.waiting_until = None
+    batch.updated_at = now
+    await session.flush()
+    cancelled = await job_service.bulk_transition(
+        session,
+        batch.id,
+        batch.account_id,
+        sorted(WAITING),
+        JobStatus.CANCELLED,
+        completed_at=now,
+        updated_at=now,
+        lease_expires_at=None,
+        wait_reason=None,
+    )
+    # bulk_transition moved the counters in SQL; reload them for the response.
+    await session.refresh(batch)
+    await _publish_status(
+        session,
+        batch,
+        "batch.cancelled",
+        reason=reason,
+        jobs_cancelled=cancelled,
+        cancelled_jobs=batch.cancelled_jobs,
+        pending_jobs=batch.pending_jobs,
+    )
+    log.info("batch.cancelled", account_id=batch.account_id, batch_id=batch.id, jobs=cancelled)
+    return batch
+
+
+async def get_status(session: AsyncSession, principal: Principal, batch_id: str) -> BatchStatusRead:
+    """The polling view: a primary-key read of the batch's counters, whatever its size."""
+    row = await BatchRepository.from_session(session).status_row(batch_id)
+    if row is None or not principal.can_see(row.account_id):
+        raise _not_found(batch_id)
+    return status_of(row)
+
+
+async def get_summary(session: AsyncSession, principal: Principal, batch_id: str) -> BatchSummary:
+    """Counters plus outcome and business-result breakdowns, minutes and cost used."""
+    batch = await get_batch(session, principal, batch_id)
+    repo = BatchRepository.from_session(session)
+    account = await AccountRepository.from_session(session).get(batch.account_id)
+    plan = PlanType(account.plan_type) if account else PlanType.MINUTES_BASED
+    waiting = batch.pending_jobs - batch.in_progress_jobs
+    return BatchSummary(
+        batch_id=batch.id,
+        account_id=batch.account_id,
+        name=batch.name,
+        status=str(batch.status),
+        is_active=batch.is_active,
+        total_jobs=batch.total_jobs,
+        pending_jobs=batch.pending_jobs,
+        in_progress_jobs=batch.in_progress_jobs,
+        completed_jobs=batch.completed_jobs,
+        failed_jobs=batch.failed_jobs,
+        cancelled_jobs=batch.cancelled_jobs,
+        progress_percentage=progress_percentage(
+            batch.total_jobs, batch.total_jobs - batch.pending_jobs
+        ),
+        jobs_by_status={
+            "waiting": waiting,
+            "in_progress": batch.in_progress_jobs,
+            "completed": batch.completed_jobs,
+            "failed": batch.failed_jobs,
+            "cancelled": batch.cancelled_jobs,
+        },
+        outcomes=await repo.outcome_counts(batch.id),
+        business_results=await repo.business_result_counts(batch.id),
+        attempts_made=batch.attempts_made,
+        answered_calls=batch.answered_calls,
+        success_rate_percentage=(
+            round(100 * batch.answered_calls / batch.attempts_made, 2)
+            if batch.attempts_made
+            else 0.0
+        ),
+        billed_seconds=batch.billed_seconds,
+        minutes_used=round(batch.billed_seconds / 60, 2),
+        cost_units=batch.cost_units,
+        cost=to_display(plan, batch.cost_units),
+        cost_unit=unit_name(plan),
+        waiting_reason=batch.waiting_reason,
+        waiting_until=batch.waiting_until,
+        created_at=batch.created_at,
+        started_at=batch.started_at,
+        completed_at=batch.completed_at,
+        cancelled_reason=batch.cancelled_reason,
+    )
+
+
+async def list_jobs(
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: str,
+    *,
+    status: JobStatus | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Job], int]:
+    """A page of the batch's jobs in file order, optionally of one status."""
+    await get_batch(session, principal, batch_id)
+    return await JobRepository.from_session(session).list_for_batch(
+        batch_id, status=status, limit=limit, skip=skip
+    )
+
+
+async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> JobDetail:
+    """One job with its attempt history, oldest attempt first."""
+    repo = JobRepository.from_session(session)
+    job = await repo.get(job_id)
+    if job is None or not principal.can_see(job.account_id):
+        raise NotFound(f"job '{job_id}' not found", field="job_id")
+    detail = JobDetail.model_validate(job)
+    detail.attempt_history = [
+        AttemptRead.model_validate(a) for a in await repo.attempts_for(job_id)
+    ]
+    return detail

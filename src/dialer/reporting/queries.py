@@ -1,0 +1,97 @@
+"""Read-only aggregates for the overview. Each one is bounded by an index or by the
+number of batches, never by the number of jobs or attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.job.states import IN_FLIGHT
+from dialer.models import Batch, BatchStatus, CallStat, Job
+
+
+async def upsert_call_stat(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    hour: datetime,
+    outcome: str,
+    billed_seconds: int,
+    cost_units: int,
+) -> None:
+    """Add one attempt to its hourly bucket: INSERT .. ON CONFLICT DO UPDATE.
+
+    Both dialects spell the upsert the same way (SQLite >= 3.24), but SQLAlchemy keeps
+    the construct per dialect, hence the switch.
+    """
+    dialect = session.bind.dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CallStat).values(
+        account_id=account_id,
+        hour=hour,
+        outcome=outcome,
+        calls=1,
+        billed_seconds=billed_seconds,
+        cost_units=cost_units,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CallStat.account_id, CallStat.hour, CallStat.outcome],
+        set_={
+            "calls": CallStat.calls + 1,
+            "billed_seconds": CallStat.billed_seconds + stmt.excluded.billed_seconds,
+            "cost_units": CallStat.cost_units + stmt.excluded.cost_units,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def call_stats_between(
+    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
+) -> list[tuple[str, int, int, int]]:
+    """(outcome, calls, billed_seconds, cost_units) summed over hours in [start, end)."""
+    stmt = select(
+        CallStat.outcome,
+        func.sum(CallStat.calls),
+        func.sum(CallStat.billed_seconds),
+        func.sum(CallStat.cost_units),
+    ).where(CallStat.hour >= start, CallStat.hour < end)
+    if account_id is not None:
+        stmt = stmt.where(CallStat.account_id == account_id)
+    rows = (await session.execute(stmt.group_by(CallStat.outcome))).all()
+    return [(str(o), int(c or 0), int(s or 0), int(u or 0)) for o, c, s, u in rows]
+
+
+async def open_batch_totals(session: AsyncSession, account_id: str | None) -> dict[str, int]:
+    """Active batch count and waiting jobs over the open (active/paused) batches."""
+    stmt = select(
+        func.count().filter(Batch.status == BatchStatus.ACTIVE),
+        func.coalesce(func.sum(Batch.pending_jobs - Batch.in_progress_jobs), 0),
+    ).where(Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED]))
+    if account_id is not None:
+        stmt = stmt.where(Batch.account_id == account_id)
+    active, waiting = (await session.execute(stmt)).one()
+    return {"active_batches": int(active or 0), "pending_jobs": int(waiting or 0)}
+
+
+async def jobs_created_between(
+    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
+) -> int:
+    """Jobs loaded in the period, from the counters of batches created in it."""
+    stmt = select(func.coalesce(func.sum(Batch.total_jobs), 0)).where(
+        Batch.created_at >= start, Batch.created_at < end
+    )
+    if account_id is not None:
+        stmt = stmt.where(Batch.account_id == account_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def calls_in_progress(session: AsyncSession, account_id: str | None) -> int:
+    """Jobs dialing or on a call; the (account_id, status) index bounds it by calls in flight."""
+    stmt = select(func.count()).select_from(Job).where(Job.status.in_(list(IN_FLIGHT)))
+    if account_id is not None:
+        stmt = stmt.where(Job.account_id == account_id)
+    return int((await session.execute(stmt)).scalar_one())

@@ -1,0 +1,23 @@
+"""Reporting API types."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class Overview(BaseModel):
+    account_id: str | None = Field(description="None: every account (admin).")
+    date: dt.date = Field(description="'Today' in the account's timezone (UTC for all accounts).")
+    timezone: str
+    jobs_today: int = Field(description="Jobs loaded today (batches created today).")
+    calls_today: int = Field(description="Call attempts that ended today.")
+    answered_calls_today: int
+    success_rate_percentage: float = Field(description="Answered / calls today x 100.")
+    outcomes_today: dict[str, int]
+    active_batches: int
+    pending_jobs: int = Field(description="Jobs waiting to be dialed in open batches.")
+    calls_in_progress: int
+    minutes_used_today: float = Field(description="Billed minutes today.")
+    credits_used_today: float | None = Field(description="Credits charged today (credit plans).")

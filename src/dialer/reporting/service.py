@@ -1,0 +1,103 @@
+"""Overview cards and the hourly call roll-up that keeps them cheap.
+
+The dispatcher calls ``record_attempt`` once per finished attempt, in the same
+transaction that records the outcome, so ``call_stats`` always agrees with the
+attempts. Overview reads only that roll-up, batch counters and the in-flight jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal
+from dialer.account.repository import AccountRepository
+from dialer.billing.pricing import CREDIT_UNITS
+from dialer.errors import NotFound
+from dialer.job.states import ANSWERED
+from dialer.kit import clock
+from dialer.models import PlanType
+from dialer.reporting import queries
+from dialer.reporting.schemas import Overview
+
+
+def hour_bucket(at: datetime) -> datetime:
+    """The UTC hour an instant falls in."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+async def record_attempt(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    at: datetime,
+    outcome: str,
+    billed_seconds: int,
+    cost_units: int,
+) -> None:
+    """Count one finished attempt in the account's hourly roll-up (an upsert).
+
+    ``at`` is when the attempt ended; ``cost_units`` what was charged, in account units.
+    Call it once per attempt, in the transaction that settles it.
+    """
+    await queries.upsert_call_stat(
+        session,
+        account_id=account_id,
+        hour=hour_bucket(at),
+        outcome=str(outcome),
+        billed_seconds=billed_seconds,
+        cost_units=cost_units,
+    )
+
+
+def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of the local calendar day containing ``now``, as UTC instants.
+
+    CL and AR offsets are whole hours, so these fall exactly on hourly buckets; a day
+    may be 23 or 25 hours long around DST changes.
+    """
+    day = now.astimezone(tz).date()
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+async def overview(session: AsyncSession, principal: Principal, account_id: str | None) -> Overview:
+    """Today's cards for one account (an account key: always its own), or for all (admin)."""
+    scoped = principal.scope(account_id)
+    plan: PlanType | None = None
+    tzname = "UTC"
+    if scoped is not None:
+        account = await AccountRepository.from_session(session).get(scoped)
+        if account is None:
+            raise NotFound(f"account '{scoped}' not found", field="account_id")
+        plan = PlanType(account.plan_type)
+        tzname = account.timezone
+    now = clock.now()
+    start, end = local_day_bounds(now, ZoneInfo(tzname))
+    stats = await queries.call_stats_between(session, scoped, start, end)
+    outcomes = {o: c for o, c, _s, _u in stats}
+    calls = sum(outcomes.values())
+    answered = sum(c for o, c in outcomes.items() if o in ANSWERED)
+    seconds = sum(s for _o, _c, s, _u in stats)
+    cost = sum(u for _o, _c, _s, u in stats)
+    open_totals = await queries.open_batch_totals(session, scoped)
+    return Overview(
+        account_id=scoped,
+        date=now.astimezone(ZoneInfo(tzname)).date(),
+        timezone=tzname,
+        jobs_today=await queries.jobs_created_between(session, scoped, start, end),
+        calls_today=calls,
+        answered_calls_today=answered,
+        success_rate_percentage=round(100 * answered / calls, 2) if calls else 0.0,
+        outcomes_today=outcomes,
+        active_batches=open_totals["active_batches"],
+        pending_jobs=open_totals["pending_jobs"],
+        calls_in_progress=await queries.calls_in_progress(session, scoped),
+        minutes_used_today=round(seconds / 60, 2),
+        credits_used_today=(
+            round(cost / CREDIT_UNITS, 2) if plan == PlanType.CREDIT_BASED else None
+        ),
+    )
