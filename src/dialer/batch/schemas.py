@@ -166,6 +166,9 @@ class BatchSummary(BaseModel):
     cost_unit: Literal["minutes", "credits"]
     waiting_reason: str | None
     waiting_until: datetime | None
+    compliance: dict[str, Any] | None = Field(
+        None, description="Jobs held back by the compliance profile or do-not-call list, by reason."
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None

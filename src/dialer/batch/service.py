@@ -34,6 +34,7 @@ from dialer.batch.schemas import (
 from dialer.batch.settings import CallSettings
 from dialer.billing.pricing import to_display
 from dialer.billing.schemas import unit_name
+from dialer.compliance import service as compliance_service
 from dialer.errors import Conflict, NotFound
 from dialer.events.service import publish
 from dialer.job import service as job_service
@@ -349,6 +350,7 @@ async def get_summary(session: AsyncSession, principal: Principal, batch_id: str
         cost_unit=unit_name(plan),
         waiting_reason=batch.waiting_reason,
         waiting_until=batch.waiting_until,
+        compliance=await compliance_service.waiting_summary(session, batch.id),
         created_at=batch.created_at,
         started_at=batch.started_at,
         completed_at=batch.completed_at,
