@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.job.states import WAITING, JobStatus
+from dialer.job.states import IN_FLIGHT, WAITING, JobStatus
 from dialer.models import Account, ContactLog, DoNotCall, Job
 
 # Keeps IN (...) lists well under SQLite's and asyncpg's bound-parameter limits.
@@ -129,9 +129,18 @@ class ComplianceRepository:
                     ContactLog.contacted_at > since,
                 )
             )
-            for key, at in rows.tuples():
+            for key, at in rows.all():
                 out.setdefault(key, []).append(at)
         return out
+
+    async def in_flight_debtors(self, account_id: str) -> list[tuple[str | None, list[str]]]:
+        """(dni, phones) of the account's jobs on the line; bounded by the account cap."""
+        rows = await self.session.execute(
+            select(Job.dni, Job.phones).where(
+                Job.account_id == account_id, Job.status.in_(list(IN_FLIGHT))
+            )
+        )
+        return [(dni, list(phones or [])) for dni, phones in rows.all()]
 
     # -- waits --------------------------------------------------------------------------
 
@@ -149,7 +158,7 @@ class ComplianceRepository:
             )
             .group_by(Job.wait_reason)
         )
-        return [(str(r), int(n), at) for r, n, at in rows.tuples()]
+        return [(str(r), int(n), at) for r, n, at in rows.all()]
 
     async def count_ended_with(self, batch_id: str, outcome: str) -> int:
         return int(

@@ -9,7 +9,8 @@ spelling that ingestion produces (and the other way round).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from dialer.batch.windows import is_open, next_open, schedule_for
 from dialer.compliance import dnc_import
 from dialer.compliance.profiles import PROFILES, describe, profile_for
 from dialer.compliance.repository import ComplianceRepository
-from dialer.compliance.rules import phone_variants
+from dialer.compliance.rules import SnoozeUntil, contact_decision, debtor_key, phone_variants
 from dialer.compliance.schemas import (
     ComplianceProfileRead,
     ComplianceRule,
@@ -32,12 +33,20 @@ from dialer.compliance.schemas import (
     WaitingSummary,
 )
 from dialer.errors import InvalidInput, NotFound
-from dialer.job.states import Outcome
+from dialer.job import service as job_service
+from dialer.job.states import WAITING, JobStatus, Outcome
 from dialer.kit import clock
-from dialer.models import Account, Batch
+from dialer.models import Account, Batch, Job
+
+if TYPE_CHECKING:
+    from dialer.worker.claim import BatchContext, Snooze
 
 # Wait reasons set on jobs held back by a compliance rule all start with this.
 COMPLIANCE_WAIT_PREFIX = "compliance_"
+DEBTOR_IN_FLIGHT = "compliance_debtor_in_flight"
+# How long a job waits when its debtor is on the line from another job: long enough for
+# most calls to end; the weekly limit takes over if that call is answered.
+DEBTOR_BUSY_RETRY = timedelta(minutes=5)
 REPORT_ROWS = 1000
 
 
@@ -296,3 +305,77 @@ async def waiting_summary(session: AsyncSession, batch_id: str) -> dict[str, Any
         calling_window_open=window_open,
         next_window_at=next_window,
     ).model_dump(mode="json")
+
+
+# -- dial time (called by the dispatcher's claim, under the account's row lock) ----------
+
+
+async def do_not_call_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """Never dial a listed number: move each job to its next phone that is not on the
+    account's list, or end it FAILED with ``do_not_call`` when none is left. No attempt
+    is spent and nothing is reserved for a job ended here."""
+    phones = {p for j in jobs for p in (j.phones or []) if p}
+    listed = await listed_phones(session, ctx.account_id, sorted(phones))
+    if not listed:
+        return {}
+    for job in jobs:
+        numbers = job.phones or []
+        if not numbers:
+            continue
+        start = job.phone_index if 0 <= job.phone_index < len(numbers) else 0
+        # Same order the retry policy walks phones: from the current one, wrapping round.
+        order = [(start + k) % len(numbers) for k in range(len(numbers))]
+        usable = next((i for i in order if numbers[i] not in listed), None)
+        if usable is None:
+            await job_service.transition(
+                session, job, JobStatus.FAILED, last_outcome=Outcome.DO_NOT_CALL.value,
+                wait_reason=None,
+            )  # fmt: skip
+        elif usable != job.phone_index:
+            job.phone_index = usable
+    return {}
+
+
+async def contact_limit_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """The profile's per-debtor contact limit. A job waits (no attempt spent) when its
+    debtor was contacted within the period by any of the account's batches, or is on
+    the line right now from another job, so parallel workers cannot make two contacts.
+    """
+    from dialer.batch.windows import next_open as window_next_open
+    from dialer.worker.claim import Snooze
+
+    profile = profile_for(ctx.settings.compliance_profile)
+    if profile is None or profile.contacts_per_debtor is None or profile.contact_period is None:
+        return {}
+    waiting = [j for j in jobs if j.status in WAITING]
+    keys = {j.id: debtor_key(j.dni, j.phones) for j in waiting}
+    wanted = sorted({k for k in keys.values() if k})
+    if not wanted:
+        return {}
+    repo = ComplianceRepository.from_session(session)
+    contacts = await repo.contacts_since(ctx.account_id, wanted, now - profile.contact_period)
+    busy = {debtor_key(dni, phones) for dni, phones in await repo.in_flight_debtors(ctx.account_id)}
+    out: dict[str, Snooze] = {}
+    for job in waiting:
+        key = keys[job.id]
+        if key is None:
+            continue
+        decision = contact_decision(profile, contacts.get(key, ()), now)
+        if isinstance(decision, SnoozeUntil):
+            # Wake when both the week and the calling window allow it.
+            until = window_next_open(ctx.schedule, decision.until) or decision.until
+            out[job.id] = Snooze(until=until, reason=decision.reason)
+        elif key in busy:
+            out[job.id] = Snooze(until=now + DEBTOR_BUSY_RETRY, reason=DEBTOR_IN_FLIGHT)
+        else:
+            busy.add(key)  # a second job of this debtor in the same claim must wait
+    return out
+
+
+# Registered in the dispatcher's claim, in this order: a job ended by the do-not-call list
+# needs no contact-limit check.
+DIAL_TIME_FILTERS = (do_not_call_filter, contact_limit_filter)
