@@ -1,24 +1,235 @@
-"""Dynamic variables sent to the voice agent for one job. Pure."""
+"""Script templates and the dynamic variables sent to the voice agent for one job. Pure.
+
+Templates use ``{{variable}}`` placeholders, rendered by a sandboxed Jinja2 environment
+with StrictUndefined: a template can read variables but never reach Python internals, and
+a missing variable is an error rather than a silent blank in what the agent says.
+
+Variables come from the job: ``nombre``, ``rut``/``dni``, ``monto`` (formatted for the
+currency: CLP ``$1.234.567``, ARS ``$ 1.234.567,50``), ``fecha_limite`` and
+``fecha_maxima`` (``dd/mm/yyyy``), ``empresa``/``company`` and every extra column.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+# Payload keys (as ingestion may store them) that feed each standard variable.
+AMOUNT_KEYS = ("monto", "amount", "deuda", "saldo", "debt_amount")
+COMPANY_KEYS = ("empresa", "company")
+DATE_KEYS = ("fecha_limite", "fecha_maxima")
+CURRENCY_BY_COUNTRY = {"CL": "CLP", "AR": "ARS"}
+# Variables the job itself provides (contact fields), whatever the payload holds.
+CONTACT_VARIABLES = {"nombre": "contact_name", "rut": "dni", "dni": "dni"}
+
+
+class TemplateError(ValueError):
+    """A template that does not parse, with the line it fails on."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class MissingVariable(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"variable '{name}' has no value")
+        self.name = name
+
+
+class HasTemplate(Protocol):
+    template: str
+    first_message: str | None
+
+
+def template_variables(*templates: str | None) -> list[str]:
+    """The variables a template reads, sorted. Raises TemplateError on bad syntax."""
+    names: set[str] = set()
+    for text in templates:
+        if not text:
+            continue
+        try:
+            ast = _ENV.parse(text)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(exc.message or "syntax error", line=exc.lineno) from exc
+        names |= meta.find_undeclared_variables(ast)
+    return sorted(names)
+
+
+def render_text(text: str, variables: Mapping[str, Any]) -> str:
+    try:
+        return _ENV.from_string(text).render(dict(variables))
+    except UndefinedError as exc:
+        missing = re.search(r"'([^']+)' is undefined", str(exc.message))
+        raise MissingVariable(missing.group(1) if missing else str(exc.message)) from exc
+    except SecurityError as exc:
+        raise TemplateError(f"unsafe template: {exc}") from exc
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "syntax error", line=exc.lineno) from exc
+
+
+def render_prompt(script: HasTemplate, variables: Mapping[str, Any]) -> str:
+    """The script's prompt with ``variables`` filled in. Raises MissingVariable."""
+    return render_text(script.template, variables)
+
+
+def render_first_message(script: HasTemplate, variables: Mapping[str, Any]) -> str | None:
+    return render_text(script.first_message, variables) if script.first_message else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    text = re.sub(r"[^\d,.\-]", "", str(value))
+    if not text:
+        return None
+    if "," in text and "." in text:
+        # The later separator is the decimal one: 1.234,50 (es) or 1,234.50 (en).
+        if text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+    elif "," in text:
+        text = text.replace(",", ".") if len(text.rsplit(",", 1)[1]) != 3 else text.replace(",", "")
+    elif text.count(".") > 1 or (len(text.rsplit(".", 1)[-1]) == 3 and "." in text):
+        text = text.replace(".", "")  # thousands dots: 1.234.567
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _group(digits: str, sep: str) -> str:
+    out = []
+    while len(digits) > 3:
+        out.append(digits[-3:])
+        digits = digits[:-3]
+    out.append(digits)
+    return sep.join(reversed(out))
+
+
+def format_amount(value: Any, currency: str = "CLP") -> str:
+    """``$1.234.567`` for CLP (no cents); ``$ 1.234.567,50`` for ARS. Unparseable: as given."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value is None else str(value)
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if currency.upper() == "ARS":
+        q = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        whole, cents = f"{q:.2f}".split(".")
+        return f"{sign}$ {_group(whole, '.')},{cents}"
+    whole = str(amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return f"{sign}${_group(whole, '.')}"
+
+
+def format_date(value: Any) -> str:
+    """``dd/mm/yyyy`` from a date, an ISO string, ``dd/mm/yyyy`` or an Excel serial."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value < 100000:
+        return (date(1899, 12, 30) + timedelta(days=int(value))).strftime("%d/%m/%Y")
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text[:10]).strftime("%d/%m/%Y")
+    except ValueError:
+        pass
+    m = re.match(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})$", text)
+    if m:
+        return f"{int(m.group(1)):02d}/{int(m.group(2)):02d}/{m.group(3)}"
+    return text
+
+
+def variable_name(key: str) -> str:
+    """A column name as a template variable: ``Número Cliente`` -> ``numero_cliente``."""
+    ascii_key = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-zA-Z0-9]+", "_", ascii_key).strip("_").lower()
+    if name and name[0].isdigit():
+        name = "col_" + name
+    return name
+
+
+def _first(payload: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    for k in keys:
+        if payload.get(k) not in (None, ""):
+            return payload[k]
+    return None
 
 
 def job_variables(
     *,
     contact_name: str | None,
     dni: str | None,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     template_vars: list[str] | None = None,
+    country: str | None = None,
 ) -> dict[str, str]:
-    """Flatten a job's contact and payload into string variables for the provider."""
+    """A job's contact and payload as string variables for the agent.
+
+    With ``template_vars`` (the pinned script's declared variables) every one of them is
+    present: a value the job lacks becomes "" so the call still goes out; batch creation
+    has already refused scripts whose variables the rows cannot fill.
+    """
     out: dict[str, str] = {}
+    # Extra columns first, so the standard (formatted) variables win over raw values.
+    for k, v in payload.items():
+        if v is None or isinstance(v, dict | list):
+            continue
+        name = variable_name(str(k))
+        if name:
+            out[name] = str(v)
     if contact_name:
         out["nombre"] = contact_name
     if dni:
         out["rut"] = dni
-    for k, v in payload.items():
-        if v is not None and not isinstance(v, dict | list):
-            out[str(k)] = str(v)
+        out["dni"] = dni
+    currency = str(payload.get("currency") or payload.get("moneda") or "").upper() or (
+        CURRENCY_BY_COUNTRY.get((country or "").upper(), "CLP")
+    )
+    out["moneda"] = currency
+    amount = _first(payload, AMOUNT_KEYS)
+    if amount is not None:
+        out["monto"] = format_amount(amount, currency)
+    for key in DATE_KEYS:
+        if payload.get(key) not in (None, ""):
+            out[key] = format_date(payload[key])
+    company = _first(payload, COMPANY_KEYS)
+    if company is not None:
+        out["empresa"] = out["company"] = str(company)
+    for name in template_vars or ():
+        out.setdefault(name, "")
     return out
+
+
+def available_variables(payload_keys: Iterable[str], *, has_contact: bool = True) -> set[str]:
+    """The variable names jobs with these payload keys provide (for batch validation)."""
+    keys = {str(k) for k in payload_keys}
+    names = {variable_name(k) for k in keys} - {""}
+    names.add("moneda")
+    if has_contact:
+        names |= set(CONTACT_VARIABLES)
+    if "contact_name" in keys or "nombre" in keys:
+        names.add("nombre")
+    if keys & {"dni", "rut"}:
+        names |= {"rut", "dni"}
+    if keys & set(AMOUNT_KEYS):
+        names.add("monto")
+    if keys & set(COMPANY_KEYS):
+        names |= {"empresa", "company"}
+    return names

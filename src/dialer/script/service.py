@@ -1,0 +1,260 @@
+"""Scripts: per-account, versioned prompt templates with declared variables.
+
+A script is identified by (account, name); each version is its own row with its own
+``script_id`` and is never edited, so a batch that pinned a version keeps saying exactly
+what it said when it was created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.errors import Conflict, InvalidInput, NotFound
+from dialer.kit.ids import new_id
+from dialer.models import Account, Script
+from dialer.script import render
+from dialer.script.defaults import DEFAULTS
+from dialer.script.repository import ScriptRepository
+from dialer.script.schemas import ScriptCreate, ScriptVersionCreate
+
+
+class ScriptNotFound(NotFound):
+    """Script not found."""
+
+
+class ScriptVariableMissing(InvalidInput):
+    """The script uses a variable the batch's rows do not provide."""
+
+
+def _declared(template: str, first_message: str | None, given: list[str] | None) -> list[str]:
+    """The template's variables; 422 on bad syntax or a mismatching declared list."""
+    try:
+        found = render.template_variables(template, first_message)
+    except render.TemplateError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise InvalidInput(f"template does not parse{where}: {exc}", field="template") from exc
+    if given is not None:
+        extra = sorted(set(given) - set(found))
+        missing = sorted(set(found) - set(given))
+        if extra:
+            raise InvalidInput(
+                f"declared variable '{extra[0]}' is not used by the template", field="variables"
+            )
+        if missing:
+            raise InvalidInput(
+                f"template uses variable '{missing[0]}' that is not declared", field="variables"
+            )
+    return found
+
+
+async def _check_account(session: AsyncSession, account_id: str) -> None:
+    if await session.get(Account, account_id) is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
+
+
+async def _insert(session: AsyncSession, script: Script) -> Script:
+    try:
+        async with session.begin_nested():
+            ScriptRepository.from_session(session).add(script)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"script '{script.name}' version {script.version} already exists; retry",
+            field="name",
+        ) from exc
+    return script
+
+
+async def create_script(session: AsyncSession, account_id: str, data: ScriptCreate) -> Script:
+    """Create version 1 of a new script. 409 when the name is taken in the account."""
+    await _check_account(session, account_id)
+    variables = _declared(data.template, data.first_message, data.variables)
+    repo = ScriptRepository.from_session(session)
+    if await repo.max_version(account_id, data.name):
+        raise Conflict(f"script '{data.name}' already exists; add a version instead", field="name")
+    script = Script(
+        id=new_id("scr"),
+        account_id=account_id,
+        name=data.name,
+        version=1,
+        processing_type=data.processing_type,
+        description=data.description,
+        template=data.template,
+        first_message=data.first_message,
+        variables=variables,
+    )
+    return await _insert(session, script)
+
+
+async def create_version(
+    session: AsyncSession, script_id: str, data: ScriptVersionCreate, *, visible_to: str | None
+) -> Script:
+    """Add the next version of the script ``script_id`` belongs to (any version's id works)."""
+    script = await get_script(session, script_id, visible_to=visible_to)
+    variables = _declared(data.template, data.first_message, data.variables)
+    repo = ScriptRepository.from_session(session)
+    latest = await repo.latest(script.account_id, script.name)
+    assert latest is not None
+    new = Script(
+        id=new_id("scr"),
+        account_id=script.account_id,
+        name=script.name,
+        version=latest.version + 1,
+        processing_type=latest.processing_type,
+        description=data.description if data.description is not None else latest.description,
+        template=data.template,
+        first_message=data.first_message,
+        variables=variables,
+    )
+    return await _insert(session, new)
+
+
+async def get_script(session: AsyncSession, script_id: str, *, visible_to: str | None) -> Script:
+    """A script by id; 404 when missing or owned by another account than ``visible_to``."""
+    script = await ScriptRepository.from_session(session).get(script_id)
+    if script is None or (visible_to is not None and script.account_id != visible_to):
+        raise ScriptNotFound(f"script '{script_id}' not found")
+    return script
+
+
+async def list_scripts(
+    session: AsyncSession,
+    *,
+    account_id: str | None,
+    name: str | None = None,
+    processing_type: str | None = None,
+    all_versions: bool = False,
+    limit: int = 50,
+    skip: int = 0,
+) -> tuple[Sequence[Script], int]:
+    """Scripts (latest version of each unless ``all_versions``), filtered."""
+    return await ScriptRepository.from_session(session).list(
+        account_id=account_id,
+        name=name,
+        processing_type=processing_type,
+        latest_only=not all_versions,
+        limit=limit,
+        skip=skip,
+    )
+
+
+async def ensure_default_script(
+    session: AsyncSession, account_id: str, processing_type: str = "basic"
+) -> Script:
+    """The account's default script for ``processing_type`` (latest version), created on demand."""
+    default = DEFAULTS.get(processing_type)
+    if default is None:
+        raise InvalidInput(
+            f"processing_type must be one of {sorted(DEFAULTS)}", field="processing_type"
+        )
+    repo = ScriptRepository.from_session(session)
+    existing = await repo.latest(account_id, default.name)
+    if existing is not None:
+        return existing
+    script = Script(
+        id=new_id("scr"),
+        account_id=account_id,
+        name=default.name,
+        version=1,
+        processing_type=default.processing_type,
+        description=default.description,
+        template=default.template,
+        first_message=default.first_message,
+        variables=render.template_variables(default.template, default.first_message),
+    )
+    try:
+        # Two batches may ask for the default at once; the loser reads the winner's row.
+        async with session.begin_nested():
+            repo.add(script)
+    except IntegrityError:
+        found = await repo.latest(account_id, default.name)
+        assert found is not None
+        return found
+    return script
+
+
+async def resolve_script(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    script_id: str | None,
+    version: int | None = None,
+    processing_type: str = "basic",
+) -> Script:
+    """The exact script version a batch pins.
+
+    ``script_id`` names any version of a script; ``version`` picks another version of
+    the same script. Without ``script_id`` the account's default for ``processing_type``
+    is used (created on demand). 404 for another account's script.
+    """
+    if script_id is None:
+        script = await ensure_default_script(session, account_id, processing_type)
+    else:
+        script = await get_script(session, script_id, visible_to=account_id)
+    if version is not None and version != script.version:
+        other = await ScriptRepository.from_session(session).get_version(
+            account_id, script.name, version
+        )
+        if other is None:
+            raise ScriptNotFound(
+                f"script '{script.name}' has no version {version}", field="script_version"
+            )
+        script = other
+    return script
+
+
+async def validate_batch_script(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    script_id: str | None,
+    version: int | None,
+    sample_payload_keys: Iterable[str],
+    processing_type: str = "basic",
+    has_contact: bool = True,
+) -> Script:
+    """Resolve the batch's script and check the rows can fill every variable it uses.
+
+    ``sample_payload_keys`` are the payload keys the batch's jobs carry (spreadsheet
+    columns after mapping). Raises ScriptVariableMissing (422) naming the first variable
+    no row provides.
+    """
+    script = await resolve_script(
+        session,
+        account_id=account_id,
+        script_id=script_id,
+        version=version,
+        processing_type=processing_type,
+    )
+    available = render.available_variables(sample_payload_keys, has_contact=has_contact)
+    missing = [v for v in script.variables if v not in available]
+    if missing:
+        raise ScriptVariableMissing(
+            f"script '{script.name}' v{script.version} uses variable '{missing[0]}' "
+            "that the batch's rows do not provide",
+            field=f"script.variables.{missing[0]}",
+            missing_variables=missing,
+        )
+    return script
+
+
+async def preview(
+    session: AsyncSession, script_id: str, variables: dict[str, Any], *, visible_to: str | None
+) -> tuple[Script, str, str | None]:
+    """Render a script with sample variables; 422 naming a missing one."""
+    script = await get_script(session, script_id, visible_to=visible_to)
+    try:
+        return (
+            script,
+            render.render_prompt(script, variables),
+            render.render_first_message(script, variables),
+        )
+    except render.MissingVariable as exc:
+        raise ScriptVariableMissing(
+            f"variable '{exc.name}' has no value", field=f"variables.{exc.name}"
+        ) from exc
+    except render.TemplateError as exc:
+        raise InvalidInput(str(exc), field="template") from exc
