@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     REDIS_URL: str | None = None
     STATUS_RATE_LIMIT: str = "120/minute"
     CORS_ORIGINS: list[str] = Field(default_factory=list)
+    # Spreadsheet uploads larger than this are refused with 413 before parsing.
+    MAX_UPLOAD_BYTES: Annotated[int, Ge(1)] = 50 * 1024 * 1024
 
     @field_validator("DATABASE_URL")
     @classmethod

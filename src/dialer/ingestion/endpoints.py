@@ -1,3 +1,223 @@
-from fastapi import APIRouter
+"""Spreadsheet import (preview / create) and batch results export (CSV / XLSX)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import ValidationError
+
+from dialer.account.auth import CurrentPrincipal
+from dialer.batch.settings import CallSettings
+from dialer.db.session import DatabaseDep, WriteSession
+from dialer.errors import InvalidInput
+from dialer.ingestion import export, service
+from dialer.ingestion.errors import UploadTooLarge
+from dialer.ingestion.schemas import CreateResponse, ImportOptions, PreviewResponse
+
+router = APIRouter(tags=["ingestion"])
+
+
+def _json_field(raw: str | None, name: str) -> Any:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{name} is not valid JSON: {exc.msg}", field=name) from None
+
+
+def _validation_error(exc: ValidationError, prefix: str) -> InvalidInput:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    fld = f"{prefix}.{loc}" if loc else prefix
+    return InvalidInput(f"{fld}: {msg}", field=fld)
+
+
+def _options(
+    account_id: str,
+    batch_name: str | None,
+    batch_description: str | None,
+    processing_type: str,
+    country: str | None,
+    allow_duplicates: bool,
+    call_settings: str | None,
+    dias_fecha_limite: int | None,
+    dias_fecha_maxima: int | None,
+    column_mapping: str | None,
+) -> ImportOptions:
+    settings_raw = _json_field(call_settings, "call_settings")
+    cs: CallSettings | None = None
+    if settings_raw is not None:
+        if not isinstance(settings_raw, dict):
+            raise InvalidInput("call_settings must be a JSON object", field="call_settings")
+        try:
+            cs = CallSettings.model_validate(settings_raw)
+        except ValidationError as exc:
+            raise _validation_error(exc, "call_settings") from None
+    mapping = _json_field(column_mapping, "column_mapping")
+    if mapping is not None and not (
+        isinstance(mapping, dict) and all(isinstance(v, str | None) for v in mapping.values())
+    ):
+        raise InvalidInput(
+            'column_mapping must be a JSON object {"<header in the file>": "<field>"}',
+            field="column_mapping",
+        )
+    try:
+        return ImportOptions(
+            account_id=account_id,
+            batch_name=batch_name or None,
+            batch_description=batch_description or None,
+            processing_type=processing_type,  # type: ignore[arg-type]
+            country=(country or "").upper() or None,  # type: ignore[arg-type]
+            allow_duplicates=allow_duplicates,
+            call_settings=cs,
+            dias_fecha_limite=dias_fecha_limite,
+            dias_fecha_maxima=dias_fecha_maxima,
+            column_mapping=mapping,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fld = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInput(f"{fld}: {first.get('msg')}", field=fld) from None
+
+
+@asynccontextmanager
+async def _saved_upload(upload: UploadFile, limit: int) -> AsyncIterator[Path]:
+    """The upload copied to a private temp file, refused past ``limit`` bytes."""
+    suffix = Path(upload.filename or "").suffix[:10]
+    with tempfile.TemporaryDirectory(prefix="dialer-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+
+        def copy() -> int:
+            size = 0
+            upload.file.seek(0)
+            with path.open("wb") as out:
+                while chunk := upload.file.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise UploadTooLarge(
+                            f"the file is larger than the {limit // (1024 * 1024)} MB limit",
+                            field="file",
+                        )
+                    out.write(chunk)
+            return size
+
+        size = await anyio.to_thread.run_sync(copy)
+        if size == 0:
+            raise InvalidInput("the file is empty", field="file")
+        yield path
+
+
+FileField = Annotated[UploadFile, File(description=".xlsx, .xls or .csv (; or ,)")]
+Text = Annotated[str | None, Form()]
+
+
+@router.post("/api/v1/batches/excel/preview", response_model=PreviewResponse)
+async def preview(
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: FileField,
+    account_id: Annotated[str, Form()],
+    batch_name: Text = None,
+    batch_description: Text = None,
+    processing_type: Annotated[Literal["basic", "acquisition"], Form()] = "basic",
+    country: Text = None,
+    allow_duplicates: Annotated[bool, Form()] = False,
+    call_settings: Text = None,
+    dias_fecha_limite: Annotated[int | None, Form()] = None,
+    dias_fecha_maxima: Annotated[int | None, Form()] = None,
+    column_mapping: Text = None,
+) -> PreviewResponse:
+    """Read the file and report what create would do: mapping, counts, errors, first rows."""
+    options = _options(
+        account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
+        call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
+    )  # fmt: skip
+    async with _saved_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+        return await service.preview_import(
+            session, principal, options, path, filename=file.filename
+        )
+
+
+@router.post("/api/v1/batches/excel/create", response_model=CreateResponse, status_code=201)
+async def create(
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: FileField,
+    account_id: Annotated[str, Form()],
+    batch_name: Text = None,
+    batch_description: Text = None,
+    processing_type: Annotated[Literal["basic", "acquisition"], Form()] = "basic",
+    country: Text = None,
+    allow_duplicates: Annotated[bool, Form()] = False,
+    call_settings: Text = None,
+    dias_fecha_limite: Annotated[int | None, Form()] = None,
+    dias_fecha_maxima: Annotated[int | None, Form()] = None,
+    column_mapping: Text = None,
+) -> CreateResponse:
+    """Create a batch from the file: all accepted rows become jobs, or nothing is written."""
+    options = _options(
+        account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
+        call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
+    )  # fmt: skip
+    async with _saved_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+        return await service.create_import(
+            session, principal, options, path, filename=file.filename
+        )
+
+
+def _disposition(name: str, ext: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:80] or "batch"
+    return {"Content-Disposition": f'attachment; filename="{safe}.{ext}"'}
+
+
+@router.get("/api/v1/batches/{batch_id}/export.csv", tags=["reporting"])
+async def export_csv(
+    batch_id: str,
+    db: DatabaseDep,
+    principal: CurrentPrincipal,
+    sep: Literal["comma", "semicolon"] = "comma",
+) -> StreamingResponse:
+    """One row per job (contact, status, attempts, outcome, promise to pay, minutes, cost)."""
+    async with db.read() as session:
+        target = await export.export_target(session, principal, batch_id)
+    delimiter = ";" if sep == "semicolon" else ","
+    return StreamingResponse(
+        export.csv_stream(db, target, delimiter),
+        media_type="text/csv; charset=utf-8",
+        headers=_disposition(target.batch_id, "csv"),
+    )
+
+
+@router.get("/api/v1/batches/{batch_id}/export.xlsx", tags=["reporting"])
+async def export_xlsx(
+    batch_id: str, db: DatabaseDep, principal: CurrentPrincipal, background: BackgroundTasks
+) -> FileResponse:
+    """The same rows as the CSV export, as an Excel workbook."""
+    async with db.read() as session:
+        target = await export.export_target(session, principal, batch_id)
+    tmp = Path(tempfile.mkdtemp(prefix="dialer-export-"))
+    path = tmp / "export.xlsx"
+    try:
+        await export.write_xlsx(db, target, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    background.add_task(shutil.rmtree, tmp, True)
+    return FileResponse(
+        path,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_disposition(target.batch_id, "xlsx"),
+    )

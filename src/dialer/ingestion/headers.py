@@ -1,0 +1,235 @@
+"""Header detection: which row holds the headers and which column is which field.
+
+Headers are matched case- and accent-insensitively against Spanish and English synonyms
+(``Rut Deudor``, ``Teléfono 2``, ``Monto Adeudado``...). Several phone columns become the
+ordered ``phones`` list, in column order. Title rows above the header (often merged cells:
+"Cartera Cobranza Marzo") are skipped by scoring the first rows. An explicit mapping
+``{"<header in the file>": "<field>"}`` overrides detection for the columns it names.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+# Canonical fields a column can map to. "phone" may repeat; the others may not.
+FIELDS = (
+    "dni",
+    "dv",
+    "name",
+    "first_name",
+    "last_name",
+    "phone",
+    "email",
+    "amount",
+    "currency",
+    "fecha_limite",
+    "fecha_maxima",
+    "company",
+    "ignore",
+)
+
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "dni": (
+        "rut", "run", "rut deudor", "rut cliente", "rut titular", "rut afiliado", "rut dv",
+        "rut con dv", "dni", "cuit", "cuil", "cuit cuil", "dni cuit", "documento",
+        "nro documento", "numero documento", "numero de documento", "n documento",
+        "documento identidad", "identificacion", "cedula", "id cliente", "national id",
+        "document", "document number", "tax id",
+    ),
+    "dv": ("dv", "digito verificador", "digito", "dig verificador"),
+    "name": (
+        "nombre", "nombre completo", "nombre cliente", "nombre deudor", "nombre titular",
+        "cliente", "deudor", "titular", "razon social", "contacto", "nombre contacto",
+        "name", "full name", "customer", "customer name", "contact", "contact name",
+        "debtor", "debtor name",
+    ),
+    "first_name": ("nombres", "primer nombre", "first name", "given name"),
+    "last_name": (
+        "apellido", "apellidos", "apellido paterno", "apellido materno", "last name",
+        "surname", "family name",
+    ),
+    "phone": (
+        "telefono", "fono", "celular", "movil", "telefono celular", "telefono movil",
+        "telefono fijo", "fono celular", "fono fijo", "fono contacto", "telefono contacto",
+        "numero telefono", "numero de telefono", "nro telefono", "tel", "cel", "whatsapp",
+        "phone", "phone number", "mobile", "mobile phone", "cell", "cellphone", "telephone",
+        "contact phone", "numero celular",
+    ),
+    "email": ("email", "e mail", "correo", "correo electronico", "mail", "email address"),
+    "amount": (
+        "monto", "deuda", "saldo", "monto deuda", "monto adeudado", "monto total",
+        "deuda total", "saldo deuda", "saldo insoluto", "saldo pendiente", "monto mora",
+        "monto vencido", "total deuda", "importe", "importe adeudado", "valor", "valor deuda",
+        "amount", "debt", "debt amount", "balance", "amount due", "outstanding",
+    ),
+    "currency": ("moneda", "divisa", "currency"),
+    "fecha_limite": (
+        "fecha limite", "fecha vencimiento", "fecha de vencimiento", "vencimiento",
+        "fecha venc", "fecha pago", "fecha de pago", "fecha limite pago", "fecha_limite",
+        "due date", "due", "payment date",
+    ),
+    "fecha_maxima": (
+        "fecha maxima", "fecha maxima pago", "fecha maxima de pago", "fecha tope",
+        "fecha tope pago", "fecha_maxima", "max date", "deadline", "last payment date",
+    ),
+    "company": (
+        "empresa", "compania", "acreedor", "institucion", "cartera", "comercio", "company",
+        "creditor", "client company",
+    ),
+}  # fmt: skip
+
+_WORDS = re.compile(r"[^a-z0-9]+")
+# "Fono 2", "Teléfono_3", "phone#1", "Celular N° 2": a phone column with its order.
+_NUMBER_SUFFIX = re.compile(r"(?:\s+(?:n|nro|no|num|numero))?\s*\d+$")
+
+
+def normalize_header(text: object) -> str:
+    """'Teléfono N° 1 ' -> 'telefono n 1': lower case, no accents, words only."""
+    raw = "" if text is None else str(text)
+    decomposed = unicodedata.normalize("NFKD", raw)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return _WORDS.sub(" ", ascii_text).strip()
+
+
+_LOOKUP: dict[str, str] = {
+    normalize_header(s): field_name for field_name, syns in _SYNONYMS.items() for s in syns
+}
+_LOOKUP.update({f: f for f in FIELDS})
+
+
+def field_for(header: object) -> str | None:
+    """The canonical field of a header, or None when it is not a known column."""
+    key = normalize_header(header)
+    if not key:
+        return None
+    if key in _LOOKUP:
+        return _LOOKUP[key]
+    stripped = _NUMBER_SUFFIX.sub("", key).strip()
+    if stripped != key and _LOOKUP.get(stripped) == "phone":
+        return "phone"
+    # "fono1", "telefono2": the number glued to the word.
+    glued = key.rstrip("0123456789").strip()
+    if glued != key and _LOOKUP.get(glued) == "phone":
+        return "phone"
+    return None
+
+
+def extra_key(header: str) -> str:
+    """Payload key for a column we do not know: 'N° Cuota' -> 'n_cuota'."""
+    return normalize_header(header).replace(" ", "_") or "column"
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int
+    header: str
+    field: str | None  # None: kept in the payload under ``key``
+    key: str
+
+
+@dataclass(frozen=True)
+class HeaderMapping:
+    """Where the header is and what each column means."""
+
+    header_row: int  # 0-based index among the rows read
+    columns: tuple[Column, ...]
+    phone_columns: tuple[int, ...] = field(default=())
+
+    def index_of(self, name: str) -> int | None:
+        for c in self.columns:
+            if c.field == name:
+                return c.index
+        return None
+
+    def as_dict(self) -> list[dict[str, object]]:
+        return [
+            {"column": c.index + 1, "header": c.header, "field": c.field or "extra", "key": c.key}
+            for c in self.columns
+        ]
+
+
+class HeaderError(ValueError):
+    """The header row could not be found or the mapping is inconsistent."""
+
+
+def resolve_field(name: object) -> str:
+    """A field name given in an explicit mapping (canonical or any synonym)."""
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return "ignore"
+    resolved = field_for(name)
+    if resolved is None:
+        raise HeaderError(
+            f"unknown field '{name}' in column_mapping (use one of: {', '.join(FIELDS)})"
+        )
+    return resolved
+
+
+def _score(cells: Sequence[object], explicit: Mapping[str, str]) -> tuple[int, bool]:
+    seen: set[str] = set()
+    has_phone = False
+    for cell in cells:
+        key = normalize_header(cell)
+        f = explicit.get(key) or field_for(cell)
+        if f and f != "ignore":
+            seen.add(f)
+            has_phone = has_phone or f == "phone"
+    return len(seen), has_phone
+
+
+def detect(
+    rows: Sequence[Sequence[object]], explicit: Mapping[str, str] | None = None
+) -> HeaderMapping:
+    """Find the header among the first ``rows`` and map its columns.
+
+    ``explicit`` maps file headers to fields; it wins over synonyms for those columns.
+    Raises HeaderError naming what is missing when no usable header is found.
+    """
+    norm_explicit = {normalize_header(k): resolve_field(v) for k, v in (explicit or {}).items()}
+    best: tuple[int, int] | None = None  # (score, row index)
+    for i, cells in enumerate(rows):
+        score, has_phone = _score(cells, norm_explicit)
+        # A real header names a phone and at least one other field; title rows do not.
+        if has_phone and score >= 2:
+            best = (score, i)
+            break
+        if has_phone and (best is None or score > best[0]):
+            best = (score, i)
+    if best is None:
+        raise HeaderError(
+            "no header row with a phone column found in the first "
+            f"{len(rows)} rows (expected headers such as RUT, Nombre, Teléfono, Monto)"
+        )
+    header_idx = best[1]
+    header_cells = rows[header_idx]
+    missing = set(norm_explicit) - {normalize_header(c) for c in header_cells}
+    if missing:
+        raise HeaderError(
+            "column_mapping names columns that are not in the header: " + ", ".join(sorted(missing))
+        )
+    columns: list[Column] = []
+    used: dict[str, str] = {}
+    used_keys: set[str] = set()
+    for idx, cell in enumerate(header_cells):
+        header = "" if cell is None else str(cell).strip()
+        if not header:
+            continue
+        key = normalize_header(header)
+        f = norm_explicit.get(key) or field_for(header)
+        if f == "ignore":
+            continue
+        if f is not None and f not in ("phone", "last_name") and f in used:
+            # A second "Nombre" or "Monto" column: keep it, but as an extra field.
+            f = None
+        if f is not None:
+            used[f] = header
+        ekey = extra_key(header)
+        while ekey in used_keys:
+            ekey += "_2"
+        used_keys.add(ekey)
+        columns.append(Column(index=idx, header=header, field=f, key=ekey))
+    phones = tuple(c.index for c in columns if c.field == "phone")
+    return HeaderMapping(header_row=header_idx, columns=tuple(columns), phone_columns=phones)

@@ -1,0 +1,249 @@
+"""Cell normalisers for Chile and Argentina. Pure: each takes a raw cell value and returns
+the canonical value or raises ``ValueError`` with a message fit for an operator.
+
+Conventions (CL/AR): ``.`` groups thousands and ``,`` marks decimals; dates are day-first.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+from stdnum import exceptions as stdnum_errors
+from stdnum.ar import cuit as ar_cuit
+from stdnum.ar import dni as ar_dni
+from stdnum.cl import rut as cl_rut
+
+Country = Literal["CL", "AR"]
+COUNTRIES: tuple[Country, ...] = ("CL", "AR")
+CURRENCY: dict[str, str] = {"CL": "CLP", "AR": "ARS"}
+
+# Excel's day zero (1900 date system, including its fictitious 1900-02-29).
+_EXCEL_EPOCH = date(1899, 12, 30)
+_MIN_SERIAL, _MAX_SERIAL = 1, 2958465  # 1900-01-01 .. 9999-12-31
+
+
+def cell_text(value: object) -> str:
+    """A cell as text: numbers that are whole lose their ``.0`` (Excel stores 123 as 123.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value).strip()
+
+
+# ---------------------------------------------------------------- identity documents
+
+_ID_JUNK = re.compile(r"[\s.\-_/]")
+
+
+def normalize_rut(value: object) -> str:
+    """Chilean RUT/RUN -> ``12345678-5`` (check digit verified, ``K`` upper case)."""
+    text = cell_text(value)
+    if not text:
+        raise ValueError("RUT is empty")
+    try:
+        compact = cl_rut.validate(text)
+    except stdnum_errors.InvalidChecksum:
+        raise ValueError(f"RUT '{text}' has a wrong check digit") from None
+    except stdnum_errors.ValidationError:
+        raise ValueError(f"'{text}' is not a valid RUT (expected e.g. 12.345.678-5)") from None
+    return f"{compact[:-1]}-{compact[-1]}"
+
+
+def normalize_ar_id(value: object) -> str:
+    """Argentine DNI (7-8 digits) or CUIT/CUIL (11 digits, check digit verified).
+
+    A DNI is returned as plain digits; a CUIT as ``20-12345678-6``.
+    """
+    text = cell_text(value)
+    if not text:
+        raise ValueError("DNI/CUIT is empty")
+    digits = _ID_JUNK.sub("", text)
+    if len(digits) == 11:
+        try:
+            return str(ar_cuit.format(ar_cuit.validate(digits)))
+        except stdnum_errors.InvalidChecksum:
+            raise ValueError(f"CUIT '{text}' has a wrong check digit") from None
+        except stdnum_errors.ValidationError:
+            raise ValueError(f"'{text}' is not a valid CUIT/CUIL") from None
+    try:
+        return str(ar_dni.validate(digits))
+    except stdnum_errors.ValidationError:
+        raise ValueError(f"'{text}' is not a valid DNI (7-8 digits) or CUIT (11 digits)") from None
+
+
+def normalize_id(value: object, country: Country) -> str:
+    return normalize_rut(value) if country == "CL" else normalize_ar_id(value)
+
+
+def person_key(document: str) -> str:
+    """The key that identifies a debtor for duplicate detection.
+
+    An Argentine CUIT/CUIL of a person (prefix 20, 23, 24, 27) embeds the DNI, so a DNI in
+    one file and the CUIL of the same person in another are the same debtor.
+    """
+    if len(document) == 13 and document[2] == "-" and document[:2] in ("20", "23", "24", "27"):
+        return document[3:11].lstrip("0")
+    return document.lstrip("0") if document.isdigit() else document
+
+
+# ---------------------------------------------------------------- amounts
+
+_AMOUNT_JUNK = re.compile(r"[\s\u00a0$]|CLP|ARS", re.IGNORECASE)
+_AMOUNT_SHAPE = re.compile(r"^-?[\d.,]+$")
+
+
+def parse_amount(value: object) -> Decimal:
+    """``$1.234.567``, ``1.234.567``, ``1234567,50``, ``1,234,567.50`` or a number cell."""
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' is not an amount")
+    if isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    else:
+        text = _AMOUNT_JUNK.sub("", str(value))
+        if not text or not _AMOUNT_SHAPE.match(text):
+            raise ValueError(f"'{value}' is not an amount (expected e.g. $1.234.567 or 1234567,50)")
+        result = _decimal_from_text(text, str(value))
+    if result < 0:
+        raise ValueError(f"amount '{value}' is negative")
+    return result
+
+
+def _decimal_from_text(text: str, original: str) -> Decimal:
+    dots, commas = text.count("."), text.count(",")
+    if dots and commas:
+        # Whichever comes last is the decimal mark: 1.234,50 (CL/AR) or 1,234.50 (US).
+        if text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+    elif commas:
+        head, _, tail = text.rpartition(",")
+        if commas == 1 and len(tail) != 3:
+            text = f"{head}.{tail}"  # 1234567,50
+        elif all(len(g) == 3 for g in text.split(",")[1:]):
+            text = text.replace(",", "")  # 1,234,567
+        else:
+            raise ValueError(f"'{original}' is not an amount")
+    elif dots:
+        groups = text.split(".")
+        if dots > 1 or len(groups[1]) == 3:
+            # Chilean/Argentine thousands: 1.234 is one thousand two hundred thirty-four.
+            if not all(len(g) == 3 for g in groups[1:]):
+                raise ValueError(f"'{original}' is not an amount")
+            text = text.replace(".", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{original}' is not an amount") from None
+
+
+def amount_json(amount: Decimal) -> int | float:
+    """A JSON-friendly amount: whole pesos as int, otherwise two decimals."""
+    if amount == amount.to_integral_value():
+        return int(amount)
+    return float(round(amount, 2))
+
+
+# ---------------------------------------------------------------- phones
+
+_PHONE_SPLIT = re.compile(r"\s*[/;|]\s*|\s+-\s+|\s*,\s+")
+_PHONE_CHARS = re.compile(r"[^\d+]")
+
+
+def split_phones(value: object) -> list[str]:
+    """One cell may hold several numbers: ``9 8765 4321 / 2 2345 6789``."""
+    text = cell_text(value)
+    if not text:
+        return []
+    return [p for p in _PHONE_SPLIT.split(text) if p]
+
+
+@lru_cache(maxsize=200_000)
+def _phone_e164(compact: str, country: Country) -> str | None:
+    try:
+        number = phonenumbers.parse(compact, country)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+def normalize_phone(value: object, country: Country) -> str:
+    """A phone number in E.164 (``+56912345678``, ``+5491123456789``).
+
+    Chile: 9-digit mobiles (9...) and landlines with area code (2 2xxx xxxx, 32 2xx xxxx).
+    Argentina: the mobile ``9`` after +54 and the local ``0``/``15`` forms
+    (``011 15 2345-6789`` -> ``+5491123456789``) follow the national numbering plan.
+    """
+    text = cell_text(value)
+    # Cache on the digits only: "9 8765 4321" and "98765-4321" are parsed once.
+    compact = _PHONE_CHARS.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    result = _phone_e164(compact, country) if 5 <= len(compact.lstrip("+")) <= 15 else None
+    if result is None:
+        raise ValueError(f"'{text}' is not a valid {country} phone number")
+    return result
+
+
+# ---------------------------------------------------------------- dates
+
+_DMY = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{2}|\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
+
+
+def excel_serial_to_date(serial: float) -> date:
+    if not (_MIN_SERIAL <= serial <= _MAX_SERIAL):
+        raise ValueError(f"'{cell_text(serial)}' is not a date")
+    return _EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+def parse_date(value: object) -> date:
+    """Date cells, Excel serial numbers, ``dd/mm/yyyy``, ``dd-mm-yyyy``, ``dd.mm.yy`` or ISO."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' is not a date")
+    if isinstance(value, int | float):
+        return excel_serial_to_date(value)
+    text = str(value).strip()
+    try:
+        if m := _DMY.match(text):
+            d, mth, y = (int(g) for g in m.groups())
+            if len(m.group(3)) == 2:
+                y += 2000
+            return date(y, mth, d)
+        if m := _ISO.match(text):
+            y, mth, d = (int(g) for g in m.groups())
+            return date(y, mth, d)
+        if text.isdigit():
+            return excel_serial_to_date(int(text))
+    except ValueError:
+        raise ValueError(f"'{text}' is not a valid date") from None
+    raise ValueError(f"'{text}' is not a date (expected dd/mm/yyyy)")
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(value: object) -> str:
+    text = cell_text(value).lower()
+    if not _EMAIL.match(text):
+        raise ValueError(f"'{text}' is not an email address")
+    return text

@@ -1,0 +1,84 @@
+"""API shapes of the spreadsheet import: options in, preview and report out."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from dialer.batch.settings import CallSettings
+
+SkipReason = Literal["duplicate_in_file", "duplicate_in_active_batch", "do_not_call"]
+
+
+class ImportOptions(BaseModel):
+    """Everything the operator chose besides the file."""
+
+    account_id: str
+    batch_name: str | None = None
+    batch_description: str | None = None
+    processing_type: Literal["basic", "acquisition"] = "basic"
+    country: Literal["CL", "AR"] | None = None  # None: the account's
+    allow_duplicates: bool = False
+    call_settings: CallSettings | None = None
+    dias_fecha_limite: int | None = Field(None, ge=0, le=3650)
+    dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
+    column_mapping: dict[str, str | None] | None = None
+
+
+class ColumnRead(BaseModel):
+    column: int = Field(description="1-based column position in the file")
+    header: str
+    field: str = Field(description="canonical field, or 'extra' (kept in the payload)")
+    key: str = Field(description="payload key for extra columns")
+
+
+class RowErrorRead(BaseModel):
+    row: int
+    column: str | None
+    message: str
+
+
+class SkippedRowRead(BaseModel):
+    row: int
+    reason: SkipReason
+    message: str
+
+
+class ImportCounts(BaseModel):
+    rows: int = Field(description="non-empty data rows read")
+    valid: int = Field(description="rows that passed validation")
+    invalid: int = Field(description="rows rejected with errors")
+    duplicates: int
+    do_not_call: int
+    skipped: int = Field(description="duplicates + do_not_call")
+    accepted: int = Field(description="rows that become (or would become) jobs")
+    empty_rows: int
+    warnings: int
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, in a preview, would do)."""
+
+    file_format: str
+    country: Literal["CL", "AR"]
+    header_row: int = Field(description="1-based row number of the header in the file")
+    columns: list[ColumnRead]
+    counts: ImportCounts
+    errors: list[RowErrorRead]
+    skipped: list[SkippedRowRead]
+    warnings: list[RowErrorRead]
+    truncated: bool = Field(description="errors/skipped/warnings lists were cut at the limit")
+    fecha_limite: str | None = Field(None, description="dynamic fecha_limite applied (ISO)")
+    fecha_maxima: str | None = Field(None, description="dynamic fecha_maxima applied (ISO)")
+
+
+class PreviewResponse(ImportReport):
+    sample: list[dict[str, Any]] = Field(description="the first rows as they will be imported")
+
+
+class CreateResponse(ImportReport):
+    batch_id: str
+    batch_name: str
+    accepted: int
+    total_jobs: int

@@ -1,0 +1,481 @@
+"""Spreadsheet import: preview and create.
+
+Pipeline::
+
+    file ──parsers──▶ raw rows ──headers.detect──▶ mapping ──rows.RowValidator──▶ ContactRow | errors
+         (worker thread: CPU-bound, never blocks the event loop)
+                           │ chunks of CHUNK rows
+                           ▼
+    event loop: do-not-call ─▶ duplicates (in file, in open batches) ─▶ job.service.insert_jobs
+
+Memory is bounded by a chunk: rows are never all held at once. ``create`` writes the batch
+and every job in the caller's transaction, so a failure anywhere (a bad file discovered
+at row 90,000, a database error) leaves nothing behind. Dynamic dates are "today" in the
+account's timezone by the injectable clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal
+from dialer.batch import service as batch_service
+from dialer.batch.schemas import BatchCreate
+from dialer.batch.settings import CallSettings
+from dialer.compliance import service as compliance_service
+from dialer.errors import InvalidInput, NotFound
+from dialer.events.service import publish
+from dialer.ingestion import headers as hdr
+from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile
+from dialer.ingestion.normalize import Country, person_key
+from dialer.ingestion.parsers import FileFormatError, open_sheet
+from dialer.ingestion.repository import IngestionRepository
+from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
+from dialer.ingestion.schemas import (
+    ColumnRead,
+    CreateResponse,
+    ImportCounts,
+    ImportOptions,
+    ImportReport,
+    PreviewResponse,
+    RowErrorRead,
+    SkippedRowRead,
+)
+from dialer.job import service as job_service
+from dialer.job.schemas import NewJob
+from dialer.kit import clock
+from dialer.logging import get_logger
+from dialer.models import Account
+
+log = get_logger("dialer.ingestion")
+
+CHUNK = 5000
+HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
+MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
+SAMPLE_ROWS = 20
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class _Tally:
+    """Counts and the first MAX_REPORTED problems of a run."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    do_not_call: int = 0
+    accepted: int = 0
+    empty_rows: int = 0
+    warnings_n: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    skipped: list[SkippedRowRead] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+    truncated: bool = False
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    def error(self, errs: list[RowError]) -> None:
+        self.invalid += 1
+        room = MAX_REPORTED - len(self.errors)
+        if room < len(errs):
+            self.truncated = True
+        self.errors.extend(errs[: max(room, 0)])
+
+    def warn(self, warns: list[RowError]) -> None:
+        self.warnings_n += len(warns)
+        room = MAX_REPORTED - len(self.warnings)
+        if room < len(warns):
+            self.truncated = True
+        self.warnings.extend(warns[: max(room, 0)])
+
+    def skip(self, row: int, reason: str, message: str) -> None:
+        if reason == "do_not_call":
+            self.do_not_call += 1
+        else:
+            self.duplicates += 1
+        if len(self.skipped) < MAX_REPORTED:
+            self.skipped.append(SkippedRowRead(row=row, reason=reason, message=message))  # type: ignore[arg-type]
+        else:
+            self.truncated = True
+
+    def counts(self) -> ImportCounts:
+        return ImportCounts(
+            rows=self.rows,
+            valid=self.valid,
+            invalid=self.invalid,
+            duplicates=self.duplicates,
+            do_not_call=self.do_not_call,
+            skipped=self.duplicates + self.do_not_call,
+            accepted=self.accepted,
+            empty_rows=self.empty_rows,
+            warnings=self.warnings_n,
+        )
+
+
+@dataclass
+class _Plan:
+    account: Account
+    country: Country
+    options: RowOptions
+    call_settings: CallSettings
+
+
+# ---------------------------------------------------------------- the worker-thread half
+
+
+@dataclass
+class _Parsed:
+    file_format: str
+    mapping: hdr.HeaderMapping
+
+
+def _parse_file(
+    path: Path,
+    filename: str | None,
+    column_mapping: dict[str, str | None] | None,
+    row_options: RowOptions,
+    tally: _Tally,
+    deliver: Callable[[list[ContactRow]], None],
+    progress: Progress | None,
+) -> _Parsed:
+    """Read, detect headers and validate; hand valid rows over in chunks. Runs in a thread."""
+    try:
+        sheet = open_sheet(path, filename)
+    except FileFormatError as exc:
+        raise (UnsupportedFile if exc.unsupported else UnreadableFile)(
+            str(exc), field="file"
+        ) from None
+    with sheet:
+        rows = sheet.rows()
+        head: list[tuple[int, list[object]]] = []
+        try:
+            for item in rows:
+                head.append(item)
+                if len(head) >= HEADER_SCAN_ROWS:
+                    break
+            if not head:
+                raise UnreadableFile("the file has no rows", field="file")
+            try:
+                mapping = hdr.detect([cells for _, cells in head], column_mapping)
+            except hdr.HeaderError as exc:
+                fld = "column_mapping" if column_mapping else "file"
+                raise InvalidInput(str(exc), field=fld) from None
+            validator = RowValidator(mapping, row_options)
+            chunk: list[ContactRow] = []
+            done = 0
+
+            def data_rows() -> Any:
+                yield from head[mapping.header_row + 1 :]
+                yield from rows
+
+            for row_number, cells in data_rows():
+                done += 1
+                result = validator.validate(row_number, cells)
+                if result is None:
+                    tally.empty_rows += 1
+                    continue
+                tally.rows += 1
+                if isinstance(result, list):
+                    tally.error(result)
+                    continue
+                tally.valid += 1
+                chunk.append(result)
+                if len(chunk) >= CHUNK:
+                    deliver(chunk)
+                    chunk = []
+                    if progress:
+                        progress(done, sheet.total_rows)
+            if chunk:
+                deliver(chunk)
+            if progress:
+                progress(done, done)
+        except FileFormatError as exc:
+            raise UnreadableFile(str(exc), field="file") from None
+    return _Parsed(file_format=sheet.format, mapping=mapping)
+
+
+# ---------------------------------------------------------------- the event-loop half
+
+
+class _Filter:
+    """Do-not-call and duplicate checks, in file order (the first occurrence wins)."""
+
+    def __init__(
+        self, session: AsyncSession, account_id: str, tally: _Tally, *, allow_duplicates: bool
+    ) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.tally = tally
+        self.allow_duplicates = allow_duplicates
+        self.seen_ids: dict[str, int] = {}
+        self.seen_phones: dict[str, int] = {}
+        self.open_ids: set[str] = set()
+        self.open_phones: set[str] = set()
+
+    async def load_open_batches(self) -> None:
+        if self.allow_duplicates:
+            return
+        repo = IngestionRepository.from_session(self.session)
+        async for dni, phones in repo.open_batch_contacts(self.account_id):
+            if dni:
+                self.open_ids.add(person_key(dni))
+            self.open_phones.update(phones or ())
+
+    async def __call__(self, chunk: list[ContactRow]) -> list[ContactRow]:
+        listed = await compliance_service.listed_phones(
+            self.session, self.account_id, sorted({p for r in chunk for p in r.phones})
+        )
+        accepted: list[ContactRow] = []
+        tally = self.tally
+        for row in chunk:
+            if listed and any(p in listed for p in row.phones):
+                kept = [p for p in row.phones if p not in listed]
+                if not kept:
+                    tally.skip(
+                        row.row_number, "do_not_call", "every phone is on the do-not-call list"
+                    )
+                    continue
+                dropped = [p for p in row.phones if p in listed]
+                row.phones = kept
+                row.warnings.append(
+                    RowError(
+                        row.row_number, None, f"dropped do-not-call number(s) {', '.join(dropped)}"
+                    )
+                )
+            if not self.allow_duplicates and self._duplicate(row):
+                continue
+            if row.warnings:
+                tally.warn(row.warnings)
+            accepted.append(row)
+        tally.accepted += len(accepted)
+        if len(tally.sample) < SAMPLE_ROWS:
+            tally.sample.extend(r.as_dict() for r in accepted[: SAMPLE_ROWS - len(tally.sample)])
+        return accepted
+
+    def _duplicate(self, row: ContactRow) -> bool:
+        key = person_key(row.dni) if row.dni else None
+        if key is not None:
+            if key in self.open_ids:
+                self.tally.skip(
+                    row.row_number,
+                    "duplicate_in_active_batch",
+                    f"{row.dni} is already in an active batch of this account",
+                )
+                return True
+            first = self.seen_ids.get(key)
+            if first is not None:
+                self.tally.skip(
+                    row.row_number, "duplicate_in_file", f"same id {row.dni} as row {first}"
+                )
+                return True
+        for phone in row.phones:
+            if phone in self.open_phones:
+                self.tally.skip(
+                    row.row_number,
+                    "duplicate_in_active_batch",
+                    f"{phone} is already in an active batch of this account",
+                )
+                return True
+            first = self.seen_phones.get(phone)
+            if first is not None:
+                self.tally.skip(
+                    row.row_number, "duplicate_in_file", f"same phone {phone} as row {first}"
+                )
+                return True
+        if key is not None:
+            self.seen_ids[key] = row.row_number
+        for phone in row.phones:
+            self.seen_phones.setdefault(phone, row.row_number)
+        return False
+
+
+# ---------------------------------------------------------------- public API
+
+
+async def _plan(session: AsyncSession, principal: Principal, options: ImportOptions) -> _Plan:
+    principal.check_account(options.account_id)
+    account = await IngestionRepository.from_session(session).account(options.account_id)
+    if account is None:
+        raise NotFound(f"account '{options.account_id}' not found", field="account_id")
+    country = cast(Country, options.country or account.country)
+    if country not in ("CL", "AR"):
+        raise InvalidInput(f"country '{country}' is not supported (CL or AR)", field="country")
+    today = clock.now().astimezone(ZoneInfo(account.timezone)).date()
+
+    def shifted(days: int | None) -> date | None:
+        return None if days is None else today + timedelta(days=days)
+
+    row_options = RowOptions(
+        country=country,
+        processing_type=options.processing_type,
+        fecha_limite=shifted(options.dias_fecha_limite),
+        fecha_maxima=shifted(options.dias_fecha_maxima),
+    )
+    return _Plan(
+        account=account,
+        country=country,
+        options=row_options,
+        call_settings=options.call_settings or CallSettings(),
+    )
+
+
+def _report_fields(plan: _Plan, parsed: _Parsed, tally: _Tally) -> dict[str, Any]:
+    def errs(items: list[RowError]) -> list[RowErrorRead]:
+        return [RowErrorRead(row=e.row_number, column=e.column, message=e.message) for e in items]
+
+    return {
+        "file_format": parsed.file_format,
+        "country": plan.country,
+        "header_row": _header_row_number(parsed),
+        "columns": [ColumnRead.model_validate(c) for c in parsed.mapping.as_dict()],
+        "counts": tally.counts(),
+        "errors": errs(tally.errors),
+        "skipped": tally.skipped,
+        "warnings": errs(tally.warnings),
+        "truncated": tally.truncated,
+        "fecha_limite": plan.options.fecha_limite.isoformat()
+        if plan.options.fecha_limite
+        else None,
+        "fecha_maxima": plan.options.fecha_maxima.isoformat()
+        if plan.options.fecha_maxima
+        else None,
+    }
+
+
+def _header_row_number(parsed: _Parsed) -> int:
+    return parsed.mapping.header_row + 1
+
+
+async def _run(
+    session: AsyncSession,
+    plan: _Plan,
+    options: ImportOptions,
+    path: Path,
+    filename: str | None,
+    sink: Callable[[list[ContactRow]], Any],
+    progress: Progress | None,
+) -> tuple[_Parsed, _Tally]:
+    tally = _Tally()
+    filt = _Filter(session, plan.account.id, tally, allow_duplicates=options.allow_duplicates)
+    await filt.load_open_batches()
+
+    async def consume(chunk: list[ContactRow]) -> None:
+        accepted = await filt(chunk)
+        if accepted:
+            await sink(accepted)
+
+    def deliver(chunk: list[ContactRow]) -> None:
+        anyio.from_thread.run(consume, chunk)
+
+    parsed = await anyio.to_thread.run_sync(
+        _parse_file, path, filename, options.column_mapping, plan.options, tally, deliver, progress
+    )
+    return parsed, tally
+
+
+async def preview_import(
+    session: AsyncSession,
+    principal: Principal,
+    options: ImportOptions,
+    path: Path,
+    *,
+    filename: str | None = None,
+) -> PreviewResponse:
+    """What ``create_import`` would do with this file, without writing anything."""
+    plan = await _plan(session, principal, options)
+
+    async def discard(_: list[ContactRow]) -> None:
+        return None
+
+    parsed, tally = await _run(session, plan, options, path, filename, discard, None)
+    return PreviewResponse(sample=tally.sample, **_report_fields(plan, parsed, tally))
+
+
+async def create_import(
+    session: AsyncSession,
+    principal: Principal,
+    options: ImportOptions,
+    path: Path,
+    *,
+    filename: str | None = None,
+    progress: Progress | None = None,
+) -> CreateResponse:
+    """Create a batch with one job per accepted row, in the caller's transaction.
+
+    Raises NoValidRows (422, with the report) when no row can be imported; any error
+    propagates so the caller rolls back and nothing is half-written.
+    """
+    plan = await _plan(session, principal, options)
+    name = options.batch_name or (Path(filename).stem if filename else path.stem)
+    batch, _ = await batch_service.create_batch(
+        session,
+        principal,
+        BatchCreate(
+            account_id=plan.account.id,
+            name=name[:200],
+            description=options.batch_description,
+            call_settings=plan.call_settings,
+            processing_type=options.processing_type,
+        ),
+        jobs=(),
+    )
+    now = batch.created_at
+
+    async def insert(chunk: list[ContactRow]) -> None:
+        # Rows are validated already: construct without re-validating 100k models.
+        jobs = [
+            NewJob.model_construct(
+                contact_name=r.contact_name,
+                dni=r.dni,
+                phones=r.phones,
+                email=r.email,
+                payload=r.payload,
+                row_number=r.row_number,
+            )
+            for r in chunk
+        ]
+        await job_service.insert_jobs(session, batch, jobs, now=now)
+
+    parsed, tally = await _run(session, plan, options, path, filename, insert, progress)
+    fields = _report_fields(plan, parsed, tally)
+    if tally.accepted == 0:
+        report = ImportReport(**fields).model_dump(mode="json")
+        raise NoValidRows(
+            f"no row can be imported ({tally.invalid} invalid, "
+            f"{tally.duplicates} duplicates, {tally.do_not_call} on the do-not-call list)",
+            field="file",
+            report=report,
+        )
+    await publish(
+        session,
+        account_id=plan.account.id,
+        batch_id=batch.id,
+        type="batch.imported",
+        data={"batch_id": batch.id, "total_jobs": tally.accepted, "rows": tally.rows},
+    )
+    log.info(
+        "ingestion.batch_created",
+        account_id=plan.account.id,
+        batch_id=batch.id,
+        accepted=tally.accepted,
+        invalid=tally.invalid,
+        skipped=tally.duplicates + tally.do_not_call,
+    )
+    return CreateResponse(
+        batch_id=batch.id,
+        batch_name=batch.name,
+        accepted=tally.accepted,
+        total_jobs=tally.accepted,
+        **fields,
+    )

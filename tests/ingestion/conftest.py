@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dialer.account.auth import generate_account_key, hash_key
+from dialer.db.session import Database
+from dialer.kit import ids
+from dialer.models import Account, ApiKey, DoNotCall, PlanType
+
+NewAccount = Callable[..., Awaitable[tuple[str, httpx.AsyncClient]]]
+
+TZ = {"CL": "America/Santiago", "AR": "America/Argentina/Buenos_Aires"}
+
+
+@pytest.fixture
+async def new_account(database: Database, app: Any) -> AsyncIterator[NewAccount]:
+    """Create an account with its own API key; returns (account_id, client with that key)."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(country: str = "CL", **overrides: Any) -> tuple[str, httpx.AsyncClient]:
+        account_id = overrides.pop("id", ids.account_id())
+        key = generate_account_key()
+        async with database.write() as s:
+            s.add(
+                Account(
+                    id=account_id,
+                    account_name=f"Cobranzas {account_id}",
+                    country=country,
+                    timezone=overrides.pop("timezone", TZ[country]),
+                    plan_type=overrides.pop("plan_type", PlanType.MINUTES_BASED),
+                    **overrides,
+                )
+            )
+            await s.flush()
+            s.add(
+                ApiKey(
+                    id=ids.new_id("key"), account_id=account_id, prefix=key[:8], key_hash=hash_key(key)
+                )
+            )
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        clients.append(client)
+        return account_id, client
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+@pytest.fixture
+def add_dnc(database: Database) -> Callable[..., Awaitable[None]]:
+    async def add(account_id: str, *phones: str) -> None:
+        async with database.write() as s:
+            for p in phones:
+                s.add(DoNotCall(account_id=account_id, phone=p, source="test"))
+
+    return add
+
+
+def libreoffice_convert(src: Path, fmt: str, infilter: str | None = None) -> Path:
+    """Convert with LibreOffice as an office user would; skip when it is not installed."""
+    binary = shutil.which("libreoffice") or shutil.which("soffice")
+    if binary is None:
+        pytest.skip("libreoffice is not installed (scripts/test.sh installs it)")
+    profile = src.parent / "lo-profile"
+    cmd = [
+        binary,
+        f"-env:UserInstallation=file://{profile}",
+        "--headless",
+        "--convert-to",
+        fmt,
+        "--outdir",
+        str(src.parent / "converted"),
+        str(src),
+    ]
+    if infilter:
+        cmd.insert(3, f"--infilter={infilter}")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=180)
+    out = src.parent / "converted" / (src.stem + "." + fmt.split(":")[0])
+    assert out.exists(), f"libreoffice produced no {out}"
+    return out
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    path: Path,
+    account_id: str,
+    *,
+    action: str = "create",
+    **fields: Any,
+) -> httpx.Response:
+    data = {"account_id": account_id, **{k: str(v) for k, v in fields.items()}}
+    with path.open("rb") as f:
+        return await client.post(
+            f"/api/v1/batches/excel/{action}",
+            data=data,
+            files={"file": (path.name, f.read(), "application/octet-stream")},
+        )
