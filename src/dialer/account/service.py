@@ -206,11 +206,13 @@ async def topup_account(
     plan = PlanType(account.plan_type)
     if plan == PlanType.MINUTES_BASED and req.minutes is None:
         raise InvalidInput(
-            f"account '{account_id}' is minutes_based: top up with 'minutes'", field="minutes"
+            f"account '{account_id}' is minutes_based: top up with 'minutes', not 'credits'",
+            field="credits",
         )
     if plan == PlanType.CREDIT_BASED and req.credits is None:
         raise InvalidInput(
-            f"account '{account_id}' is credit_based: top up with 'credits'", field="credits"
+            f"account '{account_id}' is credit_based: top up with 'credits', not 'minutes'",
+            field="minutes",
         )
     field = "minutes" if req.minutes is not None else "credits"
     amount = req.minutes if req.minutes is not None else req.credits
