@@ -1,0 +1,125 @@
+"""What happens to an attempt between the claim and its final event.
+
+* ``mark_placed``: the provider accepted the call -> attempt and job IN_PROGRESS (unless a
+  fast webhook already finished it);
+* ``abandon_attempt``: no call was placed (provider temporarily unavailable, worker died
+  before dialing) -> the hold is released, the job waits again and the attempt is not
+  counted.
+
+Final outcomes go through ``dialer.telephony.webhooks.handle_events`` only.
+Lock order everywhere: job row, then account row, then batch row (see worker/claim.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.billing.service import lock_account, release
+from dialer.job.repository import JobRepository
+from dialer.job.service import transition
+from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus
+from dialer.models import Batch, BatchStatus, CallAttempt, Job
+
+
+class PlacedResult(StrEnum):
+    IN_PROGRESS = "in_progress"
+    ALREADY_ENDED = "already_ended"  # the final webhook beat us to it
+    ABANDONED = "abandoned"  # the attempt was given up (lease expired): hang the call up
+    UNKNOWN = "unknown"
+
+
+async def _attempt_and_job(
+    session: AsyncSession, attempt_id: str
+) -> tuple[CallAttempt | None, Job | None]:
+    job_id = (
+        await session.execute(select(CallAttempt.job_id).where(CallAttempt.id == attempt_id))
+    ).scalar_one_or_none()
+    if job_id is None:
+        return None, None
+    # The job row lock serialises everything that touches this job's attempts.
+    job = await JobRepository.from_session(session).get(job_id, for_update=True)
+    attempt = (
+        await session.execute(
+            select(CallAttempt)
+            .where(CallAttempt.id == attempt_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return attempt, job
+
+
+async def mark_placed(
+    session: AsyncSession,
+    attempt_id: str,
+    provider_call_id: str,
+    *,
+    now: datetime,
+    call_timeout: timedelta,
+) -> PlacedResult:
+    """Record that the provider accepted the call; the job's lease becomes the call timeout."""
+    attempt, job = await _attempt_and_job(session, attempt_id)
+    if attempt is None or job is None:
+        return PlacedResult.UNKNOWN
+    attempt.provider_call_id = attempt.provider_call_id or provider_call_id
+    if attempt.status == AttemptStatus.ABANDONED:
+        return PlacedResult.ABANDONED
+    if attempt.status == AttemptStatus.ENDED:
+        return PlacedResult.ALREADY_ENDED
+    attempt.status = AttemptStatus.IN_PROGRESS
+    if job.current_attempt_id == attempt_id and job.status == JobStatus.DIALING:
+        await transition(
+            session, job, JobStatus.IN_PROGRESS, publish_event=False,
+            lease_expires_at=now + call_timeout,
+        )  # fmt: skip
+    await session.flush()
+    return PlacedResult.IN_PROGRESS
+
+
+async def park_job(
+    session: AsyncSession, job: Job, *, batch_status: BatchStatus | None, **changes: object
+) -> None:
+    """Move an in-flight job back to waiting; in a cancelled batch it is cancelled instead."""
+    await transition(
+        session, job, JobStatus.SCHEDULED, publish_event=batch_status != BatchStatus.CANCELLED,
+        lease_expires_at=None, worker_id=None, current_attempt_id=None, **changes,
+    )  # fmt: skip
+    if batch_status == BatchStatus.CANCELLED:
+        await transition(session, job, JobStatus.CANCELLED, wait_reason=None)
+
+
+async def abandon_attempt(
+    session: AsyncSession,
+    attempt_id: str,
+    *,
+    now: datetime,
+    retry_at: datetime,
+    reason: str,
+    error: str | None = None,
+) -> bool:
+    """Give up an attempt that placed no call: release its hold, put the job back to wait
+    until ``retry_at`` without counting the attempt. False if the attempt already moved on."""
+    attempt, job = await _attempt_and_job(session, attempt_id)
+    if attempt is None or job is None or attempt.status != AttemptStatus.DIALING:
+        return False
+    attempt.status = AttemptStatus.ABANDONED
+    attempt.ended_at = now
+    attempt.error = error or reason
+    account = await lock_account(session, attempt.account_id)
+    await release(
+        session, account, reserved=attempt.reserved_units, attempt_id=attempt.id,
+        batch_id=attempt.batch_id, job_id=attempt.job_id,
+    )  # fmt: skip
+    if job.current_attempt_id == attempt_id and job.status in IN_FLIGHT:
+        batch_status = (
+            await session.execute(select(Batch.status).where(Batch.id == job.batch_id))
+        ).scalar_one_or_none()
+        await park_job(
+            session, job, batch_status=batch_status, next_attempt_at=retry_at,
+            attempts=max(job.attempts - 1, 0), wait_reason=reason,
+        )  # fmt: skip
+    await session.flush()
+    return True

@@ -1,0 +1,58 @@
+"""Provider registry: a plain dict of factories, built at import, looked up by name.
+
+Adapters register themselves with ``register("retell", factory)`` from their module;
+``PROVIDER_MODULES`` lists the modules imported on first use so their registrations run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.errors import NotFound
+from dialer.telephony.base import Provider
+from dialer.telephony.simulated import SimulatedProvider
+
+ProviderFactory = Callable[[Settings, Database], Provider]
+
+_FACTORIES: dict[str, ProviderFactory] = {
+    "simulated": lambda settings, db: SimulatedProvider(db, settings),
+}
+# Vendor adapters (telephony/providers/<vendor>.py) call register() when imported.
+PROVIDER_MODULES: tuple[str, ...] = ()
+_instances: dict[tuple[str, int, int], Provider] = {}
+_loaded = False
+
+
+def register(name: str, factory: ProviderFactory) -> None:
+    """Make a provider available under ``name``."""
+    _FACTORIES[name] = factory
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in PROVIDER_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def known_providers() -> set[str]:
+    _load()
+    return set(_FACTORIES)
+
+
+def get_provider(name: str | None, settings: Settings, db: Database) -> Provider:
+    """The provider called ``name`` (``settings.PROVIDER`` when None), one per settings+db."""
+    _load()
+    name = name or settings.PROVIDER
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise NotFound(f"unknown provider '{name}'")
+    key = (name, id(settings), id(db))
+    provider = _instances.get(key)
+    if provider is None:
+        provider = _instances[key] = factory(settings, db)
+    return provider

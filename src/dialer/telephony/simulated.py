@@ -1,0 +1,419 @@
+"""The simulated carrier: the default provider, no credentials needed.
+
+It behaves like a real voice-AI provider, only cheaper:
+
+* ``place_call`` registers the call (idempotent on the attempt id) in ``simulated_calls``,
+  the carrier's own state, which outlives any worker process. Numbers ending in ``0000``
+  are rejected as invalid. ``SIM_LATENCY_S`` delays the answer like a network round trip.
+* The outcome is drawn from a RNG seeded with ``SIM_SEED`` and the attempt id, so a run is
+  reproducible. ``SIM_OUTCOMES`` sets the mix (weights of completed, no_answer, busy,
+  voicemail, failed). Answered calls last 40-240 s and carry a business result, a short
+  Spanish transcript, a summary and extracted fields; unanswered calls ring ~25 s.
+* A call completes at ``started + (ring + duration) / SIM_SPEEDUP`` (0 = at once). The
+  carrier loop (every worker runs one) then delivers a signed JSON webhook through the
+  same path a real provider uses: an HTTP POST to ``SIM_WEBHOOK_URL`` when set, else
+  ``parse_webhook`` + ``handle_events`` in-process.
+
+Signature: ``X-Dialer-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``;
+older than five minutes or tampered bodies are rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.job.states import BusinessResult, Outcome
+from dialer.kit import clock
+from dialer.logging import get_logger
+from dialer.models import SimulatedCall
+from dialer.telephony.base import (
+    CallEvent,
+    CallRequest,
+    InvalidNumberError,
+    PlacedCall,
+    WebhookVerificationError,
+)
+
+log = get_logger("dialer.simulated")
+
+SIGNATURE_HEADER = "x-dialer-signature"
+SIGNATURE_TOLERANCE_S = 300
+INVALID_SUFFIX = "0000"
+DEFAULT_OUTCOMES: dict[str, float] = {
+    Outcome.COMPLETED: 0.55,
+    Outcome.NO_ANSWER: 0.2,
+    Outcome.BUSY: 0.08,
+    Outcome.VOICEMAIL: 0.1,
+    Outcome.FAILED: 0.07,
+}
+BUSINESS_RESULTS: dict[str, float] = {
+    BusinessResult.PROMISE_TO_PAY: 0.45,
+    BusinessResult.REFUSED: 0.15,
+    BusinessResult.WRONG_PERSON: 0.1,
+    BusinessResult.CALL_BACK_LATER: 0.2,
+    BusinessResult.PAID: 0.1,
+}
+ACQUISITION_RESULTS: dict[str, float] = {
+    BusinessResult.INTERESTED: 0.35,
+    BusinessResult.NOT_INTERESTED: 0.45,
+    BusinessResult.CALL_BACK_LATER: 0.2,
+}
+_AMOUNT_KEYS = ("monto", "amount", "deuda", "saldo", "debt_amount", "monto_deuda")
+# Speed-ups beyond this make every call instant (benchmarks, tests).
+INSTANT_SPEEDUP = 1e6
+
+
+def sign(secret: str, body: bytes, at: datetime) -> str:
+    ts = int(at.timestamp())
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def verify(secret: str, body: bytes, header: str | None, now: datetime) -> None:
+    """Raise WebhookVerificationError unless ``header`` signs ``body`` recently."""
+    if not header:
+        raise WebhookVerificationError("missing X-Dialer-Signature")
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        ts = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        raise WebhookVerificationError("malformed X-Dialer-Signature") from None
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(mac, given):
+        raise WebhookVerificationError("signature does not match the body")
+    if abs(now.timestamp() - ts) > SIGNATURE_TOLERANCE_S:
+        raise WebhookVerificationError("signature timestamp is too old")
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _dt(v: Any) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
+
+
+class SimulatedProvider:
+    """A realistic, seeded, asynchronous fake carrier backed by the database."""
+
+    name = "simulated"
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.secret = settings.SECRET_KEY.get_secret_value()
+        mix = {k: float(v) for k, v in (settings.SIM_OUTCOMES or {}).items() if float(v) > 0}
+        unknown = set(mix) - set(DEFAULT_OUTCOMES)
+        if unknown:
+            raise ValueError(f"SIM_OUTCOMES: unknown outcomes {sorted(unknown)}")
+        self.mix = mix or dict(DEFAULT_OUTCOMES)
+
+    # -- the call ------------------------------------------------------------------------
+
+    def draw(self, request: CallRequest, now: datetime) -> dict[str, Any]:
+        """The simulated call for ``request``: same attempt id and seed, same call."""
+        rng = random.Random(f"{self.settings.SIM_SEED}:{request.attempt_id}")
+        outcome = rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
+        ring = rng.randint(15, 35)
+        duration, result = 0, None
+        transcript = summary = None
+        extracted: dict[str, Any] = {}
+        variables = dict(request.variables)
+        if outcome == Outcome.COMPLETED:
+            duration = rng.randint(40, min(240, max(request.max_duration_s, 40)))
+            acquisition = request.metadata.get("processing_type") == "acquisition"
+            table = ACQUISITION_RESULTS if acquisition else BUSINESS_RESULTS
+            result = rng.choices(list(table), weights=list(table.values()))[0]
+            transcript, summary, extracted = _conversation(result, variables, now, rng)
+        elif outcome == Outcome.VOICEMAIL:
+            ring, duration = rng.randint(15, 30), rng.randint(10, 30)
+        elif outcome == Outcome.FAILED:
+            ring = rng.randint(1, 5)
+        speedup = self.settings.SIM_SPEEDUP
+        if speedup <= 0 or speedup >= INSTANT_SPEEDUP:
+            complete_at = now
+        else:
+            complete_at = now + timedelta(seconds=(ring + duration) / speedup)
+        return {
+            "id": f"sim-{request.attempt_id}",
+            "attempt_id": request.attempt_id,
+            "to_number": request.to_number,
+            "outcome": str(outcome),
+            "business_result": str(result) if result else None,
+            "duration_s": duration,
+            "started_at": now,
+            "complete_at": complete_at,
+            "delivered": 0,
+            "request": {
+                "metadata": dict(request.metadata),
+                "variables": variables,
+                "ring_s": ring,
+                "transcript": transcript,
+                "summary": summary,
+                "extracted": extracted,
+                "error": "carrier rejected the call" if outcome == Outcome.FAILED else None,
+            },
+        }
+
+    async def place_call(self, request: CallRequest) -> PlacedCall:
+        """Register the call with the carrier (idempotent on the attempt id)."""
+        if self.settings.SIM_LATENCY_S:
+            await asyncio.sleep(self.settings.SIM_LATENCY_S)
+        digits = "".join(ch for ch in request.to_number if ch.isdigit())
+        if not digits or digits.endswith(INVALID_SUFFIX):
+            raise InvalidNumberError(f"{request.to_number} is not a valid number", status_code=400)
+        row = self.draw(request, clock.now())
+        async with self.db.write() as session:
+            await _insert_ignore(session, [row])
+        return PlacedCall(provider_call_id=row["id"], status="queued")
+
+    async def hangup(self, provider_call_id: str) -> None:
+        """End the call now: its final event follows, as with a real carrier."""
+        now = clock.now()
+        async with self.db.write() as session:
+            await session.execute(
+                update(SimulatedCall)
+                .where(SimulatedCall.id == provider_call_id, SimulatedCall.complete_at > now)
+                .values(complete_at=now)
+            )
+
+    async def get_call(self, provider_call_id: str) -> CallEvent | None:
+        """The call as the carrier sees it now (final once its end time has passed)."""
+        return await self._lookup(SimulatedCall.id == provider_call_id)
+
+    async def find_call(self, attempt_id: str) -> CallEvent | None:
+        """Look a call up by our idempotency key (used by the lease rescuer)."""
+        return await self._lookup(SimulatedCall.attempt_id == attempt_id)
+
+    async def _lookup(self, cond: Any) -> CallEvent | None:
+        async with self.db.read() as session:
+            row = (await session.execute(select(SimulatedCall).where(cond))).scalar_one_or_none()
+        if row is None:
+            return None
+        if row.complete_at > clock.now():
+            return CallEvent(
+                provider=self.name, provider_call_id=row.id, event_key=f"sim:{row.id}:progress",
+                attempt_id=row.attempt_id, final=False, status="in_progress",
+                started_at=row.started_at,
+            )  # fmt: skip
+        return _event_from_payload(_payload(row))
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def build_webhook(self, row: SimulatedCall, now: datetime) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(_payload(row), separators=(",", ":")).encode()
+        return body, {
+            "content-type": "application/json",
+            "X-Dialer-Signature": sign(self.secret, body, now),
+        }
+
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
+    ) -> list[CallEvent]:
+        """Verify the HMAC signature and turn the JSON body into one CallEvent."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        verify(self.secret, body, lower.get(SIGNATURE_HEADER), now)
+        try:
+            data = json.loads(body)
+            return [_event_from_payload(data)]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookVerificationError(f"malformed body: {exc}") from None
+
+    # -- the carrier loop ----------------------------------------------------------------
+
+    async def deliver_due(self, *, limit: int = 200) -> int:
+        """Deliver the final webhooks of calls that have ended. Returns how many."""
+        if self.settings.SIM_WEBHOOK_URL:
+            return await self._deliver_http(limit)
+        from dialer.telephony.webhooks import handle_events
+
+        now = clock.now()
+        async with self.db.write() as session:
+            rows = await _due(session, now, limit)
+            if not rows:
+                return 0
+            events: list[CallEvent] = []
+            for row in rows:
+                # Round-trip through the signed body: the in-process path checks exactly
+                # what an HTTP delivery would.
+                body, headers = self.build_webhook(row, now)
+                events += self.parse_webhook(body=body, headers=headers, url="", now=now)
+            await handle_events(session, events, now=now)
+            await session.execute(
+                update(SimulatedCall)
+                .where(SimulatedCall.id.in_([r.id for r in rows]))
+                .values(delivered=1)
+            )
+        return len(rows)
+
+    async def _deliver_http(self, limit: int) -> int:
+        assert self.settings.SIM_WEBHOOK_URL
+        now = clock.now()
+        async with self.db.write() as session:
+            rows = await _due(session, now, limit)
+            # A lease, not a lock: the POSTs happen outside this transaction.
+            if rows:
+                await session.execute(
+                    update(SimulatedCall)
+                    .where(SimulatedCall.id.in_([r.id for r in rows]))
+                    .values(lease_expires_at=now + timedelta(seconds=30))
+                )
+        if not rows:
+            return 0
+        delivered: list[str] = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for row in rows:
+                body, headers = self.build_webhook(row, clock.now())
+                try:
+                    resp = await client.post(
+                        self.settings.SIM_WEBHOOK_URL, content=body, headers=headers
+                    )
+                except httpx.HTTPError as exc:
+                    log.warning("simulated.webhook_failed", call_id=row.id, error=str(exc))
+                    continue
+                if resp.status_code < 300:
+                    delivered.append(row.id)
+                else:
+                    log.warning(
+                        "simulated.webhook_refused", call_id=row.id, status=resp.status_code
+                    )
+        if delivered:
+            async with self.db.write() as session:
+                await session.execute(
+                    update(SimulatedCall).where(SimulatedCall.id.in_(delivered)).values(delivered=1)
+                )
+        return len(delivered)
+
+
+async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        ins(SimulatedCall).values(list(rows)).on_conflict_do_nothing(index_elements=["attempt_id"])
+    )
+
+
+async def _due(session: AsyncSession, now: datetime, limit: int) -> list[SimulatedCall]:
+    stmt = (
+        select(SimulatedCall)
+        .where(
+            SimulatedCall.delivered == 0,
+            SimulatedCall.complete_at <= now,
+            (SimulatedCall.lease_expires_at.is_(None)) | (SimulatedCall.lease_expires_at < now),
+        )
+        .order_by(SimulatedCall.complete_at)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+def _payload(row: SimulatedCall) -> dict[str, Any]:
+    req = row.request or {}
+    answered = row.outcome == Outcome.COMPLETED
+    ring = int(req.get("ring_s", 0))
+    return {
+        "event": "call.ended",
+        "call_id": row.id,
+        "attempt_id": row.attempt_id,
+        "to_number": row.to_number,
+        "outcome": row.outcome,
+        "business_result": row.business_result,
+        "duration_s": row.duration_s,
+        "started_at": _iso(row.started_at),
+        "answered_at": _iso(row.started_at + timedelta(seconds=ring)) if answered else None,
+        "ended_at": _iso(row.complete_at),
+        "transcript": req.get("transcript"),
+        "summary": req.get("summary"),
+        "extracted": req.get("extracted") or {},
+        "error": req.get("error"),
+    }
+
+
+def _event_from_payload(data: Mapping[str, Any]) -> CallEvent:
+    return CallEvent(
+        provider="simulated",
+        provider_call_id=str(data["call_id"]),
+        event_key=f"sim:{data['call_id']}:{data.get('event', 'call.ended')}",
+        attempt_id=data.get("attempt_id"),
+        final=data.get("event", "call.ended") == "call.ended",
+        status="ended",
+        outcome=data.get("outcome"),
+        business_result=data.get("business_result"),
+        duration_s=int(data.get("duration_s") or 0),
+        started_at=_dt(data.get("started_at")),
+        answered_at=_dt(data.get("answered_at")),
+        ended_at=_dt(data.get("ended_at")),
+        transcript=data.get("transcript"),
+        summary=data.get("summary"),
+        extracted=dict(data.get("extracted") or {}),
+        error=data.get("error"),
+        raw=dict(data),
+    )
+
+
+def _conversation(
+    result: str, variables: Mapping[str, str], now: datetime, rng: random.Random
+) -> tuple[str, str, dict[str, Any]]:
+    name = variables.get("nombre") or "cliente"
+    amount = next((variables[k] for k in _AMOUNT_KEYS if variables.get(k)), None)
+    due = (
+        variables.get("fecha_limite")
+        or (now + timedelta(days=rng.randint(2, 10))).date().isoformat()
+    )
+    agent = f"Agente: Buenos días, ¿hablo con {name}? Le llamo por su deuda"
+    agent += f" de ${amount}." if amount else "."
+    if result == BusinessResult.PROMISE_TO_PAY:
+        return (
+            f"{agent}\nCliente: Sí, soy yo. Puedo pagar el {due}.\nAgente: Perfecto, queda registrado.",
+            f"El cliente se compromete a pagar el {due}.",
+            {"promise_to_pay_date": due, "promise_to_pay_amount": amount},
+        )
+    if result == BusinessResult.REFUSED:
+        return (f"{agent}\nCliente: No voy a pagar eso.", "El cliente se niega a pagar.", {})
+    if result == BusinessResult.WRONG_PERSON:
+        return (
+            f"{agent}\nCliente: No, está equivocado, no conozco a {name}.",
+            "Número equivocado: no es el titular.",
+            {"wrong_person": True},
+        )
+    if result == BusinessResult.PAID:
+        return (
+            f"{agent}\nCliente: Ya pagué la semana pasada.",
+            "El cliente indica que ya pagó.",
+            {},
+        )
+    if result == BusinessResult.INTERESTED:
+        return (
+            f"Agente: Hola {name}, le llamo con una oferta.\nCliente: Me interesa, cuénteme más.",
+            "Cliente interesado en la oferta.",
+            {"interested": True},
+        )
+    if result == BusinessResult.NOT_INTERESTED:
+        return (
+            f"Agente: Hola {name}, le llamo con una oferta.\nCliente: No me interesa, gracias.",
+            "Cliente no interesado.",
+            {"interested": False},
+        )
+    callback = (now + timedelta(days=1)).date().isoformat()
+    return (
+        f"{agent}\nCliente: Ahora no puedo hablar, llámeme mañana.",
+        "El cliente pide que lo llamen más tarde.",
+        {"call_back_on": callback},
+    )

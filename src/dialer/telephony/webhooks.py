@@ -1,0 +1,388 @@
+"""Provider callbacks -> attempts, jobs, billing. The single path for every provider's
+events (the simulated carrier's too), so duplicates and out-of-order events are harmless
+for all of them.
+
+``handle_events`` in one transaction:
+
+1. dedupe: one ``webhook_receipts`` row per event key (INSERT .. ON CONFLICT DO NOTHING,
+   keys in sorted order). A concurrent duplicate waits on the unique index and then
+   finds the key taken, so it can never apply twice;
+2. lock the jobs concerned (PostgreSQL FOR UPDATE), then their accounts (sorted), then
+   batch counters: the same order as the claim, so no deadlock;
+3. non-final events move a DIALING attempt/job to IN_PROGRESS; a non-final event after
+   the final one, or a final event for an ended/abandoned attempt, is ignored;
+4. a final event ends the attempt, settles billing (release the hold + charge the real
+   cost, idempotency keys per attempt), moves counters, logs the contact, records hourly
+   stats, applies the retry policy and publishes progress events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.billing.pricing import call_cost
+from dialer.billing.service import lock_account, pricing_of, settle
+from dialer.call.service import park_job
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.errors import NotFound, Unauthorized
+from dialer.events.service import publish
+from dialer.job.service import bump_batch, transition
+from dialer.job.states import (
+    ATTEMPT_FINAL,
+    IN_FLIGHT,
+    AttemptStatus,
+    JobStatus,
+    Outcome,
+    can_transition,
+)
+from dialer.kit import clock
+from dialer.logging import get_logger
+from dialer.metrics import CALL_OUTCOMES, WEBHOOKS
+from dialer.models import (
+    Account,
+    Batch,
+    BatchStatus,
+    CallAttempt,
+    ContactLog,
+    Job,
+    WebhookReceipt,
+)
+from dialer.telephony.base import CallEvent, WebhookVerificationError
+from dialer.worker.claim import batch_rules
+from dialer.worker.retry import GiveUp, JobState, decide
+
+try:  # hourly roll-ups live in reporting; optional until that module exists
+    from dialer.reporting.service import record_attempt as _record_attempt
+except ImportError:  # pragma: no cover - depends on the reporting module
+    _record_attempt = None
+
+log = get_logger("dialer.webhooks")
+
+
+async def receive_webhook(
+    session: AsyncSession,
+    *,
+    provider_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    settings: Settings,
+    db: Database,
+) -> int:
+    """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
+    Unauthorized for a bad signature. Returns how many events were applied."""
+    from dialer.telephony.registry import get_provider, known_providers
+
+    if provider_name not in known_providers():
+        raise NotFound(f"unknown provider '{provider_name}'")
+    provider = get_provider(provider_name, settings, db)
+    try:
+        events = provider.parse_webhook(body=body, headers=headers, url=url, now=clock.now())
+    except WebhookVerificationError as exc:
+        WEBHOOKS.labels(provider_name, "rejected").inc()
+        raise Unauthorized(f"webhook rejected: {exc}") from None
+    applied = await handle_events(session, events)
+    WEBHOOKS.labels(provider_name, "accepted").inc()
+    return applied
+
+
+async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set[str]:
+    rows = [
+        {
+            "provider": e.provider,
+            "event_key": e.event_key,
+            "provider_call_id": e.provider_call_id,
+            "payload": dict(e.raw),
+            "received_at": clock.now(),
+        }
+        for e in sorted(events, key=lambda e: e.event_key)
+    ]
+    ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        ins(WebhookReceipt)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(WebhookReceipt.event_key)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def _load_attempts(
+    session: AsyncSession, events: Sequence[CallEvent]
+) -> dict[str, CallAttempt]:
+    """Attempts by event key: by our attempt id when echoed, else by provider call id."""
+    by_id = {e.attempt_id for e in events if e.attempt_id}
+    by_call = {(e.provider, e.provider_call_id) for e in events if not e.attempt_id}
+    found: list[CallAttempt] = []
+    if by_id:
+        found += (
+            (await session.execute(select(CallAttempt).where(CallAttempt.id.in_(by_id))))
+            .scalars()
+            .all()
+        )
+    for provider, call_id in by_call:
+        a = (
+            await session.execute(
+                select(CallAttempt).where(
+                    CallAttempt.provider == provider, CallAttempt.provider_call_id == call_id
+                )
+            )
+        ).scalar_one_or_none()
+        if a is not None:
+            found.append(a)
+    ids = {a.id: a for a in found}
+    calls = {(a.provider, a.provider_call_id): a for a in found}
+    out: dict[str, CallAttempt] = {}
+    for e in events:
+        a = ids.get(e.attempt_id) if e.attempt_id else calls.get((e.provider, e.provider_call_id))
+        if a is not None:
+            out[e.event_key] = a
+    return out
+
+
+async def handle_events(
+    session: AsyncSession, events: Sequence[CallEvent], *, now: datetime | None = None
+) -> int:
+    """Apply provider events idempotently; returns how many changed something. Never commits."""
+    if not events:
+        return 0
+    now = now or clock.now()
+    unique = {e.event_key: e for e in events}
+    fresh = await _fresh_keys(session, list(unique.values()))
+    todo = [e for e in unique.values() if e.event_key in fresh]
+    if not todo:
+        return 0
+    attempts = await _load_attempts(session, todo)
+    job_ids = sorted({a.job_id for a in attempts.values()})
+    if not job_ids:
+        for e in todo:
+            log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
+        return 0
+    jobs_stmt = (
+        select(Job)
+        .where(Job.id.in_(job_ids))
+        .order_by(Job.id)
+        .execution_options(populate_existing=True)
+    )
+    if session.bind.dialect.name == "postgresql":
+        jobs_stmt = jobs_stmt.with_for_update()
+    jobs = {j.id: j for j in (await session.execute(jobs_stmt)).scalars().all()}
+    # Re-read the attempts now that their jobs are locked: another transaction may have
+    # finished them while we waited.
+    fresh_attempts = {
+        a.id: a
+        for a in (
+            await session.execute(
+                select(CallAttempt)
+                .where(CallAttempt.id.in_({a.id for a in attempts.values()}))
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    }
+
+    applied = 0
+    finals: list[tuple[CallEvent, CallAttempt, Job]] = []
+    # Progress events first, so "answered" then "ended" in one delivery lands in order.
+    for e in sorted(todo, key=lambda e: e.final):
+        a0 = attempts.get(e.event_key)
+        a = fresh_attempts.get(a0.id) if a0 else None
+        job = jobs.get(a.job_id) if a else None
+        if a is None or job is None:
+            log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
+            continue
+        if a.status in ATTEMPT_FINAL:
+            continue  # stale: the attempt already ended (or never placed a call)
+        if not e.final:
+            applied += _apply_progress(a, job, e, now)
+            continue
+        finals.append((e, a, job))
+    if finals:
+        # Batch rows are locked in first-touch order: keep it sorted across transactions.
+        finals.sort(key=lambda t: (t[2].batch_id, t[2].id))
+        applied += await _apply_finals(session, finals, now)
+    await session.flush()
+    return applied
+
+
+def _apply_progress(a: CallAttempt, job: Job, e: CallEvent, now: datetime) -> int:
+    a.provider_call_id = a.provider_call_id or e.provider_call_id
+    if e.answered_at and a.answered_at is None:
+        a.answered_at = e.answered_at
+    if a.status == AttemptStatus.DIALING:
+        a.status = AttemptStatus.IN_PROGRESS
+        if job.current_attempt_id == a.id and can_transition(job.status, JobStatus.IN_PROGRESS):
+            # DIALING -> IN_PROGRESS moves no counter; no transition() round trip needed.
+            job.status = JobStatus.IN_PROGRESS
+        return 1
+    return 0
+
+
+async def _apply_finals(
+    session: AsyncSession, finals: list[tuple[CallEvent, CallAttempt, Job]], now: datetime
+) -> int:
+    accounts: dict[str, Account] = {}
+    for account_id in sorted({a.account_id for _, a, _ in finals}):
+        accounts[account_id] = await lock_account(session, account_id)
+    batch_rows = {
+        r[0]: r
+        for r in (
+            await session.execute(
+                select(Batch.id, Batch.status, Batch.call_settings, Batch.account_id).where(
+                    Batch.id.in_({j.batch_id for _, _, j in finals})
+                )
+            )
+        ).all()
+    }
+    deltas: dict[str, dict[str, int]] = {}
+
+    def add(batch_id: str, col: str, v: int) -> None:
+        d = deltas.setdefault(batch_id, {})
+        d[col] = d.get(col, 0) + v
+
+    for e, a, job in finals:
+        account = accounts[a.account_id]
+        outcome = e.outcome or Outcome.FAILED
+        answered = outcome == Outcome.COMPLETED
+        secs, cost = call_cost(
+            account.plan_type,
+            pricing_of(account),
+            duration_s=max(e.duration_s, 0),
+            answered=answered,
+        )
+        charged = await settle(
+            session, account, reserved=a.reserved_units, cost=cost, attempt_id=a.id,
+            batch_id=a.batch_id, job_id=a.job_id,
+        )  # fmt: skip
+        ended_at = e.ended_at or now
+        a.status = AttemptStatus.ENDED
+        a.outcome = str(outcome)
+        a.business_result = e.business_result
+        a.provider_call_id = a.provider_call_id or e.provider_call_id
+        a.answered_at = a.answered_at or e.answered_at
+        a.ended_at = ended_at
+        a.duration_s = max(e.duration_s, 0)
+        a.billed_seconds = secs
+        a.cost_units = charged
+        a.transcript = e.transcript
+        a.summary = e.summary
+        a.extracted = dict(e.extracted)
+        a.error = e.error
+        add(a.batch_id, "attempts_made", 1)
+        add(a.batch_id, "answered_calls", int(answered))
+        add(a.batch_id, "billed_seconds", secs)
+        add(a.batch_id, "cost_units", charged)
+        job.billed_seconds += secs
+        job.cost_units += charged
+        job.last_outcome = str(outcome)
+        if answered:
+            job.business_result = e.business_result
+            job.result = {
+                "attempt_id": a.id,
+                "business_result": e.business_result,
+                "summary": e.summary,
+                "extracted": dict(e.extracted),
+            }
+            debtor = job.dni or (job.phones[0] if job.phones else a.phone)
+            session.add(
+                ContactLog(
+                    account_id=a.account_id, debtor_key=debtor, attempt_id=a.id,
+                    batch_id=a.batch_id, contacted_at=a.answered_at or ended_at,
+                )
+            )  # fmt: skip
+        CALL_OUTCOMES.labels(str(outcome)).inc()
+        if _record_attempt is not None:
+            await _record_attempt(
+                session, account_id=a.account_id, at=ended_at, outcome=str(outcome),
+                billed_seconds=secs, cost_units=charged,
+            )  # fmt: skip
+        if job.current_attempt_id != a.id or job.status not in IN_FLIGHT:
+            continue  # the job already moved on (e.g. the attempt was rescued and re-dialed)
+        row = batch_rows.get(job.batch_id)
+        await _decide_next(session, job, a, str(outcome), row, account, now, add)
+    for batch_id in sorted(deltas):
+        d = {k: v for k, v in deltas[batch_id].items() if v}
+        if d:
+            row = batch_rows.get(batch_id)
+            await bump_batch(session, batch_id, row[3] if row else "", d)
+    await _publish_progress(session, sorted(deltas))
+    return len(finals)
+
+
+async def _decide_next(
+    session: AsyncSession,
+    job: Job,
+    a: CallAttempt,
+    outcome: str,
+    row: Any,
+    account: Account,
+    now: datetime,
+    add: Any,
+) -> None:
+    status = row[1] if row else None
+    settings, _ = batch_rules(
+        job.batch_id, (row[2] if row else None) or {}, timezone=account.timezone,
+        country=account.country,
+    )  # fmt: skip
+    state = JobState(
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        phone_index=a.phone_index,
+        phone_count=len(job.phones or []),
+    )
+    decision = decide(state, outcome, settings, now)
+    if isinstance(decision, GiveUp):
+        await transition(
+            session, job, decision.final_status, lease_expires_at=None, worker_id=None,
+            current_attempt_id=None, wait_reason=None,
+        )  # fmt: skip
+        return
+    await park_job(
+        session, job, batch_status=status, next_attempt_at=decision.at,
+        phone_index=decision.phone_index, wait_reason="retry",
+    )  # fmt: skip
+
+
+async def _publish_progress(session: AsyncSession, batch_ids: list[str]) -> None:
+    if not batch_ids:
+        return
+    rows = (
+        await session.execute(
+            select(
+                Batch.id, Batch.account_id, Batch.status, Batch.total_jobs, Batch.pending_jobs,
+                Batch.in_progress_jobs, Batch.completed_jobs, Batch.failed_jobs,
+                Batch.cancelled_jobs, Batch.attempts_made, Batch.answered_calls,
+                Batch.billed_seconds, Batch.cost_units,
+            ).where(Batch.id.in_(batch_ids))
+        )
+    ).all()  # fmt: skip
+    for r in rows:
+        total = r.total_jobs or 0
+        done = (r.completed_jobs or 0) + (r.failed_jobs or 0) + (r.cancelled_jobs or 0)
+        await publish(
+            session,
+            account_id=r.account_id,
+            batch_id=r.id,
+            type="batch.progress",
+            data={
+                "batch_id": r.id, "status": str(r.status), "total_jobs": total,
+                "pending_jobs": r.pending_jobs, "in_progress_jobs": r.in_progress_jobs,
+                "completed_jobs": r.completed_jobs, "failed_jobs": r.failed_jobs,
+                "cancelled_jobs": r.cancelled_jobs, "attempts_made": r.attempts_made,
+                "answered_calls": r.answered_calls, "billed_seconds": r.billed_seconds,
+                "cost_units": r.cost_units,
+                "progress_percentage": round(100 * done / total, 2) if total else 0.0,
+            },
+        )  # fmt: skip
+
+
+__all__ = ["BatchStatus", "handle_events", "receive_webhook"]

@@ -1,0 +1,461 @@
+"""The claim: atomically take due jobs for dialing, within every rule. Same contract on
+SQLite and PostgreSQL.
+
+One transaction (the caller's ``db.write()``)::
+
+    candidate batches  ── active batch, due work (EXISTS on ix_jobs_claim) ──┐
+        │ account suspended   -> batch.waiting_reason = account_suspended    │ Python,
+        │ window closed       -> batch.waiting_reason = outside_window,      │ no locks
+        │                        waiting_until = next opening (jobs untouched)│
+        ▼                                                                    ┘
+    per account: lock the account row (PostgreSQL FOR UPDATE; SQLite: BEGIN IMMEDIATE
+    already serialises writers), count in-flight jobs of the account and of each batch
+    (index-bounded by the cap), room = min(account cap - in flight, batch cap - in flight)
+        ▼
+    balance: affordable = balance // reservation; short -> waiting_reason = insufficient_balance
+        ▼
+    due jobs of the batch, by next_attempt_at (PostgreSQL: FOR UPDATE SKIP LOCKED)
+        ▼
+    per-job filters (JOB_FILTERS: compliance rules plug in here) may snooze a job
+        ▼
+    job -> dialing (lease, worker, attempts + 1, current_attempt_id), CallAttempt row
+    (its id is the provider idempotency key), reservation ledger entry, batch counters.
+
+Invariants:
+  * the caps hold across processes because every claim for an account runs under that
+    account's row lock, and in-flight counts are read after taking it;
+  * a job outside its window, over a cap or without balance is not touched and spends
+    no attempt (a snooze);
+  * a claimed job always has exactly one DIALING attempt and a matching reservation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, exists, func, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.batch.settings import CallSettings, resolve_settings
+from dialer.batch.windows import Schedule, is_open, next_open, schedule_for
+from dialer.billing.pricing import reservation
+from dialer.billing.service import lock_account, pricing_of
+from dialer.job.counters import counter_deltas
+from dialer.job.service import bump_batch
+from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
+from dialer.kit.ids import new_id
+from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, EntryKind, Job
+from dialer.models.ledger import LedgerEntry
+
+OUTSIDE_WINDOW = "outside_window"
+INSUFFICIENT_BALANCE = "insufficient_balance"
+ACCOUNT_SUSPENDED = "account_suspended"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """Everything the runner needs to place one call, without another query."""
+
+    job_id: str
+    attempt_id: str
+    attempt_number: int
+    batch_id: str
+    account_id: str
+    phone: str
+    phone_index: int
+    contact_name: str | None
+    dni: str | None
+    payload: dict[str, Any]
+    provider: str | None
+    provider_options: dict[str, Any]
+    script_id: str | None
+    processing_type: str
+    max_duration_s: int
+    reserved_units: int
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """An open batch being claimed from, handed to per-job filters."""
+
+    batch_id: str
+    account_id: str
+    settings: CallSettings
+    schedule: Schedule
+    country: str | None
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """A filter's verdict: do not dial this job now; it waits until ``until`` (no attempt spent)."""
+
+    until: datetime
+    reason: str
+
+
+# Per-job filters run on the locked due jobs of one batch, before they are dialed.
+# Each returns {job_id: Snooze} for the jobs that must wait. Compliance rules (contacts
+# per debtor per week, do-not-call at dial time) register here.
+JobFilter = Callable[
+    [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
+]
+JOB_FILTERS: list[JobFilter] = []
+
+
+@dataclass
+class _Candidate:
+    batch_id: str
+    account_id: str
+    priority: int
+    call_settings: dict[str, Any]
+    provider: str | None
+    provider_options: dict[str, Any]
+    script_id: str | None
+    processing_type: str
+    waiting_reason: str | None
+    waiting_until: datetime | None
+    started: bool
+    account_status: AccountStatus
+    account_timezone: str
+    account_country: str | None
+    settings: CallSettings | None = None
+    schedule: Schedule | None = None
+    reason: str | None = field(default=None)
+    until: datetime | None = None
+
+
+_settings_cache: dict[tuple[str, str], tuple[CallSettings, Schedule]] = {}
+
+
+def batch_rules(
+    batch_id: str, call_settings: dict[str, Any], *, timezone: str, country: str | None
+) -> tuple[CallSettings, Schedule]:
+    """The validated settings and calling schedule of a batch (cached by content)."""
+    # Parsing call_settings and building the schedule is pure; cache by content so the
+    # claim loop does not re-validate the same JSON every poll.
+    key = (batch_id, repr(sorted(call_settings.items())) + timezone + (country or ""))
+    hit = _settings_cache.get(key)
+    if hit is None:
+        settings = resolve_settings(call_settings, account_timezone=timezone)
+        schedule = schedule_for(settings, default_timezone=timezone, country=country)
+        if len(_settings_cache) > 4096:
+            _settings_cache.clear()
+        hit = _settings_cache[key] = (settings, schedule)
+    return hit
+
+
+async def claim_due_jobs(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    reserve_seconds: int = 300,
+    default_provider: str = "simulated",
+) -> list[ClaimedJob]:
+    """Claim up to ``limit`` due jobs, moving them to DIALING with a lease.
+
+    Locks the accounts it claims for (until the caller commits), writes the attempt
+    rows and balance reservations, and records why waiting batches wait. Never commits.
+    """
+    if limit <= 0:
+        return []
+    candidates = await _candidate_batches(session, now)
+    by_account: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        if c.account_status != AccountStatus.ACTIVE:
+            await _set_waiting(session, c, ACCOUNT_SUSPENDED, None)
+            continue
+        c.settings, c.schedule = batch_rules(
+            c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
+        )
+        if not is_open(c.schedule, now):
+            await _set_waiting(session, c, OUTSIDE_WINDOW, next_open(c.schedule, now))
+            continue
+        by_account.setdefault(c.account_id, []).append(c)
+
+    # Accounts are locked in id order so two claims can never deadlock on PostgreSQL.
+    # An account at its cap costs one cheap pass, so later accounts are not starved.
+    accounts = sorted(by_account.items())
+
+    claimed: list[ClaimedJob] = []
+    for account_id, batches in accounts:
+        if len(claimed) >= limit:
+            break
+        claimed += await _claim_for_account(
+            session,
+            account_id,
+            batches,
+            worker_id=worker_id,
+            now=now,
+            limit=limit - len(claimed),
+            lease=lease,
+            reserve_seconds=reserve_seconds,
+            default_provider=default_provider,
+        )
+    return claimed
+
+
+async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Candidate]:
+    due = exists().where(
+        Job.batch_id == Batch.id, Job.status.in_(WAITING), Job.next_attempt_at <= now
+    )
+    stmt = (
+        select(
+            Batch.id,
+            Batch.account_id,
+            Batch.priority,
+            Batch.call_settings,
+            Batch.provider,
+            Batch.provider_options,
+            Batch.script_id,
+            Batch.processing_type,
+            Batch.waiting_reason,
+            Batch.waiting_until,
+            Batch.started_at,
+            Account.status,
+            Account.timezone,
+            Account.country,
+        )
+        .join(Account, Account.id == Batch.account_id)
+        .where(Batch.status == BatchStatus.ACTIVE, Batch.is_active.is_(True), due)
+    )
+    rows: Sequence[Row[Any]] = (await session.execute(stmt)).all()
+    return [
+        _Candidate(
+            batch_id=r[0],
+            account_id=r[1],
+            priority=r[2] or 0,
+            call_settings=r[3] or {},
+            provider=r[4],
+            provider_options=r[5] or {},
+            script_id=r[6],
+            processing_type=r[7] or "basic",
+            waiting_reason=r[8],
+            waiting_until=r[9],
+            started=r[10] is not None,
+            account_status=r[11],
+            account_timezone=r[12],
+            account_country=r[13],
+        )
+        for r in rows
+    ]
+
+
+async def _set_waiting(
+    session: AsyncSession, c: _Candidate, reason: str | None, until: datetime | None
+) -> None:
+    # Written only when it changes: this runs every poll for every waiting batch.
+    if c.waiting_reason == reason and c.waiting_until == until:
+        return
+    await session.execute(
+        update(Batch)
+        .where(Batch.id == c.batch_id)
+        .values(waiting_reason=reason, waiting_until=until)
+    )
+    c.waiting_reason, c.waiting_until = reason, until
+
+
+async def _count_in_flight(session: AsyncSession, column: Any, value: str, cap: int) -> int:
+    # Bounded by the cap: the index stops after ``cap`` rows however busy the account is.
+    sub = (
+        select(Job.id)
+        .where(column == value, Job.status.in_(IN_FLIGHT))
+        .limit(max(cap, 0))
+        .subquery()
+    )
+    return int((await session.execute(select(func.count()).select_from(sub))).scalar_one())
+
+
+async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: int) -> list[str]:
+    # One index range per waiting status, merged: ORDER BY over "status IN (...)" would
+    # sort every due row of a large batch on each claim.
+    parts = []
+    for status in (JobStatus.PENDING, JobStatus.SCHEDULED):
+        parts.append(
+            select(Job.id, Job.next_attempt_at)
+            .where(Job.batch_id == batch_id, Job.status == status, Job.next_attempt_at <= now)
+            .order_by(Job.next_attempt_at)
+            .limit(n)
+            .subquery()
+        )
+    u = union_all(*(select(p.c.id, p.c.next_attempt_at) for p in parts)).subquery()
+    stmt = select(u.c.id).order_by(u.c.next_attempt_at).limit(n)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> list[Job]:
+    stmt = (
+        select(Job)
+        .where(Job.id.in_(ids), Job.status.in_(WAITING), Job.next_attempt_at <= now)
+        .order_by(Job.next_attempt_at, Job.id)
+        .execution_options(populate_existing=True)
+    )
+    if session.bind.dialect.name == "postgresql":
+        # Rows being cancelled or claimed elsewhere are skipped, not waited for.
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _claim_for_account(
+    session: AsyncSession,
+    account_id: str,
+    batches: list[_Candidate],
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    reserve_seconds: int,
+    default_provider: str,
+) -> list[ClaimedJob]:
+    account = await lock_account(session, account_id)
+    if account.status != AccountStatus.ACTIVE:  # suspended since the candidate query
+        return []
+    room_account = account.max_concurrent_calls - await _count_in_flight(
+        session, Job.account_id, account_id, account.max_concurrent_calls
+    )
+    pricing = pricing_of(account)
+    claimed: list[ClaimedJob] = []
+    batches.sort(key=lambda c: -c.priority)
+    for c in batches:
+        if room_account <= 0 or len(claimed) >= limit:
+            break
+        assert c.settings is not None
+        assert c.schedule is not None
+        cap = c.settings.max_concurrent_calls
+        room = min(
+            room_account,
+            cap - await _count_in_flight(session, Job.batch_id, c.batch_id, cap),
+            limit - len(claimed),
+        )
+        if room <= 0:
+            continue
+        max_seconds = min(reserve_seconds, c.settings.max_call_duration_s)
+        per_job = reservation(account.plan_type, pricing, max_seconds=max_seconds)
+        affordable = account.balance // per_job if per_job > 0 else room
+        n = min(room, affordable)
+        jobs = (
+            await _lock_jobs(session, await _due_job_ids(session, c.batch_id, now, n), now)
+            if n
+            else []
+        )
+        balance_short = affordable < room and len(jobs) >= n
+        if JOB_FILTERS and jobs:
+            jobs = await _apply_filters(session, c, jobs, now)
+        if jobs:
+            claimed += await _dial(
+                session, account, c, jobs, per_job,
+                worker_id=worker_id, now=now, lease=lease, default_provider=default_provider,
+            )  # fmt: skip
+            room_account -= len(jobs)
+        await _set_waiting(session, c, INSUFFICIENT_BALANCE if balance_short else None, None)
+    return claimed
+
+
+async def _apply_filters(
+    session: AsyncSession, c: _Candidate, jobs: list[Job], now: datetime
+) -> list[Job]:
+    assert c.settings is not None
+    assert c.schedule is not None
+    ctx = BatchContext(c.batch_id, c.account_id, c.settings, c.schedule, c.account_country)
+    snoozed: dict[str, Snooze] = {}
+    for f in JOB_FILTERS:
+        remaining = [j for j in jobs if j.id not in snoozed]
+        if remaining:
+            snoozed.update(await f(session, ctx, remaining, now))
+    deltas: dict[str, int] = {}
+    for job in jobs:
+        s = snoozed.get(job.id)
+        if s is None:
+            continue
+        # A snooze spends no attempt: only the due time and the visible reason move.
+        if job.status != JobStatus.SCHEDULED:
+            for k, v in counter_deltas(job.status, JobStatus.SCHEDULED).items():
+                deltas[k] = deltas.get(k, 0) + v
+        job.status = JobStatus.SCHEDULED
+        job.next_attempt_at = max(s.until, now)
+        job.wait_reason = s.reason
+    if deltas:
+        await bump_batch(session, c.batch_id, c.account_id, deltas)
+    # A filter may also end a job outright (e.g. every phone on the do-not-call list).
+    return [j for j in jobs if j.id not in snoozed and j.status in WAITING]
+
+
+async def _dial(
+    session: AsyncSession,
+    account: Account,
+    c: _Candidate,
+    jobs: list[Job],
+    per_job: int,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    default_provider: str,
+) -> list[ClaimedJob]:
+    assert c.settings is not None
+    provider = c.provider or default_provider
+    lease_until = now + lease
+    out: list[ClaimedJob] = []
+    deltas: dict[str, int] = {}
+    balance = account.balance
+    for job in jobs:
+        attempt_id = new_id("att")
+        phones = job.phones or []
+        index = job.phone_index if 0 <= job.phone_index < len(phones) else 0
+        phone = phones[index] if phones else ""
+        for k, v in counter_deltas(job.status, JobStatus.DIALING).items():
+            deltas[k] = deltas.get(k, 0) + v
+        job.status = JobStatus.DIALING
+        job.attempts += 1
+        job.phone_index = index
+        job.lease_expires_at = lease_until
+        job.worker_id = worker_id
+        job.current_attempt_id = attempt_id
+        job.wait_reason = None
+        session.add(
+            CallAttempt(
+                id=attempt_id, job_id=job.id, batch_id=job.batch_id, account_id=job.account_id,
+                number=job.attempts, phone=phone, phone_index=index, provider=provider,
+                status=AttemptStatus.DIALING, worker_id=worker_id, started_at=now,
+                reserved_units=per_job,
+            )
+        )  # fmt: skip
+        if per_job > 0:
+            # The bulk equivalent of billing.service.reserve: the account is locked and
+            # the keys are brand new attempt ids, so neither the balance check nor the
+            # idempotency lookup can differ from the one-by-one path.
+            balance -= per_job
+            session.add(
+                LedgerEntry(
+                    account_id=account.id, kind=EntryKind.RESERVATION, amount=-per_job,
+                    balance_after=balance, idempotency_key=f"reserve:{attempt_id}",
+                    batch_id=job.batch_id, job_id=job.id, attempt_id=attempt_id, created_at=now,
+                )
+            )  # fmt: skip
+        out.append(
+            ClaimedJob(
+                job_id=job.id, attempt_id=attempt_id, attempt_number=job.attempts,
+                batch_id=job.batch_id, account_id=job.account_id, phone=phone,
+                phone_index=index, contact_name=job.contact_name, dni=job.dni,
+                payload=dict(job.payload or {}), provider=provider,
+                provider_options=dict(c.provider_options), script_id=c.script_id,
+                processing_type=c.processing_type,
+                max_duration_s=c.settings.max_call_duration_s, reserved_units=per_job,
+                lease_expires_at=lease_until,
+            )
+        )  # fmt: skip
+    account.balance = balance
+    await session.flush()
+    extra: dict[str, Any] = {}
+    if not c.started:
+        extra["started_at"] = now
+        c.started = True
+    await bump_batch(session, c.batch_id, c.account_id, deltas, **extra)
+    return out

@@ -1,0 +1,137 @@
+"""Worker side tasks: the lease rescuer and the heartbeat.
+
+Rescuer (any worker may run it; every step re-checks under the job lock, so two rescuers
+or a rescuer racing a late webhook do no harm):
+
+* a job DIALING past its lease: the worker died between the claim and the provider's
+  answer. If the provider knows a call for the attempt id (our idempotency key), the call
+  did go out: the job becomes IN_PROGRESS. Otherwise no call was placed: the attempt is
+  ABANDONED, its hold released, the job waits again (due now) and the attempt is not
+  counted;
+* a job IN_PROGRESS past the call timeout: the final webhook was lost. The provider is
+  asked (``get_call``) and its final state applied through the webhook path; if it has
+  none, the attempt fails as ``failed`` (hold released, retry policy applies).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dialer.call.service import abandon_attempt, mark_placed
+from dialer.db.session import Database
+from dialer.job.states import JobStatus, Outcome
+from dialer.logging import get_logger
+from dialer.metrics import LEASES_RESCUED
+from dialer.models import CallAttempt, Job, WorkerHeartbeat
+from dialer.telephony.base import CallEvent, ProviderError
+from dialer.telephony.webhooks import handle_events
+
+log = get_logger("dialer.worker")
+
+
+async def rescue_expired(
+    db: Database,
+    providers: Any,
+    *,
+    now: datetime,
+    call_timeout: timedelta,
+    limit: int = 100,
+) -> int:
+    """Recover jobs whose lease expired. ``providers(name)`` returns the provider for an
+    attempt. Returns how many jobs were recovered."""
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(Job.id, Job.status, Job.current_attempt_id, CallAttempt.provider,
+                       CallAttempt.provider_call_id)
+                .join(CallAttempt, CallAttempt.id == Job.current_attempt_id)
+                .where(
+                    Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]),
+                    Job.lease_expires_at < now,
+                )
+                .limit(limit)
+            )
+        ).all()  # fmt: skip
+    rescued = 0
+    for job_id, status, attempt_id, provider_name, call_id in rows:
+        provider = providers(provider_name)
+        try:
+            if status == JobStatus.DIALING:
+                rescued += await _rescue_dialing(db, provider, attempt_id, now, call_timeout)
+            else:
+                rescued += await _rescue_in_progress(db, provider, attempt_id, call_id, now)
+        except ProviderError as exc:
+            # The provider cannot answer now: leave the job for the next pass.
+            log.warning(
+                "worker.rescue_deferred", job_id=job_id, attempt_id=attempt_id, error=str(exc)
+            )
+    if rescued:
+        LEASES_RESCUED.inc(rescued)
+    return rescued
+
+
+async def _rescue_dialing(
+    db: Database, provider: Any, attempt_id: str, now: datetime, call_timeout: timedelta
+) -> int:
+    find = getattr(provider, "find_call", None)
+    known: CallEvent | None = await find(attempt_id) if find is not None else None
+    async with db.write() as session:
+        if known is not None:
+            await mark_placed(
+                session, attempt_id, known.provider_call_id, now=now, call_timeout=call_timeout
+            )
+            log.info("worker.lease_rescued", attempt_id=attempt_id, result="call_found")
+            return 1
+        done = await abandon_attempt(
+            session, attempt_id, now=now, retry_at=now, reason="lease_expired",
+            error="worker lost before the call was placed",
+        )  # fmt: skip
+    if done:
+        log.info("worker.lease_rescued", attempt_id=attempt_id, result="abandoned")
+    return int(done)
+
+
+async def _rescue_in_progress(
+    db: Database, provider: Any, attempt_id: str, call_id: str | None, now: datetime
+) -> int:
+    event = await provider.get_call(call_id) if call_id else None
+    if event is None or not event.final:
+        if event is not None and call_id:
+            try:
+                await provider.hangup(call_id)
+            except ProviderError:
+                pass
+        event = CallEvent(
+            provider=provider.name, provider_call_id=call_id or "", attempt_id=attempt_id,
+            event_key=f"timeout:{attempt_id}", final=True, status="timeout",
+            outcome=Outcome.FAILED, error="no final report from the provider within CALL_TIMEOUT",
+        )  # fmt: skip
+    async with db.write() as session:
+        applied = await handle_events(session, [event], now=now)
+    log.info("worker.call_reconciled", attempt_id=attempt_id, outcome=event.outcome)
+    return int(applied > 0)
+
+
+async def heartbeat(db: Database, *, worker_id: str, started_at: datetime, now: datetime) -> None:
+    """Record that this worker is alive (one row per worker, upserted)."""
+    values = {
+        "worker_id": worker_id,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": started_at,
+        "last_seen_at": now,
+    }
+    async with db.write() as session:
+        ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            ins(WorkerHeartbeat)
+            .values(values)
+            .on_conflict_do_update(index_elements=["worker_id"], set_={"last_seen_at": now})
+        )

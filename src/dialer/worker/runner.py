@@ -1,0 +1,338 @@
+"""The dispatcher worker: claim due jobs, place the calls, persist what the provider says.
+
+Loop (procrastinate-style)::
+
+    while not stop:
+        free = concurrency - calls being placed by this process
+        claimed = claim_due_jobs(limit=min(free, CLAIM_BATCH_SIZE))   # one transaction
+        for each job: task -> place_call -> persist (shielded)        # bounded by a semaphore
+        nothing claimed -> wait POLL_INTERVAL, or until a local call ends, or stop
+
+Side tasks: heartbeat, lease rescuer (maintenance.py) and the simulated carrier loop
+(delivers the simulated provider's webhooks; every worker runs one, they share the work
+through row locks).
+
+Invariants:
+  * a placed call is persisted even if the worker is being cancelled (``asyncio.shield``);
+  * a provider error never loses the job: Retryable -> the attempt is abandoned and the
+    job waits (the attempt is not counted); Permanent -> the attempt ends with outcome
+    ``invalid_number`` / ``failed`` through the webhook path and the retry policy decides;
+  * a crash at any point leaves the job DIALING/IN_PROGRESS with a lease: the rescuer of
+    any worker recovers it.
+
+SIGTERM/SIGINT set the stop event: no new claims, calls in progress get
+``SHUTDOWN_TIMEOUT`` to be handed to the provider and persisted, then the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from dialer import logging as dlog
+from dialer.call.service import PlacedResult, abandon_attempt, mark_placed
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.job.states import Outcome
+from dialer.kit import clock as clock_mod
+from dialer.kit.clock import Clock
+from dialer.metrics import CALLS_CLAIMED, CALLS_IN_FLIGHT, CALLS_PLACED, CLAIM_LATENCY
+from dialer.script.render import job_variables
+from dialer.telephony.base import (
+    CallEvent,
+    CallRequest,
+    InvalidNumberError,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    RetryableProviderError,
+)
+from dialer.telephony.registry import get_provider
+from dialer.telephony.simulated import SimulatedProvider
+from dialer.telephony.webhooks import handle_events
+from dialer.worker.claim import ClaimedJob, claim_due_jobs
+from dialer.worker.maintenance import heartbeat, rescue_expired
+
+log = dlog.get_logger("dialer.worker")
+
+SHUTDOWN_TIMEOUT = 15.0  # seconds calls in progress get to be persisted on stop
+RETRYABLE_BACKOFF = timedelta(seconds=30)
+
+
+class Worker:
+    """One dispatcher process (or the task inside ``dialer serve``)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        provider: Provider | None = None,
+        worker_id: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self._provider = provider
+        self.worker_id = worker_id or (
+            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        )
+        self._clock = clock
+        self._concurrency = settings.WORKER_CONCURRENCY
+        self._sem = asyncio.Semaphore(self._concurrency)
+        self._running = 0
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.poll = settings.POLL_INTERVAL.total_seconds()
+
+    def now(self) -> datetime:
+        return self._clock.now() if self._clock else clock_mod.now()
+
+    def provider_for(self, name: str | None) -> Provider:
+        if self._provider is not None:
+            return self._provider
+        return get_provider(name, self.settings, self.db)
+
+    # -- main loop -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop`` is set, then shut down gracefully."""
+        started = self.now()
+        log.info("worker.started", worker_id=self.worker_id, concurrency=self._concurrency)
+        side = [
+            asyncio.create_task(
+                self._every(stop, self.poll * 10, self._heartbeat(started)), name="heartbeat"
+            ),
+            asyncio.create_task(self._every(stop, self.poll * 5, self._rescue), name="rescuer"),
+        ]
+        simulated = self._simulated()
+        if simulated is not None:
+            side.append(asyncio.create_task(self._carrier(stop, simulated), name="carrier"))
+        try:
+            while not stop.is_set():
+                claimed = await self._claim_round(stop)
+                if claimed:
+                    continue  # claim until nothing is due
+                await self._sleep(stop)
+        finally:
+            await self._shutdown(side)
+            log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def _claim_round(self, stop: asyncio.Event) -> int:
+        free = self._concurrency - self._running
+        if free <= 0:
+            return 0
+        limit = min(free, self.settings.CLAIM_BATCH_SIZE)
+        try:
+            with CLAIM_LATENCY.time():
+                async with self.db.write() as session:
+                    jobs = await claim_due_jobs(
+                        session,
+                        worker_id=self.worker_id,
+                        now=self.now(),
+                        limit=limit,
+                        lease=self.settings.LEASE,
+                        reserve_seconds=self.settings.RESERVE_SECONDS,
+                        default_provider=self.settings.PROVIDER,
+                    )
+        except Exception:
+            # A lost connection or a deadlock victim: nothing was claimed, try again later.
+            log.exception("worker.claim_failed", worker_id=self.worker_id)
+            return 0
+        for job in jobs:
+            self._running += 1
+            CALLS_IN_FLIGHT.inc()
+            task = asyncio.create_task(self._execute(job), name=f"call-{job.attempt_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if jobs:
+            CALLS_CLAIMED.inc(len(jobs))
+        # A full claim means there may be more: go again at once.
+        return len(jobs) if len(jobs) >= limit else 0
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    # -- one call --------------------------------------------------------------------------
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        try:
+            async with self._sem:
+                await self._place(job)
+        except Exception:
+            # Whatever happened, the lease brings the job back: log and move on.
+            log.exception("worker.call_failed", job_id=job.job_id, attempt_id=job.attempt_id)
+        finally:
+            self._running -= 1
+            CALLS_IN_FLIGHT.dec()
+            self._wake.set()
+
+    def request_for(self, job: ClaimedJob, provider: Provider) -> CallRequest:
+        opts = job.provider_options
+        return CallRequest(
+            attempt_id=job.attempt_id,
+            to_number=job.phone,
+            from_number=opts.get("from_number"),
+            agent_id=opts.get("agent_id"),
+            variables=job_variables(
+                contact_name=job.contact_name, dni=job.dni, payload=job.payload
+            ),
+            metadata={
+                "attempt_id": job.attempt_id,
+                "job_id": job.job_id,
+                "batch_id": job.batch_id,
+                "account_id": job.account_id,
+                "processing_type": job.processing_type,
+            },
+            max_duration_s=job.max_duration_s,
+            webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
+        )
+
+    async def _place(self, job: ClaimedJob) -> None:
+        provider = self.provider_for(job.provider)
+        log.debug("worker.call_claimed", job_id=job.job_id, attempt_id=job.attempt_id,
+                  batch_id=job.batch_id, account_id=job.account_id)  # fmt: skip
+        try:
+            placed = await provider.place_call(self.request_for(job, provider))
+        except RetryableProviderError as exc:
+            await asyncio.shield(self._persist(self._abandon(job, str(exc))))
+            return
+        except PermanentProviderError as exc:
+            outcome = (
+                Outcome.INVALID_NUMBER if isinstance(exc, InvalidNumberError) else Outcome.FAILED
+            )
+            await asyncio.shield(
+                self._persist(self._rejected(job, provider.name, outcome, str(exc)))
+            )
+            return
+        CALLS_PLACED.labels(provider.name).inc()
+        result = await asyncio.shield(self._persist(self._placed(job, placed.provider_call_id)))
+        if result == PlacedResult.ABANDONED:
+            # The lease expired while the provider was answering and the job was handed
+            # back: this late call must not go on.
+            with contextlib.suppress(ProviderError):
+                await provider.hangup(placed.provider_call_id)
+
+    async def _persist(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        return await work()
+
+    def _placed(self, job: ClaimedJob, call_id: str) -> Callable[[], Awaitable[PlacedResult]]:
+        async def work() -> PlacedResult:
+            async with self.db.write() as session:
+                return await mark_placed(
+                    session, job.attempt_id, call_id, now=self.now(),
+                    call_timeout=self.settings.CALL_TIMEOUT,
+                )  # fmt: skip
+
+        return work
+
+    def _abandon(self, job: ClaimedJob, error: str) -> Callable[[], Awaitable[bool]]:
+        async def work() -> bool:
+            now = self.now()
+            async with self.db.write() as session:
+                return await abandon_attempt(
+                    session, job.attempt_id, now=now, retry_at=now + RETRYABLE_BACKOFF,
+                    reason="provider_unavailable", error=error,
+                )  # fmt: skip
+
+        return work
+
+    def _rejected(
+        self, job: ClaimedJob, provider: str, outcome: Outcome, error: str
+    ) -> Callable[[], Awaitable[int]]:
+        async def work() -> int:
+            now = self.now()
+            event = CallEvent(
+                provider=provider, provider_call_id="", attempt_id=job.attempt_id,
+                event_key=f"rejected:{job.attempt_id}", final=True, status="rejected",
+                outcome=outcome, ended_at=now, error=error,
+            )  # fmt: skip
+            async with self.db.write() as session:
+                return await handle_events(session, [event], now=now)
+
+        return work
+
+    # -- side tasks ------------------------------------------------------------------------
+
+    def _simulated(self) -> SimulatedProvider | None:
+        if isinstance(self._provider, SimulatedProvider):
+            return self._provider
+        if self._provider is not None:
+            return None
+        p = get_provider("simulated", self.settings, self.db)
+        return p if isinstance(p, SimulatedProvider) else None
+
+    async def _carrier(self, stop: asyncio.Event, sim: SimulatedProvider) -> None:
+        batch = max(self.settings.CLAIM_BATCH_SIZE * 4, 50)
+        while not stop.is_set():
+            try:
+                n = await sim.deliver_due(limit=batch)
+            except Exception:
+                log.exception("simulated.delivery_failed", worker_id=self.worker_id)
+                n = 0
+            if n:
+                self._wake.set()  # calls ended: caps have room again
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll)
+
+    def _heartbeat(self, started: datetime) -> Callable[[], Awaitable[None]]:
+        async def beat() -> None:
+            await heartbeat(self.db, worker_id=self.worker_id, started_at=started, now=self.now())
+
+        return beat
+
+    async def _rescue(self) -> None:
+        await rescue_expired(
+            self.db, self.provider_for, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
+        )
+
+    async def _every(
+        self, stop: asyncio.Event, interval: float, fn: Callable[[], Awaitable[None]]
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await fn()
+            except Exception:
+                log.exception("worker.side_task_failed", worker_id=self.worker_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(interval, 0.05))
+
+    async def _shutdown(self, side: list[asyncio.Task[None]]) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_TIMEOUT)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        for t in side:
+            t.cancel()
+        await asyncio.gather(*side, return_exceptions=True)
+
+
+async def run_worker_process(settings: Settings) -> None:
+    """Entry point of ``dialer worker`` / ``python -m dialer.worker``: runs until SIGTERM/SIGINT."""
+    dlog.configure(settings.LOG_LEVEL, settings.LOG_JSON)
+    db = Database(settings.DATABASE_URL)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await Worker(db, settings).run(stop)
+    finally:
+        await db.dispose()
