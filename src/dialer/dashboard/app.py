@@ -1,9 +1,51 @@
-"""Operator dashboard (server-rendered, Jinja2 + htmx), mounted at /dashboard."""
+"""Operator dashboard (server-rendered, Jinja2 + htmx), mounted at /dashboard.
+
+A sub-application with its own HTML error handler and session-cookie auth. It shares
+the parent app's ``state`` (database, settings, admin key), and its routes call the
+same services and schemas as the JSON API.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from dialer.dashboard.errors import install_html_handlers
+from dialer.dashboard.i18n import LANG_COOKIE, LANGS
+from dialer.dashboard.rendering import HERE
+from dialer.dashboard.routes import batches, overview, session, upload
+
+
+def create_dashboard(parent: FastAPI) -> FastAPI:
+    dash = FastAPI(
+        title="dialer dashboard",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    # One state for both apps: the lifespan of the parent fills it (db, admin key...).
+    dash.state = parent.state
+    install_html_handlers(dash)
+
+    @dash.middleware("http")
+    async def _remember_lang(request: Request, call_next: object) -> Response:
+        response: Response = await call_next(request)  # type: ignore[operator]
+        lang = request.query_params.get("lang")
+        if lang in LANGS:
+            response.set_cookie(
+                LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/dashboard"
+            )
+        # Pages show account data: never cache them (static assets may be cached).
+        if "/static/" not in request.url.path:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    dash.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (session, overview, batches, upload):
+        dash.include_router(module.router)
+    return dash
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    return None
+    app.mount("/dashboard", create_dashboard(app), name="dashboard")

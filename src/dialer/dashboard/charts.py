@@ -1,0 +1,66 @@
+"""Server-side SVG charts: geometry only, drawn by the templates. Pure, no build step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    bars: list[Bar]
+    width: int
+    height: int
+    max_value: int
+    baseline: float  # y of the x axis
+
+
+def bar_chart(
+    points: list[tuple[str, int]], *, width: int = 720, height: int = 200, gap: float = 2.0
+) -> BarChart:
+    """Vertical bars for ``points`` (label, value); the tallest fills the plot height."""
+    top, bottom = 10.0, 20.0  # room for the top value and the hour labels
+    plot = height - top - bottom
+    peak = max((v for _, v in points), default=0)
+    n = max(len(points), 1)
+    slot = width / n
+    bars = []
+    for i, (label, value) in enumerate(points):
+        h = plot * value / peak if peak else 0.0
+        bars.append(
+            Bar(
+                label=label,
+                value=value,
+                x=round(i * slot + gap / 2, 2),
+                y=round(top + plot - h, 2),
+                width=round(max(slot - gap, 1.0), 2),
+                height=round(h, 2),
+            )
+        )
+    return BarChart(bars=bars, width=width, height=height, max_value=peak, baseline=top + plot)
+
+
+@dataclass(frozen=True)
+class Share:
+    key: str
+    count: int
+    percent: float
+
+
+def breakdown(counts: dict[str, int]) -> list[Share]:
+    """Counts as shares of the total, largest first (for the outcome bars)."""
+    total = sum(counts.values())
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [
+        Share(key=k, count=v, percent=round(100.0 * v / total, 1) if total else 0.0)
+        for k, v in items
+    ]

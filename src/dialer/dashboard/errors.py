@@ -1,0 +1,70 @@
+"""The dashboard's HTML error handler: a full page, or a toast for htmx requests."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+
+from dialer.dashboard.auth import LoginRequired, clear_session_cookie
+from dialer.dashboard.rendering import render
+from dialer.errors import AppError
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def error_response(request: Request, status_code: int, message: str) -> Response:
+    """Render ``message``: into the toast region for htmx, else as a whole page."""
+    if _is_htmx(request):
+        response = render(
+            request, "_toast.html", {"message": message, "level": "error"}, status_code=status_code
+        )
+        # Whatever the request targeted, the message goes to the toast region.
+        response.headers["HX-Retarget"] = "#toasts"
+        response.headers["HX-Reswap"] = "beforeend"
+        return response
+    return render(
+        request, "error.html", {"message": message, "status": status_code}, status_code=status_code
+    )
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if isinstance(exc, LoginRequired):
+        login = "/dashboard/login?" + urlencode({"next": request.url.path})
+        if _is_htmx(request):
+            response: Response = Response(status_code=401, headers={"HX-Redirect": str(login)})
+        else:
+            response = RedirectResponse(str(login), status_code=303)
+        clear_session_cookie(response)
+        return response
+    message = exc.message
+    if exc.field:
+        message = f"{exc.field}: {message}"
+    return error_response(request, exc.status_code, message)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+    return error_response(request, 422, "; ".join(parts))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(request, exc.status_code, str(exc.detail))
+
+
+def install_html_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

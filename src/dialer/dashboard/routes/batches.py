@@ -1,0 +1,240 @@
+"""Batches list, batch page with live progress (SSE), controls, jobs and job detail."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import RedirectResponse, Response
+
+from dialer.account.auth import Principal
+from dialer.batch import service as batch_service
+from dialer.batch.schemas import BatchRead
+from dialer.dashboard.auth import DashboardUser
+from dialer.dashboard.charts import breakdown
+from dialer.dashboard.rendering import current_account_id, render, templates
+from dialer.db.session import DatabaseDep, ReadSession, WriteSession
+from dialer.events.stream import batch_stream
+from dialer.ingestion import export
+from dialer.job.states import JobStatus
+
+router = APIRouter()
+
+PAGE = 25
+
+
+@router.get("/batches", name="dashboard_batches")
+async def batches_page(
+    request: Request,
+    user: DashboardUser,
+    session: ReadSession,
+    skip: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    items, total = await batch_service.list_batches(
+        session,
+        user,
+        account_id=current_account_id(request, user),
+        is_active=None,
+        status=None,
+        limit=PAGE,
+        skip=skip,
+    )
+    return render(
+        request,
+        "batches.html",
+        {
+            "batches": [BatchRead.of(b) for b in items],
+            "total": total,
+            "skip": skip,
+            "page": PAGE,
+        },
+    )
+
+
+def _live_context(batch: BatchRead | dict[str, object]) -> dict[str, object]:
+    data = batch.model_dump() if isinstance(batch, BatchRead) else batch
+    return {"b": data}
+
+
+@router.get("/batches/{batch_id}", name="dashboard_batch")
+async def batch_page(
+    request: Request,
+    batch_id: str,
+    user: DashboardUser,
+    session: ReadSession,
+    status: JobStatus | None = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    summary = await batch_service.get_summary(session, user, batch_id)
+    batch = BatchRead.of(await batch_service.get_batch(session, user, batch_id))
+    jobs, jobs_total = await batch_service.list_jobs(
+        session, user, batch_id, status=status, limit=PAGE, skip=skip
+    )
+    return render(
+        request,
+        "batch.html",
+        {
+            **_live_context(batch),
+            "batch": batch,
+            "summary": summary,
+            "outcomes": breakdown(summary.outcomes),
+            "business": breakdown(summary.business_results),
+            "jobs": jobs,
+            "jobs_total": jobs_total,
+            "job_status": status,
+            "skip": skip,
+            "page": PAGE,
+        },
+    )
+
+
+@router.get("/batches/{batch_id}/live", name="dashboard_batch_live")
+async def batch_live(
+    request: Request, batch_id: str, user: DashboardUser, session: ReadSession
+) -> Response:
+    """The progress panel alone (what the stream swaps in; also a no-JS fallback)."""
+    batch = BatchRead.of(await batch_service.get_batch(session, user, batch_id))
+    return render(request, "_live.html", _live_context(batch))
+
+
+@router.get("/batches/{batch_id}/outcomes", name="dashboard_batch_outcomes")
+async def batch_outcomes(
+    request: Request, batch_id: str, user: DashboardUser, session: ReadSession
+) -> Response:
+    summary = await batch_service.get_summary(session, user, batch_id)
+    return render(
+        request,
+        "_outcomes.html",
+        {
+            "summary": summary,
+            "outcomes": breakdown(summary.outcomes),
+            "business": breakdown(summary.business_results),
+        },
+    )
+
+
+@router.get("/batches/{batch_id}/stream", name="dashboard_batch_stream")
+async def batch_stream_html(
+    request: Request, batch_id: str, user: DashboardUser, db: DatabaseDep
+) -> EventSourceResponse:
+    """The live panel as HTML over SSE (cookie-authenticated, for htmx's sse extension).
+
+    Each counter change sends a ``progress`` event with the rendered panel; the last
+    one is followed by ``end``, on which the page closes the EventSource (instead of
+    the browser reconnecting to a finished batch forever).
+    """
+    stream = batch_stream(db, batch_id, account_id=user.scope(None))
+    first = await anext(stream)
+    lang_request = request
+
+    def panel(snapshot: dict[str, object]) -> str:
+        template = templates.get_template("_live.html")
+        ctx = _panel_ctx(lang_request, user, snapshot)
+        return template.render(ctx)
+
+    async def body() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(panel(first.data), event="progress")
+        async for item in stream:
+            if item.kind == "event":
+                continue  # the panel shows counters; job rows are on their own pages
+            yield ServerSentEvent(panel(item.data), event="progress")
+            if item.kind == "end":
+                yield ServerSentEvent("", event="end")
+
+    return EventSourceResponse(body(), ping=15)
+
+
+def _panel_ctx(request: Request, user: Principal, snapshot: dict[str, object]) -> dict[str, object]:
+    from dialer.dashboard.i18n import translator
+    from dialer.dashboard.rendering import request_lang
+
+    lang = request_lang(request)
+    return {"b": snapshot, "t": translator(lang), "lang": lang, "user": user, "request": request}
+
+
+async def _after_action(request: Request, batch_id: str, batch: BatchRead) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return render(request, "_live.html", _live_context(batch))
+    return RedirectResponse(f"/dashboard/batches/{batch_id}", status_code=303)
+
+
+@router.post("/batches/{batch_id}/pause", name="dashboard_batch_pause")
+async def pause(
+    request: Request, batch_id: str, user: DashboardUser, session: WriteSession
+) -> Response:
+    batch = BatchRead.of(await batch_service.pause_batch(session, user, batch_id))
+    return await _after_action(request, batch_id, batch)
+
+
+@router.post("/batches/{batch_id}/resume", name="dashboard_batch_resume")
+async def resume(
+    request: Request, batch_id: str, user: DashboardUser, session: WriteSession
+) -> Response:
+    batch = BatchRead.of(await batch_service.resume_batch(session, user, batch_id))
+    return await _after_action(request, batch_id, batch)
+
+
+@router.post("/batches/{batch_id}/cancel", name="dashboard_batch_cancel")
+async def cancel(
+    request: Request,
+    batch_id: str,
+    user: DashboardUser,
+    session: WriteSession,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    batch = BatchRead.of(
+        await batch_service.cancel_batch(session, user, batch_id, reason.strip() or None)
+    )
+    return await _after_action(request, batch_id, batch)
+
+
+@router.get("/jobs/{job_id}", name="dashboard_job")
+async def job_page(
+    request: Request, job_id: str, user: DashboardUser, session: ReadSession
+) -> Response:
+    job = await batch_service.get_job(session, user, job_id)
+    return render(request, "job.html", {"job": job})
+
+
+def _disposition(batch_id: str, ext: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in batch_id)[:80] or "batch"
+    return {"Content-Disposition": f'attachment; filename="{safe}.{ext}"'}
+
+
+@router.get("/batches/{batch_id}/export.csv", name="dashboard_export_csv")
+async def export_csv(batch_id: str, user: DashboardUser, db: DatabaseDep) -> Response:
+    """The same CSV as the API export, for the logged-in operator."""
+    async with db.read() as session:
+        target = await export.export_target(session, user, batch_id)
+    return StreamingResponse(
+        export.csv_stream(db, target, ","),
+        media_type="text/csv; charset=utf-8",
+        headers=_disposition(target.batch_id, "csv"),
+    )
+
+
+@router.get("/batches/{batch_id}/export.xlsx", name="dashboard_export_xlsx")
+async def export_xlsx(
+    batch_id: str, user: DashboardUser, db: DatabaseDep, background: BackgroundTasks
+) -> Response:
+    async with db.read() as session:
+        target = await export.export_target(session, user, batch_id)
+    tmp = Path(tempfile.mkdtemp(prefix="dialer-export-"))
+    path = tmp / "export.xlsx"
+    try:
+        await export.write_xlsx(db, target, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    background.add_task(shutil.rmtree, tmp, True)
+    return FileResponse(
+        path,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_disposition(target.batch_id, "xlsx"),
+    )

@@ -1,0 +1,244 @@
+"""The operator dashboard through real HTTP: login, pages, controls, upload, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dialer.ingestion.samples import write_sample_chile
+from tests.conftest import ADMIN_KEY
+from tests.events.factories import create_account, create_batch
+
+
+@pytest.fixture
+async def browser(app):
+    """A cookie-keeping client, like a browser session (no API key header)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def _login(c: httpx.AsyncClient, key: str) -> httpx.Response:
+    return await c.post("/dashboard/login", data={"api_key": key, "next": "/dashboard/"})
+
+
+@pytest.fixture
+async def seeded(database):
+    async with database.write() as session:
+        account, key = await create_account(session)
+        batch, jobs = await create_batch(session, account, jobs=3, name="Cobranza marzo")
+        other, _ = await create_account(session, account_name="Otra")
+        other_batch, _ = await create_batch(session, other, jobs=1, name="Ajena")
+    return {
+        "account": account,
+        "key": key,
+        "batch": batch,
+        "jobs": jobs,
+        "other_batch": other_batch,
+    }
+
+
+class TestLogin:
+    async def test_pages_redirect_to_login_until_a_valid_key_is_given(self, browser, seeded):
+        r = await browser.get("/dashboard/batches")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/dashboard/login?next=%2Fdashboard%2Fbatches"
+
+        bad = await _login(browser, "dk_not-a-key")
+        assert bad.status_code == 401
+        assert "no es válida" in bad.text  # Spanish by default
+
+        ok = await _login(browser, seeded["key"])
+        assert ok.status_code == 303
+        cookie = ok.headers["set-cookie"]
+        assert "dialer_session=" in cookie
+        assert "httponly" in cookie.lower()
+        assert "samesite=lax" in cookie.lower()
+        # The cookie names the key; it never carries the key itself.
+        assert seeded["key"] not in cookie
+
+        page = await browser.get("/dashboard/batches")
+        assert page.status_code == 200
+        assert "Cobranza marzo" in page.text
+
+    async def test_tampered_cookie_is_rejected(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        token = browser.cookies.get("dialer_session")
+        browser.cookies.set("dialer_session", token[:-2] + "xx", path="/dashboard")
+        r = await browser.get("/dashboard/batches")
+        assert r.status_code == 303
+
+    async def test_logout_ends_the_session(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        await browser.post("/dashboard/logout")
+        r = await browser.get("/dashboard/")
+        assert r.status_code == 303
+
+    async def test_login_never_redirects_off_site(self, browser, seeded):
+        r = await browser.post(
+            "/dashboard/login", data={"api_key": seeded["key"], "next": "https://evil.example/"}
+        )
+        assert r.headers["location"] == "/dashboard/"
+
+
+class TestPages:
+    async def test_overview_shows_the_cards_and_chart(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        r = await browser.get("/dashboard/")
+        assert r.status_code == 200
+        for label in ("Contactos hoy", "Tasa de éxito", "Campañas activas", "Pendientes"):
+            assert label in r.text
+        assert 'data-card="pending_jobs">3<' in r.text
+        assert 'data-card="active_batches">1<' in r.text
+
+    async def test_english_labels_on_request_and_remembered(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        r = await browser.get("/dashboard/", params={"lang": "en"})
+        assert "Jobs today" in r.text
+        assert '<html lang="en">' in r.text
+        again = await browser.get("/dashboard/batches")
+        assert "Batches" in again.text
+
+    async def test_batch_page_has_live_panel_controls_and_jobs(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        batch = seeded["batch"]
+        r = await browser.get(f"/dashboard/batches/{batch.id}")
+        assert r.status_code == 200
+        assert f'sse-connect="/dashboard/batches/{batch.id}/stream"' in r.text
+        assert 'role="progressbar"' in r.text
+        assert 'id="btn-pause"' in r.text
+        assert "Contacto 1" in r.text
+
+    async def test_other_accounts_batches_and_jobs_are_not_found(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        r = await browser.get(f"/dashboard/batches/{seeded['other_batch'].id}")
+        assert r.status_code == 404
+        assert "text/html" in r.headers["content-type"]
+        assert "No encontrado" in r.text
+        listing = await browser.get("/dashboard/batches")
+        assert "Ajena" not in listing.text
+
+    async def test_job_page_shows_contact_and_attempts(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        job = seeded["jobs"][0]
+        r = await browser.get(f"/dashboard/jobs/{job.id}")
+        assert r.status_code == 200
+        assert "Contacto 1" in r.text
+        assert "Aún no hay intentos." in r.text
+
+    async def test_account_page_shows_balance(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        r = await browser.get("/dashboard/account")
+        assert r.status_code == 200
+        assert 'id="balance">600.00 minutos' in r.text
+
+
+class TestControls:
+    async def test_pause_resume_cancel_from_the_batch_page(self, browser, seeded, admin):
+        await _login(browser, seeded["key"])
+        batch = seeded["batch"]
+        hx = {"HX-Request": "true"}
+        paused = await browser.post(f"/dashboard/batches/{batch.id}/pause", headers=hx)
+        assert paused.status_code == 200
+        assert 'data-status="paused"' in paused.text
+        assert (await admin.get(f"/api/v1/batches/{batch.id}")).json()["status"] == "paused"
+
+        resumed = await browser.post(f"/dashboard/batches/{batch.id}/resume", headers=hx)
+        assert 'data-status="active"' in resumed.text
+
+        cancelled = await browser.post(
+            f"/dashboard/batches/{batch.id}/cancel", data={"reason": "deuda pagada"}, headers=hx
+        )
+        assert 'data-status="cancelled"' in cancelled.text
+        body = (await admin.get(f"/api/v1/batches/{batch.id}")).json()
+        assert body["status"] == "cancelled"
+        assert body["cancelled_reason"] == "deuda pagada"
+        assert body["cancelled_jobs"] == 3
+
+    async def test_a_refused_action_comes_back_as_a_toast(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        batch = seeded["batch"]
+        hx = {"HX-Request": "true"}
+        await browser.post(f"/dashboard/batches/{batch.id}/cancel", headers=hx)
+        r = await browser.post(f"/dashboard/batches/{batch.id}/pause", headers=hx)
+        assert r.status_code == 409
+        assert r.headers["HX-Retarget"] == "#toasts"
+        assert 'class="toast error"' in r.text
+
+    async def test_csv_export_has_one_row_per_job(self, browser, seeded):
+        await _login(browser, seeded["key"])
+        batch = seeded["batch"]
+        r = await browser.get(f"/dashboard/batches/{batch.id}/export.csv")
+        assert r.status_code == 200
+        rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
+        assert len(rows) == 1 + 3
+
+
+class TestUpload:
+    async def test_preview_lists_row_errors_then_create_makes_the_batch(
+        self, browser, seeded, tmp_path: Path, admin
+    ):
+        await _login(browser, seeded["key"])
+        sample = write_sample_chile(tmp_path / "deudores.xlsx", rows=20, with_errors=True)
+        form = {
+            "batch_name": "Planilla de prueba",
+            "call_start": "00:00",
+            "call_end": "24:00",
+            "max_attempts": "2",
+            "allowed_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        }
+
+        def files():
+            return {"file": ("deudores.xlsx", sample.read_bytes(), "application/octet-stream")}
+
+        hx = {"HX-Request": "true"}
+        preview = await browser.post(
+            "/dashboard/upload/preview", data=form, files=files(), headers=hx
+        )
+        assert preview.status_code == 200, preview.text
+        assert 'id="preview-errors"' in preview.text
+        assert 'class="row-error"' in preview.text
+        assert 'id="count-invalid">3<' in preview.text
+        assert 'id="count-accepted">17<' in preview.text
+        listed = (await admin.get("/api/v1/batches")).json()
+        assert all(b["name"] != "Planilla de prueba" for b in listed["items"])
+
+        created = await browser.post(
+            "/dashboard/upload/create", data=form, files=files(), headers=hx
+        )
+        assert created.status_code == 204, created.text
+        target = created.headers["HX-Redirect"]
+        batch_id = target.rsplit("/", 1)[-1]
+        body = (await admin.get(f"/api/v1/batches/{batch_id}")).json()
+        assert body["name"] == "Planilla de prueba"
+        assert body["total_jobs"] == 17  # three rows have errors
+
+    async def test_bad_settings_are_a_clear_message_not_a_500(self, browser, seeded, tmp_path):
+        await _login(browser, seeded["key"])
+        sample = write_sample_chile(tmp_path / "d.xlsx", rows=3, with_errors=False)
+        r = await browser.post(
+            "/dashboard/upload/preview",
+            data={"call_start": "21:00", "call_end": "08:00"},
+            files={"file": ("d.xlsx", sample.read_bytes())},
+            headers={"HX-Request": "true"},
+        )
+        assert r.status_code == 422
+        assert 'class="toast error"' in r.text
+        assert "allowed_call_hours" in r.text
+
+
+class TestAdmin:
+    async def test_admin_chooses_an_account(self, browser, seeded):
+        await _login(browser, ADMIN_KEY)
+        r = await browser.get("/dashboard/accounts")
+        assert seeded["account"].id in r.text
+        chosen = await browser.get(
+            "/dashboard/accounts", params={"account_id": seeded["account"].id}
+        )
+        assert chosen.status_code == 303
+        account_page = await browser.get("/dashboard/account")
+        assert seeded["account"].account_name in account_page.text
