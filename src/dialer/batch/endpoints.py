@@ -20,6 +20,7 @@ from dialer.db.session import ReadSession, WriteSession
 from dialer.job.schemas import JobDetail, JobRead
 from dialer.job.states import JobStatus
 from dialer.kit.pagination import Page
+from dialer.kit.ratelimit import RateLimitStatus
 from dialer.models import BatchStatus
 
 router = APIRouter()
@@ -82,7 +83,7 @@ async def summary(batch_id: str, session: ReadSession, principal: CurrentPrincip
 
 @batches.get("/{batch_id}/status", response_model=BatchStatusRead)
 async def status(
-    batch_id: str, session: ReadSession, principal: CurrentPrincipal
+    batch_id: str, session: ReadSession, principal: CurrentPrincipal, _limit: RateLimitStatus
 ) -> BatchStatusRead:
     """Polling-optimised progress: reads one row, constant time at any batch size."""
     return await service.get_status(session, principal, batch_id)
