@@ -31,6 +31,7 @@ ROUTER_MODULES = (
     "dialer.compliance.endpoints",
     "dialer.script.endpoints",
     "dialer.telephony.endpoints",
+    "dialer.telephony.config_endpoints",
     "dialer.events.endpoints",
 )
 

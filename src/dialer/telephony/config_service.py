@@ -1,0 +1,311 @@
+"""Per-account provider configuration: credentials and defaults (agent, from-number...).
+
+Credentials are either stored encrypted (Fernet, key derived from ``DIALER_SECRET_KEY``
+with HKDF-SHA256) or referenced by environment variable name (``{"api_key_env":
+"RETELL_API_KEY"}``), so an operator can keep secrets in the deployment's secret store.
+They are never returned by the API and never logged: reads report which fields are set.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.account.auth import Principal
+from dialer.config import Settings
+from dialer.errors import InvalidInput, NotFound, PermissionDenied
+from dialer.logging import get_logger
+from dialer.models import ProviderConfig
+from dialer.telephony.base import PermanentProviderError
+from dialer.telephony.config_repository import ProviderConfigRepository
+
+log = get_logger("dialer.telephony.config")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    credentials: tuple[str, ...]
+    options: tuple[str, ...]
+
+
+SPECS: dict[str, ProviderSpec] = {
+    "retell": ProviderSpec(
+        credentials=("api_key",),
+        options=("agent_id", "from_number", "webhook_base_url"),
+    ),
+    "twilio": ProviderSpec(
+        credentials=("account_sid", "auth_token"),
+        options=(
+            "from_number",
+            "twiml_url",
+            "stream_url",
+            "webhook_base_url",
+            "machine_detection",
+            "ring_timeout_s",
+        ),
+    ),
+}
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+_ENV_SUFFIX = "_env"
+
+
+class ProviderConfigUpdate(BaseModel):
+    """PUT body. Credentials merge into what is stored; ``null`` removes a field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credentials: dict[str, str | None] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProviderConfigRead(BaseModel):
+    account_id: str
+    provider: str
+    configured: bool
+    credentials_set: list[str]  # names only, never values
+    credentials_from_env: dict[str, str]  # field -> environment variable name
+    options: dict[str, Any]
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """Credentials in clear, for building an adapter. Never serialise or log this."""
+
+    provider: str
+    account_id: str | None
+    credentials: dict[str, str] = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class ProviderNotConfigured(PermanentProviderError):
+    """The account has no usable credentials for this provider."""
+
+
+def _fernet(settings: Settings) -> Fernet:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"dialer/provider-credentials"
+    ).derive(settings.SECRET_KEY.get_secret_value().encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(settings: Settings, values: dict[str, str]) -> str:
+    return _fernet(settings).encrypt(json.dumps(values).encode()).decode()
+
+
+def decrypt(settings: Settings, token: str | None) -> dict[str, str]:
+    if not token:
+        return {}
+    try:
+        data = json.loads(_fernet(settings).decrypt(token.encode()))
+    except InvalidToken as exc:
+        # The secret key changed since these were stored: they must be entered again.
+        raise ProviderNotConfigured(
+            "stored provider credentials cannot be decrypted with the current secret key"
+        ) from exc
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _spec(provider: str) -> ProviderSpec:
+    spec = SPECS.get(provider)
+    if spec is None:
+        raise NotFound(f"provider '{provider}' has no configuration (known: {sorted(SPECS)})")
+    return spec
+
+
+def _to_read(
+    account_id: str, provider: str, row: ProviderConfig | None, settings: Settings
+) -> ProviderConfigRead:
+    if row is None:
+        return ProviderConfigRead(
+            account_id=account_id, provider=provider, configured=False, credentials_set=[],
+            credentials_from_env={}, options={}, updated_at=None,
+        )  # fmt: skip
+    options = dict(row.options or {})
+    env_refs: dict[str, str] = dict(options.pop("credential_env", {}) or {})
+    stored = decrypt(settings, row.credentials_encrypted)
+    spec = _spec(provider)
+    names = sorted(set(stored) | set(env_refs))
+    return ProviderConfigRead(
+        account_id=account_id,
+        provider=provider,
+        configured=all(c in names for c in spec.credentials),
+        credentials_set=names,
+        credentials_from_env=env_refs,
+        options=options,
+        updated_at=row.updated_at,
+    )
+
+
+async def _check_account(session: AsyncSession, principal: Principal, account_id: str) -> None:
+    principal.check_account(account_id)
+    if not await ProviderConfigRepository.from_session(session).account_exists(account_id):
+        raise NotFound(f"account '{account_id}' not found")
+
+
+async def get_config(
+    session: AsyncSession, principal: Principal, account_id: str, provider: str, settings: Settings
+) -> ProviderConfigRead:
+    """What is configured for the account's provider (no secret values)."""
+    _spec(provider)
+    await _check_account(session, principal, account_id)
+    row = await ProviderConfigRepository.from_session(session).get(account_id, provider)
+    return _to_read(account_id, provider, row, settings)
+
+
+async def put_config(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    provider: str,
+    data: ProviderConfigUpdate,
+    settings: Settings,
+) -> ProviderConfigRead:
+    """Create or update the account's provider config; credentials are encrypted at rest.
+
+    Environment-variable references are an operator's tool (they read the server's
+    environment), so only the admin key may set them.
+    """
+    spec = _spec(provider)
+    await _check_account(session, principal, account_id)
+    repo = ProviderConfigRepository.from_session(session)
+    row = await repo.get(account_id, provider)
+    stored = decrypt(settings, row.credentials_encrypted) if row else {}
+    options = dict(row.options or {}) if row else {}
+    env_refs: dict[str, str] = dict(options.pop("credential_env", {}) or {})
+
+    for key, value in data.credentials.items():
+        name = key[: -len(_ENV_SUFFIX)] if key.endswith(_ENV_SUFFIX) else key
+        where = f"credentials.{key}"
+        if name not in spec.credentials:
+            raise InvalidInput(
+                f"unknown credential for {provider}; expected {list(spec.credentials)}",
+                field=where,
+            )
+        if value is None:
+            stored.pop(name, None)
+            env_refs.pop(name, None)
+            continue
+        if not value.strip():
+            raise InvalidInput("must not be empty", field=where)
+        if key.endswith(_ENV_SUFFIX):
+            if not principal.is_admin:
+                raise PermissionDenied(
+                    "only the admin key may reference environment variables", field=where
+                )
+            if not _ENV_NAME.match(value) or value.startswith("DIALER_"):
+                raise InvalidInput(
+                    "must be an environment variable name (A-Z, 0-9, _), not a DIALER_ setting",
+                    field=where,
+                )
+            env_refs[name] = value
+            stored.pop(name, None)
+        else:
+            stored[name] = value.strip()
+            env_refs.pop(name, None)
+
+    for key, value in data.options.items():
+        if key not in spec.options:
+            raise InvalidInput(
+                f"unknown option for {provider}; expected {list(spec.options)}",
+                field=f"options.{key}",
+            )
+        if key == "ring_timeout_s" and not (isinstance(value, int) and 5 <= value <= 600):
+            raise InvalidInput("must be an integer between 5 and 600", field=f"options.{key}")
+        if value is None:
+            options.pop(key, None)
+        else:
+            options[key] = value
+    missing = [c for c in spec.credentials if c not in stored and c not in env_refs]
+    if missing:
+        raise InvalidInput(
+            f"{provider} needs '{missing[0]}' (or '{missing[0]}_env')",
+            field=f"credentials.{missing[0]}",
+        )
+    if env_refs:
+        options["credential_env"] = env_refs
+    if row is None:
+        row = repo.add(ProviderConfig(account_id=account_id, provider=provider))
+    row.credentials_encrypted = encrypt(settings, stored) if stored else None
+    row.options = options
+    await session.flush()
+    log.info("provider.config_saved", account_id=account_id, provider=provider,
+             fields=sorted(set(stored) | set(env_refs)))  # fmt: skip
+    return _to_read(account_id, provider, row, settings)
+
+
+def _env(name: str) -> str | None:
+    # Deliberately outside Settings: the variable name is chosen per account at runtime.
+    return os.environ.get(name) or None
+
+
+def default_credentials(provider: str, settings: Settings) -> dict[str, str]:
+    """Deployment-wide credentials (used by accounts without their own config)."""
+    prefix = {"retell": "RETELL", "twilio": "TWILIO"}.get(provider)
+    if prefix is None:
+        return {}
+    out: dict[str, str] = {}
+    for name in SPECS[provider].credentials:
+        value = getattr(settings, f"{prefix}_{name.upper()}", None)
+        if value is not None and hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        value = value or _env(f"DIALER_{prefix}_{name.upper()}")
+        if value:
+            out[name] = str(value)
+    return out
+
+
+async def resolve(
+    session: AsyncSession, account_id: str | None, provider: str, settings: Settings
+) -> ResolvedConfig:
+    """Clear-text credentials and options for the account (or the deployment default).
+
+    Raises ProviderNotConfigured (a permanent provider error) when nothing usable exists.
+    """
+    spec = _spec(provider)
+    row = (
+        await ProviderConfigRepository.from_session(session).get(account_id, provider)
+        if account_id
+        else None
+    )
+    if row is None:
+        creds = default_credentials(provider, settings)
+        options: dict[str, Any] = {}
+    else:
+        options = dict(row.options or {})
+        env_refs: dict[str, str] = dict(options.pop("credential_env", {}) or {})
+        creds = decrypt(settings, row.credentials_encrypted)
+        for name, var in env_refs.items():
+            value = _env(var)
+            if value is None:
+                raise ProviderNotConfigured(
+                    f"{provider}: environment variable {var} (for {name}) is not set"
+                )
+            creds[name] = value
+    missing = [c for c in spec.credentials if c not in creds]
+    if missing:
+        raise ProviderNotConfigured(
+            f"{provider} is not configured for account {account_id or '(default)'}"
+        )
+    return ResolvedConfig(provider=provider, account_id=account_id, credentials=creds,
+                          options=options)  # fmt: skip
+
+
+async def account_of_call(
+    session: AsyncSession, provider: str, provider_call_id: str
+) -> str | None:
+    """The account that placed a provider call (to pick its credentials)."""
+    return await ProviderConfigRepository.from_session(session).account_of_call(
+        provider, provider_call_id
+    )
