@@ -1,0 +1,261 @@
+"""Retell and Twilio webhooks through the real endpoint: signed, idempotent, order-proof.
+
+A job is claimed by the dispatcher's claim, dialed through the account-routed adapter
+(the vendor's HTTP API faked with httpx.MockTransport), then the vendor's recorded
+webhooks are posted to ``/api/v1/webhooks/{provider}``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from dialer.account.auth import Principal
+from dialer.batch.schemas import BatchCreate
+from dialer.batch.service import create_batch
+from dialer.billing.service import topup
+from dialer.call.service import mark_placed
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.job.schemas import NewJob
+from dialer.kit.clock import FrozenClock
+from dialer.models import Batch, CallAttempt, Job, LedgerEntry
+from dialer.telephony.providers.retell import sign
+from dialer.telephony.providers.routing import AccountRoutedProvider
+from dialer.telephony.providers.twilio import compute_signature
+from dialer.worker.claim import claim_due_jobs
+from dialer.worker.runner import Worker
+from tests.script.accounts import make_account
+from tests.telephony.recorded import Recorder, load
+
+RETELL_KEY = "key_acme_retell_0001"
+TWILIO_TOKEN = "twilio_token_acme"
+SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+
+
+async def dial_one(
+    database: Database, settings: Settings, admin: httpx.AsyncClient, provider_name: str
+) -> tuple[CallAttempt, httpx.Request]:
+    """Account + config + batch with one job; claim it and place the call. Returns the
+    attempt and the request sent to the vendor."""
+    await make_account(database, "acc-acme")
+    async with database.write() as session:
+        await topup(session, "acc-acme", 3600, key="t1")
+        batch, _ = await create_batch(
+            session,
+            Principal(is_admin=True),
+            BatchCreate(
+                account_id="acc-acme",
+                name="marzo",
+                jobs=[
+                    NewJob(
+                        contact_name="María José Pérez",
+                        dni="12345678-5",
+                        phones=["+56912345678"],
+                        payload={
+                            "amount": 1234567,
+                            "fecha_limite": "2026-03-15",
+                            "company": "Cobranzas Andes",
+                        },
+                    )
+                ],
+            ),
+        )
+        batch.provider = provider_name
+        batch.provider_options = {"agent_id": "agent_marzo"}
+    if provider_name == "retell":
+        creds = {"api_key": RETELL_KEY}
+        options: dict[str, Any] = {"from_number": "+56229145000"}
+        response = httpx.Response(201, json=load("retell", "create_phone_call_response"))
+    else:
+        creds = {"account_sid": SID, "auth_token": TWILIO_TOKEN}
+        options = {"from_number": "+56229145000", "stream_url": "wss://agent.example/media"}
+        response = httpx.Response(201, json=load("twilio", "create_call_response"))
+    r = await admin.put(
+        f"/api/v1/accounts/acc-acme/providers/{provider_name}",
+        json={"credentials": creds, "options": options},
+    )
+    assert r.status_code == 200, r.text
+
+    rec = Recorder(response)
+    router = AccountRoutedProvider(provider_name, settings, database, client=rec.client())
+    worker = Worker(database, settings, provider=router)
+    async with database.write() as session:
+        (job,) = await claim_due_jobs(
+            session, worker_id="w1", now=worker.now(), limit=5, lease=timedelta(seconds=60)
+        )
+    placed = await router.place_call(worker.request_for(job, router))
+    async with database.write() as session:
+        await mark_placed(
+            session, job.attempt_id, placed.provider_call_id, now=worker.now(),
+            call_timeout=timedelta(minutes=20),
+        )  # fmt: skip
+        attempt = await session.get(CallAttempt, job.attempt_id)
+        assert attempt is not None
+    return attempt, rec.requests[0]
+
+
+async def snapshot(database: Database, attempt_id: str) -> dict[str, Any]:
+    async with database.read() as session:
+        a = await session.get(CallAttempt, attempt_id)
+        assert a is not None
+        job = await session.get(Job, a.job_id)
+        batch = await session.get(Batch, a.batch_id)
+        assert job is not None
+        assert batch is not None
+        ledger = (await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
+        return {
+            "attempt": (a.status, a.outcome, a.business_result, a.duration_s, a.cost_units),
+            "job": (job.status, job.last_outcome, job.business_result, job.cost_units),
+            "batch": (batch.completed_jobs, batch.pending_jobs, batch.attempts_made,
+                      batch.answered_calls, batch.billed_seconds),
+            "ledger": ledger,
+            "extracted": dict(a.extracted),
+        }  # fmt: skip
+
+
+def retell_body(name: str, attempt_id: str) -> bytes:
+    payload = load("retell", name)
+    payload["call"]["metadata"] = {"attempt_id": attempt_id, "account_id": "acc-acme"}
+    return json.dumps(payload).encode()
+
+
+async def post_retell(
+    client: httpx.AsyncClient,
+    body: bytes,
+    clock: FrozenClock,
+    *,
+    key: str = RETELL_KEY,
+    age: timedelta = timedelta(0),
+) -> httpx.Response:
+    ts = int((clock.now() - age).timestamp() * 1000)
+    return await client.post(
+        "/api/v1/webhooks/retell", content=body,
+        headers={"content-type": "application/json", "x-retell-signature": sign(body, key, ts)},
+    )  # fmt: skip
+
+
+class TestRetellWebhooks:
+    async def test_call_is_placed_with_the_jobs_variables(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, sent = await dial_one(database, settings, admin, "retell")
+        body = json.loads(sent.content)
+        assert sent.headers["authorization"] == f"Bearer {RETELL_KEY}"
+        assert body["override_agent_id"] == "agent_marzo"
+        assert body["from_number"] == "+56229145000"
+        assert body["metadata"]["attempt_id"] == attempt.id
+        assert body["metadata"]["account_id"] == "acc-acme"
+        assert body["retell_llm_dynamic_variables"]["nombre"] == "María José Pérez"
+        assert body["retell_llm_dynamic_variables"]["monto"] == "$1.234.567"
+        assert body["retell_llm_dynamic_variables"]["fecha_limite"] == "15/03/2026"
+
+    async def test_full_lifecycle_bills_once_and_records_the_promise(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        client: httpx.AsyncClient, frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, _ = await dial_one(database, settings, admin, "retell")
+        for name in ("webhook_call_started", "webhook_call_ended"):
+            r = await post_retell(client, retell_body(name, attempt.id), frozen_clock)
+            assert r.status_code == 200, r.text
+        ended = await snapshot(database, attempt.id)
+        assert ended["attempt"] == ("ended", "completed", None, 95, ended["attempt"][4])
+        assert ended["job"][0] == "completed"
+        assert ended["batch"][0] == 1
+        assert ended["batch"][4] > 0
+
+        r = await post_retell(
+            client, retell_body("webhook_call_analyzed", attempt.id), frozen_clock
+        )
+        assert r.status_code == 200
+        analyzed = await snapshot(database, attempt.id)
+        assert analyzed["attempt"][2] == "promise_to_pay"
+        assert analyzed["job"][2] == "promise_to_pay"
+        assert analyzed["extracted"]["promise_date"] == "2026-03-20"
+        assert analyzed["extracted"]["promise_amount"] == 1234567
+        # The analysis changes no money and no counters.
+        assert analyzed["ledger"] == ended["ledger"]
+        assert analyzed["batch"] == ended["batch"]
+        assert analyzed["job"][3] == ended["job"][3]
+
+        # Replays of every event are no-ops.
+        for name in ("webhook_call_ended", "webhook_call_analyzed", "webhook_call_started"):
+            r = await post_retell(client, retell_body(name, attempt.id), frozen_clock)
+            assert r.status_code == 200
+            assert r.json()["applied"] == 0
+        assert await snapshot(database, attempt.id) == analyzed
+
+    async def test_out_of_order_events_are_harmless(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        client: httpx.AsyncClient, frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, _ = await dial_one(database, settings, admin, "retell")
+        for name in ("webhook_call_analyzed", "webhook_call_ended", "webhook_call_started"):
+            r = await post_retell(client, retell_body(name, attempt.id), frozen_clock)
+            assert r.status_code == 200
+        state = await snapshot(database, attempt.id)
+        assert state["attempt"][:3] == ("ended", "completed", "promise_to_pay")
+        assert state["job"][0] == "completed"
+        assert state["batch"][2] == 1  # one attempt counted
+
+    @pytest.mark.parametrize("problem", ["tampered", "wrong_key", "stale"])
+    async def test_bad_signature_is_401_and_changes_nothing(
+        self, problem: str, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        client: httpx.AsyncClient, frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, _ = await dial_one(database, settings, admin, "retell")
+        before = await snapshot(database, attempt.id)
+        body = retell_body("webhook_call_ended", attempt.id)
+        if problem == "tampered":
+            ts = int(frozen_clock.now().timestamp() * 1000)
+            header = sign(body, RETELL_KEY, ts)
+            body = body.replace(b"user_hangup", b"dial_no_answer")
+            r = await client.post(
+                "/api/v1/webhooks/retell", content=body, headers={"x-retell-signature": header}
+            )
+        elif problem == "wrong_key":
+            r = await post_retell(client, body, frozen_clock, key="key_someone_else")
+        else:
+            r = await post_retell(client, body, frozen_clock, age=timedelta(minutes=10))
+        assert r.status_code == 401
+        assert r.json()["error"] == "Unauthorized"
+        assert await snapshot(database, attempt.id) == before
+
+
+class TestTwilioWebhooks:
+    async def test_form_callbacks_signed_over_the_public_url(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        client: httpx.AsyncClient, frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, sent = await dial_one(database, settings, admin, "twilio")
+        fields = dict(httpx.QueryParams(sent.content.decode()).multi_items())
+        callback = fields["StatusCallback"]
+        # The callback is on the public base URL, as Twilio will sign it.
+        assert callback.startswith(settings.PUBLIC_BASE_URL)
+        path = callback[len(settings.PUBLIC_BASE_URL) :]
+
+        async def post(params: dict[str, str], token: str = TWILIO_TOKEN) -> httpx.Response:
+            return await client.post(
+                path, content=urlencode(params),
+                headers={"content-type": "application/x-www-form-urlencoded",
+                         "x-twilio-signature": compute_signature(callback, params, token)},
+            )  # fmt: skip
+
+        machine = {**load("twilio", "status_callback_completed_machine"),
+                   "CallSid": "CA5d0d0d8047bf685c3f0ff980fe62c123"}  # fmt: skip
+        assert (await post(machine, token="wrong")).status_code == 401
+        r = await post(machine)
+        assert r.status_code == 200, r.text
+        state = await snapshot(database, attempt.id)
+        assert state["attempt"][:2] == ("ended", "voicemail")
+        assert state["batch"][3] == 0  # a machine is not an answered call
+        again = await post(machine)
+        assert again.json()["applied"] == 0
+        assert await snapshot(database, attempt.id) == state
