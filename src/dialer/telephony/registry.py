@@ -21,7 +21,7 @@ _FACTORIES: dict[str, ProviderFactory] = {
     "simulated": lambda settings, db: SimulatedProvider(db, settings),
 }
 # Vendor adapters (telephony/providers/<vendor>.py) call register() when imported.
-PROVIDER_MODULES: tuple[str, ...] = ()
+PROVIDER_MODULES: tuple[str, ...] = ("dialer.telephony.providers.routing",)
 _instances: dict[tuple[str, int, int], Provider] = {}
 _loaded = False
 

@@ -55,6 +55,7 @@ from dialer.models import (
     Job,
     WebhookReceipt,
 )
+from dialer.telephony.analysis import apply_late_analysis
 from dialer.telephony.base import CallEvent, WebhookVerificationError
 from dialer.worker.claim import batch_rules
 from dialer.worker.retry import GiveUp, JobState, decide
@@ -79,11 +80,14 @@ async def receive_webhook(
 ) -> int:
     """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
     Unauthorized for a bad signature. Returns how many events were applied."""
+    from dialer.telephony.providers.routing import warm_for_webhook
     from dialer.telephony.registry import get_provider, known_providers
 
     if provider_name not in known_providers():
         raise NotFound(f"unknown provider '{provider_name}'")
     provider = get_provider(provider_name, settings, db)
+    # Account-routed providers load the credentials this webhook must verify against.
+    await warm_for_webhook(provider, body, url)
     try:
         events = provider.parse_webhook(body=body, headers=headers, url=url, now=clock.now())
     except WebhookVerificationError as exc:
@@ -201,7 +205,10 @@ async def handle_events(
             log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
             continue
         if a.status in ATTEMPT_FINAL:
-            continue  # stale: the attempt already ended (or never placed a call)
+            # Stale, except a later post-call analysis (Retell call_analyzed): merged
+            # into the ended attempt without billing again.
+            applied += apply_late_analysis(a, job, e)
+            continue
         if not e.final:
             applied += _apply_progress(a, job, e, now)
             continue
