@@ -355,3 +355,22 @@ class TestStatusSummaryJobs:
         r = await admin.get(f"/api/v1/batches/{bid}/jobs", params={"status": "weird"})
         assert r.status_code == 422
         assert (await admin.get("/api/v1/jobs/job_missing")).status_code == 404
+
+
+class TestHostileJobs:
+    @pytest.mark.parametrize(
+        ("job", "field"),
+        [
+            ({"phones": ["+56911112222"], "contact_name": "x" * 201}, "jobs.0.contact_name"),
+            ({"phones": ["+56911112222"], "row_number": 2**40}, "jobs.0.row_number"),
+            ({"phones": ["+5691111222233334444555566667777888"]}, "jobs.0.phones.0"),
+        ],
+    )
+    async def test_values_that_do_not_fit_are_422(
+        self, admin: httpx.AsyncClient, account: dict[str, Any], job: dict[str, Any], field: str
+    ) -> None:
+        r = await admin.post(
+            "/api/v1/batches", json={"account_id": "acc-batch", "name": "x", "jobs": [job]}
+        )
+        assert r.status_code == 422
+        assert field in r.json()["detail"]

@@ -166,3 +166,15 @@ class TestTransactions:
         bal = (await admin.get("/api/v1/accounts/led-acc/balance")).json()
         assert bal["balance_units"] == 0
         assert await ledger_sum(database, "led-acc") == 0
+
+
+async def test_absurd_topup_is_422_not_500(admin: httpx.AsyncClient, acc: dict[str, Any]) -> None:
+    r = await admin.post("/api/v1/accounts/led-acc/topup", json={"minutes": 1e30})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "minutes"
+    for _ in range(40):
+        r = await admin.post("/api/v1/accounts/led-acc/topup", json={"minutes": 1_000_000})
+        if r.status_code != 200:
+            break
+    assert r.status_code == 422
+    assert r.json()["field"] == "minutes"

@@ -19,6 +19,9 @@ DEFAULT_TIMEZONE: dict[str, str] = {
     "AR": "America/Argentina/Buenos_Aires",
 }
 
+# One movement at most a million minutes/credits: ledger amounts are 32-bit integers.
+MAX_TOPUP = 1_000_000
+
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
 
 
@@ -58,8 +61,8 @@ class AccountCreate(BaseModel):
     max_concurrent_calls: int = Field(10, ge=1, le=1000)
     features: dict[str, Any] = Field(default_factory=dict)
     settings: AccountSettings = Field(default_factory=AccountSettings)
-    initial_minutes: float | None = Field(None, gt=0)
-    initial_credits: float | None = Field(None, gt=0)
+    initial_minutes: float | None = Field(None, gt=0, le=MAX_TOPUP)
+    initial_credits: float | None = Field(None, gt=0, le=MAX_TOPUP)
 
     @field_validator("timezone")
     @classmethod
@@ -121,8 +124,12 @@ class BalanceRead(BaseModel):
 class TopupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    minutes: float | None = Field(None, gt=0, description="For minutes_based accounts.")
-    credits: float | None = Field(None, gt=0, description="For credit_based accounts.")
+    minutes: float | None = Field(
+        None, gt=0, le=MAX_TOPUP, description="For minutes_based accounts."
+    )
+    credits: float | None = Field(
+        None, gt=0, le=MAX_TOPUP, description="For credit_based accounts."
+    )
     idempotency_key: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=500)
 

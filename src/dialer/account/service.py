@@ -37,6 +37,9 @@ from dialer.models import Account, AccountStatus, ApiKey, EntryKind, PlanType
 
 log = get_logger("dialer.account")
 
+# Balances are 32-bit integer columns.
+MAX_BALANCE_UNITS = 2**31 - 1
+
 
 class AccountExists(Conflict):
     """An account with this id already exists."""
@@ -220,6 +223,8 @@ async def topup_account(
     units = from_display(plan, amount)
     if units <= 0:
         raise InvalidInput(f"{field} is too small to add anything", field=field)
+    if account.balance + units > MAX_BALANCE_UNITS:
+        raise InvalidInput(f"{field}: the balance would exceed its maximum", field=field)
     # Keys are namespaced per account so two tenants can both use "2025-10-invoice".
     key = f"topup:{account_id}:{req.idempotency_key or uuid.uuid4().hex}"
     account, entry = await billing.topup(

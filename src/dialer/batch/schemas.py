@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dialer.batch.settings import CallSettings
 from dialer.job.schemas import NewJob
 from dialer.models import Batch
 
 ProcessingType = Literal["basic", "acquisition"]
+
+# Column limits of the jobs table: checked here so PostgreSQL never rejects a row (a 500).
+_JOB_LIMITS = {"contact_name": 200, "dni": 32, "email": 320}
+_MAX_INT = 2**31 - 1
 
 
 class BatchCreate(BaseModel):
@@ -27,6 +31,21 @@ class BatchCreate(BaseModel):
     jobs: list[NewJob] | None = Field(
         None, description="Contacts for API-created batches (spreadsheets use /excel/create)."
     )
+
+    @field_validator("jobs")
+    @classmethod
+    def _fit_columns(cls, jobs: list[NewJob] | None) -> list[NewJob] | None:
+        for i, job in enumerate(jobs or []):
+            for name, limit in _JOB_LIMITS.items():
+                value = getattr(job, name)
+                if value is not None and len(value) > limit:
+                    raise ValueError(f"jobs.{i}.{name}: longer than {limit} characters")
+            if job.row_number is not None and not 0 <= job.row_number <= _MAX_INT:
+                raise ValueError(f"jobs.{i}.row_number: out of range")
+            for p, phone in enumerate(job.phones):
+                if not phone or len(phone) > 32:
+                    raise ValueError(f"jobs.{i}.phones.{p}: not a phone number")
+        return jobs
 
 
 class BatchUpdate(BaseModel):
