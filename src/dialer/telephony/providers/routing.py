@@ -181,8 +181,14 @@ async def warm_for_webhook(provider: Any, body: bytes, url: str) -> None:
 def _register() -> None:
     from dialer.telephony.registry import register
 
+    def factory(name: str) -> Callable[[Settings, Database], Provider]:
+        def build(settings: Settings, db: Database) -> Provider:
+            return AccountRoutedProvider(name, settings, db)
+
+        return build
+
     for name in BUILDERS:
-        register(name, lambda settings, db, name=name: AccountRoutedProvider(name, settings, db))
+        register(name, factory(name))
 
 
 _register()
