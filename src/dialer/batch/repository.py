@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import WAITING
@@ -43,11 +43,11 @@ class BatchRepository:
         if for_update:
             # Re-read committed values: a worker may have moved counters since.
             stmt = stmt.execution_options(populate_existing=True)
-            if self.session.bind.dialect.name == "postgresql":
+            if self.session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def status_row(self, batch_id: str) -> Row[Any] | None:
+    async def status_row(self, batch_id: str) -> Any:
         """One primary-key lookup of the counter columns; never touches jobs."""
         stmt = select(*STATUS_COLUMNS).where(Batch.id == batch_id)
         return (await self.session.execute(stmt)).first()

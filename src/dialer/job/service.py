@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.errors import Conflict
@@ -142,8 +142,7 @@ async def insert_jobs(
     cost one counter write. ``max_attempts`` comes from the batch's retry_settings.
     The caller's transaction decides: nothing is visible until it commits.
     """
-    table = Job.__table__
-    stmt = table.insert()
+    stmt = cast(Table, Job.__table__).insert()
     max_attempts = _max_attempts_of(batch)
     total = 0
     chunk: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ async def upsert_call_stat(
     Both dialects spell the upsert the same way (SQLite >= 3.24), but SQLAlchemy keeps
     the construct per dialect, hence the switch.
     """
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(CallStat).values(
         account_id=account_id,
