@@ -1,0 +1,104 @@
+"""An operator's whole session in Chromium against a live server with simulated calls."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from dialer.ingestion.samples import write_sample_chile
+from tests.browser.conftest import LiveServer, shot
+
+pytestmark = pytest.mark.browser
+
+
+def _login(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/dashboard/")
+    expect(page).to_have_url(f"{server.url}/dashboard/login?next=%2Fdashboard%2F")
+    page.get_by_label("API key").fill(server.key)
+    page.get_by_role("button", name="Ingresar").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Resumen de hoy")
+
+
+def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_server, tmp_path):
+    server = live_server
+    _login(page, server)
+    shot(page, "01-overview")
+
+    # Upload: the preview shows the rows with errors before anything is created.
+    sample = write_sample_chile(tmp_path / "cartera_marzo.xlsx", rows=200, with_errors=True)
+    page.get_by_role("link", name="Cargar planilla").click()
+    page.get_by_label("Archivo").set_input_files(str(sample))
+    page.get_by_label("Nombre de la campaña").fill("Cobranza marzo navegador")
+    page.get_by_label("Desde").fill("00:00")
+    page.get_by_label("Hasta").fill("24:00")
+    page.get_by_label("Llamadas simultáneas").fill("2")
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        page.locator(f"#wd-{day}").check()
+    page.get_by_role("button", name="Vista previa").click()
+    errors = page.locator("#preview-errors tbody tr.row-error")
+    expect(errors.first).to_be_visible()
+    assert errors.count() >= 1
+    expect(page.locator("#preview-errors")).to_contain_text("RUT")
+    accepted = int(page.locator("#count-accepted").inner_text())
+    assert 190 <= accepted < 200
+    shot(page, "02-upload-preview")
+
+    # Create: the browser lands on the new batch page.
+    page.get_by_role("button", name="Crear campaña").click()
+    page.wait_for_url("**/dashboard/batches/batch-*")
+    expect(page.locator("#c-total")).to_have_text(str(accepted))
+
+    # The bar advances by itself: same document (marker survives), no reload.
+    page.evaluate("window.__sameDocument = true")
+    progress = page.locator("#progress")
+    start = float(progress.get_attribute("data-progress") or 0)
+    page.wait_for_function(
+        f"() => parseFloat(document.querySelector('#progress').dataset.progress) > {start}",
+        timeout=60_000,
+    )
+    assert page.evaluate("window.__sameDocument") is True
+    shot(page, "03-batch-live-progress")
+
+    # Pause, resume, cancel from the live panel.
+    page.locator("#btn-pause").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "paused")
+    page.locator("#btn-resume").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "active")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Motivo de cancelación").fill("cliente pagó")
+    page.locator("#btn-cancel").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "cancelled")
+    assert page.evaluate("window.__sameDocument") is True
+    cancelled = int(page.locator("#c-cancelled").inner_text().replace(",", ""))
+    assert cancelled > 0
+    shot(page, "04-batch-cancelled")
+
+    # The CSV export has one row per job, with the final statuses.
+    with page.expect_download() as download_info:
+        page.locator("#export-csv").click()
+    content = download_info.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert len(rows) == accepted
+    status_column = next(k for k in rows[0] if k.lower() in ("status", "estado"))
+    statuses = {r[status_column] for r in rows}
+    assert "cancelled" in statuses
+    assert statuses & {"completed", "failed", "in_progress", "dialing", "scheduled"}
+
+
+def test_english_labels_and_job_page(page: Page, live_server):
+    server = live_server
+    _login(page, server)
+    page.goto(f"{server.url}/dashboard/batches?lang=en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Batches")
+    page.locator("table a").first.click()
+    page.locator("#jobs-title").scroll_into_view_if_needed()
+    page.locator("table a[href^='/dashboard/jobs/']").first.click()
+    expect(page.get_by_role("heading", name="Attempts")).to_be_visible()
+    shot(page, "05-job-en")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/dashboard/account")
+    expect(page.locator("#balance")).to_contain_text("minutes")
+    shot(page, "06-account-mobile")
