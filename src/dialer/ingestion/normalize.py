@@ -10,10 +10,11 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers.phonemetadata import PhoneMetadata
 from stdnum import exceptions as stdnum_errors
 from stdnum.ar import cuit as ar_cuit
 from stdnum.ar import dni as ar_dni
@@ -46,11 +47,22 @@ def cell_text(value: object) -> str:
 _ID_JUNK = re.compile(r"[\s.\-_/]")
 
 
+_RUT_FAST = re.compile(r"^(\d{1,2}\.\d{3}\.\d{3}|\d{7,8})-?([\dkK])$")
+
+
 def normalize_rut(value: object) -> str:
     """Chilean RUT/RUN -> ``12345678-5`` (check digit verified, ``K`` upper case)."""
     text = cell_text(value)
     if not text:
         raise ValueError("RUT is empty")
+    # Fast path for the usual spellings (12.345.678-5, 12345678-5, 123456785): the check
+    # digit is still stdnum's; anything unusual goes through stdnum's full validation.
+    m = _RUT_FAST.match(text)
+    if m is not None:
+        body = m.group(1).replace(".", "")
+        dv = m.group(2).upper()
+        if body[0] != "0" and cl_rut.calc_check_digit(body) == dv:
+            return f"{body}-{dv}"
     try:
         compact = cl_rut.validate(text)
     except stdnum_errors.InvalidChecksum:
@@ -171,8 +183,72 @@ def split_phones(value: object) -> list[str]:
     return [p for p in _PHONE_SPLIT.split(text) if p]
 
 
+class _NationalPlan:
+    """A region's validity test from phonenumbers' own metadata, for plain digit strings.
+
+    ``phonenumbers.parse`` + ``is_valid_number`` cost ~15 µs a number; for the common
+    shape (national significant number as digits, optionally after the country code)
+    matching the metadata patterns directly gives the same answer in ~1 µs. The
+    equivalence is checked against phonenumbers by tests/ingestion/test_normalize.py.
+    """
+
+    def __init__(self, region: str, national_len: int, leading: str) -> None:
+        meta = PhoneMetadata.metadata_for_region(region)
+        assert meta is not None
+        self.code = str(meta.country_code)
+        self.shape = re.compile(rf"^(?:\+?{self.code})?([{leading}]\d{{{national_len - 1}}})$")
+        self.general = self._desc(meta.general_desc)
+        descs = (
+            meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number,
+            meta.pager, meta.uan, meta.voicemail, meta.fixed_line, meta.mobile,
+        )  # fmt: skip
+        # One alternation of every type valid at this length: a single regex call per number.
+        patterns = [
+            f"(?:{d.national_number_pattern})"
+            for d in descs
+            if d is not None
+            and d.national_number_pattern
+            and (not d.possible_length or national_len in d.possible_length)
+        ]
+        self.national_len = national_len
+        self.any_type = re.compile("|".join(patterns))
+
+    @staticmethod
+    def _desc(desc: Any) -> tuple[tuple[int, ...], re.Pattern[str]]:
+        lengths = tuple(desc.possible_length or ())
+        return lengths, re.compile(f"(?:{desc.national_number_pattern})")
+
+    @staticmethod
+    def _matches(national: str, desc: tuple[tuple[int, ...], re.Pattern[str]]) -> bool:
+        lengths, pattern = desc
+        if lengths and len(national) not in lengths:
+            return False
+        return pattern.fullmatch(national) is not None
+
+    def e164(self, compact: str) -> str | bool | None:
+        """E.164, None when invalid, False when the shape is not covered (use phonenumbers)."""
+        m = self.shape.match(compact)
+        if m is None:
+            return False
+        national = m.group(1)
+        if not self._matches(national, self.general):
+            return None
+        if self.any_type.fullmatch(national) is not None:
+            return f"+{self.code}{national}"
+        return None
+
+
+# Chile: every national significant number is 9 digits (mobiles 9..., landlines 2-8...).
+_FAST_PLANS: dict[str, _NationalPlan] = {"CL": _NationalPlan("CL", 9, "2-9")}
+
+
 @lru_cache(maxsize=200_000)
 def _phone_e164(compact: str, country: Country) -> str | None:
+    plan = _FAST_PLANS.get(country)
+    if plan is not None:
+        fast = plan.e164(compact)
+        if fast is not False:
+            return fast  # type: ignore[return-value]
     try:
         number = phonenumbers.parse(compact, country)
     except NumberParseException:

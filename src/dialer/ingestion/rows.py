@@ -16,6 +16,9 @@ from dialer.ingestion.headers import HeaderMapping
 from dialer.job.schemas import NewJob
 
 ProcessingType = Literal["basic", "acquisition"]
+# Column sizes of the jobs table: longer values are row errors, not database errors.
+MAX_NAME = 200
+MAX_EMAIL = 320
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,10 @@ class RowOptions:
 
 
 def _empty(value: object) -> bool:
-    return value is None or value == "" or (isinstance(value, str) and not value.strip())
+    # Cheap checks first: this runs for every cell of every row.
+    if value is None or value == "":
+        return True
+    return type(value) is str and not value.strip()
 
 
 def _extra_value(value: object) -> object:
@@ -114,18 +120,18 @@ class RowValidator:
         if options.fecha_maxima:
             self._fixed["fecha_maxima"] = options.fecha_maxima.isoformat()
         self._id_label = "RUT" if options.country == "CL" else "DNI/CUIT"
+        self.width = max((c.index for c in mapping.columns), default=-1) + 1
 
     def validate(
         self, row_number: int, cells: Sequence[object]
     ) -> ContactRow | list[RowError] | None:
         """The row as a ContactRow, its errors, or None for an empty row (ignored)."""
-        n = len(cells)
-
-        def cell(idx: int) -> object:
-            return cells[idx] if idx < n else None
-
-        if all(_empty(c) for c in cells):
+        if not any(cells):
             return None
+        if len(cells) < self.width:
+            # Short rows (CSV lines with trailing cells missing) read as empty cells.
+            cells = [*cells, *([None] * (self.width - len(cells)))]
+        cell = cells.__getitem__
         errors: list[RowError] = []
         warnings: list[RowError] = []
 
@@ -178,17 +184,31 @@ class RowValidator:
             joined = " ".join(nz.cell_text(p) for p in parts if not _empty(p))
             name = " ".join(joined.split()) or None
 
+        if name is not None and len(name) > MAX_NAME:
+            errors.append(
+                RowError(
+                    row_number,
+                    self._name.header if self._name else None,
+                    f"name is longer than {MAX_NAME} characters",
+                )
+            )
         email: str | None = None
         if self._email is not None and not _empty(cell(self._email.index)):
             try:
                 email = nz.normalize_email(cell(self._email.index))
+                if len(email) > MAX_EMAIL:
+                    raise ValueError(f"email is longer than {MAX_EMAIL} characters")
             except ValueError as exc:
                 errors.append(RowError(row_number, self._email.header, str(exc)))
 
         payload: dict[str, Any] = dict(self._fixed)
         if self._amount is not None and not _empty(cell(self._amount.index)):
             try:
-                payload["amount"] = nz.amount_json(nz.parse_amount(cell(self._amount.index)))
+                raw = cell(self._amount.index)
+                if type(raw) is float and raw.is_integer() and raw >= 0:
+                    payload["amount"] = int(raw)  # the usual case: a number cell of pesos
+                else:
+                    payload["amount"] = nz.amount_json(nz.parse_amount(raw))
             except ValueError as exc:
                 errors.append(RowError(row_number, self._amount.header, str(exc)))
         if self._amount is not None or self._currency is not None:
@@ -209,6 +229,9 @@ class RowValidator:
                 payload[col.key] = _extra_value(raw)
 
         if errors:
+            # Whitespace-only rows are empty rows, not errors; only checked on this path.
+            if all(_empty(c) for c in cells):
+                return None
             return errors
         if warnings:
             return ContactRow(row_number, name, dni, phones, email, payload, warnings)

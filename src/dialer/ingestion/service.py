@@ -33,6 +33,7 @@ from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchCreate
 from dialer.batch.settings import CallSettings
 from dialer.compliance import service as compliance_service
+from dialer.compliance.rules import phone_variants
 from dialer.errors import InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.ingestion import headers as hdr
@@ -52,7 +53,8 @@ from dialer.ingestion.schemas import (
     SkippedRowRead,
 )
 from dialer.job import service as job_service
-from dialer.job.schemas import NewJob
+from dialer.job.counters import counter_deltas
+from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.logging import get_logger
 from dialer.models import Account
@@ -63,6 +65,7 @@ CHUNK = 5000
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
 MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
 SAMPLE_ROWS = 20
+DNC_PRELOAD_MAX = 200_000
 
 Progress = Callable[[int, int | None], None]
 
@@ -222,6 +225,8 @@ class _Filter:
         self.seen_phones: dict[str, int] = {}
         self.open_ids: set[str] = set()
         self.open_phones: set[str] = set()
+        self.dnc_mode = "query"
+        self.dnc_set: set[str] = set()
 
     async def load_open_batches(self) -> None:
         if self.allow_duplicates:
@@ -232,10 +237,30 @@ class _Filter:
                 self.open_ids.add(person_key(dni))
             self.open_phones.update(phones or ())
 
+    async def load_do_not_call(self) -> None:
+        repo = IngestionRepository.from_session(self.session)
+        self.dnc_mode = "none"
+        count = await repo.dnc_count(self.account_id)
+        if count == 0:
+            return
+        if count <= DNC_PRELOAD_MAX:
+            # Small lists (the usual case) are matched in memory, without a query per chunk.
+            self.dnc_set = await repo.dnc_phones(self.account_id)
+            self.dnc_mode = "memory"
+        else:
+            self.dnc_mode = "query"
+
+    async def _listed(self, chunk: list[ContactRow]) -> set[str]:
+        if self.dnc_mode == "none":
+            return set()
+        phones = {p for r in chunk for p in r.phones}
+        if self.dnc_mode == "memory":
+            # Same matching rule as the dispatcher: every spelling of the line counts.
+            return {p for p in phones if any(v in self.dnc_set for v in phone_variants(p))}
+        return await compliance_service.listed_phones(self.session, self.account_id, sorted(phones))
+
     async def __call__(self, chunk: list[ContactRow]) -> list[ContactRow]:
-        listed = await compliance_service.listed_phones(
-            self.session, self.account_id, sorted({p for r in chunk for p in r.phones})
-        )
+        listed = await self._listed(chunk)
         accepted: list[ContactRow] = []
         tally = self.tally
         for row in chunk:
@@ -369,6 +394,7 @@ async def _run(
     tally = _Tally()
     filt = _Filter(session, plan.account.id, tally, allow_duplicates=options.allow_duplicates)
     await filt.load_open_batches()
+    await filt.load_do_not_call()
 
     async def consume(chunk: list[ContactRow]) -> None:
         accepted = await filt(chunk)
@@ -432,22 +458,30 @@ async def create_import(
     )
     now = batch.created_at
 
+    repo = IngestionRepository.from_session(session)
+    max_attempts = plan.call_settings.retry_settings.max_attempts
+
     async def insert(chunk: list[ContactRow]) -> None:
-        # Rows are validated already: construct without re-validating 100k models.
-        jobs = [
-            NewJob.model_construct(
-                contact_name=r.contact_name,
-                dni=r.dni,
-                phones=r.phones,
-                email=r.email,
-                payload=r.payload,
-                row_number=r.row_number,
-            )
-            for r in chunk
-        ]
-        await job_service.insert_jobs(session, batch, jobs, now=now)
+        # Rows are validated already; the fast path skips re-validating 100k models.
+        await repo.insert_jobs_fast(
+            batch_id=batch.id,
+            account_id=batch.account_id,
+            max_attempts=max_attempts,
+            now=now,
+            rows=[
+                (r.row_number, r.contact_name, r.dni, r.phones, r.email, r.payload) for r in chunk
+            ],
+        )
 
     parsed, tally = await _run(session, plan, options, path, filename, insert, progress)
+    if tally.accepted:
+        # Counters move once for the whole file, through the shared counter rules.
+        await job_service.bump_batch(
+            session,
+            batch.id,
+            batch.account_id,
+            counter_deltas(None, JobStatus.PENDING, tally.accepted),
+        )
     fields = _report_fields(plan, parsed, tally)
     if tally.accepted == 0:
         report = ImportReport(**fields).model_dump(mode="json")

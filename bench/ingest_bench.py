@@ -1,0 +1,179 @@
+"""Spreadsheet ingestion benchmark: a 100,000-row Chilean .xlsx.
+
+Prints the time to read the file with python-calamine alone (the floor), then preview
+and create (parse, validate, dedupe, insert) on SQLite and on PostgreSQL, each as a
+ratio to the raw read, with the peak RSS of the process that did the work. Each
+measurement runs in its own subprocess so peak memory is per operation.
+
+    uv run --frozen python -m bench.ingest_bench [--rows 100000]
+    DIALER_BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:54329/bench_ingest ...
+
+Without DIALER_BENCH_PG_URL, PostgreSQL is started with scripts/pg.sh when available.
+Targets: create within 3x the raw read on SQLite; peak memory under 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_read(path: Path) -> dict[str, float]:
+    import python_calamine
+
+    start = time.perf_counter()
+    with path.open("rb") as f:
+        sheet = python_calamine.CalamineWorkbook.from_filelike(f).get_sheet_by_index(0)
+        n = sum(1 for _ in sheet.iter_rows())
+    return {"seconds": time.perf_counter() - start, "rows": n, "peak_mb": _peak_mb()}
+
+
+async def _setup(url: str) -> str:
+    from dialer.cli import migrate_database
+    from dialer.config import Settings
+    from dialer.db.session import Database
+    from dialer.kit import ids
+    from dialer.models import Account, PlanType
+
+    await asyncio.to_thread(migrate_database, Settings(DATABASE_URL=url))
+    db = Database(url)
+    account_id = ids.account_id()
+    async with db.write() as s:
+        s.add(
+            Account(
+                id=account_id,
+                account_name="bench",
+                country="CL",
+                timezone="America/Santiago",
+                plan_type=PlanType.MINUTES_BASED,
+            )
+        )
+    await db.dispose()
+    return account_id
+
+
+async def _op(url: str, account_id: str, path: Path, op: str) -> dict[str, float]:
+    from dialer.account.auth import Principal
+    from dialer.db.session import Database
+    from dialer.ingestion import service
+    from dialer.ingestion.schemas import ImportOptions
+
+    db = Database(url)
+    options = ImportOptions(account_id=account_id, batch_name="bench")
+    admin = Principal(is_admin=True)
+    try:
+        start = time.perf_counter()
+        async with db.write() as session:
+            if op == "preview":
+                report = await service.preview_import(session, admin, options, path)
+            else:
+                report = await service.create_import(session, admin, options, path)
+        elapsed = time.perf_counter() - start
+    finally:
+        await db.dispose()
+    return {"seconds": elapsed, "accepted": report.counts.accepted, "peak_mb": _peak_mb()}
+
+
+def child(mode: str, path: Path, url: str | None) -> None:
+    if mode == "read":
+        result = child_read(path)
+    elif mode == "setup":
+        assert url
+        result = {"account_id": asyncio.run(_setup(url))}  # type: ignore[dict-item]
+    else:
+        assert url
+        account_id = os.environ["BENCH_ACCOUNT"]
+        result = asyncio.run(_op(url, account_id, path, mode))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def run_child(mode: str, path: Path, url: str | None, account: str = "") -> dict[str, float]:
+    env = dict(os.environ, BENCH_ACCOUNT=account, DIALER_LOG_LEVEL="WARNING")
+    cmd = [sys.executable, "-m", "bench.ingest_bench", "--child", mode, "--file", str(path)]
+    if url:
+        cmd += ["--url", url]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("DIALER_BENCH_PG_URL")
+    if url:
+        return url
+    script = ROOT / "scripts" / "pg.sh"
+    try:
+        out = subprocess.run([str(script), "start"], check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--child")
+    parser.add_argument("--file")
+    parser.add_argument("--url")
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, Path(args.file), args.url)
+        return
+
+    from dialer.ingestion.samples import write_sample_chile
+
+    work = Path(tempfile.mkdtemp(prefix="dialer-bench-"))
+    path = work / f"cartera_{args.rows}.xlsx"
+    t = time.perf_counter()
+    write_sample_chile(path, rows=args.rows, with_errors=True)
+    print(f"generated {path.name}: {args.rows} rows, {path.stat().st_size / 1e6:.1f} MB "
+          f"in {time.perf_counter() - t:.1f}s")  # fmt: skip
+
+    raw = run_child("read", path, None)
+    print(f"\n{'operation':<22}{'seconds':>9}{'x raw read':>12}{'peak MB':>10}{'jobs':>9}")
+    print(
+        f"{'calamine read (floor)':<22}{raw['seconds']:>9.2f}{1:>12.2f}{raw['peak_mb']:>10.0f}{'':>9}"
+    )
+
+    targets: list[tuple[str, str]] = [("sqlite", f"sqlite+aiosqlite:///{work / 'bench.db'}")]
+    if not args.no_pg:
+        pg = _pg_url()
+        if pg:
+            targets.append(("postgresql", pg))
+        else:
+            print("(PostgreSQL unavailable: set DIALER_BENCH_PG_URL)")
+    ratios: dict[str, float] = {}
+    peak = raw["peak_mb"]
+    for name, url in targets:
+        account = str(run_child("setup", path, url)["account_id"])
+        for op in ("preview", "create"):
+            res = run_child(op, path, url, account)
+            ratio = res["seconds"] / raw["seconds"]
+            ratios[f"{name}.{op}"] = ratio
+            peak = max(peak, res["peak_mb"])
+            label = f"{op} ({name})"
+            print(f"{label:<22}{res['seconds']:>9.2f}{ratio:>12.2f}{res['peak_mb']:>10.0f}"
+                  f"{int(res['accepted']):>9}")  # fmt: skip
+    ok_time = ratios.get("sqlite.create", 99) <= 3.0
+    ok_mem = peak < 400
+    print(f"\ntarget create(sqlite) <= 3x raw read: {'OK' if ok_time else 'MISSED'} "
+          f"({ratios.get('sqlite.create', float('nan')):.2f}x); "
+          f"peak memory < 400 MB: {'OK' if ok_mem else 'MISSED'} ({peak:.0f} MB)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
