@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialer.batch.schemas import status_of
 from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.events import service as events_service
@@ -53,25 +54,10 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def batch_snapshot(batch: Batch) -> dict[str, Any]:
-    """The batch's progress counters, as sent in ``status`` and ``end`` items."""
-    total = batch.total_jobs
-    done = total - batch.pending_jobs
-    return {
-        "batch_id": batch.id,
-        "status": str(batch.status),
-        "is_active": batch.is_active,
-        "total_jobs": total,
-        "pending_jobs": batch.pending_jobs,
-        "in_progress_jobs": batch.in_progress_jobs,
-        "completed_jobs": batch.completed_jobs,
-        "failed_jobs": batch.failed_jobs,
-        "cancelled_jobs": batch.cancelled_jobs,
-        "progress_percentage": round(100.0 * done / total, 1) if total else 0.0,
-        "waiting_reason": batch.waiting_reason,
-        "started_at": _iso(batch.started_at),
-        "completed_at": _iso(batch.completed_at),
-        "cancelled_reason": batch.cancelled_reason,
-    }
+    """The batch's progress counters (the /status view), as sent in ``status`` and ``end``."""
+    snapshot = status_of(batch).model_dump()
+    snapshot["cancelled_reason"] = batch.cancelled_reason
+    return snapshot
 
 
 def _is_over(batch: Batch) -> bool:

@@ -80,7 +80,7 @@ def _options(
             account_id=account_id,
             batch_name=batch_name.strip() or None,
             batch_description=batch_description.strip() or None,
-            processing_type=processing_type,  # type: ignore[arg-type]
+            processing_type=processing_type,
             allow_duplicates=allow_duplicates,
             call_settings=CallSettings.model_validate(raw),
             dias_fecha_limite=dias_fecha_limite,
