@@ -41,7 +41,10 @@ async def new_account(database: Database, app: Any) -> AsyncIterator[NewAccount]
             await s.flush()
             s.add(
                 ApiKey(
-                    id=ids.new_id("key"), account_id=account_id, prefix=key[:8], key_hash=hash_key(key)
+                    id=ids.new_id("key"),
+                    account_id=account_id,
+                    prefix=key[:8],
+                    key_hash=hash_key(key),
                 )
             )
         client = httpx.AsyncClient(

@@ -1,0 +1,89 @@
+"""Header detection: synonyms, accents, phone columns, title rows, explicit mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialer.ingestion.headers import HeaderError, detect
+
+
+def fields(
+    rows: list[list[object]], explicit: dict[str, str | None] | None = None
+) -> dict[str, str | None]:
+    mapping = detect(rows, explicit)
+    return {c.header: c.field for c in mapping.columns}
+
+
+def test_spanish_headers_with_accents_and_case() -> None:
+    got = fields(
+        [
+            [
+                "RUT DEUDOR",
+                "nombre",
+                "TELÉFONO",
+                "Monto Adeudado",
+                "Fecha de Vencimiento",
+                "Correo Electrónico",
+            ]
+        ]
+    )
+    assert got == {
+        "RUT DEUDOR": "dni", "nombre": "name", "TELÉFONO": "phone", "Monto Adeudado": "amount",
+        "Fecha de Vencimiento": "fecha_limite", "Correo Electrónico": "email",
+    }  # fmt: skip
+
+
+def test_english_headers() -> None:
+    got = fields([["Document", "Full Name", "Mobile", "Debt", "Due Date"]])
+    assert got == {
+        "Document": "dni",
+        "Full Name": "name",
+        "Mobile": "phone",
+        "Debt": "amount",
+        "Due Date": "fecha_limite",
+    }
+
+
+def test_several_phone_columns_keep_their_order() -> None:
+    mapping = detect([["Fono 1", "Rut", "Celular", "Teléfono_3", "fono2", "Comuna"]])
+    assert [c.header for c in mapping.columns if c.field == "phone"] == [
+        "Fono 1",
+        "Celular",
+        "Teléfono_3",
+        "fono2",
+    ]
+    assert {c.header: c.key for c in mapping.columns if c.field is None} == {"Comuna": "comuna"}
+
+
+def test_header_found_below_title_rows() -> None:
+    rows: list[list[object]] = [
+        ["Cartera Cobranza Marzo 2026", "", ""],
+        ["", "", ""],
+        ["Generado por: Sistema", "", ""],
+        ["RUT", "Nombre", "Fono"],
+        ["1-9", "Ana", "987654321"],
+    ]
+    assert detect(rows).header_row == 3
+
+
+def test_explicit_mapping_wins() -> None:
+    got = fields(
+        [["ID Socio", "Contacto Principal", "Nombre", "Obs"]],
+        {"id socio": "rut", "Contacto Principal": "phone", "Obs": None},
+    )
+    assert got == {"ID Socio": "dni", "Contacto Principal": "phone", "Nombre": "name"}
+
+
+def test_missing_phone_column_is_explained() -> None:
+    with pytest.raises(HeaderError, match="phone"):
+        detect([["RUT", "Nombre", "Monto"]])
+
+
+def test_mapping_naming_absent_column() -> None:
+    with pytest.raises(HeaderError, match="not in the header"):
+        detect([["RUT", "Fono"]], {"Celular 9": "phone"})
+
+
+def test_mapping_with_unknown_field() -> None:
+    with pytest.raises(HeaderError, match="unknown field"):
+        detect([["RUT", "Fono"]], {"RUT": "shoe_size"})

@@ -1,0 +1,116 @@
+"""Cell normalisers: what an operator's spreadsheet values become."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime
+from decimal import Decimal
+
+import phonenumbers
+import pytest
+
+from dialer.ingestion import normalize as nz
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("12.345.678-5", "12345678-5"), ("12345678-5", "12345678-5"), ("123456785", "12345678-5"),
+     (" 5.000.368-k ", "5000368-K"), ("5000368K", "5000368-K")],
+)  # fmt: skip
+def test_rut_is_normalised(raw: str, expected: str) -> None:
+    assert nz.normalize_rut(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"), [("12.345.678-9", "check digit"), ("abc", "not a valid RUT")]
+)
+def test_bad_rut_says_why(raw: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        nz.normalize_rut(raw)
+
+
+def test_argentine_dni_and_cuit() -> None:
+    assert nz.normalize_ar_id("20.123.456") == "20123456"
+    assert nz.normalize_ar_id("20-12345678-6") == "20-12345678-6"
+    assert nz.normalize_ar_id(20123456786.0 if False else "20123456786") == "20-12345678-6"
+    with pytest.raises(ValueError, match="check digit"):
+        nz.normalize_ar_id("20-12345678-0")
+    with pytest.raises(ValueError, match="DNI"):
+        nz.normalize_ar_id("12")
+    # The CUIL of a person and their DNI identify the same debtor.
+    assert nz.person_key("20-12345678-6") == nz.person_key("12345678")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("$1.234.567", Decimal(1234567)), ("1.234.567", Decimal(1234567)), ("1234567,50", Decimal("1234567.50")),
+     ("$ 1.234,5", Decimal("1234.5")), ("1,234,567.50", Decimal("1234567.50")), (1234567.0, Decimal(1234567)),
+     (990, Decimal(990)), ("CLP 25.000", Decimal(25000)), ("1.234", Decimal(1234))],
+)  # fmt: skip
+def test_amounts_in_chilean_and_argentine_notation(raw: object, expected: Decimal) -> None:
+    assert nz.parse_amount(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["mil pesos", "1.23.4", "-5000", ""])
+def test_bad_amounts(raw: str) -> None:
+    with pytest.raises(ValueError, match="amount"):
+        nz.parse_amount(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "e164"),
+    [("+56 9 8765 4321", "CL", "+56987654321"), ("987654321", "CL", "+56987654321"),
+     ("56987654321", "CL", "+56987654321"), (56987654321.0, "CL", "+56987654321"),
+     ("9-8765-4321", "CL", "+56987654321"), ("22 345 6789", "CL", "+56223456789"),
+     ("(32) 212 3456", "CL", "+56322123456"),
+     ("011 15 2345-6789", "AR", "+5491123456789"), ("+54 9 11 2345-6789", "AR", "+5491123456789"),
+     ("351 15 456 7890", "AR", "+5493514567890"), ("0351 4567890", "AR", "+543514567890"),
+     ("11 2345 6789", "AR", "+541123456789")],
+)  # fmt: skip
+def test_phones_become_e164(raw: object, country: nz.Country, e164: str) -> None:
+    assert nz.normalize_phone(raw, country) == e164
+
+
+@pytest.mark.parametrize("raw", ["12345", "sin número", "912345678", "0"])
+def test_bad_phones(raw: str) -> None:
+    with pytest.raises(ValueError, match="not a valid CL phone"):
+        nz.normalize_phone(raw, "CL")
+
+
+def test_fast_chilean_phone_path_agrees_with_phonenumbers() -> None:
+    rng = random.Random(11)
+    plan = nz._FAST_PLANS["CL"]
+    for _ in range(3000):
+        digits = str(rng.randrange(2, 10)) + f"{rng.randrange(10**8):08d}"
+        compact = rng.choice(["", "56", "+56"]) + digits
+        try:
+            parsed = phonenumbers.parse(compact, "CL")
+            slow = (
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+                if phonenumbers.is_valid_number(parsed)
+                else None
+            )
+        except phonenumbers.NumberParseException:
+            slow = None
+        assert plan.e164(compact) == slow, compact
+
+
+def test_split_phone_cells() -> None:
+    assert nz.split_phones("9 8765 4321 / 2 2345 6789") == ["9 8765 4321", "2 2345 6789"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(46102, date(2026, 3, 21)), (46102.0, date(2026, 3, 21)), ("46102", date(2026, 3, 21)),
+     (datetime(2026, 3, 21, 0, 0), date(2026, 3, 21)), (date(2026, 3, 21), date(2026, 3, 21)),
+     ("21/03/2026", date(2026, 3, 21)), ("21-03-2026", date(2026, 3, 21)), ("2026-03-21", date(2026, 3, 21)),
+     ("1/3/26", date(2026, 3, 1))],
+)  # fmt: skip
+def test_dates(raw: object, expected: date) -> None:
+    assert nz.parse_date(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["31/02/2026", "mañana", "13/13/2026", -5])
+def test_bad_dates(raw: object) -> None:
+    with pytest.raises(ValueError, match="date"):
+        nz.parse_date(raw)
