@@ -81,7 +81,7 @@ async def make_batch(
                 NewJob(
                     contact_name=f"Cliente {i}",
                     dni=f"{10_000_000 + i}-{i % 10}",
-                    phones=[f"+5691{i:06d}{k}" for k in range(phones)],
+                    phones=[f"+569{i + 1:07d}{k + 1}" for k in range(phones)],
                     payload=payload or {"monto": 150000, "fecha_limite": "2026-03-20"},
                     row_number=i + 1,
                 )

@@ -244,6 +244,8 @@ class SimulatedProvider:
         from dialer.telephony.webhooks import handle_events
 
         now = clock.now()
+        if not await self._anything_due(now):
+            return 0
         async with self.db.write() as session:
             rows = await _due(session, now, limit)
             if not rows:
@@ -262,9 +264,24 @@ class SimulatedProvider:
             )
         return len(rows)
 
+    async def _anything_due(self, now: datetime) -> bool:
+        # A read first: most polls find nothing, and on SQLite a write transaction
+        # would take the database-wide write lock just to find that out.
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(SimulatedCall.id)
+                    .where(SimulatedCall.delivered == 0, SimulatedCall.complete_at <= now)
+                    .limit(1)
+                )
+            ).first()
+        return row is not None
+
     async def _deliver_http(self, limit: int) -> int:
         assert self.settings.SIM_WEBHOOK_URL
         now = clock.now()
+        if not await self._anything_due(now):
+            return 0
         async with self.db.write() as session:
             rows = await _due(session, now, limit)
             # A lease, not a lock: the POSTs happen outside this transaction.

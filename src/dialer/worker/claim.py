@@ -122,6 +122,8 @@ class _Candidate:
     account_status: AccountStatus
     account_timezone: str
     account_country: str | None
+    in_flight: int = 0
+    account_cap: int | None = None
     settings: CallSettings | None = None
     schedule: Schedule | None = None
     reason: str | None = field(default=None)
@@ -201,7 +203,37 @@ async def claim_due_jobs(
     return claimed
 
 
-async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Candidate]:
+async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
+    """A cheap read-only guess: could a claim at ``now`` take anything?
+
+    Uses the batch counters instead of locks, so it may be stale; the runner only uses
+    it to skip opening a write transaction (on SQLite, the database-wide write lock)
+    when every due batch is closed, suspended or at its caps.
+    """
+    candidates = await _candidate_batches(session, now, with_counters=True)
+    in_flight: dict[str, int] = {}
+    for c in candidates:
+        in_flight[c.account_id] = in_flight.get(c.account_id, 0) + c.in_flight
+    for c in candidates:
+        if c.account_status != AccountStatus.ACTIVE:
+            continue
+        settings, schedule = batch_rules(
+            c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
+        )
+        if not is_open(schedule, now):
+            if c.waiting_reason != OUTSIDE_WINDOW:
+                return True  # let the claim record why the batch waits
+            continue
+        if c.in_flight < settings.max_concurrent_calls and (
+            c.account_cap is None or in_flight[c.account_id] < c.account_cap
+        ):
+            return True
+    return False
+
+
+async def _candidate_batches(
+    session: AsyncSession, now: datetime, *, with_counters: bool = False
+) -> list[_Candidate]:
     due = exists().where(
         Job.batch_id == Batch.id, Job.status.in_(WAITING), Job.next_attempt_at <= now
     )
@@ -221,6 +253,8 @@ async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Cand
             Account.status,
             Account.timezone,
             Account.country,
+            Batch.in_progress_jobs,
+            Account.max_concurrent_calls,
         )
         .join(Account, Account.id == Batch.account_id)
         .where(Batch.status == BatchStatus.ACTIVE, Batch.is_active.is_(True), due)
@@ -242,6 +276,8 @@ async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Cand
             account_status=r[11],
             account_timezone=r[12],
             account_country=r[13],
+            in_flight=r[14] or 0,
+            account_cap=r[15],
         )
         for r in rows
     ]
@@ -289,6 +325,24 @@ async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: i
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def _still_active(session: AsyncSession, batch_id: str) -> bool:
+    # PostgreSQL: lock the batch row, then re-read its status. A pause or cancel that
+    # committed meanwhile is seen here; one still running waits for this claim, so no
+    # call is claimed after a pause/cancel returns. (FOR NO KEY UPDATE: job inserts,
+    # which only need the key, are not blocked.) SQLite: BEGIN IMMEDIATE already made
+    # the candidate read current.
+    if session.bind.dialect.name != "postgresql":
+        return True
+    row = (
+        await session.execute(
+            select(Batch.status, Batch.is_active)
+            .where(Batch.id == batch_id)
+            .with_for_update(key_share=True)
+        )
+    ).first()
+    return row is not None and row[0] == BatchStatus.ACTIVE and bool(row[1])
+
+
 async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> list[Job]:
     stmt = (
         select(Job)
@@ -328,6 +382,8 @@ async def _claim_for_account(
             break
         assert c.settings is not None
         assert c.schedule is not None
+        if not await _still_active(session, c.batch_id):
+            continue
         cap = c.settings.max_concurrent_calls
         room = min(
             room_account,

@@ -57,7 +57,7 @@ from dialer.telephony.base import (
 from dialer.telephony.registry import get_provider
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
-from dialer.worker.claim import ClaimedJob, claim_due_jobs
+from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
 from dialer.worker.maintenance import heartbeat, rescue_expired
 
 log = dlog.get_logger("dialer.worker")
@@ -131,6 +131,9 @@ class Worker:
             return 0
         limit = min(free, self.settings.CLAIM_BATCH_SIZE)
         try:
+            async with self.db.read() as rs:
+                if not await has_claimable_work(rs, self.now()):
+                    return 0
             with CLAIM_LATENCY.time():
                 async with self.db.write() as session:
                     jobs = await claim_due_jobs(
