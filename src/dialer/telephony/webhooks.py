@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.billing.pricing import call_cost
 from dialer.billing.service import lock_account, pricing_of, settle
 from dialer.call.service import park_job
+from dialer.compliance.rules import debtor_key
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.errors import NotFound, Unauthorized
@@ -299,7 +300,8 @@ async def _apply_finals(
                 "summary": e.summary,
                 "extracted": dict(e.extracted),
             }
-            debtor = job.dni or (job.phones[0] if job.phones else a.phone)
+            # Same key the claim's contact-limit check looks up.
+            debtor = debtor_key(job.dni, job.phones) or a.phone
             session.add(
                 ContactLog(
                     account_id=a.account_id, debtor_key=debtor, attempt_id=a.id,

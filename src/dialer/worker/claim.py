@@ -43,6 +43,7 @@ from dialer.batch.settings import CallSettings, resolve_settings
 from dialer.batch.windows import Schedule, is_open, next_open, schedule_for
 from dialer.billing.pricing import reservation
 from dialer.billing.service import lock_account, pricing_of
+from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.job.counters import counter_deltas
 from dialer.job.service import bump_batch
 from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
@@ -103,7 +104,7 @@ class Snooze:
 JobFilter = Callable[
     [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
 ]
-JOB_FILTERS: list[JobFilter] = []
+JOB_FILTERS: list[JobFilter] = [*DIAL_TIME_FILTERS]
 
 
 @dataclass
