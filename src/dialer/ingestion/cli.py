@@ -41,8 +41,8 @@ def run_import(
         options = ImportOptions(
             account_id=account_id,
             batch_name=name,
-            processing_type=processing_type,  # type: ignore[arg-type]
-            country=country.upper() if country else None,  # type: ignore[arg-type]
+            processing_type=processing_type,
+            country=country.upper() if country else None,
             allow_duplicates=allow_duplicates,
             call_settings=json.loads(call_settings) if call_settings else None,
             dias_fecha_limite=dias_fecha_limite,

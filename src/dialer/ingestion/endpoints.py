@@ -77,8 +77,8 @@ def _options(
             account_id=account_id,
             batch_name=batch_name or None,
             batch_description=batch_description or None,
-            processing_type=processing_type,  # type: ignore[arg-type]
-            country=(country or "").upper() or None,  # type: ignore[arg-type]
+            processing_type=processing_type,
+            country=(country or "").upper() or None,
             allow_duplicates=allow_duplicates,
             call_settings=cs,
             dias_fecha_limite=dias_fecha_limite,

@@ -168,7 +168,7 @@ def resolve_field(name: object) -> str:
     return resolved
 
 
-def _score(cells: Sequence[object], explicit: Mapping[str, str]) -> tuple[int, bool]:
+def _score(cells: Sequence[object], explicit: Mapping[str, str | None]) -> tuple[int, bool]:
     seen: set[str] = set()
     has_phone = False
     for cell in cells:
@@ -181,7 +181,7 @@ def _score(cells: Sequence[object], explicit: Mapping[str, str]) -> tuple[int, b
 
 
 def detect(
-    rows: Sequence[Sequence[object]], explicit: Mapping[str, str] | None = None
+    rows: Sequence[Sequence[object]], explicit: Mapping[str, str | None] | None = None
 ) -> HeaderMapping:
     """Find the header among the first ``rows`` and map its columns.
 

@@ -177,7 +177,7 @@ def _open_workbook(path: Path, fmt: Format) -> Sheet:
 
     def rows() -> Iterator[tuple[int, list[object]]]:
         # iter_rows starts at the sheet's first row (row 1), so position = row number.
-        yield from enumerate(sheet.iter_rows(), start=1)  # type: ignore[misc]
+        yield from enumerate(sheet.iter_rows(), start=1)
 
     end = sheet.end
     total = end[0] + 1 if end else 0

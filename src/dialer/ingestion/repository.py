@@ -98,7 +98,7 @@ class IngestionRepository:
         else:
             marks = ", ".join("?" for _ in names)
         cols = ", ".join(f'"{n}"' for n in names)
-        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
+        sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({marks})'
         const_tail = tuple(bound.values())
         # One urandom call per chunk instead of one per uuid4().
         ids = os.urandom(16 * len(rows)).hex()

@@ -214,13 +214,13 @@ class RowValidator:
         if self._amount is not None or self._currency is not None:
             cur = cell(self._currency.index) if self._currency is not None else None
             payload["currency"] = nz.cell_text(cur).upper() if not _empty(cur) else self.currency
-        for key, col in (("fecha_limite", self._limite), ("fecha_maxima", self._maxima)):
-            if col is None or _empty(cell(col.index)):
+        for key, date_col in (("fecha_limite", self._limite), ("fecha_maxima", self._maxima)):
+            if date_col is None or _empty(cell(date_col.index)):
                 continue
             try:
-                payload[key] = nz.parse_date(cell(col.index)).isoformat()
+                payload[key] = nz.parse_date(cell(date_col.index)).isoformat()
             except ValueError as exc:
-                errors.append(RowError(row_number, col.header, str(exc)))
+                errors.append(RowError(row_number, date_col.header, str(exc)))
         if self._company is not None and not _empty(cell(self._company.index)):
             payload["company"] = nz.cell_text(cell(self._company.index))
         for col in self._extras:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
-import xlsxwriter
+import xlsxwriter  # type: ignore[import-untyped]
 from stdnum.cl import rut as cl_rut
 
 FIRST = (

@@ -108,7 +108,7 @@ class _Tally:
         else:
             self.duplicates += 1
         if len(self.skipped) < MAX_REPORTED:
-            self.skipped.append(SkippedRowRead(row=row, reason=reason, message=message))  # type: ignore[arg-type]
+            self.skipped.append(SkippedRowRead(row=row, reason=reason, message=message))
         else:
             self.truncated = True
 
