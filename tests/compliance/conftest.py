@@ -10,6 +10,7 @@ from dialer.account.auth import generate_account_key, hash_key
 from dialer.db.session import Database
 from dialer.kit import ids
 from dialer.models import Account, ApiKey, PlanType
+from tests.fixtures.workers import workers  # noqa: F401  (fixture)
 
 NewAccount = Callable[..., Awaitable[tuple[str, httpx.AsyncClient]]]
 

