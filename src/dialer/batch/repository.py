@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import WAITING
-from dialer.models import Batch, CallAttempt, Job, Script
+from dialer.models import Batch, CallAttempt, Job
 
 # The columns the polling view needs: reading only these keeps /status one narrow row.
 STATUS_COLUMNS = (
@@ -78,10 +78,6 @@ class BatchRepository:
         items = (await self.session.execute(stmt)).scalars().all()
         count = select(func.count()).select_from(Batch).where(*conds)
         return items, int((await self.session.execute(count)).scalar_one())
-
-    async def script(self, script_id: str, account_id: str) -> Script | None:
-        stmt = select(Script).where(Script.id == script_id, Script.account_id == account_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def outcome_counts(self, batch_id: str) -> dict[str, int]:
         """Finished attempts per outcome (uses the attempts' batch_id index)."""

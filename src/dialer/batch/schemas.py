@@ -28,6 +28,18 @@ class BatchCreate(BaseModel):
     call_settings: CallSettings = Field(default_factory=CallSettings)
     processing_type: ProcessingType = "basic"
     script_id: str | None = Field(None, max_length=64)
+    script_version: int | None = Field(
+        None,
+        ge=1,
+        le=_MAX_INT,
+        description="Pin another version of script_id (default: the one named).",
+    )
+    provider: Literal["simulated", "retell", "twilio"] | None = Field(
+        None, description="Telephony provider for this batch (default: the server's)."
+    )
+    provider_options: dict[str, str] = Field(
+        default_factory=dict, description="Per-batch provider options, e.g. agent_id, from_number."
+    )
     jobs: list[NewJob] | None = Field(
         None, description="Contacts for API-created batches (spreadsheets use /excel/create)."
     )

@@ -44,6 +44,7 @@ from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock, ids
 from dialer.logging import get_logger
 from dialer.models import Batch, BatchStatus, Job, PlanType
+from dialer.script import service as script_service
 
 log = get_logger("dialer.batch")
 
@@ -74,6 +75,7 @@ async def create_batch(
     data: BatchCreate,
     *,
     jobs: Iterable[NewJob] | None = None,
+    payload_keys: Iterable[str] | None = None,
 ) -> tuple[Batch, int]:
     """Create an active batch with validated call_settings and, optionally, its jobs.
 
@@ -85,13 +87,22 @@ async def create_batch(
     account = await AccountRepository.from_session(session).get(data.account_id)
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
-    repo = BatchRepository.from_session(session)
-    script_version = None
+    script_id, script_version = None, None
     if data.script_id is not None:
-        script = await repo.script(data.script_id, account.id)
-        if script is None:
-            raise NotFound(f"script '{data.script_id}' not found", field="script_id")
-        script_version = script.version
+        # Pin the exact version and check the rows can fill every variable it uses
+        # (422 naming the first missing one). Spreadsheet imports pass their columns.
+        keys = payload_keys
+        if keys is None:
+            keys = {k for job in (data.jobs or []) for k in job.payload}
+        script = await script_service.validate_batch_script(
+            session,
+            account_id=account.id,
+            script_id=data.script_id,
+            version=data.script_version,
+            sample_payload_keys=keys,
+            processing_type=data.processing_type,
+        )
+        script_id, script_version = script.id, script.version
     now = clock.now()
     batch = Batch(
         id=ids.batch_id(now),
@@ -104,8 +115,10 @@ async def create_batch(
         # Stored as given: a missing timezone means "the account's" at dial time.
         call_settings=data.call_settings.model_dump(mode="json"),
         processing_type=data.processing_type,
-        script_id=data.script_id,
+        script_id=script_id,
         script_version=script_version,
+        provider=data.provider,
+        provider_options=dict(data.provider_options),
         # Active from creation: dialing starts as soon as the window allows.
         started_at=now,
         created_at=now,
