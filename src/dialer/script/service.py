@@ -116,7 +116,7 @@ async def get_script(session: AsyncSession, script_id: str, *, visible_to: str |
     """A script by id; 404 when missing or owned by another account than ``visible_to``."""
     script = await ScriptRepository.from_session(session).get(script_id)
     if script is None or (visible_to is not None and script.account_id != visible_to):
-        raise ScriptNotFound(f"script '{script_id}' not found")
+        raise ScriptNotFound(f"script '{script_id}' not found", field="script_id")
     return script
 
 
