@@ -235,3 +235,21 @@ class TestProfiles:
         assert set(profiles) == {"none", "cl_cobranza"}
         assert "Ley 21.320" in profiles["cl_cobranza"]["citation"]
         assert len(profiles["cl_cobranza"]["rules"]) == 4
+
+
+class TestLargeImport:
+    async def test_registry_sized_import_reports_duplicates_and_blocks_numbers(
+        self, new_account: NewAccount
+    ) -> None:
+        acc, client = await new_account("AR")
+        await client.post(_url(acc), json={"phone": "+5491120000007"})
+        lines = [f"11{20_000_000 + i}" for i in range(6_000)]
+        content = ("\n".join([*lines, lines[10]]) + "\n").encode()
+        r = await client.post(_url(acc, "/import"), files={"file": ("no_llame.csv", content)})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["total_rows"], body["added"], body["duplicates"]) == (6_001, 5_999, 2)
+        assert body["duplicate_rows"] == [8, 6_001]
+        again = await client.post(_url(acc, "/import"), files={"file": ("no_llame.csv", content)})
+        assert (again.json()["added"], again.json()["duplicates"]) == (0, 6_001)
+        assert (await client.get(_url(acc, "/+5491120005999"))).status_code == 200

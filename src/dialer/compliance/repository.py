@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,17 @@ class ComplianceRepository:
             found.update(rows.scalars())
         return found
 
+    async def count(self, account_id: str) -> int:
+        stmt = select(func.count()).select_from(DoNotCall).where(DoNotCall.account_id == account_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def all_phones(self, account_id: str) -> set[str]:
+        """Every number on the account's list (for bulk imports, one streamed read)."""
+        result = await self.session.stream_scalars(
+            select(DoNotCall.phone).where(DoNotCall.account_id == account_id)
+        )
+        return {p async for p in result}
+
     async def insert_new(self, account_id: str, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Insert entries, silently skipping numbers already listed (also when a
         concurrent import adds them first); returns the phones really inserted."""
@@ -74,6 +85,12 @@ class ComplianceRepository:
             )
             added.update(result.scalars())
         return added
+
+    async def refresh_statistics(self) -> None:
+        """After a bulk insert: PostgreSQL would plan lookups on the list from stale row
+        counts (sequential scans of a big table) until autovacuum gets to it."""
+        if self._dialect == "postgresql":
+            await self.session.execute(text("ANALYZE do_not_call"))
 
     async def delete_phones(self, account_id: str, phones: Sequence[str]) -> int:
         result = await self.session.execute(

@@ -48,6 +48,10 @@ DEBTOR_IN_FLIGHT = "compliance_debtor_in_flight"
 # most calls to end; the weekly limit takes over if that call is answered.
 DEBTOR_BUSY_RETRY = timedelta(minutes=5)
 REPORT_ROWS = 1000
+# Above this many numbers an import reads the account's whole list once (if the list is
+# at most BULK_LIST_MAX long) instead of looking the numbers up in chunks.
+BULK_LOOKUP = 5_000
+BULK_LIST_MAX = 3_000_000
 
 
 def list_profiles() -> list[ComplianceProfileRead]:
@@ -125,7 +129,14 @@ async def _insert(
     """Insert new numbers; returns (added, duplicates). A number is a duplicate when
     it (or another spelling of the same line) is already listed or repeated."""
     unique = list(dict.fromkeys(phones))
-    already = await listed_phones(session, account_id, unique)
+    repo = ComplianceRepository.from_session(session)
+    if len(unique) > BULK_LOOKUP and await repo.count(account_id) <= BULK_LIST_MAX:
+        # A registry import checks every row: one read of the whole list beats hundreds
+        # of IN (...) lookups, which are slow on PostgreSQL.
+        listed = await repo.all_phones(account_id)
+        already = {p for p in unique if any(v in listed for v in phone_variants(p))}
+    else:
+        already = await listed_phones(session, account_id, unique)
     fresh: list[str] = []
     seen: set[str] = set()
     duplicates = set(already)
@@ -139,10 +150,12 @@ async def _insert(
         seen.update(variants)
         fresh.append(phone)
     now = clock.now()
-    added = await ComplianceRepository.from_session(session).insert_new(
+    added = await repo.insert_new(
         account_id,
         [{"phone": p, "source": source, "reason": reason, "created_at": now} for p in fresh],
     )
+    if len(added) > BULK_LOOKUP:
+        await repo.refresh_statistics()
     # Lost a race with a concurrent insert of the same number: report it as a duplicate.
     duplicates.update(set(fresh) - added)
     return added, duplicates
