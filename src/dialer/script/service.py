@@ -150,6 +150,8 @@ async def ensure_default_script(
         raise InvalidInput(
             f"processing_type must be one of {sorted(DEFAULTS)}", field="processing_type"
         )
+    # An admin may name any account id: an unknown one is a 404, not a foreign-key error.
+    await _check_account(session, account_id)
     repo = ScriptRepository.from_session(session)
     existing = await repo.latest(account_id, default.name)
     if existing is not None:
