@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class AppError(Exception):
@@ -92,6 +94,45 @@ class TooManyRequests(AppError):
     status_code = 429
 
 
+class FieldErrorBody(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the error class, a readable detail, and the field when known."""
+
+    # Domain errors may add context (e.g. the rule a call_settings value breaks).
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+    field: str | None = None
+    errors: list[FieldErrorBody] | None = None
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for these status codes, all with the ErrorBody model."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing or invalid API key",
+    402: "Insufficient balance",
+    403: "Not allowed with this key",
+    404: "Not found (also anything of another account)",
+    409: "Conflict with the resource's state",
+    413: "The upload is too large",
+    415: "Unsupported file type",
+    422: "Invalid input; names the field",
+    429: "Rate limit exceeded (see Retry-After)",
+}
+
+# Documented on every API route: what any authenticated JSON endpoint may answer.
+API_ERROR_RESPONSES = error_responses(400, 401, 402, 403, 404, 409, 422, 429)
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts)
@@ -120,6 +161,26 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+_HTTP_ERROR_NAMES = {
+    400: "BadRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "UploadTooLarge",
+}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Framework-raised errors (unparseable body, unknown route) in the same JSON shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    name = _HTTP_ERROR_NAMES.get(exc.status_code, "HTTPError")
+    return JSONResponse(
+        {"error": name, "detail": str(exc.detail)},
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

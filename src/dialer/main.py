@@ -19,7 +19,7 @@ from dialer import logging as dlog
 from dialer.account.auth import admin_key
 from dialer.config import Settings, get_settings
 from dialer.db.session import Database
-from dialer.errors import install_handlers
+from dialer.errors import API_ERROR_RESPONSES, install_handlers
 from dialer.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
@@ -110,7 +110,7 @@ def create_app(
 
     for module_name in ROUTER_MODULES:
         module = importlib.import_module(module_name)
-        app.include_router(module.router)
+        app.include_router(module.router, responses=API_ERROR_RESPONSES)
 
     from dialer.dashboard.app import mount_dashboard
 

@@ -18,12 +18,16 @@ from pydantic import ValidationError
 from dialer.account.auth import CurrentPrincipal
 from dialer.batch.settings import CallSettings
 from dialer.db.session import DatabaseDep, WriteSession
-from dialer.errors import InvalidInput
+from dialer.errors import InvalidInput, error_responses
 from dialer.ingestion import export, service
 from dialer.ingestion.errors import UploadTooLarge
 from dialer.ingestion.schemas import CreateResponse, ImportOptions, PreviewResponse
 
 router = APIRouter(tags=["ingestion"])
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+UPLOAD_ERRORS = error_responses(413, 415)
 
 
 def _json_field(raw: str | None, name: str) -> Any:
@@ -122,7 +126,9 @@ FileField = Annotated[UploadFile, File(description=".xlsx, .xls or .csv (; or ,)
 Text = Annotated[str | None, Form()]
 
 
-@router.post("/api/v1/batches/excel/preview", response_model=PreviewResponse)
+@router.post(
+    "/api/v1/batches/excel/preview", responses=UPLOAD_ERRORS, response_model=PreviewResponse
+)
 async def preview(
     request: Request,
     session: WriteSession,
@@ -150,7 +156,12 @@ async def preview(
         )
 
 
-@router.post("/api/v1/batches/excel/create", response_model=CreateResponse, status_code=201)
+@router.post(
+    "/api/v1/batches/excel/create",
+    responses=UPLOAD_ERRORS,
+    response_model=CreateResponse,
+    status_code=201,
+)
 async def create(
     request: Request,
     session: WriteSession,
@@ -183,7 +194,12 @@ def _disposition(name: str, ext: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{safe}.{ext}"'}
 
 
-@router.get("/api/v1/batches/{batch_id}/export.csv", tags=["reporting"])
+@router.get(
+    "/api/v1/batches/{batch_id}/export.csv",
+    tags=["reporting"],
+    response_class=StreamingResponse,
+    responses={200: {"description": "CSV, UTF-8 with BOM", "content": {CSV_TYPE: {}}}},
+)
 async def export_csv(
     batch_id: str,
     db: DatabaseDep,
@@ -196,12 +212,17 @@ async def export_csv(
     delimiter = ";" if sep == "semicolon" else ","
     return StreamingResponse(
         export.csv_stream(db, target, delimiter),
-        media_type="text/csv; charset=utf-8",
+        media_type=CSV_TYPE,
         headers=_disposition(target.batch_id, "csv"),
     )
 
 
-@router.get("/api/v1/batches/{batch_id}/export.xlsx", tags=["reporting"])
+@router.get(
+    "/api/v1/batches/{batch_id}/export.xlsx",
+    tags=["reporting"],
+    response_class=FileResponse,
+    responses={200: {"description": "Excel workbook", "content": {XLSX_TYPE: {}}}},
+)
 async def export_xlsx(
     batch_id: str, db: DatabaseDep, principal: CurrentPrincipal, background: BackgroundTasks
 ) -> FileResponse:
@@ -218,6 +239,6 @@ async def export_xlsx(
     background.add_task(shutil.rmtree, tmp, True)
     return FileResponse(
         path,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX_TYPE,
         headers=_disposition(target.batch_id, "xlsx"),
     )
