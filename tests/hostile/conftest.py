@@ -46,7 +46,16 @@ class Tenants:
 
     def a_markers(self) -> list[str]:
         """Strings only A's data contains: none may appear in an answer to B."""
-        return [self.a_batch, self.a_job, self.a_script, A_SECRET, "Deudor 0", "Octubre A"]
+        return [
+            self.a_batch,
+            self.a_job,
+            self.a_script,
+            A_SECRET,
+            "agent-a",
+            A_DNC_PHONE,
+            "Octubre A",
+            "guion A",
+        ]
 
 
 @pytest.fixture

@@ -1,0 +1,209 @@
+"""Cross-tenant sweep over every route the application serves.
+
+Account B, with its own API key (and its own dashboard session for /dashboard pages),
+tries every route on account A's ids. Routes about a given account, batch, job, script,
+provider config or do-not-call entry answer 404 (or 403 for admin-only ones); routes
+scoped to "my account" answer for B only. No answer carries any of A's data, and A's
+data is unchanged afterwards. A new route fails ``test_every_route_is_covered`` until it
+is added here, so the sweep cannot silently fall behind the API.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tests.hostile.conftest import Tenants, snapshot_a
+from tests.hostile.routes import all_routes
+
+# Served without credentials on purpose (login, health, docs, signed provider webhooks).
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/dashboard/login"),
+    ("POST", "/dashboard/login"),
+    ("POST", "/dashboard/logout"),
+    ("MOUNT", "/dashboard/static"),
+    ("POST", "/api/v1/webhooks/{provider}"),
+}
+
+CSV = b"Rut;Nombre;Telefono;Monto\n12.345.678-5;Ana Perez;+56987654321;1000\n"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How B tries a route: ``foreign`` routes name A's resources (expect 403/404);
+    ``own`` routes are scoped to the caller and must answer with B's data only."""
+
+    kind: str
+    query: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, str] | None = None
+    upload: bool = False
+
+
+FOREIGN = Probe("foreign")
+A_QUERY = {"account_id": "tenant-a"}
+
+SWEEP: dict[tuple[str, str], Probe] = {
+    # accounts
+    ("GET", "/api/v1/accounts"): Probe("own"),
+    ("POST", "/api/v1/accounts"): Probe("foreign", json={"account_name": "intrusa"}),
+    ("GET", "/api/v1/accounts/{account_id}"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/balance"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/topup"): Probe("foreign", json={"minutes": 10}),
+    ("GET", "/api/v1/accounts/{account_id}/stats"): FOREIGN,
+    ("PUT", "/api/v1/accounts/{account_id}/suspend"): Probe("foreign", query={"reason": "x"}),
+    ("PUT", "/api/v1/accounts/{account_id}/activate"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/transactions"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/last-call-settings"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/api-keys"): FOREIGN,
+    # batches and jobs
+    ("POST", "/api/v1/batches"): Probe("foreign", json={"account_id": "tenant-a", "name": "x"}),
+    ("GET", "/api/v1/batches"): Probe("foreign", query=A_QUERY),
+    ("GET", "/api/v1/batches/{batch_id}"): FOREIGN,
+    ("PATCH", "/api/v1/batches/{batch_id}"): Probe("foreign", json={"name": "hacked"}),
+    ("GET", "/api/v1/batches/{batch_id}/summary"): FOREIGN,
+    ("GET", "/api/v1/batches/{batch_id}/status"): FOREIGN,
+    ("POST", "/api/v1/batches/{batch_id}/pause"): FOREIGN,
+    ("POST", "/api/v1/batches/{batch_id}/resume"): FOREIGN,
+    ("POST", "/api/v1/batches/{batch_id}/cancel"): Probe("foreign", query={"reason": "x"}),
+    ("GET", "/api/v1/batches/{batch_id}/jobs"): FOREIGN,
+    ("GET", "/api/v1/batches/{batch_id}/events"): FOREIGN,
+    ("GET", "/api/v1/batches/{batch_id}/export.csv"): FOREIGN,
+    ("GET", "/api/v1/batches/{batch_id}/export.xlsx"): FOREIGN,
+    ("GET", "/api/v1/jobs/{job_id}"): FOREIGN,
+    ("GET", "/api/v1/dashboard/overview"): Probe("foreign", query=A_QUERY),
+    # ingestion
+    ("POST", "/api/v1/batches/excel/preview"): Probe("foreign", form=A_QUERY, upload=True),
+    ("POST", "/api/v1/batches/excel/create"): Probe("foreign", form=A_QUERY, upload=True),
+    # compliance
+    ("GET", "/api/v1/compliance/profiles"): Probe("own"),
+    ("POST", "/api/v1/accounts/{account_id}/do-not-call"): Probe(
+        "foreign", json={"phone": "+56911112222"}
+    ),
+    ("GET", "/api/v1/accounts/{account_id}/do-not-call"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/do-not-call/import"): Probe("foreign", upload=True),
+    ("GET", "/api/v1/accounts/{account_id}/do-not-call/{phone}"): FOREIGN,
+    ("DELETE", "/api/v1/accounts/{account_id}/do-not-call/{phone}"): FOREIGN,
+    # scripts
+    ("POST", "/api/v1/scripts"): Probe(
+        "foreign", json={"account_id": "tenant-a", "name": "x", "template": "Hola"}
+    ),
+    ("GET", "/api/v1/scripts"): Probe("foreign", query=A_QUERY),
+    ("GET", "/api/v1/scripts/default"): Probe("foreign", query=A_QUERY),
+    ("GET", "/api/v1/scripts/{script_id}"): FOREIGN,
+    ("POST", "/api/v1/scripts/{script_id}/versions"): Probe("foreign", json={"template": "x"}),
+    ("POST", "/api/v1/scripts/{script_id}/preview"): Probe("foreign", json={"variables": {}}),
+    # providers
+    ("GET", "/api/v1/accounts/{account_id}/providers/{provider}"): FOREIGN,
+    ("PUT", "/api/v1/accounts/{account_id}/providers/{provider}"): Probe(
+        "foreign", json={"credentials": {"api_key": "stolen"}}
+    ),
+    # dashboard (B's session cookie; A named in the query and the account cookie)
+    ("GET", "/dashboard/"): Probe("own", query=A_QUERY),
+    ("GET", "/dashboard/accounts"): Probe("foreign", query=A_QUERY),
+    ("GET", "/dashboard/account"): Probe("own", query=A_QUERY),
+    ("GET", "/dashboard/batches"): Probe("own", query=A_QUERY),
+    ("GET", "/dashboard/batches/{batch_id}"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/live"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/outcomes"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/stream"): FOREIGN,
+    ("POST", "/dashboard/batches/{batch_id}/pause"): Probe("foreign", form={}),
+    ("POST", "/dashboard/batches/{batch_id}/resume"): Probe("foreign", form={}),
+    ("POST", "/dashboard/batches/{batch_id}/cancel"): Probe("foreign", form={"reason": "x"}),
+    ("GET", "/dashboard/jobs/{job_id}"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/export.csv"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/export.xlsx"): FOREIGN,
+    ("GET", "/dashboard/upload"): Probe("own", query=A_QUERY),
+    ("POST", "/dashboard/upload/preview"): Probe("own", query=A_QUERY, form={}, upload=True),
+    ("POST", "/dashboard/upload/create"): Probe("own", query=A_QUERY, form={}, upload=True),
+}
+
+
+def test_every_route_is_covered(app: Any) -> None:
+    routes = all_routes(app)
+    assert PUBLIC <= routes, f"stale public entries: {PUBLIC - routes}"
+    uncovered = routes - PUBLIC - set(SWEEP)
+    assert not uncovered, f"routes missing from the cross-tenant sweep: {sorted(uncovered)}"
+    stale = set(SWEEP) - routes
+    assert not stale, f"sweep entries for routes that no longer exist: {sorted(stale)}"
+
+
+async def _send(client: httpx.AsyncClient, method: str, path: str, probe: Probe) -> httpx.Response:
+    kwargs: dict[str, Any] = {"params": probe.query or None}
+    if probe.json is not None:
+        kwargs["json"] = probe.json
+    if probe.form is not None:
+        kwargs["data"] = probe.form
+    if probe.upload:
+        kwargs["files"] = {"file": ("cartera.csv", io.BytesIO(CSV), "text/csv")}
+    # A stream that wrongly opened would never end: read the head only, under a deadline.
+    with anyio.fail_after(10):
+        async with client.stream(method, path, **kwargs) as response:
+            if response.status_code < 300 and "event-stream" in response.headers.get(
+                "content-type", ""
+            ):
+                return response
+            await response.aread()
+    return response
+
+
+@pytest.fixture
+async def b_dashboard(app: Any, tenants: Tenants) -> Any:
+    """B logged in to the dashboard, with A named in the account cookie."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await c.post("/dashboard/login", data={"api_key": tenants.b_key})
+        assert r.status_code == 303, r.text
+        c.cookies.set("dialer_account", tenants.a_id, path="/dashboard")
+        yield c
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(SWEEP), ids=lambda v: str(v))
+async def test_account_b_cannot_reach_account_a(
+    admin: httpx.AsyncClient,
+    tenants: Tenants,
+    b_dashboard: httpx.AsyncClient,
+    method: str,
+    template: str,
+) -> None:
+    probe = SWEEP[(method, template)]
+    before = await snapshot_a(admin, tenants)
+    path = tenants.fill(template)
+    client = b_dashboard if template.startswith("/dashboard") else tenants.b
+    response = await _send(client, method, path, probe)
+
+    if probe.kind == "foreign":
+        assert response.status_code in (403, 404), (response.status_code, response.text[:500])
+    else:
+        assert response.status_code < 500, response.text[:500]
+    # Error pages may echo the id B asked for; nothing else of A may show.
+    sent = path + str(probe.query) + str(probe.json) + str(probe.form)
+    body = response.text if "event-stream" not in response.headers.get("content-type", "") else ""
+    leaked = [m for m in tenants.a_markers() if m not in sent and m in body]
+    assert not leaked, f"A's data in B's answer: {leaked}"
+    assert await snapshot_a(admin, tenants) == before
+
+
+async def test_every_private_route_needs_credentials(
+    client: httpx.AsyncClient, tenants: Tenants
+) -> None:
+    for method, template in sorted(SWEEP):
+        probe = SWEEP[(method, template)]
+        response = await _send(client, method, tenants.fill(template), probe)
+        if template.startswith("/dashboard"):
+            # Browsers are sent to the login page.
+            assert response.status_code == 303, (template, response.status_code)
+            assert response.headers["location"].startswith("/dashboard/login")
+        else:
+            assert response.status_code == 401, (method, template, response.status_code)
