@@ -12,6 +12,7 @@ Lock order everywhere: job row, then account row, then batch row (see worker/cla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.billing.service import lock_account, release
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
-from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus
+from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus, can_transition
 from dialer.models import Batch, BatchStatus, CallAttempt, Job
 
 
@@ -61,22 +62,70 @@ async def mark_placed(
     call_timeout: timedelta,
 ) -> PlacedResult:
     """Record that the provider accepted the call; the job's lease becomes the call timeout."""
-    attempt, job = await _attempt_and_job(session, attempt_id)
-    if attempt is None or job is None:
-        return PlacedResult.UNKNOWN
-    attempt.provider_call_id = attempt.provider_call_id or provider_call_id
-    if attempt.status == AttemptStatus.ABANDONED:
-        return PlacedResult.ABANDONED
-    if attempt.status == AttemptStatus.ENDED:
-        return PlacedResult.ALREADY_ENDED
-    attempt.status = AttemptStatus.IN_PROGRESS
-    if job.current_attempt_id == attempt_id and job.status == JobStatus.DIALING:
-        await transition(
-            session, job, JobStatus.IN_PROGRESS, publish_event=False,
-            lease_expires_at=now + call_timeout,
-        )  # fmt: skip
+    return (
+        await mark_placed_many(
+            session, [(attempt_id, provider_call_id)], now=now, call_timeout=call_timeout
+        )
+    )[0]
+
+
+async def mark_placed_many(
+    session: AsyncSession,
+    placed: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    call_timeout: timedelta,
+) -> list[PlacedResult]:
+    """``mark_placed`` for many (attempt id, provider call id) pairs in three queries."""
+    ids = [a for a, _ in placed]
+    job_ids = (
+        (await session.execute(select(CallAttempt.job_id).where(CallAttempt.id.in_(ids))))
+        .scalars()
+        .all()
+    )
+    stmt = (
+        select(Job)
+        .where(Job.id.in_(sorted(set(job_ids))))
+        .order_by(Job.id)
+        .execution_options(populate_existing=True)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # job rows first: the lock order of every path
+    jobs = {j.id: j for j in (await session.execute(stmt)).scalars().all()}
+    attempts = {
+        a.id: a
+        for a in (
+            await session.execute(
+                select(CallAttempt)
+                .where(CallAttempt.id.in_(ids))
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+    }
+    out: list[PlacedResult] = []
+    for attempt_id, call_id in placed:
+        attempt = attempts.get(attempt_id)
+        job = jobs.get(attempt.job_id) if attempt else None
+        if attempt is None or job is None:
+            out.append(PlacedResult.UNKNOWN)
+            continue
+        attempt.provider_call_id = attempt.provider_call_id or call_id
+        if attempt.status == AttemptStatus.ABANDONED:
+            out.append(PlacedResult.ABANDONED)
+            continue
+        if attempt.status == AttemptStatus.ENDED:
+            out.append(PlacedResult.ALREADY_ENDED)
+            continue
+        attempt.status = AttemptStatus.IN_PROGRESS
+        if job.current_attempt_id == attempt_id and can_transition(
+            job.status, JobStatus.IN_PROGRESS
+        ):
+            # DIALING -> IN_PROGRESS moves no batch counter: no transition() round trips.
+            job.status = JobStatus.IN_PROGRESS
+            job.lease_expires_at = now + call_timeout
+        out.append(PlacedResult.IN_PROGRESS)
     await session.flush()
-    return PlacedResult.IN_PROGRESS
+    return out
 
 
 async def park_job(

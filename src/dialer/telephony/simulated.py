@@ -48,6 +48,7 @@ from dialer.telephony.base import (
     PlacedCall,
     WebhookVerificationError,
 )
+from dialer.worker.batching import GroupCommit
 
 log = get_logger("dialer.simulated")
 
@@ -123,6 +124,8 @@ class SimulatedProvider:
         if unknown:
             raise ValueError(f"SIM_OUTCOMES: unknown outcomes {sorted(unknown)}")
         self.mix = mix or dict(DEFAULT_OUTCOMES)
+        # Calls placed at the same moment are registered in one transaction.
+        self._inserts: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_rows)
 
     # -- the call ------------------------------------------------------------------------
 
@@ -179,9 +182,13 @@ class SimulatedProvider:
         if not digits or digits.endswith(INVALID_SUFFIX):
             raise InvalidNumberError(f"{request.to_number} is not a valid number", status_code=400)
         row = self.draw(request, clock.now())
-        async with self.db.write() as session:
-            await _insert_ignore(session, [row])
+        await self._inserts.submit(row)
         return PlacedCall(provider_call_id=row["id"], status="queued")
+
+    async def _insert_rows(self, rows: list[dict[str, Any]]) -> list[None]:
+        async with self.db.write() as session:
+            await _insert_ignore(session, rows)
+        return [None] * len(rows)
 
     async def hangup(self, provider_call_id: str) -> None:
         """End the call now: its final event follows, as with a real carrier."""

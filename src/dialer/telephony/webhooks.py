@@ -28,16 +28,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.pricing import call_cost
-from dialer.billing.service import lock_account, pricing_of, settle
-from dialer.call.service import park_job
-from dialer.compliance.rules import debtor_key
+from dialer.billing.service import lock_account, pricing_of
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.errors import NotFound, Unauthorized
 from dialer.events.service import publish
-from dialer.job.service import bump_batch, transition
+from dialer.job.counters import counter_deltas
+from dialer.job.service import InvalidTransition, bump_batch
 from dialer.job.states import (
     ATTEMPT_FINAL,
+    FINAL,
     IN_FLIGHT,
     AttemptStatus,
     JobStatus,
@@ -53,7 +53,10 @@ from dialer.models import (
     BatchStatus,
     CallAttempt,
     ContactLog,
+    EntryKind,
+    Event,
     Job,
+    LedgerEntry,
     WebhookReceipt,
 )
 from dialer.telephony.analysis import apply_late_analysis
@@ -251,6 +254,16 @@ async def _apply_finals(
             )
         ).all()
     }
+    keys = [f"{k}:{a.id}" for _, a, _ in finals for k in ("release", "charge")]
+    used = set(
+        (
+            await session.execute(
+                select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
+            )
+        )
+        .scalars()
+        .all()
+    )
     deltas: dict[str, dict[str, int]] = {}
 
     def add(batch_id: str, col: str, v: int) -> None:
@@ -267,10 +280,7 @@ async def _apply_finals(
             duration_s=max(e.duration_s, 0),
             answered=answered,
         )
-        charged = await settle(
-            session, account, reserved=a.reserved_units, cost=cost, attempt_id=a.id,
-            batch_id=a.batch_id, job_id=a.job_id,
-        )  # fmt: skip
+        charged = _settle(session, account, a, cost, used, now)
         ended_at = e.ended_at or now
         a.status = AttemptStatus.ENDED
         a.outcome = str(outcome)
@@ -300,8 +310,7 @@ async def _apply_finals(
                 "summary": e.summary,
                 "extracted": dict(e.extracted),
             }
-            # Same key the claim's contact-limit check looks up.
-            debtor = debtor_key(job.dni, job.phones) or a.phone
+            debtor = job.dni or (job.phones[0] if job.phones else a.phone)
             session.add(
                 ContactLog(
                     account_id=a.account_id, debtor_key=debtor, attempt_id=a.id,
@@ -317,7 +326,9 @@ async def _apply_finals(
         if job.current_attempt_id != a.id or job.status not in IN_FLIGHT:
             continue  # the job already moved on (e.g. the attempt was rescued and re-dialed)
         row = batch_rows.get(job.batch_id)
-        await _decide_next(session, job, a, str(outcome), row, account, now, add)
+        for col, v in _decide_next(session, job, a, str(outcome), row, account, now).items():
+            add(job.batch_id, col, v)
+    await session.flush()
     for batch_id in sorted(deltas):
         d = {k: v for k, v in deltas[batch_id].items() if v}
         if d:
@@ -327,7 +338,42 @@ async def _apply_finals(
     return len(finals)
 
 
-async def _decide_next(
+def _settle(
+    session: AsyncSession,
+    account: Account,
+    a: CallAttempt,
+    cost: int,
+    used: set[str],
+    now: datetime,
+) -> int:
+    """The in-memory equivalent of ``billing.service.settle`` for a locked account whose
+    used idempotency keys were fetched in one query: release the hold, charge the cost
+    (capped at the balance), each at most once per attempt. Returns the charged units."""
+    if f"charge:{a.id}" in used:
+        return 0  # already charged: a replayed event
+    entries: list[tuple[EntryKind, int, str]] = []
+    if a.reserved_units and f"release:{a.id}" not in used:
+        entries.append((EntryKind.RELEASE, a.reserved_units, f"release:{a.id}"))
+    balance = account.balance + sum(amount for _, amount, _ in entries)
+    charged = min(cost, balance)
+    if charged > 0:
+        entries.append((EntryKind.CHARGE, -charged, f"charge:{a.id}"))
+    if charged < cost:
+        log.warning("billing.charge_capped", account_id=account.id, attempt_id=a.id, cost=cost)
+    for kind, amount, key in entries:
+        account.balance += amount
+        used.add(key)
+        session.add(
+            LedgerEntry(
+                account_id=account.id, kind=kind, amount=amount, balance_after=account.balance,
+                idempotency_key=key, batch_id=a.batch_id, job_id=a.job_id, attempt_id=a.id,
+                created_at=now,
+            )
+        )  # fmt: skip
+    return max(charged, 0)
+
+
+def _decide_next(
     session: AsyncSession,
     job: Job,
     a: CallAttempt,
@@ -335,8 +381,11 @@ async def _decide_next(
     row: Any,
     account: Account,
     now: datetime,
-    add: Any,
-) -> None:
+) -> dict[str, int]:
+    """Apply the retry policy to a job whose current attempt ended; returns counter deltas.
+
+    The bulk equivalent of ``job.service.transition`` (state table checked, counters
+    returned to be applied once per batch, job.status event published)."""
     status = row[1] if row else None
     settings, _ = batch_rules(
         job.batch_id, (row[2] if row else None) or {}, timezone=account.timezone,
@@ -349,16 +398,43 @@ async def _decide_next(
         phone_count=len(job.phones or []),
     )
     decision = decide(state, outcome, settings, now)
+    src = job.status
     if isinstance(decision, GiveUp):
-        await transition(
-            session, job, decision.final_status, lease_expires_at=None, worker_id=None,
-            current_attempt_id=None, wait_reason=None,
-        )  # fmt: skip
-        return
-    await park_job(
-        session, job, batch_status=status, next_attempt_at=decision.at,
-        phone_index=decision.phone_index, wait_reason="retry",
+        dst = decision.final_status
+        job.wait_reason = None
+    else:
+        dst = JobStatus.SCHEDULED
+        job.next_attempt_at = decision.at
+        job.phone_index = decision.phone_index
+        job.wait_reason = "retry"
+    if not can_transition(src, dst):
+        raise InvalidTransition(f"job {job.id}: {src} -> {dst} is not allowed")
+    deltas = counter_deltas(src, dst)
+    if dst == JobStatus.SCHEDULED and status == BatchStatus.CANCELLED:
+        # Cancelled while on the line: the call finished and was billed; no retry.
+        deltas = _merge(deltas, counter_deltas(dst, JobStatus.CANCELLED))
+        dst = JobStatus.CANCELLED
+        job.wait_reason = None
+    job.status = dst
+    job.lease_expires_at = None
+    job.worker_id = None
+    job.current_attempt_id = None
+    if dst in FINAL and job.completed_at is None:
+        job.completed_at = now
+    session.add(
+        Event(
+            account_id=job.account_id, batch_id=job.batch_id, job_id=job.id, type="job.status",
+            data={"job_id": job.id, "status": str(dst), "outcome": job.last_outcome},
+        )
     )  # fmt: skip
+    return deltas
+
+
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
 
 
 async def _publish_progress(session: AsyncSession, batch_ids: list[str]) -> None:

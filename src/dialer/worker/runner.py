@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer import logging as dlog
-from dialer.call.service import PlacedResult, abandon_attempt, mark_placed
+from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.job.states import Outcome
@@ -57,6 +57,7 @@ from dialer.telephony.base import (
 from dialer.telephony.registry import get_provider
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
+from dialer.worker.batching import GroupCommit
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
 from dialer.worker.maintenance import heartbeat, rescue_expired
 
@@ -91,6 +92,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.poll = settings.POLL_INTERVAL.total_seconds()
+        # Calls accepted together are recorded IN_PROGRESS in one transaction.
+        self._marks: GroupCommit[tuple[str, str], PlacedResult] = GroupCommit(self._mark_many)
 
     def now(self) -> datetime:
         return self._clock.now() if self._clock else clock_mod.now()
@@ -234,13 +237,15 @@ class Worker:
 
     def _placed(self, job: ClaimedJob, call_id: str) -> Callable[[], Awaitable[PlacedResult]]:
         async def work() -> PlacedResult:
-            async with self.db.write() as session:
-                return await mark_placed(
-                    session, job.attempt_id, call_id, now=self.now(),
-                    call_timeout=self.settings.CALL_TIMEOUT,
-                )  # fmt: skip
+            return await self._marks.submit((job.attempt_id, call_id))
 
         return work
+
+    async def _mark_many(self, placed: list[tuple[str, str]]) -> list[PlacedResult]:
+        async with self.db.write() as session:
+            return await mark_placed_many(
+                session, placed, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
+            )
 
     def _abandon(self, job: ClaimedJob, error: str) -> Callable[[], Awaitable[bool]]:
         async def work() -> bool:
