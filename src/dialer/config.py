@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     CORS_ORIGINS: list[str] = Field(default_factory=list)
     # Spreadsheet uploads larger than this are refused with 413 before parsing.
     MAX_UPLOAD_BYTES: Annotated[int, Ge(1)] = 50 * 1024 * 1024
+    # Data rows per spreadsheet upload; larger files are refused with 413 before reading.
+    MAX_UPLOAD_ROWS: Annotated[int, Ge(1)] = 200_000
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -17,10 +17,11 @@ from pydantic import ValidationError
 
 from dialer.account.auth import CurrentPrincipal
 from dialer.batch.settings import CallSettings
+from dialer.config import Settings
 from dialer.db.session import DatabaseDep, WriteSession
 from dialer.errors import InvalidInput, error_responses
-from dialer.ingestion import export, service
-from dialer.ingestion.errors import UploadTooLarge
+from dialer.ingestion import export, parsers, service
+from dialer.ingestion.errors import UnreadableFile, UnsupportedFile, UploadTooLarge
 from dialer.ingestion.schemas import CreateResponse, ImportOptions, PreviewResponse
 
 router = APIRouter(tags=["ingestion"])
@@ -95,9 +96,22 @@ def _options(
         raise InvalidInput(f"{fld}: {first.get('msg')}", field=fld) from None
 
 
+def _check_limits(path: Path, filename: str | None, max_rows: int) -> None:
+    try:
+        parsers.check_limits(path, filename, max_rows)
+    except parsers.UploadLimitError as exc:
+        raise UploadTooLarge(str(exc), field="file") from None
+    except parsers.FileFormatError as exc:
+        raise (UnsupportedFile if exc.unsupported else UnreadableFile)(
+            str(exc), field="file"
+        ) from None
+
+
 @asynccontextmanager
-async def _saved_upload(upload: UploadFile, limit: int) -> AsyncIterator[Path]:
-    """The upload copied to a private temp file, refused past ``limit`` bytes."""
+async def _saved_upload(upload: UploadFile, settings: Settings) -> AsyncIterator[Path]:
+    """The upload copied to a private temp file, refused past the byte limit, and
+    checked (zip bombs, row count) before any reader opens it."""
+    limit = settings.MAX_UPLOAD_BYTES
     suffix = Path(upload.filename or "").suffix[:10]
     with tempfile.TemporaryDirectory(prefix="dialer-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
@@ -119,6 +133,9 @@ async def _saved_upload(upload: UploadFile, limit: int) -> AsyncIterator[Path]:
         size = await anyio.to_thread.run_sync(copy)
         if size == 0:
             raise InvalidInput("the file is empty", field="file")
+        await anyio.to_thread.run_sync(
+            _check_limits, path, upload.filename, settings.MAX_UPLOAD_ROWS
+        )
         yield path
 
 
@@ -150,7 +167,7 @@ async def preview(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
         call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
     )  # fmt: skip
-    async with _saved_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+    async with _saved_upload(file, request.app.state.settings) as path:
         return await service.preview_import(
             session, principal, options, path, filename=file.filename
         )
@@ -183,7 +200,7 @@ async def create(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
         call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
     )  # fmt: skip
-    async with _saved_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+    async with _saved_upload(file, request.app.state.settings) as path:
         return await service.create_import(
             session, principal, options, path, filename=file.filename
         )

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,20 @@ _BINARY_MAGIC = {
 }
 _SNIFF_BYTES = 64 * 1024
 _CSV_DELIMITERS = (";", ",", "\t", "|")
+
+# Zip-bomb guards, checked on the archive's directory and a streamed pass over the sheet
+# XML before any reader builds the sheet in memory.
+MAX_UNZIPPED_BYTES = 1 << 30
+MAX_ZIP_RATIO = 200  # real xlsx XML compresses 5-30:1; deflate bombs reach ~1000:1
+_RATIO_MIN_BYTES = 8 << 20  # tiny parts may compress oddly well and are harmless
+# Title rows and the header row may sit above the data: not counted against the limit.
+ROW_ALLOWANCE = 31
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+
+
+class UploadLimitError(ValueError):
+    """The file is within the byte limit but unpacks or counts beyond what we accept."""
 
 
 class FileFormatError(ValueError):
@@ -206,6 +223,86 @@ def _open_csv(path: Path) -> Sheet:
             raise FileFormatError(f"the CSV file is malformed: {exc}") from None
 
     return Sheet(format="csv", total_rows=total, _iter=rows(), _handle=handle)
+
+
+def check_limits(path: Path, filename: str | None, max_rows: int) -> Format:
+    """Refuse, before reading, a file that is not a spreadsheet (FileFormatError), or one
+    that decompresses abnormally or has more than ``max_rows`` rows (UploadLimitError).
+
+    Constant memory: the archive directory is inspected and the sheet XML (or the CSV)
+    is streamed once, stopping as soon as a limit is crossed.
+    """
+    with path.open("rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    fmt = sniff_format(head, filename or path.name)
+    if fmt in ("xlsx", "ods"):
+        _check_archive(path, fmt, max_rows)
+    elif fmt == "csv":
+        _check_csv_rows(path, max_rows)
+    # .xls (BIFF) cannot hold more than 65,536 rows and is not compressed.
+    return fmt
+
+
+def _too_many_rows(max_rows: int) -> UploadLimitError:
+    return UploadLimitError(
+        f"the file has more than {max_rows:,} rows, the limit per upload; split it into "
+        "several batches"
+    )
+
+
+def _check_csv_rows(path: Path, max_rows: int) -> None:
+    # Newlines bound the record count from above (quoted cells may hold newlines, which
+    # only errs towards counting more); cheap and never holds more than a chunk.
+    lines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+            if lines > max_rows + ROW_ALLOWANCE:
+                raise _too_many_rows(max_rows)
+
+
+def _check_archive(path: Path, fmt: Format, max_rows: int) -> None:
+    damaged = FileFormatError(f"the file is not a valid .{fmt} workbook (damaged or truncated)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
+                raise UploadLimitError(
+                    f"the workbook unpacks to more than {MAX_UNZIPPED_BYTES >> 20} MB"
+                )
+            for info in infos:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if info.file_size > _RATIO_MIN_BYTES and ratio > MAX_ZIP_RATIO:
+                    raise UploadLimitError(
+                        f"the workbook is compressed abnormally ({info.filename} unpacks "
+                        f"{ratio:,.0f} times larger); it looks like a zip bomb"
+                    )
+            if fmt == "xlsx":
+                for info in infos:
+                    if _WORKSHEET.match(info.filename):
+                        _count_sheet_rows(archive, info, max_rows)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        if isinstance(exc, UploadLimitError | FileFormatError):
+            raise
+        raise damaged from None
+
+
+def _count_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: int) -> None:
+    rows = 0
+    tail = b""
+    with archive.open(info) as stream:
+        while chunk := stream.read(1 << 20):
+            data = tail + chunk
+            # Count tags that start before the last 64 bytes; those are counted with the
+            # next chunk, so a tag split across two chunks is counted exactly once.
+            cut = max(len(data) - 64, 0)
+            rows += sum(1 for m in _ROW_TAG.finditer(data) if m.start() < cut)
+            tail = data[cut:]
+            if rows > max_rows + ROW_ALLOWANCE:
+                raise _too_many_rows(max_rows)
+    rows += len(_ROW_TAG.findall(tail))
+    if rows > max_rows + ROW_ALLOWANCE:
+        raise _too_many_rows(max_rows)
 
 
 def read_all(path: Path) -> list[list[object]]:

@@ -139,7 +139,7 @@ async def preview(
     form: Annotated[_Form, Depends()],
 ) -> Response:
     options = _options(user, request, **form.fields)
-    async with _saved_upload(form.file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+    async with _saved_upload(form.file, request.app.state.settings) as path:
         report = await ingestion_service.preview_import(
             session, user, options, path, filename=form.file.filename
         )
@@ -155,7 +155,7 @@ async def create(
     form: Annotated[_Form, Depends()],
 ) -> Response:
     options = _options(user, request, **form.fields)
-    async with _saved_upload(form.file, request.app.state.settings.MAX_UPLOAD_BYTES) as path:
+    async with _saved_upload(form.file, request.app.state.settings) as path:
         created = await ingestion_service.create_import(
             session, user, options, path, filename=form.file.filename
         )
