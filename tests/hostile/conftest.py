@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from tests.account.helpers import as_key, create_account, create_batch
+from tests.ingestion.conftest import new_account
+
+__all__ = ["new_account"]  # the fixture, shared with the ingestion tests
 
 A_SECRET = "a-secret-auth-token-0001"
 A_DNC_PHONE = "+56987654321"

@@ -36,7 +36,7 @@ PUBLIC = {
     ("POST", "/api/v1/webhooks/{provider}"),
 }
 
-CSV = b"Rut;Nombre;Telefono;Monto\n12.345.678-5;Ana Perez;+56987654321;1000\n"
+CSV = b"Rut;Nombre;Telefono;Monto\n12.345.678-5;Ana Perez;+56955554444;1000\n"
 
 
 @dataclass(frozen=True)
