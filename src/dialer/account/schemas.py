@@ -28,7 +28,8 @@ ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
 def validate_timezone(v: str) -> str:
     try:
         ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a very long name fails as a file path before the lookup does.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"unknown timezone '{v}' (use an IANA name such as America/Santiago)"
         ) from None

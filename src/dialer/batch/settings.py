@@ -179,7 +179,8 @@ class CallSettings(BaseModel):
             return v
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a very long name fails as a file path before the lookup does.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(
                 f"unknown timezone '{v}' (use an IANA name such as America/Santiago)"
             ) from None
