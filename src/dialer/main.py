@@ -20,6 +20,7 @@ from dialer.account.auth import admin_key
 from dialer.config import Settings, get_settings
 from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
+from dialer.kit.nul import RejectNulMiddleware
 from dialer.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
@@ -86,6 +87,7 @@ def create_app(
     )
     app.state.settings = settings
     install_handlers(app)
+    app.add_middleware(RejectNulMiddleware)
 
     @app.middleware("http")
     async def _metrics(request: Request, call_next: Any) -> Response:
