@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,16 @@ from dialer.job.states import JobStatus
 from dialer.models import Account, Batch, BatchStatus, DoNotCall, Job
 
 OPEN_BATCH = (BatchStatus.ACTIVE, BatchStatus.PAUSED)
+
+
+def _id_prefix() -> str:
+    """``job_`` + 24 of the 32 hex digits: milliseconds, then 48 random bits.
+
+    The last 8 digits count the rows of one insert, so the ids of an import are increasing
+    and their primary-key index grows at its right edge instead of at random pages
+    (about a third less insert work on SQLite than uuid4 ids). Still 32 hex digits.
+    """
+    return f"job_{time.time_ns() // 1_000_000:012x}{os.urandom(6).hex()}"
 
 
 class IngestionRepository:
@@ -57,15 +67,17 @@ class IngestionRepository:
         account_id: str,
         max_attempts: int,
         now: datetime,
-        rows: Sequence[tuple[int, str | None, str | None, list[str], str | None, dict[str, Any]]],
+        rows: Sequence[tuple[int, str | None, str | None, str, str | None, str]],
     ) -> int:
-        """Insert pending jobs with one driver-level executemany.
+        """Insert pending jobs in bulk, in the session's transaction, bypassing the ORM.
 
-        The ORM/Core path spends most of its time re-processing values that are the same
-        on every row (three timestamps, the status) or already known to be clean; here the
-        constant columns are bound once through their own column types (so SQLite and
-        PostgreSQL get exactly what SQLAlchemy would send) and the JSON is encoded once.
-        Rows: (row_number, contact_name, dni, phones, email, payload).
+        Rows: (row_number, contact_name, dni, phones_json, email, payload_json), the JSON
+        already encoded. The ORM/Core path spends most of its time re-processing values
+        that are the same on every row (three timestamps, the status) or already known to
+        be clean; here the constant columns are bound once through their own column types
+        (so SQLite and PostgreSQL get exactly what SQLAlchemy would send). SQLite gets one
+        prepared executemany; PostgreSQL a binary COPY, several times faster than
+        executemany there and still inside the transaction (a failure rolls it all back).
         """
         if not rows:
             return 0
@@ -93,23 +105,19 @@ class IngestionRepository:
         names = [
             "id", "row_number", "contact_name", "dni", "phones", "email", "payload", *bound,
         ]  # fmt: skip
+        const_tail = tuple(bound.values())
+        prefix = _id_prefix()
+        params = [(f"{prefix}{i:08x}", *row, *const_tail) for i, row in enumerate(rows)]
         if dialect.name == "postgresql":
-            marks = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-        else:
-            marks = ", ".join("?" for _ in names)
+            raw = await conn.get_raw_connection()
+            # The JSON columns take the encoded text through the codec SQLAlchemy installs
+            # on the asyncpg connection, as in executemany.
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                Job.__tablename__, records=params, columns=names
+            )
+            return len(params)
+        marks = ", ".join("?" for _ in names)
         cols = ", ".join(f'"{n}"' for n in names)
         sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({marks})'
-        const_tail = tuple(bound.values())
-        # One urandom call per chunk instead of one per uuid4().
-        ids = os.urandom(16 * len(rows)).hex()
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        params = [
-            (
-                f"job_{ids[i * 32 : i * 32 + 32]}",
-                rn, name, dni, dumps(phones), email, dumps(payload),
-                *const_tail,
-            )
-            for i, (rn, name, dni, phones, email, payload) in enumerate(rows)
-        ]  # fmt: skip
         await conn.exec_driver_sql(sql, params)
         return len(params)

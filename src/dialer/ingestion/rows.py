@@ -6,7 +6,7 @@ number the spreadsheet shows and the column header as written in the file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Literal
@@ -120,6 +120,17 @@ class RowValidator:
         if options.fecha_maxima:
             self._fixed["fecha_maxima"] = options.fecha_maxima.isoformat()
         self._id_label = "RUT" if options.country == "CL" else "DNI/CUIT"
+        self._normalize_id = nz.normalize_id
+        # One memo per column and per file: values repeat within a column, not across.
+        self._memo_email = _memoized(_email_value)
+        self._memo_amount = _memoized(_amount_value)
+        self._memo_text = _memoized(nz.cell_text)
+        self._memo_extra = _memoized(_extra_value)
+        self._dates = [
+            (key, col, _memoized(_date_value))
+            for key, col in (("fecha_limite", self._limite), ("fecha_maxima", self._maxima))
+            if col is not None
+        ]
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
 
     def validate(
@@ -131,42 +142,42 @@ class RowValidator:
         if len(cells) < self.width:
             # Short rows (CSV lines with trailing cells missing) read as empty cells.
             cells = [*cells, *([None] * (self.width - len(cells)))]
-        cell = cells.__getitem__
         errors: list[RowError] = []
         warnings: list[RowError] = []
 
         dni: str | None = None
         if self._dni is not None:
-            raw = cell(self._dni.index)
+            raw = cells[self._dni.index]
             if _empty(raw):
                 if self.options.processing_type == "basic":
                     errors.append(
                         RowError(row_number, self._dni.header, f"{self._id_label} is required")
                     )
             else:
-                if self._dv is not None and not _empty(cell(self._dv.index)):
-                    raw = f"{nz.cell_text(raw)}-{nz.cell_text(cell(self._dv.index))}"
+                if self._dv is not None and not _empty(cells[self._dv.index]):
+                    raw = f"{nz.cell_text(raw)}-{nz.cell_text(cells[self._dv.index])}"
                 try:
-                    dni = nz.normalize_id(raw, self.country)
+                    dni = self._normalize_id(raw, self.country)
                 except ValueError as exc:
                     errors.append(RowError(row_number, self._dni.header, str(exc)))
 
         phones: list[str] = []
         first_bad: RowError | None = None
         for col in self._phones:
-            raw = cell(col.index)
-            if _empty(raw):
+            raw = cells[col.index]
+            if raw is None or raw == "":
                 continue
-            for part in nz.split_phones(raw):
-                try:
-                    e164 = nz.normalize_phone(part, self.country)
-                except ValueError as exc:
-                    bad = RowError(row_number, col.header, str(exc))
+            # Most cells hold one number that is seen once: one cached parse of the cell.
+            parsed = self._phone_cell(raw)
+            if parsed is None:
+                continue  # whitespace only
+            for item in parsed:
+                if item[0] is None:
+                    bad = RowError(row_number, col.header, item[1])
                     first_bad = first_bad or bad
                     warnings.append(bad)
-                    continue
-                if e164 not in phones:
-                    phones.append(e164)
+                elif item[0] not in phones:
+                    phones.append(item[0])
         if not phones:
             if first_bad is not None:
                 errors.append(first_bad)
@@ -176,13 +187,19 @@ class RowValidator:
             warnings = []
 
         name: str | None = None
-        if self._name is not None and not _empty(cell(self._name.index)):
-            name = " ".join(nz.cell_text(cell(self._name.index)).split())
+        raw = cells[self._name.index] if self._name is not None else None
+        if type(raw) is str and (name := " ".join(raw.split())):
+            pass  # the usual text cell: the same as cell_text + whitespace collapse
+        elif raw is not None and not _empty(raw):
+            name = " ".join(nz.cell_text(raw).split())
         elif self._first is not None or self._last:
-            parts = [cell(self._first.index)] if self._first is not None else []
-            parts += [cell(c.index) for c in self._last]
+            name = None
+            parts = [cells[self._first.index]] if self._first is not None else []
+            parts += [cells[c.index] for c in self._last]
             joined = " ".join(nz.cell_text(p) for p in parts if not _empty(p))
             name = " ".join(joined.split()) or None
+        else:
+            name = None
 
         if name is not None and len(name) > MAX_NAME:
             errors.append(
@@ -193,40 +210,42 @@ class RowValidator:
                 )
             )
         email: str | None = None
-        if self._email is not None and not _empty(cell(self._email.index)):
-            try:
-                email = nz.normalize_email(cell(self._email.index))
-                if len(email) > MAX_EMAIL:
-                    raise ValueError(f"email is longer than {MAX_EMAIL} characters")
-            except ValueError as exc:
-                errors.append(RowError(row_number, self._email.header, str(exc)))
+        if self._email is not None and not _empty(cells[self._email.index]):
+            ok, value = self._memo_email(cells[self._email.index])
+            if ok:
+                email = value
+            else:
+                errors.append(RowError(row_number, self._email.header, value))
 
         payload: dict[str, Any] = dict(self._fixed)
-        if self._amount is not None and not _empty(cell(self._amount.index)):
-            try:
-                raw = cell(self._amount.index)
-                if type(raw) is float and raw.is_integer() and raw >= 0:
-                    payload["amount"] = int(raw)  # the usual case: a number cell of pesos
+        if self._amount is not None:
+            raw = cells[self._amount.index]
+            if type(raw) is float and raw.is_integer() and raw >= 0:
+                payload["amount"] = int(raw)  # the usual case: a number cell of pesos
+            elif not _empty(raw):
+                ok, value = self._memo_amount(raw)
+                if ok:
+                    payload["amount"] = value
                 else:
-                    payload["amount"] = nz.amount_json(nz.parse_amount(raw))
-            except ValueError as exc:
-                errors.append(RowError(row_number, self._amount.header, str(exc)))
+                    errors.append(RowError(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
-            cur = cell(self._currency.index) if self._currency is not None else None
+            cur = cells[self._currency.index] if self._currency is not None else None
             payload["currency"] = nz.cell_text(cur).upper() if not _empty(cur) else self.currency
-        for key, date_col in (("fecha_limite", self._limite), ("fecha_maxima", self._maxima)):
-            if date_col is None or _empty(cell(date_col.index)):
+        for key, date_col, memo in self._dates:
+            raw = cells[date_col.index]
+            if _empty(raw):
                 continue
-            try:
-                payload[key] = nz.parse_date(cell(date_col.index)).isoformat()
-            except ValueError as exc:
-                errors.append(RowError(row_number, date_col.header, str(exc)))
-        if self._company is not None and not _empty(cell(self._company.index)):
-            payload["company"] = nz.cell_text(cell(self._company.index))
+            ok, value = memo(raw)
+            if ok:
+                payload[key] = value
+            else:
+                errors.append(RowError(row_number, date_col.header, value))
+        if self._company is not None and not _empty(cells[self._company.index]):
+            payload["company"] = self._memo_text(cells[self._company.index])[1]
         for col in self._extras:
-            raw = cell(col.index)
+            raw = cells[col.index]
             if not _empty(raw) and col.key not in payload:
-                payload[col.key] = _extra_value(raw)
+                payload[col.key] = self._memo_extra(raw)[1]
 
         if errors:
             # Whitespace-only rows are empty rows, not errors; only checked on this path.
@@ -236,3 +255,61 @@ class RowValidator:
         if warnings:
             return ContactRow(row_number, name, dni, phones, email, payload, warnings)
         return ContactRow(row_number, name, dni, phones, email, payload)
+
+    def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
+        """Each number in a phone cell as (E.164, "") or (None, error); None when blank."""
+        if type(raw) is str and not raw.strip():
+            return None
+        out: list[tuple[str | None, str]] = []
+        for part in nz.split_phones(raw):
+            try:
+                out.append((nz.normalize_phone(part, self.country), ""))
+            except ValueError as exc:
+                out.append((None, str(exc)))
+        return out
+
+
+_MISS = object()
+_MEMO_MAX = 20_000  # distinct values remembered per column; then the memo starts over
+
+
+def _memoized(fn: Callable[[Any], Any]) -> Callable[[object], tuple[bool, Any]]:
+    """``fn`` per distinct cell value: (True, result) or (False, the ValueError message).
+
+    Names, amounts, dates and companies repeat a lot within a file, and the cells of a
+    column are compared by value *and* type (1, 1.0 and True are equal as dict keys but
+    are different cells).
+    """
+    memo: dict[object, tuple[bool, Any]] = {}
+
+    def call(raw: object) -> tuple[bool, Any]:
+        key = raw if type(raw) is str else (type(raw), raw)
+        hit = memo.get(key, _MISS)
+        if hit is _MISS:
+            try:
+                hit = (True, fn(raw))
+            except ValueError as exc:
+                hit = (False, str(exc))
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = hit
+        return hit  # type: ignore[return-value]
+
+    return call
+
+
+def _email_value(raw: object) -> str:
+    email = nz.normalize_email(raw)
+    if len(email) > MAX_EMAIL:
+        raise ValueError(f"email is longer than {MAX_EMAIL} characters")
+    return email
+
+
+def _amount_value(raw: object) -> int | float:
+    if type(raw) is float and raw.is_integer() and raw >= 0:
+        return int(raw)
+    return nz.amount_json(nz.parse_amount(raw))
+
+
+def _date_value(raw: object) -> str:
+    return nz.parse_date(raw).isoformat()

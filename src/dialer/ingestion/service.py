@@ -2,13 +2,14 @@
 
 Pipeline::
 
-    file ──parsers──▶ raw rows ──headers.detect──▶ mapping ──rows.RowValidator──▶ ContactRow | errors
-         (worker thread: CPU-bound, never blocks the event loop)
-                           │ chunks of CHUNK rows
+    file ──parsers──▶ raw rows ──headers.detect──▶ mapping ──rows.RowValidator──▶ rows | errors
+         (reader.ChunkStream: a worker process for large files, a thread for small ones)
+                           │ chunks of reader.CHUNK rows, JSON already encoded
                            ▼
-    event loop: do-not-call ─▶ duplicates (in file, in open batches) ─▶ job.service.insert_jobs
+    event loop: do-not-call ─▶ duplicates (in file, in open batches) ─▶ repository insert
 
-Memory is bounded by a chunk: rows are never all held at once. ``create`` writes the batch
+The reader validates chunk n+1 while the event loop filters and inserts chunk n. Memory
+is bounded by the sheet calamine holds and a chunk in flight. ``create`` writes the batch
 and every job in the caller's transaction, so a failure anywhere (a bad file discovered
 at row 90,000, a database error) leaves nothing behind. Dynamic dates are "today" in the
 account's timezone by the injectable clock.
@@ -16,16 +17,14 @@ account's timezone by the injectable clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import anyio
-import anyio.from_thread
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
@@ -34,14 +33,13 @@ from dialer.batch.schemas import BatchCreate
 from dialer.batch.settings import CallSettings
 from dialer.compliance import service as compliance_service
 from dialer.compliance.rules import phone_variants
-from dialer.errors import InvalidInput, NotFound
+from dialer.errors import AppError, InvalidInput, NotFound
 from dialer.events.service import publish
-from dialer.ingestion import headers as hdr
 from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile
 from dialer.ingestion.normalize import Country, person_key
-from dialer.ingestion.parsers import FileFormatError, open_sheet
+from dialer.ingestion.reader import MAX_REPORTED, ChunkStream, ParseFailed, Row, Summary, dumps
 from dialer.ingestion.repository import IngestionRepository
-from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
+from dialer.ingestion.rows import RowError, RowOptions
 from dialer.ingestion.schemas import (
     ColumnRead,
     CreateResponse,
@@ -61,9 +59,6 @@ from dialer.models import Account
 
 log = get_logger("dialer.ingestion")
 
-CHUNK = 5000
-HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
-MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
 SAMPLE_ROWS = 20
 DNC_PRELOAD_MAX = 200_000
 
@@ -134,80 +129,6 @@ class _Plan:
     call_settings: CallSettings
 
 
-# ---------------------------------------------------------------- the worker-thread half
-
-
-@dataclass
-class _Parsed:
-    file_format: str
-    mapping: hdr.HeaderMapping
-
-
-def _parse_file(
-    path: Path,
-    filename: str | None,
-    column_mapping: dict[str, str | None] | None,
-    row_options: RowOptions,
-    tally: _Tally,
-    deliver: Callable[[list[ContactRow]], None],
-    progress: Progress | None,
-) -> _Parsed:
-    """Read, detect headers and validate; hand valid rows over in chunks. Runs in a thread."""
-    try:
-        sheet = open_sheet(path, filename)
-    except FileFormatError as exc:
-        raise (UnsupportedFile if exc.unsupported else UnreadableFile)(
-            str(exc), field="file"
-        ) from None
-    with sheet:
-        rows = sheet.rows()
-        head: list[tuple[int, list[object]]] = []
-        try:
-            for item in rows:
-                head.append(item)
-                if len(head) >= HEADER_SCAN_ROWS:
-                    break
-            if not head:
-                raise UnreadableFile("the file has no rows", field="file")
-            try:
-                mapping = hdr.detect([cells for _, cells in head], column_mapping)
-            except hdr.HeaderError as exc:
-                fld = "column_mapping" if column_mapping else "file"
-                raise InvalidInput(str(exc), field=fld) from None
-            validator = RowValidator(mapping, row_options)
-            chunk: list[ContactRow] = []
-            done = 0
-
-            def data_rows() -> Any:
-                yield from head[mapping.header_row + 1 :]
-                yield from rows
-
-            for row_number, cells in data_rows():
-                done += 1
-                result = validator.validate(row_number, cells)
-                if result is None:
-                    tally.empty_rows += 1
-                    continue
-                tally.rows += 1
-                if isinstance(result, list):
-                    tally.error(result)
-                    continue
-                tally.valid += 1
-                chunk.append(result)
-                if len(chunk) >= CHUNK:
-                    deliver(chunk)
-                    chunk = []
-                    if progress:
-                        progress(done, sheet.total_rows)
-            if chunk:
-                deliver(chunk)
-            if progress:
-                progress(done, done)
-        except FileFormatError as exc:
-            raise UnreadableFile(str(exc), field="file") from None
-    return _Parsed(file_format=sheet.format, mapping=mapping)
-
-
 # ---------------------------------------------------------------- the event-loop half
 
 
@@ -250,64 +171,71 @@ class _Filter:
         else:
             self.dnc_mode = "query"
 
-    async def _listed(self, chunk: list[ContactRow]) -> set[str]:
+    async def _listed(self, chunk: list[Row]) -> set[str]:
         if self.dnc_mode == "none":
             return set()
-        phones = {p for r in chunk for p in r.phones}
+        phones = {p for r in chunk for p in r[3]}
         if self.dnc_mode == "memory":
             # Same matching rule as the dispatcher: every spelling of the line counts.
             return {p for p in phones if any(v in self.dnc_set for v in phone_variants(p))}
         return await compliance_service.listed_phones(self.session, self.account_id, sorted(phones))
 
-    async def __call__(self, chunk: list[ContactRow]) -> list[ContactRow]:
+    async def __call__(self, chunk: list[Row]) -> list[Row]:
+        """The rows of a chunk to import, with do-not-call numbers dropped from them."""
         listed = await self._listed(chunk)
-        accepted: list[ContactRow] = []
+        accepted: list[Row] = []
         tally = self.tally
+        check_duplicates = not self.allow_duplicates
+        duplicate = self._duplicate
         for row in chunk:
-            if listed and any(p in listed for p in row.phones):
-                kept = [p for p in row.phones if p not in listed]
+            if listed and any(p in listed for p in row[3]):
+                row_number, phones, warnings = row[0], row[3], row[8]
+                kept = [p for p in phones if p not in listed]
                 if not kept:
-                    tally.skip(
-                        row.row_number, "do_not_call", "every phone is on the do-not-call list"
-                    )
+                    tally.skip(row_number, "do_not_call", "every phone is on the do-not-call list")
                     continue
-                dropped = [p for p in row.phones if p in listed]
-                row.phones = kept
-                row.warnings.append(
+                dropped = [p for p in phones if p in listed]
+                warnings = [
+                    *(warnings or ()),
                     RowError(
-                        row.row_number, None, f"dropped do-not-call number(s) {', '.join(dropped)}"
-                    )
-                )
-            if not self.allow_duplicates and self._duplicate(row):
+                        row_number, None, f"dropped do-not-call number(s) {', '.join(dropped)}"
+                    ),
+                ]
+                row = (*row[:3], kept, row[4], dumps(kept), *row[6:8], warnings)
+            if check_duplicates and duplicate(row):
                 continue
-            if row.warnings:
-                tally.warn(row.warnings)
+            if row[8]:
+                tally.warn(row[8])
             accepted.append(row)
         tally.accepted += len(accepted)
         if len(tally.sample) < SAMPLE_ROWS:
-            tally.sample.extend(r.as_dict() for r in accepted[: SAMPLE_ROWS - len(tally.sample)])
+            tally.sample.extend(
+                {
+                    "row": r[0], "contact_name": r[1], "dni": r[2], "phones": r[3],
+                    "email": r[4], "payload": json.loads(r[6]),
+                }
+                for r in accepted[: SAMPLE_ROWS - len(tally.sample)]
+            )  # fmt: skip
         return accepted
 
-    def _duplicate(self, row: ContactRow) -> bool:
-        key = person_key(row.dni) if row.dni else None
+    def _duplicate(self, row: Row) -> bool:
+        row_number, dni, phones, key = row[0], row[2], row[3], row[7]
         if key is not None:
             if key in self.open_ids:
                 self.tally.skip(
-                    row.row_number,
+                    row_number,
                     "duplicate_in_active_batch",
-                    f"{row.dni} is already in an active batch of this account",
+                    f"{dni} is already in an active batch of this account",
                 )
                 return True
             first = self.seen_ids.get(key)
             if first is not None:
-                self.tally.skip(
-                    row.row_number, "duplicate_in_file", f"same id {row.dni} as row {first}"
-                )
+                self.tally.skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
                 return True
-        for phone in row.phones:
+        for phone in phones:
             if phone in self.open_phones:
                 self.tally.skip(
-                    row.row_number,
+                    row_number,
                     "duplicate_in_active_batch",
                     f"{phone} is already in an active batch of this account",
                 )
@@ -315,13 +243,13 @@ class _Filter:
             first = self.seen_phones.get(phone)
             if first is not None:
                 self.tally.skip(
-                    row.row_number, "duplicate_in_file", f"same phone {phone} as row {first}"
+                    row_number, "duplicate_in_file", f"same phone {phone} as row {first}"
                 )
                 return True
         if key is not None:
-            self.seen_ids[key] = row.row_number
-        for phone in row.phones:
-            self.seen_phones.setdefault(phone, row.row_number)
+            self.seen_ids[key] = row_number
+        for phone in phones:
+            self.seen_phones.setdefault(phone, row_number)
         return False
 
 
@@ -355,7 +283,7 @@ async def _plan(session: AsyncSession, principal: Principal, options: ImportOpti
     )
 
 
-def _report_fields(plan: _Plan, parsed: _Parsed, tally: _Tally) -> dict[str, Any]:
+def _report_fields(plan: _Plan, parsed: Summary, tally: _Tally) -> dict[str, Any]:
     def errs(items: list[RowError]) -> list[RowErrorRead]:
         return [RowErrorRead(row=e.row_number, column=e.column, message=e.message) for e in items]
 
@@ -378,7 +306,7 @@ def _report_fields(plan: _Plan, parsed: _Parsed, tally: _Tally) -> dict[str, Any
     }
 
 
-def _header_row_number(parsed: _Parsed) -> int:
+def _header_row_number(parsed: Summary) -> int:
     return parsed.mapping.header_row + 1
 
 
@@ -388,26 +316,47 @@ async def _run(
     options: ImportOptions,
     path: Path,
     filename: str | None,
-    sink: Callable[[list[ContactRow]], Any],
+    sink: Callable[[list[Row]], Awaitable[None]],
     progress: Progress | None,
-) -> tuple[_Parsed, _Tally]:
+    parallel: bool | None,
+) -> tuple[Summary, _Tally]:
     tally = _Tally()
     filt = _Filter(session, plan.account.id, tally, allow_duplicates=options.allow_duplicates)
-    await filt.load_open_batches()
-    await filt.load_do_not_call()
+    summary: Summary | None = None
+    try:
+        async with ChunkStream(
+            path, filename, options.column_mapping, plan.options, parallel=parallel
+        ) as chunks:
+            # The reader is loading the file already; these lookups run meanwhile.
+            await filt.load_open_batches()
+            await filt.load_do_not_call()
+            async for msg in chunks:
+                if isinstance(msg, Summary):
+                    summary = msg
+                    break
+                accepted = await filt(msg.rows)
+                if accepted:
+                    await sink(accepted)
+                if progress:
+                    progress(msg.done, msg.total)
+    except ParseFailed as exc:
+        raise _parse_error(exc) from None
+    assert summary is not None
+    tally.rows, tally.valid, tally.invalid = summary.rows, summary.valid, summary.invalid
+    tally.empty_rows = summary.empty_rows
+    tally.errors = summary.errors
+    tally.truncated = tally.truncated or summary.truncated
+    if progress:
+        progress(summary.done, summary.done)
+    return summary, tally
 
-    async def consume(chunk: list[ContactRow]) -> None:
-        accepted = await filt(chunk)
-        if accepted:
-            await sink(accepted)
 
-    def deliver(chunk: list[ContactRow]) -> None:
-        anyio.from_thread.run(consume, chunk)
-
-    parsed = await anyio.to_thread.run_sync(
-        _parse_file, path, filename, options.column_mapping, plan.options, tally, deliver, progress
-    )
-    return parsed, tally
+def _parse_error(exc: ParseFailed) -> AppError:
+    if exc.kind == "unsupported":
+        return UnsupportedFile(exc.message, field=exc.field)
+    if exc.kind == "unreadable":
+        return UnreadableFile(exc.message, field=exc.field)
+    return InvalidInput(exc.message, field=exc.field)
 
 
 async def preview_import(
@@ -417,14 +366,19 @@ async def preview_import(
     path: Path,
     *,
     filename: str | None = None,
+    parallel: bool | None = None,
 ) -> PreviewResponse:
-    """What ``create_import`` would do with this file, without writing anything."""
+    """What ``create_import`` would do with this file, without writing anything.
+
+    ``parallel`` forces (True) or avoids (False) the worker process; by default large
+    files get one.
+    """
     plan = await _plan(session, principal, options)
 
-    async def discard(_: list[ContactRow]) -> None:
+    async def discard(_: list[Row]) -> None:
         return None
 
-    parsed, tally = await _run(session, plan, options, path, filename, discard, None)
+    parsed, tally = await _run(session, plan, options, path, filename, discard, None, parallel)
     return PreviewResponse(sample=tally.sample, **_report_fields(plan, parsed, tally))
 
 
@@ -436,8 +390,11 @@ async def create_import(
     *,
     filename: str | None = None,
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> CreateResponse:
     """Create a batch with one job per accepted row, in the caller's transaction.
+
+    ``parallel`` as in ``preview_import``.
 
     Raises NoValidRows (422, with the report) when no row can be imported; any error
     propagates so the caller rolls back and nothing is half-written.
@@ -461,19 +418,17 @@ async def create_import(
     repo = IngestionRepository.from_session(session)
     max_attempts = plan.call_settings.retry_settings.max_attempts
 
-    async def insert(chunk: list[ContactRow]) -> None:
-        # Rows are validated already; the fast path skips re-validating 100k models.
+    async def insert(chunk: list[Row]) -> None:
+        # Rows are validated and JSON-encoded already; no per-row model or ORM object.
         await repo.insert_jobs_fast(
             batch_id=batch.id,
             account_id=batch.account_id,
             max_attempts=max_attempts,
             now=now,
-            rows=[
-                (r.row_number, r.contact_name, r.dni, r.phones, r.email, r.payload) for r in chunk
-            ],
+            rows=[(r[0], r[1], r[2], r[5], r[4], r[6]) for r in chunk],
         )
 
-    parsed, tally = await _run(session, plan, options, path, filename, insert, progress)
+    parsed, tally = await _run(session, plan, options, path, filename, insert, progress, parallel)
     if tally.accepted:
         # Counters move once for the whole file, through the shared counter rules.
         await job_service.bump_batch(

@@ -1,0 +1,263 @@
+"""Read, detect headers and validate a spreadsheet, in chunks, off the event loop.
+
+Pure of the database: ``parse_chunks`` turns a file into ``Chunk`` messages (valid rows,
+ready to insert) and a final ``Summary`` (counts, the first errors, the mapping).
+``stream_chunks`` runs it where it does not slow the caller down:
+
+* small files in a worker thread, one hop per chunk;
+* large files in a worker process, so parsing and validation (CPU-bound Python) run on
+  another core while the caller filters and inserts the previous chunk. A thread cannot
+  do that: it would share the GIL with the database driver's thread.
+
+The process only ever runs this module's pure code and talks through one pipe, so any
+exit path (error, cancellation, a crash in the child) ends with the child terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio.to_thread
+
+from dialer.ingestion import headers as hdr
+from dialer.ingestion.normalize import person_key
+from dialer.ingestion.parsers import FileFormatError, open_sheet
+from dialer.ingestion.rows import RowError, RowOptions, RowValidator
+
+CHUNK = 2000  # small enough that the first insert starts early and the last one is short
+HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
+MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
+# Below this size a process start costs more than the overlap saves.
+PROCESS_MIN_BYTES = 1 << 20
+
+# The JSON the jobs table stores, encoded once here rather than by the ORM per row.
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+# A valid row as it travels to the inserter:
+# (row_number, contact_name, dni, phones, email, phones_json, payload_json, person_key,
+#  warnings or None)
+Row = tuple[
+    int, str | None, str | None, list[str], str | None, str, str, str | None, list[RowError] | None
+]
+
+
+@dataclass(slots=True)
+class Chunk:
+    rows: list[Row]
+    done: int  # data rows read so far (progress)
+    total: int | None
+
+
+@dataclass
+class Summary:
+    """Everything known once the whole file has been read."""
+
+    file_format: str
+    mapping: hdr.HeaderMapping
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    empty_rows: int = 0
+    done: int = 0  # data rows read, for the final progress report
+    errors: list[RowError] = field(default_factory=list)
+    truncated: bool = False
+
+
+class ParseFailed(Exception):
+    """The file cannot be imported at all (kind: unsupported, unreadable, header)."""
+
+    def __init__(
+        self, kind: Literal["unsupported", "unreadable", "header"], message: str, fld: str
+    ):
+        super().__init__(kind, message, fld)
+        self.kind = kind
+        self.message = message
+        self.field = fld
+
+
+def parse_chunks(
+    path: Path,
+    filename: str | None,
+    column_mapping: dict[str, str | None] | None,
+    options: RowOptions,
+    chunk_size: int = CHUNK,
+) -> Generator[Chunk | Summary, None, None]:
+    """Yield the valid rows in chunks, then the Summary. Raises ParseFailed."""
+    try:
+        sheet = open_sheet(path, filename)
+    except FileFormatError as exc:
+        if exc.unsupported:
+            raise ParseFailed("unsupported", str(exc), "file") from None
+        raise ParseFailed("unreadable", str(exc), "file") from None
+    with sheet:
+        rows = sheet.rows()
+        head: list[tuple[int, list[object]]] = []
+        try:
+            for item in rows:
+                head.append(item)
+                if len(head) >= HEADER_SCAN_ROWS:
+                    break
+            if not head:
+                raise ParseFailed("unreadable", "the file has no rows", "file")
+            try:
+                mapping = hdr.detect([cells for _, cells in head], column_mapping)
+            except hdr.HeaderError as exc:
+                fld = "column_mapping" if column_mapping else "file"
+                raise ParseFailed("header", str(exc), fld) from None
+            summary = Summary(file_format=sheet.format, mapping=mapping)
+            validate = RowValidator(mapping, options).validate
+            total = sheet.total_rows
+            chunk: list[Row] = []
+            done = 0
+
+            def data_rows() -> Iterator[tuple[int, list[object]]]:
+                yield from head[mapping.header_row + 1 :]
+                yield from rows
+
+            for row_number, cells in data_rows():
+                done += 1
+                result = validate(row_number, cells)
+                if result is None:
+                    summary.empty_rows += 1
+                    continue
+                summary.rows += 1
+                if isinstance(result, list):
+                    summary.invalid += 1
+                    room = MAX_REPORTED - len(summary.errors)
+                    if room < len(result):
+                        summary.truncated = True
+                    summary.errors.extend(result[: max(room, 0)])
+                    continue
+                summary.valid += 1
+                dni = result.dni
+                chunk.append(
+                    (
+                        row_number, result.contact_name, dni, result.phones, result.email,
+                        dumps(result.phones), dumps(result.payload),
+                        person_key(dni) if dni else None, result.warnings or None,
+                    )
+                )  # fmt: skip
+                if len(chunk) >= chunk_size:
+                    yield Chunk(chunk, done, total)
+                    chunk = []
+            if chunk:
+                yield Chunk(chunk, done, total)
+        except FileFormatError as exc:
+            raise ParseFailed("unreadable", str(exc), "file") from None
+    summary.done = done
+    yield summary
+
+
+def use_process(path: Path) -> bool:
+    """Whether a file is large enough to be parsed in a worker process."""
+    return path.stat().st_size >= PROCESS_MIN_BYTES
+
+
+class ChunkStream:
+    """``parse_chunks`` off the event loop: in a process when ``parallel`` (default: by size).
+
+    ``async with ChunkStream(...) as chunks`` starts the reader (so it loads the file while
+    the caller does its own lookups); ``async for msg in chunks`` receives the chunks and
+    finally the Summary. Leaving the block stops the reader, whatever happened.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        filename: str | None,
+        column_mapping: dict[str, str | None] | None,
+        options: RowOptions,
+        *,
+        parallel: bool | None = None,
+    ) -> None:
+        self._args = (path, filename, column_mapping, options)
+        self._parallel = use_process(path) if parallel is None else parallel
+        self._proc: Any = None
+        self._receiver: Connection | None = None
+        self._gen: Generator[Chunk | Summary, None, None] | None = None
+        self._finished = False
+
+    async def __aenter__(self) -> ChunkStream:
+        if self._parallel:
+            ctx = _context()
+            receiver, sender = ctx.Pipe(duplex=False)
+            try:
+                proc = ctx.Process(target=_child, args=(sender, self._args), daemon=True)
+                proc.start()
+            except (AssertionError, OSError):
+                # A daemonic parent may not start children; a thread gives the same result.
+                receiver.close()
+            else:
+                self._proc, self._receiver = proc, receiver
+            finally:
+                sender.close()
+        if self._proc is None:
+            self._gen = parse_chunks(*self._args)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._gen is not None:
+            self._gen.close()
+        if self._proc is not None:
+            assert self._receiver is not None
+            self._receiver.close()
+            if self._proc.is_alive():
+                self._proc.terminate()
+            await anyio.to_thread.run_sync(self._proc.join)
+
+    def __aiter__(self) -> AsyncIterator[Chunk | Summary]:
+        return self
+
+    async def __anext__(self) -> Chunk | Summary:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._gen is not None:
+            msg = await anyio.to_thread.run_sync(next, self._gen, None)
+            if msg is None:
+                raise StopAsyncIteration
+        else:
+            msg = await anyio.to_thread.run_sync(self._recv)
+        if isinstance(msg, Summary):
+            self._finished = True
+        return msg
+
+    def _recv(self) -> Chunk | Summary:
+        assert self._receiver is not None
+        try:
+            msg = self._receiver.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"the spreadsheet reader stopped unexpectedly (exit code {self._proc.exitcode})"
+            ) from None
+        if isinstance(msg, BaseException):
+            raise msg
+        return msg  # type: ignore[no-any-return]
+
+
+def _child(sender: Connection, args: tuple[Any, ...]) -> None:
+    try:
+        for msg in parse_chunks(*args):
+            sender.send(msg)
+    except ParseFailed as exc:
+        sender.send(exc)
+    except BaseException as exc:  # a bug or a broken file: reported, never a hang
+        sender.send(RuntimeError(f"the spreadsheet reader failed: {exc!r}"))
+    finally:
+        sender.close()
+
+
+def _context() -> Any:
+    # fork starts at once with every module already imported (a fresh interpreter costs
+    # ~0.3 s); the child runs only pure code above. Python 3.12+ warns when forking a
+    # threaded process, so there (and off Linux) a forkserver/spawn start is used instead.
+    if sys.platform == "linux" and sys.version_info < (3, 12):
+        return multiprocessing.get_context("fork")
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
