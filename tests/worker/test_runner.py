@@ -14,6 +14,7 @@ from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import CallAttempt, ContactLog, Event, Job, LedgerEntry
 from dialer.worker.runner import Worker
+from tests.fixtures.workers import eventually
 from tests.worker.factories import (
     account_row,
     attempts_of,
@@ -36,15 +37,11 @@ def fast(settings: Settings, **overrides: object) -> Settings:
     return settings.model_copy(update=values)
 
 
-async def run_until(
-    worker: Worker, done: Callable[[], Awaitable[bool]], timeout: float = 30
-) -> None:
+async def run_until(worker: Worker, done: Callable[[], Awaitable[bool]]) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
-        async with asyncio.timeout(timeout):
-            while not await done():
-                await asyncio.sleep(0.05)
+        await eventually(done, within=30)
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)

@@ -124,6 +124,8 @@ class SimulatedProvider:
         if unknown:
             raise ValueError(f"SIM_OUTCOMES: unknown outcomes {sorted(unknown)}")
         self.mix = mix or dict(DEFAULT_OUTCOMES)
+        # Set when a call this process placed has already ended (instant calls).
+        self.ended = asyncio.Event()
         # Calls placed at the same moment are registered in one transaction.
         self._inserts: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_rows)
 
@@ -183,6 +185,8 @@ class SimulatedProvider:
             raise InvalidNumberError(f"{request.to_number} is not a valid number", status_code=400)
         row = self.draw(request, clock.now())
         await self._inserts.submit(row)
+        if row["complete_at"] <= clock.now():
+            self.ended.set()  # an instant call: wake this process's carrier loop
         return PlacedCall(provider_call_id=row["id"], status="queued")
 
     async def _insert_rows(self, rows: list[dict[str, Any]]) -> list[None]:

@@ -294,8 +294,13 @@ class Worker:
             if n:
                 self._wake.set()  # calls ended: caps have room again
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll)
+            sim.ended.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(sim.ended.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
 
     def _heartbeat(self, started: datetime) -> Callable[[], Awaitable[None]]:
         async def beat() -> None:
