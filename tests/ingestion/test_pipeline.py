@@ -1,0 +1,159 @@
+"""The worker-process reader gives exactly the in-process result, and cleans up after itself."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from stdnum.cl import rut as cl_rut
+
+from dialer.account.auth import Principal
+from dialer.db.session import Database
+from dialer.errors import AppError
+from dialer.ingestion import normalize as nz
+from dialer.ingestion import service
+from dialer.ingestion.samples import write_sample_chile
+from dialer.ingestion.schemas import ImportOptions
+from dialer.models import Job
+from tests.ingestion.conftest import NewAccount
+
+ADMIN = Principal(is_admin=True)
+
+
+def _report(body: Any) -> dict[str, Any]:
+    data = body.model_dump(mode="json")
+    data.pop("batch_id", None)
+    return data  # type: ignore[no-any-return]
+
+
+async def _jobs(database: Database, account_id: str) -> list[tuple[Any, ...]]:
+    async with database.read() as s:
+        rows = await s.execute(
+            select(Job.row_number, Job.contact_name, Job.dni, Job.phones, Job.email, Job.payload)
+            .where(Job.account_id == account_id)
+            .order_by(Job.row_number)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_worker_process_gives_the_same_preview_and_jobs(
+    new_account: NewAccount, add_dnc: Any, database: Database, tmp_path: Path
+) -> None:
+    path = write_sample_chile(tmp_path / "cartera.xlsx", rows=2500, with_errors=True)
+    results = {}
+    for parallel in (False, True):
+        acc, _ = await new_account()
+        # The first debtor's only phone is on the list: that row is skipped.
+        await add_dnc(acc, "+56971924865")
+        options = ImportOptions(account_id=acc, batch_name="Marzo")
+        async with database.write() as s:
+            preview = await service.preview_import(s, ADMIN, options, path, parallel=parallel)
+        async with database.write() as s:
+            created = await service.create_import(s, ADMIN, options, path, parallel=parallel)
+        results[parallel] = (_report(preview), _report(created), await _jobs(database, acc))
+
+    in_thread, in_process = results[False], results[True]
+    assert in_process == in_thread
+    preview, created, jobs = in_process
+    assert created["counts"]["accepted"] == len(jobs) == 2496
+    assert created["skipped"][0] == {
+        "row": 4,
+        "reason": "do_not_call",
+        "message": "every phone is on the do-not-call list",
+    }
+    assert [(e["row"], e["column"]) for e in created["errors"]] == [
+        (8, "RUT"),
+        (12, "Teléfono 1"),
+        (18, "Fecha Vencimiento"),
+    ]
+    assert preview["sample"][0]["payload"]["currency"] == "CLP"
+
+
+async def test_job_ids_are_unique_opaque_hex(
+    new_account: NewAccount, database: Database, tmp_path: Path
+) -> None:
+    acc, _ = await new_account()
+    path = write_sample_chile(tmp_path / "c.xlsx", rows=3000, with_errors=False)
+    async with database.write() as s:
+        await service.create_import(s, ADMIN, ImportOptions(account_id=acc), path, parallel=True)
+    async with database.read() as s:
+        ids = list((await s.execute(select(Job.id).where(Job.account_id == acc))).scalars())
+    assert len(ids) == len(set(ids)) == 3000
+    assert all(re.fullmatch(r"job_[0-9a-f]{32}", i) for i in ids)
+
+
+async def test_unreadable_file_in_worker_process_is_a_clear_4xx(
+    new_account: NewAccount, database: Database, tmp_path: Path
+) -> None:
+    acc, _ = await new_account()
+    pdf = tmp_path / "cartera.xlsx"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"0" * 4096)
+    no_phone = tmp_path / "sin_fono.csv"
+    no_phone.write_text("RUT;Nombre\n12.345.678-5;Ana\n", encoding="utf-8")
+    options = ImportOptions(account_id=acc)
+    for path, status, message in (
+        (pdf, 415, "PDF"),
+        (no_phone, 422, "no header row with a phone column"),
+    ):
+        with pytest.raises(AppError) as info:
+            async with database.write() as s:
+                await service.create_import(s, ADMIN, options, path, parallel=True)
+        assert info.value.status_code == status
+        assert message in info.value.message
+        assert info.value.field == "file"
+    assert multiprocessing.active_children() == []
+
+
+async def test_database_failure_stops_the_worker_and_writes_nothing(
+    new_account: NewAccount, database: Database, dialect: str, tmp_path: Path
+) -> None:
+    acc, _ = await new_account()
+    path = write_sample_chile(tmp_path / "s.xlsx", rows=6000, with_errors=False)
+    async with database.write() as s:
+        if dialect == "sqlite":
+            await s.execute(text(
+                "CREATE TRIGGER boom BEFORE INSERT ON jobs WHEN NEW.row_number = 50 "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            ))  # fmt: skip
+        else:
+            await s.execute(text(
+                "CREATE OR REPLACE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.row_number = 50 THEN RAISE EXCEPTION 'disk full'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            ))  # fmt: skip
+            await s.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION boom()"
+                )
+            )
+    try:
+        with pytest.raises(Exception, match="disk full"):
+            async with database.write() as s:
+                await service.create_import(
+                    s, ADMIN, ImportOptions(account_id=acc), path, parallel=True
+                )
+        # The reader was still busy with the rest of the file: it is stopped, not orphaned.
+        assert multiprocessing.active_children() == []
+        assert await _jobs(database, acc) == []
+    finally:
+        async with database.write() as s:
+            await s.execute(
+                text("DROP TRIGGER boom" if dialect == "sqlite" else "DROP TRIGGER boom ON jobs")
+            )
+
+
+def test_rut_check_digit_matches_stdnum() -> None:
+    rng = random.Random(4)
+    bodies = [str(n) for n in range(1, 20_000)]
+    bodies += [str(rng.randrange(1_000_000, 100_000_000)) for _ in range(50_000)]
+    for body in bodies:
+        assert nz.rut_check_digit(body) == cl_rut.calc_check_digit(body), body
+    # Both spellings of a valid RUT normalise; a wrong digit is still refused.
+    assert nz.normalize_rut("5.000.368-k") == "5000368-K"
+    with pytest.raises(ValueError, match="wrong check digit"):
+        nz.normalize_rut("5.000.368-1")
