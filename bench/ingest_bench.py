@@ -2,10 +2,13 @@
 
 Prints the time to read the file with python-calamine alone (the floor), then preview
 and create (parse, validate, dedupe, insert) on SQLite and on PostgreSQL, each as a
-ratio to the raw read, with the peak RSS of the process that did the work. Each
-measurement runs in its own subprocess so peak memory is per operation.
+ratio to the raw read, with peak memory. Each measurement runs in its own subprocess so
+peak memory is per operation: the RSS peak of that process plus the peak of the reader
+worker process it starts for large files (a conservative sum: the forked worker shares
+the parent's pages, which both peaks count). Each figure is the median of --repeat runs.
 
-    uv run --frozen python -m bench.ingest_bench [--rows 100000]
+    uv run --frozen python -m bench.ingest_bench [--rows 100000] [--repeat 3]
+    uv run --frozen python -m bench.ingest_bench --quick     # 20,000 rows, one run
     DIALER_BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:54329/bench_ingest ...
 
 Without DIALER_BENCH_PG_URL, PostgreSQL is started with scripts/pg.sh when available.
@@ -29,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + workers) / 1024
 
 
 def child_read(path: Path) -> dict[str, float]:
@@ -110,6 +115,11 @@ def run_child(mode: str, path: Path, url: str | None, account: str = "") -> dict
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median time (its own memory figure, not a mix of runs)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
 def _pg_url() -> str | None:
     url = os.environ.get("DIALER_BENCH_PG_URL")
     if url:
@@ -125,6 +135,8 @@ def _pg_url() -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, one run")
     parser.add_argument("--child")
     parser.add_argument("--file")
     parser.add_argument("--url")
@@ -133,6 +145,8 @@ def main() -> None:
     if args.child:
         child(args.child, Path(args.file), args.url)
         return
+    if args.quick:
+        args.rows, args.repeat = 20_000, 1
 
     from dialer.ingestion.samples import write_sample_chile
 
@@ -143,8 +157,11 @@ def main() -> None:
     print(f"generated {path.name}: {args.rows} rows, {path.stat().st_size / 1e6:.1f} MB "
           f"in {time.perf_counter() - t:.1f}s")  # fmt: skip
 
-    raw = run_child("read", path, None)
-    print(f"\n{'operation':<22}{'seconds':>9}{'x raw read':>12}{'peak MB':>10}{'jobs':>9}")
+    raw = _median([run_child("read", path, None) for _ in range(args.repeat)])
+    print(
+        f"\nmedian of {args.repeat} run(s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(f"{'operation':<22}{'seconds':>9}{'x raw read':>12}{'peak MB':>10}{'jobs':>9}")
     print(
         f"{'calamine read (floor)':<22}{raw['seconds']:>9.2f}{1:>12.2f}{raw['peak_mb']:>10.0f}{'':>9}"
     )
@@ -159,9 +176,13 @@ def main() -> None:
     ratios: dict[str, float] = {}
     peak = raw["peak_mb"]
     for name, url in targets:
-        account = str(run_child("setup", path, url)["account_id"])
         for op in ("preview", "create"):
-            res = run_child(op, path, url, account)
+            runs = []
+            for _ in range(args.repeat):
+                # A fresh account each run: create's jobs would be duplicates for the next.
+                account = str(run_child("setup", path, url)["account_id"])
+                runs.append(run_child(op, path, url, account))
+            res = _median(runs)
             ratio = res["seconds"] / raw["seconds"]
             ratios[f"{name}.{op}"] = ratio
             peak = max(peak, res["peak_mb"])
