@@ -28,7 +28,7 @@ from dialer.models import AccountStatus, EntryKind
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Skip = Annotated[int, Query(ge=0)]
+Skip = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 @router.post("", status_code=201, response_model=AccountCreated)

@@ -28,7 +28,7 @@ batches = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 jobs = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Skip = Annotated[int, Query(ge=0)]
+Skip = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 @batches.post("", status_code=201, response_model=BatchCreated)

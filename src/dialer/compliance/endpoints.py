@@ -54,7 +54,7 @@ async def list_do_not_call(
     principal: CurrentPrincipal,
     search: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> DoNotCallPage:
     return await service.list_numbers(
         session, principal, account_id, search=search, limit=limit, skip=skip

@@ -51,7 +51,7 @@ async def list_scripts(
     processing_type: ProcessingType | None = None,
     all_versions: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[ScriptRead]:
     items, total = await service.list_scripts(
         session,

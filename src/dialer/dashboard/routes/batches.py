@@ -34,7 +34,7 @@ async def batches_page(
     request: Request,
     user: DashboardUser,
     session: ReadSession,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
     items, total = await batch_service.list_batches(
         session,
@@ -69,7 +69,7 @@ async def batch_page(
     user: DashboardUser,
     session: ReadSession,
     status: JobStatus | None = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
     summary = await batch_service.get_summary(session, user, batch_id)
     batch = BatchRead.of(await batch_service.get_batch(session, user, batch_id))

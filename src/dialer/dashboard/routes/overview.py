@@ -56,7 +56,7 @@ async def account_page(
     request: Request,
     user: DashboardUser,
     session: ReadSession,
-    skip: int = Query(0, ge=0),
+    skip: int = Query(0, ge=0, le=1_000_000_000),
 ) -> Response:
     account_id = current_account_id(request, user)
     if account_id is None:
