@@ -288,14 +288,24 @@ def normalize_phone(value: object, country: Country) -> str:
     (``011 15 2345-6789`` -> ``+5491123456789``) follow the national numbering plan.
     """
     text = cell_text(value)
+    result = phone_text_e164(text, country)
+    if result is None:
+        raise ValueError(f"'{text}' is not a valid {country} phone number")
+    return result
+
+
+def phone_text_e164(text: str, country: Country) -> str | None:
+    """``normalize_phone`` of a stripped text, with None instead of the error."""
     # Cache on the digits only: "9 8765 4321" and "98765-4321" are parsed once.
     compact = _PHONE_CHARS.sub("", text)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    result = _phone_e164(compact, country) if 5 <= len(compact.lstrip("+")) <= 15 else None
-    if result is None:
-        raise ValueError(f"'{text}' is not a valid {country} phone number")
-    return result
+    return _phone_e164(compact, country) if 5 <= len(compact.lstrip("+")) <= 15 else None
+
+
+def single_phone(text: str) -> bool:
+    """Whether a stripped phone cell holds one number (``split_phones`` would not split it)."""
+    return _PHONE_SPLIT.search(text) is None
 
 
 # ---------------------------------------------------------------- dates

@@ -258,8 +258,16 @@ class RowValidator:
 
     def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
         """Each number in a phone cell as (E.164, "") or (None, error); None when blank."""
-        if type(raw) is str and not raw.strip():
-            return None
+        if type(raw) is str:
+            text = raw.strip()
+            if not text:
+                return None
+            if nz.single_phone(text):
+                # The usual cell, without the general path's list and exception.
+                e164 = nz.phone_text_e164(text, self.country)
+                if e164 is None:
+                    return [(None, f"'{text}' is not a valid {self.country} phone number")]
+                return [(e164, "")]
         out: list[tuple[str | None, str]] = []
         for part in nz.split_phones(raw):
             try:
