@@ -1,0 +1,74 @@
+"""The API process is killed and restarted while the carrier delivers its webhooks over
+HTTP (SIM_WEBHOOK_URL): deliveries that fail are retried, ones that were applied but not
+acknowledged are deduplicated, and every call is settled exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dialer.db.session import Database
+from dialer.kit.clock import FileClock
+from tests.fixtures.workers import WorkerProcesses, set_clock
+from tests.reliability.invariants import assert_run_is_sound
+from tests.reliability.live import ApiProcess
+from tests.worker.factories import batch_row, call_settings, make_account, make_batch
+
+pytestmark = pytest.mark.slow
+
+MIX = json.dumps(
+    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
+)
+RETRIES = {
+    "max_attempts": 2,
+    "retry_delay_hours": 0,
+    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
+}
+
+
+async def test_api_restarted_while_webhooks_are_delivered(
+    database: Database, db_url: str, workers: WorkerProcesses, tmp_path: Path
+) -> None:
+    t0 = datetime.fromisoformat("2026-03-02T15:00:00+00:00")
+    set_clock(workers.clock_file, t0, rate=1)
+    api = ApiProcess(db_url, tmp_path, workers.clock_file)
+    api.start()
+    try:
+        await api.ready()
+        acc = await make_account(database, cap=8)
+        batch = await make_batch(
+            database, acc, jobs=80, now=t0,
+            settings=call_settings(max_concurrent_calls=8, retry_settings=RETRIES),
+        )  # fmt: skip
+        workers.start(
+            2, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4,
+            SIM_WEBHOOK_URL=f"{api.url}/api/v1/webhooks/simulated",
+        )  # fmt: skip
+        for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
+            await asyncio.sleep(1.5)
+            api.kill(sig)
+            await asyncio.sleep(1.0)  # the carrier keeps delivering into the outage
+            api.start()
+            await api.ready()
+
+        clock = FileClock(workers.clock_file)
+        for _ in range(60):
+            if (await batch_row(database, batch)).pending_jobs == 0:
+                break
+            await asyncio.sleep(1.0)
+            # The carrier retries a failed delivery once its 30 s delivery lease is over.
+            set_clock(workers.clock_file, clock.now() + timedelta(seconds=31), rate=1)
+        assert (await batch_row(database, batch)).pending_jobs == 0, workers.logs()[-2000:]
+        assert workers.stop() == [0, 0]
+    finally:
+        api.kill(signal.SIGTERM)
+
+    assert "simulated.webhook_failed" in workers.logs()  # the outages did hit deliveries
+    totals = await assert_run_is_sound(database, acc)
+    assert totals["calls"] >= 80
+    assert totals["charged"] > 0

@@ -1,0 +1,104 @@
+"""PostgreSQL restarted (twice) in the middle of a run: the workers lose their
+connections, reconnect and finish, and the run is as sound as an undisturbed one.
+
+PostgreSQL only, and on its OWN throw-away cluster (scripts/pg.sh on a free port), so
+the server other tests share is never restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from dialer.db.session import Database
+from tests.fixtures.database import configured_pg_url, migrate
+from tests.fixtures.workers import ROOT, WorkerProcesses, eventually, set_clock
+from tests.reliability.invariants import assert_run_is_sound
+from tests.reliability.live import free_port
+from tests.worker.factories import batch_row, call_settings, make_account, make_batch
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(not configured_pg_url(), reason="needs PostgreSQL (TEST_DATABASE_URL)"),
+]
+
+PG = str(ROOT / "scripts" / "pg.sh")
+MIX = json.dumps(
+    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
+)
+RETRIES = {
+    "max_attempts": 2,
+    "retry_delay_hours": 0,
+    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
+}
+
+
+def pg(*args: str) -> str:
+    out = subprocess.run([PG, *args], check=True, capture_output=True, text=True, timeout=120)
+    return out.stdout.strip()
+
+
+@pytest.fixture
+async def own_cluster() -> AsyncIterator[tuple[str, str]]:
+    """(port, URL) of a private PostgreSQL cluster, migrated; removed afterwards."""
+    port = str(free_port())
+    url = (await asyncio.to_thread(pg, "start", port)).splitlines()[-1]
+    try:
+        await asyncio.to_thread(migrate, url)
+        yield port, url
+    finally:
+        await asyncio.to_thread(pg, "stop", port)
+
+
+async def test_workers_survive_postgres_restarts(
+    own_cluster: tuple[str, str], tmp_path: Path
+) -> None:
+    port, url = own_cluster
+    db = Database(url)
+    workers = WorkerProcesses(url, tmp_path)
+    try:
+        t0 = datetime.fromisoformat("2026-03-02T15:00:00+00:00")
+        set_clock(workers.clock_file, t0, rate=1)
+        acc = await make_account(db, cap=8)
+        batch = await make_batch(
+            db, acc, jobs=120, now=t0,
+            settings=call_settings(max_concurrent_calls=8, retry_settings=RETRIES),
+        )  # fmt: skip
+        workers.start(3, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4, LEASE="PT3S")
+        progress = 0
+        for _ in range(2):
+
+            async def moved_on(seen: int = progress) -> bool:
+                return (await batch_row(db, batch)).attempts_made > seen + 10
+
+            try:
+                await eventually(moved_on, within=20, every=0.1)
+            except AssertionError:
+                raise AssertionError(workers.logs()[-3000:]) from None
+            row = await batch_row(db, batch)
+            assert row.pending_jobs > 0  # mid-run: calls still to make
+            progress = row.attempts_made
+            await asyncio.to_thread(pg, "restart", port)  # fast shutdown: connections die
+            await db.engine.dispose()  # this process's pooled connections are dead too
+            assert all(p.poll() is None for p in workers.procs), workers.logs()[-2000:]
+
+        async def done() -> bool:
+            return (await batch_row(db, batch)).pending_jobs == 0
+
+        try:
+            await eventually(done, within=40, every=0.2)
+        except AssertionError:
+            raise AssertionError(workers.logs()[-3000:]) from None
+        assert workers.stop() == [0, 0, 0]  # nobody crashed: they reconnected
+        totals = await assert_run_is_sound(db, acc)
+        assert totals["calls"] >= 120
+        assert totals["charged"] > 0
+    finally:
+        workers.stop(timeout=10)
+        await db.dispose()
