@@ -15,8 +15,10 @@ exit path (error, cancellation, a crash in the child) ends with the child termin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import signal
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
@@ -230,7 +232,7 @@ class ChunkStream:
             self._receiver.close()
             if self._proc.is_alive():
                 self._proc.terminate()
-            await anyio.to_thread.run_sync(self._proc.join)
+            await anyio.to_thread.run_sync(self._stop)
 
     def __aiter__(self) -> AsyncIterator[Chunk | Summary]:
         return self
@@ -248,6 +250,12 @@ class ChunkStream:
             self._finished = True
         return msg
 
+    def _stop(self) -> None:
+        self._proc.join(5)
+        if self._proc.is_alive():  # pragma: no cover - SIGTERM is never ignored by _child
+            self._proc.kill()
+            self._proc.join()
+
     def _recv(self) -> Chunk | Summary:
         assert self._receiver is not None
         try:
@@ -262,6 +270,13 @@ class ChunkStream:
 
 
 def _child(sender: Connection, args: tuple[Any, ...]) -> None:
+    # A forked child inherits the server's signal handlers and the event loop's wakeup
+    # fd: without this a terminate() would run the server's shutdown handler here (and
+    # not end the child), and signals would wake the parent's loop.
+    with contextlib.suppress(ValueError):  # only possible from the main thread
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the child
     try:
         for msg in parse_chunks(*args):
             sender.send(msg)
