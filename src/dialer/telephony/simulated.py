@@ -215,6 +215,10 @@ class SimulatedProvider:
     async def _lookup(self, cond: Any) -> CallEvent | None:
         async with self.db.read() as session:
             row = (await session.execute(select(SimulatedCall).where(cond))).scalar_one_or_none()
+            if row is not None:
+                # The read session ends in a rollback, which expires loaded rows: keep
+                # the values (the reconciler reads them after the session is gone).
+                session.expunge(row)
         if row is None:
             return None
         if row.complete_at > clock.now():
