@@ -54,7 +54,6 @@ ALWAYS_OPEN: dict[str, Any] = {
     # Retries at once: the small database keeps the workers as busy as the large one.
     "retry_settings": {"max_attempts": 3, "retry_delay_hours": 0},
 }
-CHUNK = 5_000
 
 
 # -- building the databases ----------------------------------------------------------------
@@ -70,10 +69,8 @@ async def _seed(url: str, *, jobs: int, batches: int, accounts: int) -> dict[str
     from dialer.batch.settings import CallSettings
     from dialer.billing.service import topup
     from dialer.db.session import Database
-    from dialer.ingestion.repository import IngestionRepository
-    from dialer.job.counters import counter_deltas
-    from dialer.job.service import bump_batch
-    from dialer.job.states import JobStatus
+    from dialer.job.schemas import NewJob
+    from dialer.job.service import insert_jobs
 
     db = Database(url)
     admin = Principal(is_admin=True)
@@ -104,27 +101,25 @@ async def _seed(url: str, *, jobs: int, batches: int, accounts: int) -> dict[str
                     admin,
                     BatchCreate(account_id=account_id, name=f"Cartera {b}", call_settings=settings),
                 )
-                repo = IngestionRepository.from_session(s)
-                for lo in range(0, size, CHUNK):
-                    rows = [
-                        (
-                            i + 2,
-                            f"Cliente {n + i}",
-                            f"{10_000_000 + n + i}",
-                            [f"+569{(n + i) % 100_000_000:08d}"],
-                            None,
-                            {"monto": 10_000 + (n + i) % 900_000, "fecha_limite": "2026-12-31"},
+                # The same bulk path the spreadsheet import and the API use.
+                await insert_jobs(
+                    s,
+                    batch,
+                    (
+                        NewJob(
+                            contact_name=f"Cliente {n + i}",
+                            dni=f"{10_000_000 + n + i}",
+                            phones=[f"+569{(n + i) % 100_000_000:08d}"],
+                            payload={
+                                "monto": 10_000 + (n + i) % 900_000,
+                                "fecha_limite": "2026-12-31",
+                            },
+                            row_number=i + 2,
                         )
-                        for i in range(lo, min(lo + CHUNK, size))
-                    ]
-                    await repo.insert_jobs_fast(
-                        batch_id=batch.id, account_id=account_id, max_attempts=3, now=now,
-                        rows=rows,
-                    )  # fmt: skip
-                if size:
-                    await bump_batch(
-                        s, batch.id, account_id, counter_deltas(None, JobStatus.PENDING, size)
-                    )
+                        for i in range(size)
+                    ),
+                    now=now,
+                )
                 batch_ids.append((batch.id, account_id))
             n += size
             if b % 20 == 19:
