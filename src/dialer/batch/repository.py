@@ -47,6 +47,10 @@ class BatchRepository:
                 stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def account_of(self, batch_id: str) -> str | None:
+        stmt = select(Batch.account_id).where(Batch.id == batch_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def status_row(self, batch_id: str) -> Any:
         """One primary-key lookup of the counter columns; never touches jobs."""
         stmt = select(*STATUS_COLUMNS).where(Batch.id == batch_id)

@@ -33,6 +33,7 @@ from dialer.batch.schemas import (
 )
 from dialer.batch.settings import CallSettings
 from dialer.billing.pricing import to_display
+from dialer.billing.repository import serialize_claims
 from dialer.billing.schemas import unit_name
 from dialer.compliance import service as compliance_service
 from dialer.errors import Conflict, NotFound
@@ -63,7 +64,15 @@ async def get_batch(
     session: AsyncSession, principal: Principal, batch_id: str, *, for_update: bool = False
 ) -> Batch:
     """The batch, or NotFound when it does not exist or belongs to another account."""
-    batch = await BatchRepository.from_session(session).get(batch_id, for_update=for_update)
+    repo = BatchRepository.from_session(session)
+    if for_update:
+        # Status changes take the account's claim lock first (as claims do): a pause or
+        # cancel waits for a claim in progress, and later claims see the new status.
+        account_id = await repo.account_of(batch_id)
+        if account_id is None or not principal.can_see(account_id):
+            raise _not_found(batch_id)
+        await serialize_claims(session, account_id)
+    batch = await repo.get(batch_id, for_update=for_update)
     if batch is None or not principal.can_see(batch.account_id):
         raise _not_found(batch_id)
     return batch

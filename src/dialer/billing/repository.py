@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.models import Account, LedgerEntry
@@ -65,3 +65,45 @@ class LedgerRepository:
             .all()
         )
         return items, int((await self.session.execute(count)).scalar_one())
+
+
+async def serialize_claims(session: AsyncSession, account_id: str, *, wait: bool = True) -> bool:
+    """Take the account's claim lock until the transaction ends (PostgreSQL advisory lock).
+
+    Claims of one account, and pause/resume/cancel of its batches, run one at a time
+    under it, so in-flight counts and batch statuses read after taking it are current.
+    It is not the account row: call settlements (which only touch the row at their very
+    end) do not wait for claims. With ``wait=False`` returns False at once when another
+    transaction holds it (a worker then leaves that account to the one claiming it).
+    SQLite: BEGIN IMMEDIATE already serialises writers; always True.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return True
+    key = func.hashtextextended("dialer.claim:" + account_id, 0)
+    if wait:
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+        return True
+    return bool((await session.execute(select(func.pg_try_advisory_xact_lock(key)))).scalar_one())
+
+
+async def read_account(session: AsyncSession, account_id: str) -> Account | None:
+    """The account as committed now, without locking its row."""
+    stmt = select(Account).where(Account.id == account_id).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def take_balance(session: AsyncSession, account_id: str, units: int) -> int | None:
+    """Atomically subtract ``units`` if the balance covers it; the new balance, or None.
+
+    One statement, issued last in a claim, so the account row is locked only for the
+    moment before commit.
+    """
+    stmt = (
+        update(Account)
+        .where(Account.id == account_id, Account.balance >= units)
+        .values(balance=Account.balance - units)
+        .returning(Account.balance)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else int(row[0])

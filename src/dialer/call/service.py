@@ -157,11 +157,6 @@ async def abandon_attempt(
     attempt.status = AttemptStatus.ABANDONED
     attempt.ended_at = now
     attempt.error = error or reason
-    account = await lock_account(session, attempt.account_id)
-    await release(
-        session, account, reserved=attempt.reserved_units, attempt_id=attempt.id,
-        batch_id=attempt.batch_id, job_id=attempt.job_id,
-    )  # fmt: skip
     if job.current_attempt_id == attempt_id and job.status in IN_FLIGHT:
         batch_status = (
             await session.execute(select(Batch.status).where(Batch.id == job.batch_id))
@@ -170,5 +165,11 @@ async def abandon_attempt(
             session, job, batch_status=batch_status, next_attempt_at=retry_at,
             attempts=max(job.attempts - 1, 0), wait_reason=reason,
         )  # fmt: skip
+    # The account row last (lock order: jobs -> batch -> account; see worker/claim.py).
+    account = await lock_account(session, attempt.account_id)
+    await release(
+        session, account, reserved=attempt.reserved_units, attempt_id=attempt.id,
+        batch_id=attempt.batch_id, job_id=attempt.job_id,
+    )  # fmt: skip
     await session.flush()
     return True

@@ -22,8 +22,9 @@ async def upsert_call_stat(
     outcome: str,
     billed_seconds: int,
     cost_units: int,
+    calls: int = 1,
 ) -> None:
-    """Add one attempt to its hourly bucket: INSERT .. ON CONFLICT DO UPDATE.
+    """Add ``calls`` attempts to their hourly bucket: INSERT .. ON CONFLICT DO UPDATE.
 
     Both dialects spell the upsert the same way (SQLite >= 3.24), but SQLAlchemy keeps
     the construct per dialect, hence the switch.
@@ -34,14 +35,14 @@ async def upsert_call_stat(
         account_id=account_id,
         hour=hour,
         outcome=outcome,
-        calls=1,
+        calls=calls,
         billed_seconds=billed_seconds,
         cost_units=cost_units,
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[CallStat.account_id, CallStat.hour, CallStat.outcome],
         set_={
-            "calls": CallStat.calls + 1,
+            "calls": CallStat.calls + stmt.excluded.calls,
             "billed_seconds": CallStat.billed_seconds + stmt.excluded.billed_seconds,
             "cost_units": CallStat.cost_units + stmt.excluded.cost_units,
         },

@@ -36,8 +36,9 @@ async def record_attempt(
     outcome: str,
     billed_seconds: int,
     cost_units: int,
+    calls: int = 1,
 ) -> None:
-    """Count one finished attempt in the account's hourly roll-up (an upsert).
+    """Count finished attempts (one by default) in the account's hourly roll-up (an upsert).
 
     ``at`` is when the attempt ended; ``cost_units`` what was charged, in account units.
     Call it once per attempt, in the transaction that settles it.
@@ -49,6 +50,7 @@ async def record_attempt(
         outcome=str(outcome),
         billed_seconds=billed_seconds,
         cost_units=cost_units,
+        calls=calls,
     )
 
 

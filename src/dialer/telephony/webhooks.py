@@ -7,8 +7,9 @@ for all of them.
 1. dedupe: one ``webhook_receipts`` row per event key (INSERT .. ON CONFLICT DO NOTHING,
    keys in sorted order). A concurrent duplicate waits on the unique index and then
    finds the key taken, so it can never apply twice;
-2. lock the jobs concerned (PostgreSQL FOR UPDATE), then their accounts (sorted), then
-   batch counters: the same order as the claim, so no deadlock;
+2. lock the jobs concerned (PostgreSQL FOR UPDATE), then batch counters, then — last,
+   for the settlement only — their accounts (sorted): the same order as the claim
+   (jobs -> batch -> account), so no deadlock and short account-row locks;
 3. non-final events move a DIALING attempt/job to IN_PROGRESS; a non-final event after
    the final one, or a final event for an ended/abandoned attempt, is ignored;
 4. a final event ends the attempt, settles billing (release the hold + charge the real
@@ -28,12 +29,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.pricing import call_cost
+from dialer.billing.repository import read_account
 from dialer.billing.service import lock_account, pricing_of
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.errors import NotFound, Unauthorized
 from dialer.events.service import publish
 from dialer.job.counters import counter_deltas
+from dialer.job.repository import JobRepository
 from dialer.job.service import InvalidTransition, bump_batch
 from dialer.job.states import (
     ATTEMPT_FINAL,
@@ -59,15 +62,12 @@ from dialer.models import (
     LedgerEntry,
     WebhookReceipt,
 )
+from dialer.reporting.service import hour_bucket
+from dialer.reporting.service import record_attempt as _record_attempt
 from dialer.telephony.analysis import apply_late_analysis
 from dialer.telephony.base import CallEvent, WebhookVerificationError
 from dialer.worker.claim import batch_rules
 from dialer.worker.retry import GiveUp, JobState, decide
-
-try:  # hourly roll-ups live in reporting; optional until that module exists
-    from dialer.reporting.service import record_attempt as _record_attempt
-except ImportError:  # pragma: no cover - depends on the reporting module
-    _record_attempt = None
 
 log = get_logger("dialer.webhooks")
 
@@ -241,9 +241,16 @@ def _apply_progress(a: CallAttempt, job: Job, e: CallEvent, now: datetime) -> in
 async def _apply_finals(
     session: AsyncSession, finals: list[tuple[CallEvent, CallAttempt, Job]], now: datetime
 ) -> int:
+    # Lock order (as in the claim): jobs (already locked) -> batch rows -> account rows.
+    # The accounts are read unlocked for their pricing and timezone, and locked only for
+    # the settlement at the very end, so a busy account's claims and settlements do not
+    # queue behind each other's whole transactions.
     accounts: dict[str, Account] = {}
     for account_id in sorted({a.account_id for _, a, _ in finals}):
-        accounts[account_id] = await lock_account(session, account_id)
+        account = await read_account(session, account_id)
+        if account is None:
+            raise NotFound(f"account '{account_id}' not found")
+        accounts[account_id] = account
     batch_rows = {
         r[0]: r
         for r in (
@@ -254,22 +261,13 @@ async def _apply_finals(
             )
         ).all()
     }
-    keys = [f"{k}:{a.id}" for _, a, _ in finals for k in ("release", "charge")]
-    used = set(
-        (
-            await session.execute(
-                select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
-            )
-        )
-        .scalars()
-        .all()
-    )
     deltas: dict[str, dict[str, int]] = {}
 
     def add(batch_id: str, col: str, v: int) -> None:
         d = deltas.setdefault(batch_id, {})
         d[col] = d.get(col, 0) + v
 
+    to_settle: list[tuple[CallAttempt, Job, str, int, int, datetime]] = []
     for e, a, job in finals:
         account = accounts[a.account_id]
         outcome = e.outcome or Outcome.FAILED
@@ -280,7 +278,6 @@ async def _apply_finals(
             duration_s=max(e.duration_s, 0),
             answered=answered,
         )
-        charged = _settle(session, account, a, cost, used, now)
         ended_at = e.ended_at or now
         a.status = AttemptStatus.ENDED
         a.outcome = str(outcome)
@@ -290,7 +287,6 @@ async def _apply_finals(
         a.ended_at = ended_at
         a.duration_s = max(e.duration_s, 0)
         a.billed_seconds = secs
-        a.cost_units = charged
         a.transcript = e.transcript
         a.summary = e.summary
         a.extracted = dict(e.extracted)
@@ -298,10 +294,9 @@ async def _apply_finals(
         add(a.batch_id, "attempts_made", 1)
         add(a.batch_id, "answered_calls", int(answered))
         add(a.batch_id, "billed_seconds", secs)
-        add(a.batch_id, "cost_units", charged)
         job.billed_seconds += secs
-        job.cost_units += charged
         job.last_outcome = str(outcome)
+        to_settle.append((a, job, str(outcome), secs, cost, ended_at))
         if answered:
             job.business_result = e.business_result
             job.result = {
@@ -318,59 +313,122 @@ async def _apply_finals(
                 )
             )  # fmt: skip
         CALL_OUTCOMES.labels(str(outcome)).inc()
-        if _record_attempt is not None:
-            await _record_attempt(
-                session, account_id=a.account_id, at=ended_at, outcome=str(outcome),
-                billed_seconds=secs, cost_units=charged,
-            )  # fmt: skip
         if job.current_attempt_id != a.id or job.status not in IN_FLIGHT:
             continue  # the job already moved on (e.g. the attempt was rescued and re-dialed)
         row = batch_rows.get(job.batch_id)
         for col, v in _decide_next(session, job, a, str(outcome), row, account, now).items():
             add(job.batch_id, col, v)
+    # Money, planned on the balance read above (no lock yet).
+    keys = [f"{k}:{a.id}" for a, *_ in to_settle for k in ("release", "charge")]
+    used = set(
+        (
+            await session.execute(
+                select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    planned = _plan_settlement(accounts, to_settle, used)
+    stats: dict[tuple[str, datetime, str], list[int]] = {}
+    for (a, job, outcome, secs, _cost, ended_at), (_entries, charged) in zip(
+        to_settle, planned, strict=True
+    ):
+        a.cost_units = charged
+        job.cost_units += charged
+        add(a.batch_id, "cost_units", charged)
+        bucket = stats.setdefault((a.account_id, hour_bucket(ended_at), outcome), [0, 0, 0])
+        bucket[0] += 1
+        bucket[1] += secs
+        bucket[2] += charged
     await session.flush()
+
+    # Hot rows last, always in this order: hourly stats -> batch -> account (the claim
+    # takes batch -> account), each held only until the commit that follows.
+    if _record_attempt is not None:
+        for (account_id, hour, outcome), (calls, secs, cost) in sorted(stats.items()):
+            await _record_attempt(
+                session, account_id=account_id, at=hour, outcome=outcome,
+                billed_seconds=secs, cost_units=cost, calls=calls,
+            )  # fmt: skip
     for batch_id in sorted(deltas):
         d = {k: v for k, v in deltas[batch_id].items() if v}
         if d:
             row = batch_rows.get(batch_id)
             await bump_batch(session, batch_id, row[3] if row else "", d)
     await _publish_progress(session, sorted(deltas))
+
+    snapshot = {acc_id: acc.balance for acc_id, acc in accounts.items()}
+    for account_id in sorted(accounts):
+        accounts[account_id] = await lock_account(session, account_id)
+    if any(accounts[i].balance != snapshot[i] for i in accounts):
+        # The balance moved since it was read: re-plan on the locked value. Charges only
+        # differ when one is capped at the balance (rare); the rows they touch are
+        # already ours, so correcting them takes no new lock.
+        replanned = _plan_settlement(accounts, to_settle, used)
+        for (a, job, outcome, _secs, _c, ended_at), (_e, old), (_e2, new) in zip(
+            to_settle, planned, replanned, strict=True
+        ):
+            if new != old:
+                a.cost_units = new
+                job.cost_units += new - old
+                await JobRepository.from_session(session).apply_batch_deltas(
+                    a.batch_id, {"cost_units": new - old}
+                )
+                if _record_attempt is not None:
+                    await _record_attempt(
+                        session, account_id=a.account_id, at=ended_at, outcome=outcome,
+                        billed_seconds=0, cost_units=new - old, calls=0,
+                    )  # fmt: skip
+        planned = replanned
+    for (a, *_), (entries, _charged) in zip(to_settle, planned, strict=True):
+        account = accounts[a.account_id]
+        for kind, amount, key in entries:
+            account.balance += amount
+            session.add(
+                LedgerEntry(
+                    account_id=account.id, kind=kind, amount=amount,
+                    balance_after=account.balance, idempotency_key=key, batch_id=a.batch_id,
+                    job_id=a.job_id, attempt_id=a.id, created_at=now,
+                )
+            )  # fmt: skip
+    await session.flush()
     return len(finals)
 
 
-def _settle(
-    session: AsyncSession,
-    account: Account,
-    a: CallAttempt,
-    cost: int,
+def _plan_settlement(
+    accounts: Mapping[str, Account],
+    to_settle: Sequence[tuple[CallAttempt, Job, str, int, int, datetime]],
     used: set[str],
-    now: datetime,
-) -> int:
-    """The in-memory equivalent of ``billing.service.settle`` for a locked account whose
-    used idempotency keys were fetched in one query: release the hold, charge the cost
-    (capped at the balance), each at most once per attempt. Returns the charged units."""
-    if f"charge:{a.id}" in used:
-        return 0  # already charged: a replayed event
-    entries: list[tuple[EntryKind, int, str]] = []
-    if a.reserved_units and f"release:{a.id}" not in used:
-        entries.append((EntryKind.RELEASE, a.reserved_units, f"release:{a.id}"))
-    balance = account.balance + sum(amount for _, amount, _ in entries)
-    charged = min(cost, balance)
-    if charged > 0:
-        entries.append((EntryKind.CHARGE, -charged, f"charge:{a.id}"))
-    if charged < cost:
-        log.warning("billing.charge_capped", account_id=account.id, attempt_id=a.id, cost=cost)
-    for kind, amount, key in entries:
-        account.balance += amount
-        used.add(key)
-        session.add(
-            LedgerEntry(
-                account_id=account.id, kind=kind, amount=amount, balance_after=account.balance,
-                idempotency_key=key, batch_id=a.batch_id, job_id=a.job_id, attempt_id=a.id,
-                created_at=now,
+) -> list[tuple[list[tuple[EntryKind, int, str]], int]]:
+    """Per attempt: the ledger entries settling it and the units charged. Pure.
+
+    The in-memory equivalent of ``billing.service.settle`` for accounts whose used
+    idempotency keys were fetched in one query: release the hold, charge the cost
+    (capped at the balance so it never goes negative), each at most once per attempt.
+    """
+    balances = {i: acc.balance for i, acc in accounts.items()}
+    seen = set(used)
+    out: list[tuple[list[tuple[EntryKind, int, str]], int]] = []
+    for a, _job, _outcome, _secs, cost, _ended in to_settle:
+        entries: list[tuple[EntryKind, int, str]] = []
+        if f"charge:{a.id}" in seen:
+            out.append((entries, 0))  # already charged: a replayed event
+            continue
+        if a.reserved_units and f"release:{a.id}" not in seen:
+            entries.append((EntryKind.RELEASE, a.reserved_units, f"release:{a.id}"))
+            balances[a.account_id] += a.reserved_units
+        charged = max(min(cost, balances[a.account_id]), 0)
+        if charged < cost:
+            log.warning(
+                "billing.charge_capped", account_id=a.account_id, attempt_id=a.id, cost=cost
             )
-        )  # fmt: skip
-    return max(charged, 0)
+        if charged > 0:
+            entries.append((EntryKind.CHARGE, -charged, f"charge:{a.id}"))
+            balances[a.account_id] -= charged
+        seen.update(key for _, _, key in entries)
+        out.append((entries, charged))
+    return out
 
 
 def _decide_next(

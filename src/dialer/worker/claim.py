@@ -8,9 +8,10 @@ One transaction (the caller's ``db.write()``)::
         │ window closed       -> batch.waiting_reason = outside_window,      │ no locks
         │                        waiting_until = next opening (jobs untouched)│
         ▼                                                                    ┘
-    per account: lock the account row (PostgreSQL FOR UPDATE; SQLite: BEGIN IMMEDIATE
-    already serialises writers), count in-flight jobs of the account and of each batch
-    (index-bounded by the cap), room = min(account cap - in flight, batch cap - in flight)
+    per account: take the account's claim lock (PostgreSQL advisory xact lock; SQLite:
+    BEGIN IMMEDIATE already serialises writers), re-read the account and batch status,
+    count in-flight jobs of the account and of each batch (index-bounded by the cap),
+    room = min(account cap - in flight, batch cap - in flight)
         ▼
     balance: affordable = balance // reservation; short -> waiting_reason = insufficient_balance
         ▼
@@ -19,11 +20,17 @@ One transaction (the caller's ``db.write()``)::
     per-job filters (JOB_FILTERS: compliance rules plug in here) may snooze a job
         ▼
     job -> dialing (lease, worker, attempts + 1, current_attempt_id), CallAttempt row
-    (its id is the provider idempotency key), reservation ledger entry, batch counters.
+    (its id is the provider idempotency key), batch counters, and LAST the reservation:
+    one atomic balance UPDATE on the account row plus its ledger entries.
+
+Lock order on PostgreSQL, the same on every path (claim, webhook settlement, rescue):
+claim lock -> jobs -> batch row -> account row. The account row is taken last and held
+only until commit, so settlements never wait for a whole claim.
 
 Invariants:
   * the caps hold across processes because every claim for an account runs under that
-    account's row lock, and in-flight counts are read after taking it;
+    account's claim lock, and in-flight counts are read after taking it (settlements
+    only ever lower them);
   * a job outside its window, over a cap or without balance is not touched and spends
     no attempt (a snooze);
   * a claimed job always has exactly one DIALING attempt and a matching reservation.
@@ -36,13 +43,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select, union_all, update
+from sqlalchemy import Row, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dialer.batch.settings import CallSettings, resolve_settings
 from dialer.batch.windows import Schedule, is_open, next_open, schedule_for
 from dialer.billing.pricing import reservation
-from dialer.billing.service import lock_account, pricing_of
+from dialer.billing.repository import read_account, serialize_claims, take_balance
+from dialer.billing.service import pricing_of
 from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.job.counters import counter_deltas
 from dialer.job.service import bump_batch
@@ -131,6 +140,37 @@ class _Candidate:
     until: datetime | None = None
 
 
+@dataclass
+class _Writes:
+    """Hot-row writes of one claim, applied at its end in a fixed order: batch counters
+    sorted by batch id, then account balances sorted by account id — the order every
+    other path (webhook settlement, cancel, rescue) takes them in, so no deadlock."""
+
+    batches: dict[str, tuple[str, dict[str, int], dict[str, Any]]] = field(default_factory=dict)
+    reservations: dict[str, tuple[Account, list[tuple[Job, str, int]]]] = field(
+        default_factory=dict
+    )
+
+    def bump(self, batch_id: str, account_id: str, deltas: dict[str, int], **extra: Any) -> None:
+        _, d, x = self.batches.setdefault(batch_id, (account_id, {}, {}))
+        for k, v in deltas.items():
+            d[k] = d.get(k, 0) + v
+        x.update(extra)
+
+    def reserve(self, account: Account, units: int, job: Job, attempt_id: str) -> None:
+        self.reservations.setdefault(account.id, (account, []))[1].append((job, attempt_id, units))
+
+    async def apply(self, session: AsyncSession, now: datetime) -> None:
+        for batch_id in sorted(self.batches):
+            account_id, deltas, extra = self.batches[batch_id]
+            deltas = {k: v for k, v in deltas.items() if v}
+            if deltas or extra:
+                await bump_batch(session, batch_id, account_id, deltas, **extra)
+        for account_id in sorted(self.reservations):
+            account, items = self.reservations[account_id]
+            await _reserve(session, account, items, now)
+
+
 _settings_cache: dict[tuple[str, str], tuple[CallSettings, Schedule]] = {}
 
 
@@ -169,16 +209,17 @@ async def claim_due_jobs(
     if limit <= 0:
         return []
     candidates = await _candidate_batches(session, now)
+    writes = _Writes()
     by_account: dict[str, list[_Candidate]] = {}
     for c in candidates:
         if c.account_status != AccountStatus.ACTIVE:
-            await _set_waiting(session, c, ACCOUNT_SUSPENDED, None)
+            _set_waiting(writes, c, ACCOUNT_SUSPENDED, None)
             continue
         c.settings, c.schedule = batch_rules(
             c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
         )
         if not is_open(c.schedule, now):
-            await _set_waiting(session, c, OUTSIDE_WINDOW, next_open(c.schedule, now))
+            _set_waiting(writes, c, OUTSIDE_WINDOW, next_open(c.schedule, now))
             continue
         by_account.setdefault(c.account_id, []).append(c)
 
@@ -192,6 +233,7 @@ async def claim_due_jobs(
             break
         claimed += await _claim_for_account(
             session,
+            writes,
             account_id,
             batches,
             worker_id=worker_id,
@@ -201,6 +243,7 @@ async def claim_due_jobs(
             reserve_seconds=reserve_seconds,
             default_provider=default_provider,
         )
+    await writes.apply(session, now)
     return claimed
 
 
@@ -284,17 +327,13 @@ async def _candidate_batches(
     ]
 
 
-async def _set_waiting(
-    session: AsyncSession, c: _Candidate, reason: str | None, until: datetime | None
+def _set_waiting(
+    writes: _Writes, c: _Candidate, reason: str | None, until: datetime | None
 ) -> None:
     # Written only when it changes: this runs every poll for every waiting batch.
     if c.waiting_reason == reason and c.waiting_until == until:
         return
-    await session.execute(
-        update(Batch)
-        .where(Batch.id == c.batch_id)
-        .values(waiting_reason=reason, waiting_until=until)
-    )
+    writes.bump(c.batch_id, c.account_id, {}, waiting_reason=reason, waiting_until=until)
     c.waiting_reason, c.waiting_until = reason, until
 
 
@@ -327,19 +366,14 @@ async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: i
 
 
 async def _still_active(session: AsyncSession, batch_id: str) -> bool:
-    # PostgreSQL: lock the batch row, then re-read its status. A pause or cancel that
-    # committed meanwhile is seen here; one still running waits for this claim, so no
-    # call is claimed after a pause/cancel returns. (FOR NO KEY UPDATE: job inserts,
-    # which only need the key, are not blocked.) SQLite: BEGIN IMMEDIATE already made
-    # the candidate read current.
+    # Re-read the batch status under the account's claim lock: pause/resume/cancel take
+    # the same lock, so one that returned is seen here and one still running waits for
+    # this claim — no call is claimed after a pause/cancel returns. SQLite: BEGIN
+    # IMMEDIATE already made the candidate read current.
     if session.bind.dialect.name != "postgresql":
         return True
     row = (
-        await session.execute(
-            select(Batch.status, Batch.is_active)
-            .where(Batch.id == batch_id)
-            .with_for_update(key_share=True)
-        )
+        await session.execute(select(Batch.status, Batch.is_active).where(Batch.id == batch_id))
     ).first()
     return row is not None and row[0] == BatchStatus.ACTIVE and bool(row[1])
 
@@ -359,6 +393,7 @@ async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> li
 
 async def _claim_for_account(
     session: AsyncSession,
+    writes: _Writes,
     account_id: str,
     batches: list[_Candidate],
     *,
@@ -369,13 +404,18 @@ async def _claim_for_account(
     reserve_seconds: int,
     default_provider: str,
 ) -> list[ClaimedJob]:
-    account = await lock_account(session, account_id)
-    if account.status != AccountStatus.ACTIVE:  # suspended since the candidate query
+    if not await serialize_claims(session, account_id, wait=False):
+        # Another worker is claiming for this account right now: it will take what is
+        # due, and queueing behind it would only delay this worker's other accounts.
+        return []
+    account = await read_account(session, account_id)
+    if account is None or account.status != AccountStatus.ACTIVE:  # suspended meanwhile
         return []
     room_account = account.max_concurrent_calls - await _count_in_flight(
         session, Job.account_id, account_id, account.max_concurrent_calls
     )
     pricing = pricing_of(account)
+    available = account.balance  # what this claim has not reserved yet
     claimed: list[ClaimedJob] = []
     batches.sort(key=lambda c: -c.priority)
     for c in batches:
@@ -395,7 +435,7 @@ async def _claim_for_account(
             continue
         max_seconds = min(reserve_seconds, c.settings.max_call_duration_s)
         per_job = reservation(account.plan_type, pricing, max_seconds=max_seconds)
-        affordable = account.balance // per_job if per_job > 0 else room
+        affordable = available // per_job if per_job > 0 else room
         n = min(room, affordable)
         jobs = (
             await _lock_jobs(session, await _due_job_ids(session, c.batch_id, now, n), now)
@@ -404,19 +444,20 @@ async def _claim_for_account(
         )
         balance_short = affordable < room and len(jobs) >= n
         if JOB_FILTERS and jobs:
-            jobs = await _apply_filters(session, c, jobs, now)
+            jobs = await _apply_filters(session, writes, c, jobs, now)
         if jobs:
             claimed += await _dial(
-                session, account, c, jobs, per_job,
+                session, writes, account, c, jobs, per_job,
                 worker_id=worker_id, now=now, lease=lease, default_provider=default_provider,
             )  # fmt: skip
             room_account -= len(jobs)
-        await _set_waiting(session, c, INSUFFICIENT_BALANCE if balance_short else None, None)
+            available -= per_job * len(jobs)
+        _set_waiting(writes, c, INSUFFICIENT_BALANCE if balance_short else None, None)
     return claimed
 
 
 async def _apply_filters(
-    session: AsyncSession, c: _Candidate, jobs: list[Job], now: datetime
+    session: AsyncSession, writes: _Writes, c: _Candidate, jobs: list[Job], now: datetime
 ) -> list[Job]:
     assert c.settings is not None
     assert c.schedule is not None
@@ -439,13 +480,14 @@ async def _apply_filters(
         job.next_attempt_at = max(s.until, now)
         job.wait_reason = s.reason
     if deltas:
-        await bump_batch(session, c.batch_id, c.account_id, deltas)
+        writes.bump(c.batch_id, c.account_id, deltas)
     # A filter may also end a job outright (e.g. every phone on the do-not-call list).
     return [j for j in jobs if j.id not in snoozed and j.status in WAITING]
 
 
 async def _dial(
     session: AsyncSession,
+    writes: _Writes,
     account: Account,
     c: _Candidate,
     jobs: list[Job],
@@ -461,7 +503,6 @@ async def _dial(
     lease_until = now + lease
     out: list[ClaimedJob] = []
     deltas: dict[str, int] = {}
-    balance = account.balance
     for job in jobs:
         attempt_id = new_id("att")
         phones = job.phones or []
@@ -485,17 +526,7 @@ async def _dial(
             )
         )  # fmt: skip
         if per_job > 0:
-            # The bulk equivalent of billing.service.reserve: the account is locked and
-            # the keys are brand new attempt ids, so neither the balance check nor the
-            # idempotency lookup can differ from the one-by-one path.
-            balance -= per_job
-            session.add(
-                LedgerEntry(
-                    account_id=account.id, kind=EntryKind.RESERVATION, amount=-per_job,
-                    balance_after=balance, idempotency_key=f"reserve:{attempt_id}",
-                    batch_id=job.batch_id, job_id=job.id, attempt_id=attempt_id, created_at=now,
-                )
-            )  # fmt: skip
+            writes.reserve(account, per_job, job, attempt_id)
         out.append(
             ClaimedJob(
                 job_id=job.id, attempt_id=attempt_id, attempt_number=job.attempts,
@@ -508,11 +539,39 @@ async def _dial(
                 lease_expires_at=lease_until,
             )
         )  # fmt: skip
-    account.balance = balance
     await session.flush()
     extra: dict[str, Any] = {}
     if not c.started:
         extra["started_at"] = now
         c.started = True
-    await bump_batch(session, c.batch_id, c.account_id, deltas, **extra)
+    writes.bump(c.batch_id, c.account_id, deltas, **extra)
     return out
+
+
+class BalanceMoved(Exception):
+    """The balance fell below what this claim read (a concurrent charge): claim again."""
+
+
+async def _reserve(
+    session: AsyncSession, account: Account, items: list[tuple[Job, str, int]], now: datetime
+) -> None:
+    # The bulk equivalent of billing.service.reserve, done LAST so the account row is
+    # locked (by this one UPDATE) only until commit. The keys are brand-new attempt ids,
+    # so no idempotency lookup is needed.
+    total = sum(units for _, _, units in items)
+    new_balance = await take_balance(session, account.id, total)
+    if new_balance is None:
+        raise BalanceMoved(account.id)
+    balance = new_balance + total
+    for job, attempt_id, units in items:
+        balance -= units
+        session.add(
+            LedgerEntry(
+                account_id=account.id, kind=EntryKind.RESERVATION, amount=-units,
+                balance_after=balance, idempotency_key=f"reserve:{attempt_id}",
+                batch_id=job.batch_id, job_id=job.id, attempt_id=attempt_id, created_at=now,
+            )
+        )  # fmt: skip
+    # The row was updated in SQL: record the new value without marking it dirty.
+    set_committed_value(account, "balance", new_balance)
+    await session.flush()

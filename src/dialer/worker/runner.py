@@ -139,6 +139,9 @@ class Worker:
                     return 0
             with CLAIM_LATENCY.time():
                 async with self.db.write() as session:
+                    # Begin (on SQLite: take the write lock) before reading the clock, so
+                    # the window is judged at the instant the claim really happens.
+                    await session.connection()
                     jobs = await claim_due_jobs(
                         session,
                         worker_id=self.worker_id,
