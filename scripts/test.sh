@@ -26,8 +26,9 @@ echo "== suite on SQLite =="
 $PYTEST -m "not browser" "$@"
 
 echo "== suite on PostgreSQL =="
-pg_url=$(scripts/pg.sh start 54329)
-trap 'scripts/pg.sh stop 54329' EXIT
+pg_port=${DIALER_TEST_PG_PORT:-54329}
+pg_url=$(scripts/pg.sh start "$pg_port")
+trap 'scripts/pg.sh stop "$pg_port"' EXIT
 TEST_DATABASE_URL="$pg_url" $PYTEST -m "not browser" "$@"
 
 echo "== browser tests (Chromium) =="
