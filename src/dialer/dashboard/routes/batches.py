@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import RedirectResponse, Response
 
+from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchRead
@@ -76,12 +77,17 @@ async def batch_page(
     jobs, jobs_total = await batch_service.list_jobs(
         session, user, batch_id, status=status, limit=PAGE, skip=skip
     )
+    # Compliance times read in the batch's calling timezone, which defaults to the account's.
+    tz = batch.call_settings.get("timezone")
+    if not tz:
+        tz = (await account_service.get_account(session, user, batch.account_id)).timezone
     return render(
         request,
         "batch.html",
         {
             **_live_context(batch),
             "batch": batch,
+            "tz": tz,
             "summary": summary,
             "outcomes": breakdown(summary.outcomes),
             "business": breakdown(summary.business_results),
