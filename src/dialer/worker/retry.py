@@ -6,8 +6,10 @@ Rules (``call_settings.retry_settings``):
 * an answered call ends the job: ``GiveUp(COMPLETED)``;
 * ``max_attempts`` (the job's) bounds the dials; the last one ends the job as FAILED with
   the last outcome as the reason;
-* a rule per outcome (busy / no_answer / voicemail / failed; an invalid number uses the
-  ``failed`` rule) may forbid retries or set its own delay;
+* a rule per outcome (busy / no_answer / voicemail / failed) may forbid retries or set its
+  own delay;
+* an invalid or do-not-call number is never dialed again: the contact's next phone is
+  tried at once, and with no phone left the job fails (no rule applies);
 * phone fallback: with ``next_phone_first`` an unanswered attempt moves to the contact's
   next phone at once; after the last phone the delay is spent and dialing restarts at
   phone 0. Without it, the delay is spent before every retry, rotating phones.
