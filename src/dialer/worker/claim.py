@@ -59,6 +59,8 @@ from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
 from dialer.kit.ids import new_id
 from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, EntryKind, Job
 from dialer.models.ledger import LedgerEntry
+from dialer.script.pinned import script_for_batch
+from dialer.script.render import job_variables
 
 OUTSIDE_WINDOW = "outside_window"
 INSUFFICIENT_BALANCE = "insufficient_balance"
@@ -86,6 +88,9 @@ class ClaimedJob:
     max_duration_s: int
     reserved_units: int
     lease_expires_at: datetime
+    # The agent's dynamic variables, as stored on the attempt (None: not computed).
+    variables: dict[str, str] | None = None
+    script_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class _Candidate:
     provider: str | None
     provider_options: dict[str, Any]
     script_id: str | None
+    script_version: int | None
     processing_type: str
     waiting_reason: str | None
     waiting_until: datetime | None
@@ -290,6 +296,7 @@ async def _candidate_batches(
             Batch.provider,
             Batch.provider_options,
             Batch.script_id,
+            Batch.script_version,
             Batch.processing_type,
             Batch.waiting_reason,
             Batch.waiting_until,
@@ -313,15 +320,16 @@ async def _candidate_batches(
             provider=r[4],
             provider_options=r[5] or {},
             script_id=r[6],
-            processing_type=r[7] or "basic",
-            waiting_reason=r[8],
-            waiting_until=r[9],
-            started=r[10] is not None,
-            account_status=r[11],
-            account_timezone=r[12],
-            account_country=r[13],
-            in_flight=r[14] or 0,
-            account_cap=r[15],
+            script_version=r[7],
+            processing_type=r[8] or "basic",
+            waiting_reason=r[9],
+            waiting_until=r[10],
+            started=r[11] is not None,
+            account_status=r[12],
+            account_timezone=r[13],
+            account_country=r[14],
+            in_flight=r[15] or 0,
+            account_cap=r[16],
         )
         for r in rows
     ]
@@ -501,6 +509,13 @@ async def _dial(
     assert c.settings is not None
     provider = c.provider or default_provider
     lease_until = now + lease
+    # One cached lookup per batch: the variables the agent gets are computed here and
+    # stored on the attempt, so what was sent is on record without another write.
+    script = await script_for_batch(
+        session, batch_id=c.batch_id, account_id=c.account_id, script_id=c.script_id,
+        script_version=c.script_version, processing_type=c.processing_type,
+    )  # fmt: skip
+    template_vars = list(script.variables) if script is not None else None
     out: list[ClaimedJob] = []
     deltas: dict[str, int] = {}
     for job in jobs:
@@ -517,12 +532,17 @@ async def _dial(
         job.worker_id = worker_id
         job.current_attempt_id = attempt_id
         job.wait_reason = None
+        payload = dict(job.payload or {})
+        variables = job_variables(
+            contact_name=job.contact_name, dni=job.dni, payload=payload,
+            template_vars=template_vars, country=c.account_country,
+        )  # fmt: skip
         session.add(
             CallAttempt(
                 id=attempt_id, job_id=job.id, batch_id=job.batch_id, account_id=job.account_id,
                 number=job.attempts, phone=phone, phone_index=index, provider=provider,
                 status=AttemptStatus.DIALING, worker_id=worker_id, started_at=now,
-                reserved_units=per_job,
+                reserved_units=per_job, variables=variables,
             )
         )  # fmt: skip
         if per_job > 0:
@@ -532,11 +552,13 @@ async def _dial(
                 job_id=job.id, attempt_id=attempt_id, attempt_number=job.attempts,
                 batch_id=job.batch_id, account_id=job.account_id, phone=phone,
                 phone_index=index, contact_name=job.contact_name, dni=job.dni,
-                payload=dict(job.payload or {}), provider=provider,
-                provider_options=dict(c.provider_options), script_id=c.script_id,
+                payload=payload, provider=provider,
+                provider_options=dict(c.provider_options),
+                script_id=script.script_id if script else None,
                 processing_type=c.processing_type,
                 max_duration_s=c.settings.max_call_duration_s, reserved_units=per_job,
-                lease_expires_at=lease_until,
+                lease_expires_at=lease_until, variables=variables,
+                script_version=script.version if script else None,
             )
         )  # fmt: skip
     await session.flush()

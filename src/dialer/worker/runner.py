@@ -191,21 +191,28 @@ class Worker:
 
     def request_for(self, job: ClaimedJob, provider: Provider) -> CallRequest:
         opts = job.provider_options
+        variables = job.variables
+        if variables is None:
+            variables = job_variables(
+                contact_name=job.contact_name, dni=job.dni, payload=job.payload
+            )
+        metadata = {
+            "attempt_id": job.attempt_id,
+            "job_id": job.job_id,
+            "batch_id": job.batch_id,
+            "account_id": job.account_id,
+            "processing_type": job.processing_type,
+        }
+        if job.script_id is not None:
+            metadata["script_id"] = job.script_id
+            metadata["script_version"] = str(job.script_version)
         return CallRequest(
             attempt_id=job.attempt_id,
             to_number=job.phone,
             from_number=opts.get("from_number"),
             agent_id=opts.get("agent_id"),
-            variables=job_variables(
-                contact_name=job.contact_name, dni=job.dni, payload=job.payload
-            ),
-            metadata={
-                "attempt_id": job.attempt_id,
-                "job_id": job.job_id,
-                "batch_id": job.batch_id,
-                "account_id": job.account_id,
-                "processing_type": job.processing_type,
-            },
+            variables=variables,
+            metadata=metadata,
             max_duration_s=job.max_duration_s,
             webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
         )
