@@ -265,3 +265,16 @@ async def test_cli_import(new_account: NewAccount, settings: Settings, tmp_path:
     assert "wrong check digit" in out
     status = (await client.get(f"/api/v1/batches/{report.batch_id}/status")).json()
     assert status["total_jobs"] == 38
+
+
+async def test_nul_in_a_multipart_text_field_is_a_422_and_writes_nothing(
+    new_account: NewAccount, tmp_path: Path
+) -> None:
+    acc, client = await new_account()
+    path = write_csv(
+        tmp_path / "n.csv", [HEAD, ["12.345.678-5", "Ana", "987654321", "1000", "01/04/2026"]]
+    )
+    r = await upload(client, path, acc, batch_name="Octubre\x00; DROP TABLE jobs")
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "batch_name"
+    assert (await client.get("/api/v1/batches")).json()["total"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from dialer.batch.settings import CallSettings
 
@@ -14,9 +14,9 @@ SkipReason = Literal["duplicate_in_file", "duplicate_in_active_batch", "do_not_c
 class ImportOptions(BaseModel):
     """Everything the operator chose besides the file."""
 
-    account_id: str
-    batch_name: str | None = None
-    batch_description: str | None = None
+    account_id: str = Field(min_length=1, max_length=64)
+    batch_name: str | None = Field(None, max_length=200)
+    batch_description: str | None = Field(None, max_length=5000)
     processing_type: Literal["basic", "acquisition"] = "basic"
     country: Literal["CL", "AR"] | None = None  # None: the account's
     allow_duplicates: bool = False
@@ -24,6 +24,15 @@ class ImportOptions(BaseModel):
     dias_fecha_limite: int | None = Field(None, ge=0, le=3650)
     dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
     column_mapping: dict[str, str | None] | None = None
+
+    @field_validator("account_id", "batch_name", "batch_description")
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        # Multipart text fields bypass the JSON/query NUL guard; PostgreSQL text cannot
+        # store NUL, so refuse it here with a 422 rather than fail on insert.
+        if v is not None and "\x00" in v:
+            raise ValueError("must not contain NUL characters")
+        return v
 
 
 class ColumnRead(BaseModel):
