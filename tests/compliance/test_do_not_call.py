@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import httpx
 from openpyxl import Workbook
@@ -208,6 +209,20 @@ class TestImport:
             r = await client.post(_url(acc, "/import"), files={"file": (name, content)})
             assert r.status_code == 422, (name, r.text)
             assert r.json()["field"] == "file"
+
+    async def test_zip_bomb_is_refused_before_unpacking(
+        self, new_account: NewAccount, tmp_path: Path
+    ) -> None:
+        from tests.hostile.test_spreadsheets import _zip_bomb
+
+        acc, client = await new_account("CL")
+        bomb = _zip_bomb(tmp_path / "lista.xlsx", unpacked_mb=200).read_bytes()
+        r = await client.post(_url(acc, "/import"), files={"file": ("lista.xlsx", bomb)})
+        assert r.status_code == 413, r.text
+        assert r.json()["field"] == "file"
+        assert "zip bomb" in r.json()["detail"]
+        listed = await client.get(_url(acc, ""))
+        assert listed.json()["total"] == 0
 
     async def test_missing_file_field_is_a_422(self, new_account: NewAccount) -> None:
         acc, client = await new_account("CL")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from dialer.errors import InvalidInput
+from dialer.errors import AppError, InvalidInput
 
 PHONE_HEADERS = frozenset(
     {
@@ -36,6 +36,12 @@ MAX_ROWS = 5_000_000
 
 class DncFileInvalid(InvalidInput):
     """The do-not-call file cannot be read."""
+
+
+class DncFileTooLarge(AppError):
+    """The do-not-call file unpacks or counts beyond what we accept."""
+
+    status_code = 413
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,20 @@ def _rows_csv(data: bytes) -> Iterator[list[str]]:
 def _rows_xlsx(data: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook  # type: ignore[import-untyped]
 
+    from dialer.ingestion.parsers import (
+        FileFormatError,
+        UploadLimitError,
+        check_workbook_archive,
+    )
+
+    # Same guards as spreadsheet uploads: refuse zip bombs and absurd row counts from
+    # the archive directory before openpyxl unpacks anything.
+    try:
+        check_workbook_archive(io.BytesIO(data), MAX_ROWS)
+    except UploadLimitError as exc:
+        raise DncFileTooLarge(f"file: {exc}", field="file") from None
+    except FileFormatError as exc:
+        raise DncFileInvalid(f"file: {exc}", field="file") from None
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for corrupt archives
