@@ -98,8 +98,8 @@ def create_account(
                     session,
                     AccountCreate(
                         account_name=name,
-                        country=country,  # type: ignore[arg-type]
-                        plan_type=plan,  # type: ignore[arg-type]
+                        country=country,
+                        plan_type=plan,
                         max_concurrent_calls=max_concurrent_calls,
                         initial_minutes=minutes or None,
                         initial_credits=credits or None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -16,7 +17,9 @@ import structlog
 _SECRET_HINTS = ("key", "secret", "token", "password", "authorization", "signature", "credential")
 
 
-def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for k in list(event_dict):
         if k != "event" and any(h in k.lower() for h in _SECRET_HINTS) and not k.endswith("_id"):
             event_dict[k] = "***"

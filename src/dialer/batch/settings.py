@@ -139,9 +139,7 @@ class CallSettings(BaseModel):
         Discriminator(_hours_kind),
     ] = Field(default_factory=HoursWindow)
     timezone: str | None = None
-    allowed_weekdays: list[Weekday] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat"]
-    )
+    allowed_weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:6]))
     skip_holidays: bool = False
     holiday_country: Literal["CL", "AR"] | None = None
     retry_settings: RetrySettings = Field(default_factory=RetrySettings)

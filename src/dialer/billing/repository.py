@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.session import dialect_of
 from dialer.models import Account, LedgerEntry
 
 
@@ -29,7 +30,7 @@ class LedgerRepository:
             .where(Account.id == account_id)
             .execution_options(populate_existing=True)
         )
-        if self.session.bind.dialect.name == "postgresql":
+        if dialect_of(self.session) == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
@@ -77,7 +78,7 @@ async def serialize_claims(session: AsyncSession, account_id: str, *, wait: bool
     transaction holds it (a worker then leaves that account to the one claiming it).
     SQLite: BEGIN IMMEDIATE already serialises writers; always True.
     """
-    if session.bind.dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return True
     key = func.hashtextextended("dialer.claim:" + account_id, 0)
     if wait:

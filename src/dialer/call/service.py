@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.service import lock_account, release
+from dialer.db.session import dialect_of
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
 from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus, can_transition
@@ -89,7 +90,7 @@ async def mark_placed_many(
         .order_by(Job.id)
         .execution_options(populate_existing=True)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update()  # job rows first: the lock order of every path
     jobs = {j.id: j for j in (await session.execute(stmt)).scalars().all()}
     attempts = {

@@ -79,3 +79,8 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
 WriteSession = Annotated[AsyncSession, Depends(_write_session)]
 ReadSession = Annotated[AsyncReadSession, Depends(_read_session)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """'sqlite' or 'postgresql': the one place code asks which database it is on."""
+    return session.get_bind().dialect.name

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.session import dialect_of
 from dialer.job.states import JobStatus
 from dialer.models import Batch, CallAttempt, Job
 
@@ -22,7 +23,7 @@ class JobRepository:
 
     async def get(self, job_id: str, *, for_update: bool = False) -> Job | None:
         stmt = select(Job).where(Job.id == job_id)
-        if for_update and self.session.bind.dialect.name == "postgresql":
+        if for_update and dialect_of(self.session) == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.config import Settings
-from dialer.db.session import Database
+from dialer.db.session import Database, dialect_of
 from dialer.job.states import BusinessResult, Outcome
 from dialer.kit import clock
 from dialer.logging import get_logger
@@ -334,7 +334,7 @@ class SimulatedProvider:
 
 
 async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     await session.execute(
         ins(SimulatedCall).values(list(rows)).on_conflict_do_nothing(index_elements=["attempt_id"])
     )
@@ -351,7 +351,7 @@ async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Simulat
         .order_by(SimulatedCall.complete_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())
 

@@ -32,7 +32,7 @@ from dialer.billing.pricing import call_cost
 from dialer.billing.repository import read_account
 from dialer.billing.service import lock_account, pricing_of
 from dialer.config import Settings
-from dialer.db.session import Database
+from dialer.db.session import Database, dialect_of
 from dialer.errors import NotFound, Unauthorized
 from dialer.events.service import publish
 from dialer.job.counters import counter_deltas
@@ -113,7 +113,7 @@ async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set
         }
         for e in sorted(events, key=lambda e: e.event_key)
     ]
-    ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     stmt = (
         ins(WebhookReceipt)
         .values(rows)
@@ -180,7 +180,7 @@ async def handle_events(
         .order_by(Job.id)
         .execution_options(populate_existing=True)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         jobs_stmt = jobs_stmt.with_for_update()
     jobs = {j.id: j for j in (await session.execute(jobs_stmt)).scalars().all()}
     # Re-read the attempts now that their jobs are locked: another transaction may have

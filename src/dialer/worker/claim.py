@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select, union_all
+from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -53,6 +53,7 @@ from dialer.billing.pricing import reservation
 from dialer.billing.repository import read_account, serialize_claims, take_balance
 from dialer.billing.service import pricing_of
 from dialer.compliance.service import DIAL_TIME_FILTERS
+from dialer.db.session import dialect_of
 from dialer.job.counters import counter_deltas
 from dialer.job.service import bump_batch
 from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
@@ -310,7 +311,7 @@ async def _candidate_batches(
         .join(Account, Account.id == Batch.account_id)
         .where(Batch.status == BatchStatus.ACTIVE, Batch.is_active.is_(True), due)
     )
-    rows: Sequence[Row[Any]] = (await session.execute(stmt)).all()
+    rows: Sequence[Any] = (await session.execute(stmt)).all()
     return [
         _Candidate(
             batch_id=r[0],
@@ -378,7 +379,7 @@ async def _still_active(session: AsyncSession, batch_id: str) -> bool:
     # the same lock, so one that returned is seen here and one still running waits for
     # this claim — no call is claimed after a pause/cancel returns. SQLite: BEGIN
     # IMMEDIATE already made the candidate read current.
-    if session.bind.dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return True
     row = (
         await session.execute(select(Batch.status, Batch.is_active).where(Batch.id == batch_id))
@@ -393,7 +394,7 @@ async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> li
         .order_by(Job.next_attempt_at, Job.id)
         .execution_options(populate_existing=True)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         # Rows being cancelled or claimed elsewhere are skipped, not waited for.
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())

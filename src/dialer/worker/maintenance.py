@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dialer.call.service import abandon_attempt, mark_placed
-from dialer.db.session import Database
+from dialer.db.session import Database, dialect_of
 from dialer.job.states import JobStatus, Outcome
 from dialer.logging import get_logger
 from dialer.metrics import LEASES_RESCUED
@@ -61,6 +61,8 @@ async def rescue_expired(
         ).all()  # fmt: skip
     rescued = 0
     for job_id, status, attempt_id, provider_name, call_id in rows:
+        if attempt_id is None:
+            continue  # an in-flight job always has its attempt; nothing to rescue without one
         provider = providers(provider_name)
         try:
             if status == JobStatus.DIALING:
@@ -129,7 +131,7 @@ async def heartbeat(db: Database, *, worker_id: str, started_at: datetime, now: 
         "last_seen_at": now,
     }
     async with db.write() as session:
-        ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
         await session.execute(
             ins(WorkerHeartbeat)
             .values(values)
