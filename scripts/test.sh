@@ -21,6 +21,7 @@ PYTEST="uv run --frozen pytest -q -p no:randomly"
 
 echo "== lint =="
 uv run --frozen ruff check src tests bench scripts migrations
+uv run --frozen mypy src
 
 echo "== suite on SQLite =="
 $PYTEST -m "not browser" "$@"
