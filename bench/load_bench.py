@@ -279,6 +279,66 @@ class Phase:
     errors: int = 0
     sse_events: int = 0
     calls: int = 0
+    # Server-side latency (the API's own histogram, measured window only), by endpoint.
+    server: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # CPU used during the measured window, in cores (1.0 = one core busy), by process.
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+STATUS_ROUTE = "/api/v1/batches/{batch_id}/status"
+OVERVIEW_ROUTE = "/api/v1/dashboard/overview"
+
+
+def _buckets(metrics: str, route: str) -> list[tuple[float, float]]:
+    """Cumulative (upper bound, count) pairs of the API's request-latency histogram."""
+    out = []
+    for line in metrics.splitlines():
+        if not line.startswith("dialer_http_request_duration_seconds_bucket{"):
+            continue
+        labels, _, value = line.partition("} ")
+        if f'route="{route}"' not in labels:
+            continue
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        out.append((float("inf") if le == "+Inf" else float(le), float(value)))
+    return sorted(out)
+
+
+def hist_quantile(
+    before: list[tuple[float, float]], after: list[tuple[float, float]], q: float
+) -> float:
+    """Prometheus-style quantile (linear within the bucket) of the window's requests, ms."""
+    base = dict(before)
+    counts = [(le, n - base.get(le, 0.0)) for le, n in after]
+    if not counts or counts[-1][1] <= 0:
+        return float("nan")
+    rank = q * counts[-1][1]
+    lower, below = 0.0, 0.0
+    for le, n in counts:
+        if n >= rank:
+            if le == float("inf"):
+                return lower * 1000
+            return (lower + (le - lower) * (rank - below) / max(n - below, 1e-9)) * 1000
+        lower, below = le, n
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent busy so far, any process (Linux /proc)."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return float("nan")
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 async def _poll(
@@ -327,7 +387,13 @@ async def _subscribe(base: str, batch_id: str, key: str, phase: Phase, stop: asy
                 return
 
 
-async def _drive(base: str, meta: dict[str, Any], args: argparse.Namespace, phase: Phase) -> None:
+async def _drive(
+    base: str,
+    meta: dict[str, Any],
+    args: argparse.Namespace,
+    phase: Phase,
+    pids: dict[str, list[int]],
+) -> None:
     stop, measuring = asyncio.Event(), asyncio.Event()
     keys: dict[str, str] = meta["keys"]
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
@@ -369,9 +435,22 @@ async def _drive(base: str, meta: dict[str, Any], args: argparse.Namespace, phas
             for b, acc in meta["batches"][: args.sse]
         ]
         await asyncio.sleep(args.warmup)
+
+        def cpu_now() -> dict[str, float]:
+            now = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
+            return {**now, "machine": machine_busy_seconds()}
+
+        metrics_before = (await client.get("/metrics")).text
+        cpu_before, wall = cpu_now(), time.perf_counter()
         measuring.set()
         await asyncio.sleep(args.seconds)
         stop.set()
+        cpu_after, wall = cpu_now(), time.perf_counter() - wall
+        metrics_after = (await client.get("/metrics")).text
+        phase.cpu = {k: (cpu_after[k] - cpu_before[k]) / wall for k in cpu_after}
+        for route in (STATUS_ROUTE, OVERVIEW_ROUTE):
+            b, a = _buckets(metrics_before, route), _buckets(metrics_after, route)
+            phase.server[route] = (hist_quantile(b, a, 0.5), hist_quantile(b, a, 0.99))
         await asyncio.gather(*tasks)
         for t in sse:
             t.cancel()
@@ -433,7 +512,12 @@ def run_phase(url: str, meta: dict[str, Any], args: argparse.Namespace, label: s
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"API server did not start; see {work / 'processes.log'}")
             time.sleep(0.2)
-        asyncio.run(_drive(base, meta, args, phase))
+        pids = {
+            "api": [server.pid],
+            "workers": [w.pid for w in workers],
+            "bench client": [os.getpid()],
+        }
+        asyncio.run(_drive(base, meta, args, phase, pids))
     finally:
         for p in [server, *workers]:
             p.terminate()
@@ -464,15 +548,17 @@ def report(dialect: str, small: Phase, large: Phase, args: argparse.Namespace) -
              f"{args.seconds:g} s measured =="]  # fmt: skip
     lines.append(
         f"  {'endpoint':<22}{'jobs':>11}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}"
-        f"{'errors':>8}{'calls':>8}{'sse ev':>8}"
+        f"{'errors':>8}{'calls':>8}{'sse ev':>8}{'server p50':>12}{'server p99':>12}"
     )
     verdicts = []
+    routes = {"status": STATUS_ROUTE, "overview": OVERVIEW_ROUTE}
     for name, attr in (("/status", "status"), ("/dashboard/overview", "overview")):
         for ph in (small, large):
             s = getattr(ph, attr)
+            sp50, sp99 = ph.server.get(routes[attr], (float("nan"), float("nan")))
             lines.append(
                 f"  {name:<22}{ph.label:>11}{pct(s, 50):>9.2f}{pct(s, 99):>9.2f}{len(s):>10}"
-                f"{ph.errors:>8}{ph.calls:>8}{ph.sse_events:>8}"
+                f"{ph.errors:>8}{ph.calls:>8}{ph.sse_events:>8}{sp50:>12.2f}{sp99:>12.2f}"
             )
         p50 = pct(getattr(large, attr), 50) / pct(getattr(small, attr), 50)
         p99 = pct(getattr(large, attr), 99) / pct(getattr(small, attr), 99)
@@ -480,6 +566,10 @@ def report(dialect: str, small: Phase, large: Phase, args: argparse.Namespace) -
         lines.append(f"  {name:<22}{'ratio':>11}{p50:>9.2f}{p99:>9.2f}")
         verdicts.append(f"{name}: p99 {pct(getattr(large, attr), 99):.1f} ms, "
                         f"ratio p99 {p99:.2f} -> {'OK' if ok else 'MISSED'}")  # fmt: skip
+    for ph in (small, large):
+        used = ", ".join(f"{k} {v:.2f}" for k, v in ph.cpu.items())
+        lines.append(f"  CPU in cores, {ph.label} jobs (of {os.cpu_count()}): {used}")
+    lines.append("  (server p50/p99: the API's own histogram, interpolated within its buckets)")
     lines.append("  target p99 < 25 ms and ratio < 1.5: " + "; ".join(verdicts))
     return lines
 

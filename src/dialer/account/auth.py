@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -79,6 +80,51 @@ def _extract_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+# A valid account key is remembered for a few seconds per API process: pollers send the
+# same key every second or so, and looking it up each time doubled the database work
+# of /status (a session of its own). Keys are never edited and nothing revokes them
+# through the API, so the only staleness is a key revoked directly in the database
+# staying usable for at most KEY_CACHE_TTL_S. Unknown keys are not cached: a new key
+# works at once and garbage keys cannot fill the memory.
+KEY_CACHE_TTL_S = 10.0
+KEY_CACHE_MAX = 10_000
+
+
+class KeyCache:
+    """key hash -> Principal for KEY_CACHE_TTL_S (monotonic time: this is not business time)."""
+
+    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S, max_entries: int = KEY_CACHE_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # crude but bounded; refilled by the next lookups
+        self._entries[digest] = (time.monotonic() + self.ttl_s, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def key_cache(app_state: object) -> KeyCache:
+    """The app's key cache (one per app, so test apps never share entries)."""
+    cache: KeyCache | None = getattr(app_state, "key_cache", None)
+    if cache is None:
+        cache = KeyCache()
+        app_state.key_cache = cache  # type: ignore[attr-defined]
+    return cache
+
+
 async def authenticate(request: Request, key: str | None) -> Principal:
     if not key:
         raise Unauthorized("missing API key (Authorization: Bearer <key> or X-API-Key)")
@@ -88,6 +134,10 @@ async def authenticate(request: Request, key: str | None) -> Principal:
     if not key.startswith(ACCOUNT_KEY_PREFIX):
         raise Unauthorized("invalid API key")
     digest = hash_key(key)
+    cache = key_cache(request.app.state)
+    cached = cache.get(digest)
+    if cached is not None:
+        return cached
     db = request.app.state.db
     async with db.read() as session:
         row = (
@@ -99,7 +149,9 @@ async def authenticate(request: Request, key: str | None) -> Principal:
         ).first()
     if row is None:
         raise Unauthorized("invalid API key")
-    return Principal(is_admin=False, account_id=row.account_id, key_id=row.id)
+    principal = Principal(is_admin=False, account_id=row.account_id, key_id=row.id)
+    cache.put(digest, principal)
+    return principal
 
 
 async def current_principal(request: Request) -> Principal:

@@ -28,7 +28,15 @@ def create_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEn
 def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("timeout", 30)
-    kwargs.setdefault("poolclass", NullPool) if ":memory:" in url else None
+    if ":memory:" in url:
+        kwargs.setdefault("poolclass", NullPool)
+    else:
+        # Keep enough connections open for the API's concurrency (SSE streams poll every
+        # 0.5 s, pollers and the dashboard each hold one per request): past the default
+        # 5 the overflow ones were closed on return and reopened on the next request,
+        # each time a new aiosqlite thread plus the PRAGMAs below.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 20)
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -1,0 +1,53 @@
+"""Account keys are remembered briefly per API process; the cache must never mix tenants,
+never accept a key it has not seen valid, and forget entries after its TTL."""
+
+from __future__ import annotations
+
+import httpx
+
+from dialer.account.auth import KeyCache, Principal
+from tests.account.helpers import as_key, create_account
+
+
+async def test_repeated_requests_keep_each_key_on_its_own_account(admin: httpx.AsyncClient):
+    a = await create_account(admin, account_name="Cobranzas Norte")
+    b = await create_account(admin, account_name="Ventas Sur")
+    async with as_key(admin, a["api_key"]) as ka, as_key(admin, b["api_key"]) as kb:
+        for _ in range(3):  # the second and third rounds are answered from the cache
+            assert (await ka.get(f"/api/v1/accounts/{a['account_id']}")).status_code == 200
+            assert (await kb.get(f"/api/v1/accounts/{b['account_id']}")).status_code == 200
+            assert (await ka.get(f"/api/v1/accounts/{b['account_id']}")).status_code == 404
+            assert (await kb.get(f"/api/v1/accounts/{a['account_id']}")).status_code == 404
+        # A key that differs from a cached one in one character is still refused.
+        forged = a["api_key"][:-1] + ("A" if a["api_key"][-1] != "A" else "B")
+        async with as_key(admin, forged) as bad:
+            r = await bad.get(f"/api/v1/accounts/{a['account_id']}")
+        assert r.status_code == 401
+
+
+async def test_a_key_issued_while_others_are_cached_works_at_once(admin: httpx.AsyncClient):
+    acc = await create_account(admin)
+    async with as_key(admin, acc["api_key"]) as first:
+        assert (await first.get(f"/api/v1/accounts/{acc['account_id']}")).status_code == 200
+    r = await admin.post(f"/api/v1/accounts/{acc['account_id']}/api-keys", json={"name": "poller"})
+    assert r.status_code == 201, r.text
+    key = r.json()["api_key"]
+    async with as_key(admin, key) as own:
+        assert (await own.get(f"/api/v1/accounts/{acc['account_id']}")).status_code == 200
+
+
+def test_entries_expire_after_the_ttl():
+    principal = Principal(is_admin=False, account_id="acc", key_id="k1")
+    fresh, stale = KeyCache(ttl_s=60), KeyCache(ttl_s=0)
+    fresh.put("h", principal)
+    stale.put("h", principal)
+    assert fresh.get("h") == principal
+    assert stale.get("h") is None
+
+
+def test_cache_size_is_bounded():
+    cache = KeyCache(ttl_s=60, max_entries=3)
+    for i in range(10):
+        cache.put(f"h{i}", Principal(is_admin=False, account_id="acc", key_id=f"k{i}"))
+    assert len(cache._entries) <= 3
+    assert cache.get("h9") is not None
