@@ -59,7 +59,13 @@ async def test_batch_runs_to_the_end_and_bills_every_answered_call_once(
         settings=call_settings(retry_settings=retry, max_concurrent_calls=6),
     )  # fmt: skip
     start_balance = await ledger_sum(database, acc)
-    worker = Worker(database, fast(settings), clock=frozen_clock)
+    # Outcomes are drawn per (random) attempt id: a mix with many unanswered calls makes
+    # "some contacts stay unreached after 3 attempts" certain (0.6^3 per job, 40 jobs).
+    worker = Worker(
+        database,
+        fast(settings, SIM_OUTCOMES={"completed": 0.4, "no_answer": 0.4, "busy": 0.2}),
+        clock=frozen_clock,
+    )
 
     async def finished() -> bool:
         return (await batch_row(database, batch)).pending_jobs == 0
@@ -70,7 +76,7 @@ async def test_batch_runs_to_the_end_and_bills_every_answered_call_once(
     assert b.status == "completed"
     assert b.completed_jobs + b.failed_jobs == 40
     assert b.completed_jobs > 0
-    assert b.failed_jobs > 0  # the default mix leaves some contacts unreached
+    assert b.failed_jobs > 0  # some contacts stay unreached
     attempts = await attempts_of(database, batch)
     ended = [a for a in attempts if a.status == AttemptStatus.ENDED]
     assert len(ended) == len(attempts) == b.attempts_made
