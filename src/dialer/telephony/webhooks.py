@@ -356,6 +356,7 @@ async def _apply_finals(
         if d:
             row = batch_rows.get(batch_id)
             await bump_batch(session, batch_id, row[3] if row else "", d)
+    await _cancel_retries_of_cancelled(session, [j for _, _, j in finals], batch_rows)
     await _publish_progress(session, sorted(deltas))
 
     snapshot = {acc_id: acc.balance for acc_id, acc in accounts.items()}
@@ -394,6 +395,38 @@ async def _apply_finals(
             )  # fmt: skip
     await session.flush()
     return len(finals)
+
+
+async def _cancel_retries_of_cancelled(
+    session: AsyncSession, jobs: list[Job], batch_rows: Mapping[str, Any]
+) -> None:
+    """A cancel that committed after this delivery read the batch status (PostgreSQL,
+    READ COMMITTED) must still win: the counter UPDATE above waited for it and now holds
+    the batch row, so the status read here is final. Retries just scheduled in such a
+    batch are cancelled. (A cancel that comes later cancels them itself.)"""
+    ids = sorted({j.batch_id for j in jobs})
+    now_status = dict(
+        (await session.execute(select(Batch.id, Batch.status).where(Batch.id.in_(ids)))).all()
+    )
+    stale = {
+        b for b in ids
+        if now_status.get(b) == BatchStatus.CANCELLED
+        and (batch_rows.get(b) is None or batch_rows[b][1] != BatchStatus.CANCELLED)
+    }  # fmt: skip
+    if not stale:
+        return
+    moved: dict[str, int] = {}
+    for job in jobs:
+        if job.batch_id in stale and job.status == JobStatus.SCHEDULED:
+            job.status = JobStatus.CANCELLED
+            job.wait_reason = None
+            job.completed_at = job.completed_at or clock.now()
+            moved[job.batch_id] = moved.get(job.batch_id, 0) + 1
+    await session.flush()
+    for batch_id, n in sorted(moved.items()):
+        await JobRepository.from_session(session).apply_batch_deltas(
+            batch_id, counter_deltas(JobStatus.SCHEDULED, JobStatus.CANCELLED, n)
+        )
 
 
 def _plan_settlement(
