@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from dialer.account.auth import CurrentPrincipal
 from dialer.batch.settings import CallSettings
 from dialer.config import Settings
-from dialer.db.session import DatabaseDep, WriteSession
+from dialer.db.session import Database, DatabaseDep, WriteSession
 from dialer.errors import InvalidInput, error_responses
 from dialer.ingestion import export, parsers, service
 from dialer.ingestion.errors import UnreadableFile, UnsupportedFile, UploadTooLarge
@@ -211,6 +211,30 @@ def _disposition(name: str, ext: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{safe}.{ext}"'}
 
 
+def csv_response(db: Database, target: export.ExportTarget, delimiter: str) -> StreamingResponse:
+    """The streamed CSV export of a batch (API and dashboard)."""
+    return StreamingResponse(
+        export.csv_stream(db, target, delimiter),
+        media_type=CSV_TYPE,
+        headers=_disposition(target.batch_id, "csv"),
+    )
+
+
+async def xlsx_response(
+    db: Database, target: export.ExportTarget, background: BackgroundTasks
+) -> FileResponse:
+    """The XLSX export of a batch, written to a temporary file removed after sending."""
+    tmp = Path(tempfile.mkdtemp(prefix="dialer-export-"))
+    path = tmp / "export.xlsx"
+    try:
+        await export.write_xlsx(db, target, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    background.add_task(shutil.rmtree, tmp, True)
+    return FileResponse(path, media_type=XLSX_TYPE, headers=_disposition(target.batch_id, "xlsx"))
+
+
 @router.get(
     "/api/v1/batches/{batch_id}/export.csv",
     tags=["reporting"],
@@ -226,12 +250,7 @@ async def export_csv(
     """One row per job (contact, status, attempts, outcome, promise to pay, minutes, cost)."""
     async with db.read() as session:
         target = await export.export_target(session, principal, batch_id)
-    delimiter = ";" if sep == "semicolon" else ","
-    return StreamingResponse(
-        export.csv_stream(db, target, delimiter),
-        media_type=CSV_TYPE,
-        headers=_disposition(target.batch_id, "csv"),
-    )
+    return csv_response(db, target, ";" if sep == "semicolon" else ",")
 
 
 @router.get(
@@ -246,16 +265,4 @@ async def export_xlsx(
     """The same rows as the CSV export, as an Excel workbook."""
     async with db.read() as session:
         target = await export.export_target(session, principal, batch_id)
-    tmp = Path(tempfile.mkdtemp(prefix="dialer-export-"))
-    path = tmp / "export.xlsx"
-    try:
-        await export.write_xlsx(db, target, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    background.add_task(shutil.rmtree, tmp, True)
-    return FileResponse(
-        path,
-        media_type=XLSX_TYPE,
-        headers=_disposition(target.batch_id, "xlsx"),
-    )
+    return await xlsx_response(db, target, background)

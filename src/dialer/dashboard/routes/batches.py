@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import RedirectResponse, Response
 
@@ -23,6 +19,7 @@ from dialer.dashboard.rendering import current_account_id, render, templates
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.events.stream import batch_stream
 from dialer.ingestion import export
+from dialer.ingestion.endpoints import csv_response, xlsx_response
 from dialer.job.states import JobStatus
 
 router = APIRouter()
@@ -208,21 +205,12 @@ async def job_page(
     return render(request, "job.html", {"job": job})
 
 
-def _disposition(batch_id: str, ext: str) -> dict[str, str]:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in batch_id)[:80] or "batch"
-    return {"Content-Disposition": f'attachment; filename="{safe}.{ext}"'}
-
-
 @router.get("/batches/{batch_id}/export.csv", name="dashboard_export_csv")
 async def export_csv(batch_id: str, user: DashboardUser, db: DatabaseDep) -> Response:
     """The same CSV as the API export, for the logged-in operator."""
     async with db.read() as session:
         target = await export.export_target(session, user, batch_id)
-    return StreamingResponse(
-        export.csv_stream(db, target, ","),
-        media_type="text/csv; charset=utf-8",
-        headers=_disposition(target.batch_id, "csv"),
-    )
+    return csv_response(db, target, ",")
 
 
 @router.get("/batches/{batch_id}/export.xlsx", name="dashboard_export_xlsx")
@@ -231,16 +219,4 @@ async def export_xlsx(
 ) -> Response:
     async with db.read() as session:
         target = await export.export_target(session, user, batch_id)
-    tmp = Path(tempfile.mkdtemp(prefix="dialer-export-"))
-    path = tmp / "export.xlsx"
-    try:
-        await export.write_xlsx(db, target, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    background.add_task(shutil.rmtree, tmp, True)
-    return FileResponse(
-        path,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_disposition(target.batch_id, "xlsx"),
-    )
+    return await xlsx_response(db, target, background)
