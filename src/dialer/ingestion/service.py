@@ -21,6 +21,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -37,7 +38,15 @@ from dialer.errors import AppError, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile
 from dialer.ingestion.normalize import Country, person_key
-from dialer.ingestion.reader import MAX_REPORTED, ChunkStream, ParseFailed, Row, Summary, dumps
+from dialer.ingestion.reader import (
+    MAX_REPORTED,
+    Chunk,
+    ChunkStream,
+    ParseFailed,
+    Summary,
+    dumps_phones,
+    phone_list,
+)
 from dialer.ingestion.repository import IngestionRepository
 from dialer.ingestion.rows import RowError, RowOptions
 from dialer.ingestion.schemas import (
@@ -171,86 +180,105 @@ class _Filter:
         else:
             self.dnc_mode = "query"
 
-    async def _listed(self, chunk: list[Row]) -> set[str]:
+    async def _listed(self, chunk: Chunk) -> set[str]:
         if self.dnc_mode == "none":
             return set()
-        phones = {p for r in chunk for p in r[3]}
+        phones = {p for pj in chunk.phones for p in phone_list(pj)}
         if self.dnc_mode == "memory":
             # Same matching rule as the dispatcher: every spelling of the line counts.
             return {p for p in phones if any(v in self.dnc_set for v in phone_variants(p))}
         return await compliance_service.listed_phones(self.session, self.account_id, sorted(phones))
 
-    async def __call__(self, chunk: list[Row]) -> list[Row]:
+    async def __call__(self, chunk: Chunk) -> Chunk:
         """The rows of a chunk to import, with do-not-call numbers dropped from them."""
         listed = await self._listed(chunk)
-        accepted: list[Row] = []
         tally = self.tally
-        check_duplicates = not self.allow_duplicates
-        duplicate = self._duplicate
-        for row in chunk:
-            if listed and any(p in listed for p in row[3]):
-                row_number, phones, warnings = row[0], row[3], row[8]
-                kept = [p for p in phones if p not in listed]
-                if not kept:
-                    tally.skip(row_number, "do_not_call", "every phone is on the do-not-call list")
-                    continue
-                dropped = [p for p in phones if p in listed]
-                warnings = [
-                    *(warnings or ()),
-                    RowError(
-                        row_number, None, f"dropped do-not-call number(s) {', '.join(dropped)}"
-                    ),
-                ]
-                row = (*row[:3], kept, row[4], dumps(kept), *row[6:8], warnings)
-            if check_duplicates and duplicate(row):
-                continue
-            if row[8]:
-                tally.warn(row[8])
-            accepted.append(row)
+        keep = self._keep(chunk, listed)
+        accepted = chunk if all(keep) else chunk.select(keep)
+        for pos in sorted(accepted.warnings):
+            tally.warn(accepted.warnings[pos])
         tally.accepted += len(accepted)
-        if len(tally.sample) < SAMPLE_ROWS:
+        room = SAMPLE_ROWS - len(tally.sample)
+        if room > 0:
             tally.sample.extend(
                 {
-                    "row": r[0], "contact_name": r[1], "dni": r[2], "phones": r[3],
-                    "email": r[4], "payload": json.loads(r[6]),
+                    "row": row, "contact_name": name, "dni": dni, "phones": phone_list(pj),
+                    "email": email, "payload": json.loads(payload),
                 }
-                for r in accepted[: SAMPLE_ROWS - len(tally.sample)]
+                for row, name, dni, pj, email, payload in islice(
+                    zip(accepted.row_numbers, accepted.names, accepted.dnis, accepted.phones,
+                        accepted.emails, accepted.payloads, strict=True),
+                    room,
+                )
             )  # fmt: skip
         return accepted
 
-    def _duplicate(self, row: Row) -> bool:
-        row_number, dni, phones, key = row[0], row[2], row[3], row[7]
-        if key is not None:
-            if key in self.open_ids:
-                self.tally.skip(
-                    row_number,
-                    "duplicate_in_active_batch",
-                    f"{dni} is already in an active batch of this account",
-                )
-                return True
-            first = self.seen_ids.get(key)
-            if first is not None:
-                self.tally.skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
-                return True
-        for phone in phones:
-            if phone in self.open_phones:
-                self.tally.skip(
-                    row_number,
-                    "duplicate_in_active_batch",
-                    f"{phone} is already in an active batch of this account",
-                )
-                return True
-            first = self.seen_phones.get(phone)
-            if first is not None:
-                self.tally.skip(
-                    row_number, "duplicate_in_file", f"same phone {phone} as row {first}"
-                )
-                return True
-        if key is not None:
-            self.seen_ids[key] = row_number
-        for phone in phones:
-            self.seen_phones.setdefault(phone, row_number)
-        return False
+    def _keep(self, chunk: Chunk, listed: set[str]) -> list[bool]:
+        """Per row, whether it is imported; do-not-call numbers are dropped from rows.
+
+        In file order, so the first occurrence of a duplicate wins and the skipped list
+        reads top to bottom.
+        """
+        skip = self.tally.skip
+        check_duplicates = not self.allow_duplicates
+        open_ids, open_phones = self.open_ids, self.open_phones
+        seen_ids, seen_phones = self.seen_ids, self.seen_phones
+        keep = [True] * len(chunk)
+        rows = zip(chunk.row_numbers, chunk.dnis, chunk.phones, chunk.keys, strict=True)
+        for pos, (row_number, dni, pj, key) in enumerate(rows):
+            phones = phone_list(pj)
+            if listed and any(p in listed for p in phones):
+                kept = [p for p in phones if p not in listed]
+                if not kept:
+                    skip(row_number, "do_not_call", "every phone is on the do-not-call list")
+                    keep[pos] = False
+                    continue
+                dropped = ", ".join(p for p in phones if p in listed)
+                chunk.phones[pos] = dumps_phones(kept)
+                chunk.warnings[pos] = [
+                    *chunk.warnings.get(pos, ()),
+                    RowError(row_number, None, f"dropped do-not-call number(s) {dropped}"),
+                ]
+                phones = kept
+            if not check_duplicates:
+                continue
+            if key is not None:
+                if key in open_ids:
+                    skip(
+                        row_number,
+                        "duplicate_in_active_batch",
+                        f"{dni} is already in an active batch of this account",
+                    )
+                    keep[pos] = False
+                    continue
+                first = seen_ids.get(key)
+                if first is not None:
+                    skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
+                    keep[pos] = False
+                    continue
+            duplicate = False
+            for phone in phones:
+                if phone in open_phones:
+                    skip(
+                        row_number,
+                        "duplicate_in_active_batch",
+                        f"{phone} is already in an active batch of this account",
+                    )
+                    duplicate = True
+                    break
+                first = seen_phones.get(phone)
+                if first is not None:
+                    skip(row_number, "duplicate_in_file", f"same phone {phone} as row {first}")
+                    duplicate = True
+                    break
+            if duplicate:
+                keep[pos] = False
+                continue
+            if key is not None:
+                seen_ids[key] = row_number
+            for phone in phones:
+                seen_phones.setdefault(phone, row_number)
+        return keep
 
 
 # ---------------------------------------------------------------- public API
@@ -316,7 +344,7 @@ async def _run(
     options: ImportOptions,
     path: Path,
     filename: str | None,
-    sink: Callable[[list[Row]], Awaitable[None]],
+    sink: Callable[[Chunk], Awaitable[None]],
     progress: Progress | None,
     parallel: bool | None,
 ) -> tuple[Summary, _Tally]:
@@ -334,7 +362,7 @@ async def _run(
                 if isinstance(msg, Summary):
                     summary = msg
                     break
-                accepted = await filt(msg.rows)
+                accepted = await filt(msg)
                 if accepted:
                     await sink(accepted)
                 if progress:
@@ -375,7 +403,7 @@ async def preview_import(
     """
     plan = await _plan(session, principal, options)
 
-    async def discard(_: list[Row]) -> None:
+    async def discard(_: Chunk) -> None:
         return None
 
     parsed, tally = await _run(session, plan, options, path, filename, discard, None, parallel)
@@ -418,15 +446,18 @@ async def create_import(
     repo = IngestionRepository.from_session(session)
     max_attempts = plan.call_settings.retry_settings.max_attempts
 
-    async def insert(chunk: list[Row]) -> None:
+    async def insert(chunk: Chunk) -> None:
         # Rows are validated and JSON-encoded already; no per-row model or ORM object.
         await repo.insert_jobs_fast(
             batch_id=batch.id,
             account_id=batch.account_id,
             max_attempts=max_attempts,
             now=now,
-            rows=[(r[0], r[1], r[2], r[5], r[4], r[6]) for r in chunk],
-        )
+            columns=(
+                chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
+                chunk.payloads,
+            ),
+        )  # fmt: skip
 
     parsed, tally = await _run(session, plan, options, path, filename, insert, progress, parallel)
     if tally.accepted:
