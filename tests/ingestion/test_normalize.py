@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.ingestion import normalize as nz
 
@@ -114,3 +116,36 @@ def test_dates(raw: object, expected: date) -> None:
 def test_bad_dates(raw: object) -> None:
     with pytest.raises(ValueError, match="date"):
         nz.parse_date(raw)
+
+
+def _phonenumbers_e164(compact: str, region: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    prefix=st.sampled_from(["", "56", "+56", "+", "5", "0"]),
+    digits=st.one_of(
+        st.text(alphabet="0123456789", min_size=7, max_size=11),
+        # Mostly the national significant numbers of real lines: 9 digits, 2-9 first.
+        st.integers(200_000_000, 999_999_999).map(str),
+    ),
+)
+def test_one_regex_chilean_phone_path_agrees_with_phonenumbers(prefix: str, digits: str) -> None:
+    # The single-regex test of the usual number, the separate tests behind it, and
+    # phonenumbers itself give the same answer for every shape the fast path covers.
+    plan = nz._FAST_PLANS["CL"]
+    compact = prefix + digits
+    fast = plan.e164(compact)
+    if fast is not False:
+        assert fast == _phonenumbers_e164(compact, "CL"), compact
+    assert plan.valid is not None
+    m = plan.valid.match(compact)
+    if m is not None:
+        assert fast == f"+56{m.group(1)}"

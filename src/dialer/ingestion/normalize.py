@@ -234,6 +234,21 @@ class _NationalPlan:
         ]
         self.national_len = national_len
         self.any_type = re.compile("|".join(patterns))
+        # The three tests above as one regex, for the usual (valid) number: the shape,
+        # then the national number as a lookahead on the general description and the
+        # alternation of types, each up to the end of the string (a fullmatch). Only one
+        # branch of the optional country code can leave ``national_len`` digits, so the
+        # backtracking finds exactly the national number ``shape`` captures. A miss
+        # goes through the separate tests, which tell invalid from not covered.
+        general_lengths, general = self.general
+        self.valid: re.Pattern[str] | None = None
+        if not general_lengths or national_len in general_lengths:
+            self.valid = re.compile(
+                rf"(?:\+?{self.code})?"
+                rf"((?=[{leading}]\d{{{national_len - 1}}}\Z)"
+                rf"(?=(?:{general.pattern})\Z)"
+                rf"(?:{self.any_type.pattern})\Z)"
+            )
 
     @staticmethod
     def _desc(desc: Any) -> tuple[tuple[int, ...], re.Pattern[str]]:
@@ -249,6 +264,8 @@ class _NationalPlan:
 
     def e164(self, compact: str) -> str | bool | None:
         """E.164, None when invalid, False when the shape is not covered (use phonenumbers)."""
+        if self.valid is not None and (m := self.valid.match(compact)) is not None:
+            return f"+{self.code}{m.group(1)}"
         m = self.shape.match(compact)
         if m is None:
             return False
@@ -264,13 +281,19 @@ class _NationalPlan:
 _FAST_PLANS: dict[str, _NationalPlan] = {"CL": _NationalPlan("CL", 9, "2-9")}
 
 
-@lru_cache(maxsize=200_000)
 def _phone_e164(compact: str, country: Country) -> str | None:
     plan = _FAST_PLANS.get(country)
     if plan is not None:
         fast = plan.e164(compact)
         if fast is not False:
             return fast  # type: ignore[return-value]
+    return _phone_e164_slow(compact, country)
+
+
+# Only phonenumbers' path is worth caching: the fast one costs about what a cache lookup
+# does, and a cache entry per (mostly distinct) number is garbage-collector work.
+@lru_cache(maxsize=200_000)
+def _phone_e164_slow(compact: str, country: Country) -> str | None:
     try:
         number = phonenumbers.parse(compact, country)
     except NumberParseException:

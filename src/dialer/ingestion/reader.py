@@ -16,6 +16,7 @@ exit path (error, cancellation, a crash in the child) ends with the child termin
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import multiprocessing
 import signal
@@ -319,6 +320,9 @@ def _child(sender: Connection, args: tuple[Any, ...]) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the child
+    # The inherited heap (the whole application) is never garbage here: without this,
+    # every full collection triggered by the rows walks all of it again.
+    gc.freeze()
     try:
         for msg in parse_chunks(*args):
             sender.send(msg)
