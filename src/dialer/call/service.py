@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from dialer.billing.service import lock_account, release
 from dialer.db.session import dialect_of
@@ -84,10 +85,13 @@ async def mark_placed_many(
         .scalars()
         .all()
     )
+    # Only the columns this decides on: loading whole rows (contact payload, phones,
+    # variables as JSON) cost more than the update itself.
     stmt = (
         select(Job)
         .where(Job.id.in_(sorted(set(job_ids))))
         .order_by(Job.id)
+        .options(load_only(Job.status, Job.current_attempt_id, raiseload=True))
         .execution_options(populate_existing=True)
     )
     if dialect_of(session) == "postgresql":
@@ -99,6 +103,14 @@ async def mark_placed_many(
             await session.execute(
                 select(CallAttempt)
                 .where(CallAttempt.id.in_(ids))
+                .options(
+                    load_only(
+                        CallAttempt.job_id,
+                        CallAttempt.status,
+                        CallAttempt.provider_call_id,
+                        raiseload=True,
+                    )
+                )
                 .execution_options(populate_existing=True)
             )
         ).scalars()

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.config import Settings
+from dialer.db.bulk import table_of
 from dialer.db.session import Database, dialect_of
 from dialer.job.states import BusinessResult, Outcome
 from dialer.kit import clock
@@ -335,8 +336,11 @@ class SimulatedProvider:
 
 async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    # An executemany on the table, not a multi-row VALUES: the statement compiles once
+    # per process instead of once per batch (its text would grow with every row).
     await session.execute(
-        ins(SimulatedCall).values(list(rows)).on_conflict_do_nothing(index_elements=["attempt_id"])
+        ins(table_of(SimulatedCall)).on_conflict_do_nothing(index_elements=["attempt_id"]),
+        list(rows),
     )
 
 

@@ -27,11 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from dialer.billing.pricing import call_cost
 from dialer.billing.repository import read_account
 from dialer.billing.service import lock_account, pricing_of
 from dialer.config import Settings
+from dialer.db.bulk import insert_rows, table_of
 from dialer.db.session import Database, dialect_of
 from dialer.errors import NotFound, Unauthorized
 from dialer.events.service import publish
@@ -114,41 +116,37 @@ async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set
         for e in sorted(events, key=lambda e: e.event_key)
     ]
     ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    table = table_of(WebhookReceipt)
+    # executemany with RETURNING (insertmanyvalues): compiled once, batched by the driver.
     stmt = (
-        ins(WebhookReceipt)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(WebhookReceipt.event_key)
+        ins(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
     )
-    return set((await session.execute(stmt)).scalars().all())
+    return set((await session.execute(stmt, rows)).scalars().all())
 
 
-async def _load_attempts(
-    session: AsyncSession, events: Sequence[CallEvent]
-) -> dict[str, CallAttempt]:
-    """Attempts by event key: by our attempt id when echoed, else by provider call id."""
+async def _load_attempts(session: AsyncSession, events: Sequence[CallEvent]) -> dict[str, Any]:
+    """(attempt id, job id, provider, provider call id) by event key: by our attempt id
+    when echoed, else by provider call id. Plain rows: only the job ids are needed to
+    take the locks, the attempts themselves are read again under them."""
+    cols = (CallAttempt.id, CallAttempt.job_id, CallAttempt.provider, CallAttempt.provider_call_id)
     by_id = {e.attempt_id for e in events if e.attempt_id}
     by_call = {(e.provider, e.provider_call_id) for e in events if not e.attempt_id}
-    found: list[CallAttempt] = []
+    found: list[Any] = []
     if by_id:
-        found += (
-            (await session.execute(select(CallAttempt).where(CallAttempt.id.in_(by_id))))
-            .scalars()
-            .all()
-        )
+        found += (await session.execute(select(*cols).where(CallAttempt.id.in_(by_id)))).all()
     for provider, call_id in by_call:
         a = (
             await session.execute(
-                select(CallAttempt).where(
+                select(*cols).where(
                     CallAttempt.provider == provider, CallAttempt.provider_call_id == call_id
                 )
             )
-        ).scalar_one_or_none()
+        ).first()
         if a is not None:
             found.append(a)
     ids = {a.id: a for a in found}
     calls = {(a.provider, a.provider_call_id): a for a in found}
-    out: dict[str, CallAttempt] = {}
+    out: dict[str, Any] = {}
     for e in events:
         a = ids.get(e.attempt_id) if e.attempt_id else calls.get((e.provider, e.provider_call_id))
         if a is not None:
@@ -174,10 +172,13 @@ async def handle_events(
         for e in todo:
             log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
         return 0
+    # The contact data (payload) and the variables sent are never needed here: not
+    # decoding them is a good part of the cost of a settlement.
     jobs_stmt = (
         select(Job)
         .where(Job.id.in_(job_ids))
         .order_by(Job.id)
+        .options(defer(Job.payload, raiseload=True))
         .execution_options(populate_existing=True)
     )
     if dialect_of(session) == "postgresql":
@@ -191,6 +192,7 @@ async def handle_events(
             await session.execute(
                 select(CallAttempt)
                 .where(CallAttempt.id.in_({a.id for a in attempts.values()}))
+                .options(defer(CallAttempt.variables, raiseload=True))
                 .execution_options(populate_existing=True)
             )
         )
@@ -268,6 +270,8 @@ async def _apply_finals(
         d[col] = d.get(col, 0) + v
 
     to_settle: list[tuple[CallAttempt, Job, str, int, int, datetime]] = []
+    contacts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for e, a, job in finals:
         account = accounts[a.account_id]
         outcome = e.outcome or Outcome.FAILED
@@ -306,24 +310,27 @@ async def _apply_finals(
                 "extracted": dict(e.extracted),
             }
             debtor = job.dni or (job.phones[0] if job.phones else a.phone)
-            session.add(
-                ContactLog(
-                    account_id=a.account_id, debtor_key=debtor, attempt_id=a.id,
-                    batch_id=a.batch_id, contacted_at=a.answered_at or ended_at,
-                )
+            contacts.append(
+                {
+                    "account_id": a.account_id, "debtor_key": debtor, "attempt_id": a.id,
+                    "batch_id": a.batch_id, "contacted_at": a.answered_at or ended_at,
+                }
             )  # fmt: skip
         CALL_OUTCOMES.labels(str(outcome)).inc()
         if job.current_attempt_id != a.id or job.status not in IN_FLIGHT:
             continue  # the job already moved on (e.g. the attempt was rescued and re-dialed)
         row = batch_rows.get(job.batch_id)
-        for col, v in _decide_next(session, job, a, str(outcome), row, account, now).items():
+        for col, v in _decide_next(job, a, str(outcome), row, account, now, events).items():
             add(job.batch_id, col, v)
     # Money, planned on the balance read above (no lock yet).
-    keys = [f"{k}:{a.id}" for a, *_ in to_settle for k in ("release", "charge")]
+    # By attempt id (indexed, a few rows each): an IN list of thousands of keys made
+    # PostgreSQL scan the whole ledger.
     used = set(
         (
             await session.execute(
-                select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
+                select(LedgerEntry.idempotency_key).where(
+                    LedgerEntry.attempt_id.in_({a.id for a, *_ in to_settle})
+                )
             )
         )
         .scalars()
@@ -342,6 +349,8 @@ async def _apply_finals(
         bucket[1] += secs
         bucket[2] += charged
     await session.flush()
+    await insert_rows(session, ContactLog, contacts)
+    await insert_rows(session, Event, events)
 
     # Hot rows last, always in this order: hourly stats -> batch -> account (the claim
     # takes batch -> account), each held only until the commit that follows.
@@ -382,18 +391,21 @@ async def _apply_finals(
                         billed_seconds=0, cost_units=new - old, calls=0,
                     )  # fmt: skip
         planned = replanned
+    ledger: list[dict[str, Any]] = []
     for (a, *_), (entries, _charged) in zip(to_settle, planned, strict=True):
         account = accounts[a.account_id]
         for kind, amount, key in entries:
             account.balance += amount
-            session.add(
-                LedgerEntry(
-                    account_id=account.id, kind=kind, amount=amount,
-                    balance_after=account.balance, idempotency_key=key, batch_id=a.batch_id,
-                    job_id=a.job_id, attempt_id=a.id, created_at=now,
-                )
+            ledger.append(
+                {
+                    "account_id": account.id, "kind": kind, "amount": amount,
+                    "balance_after": account.balance, "idempotency_key": key,
+                    "batch_id": a.batch_id, "job_id": a.job_id, "attempt_id": a.id,
+                    "created_at": now,
+                }
             )  # fmt: skip
     await session.flush()
+    await insert_rows(session, LedgerEntry, ledger)
     return len(finals)
 
 
@@ -465,18 +477,18 @@ def _plan_settlement(
 
 
 def _decide_next(
-    session: AsyncSession,
     job: Job,
     a: CallAttempt,
     outcome: str,
     row: Any,
     account: Account,
     now: datetime,
+    events: list[dict[str, Any]],
 ) -> dict[str, int]:
     """Apply the retry policy to a job whose current attempt ended; returns counter deltas.
 
     The bulk equivalent of ``job.service.transition`` (state table checked, counters
-    returned to be applied once per batch, job.status event published)."""
+    returned to be applied once per batch, the job.status event appended to ``events``)."""
     status = row[1] if row else None
     settings, _ = batch_rules(
         job.batch_id, (row[2] if row else None) or {}, timezone=account.timezone,
@@ -512,11 +524,12 @@ def _decide_next(
     job.current_attempt_id = None
     if dst in FINAL and job.completed_at is None:
         job.completed_at = now
-    session.add(
-        Event(
-            account_id=job.account_id, batch_id=job.batch_id, job_id=job.id, type="job.status",
-            data={"job_id": job.id, "status": str(dst), "outcome": job.last_outcome},
-        )
+    events.append(
+        {
+            "account_id": job.account_id, "batch_id": job.batch_id, "job_id": job.id,
+            "type": "job.status", "created_at": now,
+            "data": {"job_id": job.id, "status": str(dst), "outcome": job.last_outcome},
+        }
     )  # fmt: skip
     return deltas
 

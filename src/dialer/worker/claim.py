@@ -53,6 +53,7 @@ from dialer.billing.pricing import reservation
 from dialer.billing.repository import read_account, serialize_claims, take_balance
 from dialer.billing.service import pricing_of
 from dialer.compliance.service import DIAL_TIME_FILTERS
+from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
 from dialer.job.counters import counter_deltas
 from dialer.job.service import bump_batch
@@ -518,6 +519,7 @@ async def _dial(
     )  # fmt: skip
     template_vars = list(script.variables) if script is not None else None
     out: list[ClaimedJob] = []
+    attempts: list[dict[str, Any]] = []
     deltas: dict[str, int] = {}
     for job in jobs:
         attempt_id = new_id("att")
@@ -538,13 +540,14 @@ async def _dial(
             contact_name=job.contact_name, dni=job.dni, payload=payload,
             template_vars=template_vars, country=c.account_country,
         )  # fmt: skip
-        session.add(
-            CallAttempt(
-                id=attempt_id, job_id=job.id, batch_id=job.batch_id, account_id=job.account_id,
-                number=job.attempts, phone=phone, phone_index=index, provider=provider,
-                status=AttemptStatus.DIALING, worker_id=worker_id, started_at=now,
-                reserved_units=per_job, variables=variables,
-            )
+        attempts.append(
+            {
+                "id": attempt_id, "job_id": job.id, "batch_id": job.batch_id,
+                "account_id": job.account_id, "number": job.attempts, "phone": phone,
+                "phone_index": index, "provider": provider, "status": AttemptStatus.DIALING,
+                "worker_id": worker_id, "started_at": now, "reserved_units": per_job,
+                "variables": variables,
+            }
         )  # fmt: skip
         if per_job > 0:
             writes.reserve(account, per_job, job, attempt_id)
@@ -562,7 +565,8 @@ async def _dial(
                 script_version=script.version if script else None,
             )
         )  # fmt: skip
-    await session.flush()
+    await session.flush()  # the jobs first: attempts reference them
+    await insert_rows(session, CallAttempt, attempts)
     extra: dict[str, Any] = {}
     if not c.started:
         extra["started_at"] = now
@@ -586,15 +590,17 @@ async def _reserve(
     if new_balance is None:
         raise BalanceMoved(account.id)
     balance = new_balance + total
+    entries: list[dict[str, Any]] = []
     for job, attempt_id, units in items:
         balance -= units
-        session.add(
-            LedgerEntry(
-                account_id=account.id, kind=EntryKind.RESERVATION, amount=-units,
-                balance_after=balance, idempotency_key=f"reserve:{attempt_id}",
-                batch_id=job.batch_id, job_id=job.id, attempt_id=attempt_id, created_at=now,
-            )
+        entries.append(
+            {
+                "account_id": account.id, "kind": EntryKind.RESERVATION, "amount": -units,
+                "balance_after": balance, "idempotency_key": f"reserve:{attempt_id}",
+                "batch_id": job.batch_id, "job_id": job.id, "attempt_id": attempt_id,
+                "created_at": now,
+            }
         )  # fmt: skip
+    await insert_rows(session, LedgerEntry, entries)
     # The row was updated in SQL: record the new value without marking it dirty.
     set_committed_value(account, "balance", new_balance)
-    await session.flush()
