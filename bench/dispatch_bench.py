@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,52 @@ def spawn(url: str, processes: int, logdir: Path) -> list[subprocess.Popen[bytes
     return procs
 
 
+def _psql_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def server_cpu(url: str) -> float | None:
+    """CPU seconds used so far by a local PostgreSQL server: the postmaster, the backends
+    it has reaped and the ones alive now (None when the server is not on this machine)."""
+    if not url.startswith("postgresql"):
+        return None
+    try:
+        # The checkpointer lives as long as the server; its parent is the postmaster.
+        helper = subprocess.run(
+            ["psql", _psql_dsn(url), "-tAc",
+             "select pid from pg_stat_activity where backend_type = 'checkpointer'"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        postmaster = Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            pid = stat.parent.name
+            if pid == postmaster:
+                total += sum(int(f) for f in fields[11:15])  # self + reaped children
+            elif fields[1] == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+    except (OSError, subprocess.CalledProcessError, IndexError, ValueError):
+        return None
+
+
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_note(n: int, workers: float, server: float | None) -> str:
+    note = f"CPU per job: workers {workers / n * 1000:.2f} ms"
+    if server is not None:
+        note += f", PostgreSQL {server / n * 1000:.2f} ms"
+    return note
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         p.terminate()
@@ -99,20 +146,24 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 async def run_dialer(url: str, n: int, processes: int, label: str) -> float:
     db, batch = await prepare(url, n)
     with tempfile.TemporaryDirectory() as tmp:
+        cpu0, pg0 = children_cpu(), server_cpu(url)
         t0 = time.perf_counter()
         procs = spawn(url, processes, Path(tmp))
         try:
             while (await batch_row(db, batch)).pending_jobs:
                 await asyncio.sleep(0.2)
             elapsed = time.perf_counter() - t0
+            pg1 = server_cpu(url)
         finally:
             stop(procs)
+        workers = children_cpu() - cpu0
     b = await batch_row(db, batch)
     await db.dispose()
     rate = n / elapsed
     print(
         f"dialer   {label:<28} {n:>7} calls in {elapsed:6.1f}s = {rate:7.0f} jobs/s "
-        f"(completed {b.completed_jobs}, failed {b.failed_jobs}, attempts {b.attempts_made})"
+        f"(completed {b.completed_jobs}, failed {b.failed_jobs}, attempts {b.attempts_made}); "
+        + cpu_note(n, workers, pg1 - pg0 if pg0 is not None and pg1 is not None else None)
     )
     return rate
 
@@ -138,6 +189,7 @@ async def run_procrastinate(url: str, n: int, processes: int) -> float:
             await noop.batch_defer_async(*({} for _ in range(min(5000, n - i))))
     env = {**os.environ, "PROC_DSN": dsn, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
+        cpu0, pg0 = children_cpu(), server_cpu(url)
         t0 = time.perf_counter()
         procs = []
         for i in range(processes):
@@ -158,11 +210,15 @@ async def run_procrastinate(url: str, n: int, processes: int) -> float:
                     break
                 await asyncio.sleep(0.2)
             elapsed = time.perf_counter() - t0
+            pg1 = server_cpu(url)
         finally:
             stop(procs)
+        # psql polls are children too: a few ms each, small next to the workers.
+        workers = children_cpu() - cpu0
     rate = n / elapsed
     print(
-        f"procrastinate no-op, PostgreSQL, {processes} processes {n:>7} jobs  in {elapsed:6.1f}s = {rate:7.0f} jobs/s"
+        f"procrastinate no-op, PostgreSQL, {processes} processes {n:>7} jobs  in {elapsed:6.1f}s = {rate:7.0f} jobs/s; "
+        + cpu_note(n, workers, pg1 - pg0 if pg0 is not None and pg1 is not None else None)
     )
     return rate
 
