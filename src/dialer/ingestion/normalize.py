@@ -71,7 +71,7 @@ def rut_check_digit(body: str) -> str:
 
 def normalize_rut(value: object) -> str:
     """Chilean RUT/RUN -> ``12345678-5`` (check digit verified, ``K`` upper case)."""
-    text = cell_text(value)
+    text = value.strip() if type(value) is str else cell_text(value)
     if not text:
         raise ValueError("RUT is empty")
     # Fast path for the usual spellings (12.345.678-5, 12345678-5, 123456785): the check
@@ -79,9 +79,13 @@ def normalize_rut(value: object) -> str:
     # anything unusual, or a wrong digit, goes through stdnum's full validation.
     m = _RUT_FAST.match(text)
     if m is not None:
-        body = m.group(1).replace(".", "")
-        dv = m.group(2).upper()
-        if body[0] != "0" and rut_check_digit(body) == dv:
+        body, dv = m.groups()
+        body = body.replace(".", "")
+        if dv == "k":
+            dv = "K"
+        # rut_check_digit, inlined: this runs once per row.
+        high, low = divmod(int(body), 10_000)
+        if body[0] != "0" and "0123456789K"[(_RUT_HIGH[high] + _RUT_LOW[low]) % 11] == dv:
             return f"{body}-{dv}"
     try:
         compact = cl_rut.validate(text)
@@ -279,6 +283,11 @@ class _NationalPlan:
 
 # Chile: every national significant number is 9 digits (mobiles 9..., landlines 2-8...).
 _FAST_PLANS: dict[str, _NationalPlan] = {"CL": _NationalPlan("CL", 9, "2-9")}
+_FAST_VALID: dict[str, tuple[re.Pattern[str], str]] = {
+    country: (plan.valid, f"+{plan.code}")
+    for country, plan in _FAST_PLANS.items()
+    if plan.valid is not None
+}
 
 
 def _phone_e164(compact: str, country: Country) -> str | None:
@@ -320,15 +329,26 @@ def normalize_phone(value: object, country: Country) -> str:
 def phone_text_e164(text: str, country: Country) -> str | None:
     """``normalize_phone`` of a stripped text, with None instead of the error."""
     # Cache on the digits only: "9 8765 4321" and "98765-4321" are parsed once.
-    compact = _PHONE_CHARS.sub("", text)
+    # isdecimal() is exactly "every character is \d", so a cell of digits is kept as is.
+    compact = text if text.isdecimal() else _PHONE_CHARS.sub("", text)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
-    return _phone_e164(compact, country) if 5 <= len(compact.lstrip("+")) <= 15 else None
+    if not 5 <= len(compact.lstrip("+")) <= 15:
+        return None
+    # The one-regex test of _NationalPlan.e164, without two calls: once per phone cell.
+    valid = _FAST_VALID.get(country)
+    if valid is not None and (m := valid[0].match(compact)) is not None:
+        return valid[1] + m.group(1)
+    return _phone_e164(compact, country)
 
 
 def single_phone(text: str) -> bool:
     """Whether a stripped phone cell holds one number (``split_phones`` would not split it)."""
-    return _PHONE_SPLIT.search(text) is None
+    # Every separator _PHONE_SPLIT knows contains one of these characters; checking for
+    # them first is ten times cheaper than the regex, which then runs on few cells.
+    if "/" in text or ";" in text or "|" in text or "," in text or "-" in text:
+        return _PHONE_SPLIT.search(text) is None
+    return True
 
 
 # ---------------------------------------------------------------- dates

@@ -15,6 +15,7 @@ exit path (error, cancellation, a crash in the child) ends with the child termin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -22,18 +23,19 @@ import multiprocessing
 import signal
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio.to_thread
 
 from dialer.ingestion import headers as hdr
 from dialer.ingestion.normalize import person_key
 from dialer.ingestion.parsers import FileFormatError, open_sheet
-from dialer.ingestion.rows import RowError, RowOptions, RowValidator
+from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
@@ -189,7 +191,7 @@ def parse_chunks(
                     summary.empty_rows += 1
                     continue
                 summary.rows += 1
-                if isinstance(result, list):
+                if type(result) is list:
                     summary.invalid += 1
                     room = MAX_REPORTED - len(summary.errors)
                     if room < len(result):
@@ -197,17 +199,19 @@ def parse_chunks(
                     summary.errors.extend(result[: max(room, 0)])
                     continue
                 summary.valid += 1
-                dni = result.dni
-                if result.warnings:
-                    chunk.warnings[len(chunk.row_numbers)] = result.warnings
+                row = cast(ContactRow, result)
+                dni = row.dni
+                n = len(chunk.row_numbers)
+                if row.warnings:
+                    chunk.warnings[n] = row.warnings
                 chunk.row_numbers.append(row_number)
-                chunk.names.append(result.contact_name)
+                chunk.names.append(row.contact_name)
                 chunk.dnis.append(dni)
-                chunk.emails.append(result.email)
-                chunk.phones.append(dumps_phones(result.phones))
-                chunk.payloads.append(dumps_payload(result.payload))
+                chunk.emails.append(row.email)
+                chunk.phones.append(dumps_phones(row.phones))
+                chunk.payloads.append(dumps_payload(row.payload))
                 chunk.keys.append(person_key(dni) if dni else None)
-                if len(chunk.row_numbers) >= chunk_size:
+                if n + 1 >= chunk_size:
                     chunk.done, chunk.total = done, total
                     yield chunk
                     chunk = Chunk.empty()
@@ -248,6 +252,9 @@ class ChunkStream:
         self._receiver: Connection | None = None
         self._gen: Generator[Chunk | Summary, None, None] | None = None
         self._finished = False
+        # One thread reads the pipe a message ahead of the caller (see _receive).
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: Future[Chunk | Summary] | None = None
 
     async def __aenter__(self) -> ChunkStream:
         if self._parallel:
@@ -261,6 +268,7 @@ class ChunkStream:
                 receiver.close()
             else:
                 self._proc, self._receiver = proc, receiver
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingestion-reader")
             finally:
                 sender.close()
         if self._proc is None:
@@ -271,8 +279,6 @@ class ChunkStream:
         if self._gen is not None:
             self._gen.close()
         if self._proc is not None:
-            assert self._receiver is not None
-            self._receiver.close()
             if self._proc.is_alive():
                 self._proc.terminate()
             await anyio.to_thread.run_sync(self._stop)
@@ -288,16 +294,34 @@ class ChunkStream:
             if msg is None:
                 raise StopAsyncIteration
         else:
-            msg = await anyio.to_thread.run_sync(self._recv)
+            msg = await self._receive()
         if isinstance(msg, Summary):
             self._finished = True
         return msg
 
+    async def _receive(self) -> Chunk | Summary:
+        # The next chunk is read and unpickled by a thread while the caller inserts this
+        # one: without it the reader process, done validating, would wait for the caller
+        # to drain the pipe before it could go on (a stall at every chunk).
+        assert self._pool is not None
+        pending = self._next or self._pool.submit(self._recv)
+        self._next = None
+        msg = await asyncio.wrap_future(pending)
+        if not isinstance(msg, Summary):
+            self._next = self._pool.submit(self._recv)
+        return msg
+
     def _stop(self) -> None:
+        # The child is terminated: a read in progress ends (end of file) before the pipe
+        # is closed, never the other way round.
         self._proc.join(5)
         if self._proc.is_alive():  # pragma: no cover - SIGTERM is never ignored by _child
             self._proc.kill()
             self._proc.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._receiver is not None:
+            self._receiver.close()
 
     def _recv(self) -> Chunk | Summary:
         assert self._receiver is not None

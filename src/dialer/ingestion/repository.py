@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +87,7 @@ class IngestionRepository:
         get exactly what SQLAlchemy would send: on SQLite the timestamps as SQLAlchemy's
         text, not a datetime the driver would convert again on every row), and the rows
         are zipped straight into the driver with no per-row Python code. SQLite gets one
-        prepared executemany; PostgreSQL a binary COPY, several times faster than
+        prepared executemany with the constants as literals; PostgreSQL a binary COPY, several times faster than
         executemany there and still inside the transaction (a failure rolls it all back).
         """
         n = len(columns[0])
@@ -119,21 +119,39 @@ class IngestionRepository:
         ]  # fmt: skip
         # Ids: the prefix, then the row's position in this insert as 8 hex digits.
         ids = map(f"{_id_prefix()}{{:08x}}".format, range(n))
-        params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
         raw = await conn.get_raw_connection()
         if dialect.name == "postgresql":
+            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
             # The JSON columns take the encoded text through the codec SQLAlchemy installs
             # on the asyncpg connection, as in executemany.
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
                 Job.__tablename__, records=params, columns=names
             )
             return n
-        marks = ", ".join("?" for _ in names)
-        cols = ", ".join(f'"{n}"' for n in names)
-        sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({marks})'
+        # The constants go into the statement as literals: a dozen fewer parameters to
+        # bind per row (about a tenth of SQLite's insert time), and the same SQL text for
+        # every chunk of the import, so the statement is prepared once.
+        literals = [_sqlite_literal(v) for v in bound.values()]
+        if any(lit is None for lit in literals):
+            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
+            values = ["?" for _ in names]
+        else:
+            params = zip(ids, *columns, strict=True)
+            values = ["?" for _ in names[: -len(bound)]] + cast(list[str], literals)
+        cols = ", ".join(f'"{c}"' for c in names)
+        sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({", ".join(values)})'
         # The driver's own executemany takes the iterator as is (SQLAlchemy would want a
         # list of tuples: 2,000 live containers per chunk for the garbage collector). Same
         # connection, so the same transaction.
         cursor = await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
         await cursor.close()
         return n
+
+
+def _sqlite_literal(value: object) -> str | None:
+    """An int or text as an SQLite literal; None for anything else (bound instead)."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None

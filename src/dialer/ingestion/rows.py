@@ -132,6 +132,9 @@ class RowValidator:
             if col is not None
         ]
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
+        # Plain (index, header) pairs for the per-row loop: no attribute lookups there.
+        self._phone_cols = [(c.index, c.header) for c in self._phones]
+        self._extra_cols = [(c.index, c.key) for c in self._extras]
 
     def validate(
         self, row_number: int, cells: Sequence[object]
@@ -163,17 +166,23 @@ class RowValidator:
 
         phones: list[str] = []
         first_bad: RowError | None = None
-        for col in self._phones:
-            raw = cells[col.index]
+        for index, header in self._phone_cols:
+            raw = cells[index]
             if raw is None or raw == "":
                 continue
-            # Most cells hold one number that is seen once: one cached parse of the cell.
+            if type(raw) is str and (text := raw.strip()) and nz.single_phone(text):
+                # The usual cell, one number as text: no list, no exception.
+                e164 = nz.phone_text_e164(text, self.country)
+                if e164 is not None:
+                    if e164 not in phones:
+                        phones.append(e164)
+                    continue
             parsed = self._phone_cell(raw)
             if parsed is None:
                 continue  # whitespace only
             for item in parsed:
                 if item[0] is None:
-                    bad = RowError(row_number, col.header, item[1])
+                    bad = RowError(row_number, header, item[1])
                     first_bad = first_bad or bad
                     warnings.append(bad)
                 elif item[0] not in phones:
@@ -242,10 +251,10 @@ class RowValidator:
                 errors.append(RowError(row_number, date_col.header, value))
         if self._company is not None and not _empty(cells[self._company.index]):
             payload["company"] = self._memo_text(cells[self._company.index])[1]
-        for col in self._extras:
-            raw = cells[col.index]
-            if not _empty(raw) and col.key not in payload:
-                payload[col.key] = self._memo_extra(raw)[1]
+        for index, key in self._extra_cols:
+            raw = cells[index]
+            if not _empty(raw) and key not in payload:
+                payload[key] = self._memo_extra(raw)[1]
 
         if errors:
             # Whitespace-only rows are empty rows, not errors; only checked on this path.
