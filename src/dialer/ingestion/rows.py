@@ -120,7 +120,10 @@ class RowValidator:
         if options.fecha_maxima:
             self._fixed["fecha_maxima"] = options.fecha_maxima.isoformat()
         self._id_label = "RUT" if options.country == "CL" else "DNI/CUIT"
-        self._normalize_id = nz.normalize_id
+        # The country's normaliser itself (normalize_id only dispatches on the country).
+        self._normalize_id: Callable[[object], str] = (
+            nz.normalize_rut if options.country == "CL" else nz.normalize_ar_id
+        )
         # One memo per column and per file: values repeat within a column, not across.
         self._memo_email = _memoized(_email_value)
         self._memo_amount = _memoized(_amount_value)
@@ -160,7 +163,7 @@ class RowValidator:
                 if self._dv is not None and not _empty(cells[self._dv.index]):
                     raw = f"{nz.cell_text(raw)}-{nz.cell_text(cells[self._dv.index])}"
                 try:
-                    dni = self._normalize_id(raw, self.country)
+                    dni = self._normalize_id(raw)
                 except ValueError as exc:
                     errors.append(RowError(row_number, self._dni.header, str(exc)))
 
