@@ -22,7 +22,7 @@ import json
 import multiprocessing
 import signal
 import sys
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress
@@ -99,6 +99,13 @@ class Chunk:
 
     def __len__(self) -> int:
         return len(self.row_numbers)
+
+    def appenders(self) -> tuple[Callable[[Any], None], ...]:
+        """The columns' ``append`` methods, in field order (for the reader's loop)."""
+        return (
+            self.row_numbers.append, self.names.append, self.dnis.append,
+            self.emails.append, self.phones.append, self.payloads.append, self.keys.append,
+        )  # fmt: skip
 
     def select(self, keep: list[bool]) -> Chunk:
         """The rows whose ``keep`` flag is set, in order (warnings renumbered)."""
@@ -177,20 +184,24 @@ def parse_chunks(
             summary = Summary(file_format=sheet.format, mapping=mapping)
             validate = RowValidator(mapping, options).validate
             total = sheet.total_rows
-            chunk = Chunk.empty()
             done = 0
 
             def data_rows() -> Iterator[tuple[int, list[object]]]:
                 yield from head[mapping.header_row + 1 :]
                 yield from rows
 
+            chunk = Chunk.empty()
+            # The columns' append methods, looked up once per chunk rather than per row.
+            add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key = (
+                chunk.appenders()
+            )
+            size = valid = 0
             for row_number, cells in data_rows():
                 done += 1
                 result = validate(row_number, cells)
                 if result is None:
                     summary.empty_rows += 1
                     continue
-                summary.rows += 1
                 if type(result) is list:
                     summary.invalid += 1
                     room = MAX_REPORTED - len(summary.errors)
@@ -198,29 +209,37 @@ def parse_chunks(
                         summary.truncated = True
                     summary.errors.extend(result[: max(room, 0)])
                     continue
-                summary.valid += 1
                 row = cast(ContactRow, result)
-                dni = row.dni
-                n = len(chunk.row_numbers)
+                valid += 1
                 if row.warnings:
-                    chunk.warnings[n] = row.warnings
-                chunk.row_numbers.append(row_number)
-                chunk.names.append(row.contact_name)
-                chunk.dnis.append(dni)
-                chunk.emails.append(row.email)
-                chunk.phones.append(dumps_phones(row.phones))
-                chunk.payloads.append(dumps_payload(row.payload))
-                chunk.keys.append(person_key(dni) if dni else None)
-                if n + 1 >= chunk_size:
+                    chunk.warnings[size] = row.warnings
+                dni = row.dni
+                phones = row.phones
+                add_row(row_number)
+                add_name(row.contact_name)
+                add_dni(dni)
+                add_email(row.email)
+                # dumps_phones, inlined: E.164 numbers need no escaping.
+                add_phones('["' + '","'.join(phones) + '"]' if phones else "[]")
+                add_payload(dumps_payload(row.payload))
+                add_key(person_key(dni) if dni else None)
+                size += 1
+                if size >= chunk_size:
                     chunk.done, chunk.total = done, total
                     yield chunk
                     chunk = Chunk.empty()
-            if chunk.row_numbers:
+                    add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key = (
+                        chunk.appenders()
+                    )
+                    size = 0
+            if size:
                 chunk.done, chunk.total = done, total
                 yield chunk
         except FileFormatError as exc:
             raise ParseFailed("unreadable", str(exc), "file") from None
     summary.done = done
+    summary.valid = valid
+    summary.rows = valid + summary.invalid
     yield summary
 
 
