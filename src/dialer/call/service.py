@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from dialer.billing.service import lock_account, release
+from dialer.db.bulk import table_of
 from dialer.db.session import dialect_of
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
@@ -78,43 +79,39 @@ async def mark_placed_many(
     now: datetime,
     call_timeout: timedelta,
 ) -> list[PlacedResult]:
-    """``mark_placed`` for many (attempt id, provider call id) pairs in three queries."""
+    """``mark_placed`` for many (attempt id, provider call id) pairs: three reads and
+    two executemany UPDATEs, no ORM objects (this runs for every call placed)."""
+    # The session may hold these rows as objects (a rescue): write them out first, and
+    # drop them after, since the UPDATEs below bypass the identity map.
+    await session.flush()
     ids = [a for a, _ in placed]
     job_ids = (
         (await session.execute(select(CallAttempt.job_id).where(CallAttempt.id.in_(ids))))
         .scalars()
         .all()
     )
-    # Only the columns this decides on: loading whole rows (contact payload, phones,
-    # variables as JSON) cost more than the update itself.
-    stmt = (
-        select(Job)
+    jobs_stmt = (
+        select(Job.id, Job.status, Job.current_attempt_id)
         .where(Job.id.in_(sorted(set(job_ids))))
         .order_by(Job.id)
-        .options(load_only(Job.status, Job.current_attempt_id, raiseload=True))
-        .execution_options(populate_existing=True)
     )
     if dialect_of(session) == "postgresql":
-        stmt = stmt.with_for_update()  # job rows first: the lock order of every path
-    jobs = {j.id: j for j in (await session.execute(stmt)).scalars().all()}
+        jobs_stmt = jobs_stmt.with_for_update()  # job rows first: the lock order of every path
+    jobs = {r.id: r for r in (await session.execute(jobs_stmt)).all()}
+    # Read again under the job locks: a final webhook may have ended an attempt meanwhile.
     attempts = {
-        a.id: a
-        for a in (
+        r.id: r
+        for r in (
             await session.execute(
-                select(CallAttempt)
-                .where(CallAttempt.id.in_(ids))
-                .options(
-                    load_only(
-                        CallAttempt.job_id,
-                        CallAttempt.status,
-                        CallAttempt.provider_call_id,
-                        raiseload=True,
-                    )
-                )
-                .execution_options(populate_existing=True)
+                select(
+                    CallAttempt.id, CallAttempt.job_id, CallAttempt.status,
+                    CallAttempt.provider_call_id,
+                ).where(CallAttempt.id.in_(ids))
             )
-        ).scalars()
-    }
+        ).all()
+    }  # fmt: skip
+    attempt_rows: dict[str, dict[str, Any]] = {}
+    job_rows: dict[str, dict[str, Any]] = {}
     out: list[PlacedResult] = []
     for attempt_id, call_id in placed:
         attempt = attempts.get(attempt_id)
@@ -122,22 +119,40 @@ async def mark_placed_many(
         if attempt is None or job is None:
             out.append(PlacedResult.UNKNOWN)
             continue
-        attempt.provider_call_id = attempt.provider_call_id or call_id
-        if attempt.status == AttemptStatus.ABANDONED:
+        status = attempt.status
+        if status == AttemptStatus.ABANDONED:
             out.append(PlacedResult.ABANDONED)
-            continue
-        if attempt.status == AttemptStatus.ENDED:
+        elif status == AttemptStatus.ENDED:
             out.append(PlacedResult.ALREADY_ENDED)
-            continue
-        attempt.status = AttemptStatus.IN_PROGRESS
-        if job.current_attempt_id == attempt_id and can_transition(
-            job.status, JobStatus.IN_PROGRESS
-        ):
-            # DIALING -> IN_PROGRESS moves no batch counter: no transition() round trips.
-            job.status = JobStatus.IN_PROGRESS
-            job.lease_expires_at = now + call_timeout
-        out.append(PlacedResult.IN_PROGRESS)
-    await session.flush()
+        else:
+            status = AttemptStatus.IN_PROGRESS
+            if job.current_attempt_id == attempt_id and can_transition(
+                job.status, JobStatus.IN_PROGRESS
+            ):
+                # DIALING -> IN_PROGRESS moves no batch counter: no transition() round trips.
+                job_rows[job.id] = {
+                    "k_id": job.id,
+                    "status": JobStatus.IN_PROGRESS,
+                    "lease_expires_at": now + call_timeout,
+                }
+            out.append(PlacedResult.IN_PROGRESS)
+        call = attempt.provider_call_id or call_id
+        if status != attempt.status or call != attempt.provider_call_id:
+            attempt_rows[attempt_id] = {
+                "k_id": attempt_id,
+                "status": status,
+                "provider_call_id": call,
+            }
+    if attempt_rows:
+        t = table_of(CallAttempt)
+        await session.execute(
+            update(t).where(t.c.id == bindparam("k_id")), list(attempt_rows.values())
+        )
+    if job_rows:
+        t = table_of(Job)
+        await session.execute(update(t).where(t.c.id == bindparam("k_id")), list(job_rows.values()))
+    if attempt_rows or job_rows:
+        session.expire_all()
     return out
 
 

@@ -232,7 +232,7 @@ class SimulatedProvider:
 
     # -- webhooks ------------------------------------------------------------------------
 
-    def build_webhook(self, row: SimulatedCall, now: datetime) -> tuple[bytes, dict[str, str]]:
+    def build_webhook(self, row: Any, now: datetime) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(_payload(row), separators=(",", ":")).encode()
         return body, {
             "content-type": "application/json",
@@ -344,9 +344,10 @@ async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     )
 
 
-async def _due(session: AsyncSession, now: datetime, limit: int) -> list[SimulatedCall]:
+async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    # Plain rows (same attribute names as SimulatedCall): they are only read.
     stmt = (
-        select(SimulatedCall)
+        select(table_of(SimulatedCall))
         .where(
             SimulatedCall.delivered == 0,
             SimulatedCall.complete_at <= now,
@@ -357,10 +358,10 @@ async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Simulat
     )
     if dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return list((await session.execute(stmt)).scalars().all())
+    return list((await session.execute(stmt)).all())
 
 
-def _payload(row: SimulatedCall) -> dict[str, Any]:
+def _payload(row: Any) -> dict[str, Any]:
     req = row.request or {}
     answered = row.outcome == Outcome.COMPLETED
     ring = int(req.get("ring_s", 0))

@@ -10,7 +10,7 @@ One transaction (the caller's ``db.write()``)::
         ▼                                                                    ┘
     per account: take the account's claim lock (PostgreSQL advisory xact lock; SQLite:
     BEGIN IMMEDIATE already serialises writers), re-read the account and batch status,
-    count in-flight jobs of the account and of each batch (index-bounded by the cap),
+    read the in-flight counters of the account's batches (kept transactionally),
     room = min(account cap - in flight, batch cap - in flight)
         ▼
     balance: affordable = balance // reservation; short -> waiting_reason = insufficient_balance
@@ -57,7 +57,7 @@ from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
 from dialer.job.counters import counter_deltas
 from dialer.job.service import bump_batch
-from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
+from dialer.job.states import WAITING, AttemptStatus, JobStatus
 from dialer.kit.ids import new_id
 from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, EntryKind, Job
 from dialer.models.ledger import LedgerEntry
@@ -347,15 +347,20 @@ def _set_waiting(
     c.waiting_reason, c.waiting_until = reason, until
 
 
-async def _count_in_flight(session: AsyncSession, column: Any, value: str, cap: int) -> int:
-    # Bounded by the cap: the index stops after ``cap`` rows however busy the account is.
-    sub = (
-        select(Job.id)
-        .where(column == value, Job.status.in_(IN_FLIGHT))
-        .limit(max(cap, 0))
-        .subquery()
-    )
-    return int((await session.execute(select(func.count()).select_from(sub))).scalar_one())
+async def _account_in_flight(session: AsyncSession, account_id: str) -> int:
+    # The batches' transactional in-flight counters, read under the account's claim
+    # lock: every claim for the account is serialised behind it and commits its counter
+    # before releasing it, and every other path only lowers them, so the sum can only
+    # overstate what is on the line. Counting the job rows instead walked the index
+    # entries of every in-flight job (and their dead versions) on each claim.
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(Batch.in_progress_jobs), 0)).where(
+                Batch.account_id == account_id, Batch.in_progress_jobs > 0
+            )
+        )
+    ).scalar_one()
+    return int(total)
 
 
 async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: int) -> list[str]:
@@ -375,17 +380,23 @@ async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: i
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def _still_active(session: AsyncSession, batch_id: str) -> bool:
-    # Re-read the batch status under the account's claim lock: pause/resume/cancel take
-    # the same lock, so one that returned is seen here and one still running waits for
-    # this claim — no call is claimed after a pause/cancel returns. SQLite: BEGIN
-    # IMMEDIATE already made the candidate read current.
-    if dialect_of(session) != "postgresql":
-        return True
+async def _batch_in_flight(session: AsyncSession, batch_id: str) -> int | None:
+    """The batch's in-flight counter (see ``_account_in_flight``), or None when the batch
+    is no longer active.
+
+    The status is re-read under the account's claim lock: pause/resume/cancel take the
+    same lock, so one that returned is seen here and one still running waits for this
+    claim — no call is claimed after a pause/cancel returns."""
     row = (
-        await session.execute(select(Batch.status, Batch.is_active).where(Batch.id == batch_id))
+        await session.execute(
+            select(Batch.status, Batch.is_active, Batch.in_progress_jobs).where(
+                Batch.id == batch_id
+            )
+        )
     ).first()
-    return row is not None and row[0] == BatchStatus.ACTIVE and bool(row[1])
+    if row is None or row[0] != BatchStatus.ACTIVE or not row[1]:
+        return None
+    return int(row[2] or 0)
 
 
 async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> list[Job]:
@@ -421,9 +432,7 @@ async def _claim_for_account(
     account = await read_account(session, account_id)
     if account is None or account.status != AccountStatus.ACTIVE:  # suspended meanwhile
         return []
-    room_account = account.max_concurrent_calls - await _count_in_flight(
-        session, Job.account_id, account_id, account.max_concurrent_calls
-    )
+    room_account = account.max_concurrent_calls - await _account_in_flight(session, account_id)
     pricing = pricing_of(account)
     available = account.balance  # what this claim has not reserved yet
     claimed: list[ClaimedJob] = []
@@ -433,14 +442,10 @@ async def _claim_for_account(
             break
         assert c.settings is not None
         assert c.schedule is not None
-        if not await _still_active(session, c.batch_id):
+        in_flight = await _batch_in_flight(session, c.batch_id)
+        if in_flight is None:
             continue
-        cap = c.settings.max_concurrent_calls
-        room = min(
-            room_account,
-            cap - await _count_in_flight(session, Job.batch_id, c.batch_id, cap),
-            limit - len(claimed),
-        )
+        room = min(room_account, c.settings.max_concurrent_calls - in_flight, limit - len(claimed))
         if room <= 0:
             continue
         max_seconds = min(reserve_seconds, c.settings.max_call_duration_s)
