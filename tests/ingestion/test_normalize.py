@@ -133,6 +133,8 @@ def _phonenumbers_e164(compact: str, region: str) -> str | None:
     prefix=st.sampled_from(["", "56", "+56", "+", "5", "0"]),
     digits=st.one_of(
         st.text(alphabet="0123456789", min_size=7, max_size=11),
+        # Other scripts' digits (Arabic-Indic, full-width) are \d too.
+        st.text(alphabet="0123456789\u0660\u0669\uff19", min_size=9, max_size=9),
         # Mostly the national significant numbers of real lines: 9 digits, 2-9 first.
         st.integers(200_000_000, 999_999_999).map(str),
     ),

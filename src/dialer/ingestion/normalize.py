@@ -222,7 +222,11 @@ class _NationalPlan:
         meta = PhoneMetadata.metadata_for_region(region)
         assert meta is not None
         self.code = str(meta.country_code)
-        self.shape = re.compile(rf"^(?:\+?{self.code})?([{leading}]\d{{{national_len - 1}}})$")
+        # ASCII digits only: a number written with other scripts' digits goes through
+        # phonenumbers, which converts them, instead of being stored as written.
+        self.shape = re.compile(
+            rf"^(?:\+?{self.code})?([{leading}]\d{{{national_len - 1}}})$", re.ASCII
+        )
         self.general = self._desc(meta.general_desc)
         descs = (
             meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number,
@@ -237,7 +241,7 @@ class _NationalPlan:
             and (not d.possible_length or national_len in d.possible_length)
         ]
         self.national_len = national_len
-        self.any_type = re.compile("|".join(patterns))
+        self.any_type = re.compile("|".join(patterns), re.ASCII)
         # The three tests above as one regex, for the usual (valid) number: the shape,
         # then the national number as a lookahead on the general description and the
         # alternation of types, each up to the end of the string (a fullmatch). Only one
@@ -251,13 +255,14 @@ class _NationalPlan:
                 rf"(?:\+?{self.code})?"
                 rf"((?=[{leading}]\d{{{national_len - 1}}}\Z)"
                 rf"(?=(?:{general.pattern})\Z)"
-                rf"(?:{self.any_type.pattern})\Z)"
+                rf"(?:{self.any_type.pattern})\Z)",
+                re.ASCII,
             )
 
     @staticmethod
     def _desc(desc: Any) -> tuple[tuple[int, ...], re.Pattern[str]]:
         lengths = tuple(desc.possible_length or ())
-        return lengths, re.compile(f"(?:{desc.national_number_pattern})")
+        return lengths, re.compile(f"(?:{desc.national_number_pattern})", re.ASCII)
 
     @staticmethod
     def _matches(national: str, desc: tuple[tuple[int, ...], re.Pattern[str]]) -> bool:
