@@ -64,7 +64,7 @@ from dialer.job.counters import counter_deltas
 from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.logging import get_logger
-from dialer.models import Account
+from dialer.models import Account, Batch
 
 log = get_logger("dialer.ingestion")
 
@@ -347,7 +347,10 @@ async def _run(
     sink: Callable[[Chunk], Awaitable[None]],
     progress: Progress | None,
     parallel: bool | None,
+    started: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Summary, _Tally]:
+    """Stream the file through the filter into ``sink``; ``started`` runs once the
+    reader is loading the file (database work that can overlap it)."""
     tally = _Tally()
     filt = _Filter(session, plan.account.id, tally, allow_duplicates=options.allow_duplicates)
     summary: Summary | None = None
@@ -355,7 +358,9 @@ async def _run(
         async with ChunkStream(
             path, filename, options.column_mapping, plan.options, parallel=parallel
         ) as chunks:
-            # The reader is loading the file already; these lookups run meanwhile.
+            # The reader is loading the file already; this work runs meanwhile.
+            if started is not None:
+                await started()
             await filt.load_open_batches()
             await filt.load_do_not_call()
             async for msg in chunks:
@@ -429,37 +434,44 @@ async def create_import(
     """
     plan = await _plan(session, principal, options)
     name = options.batch_name or (Path(filename).stem if filename else path.stem)
-    batch, _ = await batch_service.create_batch(
-        session,
-        principal,
-        BatchCreate(
-            account_id=plan.account.id,
-            name=name[:200],
-            description=options.batch_description,
-            call_settings=plan.call_settings,
-            processing_type=options.processing_type,
-        ),
-        jobs=(),
-    )
-    now = batch.created_at
-
     repo = IngestionRepository.from_session(session)
     max_attempts = plan.call_settings.retry_settings.max_attempts
+    created: list[Batch] = []
+
+    async def create_batch() -> None:
+        batch, _ = await batch_service.create_batch(
+            session,
+            principal,
+            BatchCreate(
+                account_id=plan.account.id,
+                name=name[:200],
+                description=options.batch_description,
+                call_settings=plan.call_settings,
+                processing_type=options.processing_type,
+            ),
+            jobs=(),
+        )
+        created.append(batch)
 
     async def insert(chunk: Chunk) -> None:
+        batch = created[0]
         # Rows are validated and JSON-encoded already; no per-row model or ORM object.
         await repo.insert_jobs_fast(
             batch_id=batch.id,
             account_id=batch.account_id,
             max_attempts=max_attempts,
-            now=now,
+            now=batch.created_at,
             columns=(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
                 chunk.payloads,
             ),
         )  # fmt: skip
 
-    parsed, tally = await _run(session, plan, options, path, filename, insert, progress, parallel)
+    # The batch row is written while the reader loads the file.
+    parsed, tally = await _run(
+        session, plan, options, path, filename, insert, progress, parallel, create_batch
+    )
+    batch = created[0]
     if tally.accepted:
         # Counters move once for the whole file, through the shared counter rules.
         await job_service.bump_batch(
