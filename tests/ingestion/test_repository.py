@@ -12,8 +12,9 @@ from dialer.account.auth import Principal
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchCreate
 from dialer.db.session import Database
-from dialer.ingestion.reader import dumps_payload, dumps_phones
+from dialer.ingestion.reader import dumps_phones
 from dialer.ingestion.repository import IngestionRepository
+from dialer.ingestion.rows import dumps_payload
 from dialer.job import service as job_service
 from dialer.job.schemas import NewJob
 from tests.ingestion.conftest import NewAccount

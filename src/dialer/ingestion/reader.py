@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import multiprocessing
 import signal
 import sys
@@ -42,23 +41,6 @@ HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
 MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
 # Below this size a process start costs more than the overlap saves.
 PROCESS_MIN_BYTES = 1 << 20
-
-# The JSON the jobs table stores, encoded once here rather than by the ORM per row.
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_c_encoder = getattr(json.encoder, "c_make_encoder", None)
-if _c_encoder is not None:
-    # The same C encoder ``dumps`` ends up in, built once instead of once per call.
-    _encode = _c_encoder(
-        None, json.JSONEncoder().default, json.encoder.encode_basestring,
-        None, ":", ",", False, False, True,
-    )  # fmt: skip
-
-    def dumps_payload(obj: dict[str, Any]) -> str:
-        return "".join(_encode(obj, 0))
-else:  # pragma: no cover - interpreters without the C accelerator
-
-    def dumps_payload(obj: dict[str, Any]) -> str:
-        return dumps(obj)
 
 
 def dumps_phones(phones: list[str]) -> str:
@@ -221,7 +203,7 @@ def parse_chunks(
                 add_email(row.email)
                 # dumps_phones, inlined: E.164 numbers need no escaping.
                 add_phones('["' + '","'.join(phones) + '"]' if phones else "[]")
-                add_payload(dumps_payload(row.payload))
+                add_payload(row.payload_json)
                 add_key(person_key(dni) if dni else None)
                 size += 1
                 if size >= chunk_size:

@@ -6,6 +6,7 @@ number the spreadsheet shows and the column header as written in the file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -31,18 +32,45 @@ class RowError:
         return {"row": self.row_number, "column": self.column, "message": self.message}
 
 
+# The JSON the jobs table stores, encoded once here rather than by the ORM per row.
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_encoder is not None:
+    # The same C encoder ``dumps`` ends up in, built once instead of once per call.
+    _encode = _c_encoder(
+        None, json.JSONEncoder().default, json.encoder.encode_basestring,
+        None, ":", ",", False, False, True,
+    )  # fmt: skip
+
+    def dumps_payload(obj: dict[str, Any]) -> str:
+        return "".join(_encode(obj, 0))
+else:  # pragma: no cover - interpreters without the C accelerator
+
+    def dumps_payload(obj: dict[str, Any]) -> str:
+        return dumps(obj)
+
+
+def json_member(key: str, value: object) -> str:
+    """``"key":value`` exactly as ``dumps_payload`` writes it inside an object."""
+    return dumps_payload({key: value})[1:-1]
+
+
 @dataclass(slots=True)
 class ContactRow:
-    """A valid row: the same fields as ``NewJob``."""
+    """A valid row: the same fields as ``NewJob``, the payload as its stored JSON."""
 
     row_number: int
     contact_name: str | None
     dni: str | None
     phones: list[str]
     email: str | None
-    payload: dict[str, Any]
+    payload_json: str
     # Problems that did not reject the row (an unreadable second phone, a DNC number).
     warnings: list[RowError] = field(default_factory=list)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)  # type: ignore[no-any-return]
 
     def to_new_job(self) -> NewJob:
         return NewJob(
@@ -135,6 +163,28 @@ class RowValidator:
             if col is not None
         ]
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
+        # The payload is written as JSON directly, member by member, each member of a
+        # repeating cell (date, company, currency, extra columns) encoded once per file.
+        # Exactly dumps_payload of the dict the reference path builds, as long as no
+        # extra column's key can meet another key of the payload (the dict keeps the
+        # first); otherwise that path is used (and tests compare the two).
+        standard = [*self._fixed, "amount", "currency", *(k for k, _, _ in self._dates)]
+        standard.append("company")
+        extra_keys = [c.key for c in self._extras]
+        self._json_direct = len(set(extra_keys)) == len(extra_keys) and not (
+            set(extra_keys) & set(standard)
+        )
+        self._fixed_json = [json_member(k, v) for k, v in self._fixed.items()]
+        self._member_currency = _memoized(_member("currency", _currency))
+        self._member_default_currency = json_member("currency", self.currency)
+        self._member_amount = _memoized(_member("amount", _amount_value))
+        self._member_company = _memoized(_member("company", nz.cell_text))
+        self._member_dates = [
+            (col, _memoized(_member(key, _date_value))) for key, col, _ in self._dates
+        ]
+        self._member_extras = [
+            (c.index, c.key, _memoized(_member(c.key, _extra_value))) for c in self._extras
+        ]
         # Plain (index, header) pairs for the per-row loop: no attribute lookups there.
         self._phone_cols = [(c.index, c.header) for c in self._phones]
         self._extra_cols = [(c.index, c.key) for c in self._extras]
@@ -229,6 +279,24 @@ class RowValidator:
             else:
                 errors.append(RowError(row_number, self._email.header, value))
 
+        if self._json_direct:
+            payload_json = self._payload_json(row_number, cells, errors)
+        else:
+            payload_json = dumps_payload(self._payload_dict(row_number, cells, errors))
+
+        if errors:
+            # Whitespace-only rows are empty rows, not errors; only checked on this path.
+            if all(_empty(c) for c in cells):
+                return None
+            return errors
+        if warnings:
+            return ContactRow(row_number, name, dni, phones, email, payload_json, warnings)
+        return ContactRow(row_number, name, dni, phones, email, payload_json)
+
+    def _payload_dict(
+        self, row_number: int, cells: Sequence[object], errors: list[RowError]
+    ) -> dict[str, Any]:
+        """The row's payload (amount, currency, dates, company, other columns)."""
         payload: dict[str, Any] = dict(self._fixed)
         if self._amount is not None:
             raw = cells[self._amount.index]
@@ -242,7 +310,7 @@ class RowValidator:
                     errors.append(RowError(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
             cur = cells[self._currency.index] if self._currency is not None else None
-            payload["currency"] = nz.cell_text(cur).upper() if not _empty(cur) else self.currency
+            payload["currency"] = _currency(cur) if not _empty(cur) else self.currency
         for key, date_col, memo in self._dates:
             raw = cells[date_col.index]
             if _empty(raw):
@@ -258,15 +326,46 @@ class RowValidator:
             raw = cells[index]
             if not _empty(raw) and key not in payload:
                 payload[key] = self._memo_extra(raw)[1]
+        return payload
 
-        if errors:
-            # Whitespace-only rows are empty rows, not errors; only checked on this path.
-            if all(_empty(c) for c in cells):
-                return None
-            return errors
-        if warnings:
-            return ContactRow(row_number, name, dni, phones, email, payload, warnings)
-        return ContactRow(row_number, name, dni, phones, email, payload)
+    def _payload_json(
+        self, row_number: int, cells: Sequence[object], errors: list[RowError]
+    ) -> str:
+        """``dumps_payload(self._payload_dict(...))``, written member by member."""
+        members = list(self._fixed_json)
+        if self._amount is not None:
+            raw = cells[self._amount.index]
+            if type(raw) is float and raw.is_integer() and raw >= 0:
+                members.append(f'"amount":{int(raw)}')  # as the encoder writes an int
+            elif not _empty(raw):
+                ok, value = self._member_amount(raw)
+                if ok:
+                    members.append(value)
+                else:
+                    errors.append(RowError(row_number, self._amount.header, value))
+        if self._amount is not None or self._currency is not None:
+            cur = cells[self._currency.index] if self._currency is not None else None
+            members.append(
+                self._member_currency(cur)[1] if not _empty(cur) else self._member_default_currency
+            )
+        for date_col, member in self._member_dates:
+            raw = cells[date_col.index]
+            if _empty(raw):
+                continue
+            ok, value = member(raw)
+            if ok:
+                members.append(value)
+            else:
+                errors.append(RowError(row_number, date_col.header, value))
+        if self._company is not None and not _empty(cells[self._company.index]):
+            members.append(self._member_company(cells[self._company.index])[1])
+        for index, key, member in self._member_extras:
+            raw = cells[index]
+            if not _empty(raw):
+                ok, value = member(raw)
+                # Not ok: the dict path stores the error text as the value; so here.
+                members.append(value if ok else json_member(key, value))
+        return "{" + ",".join(members) + "}"
 
     def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
         """Each number in a phone cell as (E.164, "") or (None, error); None when blank."""
@@ -329,6 +428,19 @@ def _amount_value(raw: object) -> int | float:
     if type(raw) is float and raw.is_integer() and raw >= 0:
         return int(raw)
     return nz.amount_json(nz.parse_amount(raw))
+
+
+def _member(key: str, fn: Callable[[Any], object]) -> Callable[[object], str]:
+    """The JSON member ``"key":fn(raw)``; fn's ValueError propagates (to the memo)."""
+
+    def member(raw: object) -> str:
+        return json_member(key, fn(raw))
+
+    return member
+
+
+def _currency(raw: object) -> str:
+    return nz.cell_text(raw).upper()
 
 
 def _date_value(raw: object) -> str:

@@ -1,0 +1,66 @@
+"""Row validation: the payload written as JSON member by member is exactly the JSON of
+the payload dict the reference path builds, errors included."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialer.ingestion import headers as hdr
+from dialer.ingestion.rows import RowOptions, RowValidator
+
+HEADERS = [
+    "RUT", "Nombre", "Teléfono", "Monto", "Moneda", "Fecha Vencimiento", "Fecha Máxima",
+    "Empresa", "N° Cuota", "Observación",
+]  # fmt: skip
+
+cell = st.one_of(
+    st.none(),
+    st.sampled_from(["", "  ", "$1.234.567", "1234567,50", "1.234", "-5000", "abc", "clp",
+                     "21/03/2026", "31/02/2026", "2026-03-21", "46102", "Crédito \"Sur\"",
+                     "línea\nnueva", "\\", "ñandú"]),
+    st.text(max_size=12),
+    st.integers(-10, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.dates(min_value=date(1900, 1, 1)),
+    st.datetimes(min_value=datetime(1900, 1, 1)),
+)  # fmt: skip
+
+
+def _validators(**options: Any) -> tuple[RowValidator, RowValidator]:
+    mapping = hdr.detect([HEADERS], None)
+    direct = RowValidator(mapping, RowOptions(country="CL", **options))
+    reference = RowValidator(mapping, RowOptions(country="CL", **options))
+    reference._json_direct = False
+    assert direct._json_direct
+    return direct, reference
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(st.lists(cell, min_size=7, max_size=7), min_size=1, max_size=8),
+    fixed=st.booleans(),
+)
+def test_direct_json_payload_equals_the_dict_path(rows: list[list[object]], fixed: bool) -> None:
+    options = {"fecha_limite": date(2026, 4, 30)} if fixed else {}
+    direct, reference = _validators(**options)
+    # Rows repeat so the per-column memos are exercised on their second sight too.
+    for n, payload_cells in enumerate(rows + rows, start=2):
+        cells = ["12.345.678-5", "Ana Pérez", "+56 9 8765 4321", *payload_cells]
+        assert direct.validate(n, cells) == reference.validate(n, cells)
+
+
+def test_an_extra_column_named_like_a_payload_key_uses_the_dict_path() -> None:
+    # "company" is both the Empresa column's payload key and an extra column's key: the
+    # dict keeps the first, as before.
+    mapping = hdr.detect([["RUT", "Teléfono", "Empresa", "company"]], None)
+    validator = RowValidator(mapping, RowOptions(country="CL"))
+    assert not validator._json_direct
+    row = validator.validate(2, ["12.345.678-5", "+56 9 8765 4321", "Retail Andes", "otra"])
+    assert row is not None
+    assert not isinstance(row, list)
+    assert row.payload == {"company": "Retail Andes"}
