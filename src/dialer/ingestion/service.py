@@ -219,6 +219,8 @@ class _Filter:
         In file order, so the first occurrence of a duplicate wins and the skipped list
         reads top to bottom.
         """
+        if not listed and not self.allow_duplicates and not self.open_ids and not self.open_phones:
+            return self._keep_first_in_file(chunk)
         skip = self.tally.skip
         check_duplicates = not self.allow_duplicates
         open_ids, open_phones = self.open_ids, self.open_phones
@@ -278,6 +280,50 @@ class _Filter:
                 seen_ids[key] = row_number
             for phone in phones:
                 seen_phones.setdefault(phone, row_number)
+        return keep
+
+    def _keep_first_in_file(self, chunk: Chunk) -> list[bool]:
+        """``_keep`` when only duplicates within the file can skip a row (nothing on the
+        do-not-call list, no open batch): the usual import, one dict operation per key.
+
+        ``setdefault`` both looks a key up and registers it; a row found to be a
+        duplicate by phone after its id was registered takes the id back out, so the
+        seen maps end exactly as ``_keep`` leaves them.
+        """
+        skip = self.tally.skip
+        seen_ids, seen_phones = self.seen_ids, self.seen_phones
+        keep = [True] * len(chunk)
+        rows = zip(chunk.row_numbers, chunk.dnis, chunk.phones, chunk.keys, strict=True)
+        first: int | None
+        for pos, (row_number, dni, pj, key) in enumerate(rows):
+            if key is not None:
+                first = seen_ids.setdefault(key, row_number)
+                if first != row_number:
+                    skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
+                    keep[pos] = False
+                    continue
+            if '","' not in pj:  # one number (or none): no list needed
+                if len(pj) <= 2:
+                    continue
+                phone = pj[2:-2]
+                first = seen_phones.setdefault(phone, row_number)
+                if first == row_number:
+                    continue
+            else:
+                phones = phone_list(pj)
+                first = None
+                for phone in phones:
+                    first = seen_phones.get(phone)
+                    if first is not None:
+                        break
+                if first is None:
+                    for number in phones:
+                        seen_phones.setdefault(number, row_number)
+                    continue
+            skip(row_number, "duplicate_in_file", f"same phone {phone} as row {first}")
+            keep[pos] = False
+            if key is not None:
+                del seen_ids[key]
         return keep
 
 
