@@ -1,13 +1,14 @@
 """Read, detect headers and validate a spreadsheet, in chunks, off the event loop.
 
 Pure of the database: ``parse_chunks`` turns a file into ``Chunk`` messages (valid rows,
-ready to insert) and a final ``Summary`` (counts, the first errors, the mapping).
-``stream_chunks`` runs it where it does not slow the caller down:
+column by column, ready to insert) and a final ``Summary`` (counts, the first errors,
+the mapping). ``ChunkStream`` runs it where it does not slow the caller down:
 
 * small files in a worker thread, one hop per chunk;
 * large files in a worker process, so parsing and validation (CPU-bound Python) run on
   another core while the caller filters and inserts the previous chunk. A thread cannot
-  do that: it would share the GIL with the database driver's thread.
+  do that: it would share the GIL with the database driver's thread. A thread of the
+  caller's reads the pipe one chunk ahead, so the process never waits for it to drain.
 
 The process only ever runs this module's pure code and talks through one pipe, so any
 exit path (error, cancellation, a crash in the child) ends with the child terminated.
