@@ -77,6 +77,7 @@ def spawn(url: str, processes: int, logdir: Path) -> list[subprocess.Popen[bytes
         "DIALER_CLAIM_BATCH_SIZE": "200",
         "DIALER_POLL_INTERVAL": "PT0.05S",
         "DIALER_LOG_LEVEL": "WARNING",
+        "DIALER_WORKER_NICE": "0",  # the same CPU priority as procrastinate's workers
     }
     env.pop("DIALER_CLOCK_FILE", None)
     procs = []

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from annotated_types import Ge
+from annotated_types import Ge, Le
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     CALL_TIMEOUT: timedelta = timedelta(minutes=20)
     RESERVE_SECONDS: Annotated[int, Ge(1)] = 300
     CLAIM_BATCH_SIZE: Annotated[int, Ge(1)] = 50
+    # CPU priority of `dialer worker` processes (os.nice increment, 0-19). Dispatching
+    # tolerates a few ms of delay; API reads on the same machine should not wait for it.
+    WORKER_NICE: Annotated[int, Ge(0), Le(19)] = 10
 
     # Telephony
     PROVIDER: str = "simulated"

@@ -20,6 +20,7 @@ from dialer.account.auth import admin_key
 from dialer.config import Settings, get_settings
 from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
+from dialer.kit.heap import settle_heap
 from dialer.kit.nul import RejectNulMiddleware
 from dialer.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -68,6 +69,7 @@ def create_app(
             worker = Worker(db, settings)
             app.state.worker = worker
             tasks.append(asyncio.create_task(worker.run(stop), name="embedded-worker"))
+        settle_heap()
         log.info("api.started", database=db.dialect, embedded_worker=embedded_worker)
         try:
             yield

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.job.states import IN_FLIGHT
-from dialer.models import Batch, BatchStatus, CallStat, Job
+from dialer.models import Batch, BatchStatus, CallStat
 
 
 async def upsert_call_stat(
@@ -66,33 +65,32 @@ async def call_stats_between(
     return [(str(o), int(c or 0), int(s or 0), int(u or 0)) for o, c, s, u in rows]
 
 
-async def open_batch_totals(session: AsyncSession, account_id: str | None) -> dict[str, int]:
-    """Active batch count and waiting jobs over the open (active/paused) batches."""
+async def batch_totals(
+    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
+) -> dict[str, int]:
+    """The overview's batch figures in one pass over the batches' counters (bounded by
+    the number of batches, never by jobs):
+
+    * ``active_batches`` and ``pending_jobs`` (waiting, not on the line) over the open
+      (active/paused) batches;
+    * ``jobs_today``: jobs loaded in [start, end), from batches created in it;
+    * ``calls_in_progress``: jobs dialing or on a call, in any batch (a cancelled one may
+      still have calls on the line) — the transactional in-flight counters.
+    """
+    is_open = Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED])
+    created = (Batch.created_at >= start) & (Batch.created_at < end)
     stmt = select(
         func.count().filter(Batch.status == BatchStatus.ACTIVE),
-        func.coalesce(func.sum(Batch.pending_jobs - Batch.in_progress_jobs), 0),
-    ).where(Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED]))
-    if account_id is not None:
-        stmt = stmt.where(Batch.account_id == account_id)
-    active, waiting = (await session.execute(stmt)).one()
-    return {"active_batches": int(active or 0), "pending_jobs": int(waiting or 0)}
-
-
-async def jobs_created_between(
-    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
-) -> int:
-    """Jobs loaded in the period, from the counters of batches created in it."""
-    stmt = select(func.coalesce(func.sum(Batch.total_jobs), 0)).where(
-        Batch.created_at >= start, Batch.created_at < end
+        func.coalesce(func.sum(Batch.pending_jobs - Batch.in_progress_jobs).filter(is_open), 0),
+        func.coalesce(func.sum(Batch.total_jobs).filter(created), 0),
+        func.coalesce(func.sum(Batch.in_progress_jobs), 0),
     )
     if account_id is not None:
         stmt = stmt.where(Batch.account_id == account_id)
-    return int((await session.execute(stmt)).scalar_one())
-
-
-async def calls_in_progress(session: AsyncSession, account_id: str | None) -> int:
-    """Jobs dialing or on a call; the (account_id, status) index bounds it by calls in flight."""
-    stmt = select(func.count()).select_from(Job).where(Job.status.in_(list(IN_FLIGHT)))
-    if account_id is not None:
-        stmt = stmt.where(Job.account_id == account_id)
-    return int((await session.execute(stmt)).scalar_one())
+    active, waiting, today, in_flight = (await session.execute(stmt)).one()
+    return {
+        "active_batches": int(active or 0),
+        "pending_jobs": int(waiting or 0),
+        "jobs_today": int(today or 0),
+        "calls_in_progress": int(in_flight or 0),
+    }

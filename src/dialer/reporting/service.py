@@ -85,19 +85,19 @@ async def overview(session: AsyncSession, principal: Principal, account_id: str 
     answered = sum(c for o, c in outcomes.items() if o in ANSWERED)
     seconds = sum(s for _o, _c, s, _u in stats)
     cost = sum(u for _o, _c, _s, u in stats)
-    open_totals = await queries.open_batch_totals(session, scoped)
+    totals = await queries.batch_totals(session, scoped, start, end)
     return Overview(
         account_id=scoped,
         date=now.astimezone(ZoneInfo(tzname)).date(),
         timezone=tzname,
-        jobs_today=await queries.jobs_created_between(session, scoped, start, end),
+        jobs_today=totals["jobs_today"],
         calls_today=calls,
         answered_calls_today=answered,
         success_rate_percentage=round(100 * answered / calls, 2) if calls else 0.0,
         outcomes_today=outcomes,
-        active_batches=open_totals["active_batches"],
-        pending_jobs=open_totals["pending_jobs"],
-        calls_in_progress=await queries.calls_in_progress(session, scoped),
+        active_batches=totals["active_batches"],
+        pending_jobs=totals["pending_jobs"],
+        calls_in_progress=totals["calls_in_progress"],
         minutes_used_today=round(seconds / 60, 2),
         credits_used_today=(
             round(cost / CREDIT_UNITS, 2) if plan == PlanType.CREDIT_BASED else None
