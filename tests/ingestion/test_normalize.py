@@ -154,10 +154,11 @@ def test_one_regex_chilean_phone_path_agrees_with_phonenumbers(prefix: str, digi
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.text(alphabet="0123456789 +-/;|,.()\t\u00a0\u0660\u00b2x", max_size=24))
+@given(st.text(alphabet="0123456789 +-/;|,.()\t\u00a0\u2003\x1c\u0660\u00b2x", max_size=24))
 def test_phone_cell_shortcuts_agree_with_the_regexes(text: str) -> None:
     # single_phone's character pre-check and phone_text_e164's digits-only shortcut
     # answer exactly what the separator regex and the character strip would.
     assert nz.single_phone(text) == (nz._PHONE_SPLIT.search(text) is None)
+    assert nz.single_phone(text.strip()) == (nz._PHONE_SPLIT.search(text.strip()) is None)
     if text.isdecimal():
         assert nz._PHONE_CHARS.sub("", text) == text
