@@ -218,6 +218,26 @@ class TestSeededOutcomes:
         for i in range(50):
             assert a.draw(request(f"att-{i}"), T0) == b.draw(request(f"att-{i}"), T0)
 
+    async def test_a_job_attempt_gets_the_same_call_whatever_its_attempt_id(
+        self, database: Database, settings: Settings
+    ) -> None:
+        # What the worker sends: replaying a campaign (new, random attempt ids) replays
+        # the same calls, and a job's next attempt is a new draw.
+        sim = provider(database, settings, SIM_SEED=11)
+
+        def dial(attempt_id: str, job: int, number: int) -> dict[str, Any]:
+            req = CallRequest(
+                attempt_id=attempt_id, to_number="+56912345678", from_number=None,
+                agent_id=None, variables={"nombre": "María"},
+                metadata={"job_id": f"job-{job}", "attempt_number": str(number)},
+            )  # fmt: skip
+            call = sim.draw(req, T0)
+            return {k: call[k] for k in ("outcome", "business_result", "duration_s")}
+
+        first = [dial(f"att-a{j}", j, 1) for j in range(50)]
+        assert first == [dial(f"att-b{j}", j, 1) for j in range(50)]
+        assert first != [dial(f"att-c{j}", j, 2) for j in range(50)]
+
     async def test_draws_have_realistic_durations(
         self, database: Database, settings: Settings
     ) -> None:

@@ -5,9 +5,10 @@ It behaves like a real voice-AI provider, only cheaper:
 * ``place_call`` registers the call (idempotent on the attempt id) in ``simulated_calls``,
   the carrier's own state, which outlives any worker process. Numbers ending in ``0000``
   are rejected as invalid. ``SIM_LATENCY_S`` delays the answer like a network round trip.
-* The outcome is drawn from a RNG seeded with ``SIM_SEED`` and the attempt id, so a run is
-  reproducible. ``SIM_OUTCOMES`` sets the mix (weights of completed, no_answer, busy,
-  voicemail, failed). Answered calls last 40-240 s and carry a business result, a short
+* The outcome is drawn from a RNG seeded with ``SIM_SEED``, the job id and the attempt
+  number (the attempt id when those are not sent), so the same campaign gets the same
+  calls run after run; attempt ids are random and would not. ``SIM_OUTCOMES`` sets the
+  mix (weights of completed, no_answer, busy, voicemail, failed). Answered calls last 40-240 s and carry a business result, a short
   Spanish transcript, a summary and extracted fields; unanswered calls ring ~25 s.
 * A call completes at ``started + (ring + duration) / SIM_SPEEDUP`` (0 = at once). The
   carrier loop (every worker runs one) then delivers a signed JSON webhook through the
@@ -133,8 +134,12 @@ class SimulatedProvider:
     # -- the call ------------------------------------------------------------------------
 
     def draw(self, request: CallRequest, now: datetime) -> dict[str, Any]:
-        """The simulated call for ``request``: same attempt id and seed, same call."""
-        rng = random.Random(f"{self.settings.SIM_SEED}:{request.attempt_id}")
+        """The simulated call for ``request``: same seed, job and attempt number (or
+        attempt id), same call."""
+        job_id = request.metadata.get("job_id")
+        number = request.metadata.get("attempt_number")
+        key = f"{job_id}:{number}" if job_id and number else request.attempt_id
+        rng = random.Random(f"{self.settings.SIM_SEED}:{key}")
         outcome = rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         ring = rng.randint(15, 35)
         duration, result = 0, None

@@ -210,6 +210,7 @@ class Worker:
             "batch_id": job.batch_id,
             "account_id": job.account_id,
             "processing_type": job.processing_type,
+            "attempt_number": str(job.attempt_number),
         }
         if job.script_id is not None:
             metadata["script_id"] = job.script_id
