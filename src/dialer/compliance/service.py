@@ -370,8 +370,12 @@ async def contact_limit_filter(
     if not wanted:
         return {}
     repo = ComplianceRepository.from_session(session)
-    contacts = await repo.contacts_since(ctx.account_id, wanted, now - profile.contact_period)
+    # In-flight first, contacts second: a settlement committing between the two reads
+    # (PostgreSQL read committed: each statement sees the latest commits) then shows up
+    # in the second. Read the other way round, the job had already left "in flight" but
+    # its contact was not yet visible, and the debtor could be called twice in a week.
     busy = {debtor_key(dni, phones) for dni, phones in await repo.in_flight_debtors(ctx.account_id)}
+    contacts = await repo.contacts_since(ctx.account_id, wanted, now - profile.contact_period)
     out: dict[str, Snooze] = {}
     for job in waiting:
         key = keys[job.id]
