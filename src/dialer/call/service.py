@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.service import lock_account, release
-from dialer.db.bulk import table_of
+from dialer.db.bulk import update_rows
 from dialer.db.session import dialect_of
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
@@ -143,14 +143,8 @@ async def mark_placed_many(
                 "status": status,
                 "provider_call_id": call,
             }
-    if attempt_rows:
-        t = table_of(CallAttempt)
-        await session.execute(
-            update(t).where(t.c.id == bindparam("k_id")), list(attempt_rows.values())
-        )
-    if job_rows:
-        t = table_of(Job)
-        await session.execute(update(t).where(t.c.id == bindparam("k_id")), list(job_rows.values()))
+    await update_rows(session, CallAttempt, list(attempt_rows.values()))
+    await update_rows(session, Job, list(job_rows.values()))
     if attempt_rows or job_rows:
         session.expire_all()
     return out

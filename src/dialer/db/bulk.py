@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.base import Base
@@ -30,3 +30,14 @@ async def insert_rows(
     transaction. Rows added this way are not in the session's identity map."""
     if rows:
         await session.execute(insert(table_of(model)), list(rows))
+
+
+async def update_rows(
+    session: AsyncSession, model: type[Base], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """UPDATE rows of ``model``'s table by primary key ``id``: each mapping holds the row's
+    ``k_id`` and the same column values to set. One executemany, no ORM objects; objects
+    of these rows already in the session are stale afterwards."""
+    if rows:
+        t = table_of(model)
+        await session.execute(update(t).where(t.c.id == bindparam("k_id")), list(rows))
