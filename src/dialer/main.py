@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import importlib
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +21,7 @@ from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
 from dialer.kit.heap import settle_heap
 from dialer.kit.nul import RejectNulMiddleware
-from dialer.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from dialer.metrics import HttpMetricsMiddleware
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
 ROUTER_MODULES = (
@@ -90,16 +89,7 @@ def create_app(
     app.state.settings = settings
     install_handlers(app)
     app.add_middleware(RejectNulMiddleware)
-
-    @app.middleware("http")
-    async def _metrics(request: Request, call_next: Any) -> Response:
-        start = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(path).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(HttpMetricsMiddleware)  # outermost: times the whole stack
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> dict[str, str]:
