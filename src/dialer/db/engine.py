@@ -31,8 +31,8 @@ def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
     if ":memory:" in url:
         kwargs.setdefault("poolclass", NullPool)
     else:
-        # Keep enough connections open for the API's concurrency (SSE streams poll every
-        # 0.5 s, pollers and the dashboard each hold one per request): past the default
+        # Keep enough connections open for the API's concurrency (pollers and the
+        # dashboard each hold one per request, uploads one for a while): past the default
         # 5 the overflow ones were closed on return and reopened on the next request,
         # each time a new aiosqlite thread plus the PRAGMAs below.
         kwargs.setdefault("pool_size", 20)

@@ -9,38 +9,28 @@ Yields, in order:
 3. ``end`` with the final snapshot, once the batch is completed or cancelled, no call
    is still in flight and every event has been delivered. Then the stream stops.
 
-Rows are read by polling the table (any worker on any machine may have written them),
-and a local commit wakes the poller early through ``events.service.subscribe()``.
-
-PostgreSQL hands out ids before commit, so a transaction that commits late can make a
-lower id appear after a higher one was delivered. Rows younger than ``LOOKBACK`` below
-the delivery high-water mark are therefore re-read, and already delivered ids skipped.
-SQLite serialises writers, so ids appear in commit order and no look-back is needed.
+Rows are read by polling the table (any worker on any machine may have written them).
+The polling is done by the API process's ``EventFeed`` (``events/feed.py``), one read
+session per round for all the streams it serves; a local commit wakes it early.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from dialer.batch.schemas import status_of
 from dialer.db.session import Database
 from dialer.errors import NotFound
-from dialer.events import service as events_service
+from dialer.events.feed import feed_for
 from dialer.events.repository import EventRepository
-from dialer.kit import clock
 from dialer.models import Batch, BatchStatus
 
-POLL_INTERVAL_S = 0.5
-_JITTER = random.Random()  # spreads polls over time; nothing depends on its values
-LOOKBACK = timedelta(seconds=5)
-PAGE = 500
 FINAL_BATCH = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELLED})
+
+__all__ = ["StreamItem", "batch_snapshot", "batch_stream"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +45,17 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
-def batch_snapshot(batch: Batch) -> dict[str, Any]:
-    """The batch's progress counters (the /status view), as sent in ``status`` and ``end``."""
+def batch_snapshot(batch: Any) -> dict[str, Any]:
+    """The batch's progress counters (the /status view), as sent in ``status`` and ``end``.
+
+    ``batch`` is a Batch or a row of its counter columns (with ``cancelled_reason``).
+    """
     snapshot = status_of(batch).model_dump()
     snapshot["cancelled_reason"] = batch.cancelled_reason
     return snapshot
 
 
-def _is_over(batch: Batch) -> bool:
+def _is_over(batch: Any) -> bool:
     return batch.status in FINAL_BATCH and batch.in_progress_jobs <= 0
 
 
@@ -72,90 +65,56 @@ async def batch_stream(
     *,
     account_id: str | None,
     after_id: int | None = None,
-    poll_interval_s: float = POLL_INTERVAL_S,
 ) -> AsyncIterator[StreamItem]:
     """Stream the progress of ``batch_id`` (see the module docstring for the sequence).
 
     ``account_id`` scopes the batch to a tenant (None for the admin); another
     account's batch raises NotFound. ``after_id`` resumes after a Last-Event-ID.
     """
-    lookback = db.dialect == "postgresql"
     async with db.read() as session:
         repo = EventRepository.from_session(session)
-        batch = await repo.batch(batch_id)
+        batch: Batch | None = await repo.batch(batch_id)
         if batch is None or (account_id is not None and batch.account_id != account_id):
             raise NotFound(f"batch '{batch_id}' not found")
         cursor = after_id if after_id is not None else await repo.last_id(batch_id)
         snapshot = batch_snapshot(batch)
     yield StreamItem("status", snapshot, id=cursor)
 
+    feed = feed_for(db)
+    watch = feed.watch(batch_id, cursor)
     high = cursor  # highest id delivered
-    delivered: dict[int, datetime] = {}  # ids above ``cursor`` already sent (PostgreSQL)
-    waiter = events_service.subscribe()
+    at_once = True  # ask for a round without waiting
     try:
         while True:
-            async with db.read() as session:
-                repo = EventRepository.from_session(session)
-                found = list(await repo.after(batch_id, high, PAGE))
-                if lookback and high > cursor:
-                    late = await repo.after(batch_id, cursor, PAGE, up_to=high)
-                    found = [r for r in late if r.id not in delivered] + found
-                # Read everything inside the session: leaving it expires the instances.
-                rows = [(r.id, r.type, r.job_id, r.data, r.created_at) for r in found]
-                batch = await repo.batch(batch_id)
-                fresh = batch_snapshot(batch) if batch is not None else None
-                over = batch is not None and _is_over(batch)
-            if fresh is None:  # deleted with its account
+            # The first round comes at once (a resumed stream may have a backlog, and a
+            # finished batch ends without waiting for the poll interval), as does the
+            # one after a round cut short by a backlog.
+            rnd = await feed.next_round(watch, now=at_once)
+            at_once = False
+            if not rnd.drained:
+                at_once = True  # a backlog: ask for the next page at once
+            if rnd.counters is None:  # deleted with its account
                 return
-            for row_id, row_type, job_id, data, created_at in rows:
+            for row in rnd.rows:
                 yield StreamItem(
                     "event",
                     {
-                        "id": row_id,
-                        "type": row_type,
-                        "job_id": job_id,
-                        "data": data,
-                        "created_at": _iso(created_at),
+                        "id": row.id,
+                        "type": row.type,
+                        "job_id": row.job_id,
+                        "data": row.data,
+                        "created_at": _iso(row.created_at),
                     },
-                    id=row_id,
-                    event_type=row_type,
+                    id=row.id,
+                    event_type=row.type,
                 )
-                high = max(high, row_id)
-                if lookback:
-                    delivered[row_id] = created_at
-            if lookback:
-                cursor = _advance(cursor, delivered)
-            else:
-                cursor = high
-            drained = len(rows) < PAGE
-            if drained and over:
+                high = max(high, row.id)
+            fresh = batch_snapshot(rnd.counters)
+            if rnd.drained and _is_over(rnd.counters):
                 yield StreamItem("end", fresh, id=high)
                 return
             if fresh != snapshot:
                 snapshot = fresh
                 yield StreamItem("status", snapshot)
-            if not drained:
-                continue  # a backlog: read the next page at once
-            # Each stream waits a randomised interval (mean ``poll_interval_s``): streams
-            # opened together, or woken together by a local commit, would otherwise poll
-            # in step, and every such burst of reads delays the API's other requests
-            # (measured: /status p99 12 -> 47-95 ms with 20 streams in step).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.wait(), poll_interval_s * _JITTER.uniform(0.5, 1.5))
-            if waiter.is_set():
-                await asyncio.sleep(poll_interval_s * _JITTER.uniform(0, 0.2))
-            waiter.clear()
     finally:
-        events_service.unsubscribe(waiter)
-
-
-def _advance(cursor: int, delivered: dict[int, datetime]) -> int:
-    """Move the look-back floor past rows old enough that nothing below them can still commit."""
-    horizon = clock.now() - LOOKBACK
-    settled = [i for i, at in delivered.items() if at <= horizon]
-    if not settled:
-        return cursor
-    cursor = max(cursor, *settled)
-    for i in [i for i in delivered if i <= cursor]:
-        del delivered[i]
-    return cursor
+        feed.unwatch(watch)
