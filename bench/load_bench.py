@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -375,7 +376,7 @@ async def _poll(
             await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_at - loop.time()))
 
 
-async def _subscribe(base: str, batch_id: str, key: str, phase: Phase, stop: asyncio.Event) -> None:
+async def _subscribe(base: str, batch_id: str, key: str, counts: list[int]) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     async with (
         httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10, read=None)) as client,
@@ -383,9 +384,24 @@ async def _subscribe(base: str, batch_id: str, key: str, phase: Phase, stop: asy
     ):
         async for line in r.aiter_lines():
             if line.startswith("event:"):
-                phase.sse_events += 1
-            if stop.is_set():
-                return
+                counts[0] += 1
+
+
+def _sse_process(base: str, targets: list[tuple[str, str]], seconds: float, out: Any) -> None:
+    """The SSE subscribers, in a process of their own (real subscribers are other
+    machines): reading thousands of events a second in the pollers' event loop would
+    delay the pollers' own timing. Sends the number of events received when done."""
+    counts = [0]
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(_subscribe(base, b, key, counts)) for b, key in targets]
+        await asyncio.sleep(seconds)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    out.send(counts[0])
 
 
 async def _drive(
@@ -431,10 +447,19 @@ async def _drive(
             )
             for i, (acc, key) in enumerate(keys.items())
         ]
-        sse = [
-            asyncio.create_task(_subscribe(base, b, keys[acc], phase, stop))
-            for b, acc in meta["batches"][: args.sse]
-        ]
+        ctx = multiprocessing.get_context("spawn")
+        sse_count, sse_out = ctx.Pipe(duplex=False)
+        sse = ctx.Process(
+            target=_sse_process,
+            args=(
+                base,
+                [(b, keys[acc]) for b, acc in meta["batches"][: args.sse]],
+                args.warmup + args.seconds,
+                sse_out,
+            ),
+        )
+        sse.start()
+        pids["sse client"] = [sse.pid or 0]
         await asyncio.sleep(args.warmup)
 
         def cpu_now() -> dict[str, float]:
@@ -460,9 +485,11 @@ async def _drive(
             b, a = _buckets(metrics_before, route), _buckets(metrics_after, route)
             phase.server[route] = (hist_quantile(b, a, 0.5), hist_quantile(b, a, 0.99))
         await asyncio.gather(*tasks)
-        for t in sse:
-            t.cancel()
-        await asyncio.gather(*sse, return_exceptions=True)
+        if await asyncio.to_thread(sse_count.poll, 30):
+            phase.sse_events = sse_count.recv()
+        sse.join(10)
+        if sse.is_alive():
+            sse.kill()
 
 
 async def _count_calls(url: str) -> int:
