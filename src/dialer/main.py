@@ -17,6 +17,7 @@ from sqlalchemy import text
 from dialer import logging as dlog
 from dialer.account.auth import admin_key
 from dialer.config import Settings, get_settings
+from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
 from dialer.kit.heap import settle_heap
@@ -62,6 +63,7 @@ def create_app(
         tasks: list[asyncio.Task[Any]] = []
         stop = asyncio.Event()
         app.state.stop = stop
+        tasks.append(asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints"))
         if embedded_worker:
             from dialer.worker.runner import Worker
 

@@ -15,6 +15,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+# A write connection checkpoints the WAL by itself only past this many pages (256 MB
+# with 4 KiB pages, more than any import): db/checkpoint.py does it in the background.
+AUTOCHECKPOINT_PAGES = 65_536
+
 
 def create_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
@@ -48,6 +52,9 @@ def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if not readonly:
+            # Commits leave the log to the background checkpoints (db/checkpoint.py).
+            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -39,6 +39,7 @@ from typing import Any
 from dialer import logging as dlog
 from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many
 from dialer.config import Settings
+from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
 from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
@@ -373,8 +374,11 @@ async def run_worker_process(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     worker = Worker(db, settings)
+    checkpoints = asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints")
     settle_heap()
     try:
         await worker.run(stop)
     finally:
+        stop.set()
+        await checkpoints
         await db.dispose()
