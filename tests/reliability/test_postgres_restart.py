@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from dialer.db.session import Database
 from tests.fixtures.database import configured_pg_url, migrate
@@ -32,6 +33,7 @@ PG = str(ROOT / "scripts" / "pg.sh")
 MIX = json.dumps(
     {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
 )
+select_one = text("SELECT 1")
 RETRIES = {
     "max_attempts": 2,
     "retry_delay_hours": 0,
@@ -101,4 +103,25 @@ async def test_workers_survive_postgres_restarts(
         assert totals["charged"] > 0
     finally:
         workers.stop(timeout=10)
+        await db.dispose()
+
+
+async def test_pooled_connections_idle_across_a_restart_are_replaced_before_use(own_cluster):
+    """The pool checks a connection that sat idle (the server may be gone) and skips the
+    check for one used a moment ago; either way a request never gets a dead connection."""
+    port, url = own_cluster
+    db = Database(url)
+    try:
+        async with db.read() as first, db.read() as second:  # two connections in the pool
+            await first.execute(select_one)
+            await second.execute(select_one)
+        await asyncio.to_thread(pg, "restart", port)
+        await asyncio.sleep(1.1)  # idle past the ping threshold
+        for _ in range(3):  # every pooled connection, and the new ones, work
+            async with db.read() as a, db.read() as b:
+                assert (await a.execute(select_one)).scalar_one() == 1
+                assert (await b.execute(select_one)).scalar_one() == 1
+        async with db.write() as session:
+            assert (await session.execute(select_one)).scalar_one() == 1
+    finally:
         await db.dispose()

@@ -8,10 +8,12 @@ block writers in WAL mode.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -25,8 +27,43 @@ def create_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEn
         return _sqlite_engine(url, readonly=readonly, **kwargs)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection is checked (one round trip) before use only when it sat
+# unused this long: then the server may have restarted or dropped it meanwhile. One
+# used a moment ago is alive, and pinging it every time (``pool_pre_ping``) doubled the
+# round trips of a one-query request such as /status, each a wait for the server
+# process to be scheduled on a busy machine. A connection that dies while in use is
+# invalidated by SQLAlchemy like any other disconnect.
+PING_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            alive = sync.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("connection lost while idle in the pool") from exc
+        if not alive:
+            raise DisconnectionError("connection lost while idle in the pool")
 
 
 def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
