@@ -23,6 +23,12 @@ class AccountRepository:
     async def get(self, account_id: str) -> Account | None:
         return await self.session.get(Account, account_id)
 
+    async def plan_and_timezone(self, account_id: str) -> tuple[str, str] | None:
+        """(plan_type, timezone) of the account, or None; one narrow primary-key read."""
+        stmt = select(Account.plan_type, Account.timezone).where(Account.id == account_id)
+        row = (await self.session.execute(stmt)).first()
+        return (str(row[0]), str(row[1])) if row else None
+
     async def exists(self, account_id: str) -> bool:
         stmt = select(Account.id).where(Account.id == account_id)
         return (await self.session.execute(stmt)).first() is not None

@@ -8,6 +8,7 @@ attempts. Overview reads only that roll-up, batch counters and the in-flight job
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +55,29 @@ async def record_attempt(
     )
 
 
+# An account's plan and timezone never change through the API, and dashboards ask for
+# the overview every few seconds: remembered per process (bounded), the overview is two
+# queries instead of three. The TTL only bounds how long an account deleted or edited
+# directly in the database keeps its old figures here.
+_PROFILE_TTL_S = 60.0
+_PROFILE_MAX = 10_000
+_profiles: dict[str, tuple[float, PlanType, str]] = {}
+
+
+async def _plan_and_timezone(session: AsyncSession, account_id: str) -> tuple[PlanType, str]:
+    hit = _profiles.get(account_id)
+    if hit is not None and hit[0] > monotonic():
+        return hit[1], hit[2]
+    row = await AccountRepository.from_session(session).plan_and_timezone(account_id)
+    if row is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
+    if len(_profiles) >= _PROFILE_MAX:
+        _profiles.clear()
+    plan, tzname = PlanType(row[0]), str(row[1])
+    _profiles[account_id] = (monotonic() + _PROFILE_TTL_S, plan, tzname)
+    return plan, tzname
+
+
 def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) of the local calendar day containing ``now``, as UTC instants.
 
@@ -72,11 +96,7 @@ async def overview(session: AsyncSession, principal: Principal, account_id: str 
     plan: PlanType | None = None
     tzname = "UTC"
     if scoped is not None:
-        account = await AccountRepository.from_session(session).get(scoped)
-        if account is None:
-            raise NotFound(f"account '{scoped}' not found", field="account_id")
-        plan = PlanType(account.plan_type)
-        tzname = account.timezone
+        plan, tzname = await _plan_and_timezone(session, scoped)
     now = clock.now()
     start, end = local_day_bounds(now, ZoneInfo(tzname))
     stats = await queries.call_stats_between(session, scoped, start, end)
