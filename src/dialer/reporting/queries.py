@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,10 +49,8 @@ async def upsert_call_stat(
     await session.execute(stmt)
 
 
-async def call_stats_between(
-    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
-) -> list[tuple[str, int, int, int]]:
-    """(outcome, calls, billed_seconds, cost_units) summed over hours in [start, end)."""
+def _call_stats_select(account_id: str | None, start: datetime, end: datetime) -> Any:
+    """(outcome, calls, billed_seconds, cost_units) per outcome over hours in [start, end)."""
     stmt = select(
         CallStat.outcome,
         func.sum(CallStat.calls),
@@ -61,36 +59,62 @@ async def call_stats_between(
     ).where(CallStat.hour >= start, CallStat.hour < end)
     if account_id is not None:
         stmt = stmt.where(CallStat.account_id == account_id)
-    rows = (await session.execute(stmt.group_by(CallStat.outcome))).all()
-    return [(str(o), int(c or 0), int(s or 0), int(u or 0)) for o, c, s, u in rows]
+    return stmt.group_by(CallStat.outcome)
 
 
-async def batch_totals(
-    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
-) -> dict[str, int]:
-    """The overview's batch figures in one pass over the batches' counters (bounded by
-    the number of batches, never by jobs):
-
-    * ``active_batches`` and ``pending_jobs`` (waiting, not on the line) over the open
-      (active/paused) batches;
-    * ``jobs_today``: jobs loaded in [start, end), from batches created in it;
-    * ``calls_in_progress``: jobs dialing or on a call, in any batch (a cancelled one may
-      still have calls on the line) — the transactional in-flight counters.
-    """
+def _batch_totals_columns(start: datetime, end: datetime) -> tuple[Any, ...]:
+    """active_batches, pending_jobs, jobs_today, calls_in_progress (see overview_figures)."""
     is_open = Batch.status.in_([BatchStatus.ACTIVE, BatchStatus.PAUSED])
     created = (Batch.created_at >= start) & (Batch.created_at < end)
-    stmt = select(
+    return (
         func.count().filter(Batch.status == BatchStatus.ACTIVE),
         func.coalesce(func.sum(Batch.pending_jobs - Batch.in_progress_jobs).filter(is_open), 0),
         func.coalesce(func.sum(Batch.total_jobs).filter(created), 0),
         func.coalesce(func.sum(Batch.in_progress_jobs), 0),
     )
-    if account_id is not None:
-        stmt = stmt.where(Batch.account_id == account_id)
-    active, waiting, today, in_flight = (await session.execute(stmt)).one()
+
+
+def _totals(active: Any, waiting: Any, today: Any, in_flight: Any) -> dict[str, int]:
     return {
         "active_batches": int(active or 0),
         "pending_jobs": int(waiting or 0),
         "jobs_today": int(today or 0),
         "calls_in_progress": int(in_flight or 0),
     }
+
+
+async def overview_figures(
+    session: AsyncSession, account_id: str | None, start: datetime, end: datetime
+) -> tuple[list[tuple[str, int, int, int]], dict[str, int]]:
+    """Today's figures in one statement (on a busy server each round trip waits for the
+    server process to be scheduled, so the overview asks once):
+
+    * per outcome: (outcome, calls, billed_seconds, cost_units) summed over the hourly
+      roll-up in [start, end);
+    * the batch totals, in one pass over the batches' counters (bounded by the number of
+      batches, never by jobs): ``active_batches`` and ``pending_jobs`` (waiting, not on
+      the line) over the open (active/paused) batches; ``jobs_today``, jobs loaded in
+      [start, end) from batches created in it; ``calls_in_progress``, jobs dialing or on
+      a call in any batch (a cancelled one may still have calls on the line), from the
+      transactional in-flight counters.
+
+    A UNION ALL of (kind, outcome, four figures): kind 0 rows are the outcomes, the one
+    kind 1 row the batch totals.
+    """
+    stats = _call_stats_select(account_id, start, end).subquery()
+    totals = select(
+        literal_column("1").label("kind"),
+        null().label("outcome"),
+        *_batch_totals_columns(start, end),
+    )
+    if account_id is not None:
+        totals = totals.where(Batch.account_id == account_id)
+    both = union_all(select(literal_column("0").label("kind"), *stats.c, null()), totals)
+    outcomes: list[tuple[str, int, int, int]] = []
+    figures = _totals(0, 0, 0, 0)
+    for kind, outcome, a, b, c, d in (await session.execute(both)).all():
+        if kind == 0:
+            outcomes.append((str(outcome), int(a or 0), int(b or 0), int(c or 0)))
+        else:
+            figures = _totals(a, b, c, d)
+    return outcomes, figures

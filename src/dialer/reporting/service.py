@@ -99,13 +99,12 @@ async def overview(session: AsyncSession, principal: Principal, account_id: str 
         plan, tzname = await _plan_and_timezone(session, scoped)
     now = clock.now()
     start, end = local_day_bounds(now, ZoneInfo(tzname))
-    stats = await queries.call_stats_between(session, scoped, start, end)
+    stats, totals = await queries.overview_figures(session, scoped, start, end)
     outcomes = {o: c for o, c, _s, _u in stats}
     calls = sum(outcomes.values())
     answered = sum(c for o, c in outcomes.items() if o in ANSWERED)
     seconds = sum(s for _o, _c, s, _u in stats)
     cost = sum(u for _o, _c, _s, u in stats)
-    totals = await queries.batch_totals(session, scoped, start, end)
     return Overview(
         account_id=scoped,
         date=now.astimezone(ZoneInfo(tzname)).date(),
