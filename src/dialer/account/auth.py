@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,7 @@ from sqlalchemy import select, update
 
 from dialer.config import Settings
 from dialer.errors import NotFound, PermissionDenied, Unauthorized
+from dialer.kit.ttlcache import TTLCache
 from dialer.models import ApiKey
 
 ACCOUNT_KEY_PREFIX = "dk_"
@@ -90,30 +90,11 @@ KEY_CACHE_TTL_S = 10.0
 KEY_CACHE_MAX = 10_000
 
 
-class KeyCache:
-    """key hash -> Principal for KEY_CACHE_TTL_S (monotonic time: this is not business time)."""
+class KeyCache(TTLCache[str, Principal]):
+    """key hash -> Principal for KEY_CACHE_TTL_S."""
 
     def __init__(self, ttl_s: float = KEY_CACHE_TTL_S, max_entries: int = KEY_CACHE_MAX) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, digest: str) -> Principal | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(digest, None)
-            return None
-        return entry[1]
-
-    def put(self, digest: str, principal: Principal) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # crude but bounded; refilled by the next lookups
-        self._entries[digest] = (time.monotonic() + self.ttl_s, principal)
-
-    def clear(self) -> None:
-        self._entries.clear()
+        super().__init__(ttl_s, max_entries)
 
 
 def key_cache(app_state: object) -> KeyCache:

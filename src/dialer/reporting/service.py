@@ -8,7 +8,6 @@ attempts. Overview reads only that roll-up, batch counters and the in-flight job
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from time import monotonic
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +18,7 @@ from dialer.billing.pricing import CREDIT_UNITS
 from dialer.errors import NotFound
 from dialer.job.states import ANSWERED
 from dialer.kit import clock
+from dialer.kit.ttlcache import TTLCache
 from dialer.models import PlanType
 from dialer.reporting import queries
 from dialer.reporting.schemas import Overview
@@ -56,26 +56,22 @@ async def record_attempt(
 
 
 # An account's plan and timezone never change through the API, and dashboards ask for
-# the overview every few seconds: remembered per process (bounded), the overview is two
-# queries instead of three. The TTL only bounds how long an account deleted or edited
+# the overview every few seconds: remembered per process (bounded), the overview is one
+# query instead of two. The TTL only bounds how long an account deleted or edited
 # directly in the database keeps its old figures here.
-_PROFILE_TTL_S = 60.0
-_PROFILE_MAX = 10_000
-_profiles: dict[str, tuple[float, PlanType, str]] = {}
+_profiles: TTLCache[str, tuple[PlanType, str]] = TTLCache(ttl_s=60.0, max_entries=10_000)
 
 
 async def _plan_and_timezone(session: AsyncSession, account_id: str) -> tuple[PlanType, str]:
     hit = _profiles.get(account_id)
-    if hit is not None and hit[0] > monotonic():
-        return hit[1], hit[2]
+    if hit is not None:
+        return hit
     row = await AccountRepository.from_session(session).plan_and_timezone(account_id)
     if row is None:
         raise NotFound(f"account '{account_id}' not found", field="account_id")
-    if len(_profiles) >= _PROFILE_MAX:
-        _profiles.clear()
-    plan, tzname = PlanType(row[0]), str(row[1])
-    _profiles[account_id] = (monotonic() + _PROFILE_TTL_S, plan, tzname)
-    return plan, tzname
+    profile = (PlanType(row[0]), row[1])
+    _profiles.put(account_id, profile)
+    return profile
 
 
 def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
