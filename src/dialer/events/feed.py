@@ -37,21 +37,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from dialer.batch.repository import STATUS_COLUMNS
 from dialer.db.session import Database
 from dialer.events import service as events_service
-from dialer.models import Batch, Event
+from dialer.events.repository import EventRepository
 
 POLL_INTERVAL_S = 0.5
 WAKE_DELAY_S = 0.05  # after a local commit: let its neighbours commit too
 LOOKBACK_S = 5.0  # longest a transaction holding an event id is expected to stay open
 ROUND_ROWS = 2000  # new rows read per round, all streams together
-
-EVENT_COLUMNS = (Event.id, Event.batch_id, Event.type, Event.job_id, Event.data, Event.created_at)
-COUNTER_COLUMNS = (*STATUS_COLUMNS, Batch.cancelled_reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,23 +157,10 @@ class EventFeed:
         batch_ids = sorted({w.batch_id for w in ready})
         low = min(w.read_to for w in ready)
         async with self.db.read() as session:
-            new = (
-                await session.execute(
-                    select(*EVENT_COLUMNS)
-                    .where(Event.batch_id.in_(batch_ids), Event.id > low)
-                    .order_by(Event.id)
-                    .limit(ROUND_ROWS)
-                )
-            ).all()
-            late: Sequence[Any] = []
-            if self.lookback:
-                late = await self._late_rows(session, ready)
-            counters = {
-                r.id: r
-                for r in (
-                    await session.execute(select(*COUNTER_COLUMNS).where(Batch.id.in_(batch_ids)))
-                ).all()
-            }
+            repo = EventRepository.from_session(session)
+            new = await repo.new_rows(batch_ids, low, ROUND_ROWS)
+            late = await self._late_rows(repo, ready) if self.lookback else []
+            counters = await repo.counters(batch_ids)
         drained = len(new) < ROUND_ROWS
         # Every watched batch was read up to here (the last id, when the round was cut).
         read_to = new[-1].id if new else None
@@ -207,20 +187,16 @@ class EventFeed:
             results[w] = Round(rows, counters.get(w.batch_id), drained)
         return results
 
-    async def _late_rows(self, session: AsyncSession, ready: list[Watch]) -> Sequence[Any]:
+    async def _late_rows(self, repo: EventRepository, ready: list[Watch]) -> Sequence[Any]:
         """Rows below the streams' read marks that committed after those were read."""
         open_ = [w for w in ready if w.read_to > w.floor]
         if not open_:
             return []
-        ids = (
-            await session.execute(
-                select(Event.id, Event.batch_id).where(
-                    Event.batch_id.in_(sorted({w.batch_id for w in open_})),
-                    Event.id > min(w.floor for w in open_),
-                    Event.id <= max(w.read_to for w in open_),
-                )
-            )
-        ).all()
+        ids = await repo.ids_between(
+            sorted({w.batch_id for w in open_}),
+            min(w.floor for w in open_),
+            max(w.read_to for w in open_),
+        )
         watching: defaultdict[str, list[Watch]] = defaultdict(list)
         for w in open_:
             watching[w.batch_id].append(w)
@@ -230,10 +206,7 @@ class EventFeed:
             for w in watching[r.batch_id]
             if w.floor < r.id <= w.read_to and r.id not in w.delivered
         }
-        if not missing:
-            return []
-        stmt = select(*EVENT_COLUMNS).where(Event.id.in_(sorted(missing))).order_by(Event.id)
-        return (await session.execute(stmt)).all()
+        return await repo.rows_by_id(sorted(missing)) if missing else []
 
 
 def _advance(w: Watch, now: float) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.batch.repository import STATUS_COLUMNS
 from dialer.models import Batch, Event
+
+EVENT_COLUMNS = (Event.id, Event.batch_id, Event.type, Event.job_id, Event.data, Event.created_at)
+COUNTER_COLUMNS = (*STATUS_COLUMNS, Batch.cancelled_reason)
 
 
 class EventRepository:
@@ -26,12 +31,29 @@ class EventRepository:
         stmt = select(func.max(Event.id)).where(Event.batch_id == batch_id)
         return int((await self.session.execute(stmt)).scalar() or 0)
 
-    async def after(
-        self, batch_id: str, after_id: int, limit: int, *, up_to: int | None = None
-    ) -> Sequence[Event]:
-        """Events of the batch with ``after_id < id [<= up_to]``, oldest first."""
-        stmt = select(Event).where(Event.batch_id == batch_id, Event.id > after_id)
-        if up_to is not None:
-            stmt = stmt.where(Event.id <= up_to)
-        stmt = stmt.order_by(Event.id).limit(limit)
-        return (await self.session.execute(stmt)).scalars().all()
+    async def new_rows(self, batch_ids: Sequence[str], after_id: int, limit: int) -> Sequence[Any]:
+        """Events of these batches with ``id > after_id``, oldest first (EVENT_COLUMNS)."""
+        stmt = (
+            select(*EVENT_COLUMNS)
+            .where(Event.batch_id.in_(batch_ids), Event.id > after_id)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).all()
+
+    async def ids_between(self, batch_ids: Sequence[str], low: int, high: int) -> Sequence[Any]:
+        """(id, batch_id) of these batches' events in (low, high]: the index alone."""
+        stmt = select(Event.id, Event.batch_id).where(
+            Event.batch_id.in_(batch_ids), Event.id > low, Event.id <= high
+        )
+        return (await self.session.execute(stmt)).all()
+
+    async def rows_by_id(self, ids: Sequence[int]) -> Sequence[Any]:
+        """These events, oldest first (EVENT_COLUMNS)."""
+        stmt = select(*EVENT_COLUMNS).where(Event.id.in_(ids)).order_by(Event.id)
+        return (await self.session.execute(stmt)).all()
+
+    async def counters(self, batch_ids: Sequence[str]) -> dict[str, Any]:
+        """batch id -> its counter columns (the /status view plus ``cancelled_reason``)."""
+        stmt = select(*COUNTER_COLUMNS).where(Batch.id.in_(batch_ids))
+        return {r.id: r for r in (await self.session.execute(stmt)).all()}

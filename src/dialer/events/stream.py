@@ -90,9 +90,7 @@ async def batch_stream(
             # finished batch ends without waiting for the poll interval), as does the
             # one after a round cut short by a backlog.
             rnd = await feed.next_round(watch, now=at_once)
-            at_once = False
-            if not rnd.drained:
-                at_once = True  # a backlog: ask for the next page at once
+            at_once = not rnd.drained  # a backlog: ask for the next page at once
             if rnd.counters is None:  # deleted with its account
                 return
             for row in rnd.rows:
