@@ -98,6 +98,8 @@ class BusinessResult(StrEnum):
     REFUSED = "refused"
     WRONG_PERSON = "wrong_person"
     CALL_BACK_LATER = "call_back_later"
+    DISPUTE = "dispute"  # the debtor disputes the debt
+    DO_NOT_CALL = "do_not_call"  # the debtor asked not to be called again
     INTERESTED = "interested"  # acquisition
     NOT_INTERESTED = "not_interested"  # acquisition
     NO_RESULT = "no_result"
