@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     # When set, the simulator POSTs signed webhooks here instead of calling the handler in-process.
     SIM_WEBHOOK_URL: str | None = None
 
+    # Outbound webhooks (subscriptions under /api/v1/accounts/{id}/webhooks)
+    # Allow URLs resolving to loopback, link-local or private ranges (off: SSRF guard).
+    WEBHOOKS_ALLOW_PRIVATE: bool = False
+    WEBHOOK_TIMEOUT: timedelta = timedelta(seconds=10)
+    WEBHOOK_MAX_ATTEMPTS: Annotated[int, Ge(1)] = 12
+    # Retry n waits WEBHOOK_RETRY_BASE * 2**(n-1), at most WEBHOOK_RETRY_MAX.
+    WEBHOOK_RETRY_BASE: timedelta = timedelta(seconds=30)
+    WEBHOOK_RETRY_MAX: timedelta = timedelta(hours=1)
+
     # API
     REDIS_URL: str | None = None
     STATUS_RATE_LIMIT: str = "120/minute"

@@ -35,6 +35,7 @@ ROUTER_MODULES = (
     "dialer.telephony.endpoints",
     "dialer.telephony.config_endpoints",
     "dialer.events.endpoints",
+    "dialer.hooks.endpoints",
 )
 
 log = dlog.get_logger("dialer.api")

@@ -3,6 +3,15 @@
 from dialer.db.base import Base
 from dialer.models.account import Account, AccountStatus, ApiKey, PlanType
 from dialer.models.batch import Batch, BatchStatus
+from dialer.models.collection import (
+    OutboxEvent,
+    Payment,
+    Promise,
+    RecoveryStat,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookSubscription,
+)
 from dialer.models.job import CallAttempt, Job
 from dialer.models.ledger import EntryKind, LedgerEntry
 from dialer.models.misc import (
@@ -32,10 +41,17 @@ __all__ = [
     "Event",
     "Job",
     "LedgerEntry",
+    "OutboxEvent",
+    "Payment",
     "PlanType",
+    "Promise",
     "ProviderConfig",
+    "RecoveryStat",
     "Script",
     "SimulatedCall",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookReceipt",
+    "WebhookSubscription",
     "WorkerHeartbeat",
 ]

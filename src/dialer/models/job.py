@@ -95,4 +95,6 @@ class CallAttempt(TimestampedMixin, Base):
     transcript: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
     extracted: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    # The structured business result (dialer.job.outcomes.Outcome.to_json()).
+    result: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     error: Mapped[str | None] = mapped_column(Text)

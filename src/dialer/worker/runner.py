@@ -8,9 +8,9 @@ Loop (procrastinate-style)::
         for each job: task -> place_call -> persist (shielded)        # bounded by a semaphore
         nothing claimed -> wait POLL_INTERVAL, or until a local call ends, or stop
 
-Side tasks: heartbeat, lease rescuer (maintenance.py) and the simulated carrier loop
-(delivers the simulated provider's webhooks; every worker runs one, they share the work
-through row locks).
+Side tasks: heartbeat, lease rescuer (maintenance.py), the outbound webhook deliverer
+(``hooks/delivery.py``) and the simulated carrier loop (delivers the simulated provider's
+webhooks; every worker runs one, they share the work through row locks and leases).
 
 Invariants:
   * a placed call is persisted even if the worker is being cancelled (``asyncio.shield``);
@@ -41,6 +41,7 @@ from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
+from dialer.hooks.delivery import Deliverer
 from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import Clock
@@ -97,6 +98,7 @@ class Worker:
         self.poll = settings.POLL_INTERVAL.total_seconds()
         # Calls accepted together are recorded IN_PROGRESS in one transaction.
         self._marks: GroupCommit[tuple[str, str], PlacedResult] = GroupCommit(self._mark_many)
+        self._deliverer: Deliverer | None = None
 
     def now(self) -> datetime:
         return self._clock.now() if self._clock else clock_mod.now()
@@ -117,6 +119,7 @@ class Worker:
                 self._every(stop, self.poll * 10, self._heartbeat(started)), name="heartbeat"
             ),
             asyncio.create_task(self._every(stop, self.poll * 5, self._rescue), name="rescuer"),
+            asyncio.create_task(self._every(stop, self.poll, self._webhooks), name="webhooks"),
         ]
         simulated = self._simulated()
         if simulated is not None:
@@ -332,6 +335,13 @@ class Worker:
 
         return beat
 
+    async def _webhooks(self) -> None:
+        if self._deliverer is None:
+            self._deliverer = Deliverer(self.db, self.settings)
+        # Deliver until nothing is due, then wait for the next round.
+        while await self._deliverer.run_once(self.now()):
+            pass
+
     async def _rescue(self) -> None:
         await rescue_expired(
             self.db, self.provider_for, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
@@ -358,6 +368,8 @@ class Worker:
         for t in side:
             t.cancel()
         await asyncio.gather(*side, return_exceptions=True)
+        if self._deliverer is not None:
+            await self._deliverer.aclose()
 
 
 async def run_worker_process(settings: Settings) -> None:
