@@ -157,7 +157,12 @@ class TestImport:
         assert body["duplicate_rows"] == [1, 5]
         assert body["invalid"] == 1
         assert body["invalid_rows"] == [
-            {"row": 4, "column": "A", "value": "12", "reason": "not a phone number of AR"}
+            {
+                "row": 4,
+                "column": "A",
+                "value": "12",
+                "reason": "'12' is not a valid AR phone number: only 2 digit(s)",
+            }
         ]
         found = (await client.get(_url(acc), params={"limit": 100})).json()
         assert {i["phone"] for i in found["items"]} == {

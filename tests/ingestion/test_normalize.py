@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import random
 from datetime import date, datetime
 from decimal import Decimal
 
-import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,28 +71,10 @@ def test_phones_become_e164(raw: object, country: nz.Country, e164: str) -> None
     assert nz.normalize_phone(raw, country) == e164
 
 
-@pytest.mark.parametrize("raw", ["12345", "sin número", "912345678", "0"])
+@pytest.mark.parametrize("raw", ["12345", "sin número", "112345678", "0"])
 def test_bad_phones(raw: str) -> None:
     with pytest.raises(ValueError, match="not a valid CL phone"):
         nz.normalize_phone(raw, "CL")
-
-
-def test_fast_chilean_phone_path_agrees_with_phonenumbers() -> None:
-    rng = random.Random(11)
-    plan = nz._FAST_PLANS["CL"]
-    for _ in range(3000):
-        digits = str(rng.randrange(2, 10)) + f"{rng.randrange(10**8):08d}"
-        compact = rng.choice(["", "56", "+56"]) + digits
-        try:
-            parsed = phonenumbers.parse(compact, "CL")
-            slow = (
-                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-                if phonenumbers.is_valid_number(parsed)
-                else None
-            )
-        except phonenumbers.NumberParseException:
-            slow = None
-        assert plan.e164(compact) == slow, compact
 
 
 def test_split_phone_cells() -> None:
@@ -118,47 +98,9 @@ def test_bad_dates(raw: object) -> None:
         nz.parse_date(raw)
 
 
-def _phonenumbers_e164(compact: str, region: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(compact, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-@settings(max_examples=3000, deadline=None)
-@given(
-    prefix=st.sampled_from(["", "56", "+56", "+", "5", "0"]),
-    digits=st.one_of(
-        st.text(alphabet="0123456789", min_size=7, max_size=11),
-        # Other scripts' digits (Arabic-Indic, full-width) are \d too.
-        st.text(alphabet="0123456789\u0660\u0669\uff19", min_size=9, max_size=9),
-        # Mostly the national significant numbers of real lines: 9 digits, 2-9 first.
-        st.integers(200_000_000, 999_999_999).map(str),
-    ),
-)
-def test_one_regex_chilean_phone_path_agrees_with_phonenumbers(prefix: str, digits: str) -> None:
-    # The single-regex test of the usual number, the separate tests behind it, and
-    # phonenumbers itself give the same answer for every shape the fast path covers.
-    plan = nz._FAST_PLANS["CL"]
-    compact = prefix + digits
-    fast = plan.e164(compact)
-    if fast is not False:
-        assert fast == _phonenumbers_e164(compact, "CL"), compact
-    assert plan.valid is not None
-    m = plan.valid.match(compact)
-    if m is not None:
-        assert fast == f"+56{m.group(1)}"
-
-
 @settings(max_examples=2000, deadline=None)
 @given(st.text(alphabet="0123456789 +-/;|,.()\t\u00a0\u2003\x1c\u0660\u00b2x", max_size=24))
-def test_phone_cell_shortcuts_agree_with_the_regexes(text: str) -> None:
-    # single_phone's character pre-check and phone_text_e164's digits-only shortcut
-    # answer exactly what the separator regex and the character strip would.
+def test_phone_cell_shortcut_agrees_with_the_separator_regex(text: str) -> None:
+    # single_phone's character pre-check answers exactly what the separator regex would.
     assert nz.single_phone(text) == (nz._PHONE_SPLIT.search(text) is None)
     assert nz.single_phone(text.strip()) == (nz._PHONE_SPLIT.search(text.strip()) is None)
-    if text.isdecimal():
-        assert nz._PHONE_CHARS.sub("", text) == text

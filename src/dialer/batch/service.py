@@ -36,13 +36,13 @@ from dialer.billing.pricing import to_display
 from dialer.billing.repository import serialize_claims
 from dialer.billing.schemas import unit_name
 from dialer.compliance import service as compliance_service
-from dialer.errors import Conflict, NotFound
+from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
 from dialer.job.schemas import AttemptRead, JobDetail, NewJob
 from dialer.job.states import WAITING, JobStatus
-from dialer.kit import clock, ids
+from dialer.kit import clock, ids, phone
 from dialer.logging import get_logger
 from dialer.models import Batch, BatchStatus, Job, PlanType
 from dialer.script import service as script_service
@@ -78,6 +78,25 @@ async def get_batch(
     return batch
 
 
+def normalise_job_phones(jobs: Sequence[NewJob], country: str) -> list[NewJob]:
+    """``jobs`` with every phone in E.164 by ``kit.phone`` (repeats of a number after
+    normalising dropped); InvalidInput (422) naming the first phone that is not one."""
+    out: list[NewJob] = []
+    for i, job in enumerate(jobs):
+        phones: list[str] = []
+        for p, raw in enumerate(job.phones):
+            try:
+                number = phone.e164(raw, country)
+            except phone.PhoneInvalid as exc:
+                raise InvalidInput(
+                    f"jobs.{i}.phones.{p}: {exc}", field=f"jobs.{i}.phones.{p}"
+                ) from None
+            if number not in phones:
+                phones.append(number)
+        out.append(job if phones == job.phones else job.model_copy(update={"phones": phones}))
+    return out
+
+
 async def create_batch(
     session: AsyncSession,
     principal: Principal,
@@ -96,6 +115,11 @@ async def create_batch(
     account = await AccountRepository.from_session(session).get(data.account_id)
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
+    given = data.jobs if jobs is None else None
+    if given:
+        # JSON jobs get the same phone normalisation as spreadsheet rows (E.164, legacy
+        # spellings repaired), so do-not-call and the provider can match their numbers.
+        given = normalise_job_phones(given, account.country)
     script_id, script_version = None, None
     if data.script_id is not None:
         # Pin the exact version and check the rows can fill every variable it uses
@@ -135,7 +159,7 @@ async def create_batch(
     )
     session.add(batch)
     await session.flush()
-    source = jobs if jobs is not None else (data.jobs or [])
+    source = jobs if jobs is not None else (given or [])
     created = await job_service.insert_jobs(session, batch, source, now=now)
     if created:
         await session.refresh(batch)

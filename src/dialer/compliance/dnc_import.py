@@ -18,9 +18,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import phonenumbers
-
 from dialer.errors import AppError, InvalidInput
+from dialer.kit import phone
 
 PHONE_HEADERS = frozenset(
     {
@@ -185,19 +184,9 @@ def phone_cells(data: bytes, filename: str | None) -> Iterator[Cell]:
 
 
 def normalise_phone(raw: str, region: str) -> str | None:
-    """E.164 for a number written in ``region``'s national or any international form;
-    None when it cannot be a phone number."""
-    text = raw.strip()
-    if not text:
-        return None
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    if text.startswith("00"):
-        text = "+" + text[2:]
+    """E.164 for a number written in ``region``'s national or any international form, by
+    the one normaliser (``kit.phone``); None when it cannot be a callable number."""
     try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
+        return phone.e164(raw, region)
+    except phone.PhoneInvalid:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialer.compliance.profiles import Profile
+from dialer.kit.phone import line_variants
 
 WEEKLY_LIMIT = "compliance_weekly_limit"
 DEBTOR_KEY_MAX = 64  # contact_log.debtor_key column size
@@ -66,14 +67,5 @@ def debtor_key(dni: str | None, phones: Sequence[str] | None) -> str | None:
 
 
 def phone_variants(e164: str) -> tuple[str, ...]:
-    """Every E.164 spelling of the same line, for do-not-call matching.
-
-    Argentina writes mobiles as +54 9 <area> <number> internationally, while the
-    "No Llame" registry and many files list <area> <number> without the 9; the
-    subscriber number is the same, so a listing of either spelling covers both.
-    """
-    if e164.startswith("+549") and len(e164) > 6:
-        return (e164, "+54" + e164[4:])
-    if e164.startswith("+54") and len(e164) > 5:
-        return (e164, "+549" + e164[3:])
-    return (e164,)
+    """Every E.164 spelling of the same line, for do-not-call matching (``kit.phone``)."""
+    return line_variants(e164)

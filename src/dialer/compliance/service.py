@@ -36,6 +36,7 @@ from dialer.errors import InvalidInput, NotFound
 from dialer.job import service as job_service
 from dialer.job.states import WAITING, JobStatus, Outcome
 from dialer.kit import clock
+from dialer.kit import phone as phone_kit
 from dialer.models import Account, Batch, Job
 
 if TYPE_CHECKING:
@@ -77,17 +78,30 @@ async def _account(session: AsyncSession, principal: Principal, account_id: str)
     return account
 
 
-async def listed_phones(session: AsyncSession, account_id: str, phones: Sequence[str]) -> set[str]:
-    """Which of ``phones`` (E.164) the account must not dial.
+async def listed_phones(
+    session: AsyncSession, account_id: str, phones: Sequence[str], *, region: str | None = None
+) -> set[str]:
+    """Which of ``phones`` the account must not dial.
 
     Used by ingestion (skip listed rows) and by the dispatcher right before dialing.
+    With ``region`` each number is first normalised by ``kit.phone`` (the dispatcher's
+    check: a job stored before its phones were normalised still matches the list).
     """
     if not phones:
         return set()
-    variants = {p: phone_variants(p) for p in phones}
+    variants = {p: phone_variants(_canonical(p, region)) for p in phones}
     all_variants = [v for vs in variants.values() for v in vs]
     listed = await ComplianceRepository.from_session(session).listed_among(account_id, all_variants)
     return {p for p, vs in variants.items() if any(v in listed for v in vs)}
+
+
+def _canonical(number: str, region: str | None) -> str:
+    if region is None:
+        return number
+    try:
+        return phone_kit.e164(number, region)
+    except phone_kit.PhoneInvalid:
+        return number  # compared as stored
 
 
 async def add_numbers(
@@ -100,18 +114,16 @@ async def add_numbers(
     raw = body.all_phones()
     normalised: list[str] = []
     for i, value in enumerate(raw):
-        phone = dnc_import.normalise_phone(value, region)
-        if phone is None:
+        try:
+            number = phone_kit.e164(value, region)
+        except phone_kit.PhoneInvalid as exc:
             field = (
                 "phone"
                 if body.phone is not None and i == 0
                 else f"phones[{i - (body.phone is not None)}]"
             )
-            raise InvalidInput(
-                f"{field}: '{value}' is not a phone number of {region} or in +E.164 form",
-                field=field,
-            )
-        normalised.append(phone)
+            raise InvalidInput(f"{field}: {exc}", field=field) from None
+        normalised.append(number)
     added, duplicates = await _insert(
         session, account.id, normalised, source=body.source, reason=body.reason
     )
@@ -189,10 +201,10 @@ async def get_number(
 
 
 def _parse_path_phone(phone: str, region: str) -> str:
-    e164 = dnc_import.normalise_phone(phone, region)
-    if e164 is None:
-        raise InvalidInput(f"phone: '{phone}' is not a phone number", field="phone")
-    return e164
+    try:
+        return phone_kit.e164(phone, region)
+    except phone_kit.PhoneInvalid as exc:
+        raise InvalidInput(f"phone: {exc}", field="phone") from None
 
 
 async def list_numbers(
@@ -243,13 +255,12 @@ async def import_file(
         if not column:
             column = cell.column
             fmt = "no_llame" if cell.column == "A" else "header"
-        phone = dnc_import.normalise_phone(cell.value, region)
-        if phone is None:
+        try:
+            phone = phone_kit.e164(cell.value, region)
+        except phone_kit.PhoneInvalid as exc:
             n_invalid += 1
             if len(invalid) < REPORT_ROWS:
-                reason_text = (
-                    "empty" if not cell.value.strip() else f"not a phone number of {region}"
-                )
+                reason_text = "empty" if exc.reason == "empty" else str(exc)
                 invalid.append(
                     RowProblem(
                         row=cell.row, column=cell.column, value=cell.value[:64], reason=reason_text
@@ -330,7 +341,7 @@ async def do_not_call_filter(
     account's list, or end it FAILED with ``do_not_call`` when none is left. No attempt
     is spent and nothing is reserved for a job ended here."""
     phones = {p for j in jobs for p in (j.phones or []) if p}
-    listed = await listed_phones(session, ctx.account_id, sorted(phones))
+    listed = await listed_phones(session, ctx.account_id, sorted(phones), region=ctx.country)
     if not listed:
         return {}
     for job in jobs:

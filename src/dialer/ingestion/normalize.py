@@ -9,16 +9,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
-from phonenumbers.phonemetadata import PhoneMetadata
 from stdnum import exceptions as stdnum_errors
 from stdnum.ar import cuit as ar_cuit
 from stdnum.ar import dni as ar_dni
 from stdnum.cl import rut as cl_rut
+
+from dialer.kit import phone
 
 Country = Literal["CL", "AR"]
 COUNTRIES: tuple[Country, ...] = ("CL", "AR")
@@ -196,7 +194,6 @@ def amount_json(amount: Decimal) -> int | float:
 # ---------------------------------------------------------------- phones
 
 _PHONE_SPLIT = re.compile(r"\s*[/;|]\s*|\s+-\s+|\s*,\s+")
-_PHONE_CHARS = re.compile(r"[^\d+]")
 
 
 def split_phones(value: object) -> list[str]:
@@ -209,142 +206,15 @@ def split_phones(value: object) -> list[str]:
     return [p for p in _PHONE_SPLIT.split(text) if p]
 
 
-class _NationalPlan:
-    """A region's validity test from phonenumbers' own metadata, for plain digit strings.
-
-    ``phonenumbers.parse`` + ``is_valid_number`` cost ~15 µs a number; for the common
-    shape (national significant number as digits, optionally after the country code)
-    matching the metadata patterns directly gives the same answer in ~1 µs. The
-    equivalence is checked against phonenumbers by tests/ingestion/test_normalize.py.
-    """
-
-    def __init__(self, region: str, national_len: int, leading: str) -> None:
-        meta = PhoneMetadata.metadata_for_region(region)
-        assert meta is not None
-        self.code = str(meta.country_code)
-        # ASCII digits only: a number written with other scripts' digits goes through
-        # phonenumbers, which converts them, instead of being stored as written.
-        self.shape = re.compile(
-            rf"^(?:\+?{self.code})?([{leading}]\d{{{national_len - 1}}})$", re.ASCII
-        )
-        self.general = self._desc(meta.general_desc)
-        descs = (
-            meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number,
-            meta.pager, meta.uan, meta.voicemail, meta.fixed_line, meta.mobile,
-        )  # fmt: skip
-        # One alternation of every type valid at this length: a single regex call per number.
-        patterns = [
-            f"(?:{d.national_number_pattern})"
-            for d in descs
-            if d is not None
-            and d.national_number_pattern
-            and (not d.possible_length or national_len in d.possible_length)
-        ]
-        self.national_len = national_len
-        self.any_type = re.compile("|".join(patterns), re.ASCII)
-        # The three tests above as one regex, for the usual (valid) number: the shape,
-        # then the national number as a lookahead on the general description and the
-        # alternation of types, each up to the end of the string (a fullmatch). Only one
-        # branch of the optional country code can leave ``national_len`` digits, so the
-        # backtracking finds exactly the national number ``shape`` captures. A miss
-        # goes through the separate tests, which tell invalid from not covered.
-        general_lengths, general = self.general
-        self.valid: re.Pattern[str] | None = None
-        if not general_lengths or national_len in general_lengths:
-            self.valid = re.compile(
-                rf"(?:\+?{self.code})?"
-                rf"((?=[{leading}]\d{{{national_len - 1}}}\Z)"
-                rf"(?=(?:{general.pattern})\Z)"
-                rf"(?:{self.any_type.pattern})\Z)",
-                re.ASCII,
-            )
-
-    @staticmethod
-    def _desc(desc: Any) -> tuple[tuple[int, ...], re.Pattern[str]]:
-        lengths = tuple(desc.possible_length or ())
-        return lengths, re.compile(f"(?:{desc.national_number_pattern})", re.ASCII)
-
-    @staticmethod
-    def _matches(national: str, desc: tuple[tuple[int, ...], re.Pattern[str]]) -> bool:
-        lengths, pattern = desc
-        if lengths and len(national) not in lengths:
-            return False
-        return pattern.fullmatch(national) is not None
-
-    def e164(self, compact: str) -> str | bool | None:
-        """E.164, None when invalid, False when the shape is not covered (use phonenumbers)."""
-        if self.valid is not None and (m := self.valid.match(compact)) is not None:
-            return f"+{self.code}{m.group(1)}"
-        m = self.shape.match(compact)
-        if m is None:
-            return False
-        national = m.group(1)
-        if not self._matches(national, self.general):
-            return None
-        if self.any_type.fullmatch(national) is not None:
-            return f"+{self.code}{national}"
-        return None
-
-
-# Chile: every national significant number is 9 digits (mobiles 9..., landlines 2-8...).
-_FAST_PLANS: dict[str, _NationalPlan] = {"CL": _NationalPlan("CL", 9, "2-9")}
-_FAST_VALID: dict[str, tuple[re.Pattern[str], str]] = {
-    country: (plan.valid, f"+{plan.code}")
-    for country, plan in _FAST_PLANS.items()
-    if plan.valid is not None
-}
-
-
-def _phone_e164(compact: str, country: Country) -> str | None:
-    plan = _FAST_PLANS.get(country)
-    if plan is not None:
-        fast = plan.e164(compact)
-        if fast is not False:
-            return fast  # type: ignore[return-value]
-    return _phone_e164_slow(compact, country)
-
-
-# Only phonenumbers' path is worth caching: the fast one costs about what a cache lookup
-# does, and a cache entry per (mostly distinct) number is garbage-collector work.
-@lru_cache(maxsize=200_000)
-def _phone_e164_slow(compact: str, country: Country) -> str | None:
-    try:
-        number = phonenumbers.parse(compact, country)
-    except NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
-
-
 def normalize_phone(value: object, country: Country) -> str:
-    """A phone number in E.164 (``+56912345678``, ``+5491123456789``).
-
-    Chile: 9-digit mobiles (9...) and landlines with area code (2 2xxx xxxx, 32 2xx xxxx).
-    Argentina: the mobile ``9`` after +54 and the local ``0``/``15`` forms
-    (``011 15 2345-6789`` -> ``+5491123456789``) follow the national numbering plan.
-    """
-    text = cell_text(value)
-    result = phone_text_e164(text, country)
-    if result is None:
-        raise ValueError(f"'{text}' is not a valid {country} phone number")
-    return result
+    """A phone number in E.164 (``+56912345678``, ``+5491123456789``) by the one
+    normaliser, ``kit.phone``; raises its ``PhoneInvalid`` (a ValueError) with the reason."""
+    return phone.e164(value, country)
 
 
 def phone_text_e164(text: str, country: Country) -> str | None:
-    """``normalize_phone`` of a stripped text, with None instead of the error."""
-    # Cache on the digits only: "9 8765 4321" and "98765-4321" are parsed once.
-    # isdecimal() is exactly "every character is \d", so a cell of digits is kept as is.
-    compact = text if text.isdecimal() else _PHONE_CHARS.sub("", text)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not 5 <= len(compact.lstrip("+")) <= 15:
-        return None
-    # The one-regex test of _NationalPlan.e164, without two calls: once per phone cell.
-    valid = _FAST_VALID.get(country)
-    if valid is not None and (m := valid[0].match(compact)) is not None:
-        return valid[1] + m.group(1)
-    return _phone_e164(compact, country)
+    """E.164 of a stripped text that needs no repair and raises no warning, else None."""
+    return phone.clean_e164(text, country)
 
 
 def single_phone(text: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from dialer.ingestion import normalize as nz
 from dialer.ingestion.headers import HeaderMapping
 from dialer.job.schemas import NewJob
+from dialer.kit import phone
 
 ProcessingType = Literal["basic", "acquisition"]
 # Column sizes of the jobs table: longer values are row errors, not database errors.
@@ -233,13 +234,17 @@ class RowValidator:
             parsed = self._phone_cell(raw)
             if parsed is None:
                 continue  # whitespace only
-            for item in parsed:
-                if item[0] is None:
-                    bad = RowError(row_number, header, item[1])
+            for e164, message in parsed:
+                if e164 is None:
+                    bad = RowError(row_number, header, message)
                     first_bad = first_bad or bad
                     warnings.append(bad)
-                elif item[0] not in phones:
-                    phones.append(item[0])
+                    continue
+                if message:
+                    # Repaired (legacy spelling) or in a range libphonenumber does not list.
+                    warnings.append(RowError(row_number, header, message))
+                if e164 not in phones:
+                    phones.append(e164)
         if not phones:
             if first_bad is not None:
                 errors.append(first_bad)
@@ -368,23 +373,18 @@ class RowValidator:
         return "{" + ",".join(members) + "}"
 
     def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
-        """Each number in a phone cell as (E.164, "") or (None, error); None when blank."""
-        if type(raw) is str:
-            text = raw.strip()
-            if not text:
-                return None
-            if nz.single_phone(text):
-                # The usual cell, without the general path's list and exception.
-                e164 = nz.phone_text_e164(text, self.country)
-                if e164 is None:
-                    return [(None, f"'{text}' is not a valid {self.country} phone number")]
-                return [(e164, "")]
+        """Each number in a phone cell as (E.164, warning or "") or (None, error); None
+        when blank. One ``kit.phone.normalize`` per number."""
+        if type(raw) is str and not raw.strip():
+            return None
         out: list[tuple[str | None, str]] = []
         for part in nz.split_phones(raw):
             try:
-                out.append((nz.normalize_phone(part, self.country), ""))
-            except ValueError as exc:
+                found = phone.normalize(part, self.country)
+            except phone.PhoneInvalid as exc:
                 out.append((None, str(exc)))
+            else:
+                out.append((found.e164, found.warning or ""))
         return out
 
 

@@ -1,0 +1,350 @@
+"""The one phone normaliser: every number that enters the product (spreadsheet cells,
+JSON jobs, do-not-call entries and files, the dialer's own checks) goes through
+``normalize`` and comes out in E.164, or is refused with a reason.
+
+Pure: no I/O. Rules, for accounts in Chile (CL) and Argentina (AR):
+
+* **Well-formed is enough.** A number whose length and prefix fit the country's numbering
+  plan as a mobile or landline is accepted, even when libphonenumber's metadata does not
+  list its range as assigned yet (the regulators allocate ahead of the metadata). Such a
+  number carries a warning; a number that turns out unassigned is answered
+  ``invalid_number`` by the provider and phone fallback moves on.
+* **Chile** (9-digit national numbers since 2016: mobiles ``9 xxxx xxxx``, Santiago
+  landlines ``2 2xxx xxxx``, regional landlines ``<area> xxx xxxx``). Legacy spellings
+  still found in old portfolios are repaired, each with a warning naming the original:
+  the national trunk ``0`` (``09 8765 4321``, ``(02) 2345 6789``), an 8-digit mobile from
+  before the 2012 change (``8765 4321`` gains the leading 9), an 8-digit Santiago
+  landline from before 2013 (``2 345 6789`` gains the 2), and a number stored as text
+  with a float's ``.0`` (``56987654321.0``). Surrounding whitespace, spaces, dashes, dots
+  and parentheses are formatting, not repairs.
+* **Argentina**: libphonenumber's handling of the national ``0``, the local ``15`` mobile
+  prefix and the international mobile ``9`` (``011 15 2345-6789`` -> ``+5491123456789``),
+  with the same well-formedness leniency (area code ``11``, ``2xx`` or ``3xx``, 10 digits,
+  plus the ``9`` for mobiles).
+* Numbers of other countries (written with ``+`` or ``00``) must be valid for
+  libphonenumber.
+
+Refusals carry a ``reason`` code (``empty``, ``not_a_number``, ``too_short``,
+``too_long``, ``unassigned_range``, ``not_mobile_or_landline``) and a message fit for an
+operator.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers.phonemetadata import PhoneMetadata
+
+Country = Literal["CL", "AR"]
+Reason = Literal[
+    "empty", "not_a_number", "too_short", "too_long", "unassigned_range",
+    "not_mobile_or_landline",
+]  # fmt: skip
+
+_LIB = f"libphonenumber {phonenumbers.__version__}"
+# Types a dialer may call: a debtor's mobile or landline (VoIP landlines included).
+_CALLABLE = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+    }
+)
+_TYPE_NAMES = {
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.UAN: "a company's universal access number",
+    PhoneNumberType.PAGER: "a pager number",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal-number service",
+}
+
+
+class PhoneInvalid(ValueError):
+    """A text that cannot be normalised to a callable number; ``reason`` says why."""
+
+    def __init__(self, text: str, country: str, reason: Reason, why: str) -> None:
+        super().__init__(f"'{text}' is not a valid {country} phone number: {why}")
+        self.text = text
+        self.reason = reason
+        self.why = why
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A normalised number; ``warning`` when it was repaired or its range is unlisted."""
+
+    e164: str
+    warning: str | None = None
+
+
+# ---------------------------------------------------------------- the usual number, fast
+
+# Formatting characters a written number may contain; anything else (letters) refuses it.
+_FORMATTING = re.compile(r"[\s().\-/\u2010-\u2015]")
+_NOT_A_NUMBER = re.compile(r"[^\d\s().\-/+\u2010-\u2015]")
+_TEXT_FLOAT = re.compile(r"^(\+?\d{5,15})\.0+$", re.ASCII)
+
+
+def _fast_chile() -> re.Pattern[str]:
+    """One regex answering "a clean, assigned Chilean mobile/landline" for a digit string.
+
+    Built from libphonenumber's own metadata (its fixed-line, mobile and VoIP patterns),
+    so it gives phonenumbers' answer in ~1 µs instead of ~15 µs; a test compares them.
+    """
+    meta = PhoneMetadata.metadata_for_region("CL")
+    assert meta is not None
+    types = [
+        f"(?:{d.national_number_pattern})"
+        for d in (meta.fixed_line, meta.mobile, meta.voip)
+        if d is not None and d.national_number_pattern and 9 in (d.possible_length or (9,))
+    ]
+    assert meta.general_desc is not None
+    general = meta.general_desc.national_number_pattern
+    return re.compile(
+        rf"(?:\+?56)?((?=[2-9]\d{{8}}\Z)(?=(?:{general})\Z)(?:{'|'.join(types)})\Z)", re.ASCII
+    )
+
+
+_CL_FAST = _fast_chile()
+
+
+def clean_e164(text: str, country: str) -> str | None:
+    """E.164 of a stripped text when ``normalize`` accepts it *without a warning*; else
+    None (then ``normalize`` says what it repaired or why it refuses). The hot path of
+    spreadsheet imports: one regex for the usual Chilean number."""
+    # isdecimal() is exactly "every character is \d": a cell of digits is kept as is.
+    compact = text if text.isdecimal() else _compact(text)
+    if compact is None:
+        return None
+    if country == "CL" and (m := _CL_FAST.match(compact)) is not None:
+        return "+56" + m.group(1)
+    e164, warning, _ = _normalize_compact(compact, country)
+    return e164 if warning is None else None
+
+
+def _compact(text: str) -> str | None:
+    """Digits (and a leading ``+``) of a written number; None when it holds other text."""
+    if _NOT_A_NUMBER.search(text) is not None:
+        return None
+    compact = _FORMATTING.sub("", text)
+    if "+" in compact[1:]:
+        return None
+    return compact
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def normalize(value: object, country: str) -> Phone:
+    """The number in E.164, with a warning when repaired or unlisted; raises PhoneInvalid."""
+    text = _text(value)
+    if not text:
+        raise PhoneInvalid(text, country, "empty", "empty")
+    warning: str | None = None
+    m = _TEXT_FLOAT.match(text)
+    if m is not None:
+        compact: str | None = m.group(1)
+        warning = "a number stored as text with a decimal '.0'"
+    else:
+        compact = _compact(text)
+    if compact is None:
+        raise PhoneInvalid(
+            text, country, "not_a_number", "it contains characters other than digits"
+        )
+    e164, note, failure = _normalize_compact(compact, country)
+    if e164 is None:
+        assert failure is not None
+        raise PhoneInvalid(text, country, failure[0], failure[1])
+    notes = [n for n in (warning, note) if n]
+    if not notes:
+        return Phone(e164)
+    return Phone(e164, f"'{text}' read as {e164}: {'; '.join(notes)}")
+
+
+def e164(value: object, country: str) -> str:
+    """``normalize(value, country).e164``; raises PhoneInvalid."""
+    return normalize(value, country).e164
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a number cell: 56987654321.0
+    if isinstance(value, bool):
+        return ""
+    return str(value).strip()
+
+
+_Failure = tuple[Reason, str]
+_Result = tuple[str | None, str | None, _Failure | None]
+
+
+# One entry per distinct compact number: files repeat numbers, and phonenumbers costs
+# ~15 µs a parse. The fast regex above keeps the usual Chilean number out of it.
+@lru_cache(maxsize=100_000)
+def _normalize_compact(compact: str, country: str) -> _Result:
+    """(e164, warning, None) or (None, None, (reason, why)) for a compact digit string."""
+    if not compact.isascii():
+        # Other scripts' digits (Arabic-Indic, full-width) as ASCII.
+        compact = "".join(c if c == "+" else str(unicodedata.decimal(c)) for c in compact)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    digits = compact.lstrip("+")
+    if len(digits) < 5:
+        return None, None, ("too_short", f"only {len(digits)} digit(s)")
+    if len(digits) > 15:
+        return None, None, ("too_long", f"{len(digits)} digits, more than any phone number")
+    if compact.startswith("+"):
+        if compact.startswith("+56"):
+            return _chile(compact[3:])
+        if compact.startswith("+54"):
+            return _argentina(compact)
+        return _foreign(compact)
+    if country == "CL":
+        if len(compact) in (10, 11) and compact.startswith("56"):
+            # 56 987654321 (and 56 87654321, an old mobile): the country code without "+".
+            return _chile(compact[2:])
+        return _chile(compact)
+    if country == "AR":
+        return _argentina(compact)
+    return _foreign(compact)
+
+
+# Chilean landline area codes (single-digit 2 is Santiago), from Subtel's numbering plan.
+_CL_AREAS = frozenset(
+    "32 33 34 35 41 42 43 45 51 52 53 55 57 58 61 63 64 65 67 71 72 73 75".split()
+)
+
+
+def _chile(national: str) -> _Result:
+    notes: list[str] = []
+    if len(national) > 9 and national.startswith(("600", "12300")):
+        return None, None, ("not_mobile_or_landline", "a toll-free or shared-cost number")
+    if len(national) == 10 and national[0] == "0":
+        national = national[1:]
+        notes.append("dropped the trunk prefix 0 (not dialed since 2016)")
+    if len(national) == 8 and national[0] in "56789":
+        national = "9" + national
+        notes.append("8-digit mobile from before 2012: added the leading 9")
+    elif len(national) == 8 and national[0] == "2":
+        national = "2" + national
+        notes.append("8-digit Santiago landline from before 2013: added the 2")
+    if len(national) < 9:
+        return None, None, ("too_short", f"{len(national)} digits; Chilean numbers have 9")
+    if len(national) > 9:
+        return None, None, ("too_long", f"{len(national)} digits; Chilean numbers have 9")
+    e164 = "+56" + national
+    number = phonenumbers.PhoneNumber(country_code=56, national_number=int(national))
+    valid = national[0] != "0" and phonenumbers.is_valid_number(number)
+    if valid:
+        kind = phonenumbers.number_type(number)
+        if kind not in _CALLABLE:
+            return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
+    elif national[0] == "9" or national[0] == "2" or national[:2] in _CL_AREAS:
+        kind_name = "mobile" if national[0] == "9" else "landline"
+        notes.append(f"well-formed {kind_name} number in a range {_LIB} does not list")
+    else:
+        return (
+            None,
+            None,
+            (
+                "unassigned_range",
+                f"no Chilean mobile (9...) or landline area code starts {national[:2]}",
+            ),
+        )
+    return e164, "; ".join(notes) or None, None
+
+
+def _argentina(compact: str) -> _Result:
+    try:
+        number = phonenumbers.parse(compact, "AR")
+    except NumberParseException:
+        return None, None, ("not_a_number", "not a phone number")
+    if number.country_code != 54:
+        return _foreign(compact)
+    national = phonenumbers.national_significant_number(number)
+    e164 = f"+54{national}"
+    if phonenumbers.is_valid_number(number):
+        kind = phonenumbers.number_type(number)
+        if kind not in _CALLABLE:
+            return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
+        return e164, None, None
+    subscriber = national[1:] if len(national) == 11 and national[0] == "9" else national
+    if len(subscriber) == 10 and (subscriber.startswith("11") or subscriber[0] in "23"):
+        kind_name = "mobile" if subscriber is not national else "landline"
+        return e164, f"well-formed {kind_name} number in a range {_LIB} does not list", None
+    if national.startswith("15"):
+        return (
+            None,
+            None,
+            (
+                "unassigned_range",
+                "15 is the local mobile prefix: write the area code before it (11 15 2345 6789)",
+            ),
+        )
+    if len(subscriber) < 10:
+        return (
+            None,
+            None,
+            (
+                "too_short",
+                f"{len(subscriber)} digits; Argentine numbers have 10 with the area code",
+            ),
+        )
+    if len(subscriber) > 10:
+        return (
+            None,
+            None,
+            (
+                "too_long",
+                f"{len(subscriber)} digits; Argentine numbers have 10 with the area code",
+            ),
+        )
+    return None, None, ("unassigned_range", f"no Argentine area code starts {subscriber[:2]}")
+
+
+def _foreign(compact: str) -> _Result:
+    try:
+        number = phonenumbers.parse(compact if compact.startswith("+") else "+" + compact)
+    except NumberParseException:
+        return None, None, ("not_a_number", "not a phone number")
+    if not phonenumbers.is_valid_number(number):
+        return (
+            None,
+            None,
+            (
+                "unassigned_range",
+                f"not a valid number of country code +{number.country_code}",
+            ),
+        )
+    kind = phonenumbers.number_type(number)
+    if kind not in _CALLABLE:
+        return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164)), None, None
+
+
+# ---------------------------------------------------------------- identity of a line
+
+
+def line_variants(e164: str) -> tuple[str, ...]:
+    """Every E.164 spelling of the same line, for do-not-call matching.
+
+    Argentina writes mobiles as +54 9 <area> <number> internationally, while the
+    "No Llame" registry and many files list <area> <number> without the 9; the
+    subscriber number is the same, so a listing of either spelling covers both.
+    """
+    if e164.startswith("+549") and len(e164) > 6:
+        return (e164, "+54" + e164[4:])
+    if e164.startswith("+54") and len(e164) > 5:
+        return (e164, "+549" + e164[3:])
+    return (e164,)
