@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
 import python_calamine
+
+from dialer.kit import workbook_guard
 
 Format = Literal["xlsx", "xls", "ods", "csv"]
 
@@ -40,19 +39,14 @@ _BINARY_MAGIC = {
 _SNIFF_BYTES = 64 * 1024
 _CSV_DELIMITERS = (";", ",", "\t", "|")
 
-# Zip-bomb guards, checked on the archive's directory and a streamed pass over the sheet
-# XML before any reader builds the sheet in memory.
-MAX_UNZIPPED_BYTES = 1 << 30
-MAX_ZIP_RATIO = 200  # real xlsx XML compresses 5-30:1; deflate bombs reach ~1000:1
-_RATIO_MIN_BYTES = 8 << 20  # tiny parts may compress oddly well and are harmless
-# Title rows and the header row may sit above the data: not counted against the limit.
-ROW_ALLOWANCE = 31
-_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
-_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
-
-
-class UploadLimitError(ValueError):
-    """The file is within the byte limit but unpacks or counts beyond what we accept."""
+# Zip-bomb, row and extent guards (kit/workbook_guard.py), checked on the archive's
+# directory and a streamed pass over the sheet XML before any reader builds the sheet.
+MAX_UNZIPPED_BYTES = workbook_guard.MAX_UNZIPPED_BYTES
+MAX_ZIP_RATIO = workbook_guard.MAX_ZIP_RATIO
+MAX_SHEET_CELLS = workbook_guard.MAX_SHEET_CELLS
+ROW_ALLOWANCE = workbook_guard.ROW_ALLOWANCE
+# The file is within the byte limit but unpacks, counts or extends beyond what we accept.
+UploadLimitError = workbook_guard.WorkbookTooLarge
 
 
 class FileFormatError(ValueError):
@@ -267,47 +261,10 @@ def check_workbook_archive(source: IO[bytes], max_rows: int) -> None:
 
 
 def _check_archive(path: Path | IO[bytes], fmt: Format, max_rows: int) -> None:
-    damaged = FileFormatError(f"the file is not a valid .{fmt} workbook (damaged or truncated)")
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
-                raise UploadLimitError(
-                    f"the workbook unpacks to more than {MAX_UNZIPPED_BYTES >> 20} MB"
-                )
-            for info in infos:
-                ratio = info.file_size / max(info.compress_size, 1)
-                if info.file_size > _RATIO_MIN_BYTES and ratio > MAX_ZIP_RATIO:
-                    raise UploadLimitError(
-                        f"the workbook is compressed abnormally ({info.filename} unpacks "
-                        f"{ratio:,.0f} times larger); it looks like a zip bomb"
-                    )
-            if fmt == "xlsx":
-                for info in infos:
-                    if _WORKSHEET.match(info.filename):
-                        _count_sheet_rows(archive, info, max_rows)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
-        if isinstance(exc, UploadLimitError | FileFormatError):
-            raise
-        raise damaged from None
-
-
-def _count_sheet_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: int) -> None:
-    rows = 0
-    tail = b""
-    with archive.open(info) as stream:
-        while chunk := stream.read(1 << 20):
-            data = tail + chunk
-            # Count tags that start before the last 64 bytes; those are counted with the
-            # next chunk, so a tag split across two chunks is counted exactly once.
-            cut = max(len(data) - 64, 0)
-            rows += sum(1 for m in _ROW_TAG.finditer(data) if m.start() < cut)
-            tail = data[cut:]
-            if rows > max_rows + ROW_ALLOWANCE:
-                raise _too_many_rows(max_rows)
-    rows += len(_ROW_TAG.findall(tail))
-    if rows > max_rows + ROW_ALLOWANCE:
-        raise _too_many_rows(max_rows)
+        workbook_guard.check_archive(path, fmt, max_rows)
+    except workbook_guard.WorkbookDamaged as exc:
+        raise FileFormatError(str(exc)) from None
 
 
 def read_all(path: Path) -> list[list[object]]:

@@ -4,11 +4,12 @@ Pure of the database: ``parse_chunks`` turns a file into ``Chunk`` messages (val
 column by column, ready to insert) and a final ``Summary`` (counts, the first errors,
 the mapping). ``ChunkStream`` runs it where it does not slow the caller down:
 
-* small files in a worker thread, one hop per chunk;
-* large files in a worker process, so parsing and validation (CPU-bound Python) run on
-  another core while the caller filters and inserts the previous chunk. A thread cannot
-  do that: it would share the GIL with the database driver's thread. A thread of the
-  caller's reads the pipe one chunk ahead, so the process never waits for it to drain.
+in a worker process, always: parsing and validation (CPU-bound Python) run on another
+core while the caller filters and inserts the previous chunk (a thread would share the
+GIL with the database driver's thread), and a crafted file can never take the API
+process down: the child runs under an address-space limit (``kit.child``), so a reader
+asking for 100 GB fails there and the caller answers 413. A thread of the caller's reads
+the pipe one chunk ahead, so the process never waits for it to drain.
 
 The process only ever runs this module's pure code and talks through one pipe, so any
 exit path (error, cancellation, a crash in the child) ends with the child terminated.
@@ -17,11 +18,7 @@ exit path (error, cancellation, a crash in the child) ends with the child termin
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-import multiprocessing
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,12 +33,15 @@ from dialer.ingestion import headers as hdr
 from dialer.ingestion.normalize import person_key
 from dialer.ingestion.parsers import FileFormatError, open_sheet
 from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
+from dialer.kit import child
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
 MAX_REPORTED = 1000  # per list (errors, skipped, warnings); counts are always complete
-# Below this size a process start costs more than the overlap saves.
-PROCESS_MIN_BYTES = 1 << 20
+# Memory the reader process may allocate beyond what it inherits: the largest sheet the
+# extent guard lets through (MAX_SHEET_CELLS x 32 bytes in calamine) plus the rows in
+# flight.
+READER_MEMORY_BYTES = child.DEFAULT_BUDGET_BYTES
 
 
 def dumps_phones(phones: list[str]) -> str:
@@ -124,10 +124,14 @@ class Summary:
 
 
 class ParseFailed(Exception):
-    """The file cannot be imported at all (kind: unsupported, unreadable, header)."""
+    """The file cannot be imported at all (kind: unsupported, unreadable, header,
+    too_large)."""
 
     def __init__(
-        self, kind: Literal["unsupported", "unreadable", "header"], message: str, fld: str
+        self,
+        kind: Literal["unsupported", "unreadable", "header", "too_large"],
+        message: str,
+        fld: str,
     ):
         super().__init__(kind, message, fld)
         self.kind = kind
@@ -226,13 +230,10 @@ def parse_chunks(
     yield summary
 
 
-def use_process(path: Path) -> bool:
-    """Whether a file is large enough to be parsed in a worker process."""
-    return path.stat().st_size >= PROCESS_MIN_BYTES
-
-
 class ChunkStream:
-    """``parse_chunks`` off the event loop: in a process when ``parallel`` (default: by size).
+    """``parse_chunks`` off the event loop, in a memory-limited process (``parallel=False``
+    runs it in a thread of this process instead: for tests comparing the two, never for
+    files from users).
 
     ``async with ChunkStream(...) as chunks`` starts the reader (so it loads the file while
     the caller does its own lookups); ``async for msg in chunks`` receives the chunks and
@@ -249,7 +250,7 @@ class ChunkStream:
         parallel: bool | None = None,
     ) -> None:
         self._args = (path, filename, column_mapping, options)
-        self._parallel = use_process(path) if parallel is None else parallel
+        self._parallel = True if parallel is None else parallel
         self._proc: Any = None
         self._receiver: Connection | None = None
         self._gen: Generator[Chunk | Summary, None, None] | None = None
@@ -260,20 +261,21 @@ class ChunkStream:
 
     async def __aenter__(self) -> ChunkStream:
         if self._parallel:
-            ctx = _context()
+            ctx = child.context()
             receiver, sender = ctx.Pipe(duplex=False)
             try:
-                proc = ctx.Process(target=_child, args=(sender, self._args), daemon=True)
+                proc = ctx.Process(
+                    target=_child, args=(sender, self._args, READER_MEMORY_BYTES), daemon=True
+                )
                 proc.start()
-            except (AssertionError, OSError):
-                # A daemonic parent may not start children; a thread gives the same result.
+            except BaseException:
                 receiver.close()
-            else:
-                self._proc, self._receiver = proc, receiver
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingestion-reader")
+                raise
             finally:
                 sender.close()
-        if self._proc is None:
+            self._proc, self._receiver = proc, receiver
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingestion-reader")
+        else:
             self._gen = parse_chunks(*self._args)
         return self
 
@@ -330,41 +332,35 @@ class ChunkStream:
         try:
             msg = self._receiver.recv()
         except EOFError:
-            raise RuntimeError(
-                f"the spreadsheet reader stopped unexpectedly (exit code {self._proc.exitcode})"
-            ) from None
+            self._proc.join(5)
+            raise _failed(child.ChildFailed(self._proc.exitcode)) from None
         if isinstance(msg, BaseException):
             raise msg
         return msg  # type: ignore[no-any-return]
 
 
-def _child(sender: Connection, args: tuple[Any, ...]) -> None:
-    # A forked child inherits the server's signal handlers and the event loop's wakeup
-    # fd: without this a terminate() would run the server's shutdown handler here (and
-    # not end the child), and signals would wake the parent's loop.
-    with contextlib.suppress(ValueError):  # only possible from the main thread
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the child
-    # The inherited heap (the whole application) is never garbage here: without this,
-    # every full collection triggered by the rows walks all of it again.
-    gc.freeze()
+def _failed(exc: child.ChildFailed) -> ParseFailed:
+    if exc.out_of_memory:
+        return ParseFailed(
+            "too_large",
+            f"reading the file needs more than the {READER_MEMORY_BYTES >> 20} MB of memory "
+            "a spreadsheet may use (a sheet spanning far more cells than it holds?); "
+            "delete the cells far outside the data or split the file",
+            "file",
+        )
+    return ParseFailed("unreadable", f"the file could not be read ({exc})", "file")
+
+
+def _child(sender: Connection, args: tuple[Any, ...], budget: int) -> None:
+    child.prepare_child(budget)
     try:
         for msg in parse_chunks(*args):
             sender.send(msg)
     except ParseFailed as exc:
         sender.send(exc)
+    except MemoryError:
+        sender.send(_failed(child.ChildFailed(-signal.SIGABRT)))
     except BaseException as exc:  # a bug or a broken file: reported, never a hang
         sender.send(RuntimeError(f"the spreadsheet reader failed: {exc!r}"))
     finally:
         sender.close()
-
-
-def _context() -> Any:
-    # fork starts at once with every module already imported (a fresh interpreter costs
-    # ~0.3 s); the child runs only pure code above. Python 3.12+ warns when forking a
-    # threaded process, so there (and off Linux) a forkserver/spawn start is used instead.
-    if sys.platform == "linux" and sys.version_info < (3, 12):
-        return multiprocessing.get_context("fork")
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

@@ -3,7 +3,7 @@
 Pipeline::
 
     file ──parsers──▶ raw rows ──headers.detect──▶ mapping ──rows.RowValidator──▶ rows | errors
-         (reader.ChunkStream: a worker process for large files, a thread for small ones)
+         (reader.ChunkStream: a memory-limited worker process, whatever the size)
                            │ chunks of reader.CHUNK rows, JSON already encoded
                            ▼
     event loop: do-not-call ─▶ duplicates (in file, in open batches) ─▶ repository insert
@@ -36,7 +36,7 @@ from dialer.compliance import service as compliance_service
 from dialer.compliance.rules import phone_variants
 from dialer.errors import AppError, InvalidInput, NotFound
 from dialer.events.service import publish
-from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile
+from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile, UploadTooLarge
 from dialer.ingestion.normalize import Country, person_key
 from dialer.ingestion.reader import (
     MAX_REPORTED,
@@ -433,6 +433,8 @@ async def _run(
 def _parse_error(exc: ParseFailed) -> AppError:
     if exc.kind == "unsupported":
         return UnsupportedFile(exc.message, field=exc.field)
+    if exc.kind == "too_large":
+        return UploadTooLarge(exc.message, field=exc.field)
     if exc.kind == "unreadable":
         return UnreadableFile(exc.message, field=exc.field)
     return InvalidInput(exc.message, field=exc.field)
@@ -449,8 +451,8 @@ async def preview_import(
 ) -> PreviewResponse:
     """What ``create_import`` would do with this file, without writing anything.
 
-    ``parallel`` forces (True) or avoids (False) the worker process; by default large
-    files get one.
+    ``parallel=False`` reads in a thread instead of the memory-limited worker process
+    (tests comparing the two paths only).
     """
     plan = await _plan(session, principal, options)
 
