@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from functools import lru_cache
@@ -10,7 +11,7 @@ from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
@@ -70,7 +71,9 @@ class Settings(BaseSettings):
     # API
     REDIS_URL: str | None = None
     STATUS_RATE_LIMIT: str = "120/minute"
-    CORS_ORIGINS: list[str] = Field(default_factory=list)
+    # Browser origins allowed to call the API and /legacy: "https://a.example,https://b.example"
+    # or a JSON list; empty means none (no CORS headers at all).
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Spreadsheet uploads larger than this are refused with 413 before parsing.
     MAX_UPLOAD_BYTES: Annotated[int, Ge(1)] = 50 * 1024 * 1024
     # Data rows per spreadsheet upload; larger files are refused with 413 before reading.
@@ -86,6 +89,24 @@ class Settings(BaseSettings):
             v = "postgresql+asyncpg://" + v[len("postgresql://") :]
         elif v.startswith("sqlite:///"):
             v = "sqlite+aiosqlite:///" + v[len("sqlite:///") :]
+        return v
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        # NoDecode: the environment value arrives as the raw string, so a plain comma list
+        # works (pydantic-settings would otherwise insist on JSON and fail at start-up).
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    v = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"CORS_ORIGINS is not a JSON list: {exc.msg}") from None
+            else:
+                v = text.split(",")
+        if isinstance(v, list):
+            return [str(o).strip().rstrip("/") for o in v if str(o).strip()]
         return v
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -37,6 +38,8 @@ ROUTER_MODULES = (
     "dialer.events.endpoints",
     "dialer.hooks.endpoints",
 )
+
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 log = dlog.get_logger("dialer.api")
 
@@ -92,6 +95,16 @@ def create_app(
     app.state.settings = settings
     install_handlers(app)
     app.add_middleware(RejectNulMiddleware)
+    if settings.CORS_ORIGINS:
+        # Outside the NUL guard and auth: a browser's preflight carries no key and must be
+        # answered here, before any route (which would say 405 or 401).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.CORS_ORIGINS),
+            allow_methods=list(CORS_METHODS),
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            max_age=600,
+        )
     app.add_middleware(HttpMetricsMiddleware)  # outermost: times the whole stack
 
     @app.get("/health", tags=["ops"])
