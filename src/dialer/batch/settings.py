@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from dialer.batch.settings_input import normalise
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_ALIASES = {
@@ -147,7 +149,16 @@ class CallSettings(BaseModel):
     max_calls_per_contact_per_day: Annotated[int, Field(ge=1)] | None = None
     max_calls_per_contact_per_week: Annotated[int, Field(ge=1)] | None = None
     max_call_duration_s: Annotated[int, Field(ge=30, le=7200)] = 600
+    # How long the phone may ring before the attempt counts as unanswered (provider default
+    # when unset).
+    ring_timeout_s: Annotated[int, Field(ge=5, le=600)] | None = None
     compliance_profile: CompliancePofile = "none"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accepted_formats(cls, data: object) -> object:
+        # The replaced system's worker format becomes the documented one (settings_input).
+        return normalise(data)
 
     @field_validator("allowed_call_hours", mode="before")
     @classmethod

@@ -40,6 +40,18 @@ def _json_field(raw: str | None, name: str) -> Any:
         raise InvalidInput(f"{name} is not valid JSON: {exc.msg}", field=name) from None
 
 
+def _settings_field(call_settings: str | None, call_settings_json: str | None) -> str | None:
+    """``call_settings``, or its alias ``call_settings_json``; both only when they agree."""
+    given = [v for v in (call_settings, call_settings_json) if v is not None and v.strip()]
+    if len(given) == 2 and _json_field(given[0], "call_settings") != _json_field(
+        given[1], "call_settings_json"
+    ):
+        raise InvalidInput(
+            "call_settings and call_settings_json differ: give one of them", field="call_settings"
+        )
+    return given[0] if given else None
+
+
 def _validation_error(exc: ValidationError, prefix: str) -> InvalidInput:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first.get("loc", ()))
@@ -161,11 +173,15 @@ async def preview(
     dias_fecha_limite: Annotated[int | None, Form()] = None,
     dias_fecha_maxima: Annotated[int | None, Form()] = None,
     column_mapping: Text = None,
+    call_settings_json: Annotated[
+        str | None, Form(description="Another name for call_settings (the replaced system's).")
+    ] = None,
 ) -> PreviewResponse:
     """Read the file and report what create would do: mapping, counts, errors, first rows."""
     options = _options(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
-        call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
+        _settings_field(call_settings, call_settings_json), dias_fecha_limite,
+        dias_fecha_maxima, column_mapping,
     )  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
         return await service.preview_import(
@@ -194,13 +210,19 @@ async def create(
     dias_fecha_limite: Annotated[int | None, Form()] = None,
     dias_fecha_maxima: Annotated[int | None, Form()] = None,
     column_mapping: Text = None,
+    call_settings_json: Annotated[
+        str | None, Form(description="Another name for call_settings (the replaced system's).")
+    ] = None,
+    variable_set: Annotated[Literal["standard", "legacy"] | None, Form()] = None,
 ) -> CreateResponse:
     """Create a batch from the file: all accepted rows become jobs, or nothing is written."""
     options = _options(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
-        call_settings, dias_fecha_limite, dias_fecha_maxima, column_mapping,
+        _settings_field(call_settings, call_settings_json), dias_fecha_limite,
+        dias_fecha_maxima, column_mapping,
     )  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
+        options = options.model_copy(update={"variable_set": variable_set})
         return await service.create_import(
             session, principal, options, path, filename=file.filename
         )

@@ -47,6 +47,9 @@ class CallRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)
     max_duration_s: int = 600
     webhook_url: str | None = None
+    # Seconds the phone may ring before the attempt is given up as unanswered; None: the
+    # provider's (or its configuration's) default.
+    ring_timeout_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,10 @@ def _dt(v: Any) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
+# Outcomes where someone (or a mailbox) picked up after the ring.
+_PICKED_UP = frozenset({Outcome.COMPLETED, Outcome.VOICEMAIL})
+
+
 class SimulatedProvider:
     """A realistic, seeded, asynchronous fake carrier backed by the database."""
 
@@ -156,6 +160,13 @@ class SimulatedProvider:
             ring, duration = rng.randint(15, 30), rng.randint(10, 30)
         elif outcome == Outcome.FAILED:
             ring = rng.randint(1, 5)
+        timeout = request.ring_timeout_s
+        if timeout is not None and ring > timeout and outcome in _PICKED_UP:
+            # The carrier gives up after the batch's ring timeout: nobody picked up in time.
+            outcome, ring, duration, result = Outcome.NO_ANSWER, timeout, 0, None
+            transcript = summary = None
+            extracted = {}
+        duration = min(duration, request.max_duration_s)  # the provider hangs up at the limit
         speedup = self.settings.SIM_SPEEDUP
         if speedup <= 0 or speedup >= INSTANT_SPEEDUP:
             complete_at = now

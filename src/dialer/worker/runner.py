@@ -227,6 +227,7 @@ class Worker:
             variables=variables,
             metadata=metadata,
             max_duration_s=job.max_duration_s,
+            ring_timeout_s=job.ring_timeout_s,
             webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
         )
 

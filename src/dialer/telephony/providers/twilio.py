@@ -281,7 +281,7 @@ class TwilioProvider:
             form.extend(("StatusCallbackEvent", e) for e in CALLBACK_EVENTS)
         if self.machine_detection:
             form.append(("MachineDetection", self.machine_detection))
-        form.append(("Timeout", str(self.ring_timeout_s)))
+        form.append(("Timeout", str(request.ring_timeout_s or self.ring_timeout_s)))
         form.append(("TimeLimit", str(request.max_duration_s)))
         response = await _http.send(
             self._client,
