@@ -13,6 +13,8 @@ from dialer.account.schemas import (
     AccountCreated,
     AccountRead,
     AccountStats,
+    AccountSummary,
+    AccountUpdate,
     ApiKeyCreate,
     ApiKeyCreated,
     BalanceRead,
@@ -46,7 +48,7 @@ async def list_accounts(
     principal: CurrentPrincipal,
     status: AccountStatus | None = None,
     country: Literal["CL", "AR"] | None = None,
-    plan_type: Literal["credit_based", "minutes_based"] | None = None,
+    plan_type: Literal["credit_based", "minutes_based", "unlimited"] | None = None,
     limit: Limit = 50,
     skip: Skip = 0,
 ) -> Page[AccountRead]:
@@ -69,6 +71,14 @@ async def get_account(
     return service.to_read(await service.get_account(session, principal, account_id))
 
 
+@router.patch("/{account_id}", response_model=AccountRead)
+async def update_account(
+    account_id: str, body: AccountUpdate, session: WriteSession, principal: AdminPrincipal
+) -> AccountRead:
+    """Change name, contact, timezone, the concurrent-call cap or features (admin)."""
+    return service.to_read(await service.update_account(session, principal, account_id, body))
+
+
 @router.get("/{account_id}/balance", response_model=BalanceRead)
 async def get_balance(
     account_id: str, session: ReadSession, principal: CurrentPrincipal
@@ -89,6 +99,14 @@ async def get_stats(
     account_id: str, session: ReadSession, principal: CurrentPrincipal
 ) -> AccountStats:
     return await service.get_stats(session, principal, account_id)
+
+
+@router.get("/{account_id}/summary", response_model=AccountSummary)
+async def get_summary(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> AccountSummary:
+    """The account, its balance, lifetime stats and ledger totals in one answer."""
+    return await service.get_summary(session, principal, account_id)
 
 
 @router.put("/{account_id}/suspend", response_model=AccountRead)

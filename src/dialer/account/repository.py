@@ -121,5 +121,19 @@ class AccountRepository:
                 return batch_id, call_settings
         return None
 
+    async def ledger_totals(self, account_id: str) -> dict[str, tuple[int, int]]:
+        """(entries, signed sum of units) per ledger kind of the account."""
+        stmt = (
+            select(LedgerEntry.kind, func.count(), func.coalesce(func.sum(LedgerEntry.amount), 0))
+            .where(LedgerEntry.account_id == account_id)
+            .group_by(LedgerEntry.kind)
+        )
+        return {str(k): (int(n), int(s)) for k, n, s in (await self.session.execute(stmt)).all()}
+
+    async def status_counts(self) -> dict[str, int]:
+        """Accounts per status (admin figures)."""
+        stmt = select(Account.status, func.count()).group_by(Account.status)
+        return {str(s): int(n) for s, n in (await self.session.execute(stmt)).all()}
+
     def add_key(self, key: ApiKey) -> None:
         self.session.add(key)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dialer.billing.pricing import PricingSettings
 
 Country = Literal["CL", "AR"]
-Plan = Literal["credit_based", "minutes_based"]
+Plan = Literal["credit_based", "minutes_based", "unlimited"]
 
 DEFAULT_TIMEZONE: dict[str, str] = {
     "CL": "America/Santiago",
@@ -76,11 +76,34 @@ class AccountCreate(BaseModel):
             raise ValueError("initial_credits: a minutes_based account is topped up in minutes")
         if self.plan_type == "credit_based" and self.initial_minutes is not None:
             raise ValueError("initial_minutes: a credit_based account is topped up in credits")
+        if self.plan_type == "unlimited" and (
+            self.initial_minutes is not None or self.initial_credits is not None
+        ):
+            raise ValueError("an unlimited account has no balance to top up")
         return self
 
     @property
     def effective_timezone(self) -> str:
         return self.timezone or DEFAULT_TIMEZONE[self.country]
+
+
+class AccountUpdate(BaseModel):
+    """The account fields an admin may change (``PATCH``); absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_name: str | None = Field(None, min_length=1, max_length=200)
+    contact_name: str | None = Field(None, max_length=200)
+    contact_email: str | None = Field(None, max_length=320)
+    contact_phone: str | None = Field(None, max_length=32)
+    timezone: str | None = Field(None, description="IANA name.")
+    max_concurrent_calls: int | None = Field(None, ge=1, le=1000)
+    features: dict[str, Any] | None = Field(None, description="Replaces the features object.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else validate_timezone(v)
 
 
 class AccountRead(BaseModel):
@@ -173,6 +196,40 @@ class AccountStats(BaseModel):
     spent_units: int
     balance: float
     balance_unit: Literal["minutes", "credits"]
+
+
+class LedgerTotals(BaseModel):
+    """Ledger movements of an account, in its display unit (all positive)."""
+
+    topped_up: float
+    charged: float
+    refunded: float
+    held_now: float = Field(description="Reservations not yet released or settled.")
+    entries: int
+
+
+class AccountSummary(BaseModel):
+    """Everything an account's detail page shows: the account, balance, stats, ledger."""
+
+    account: AccountRead
+    balance: BalanceRead
+    stats: AccountStats
+    ledger: LedgerTotals
+
+
+class SystemStats(BaseModel):
+    total_accounts: int
+    active_accounts: int
+    suspended_accounts: int
+
+
+class DashboardStats(BaseModel):
+    """One account's stats and balance, or (admin, no account) the system's figures."""
+
+    timestamp: datetime
+    account: AccountStats | None = None
+    balance: BalanceRead | None = None
+    system: SystemStats | None = None
 
 
 class LastCallSettings(BaseModel):

@@ -19,9 +19,14 @@ from dialer.account.schemas import (
     AccountCreate,
     AccountRead,
     AccountStats,
+    AccountSummary,
+    AccountUpdate,
     ApiKeyCreated,
     BalanceRead,
+    DashboardStats,
     LastCallSettings,
+    LedgerTotals,
+    SystemStats,
     TopupRequest,
     TopupResult,
 )
@@ -175,6 +180,32 @@ async def list_accounts(
     )
 
 
+_UPDATABLE = (
+    "account_name", "contact_name", "contact_email", "contact_phone", "timezone",
+    "max_concurrent_calls", "features",
+)  # fmt: skip
+
+
+async def update_account(
+    session: AsyncSession, principal: Principal, account_id: str, data: AccountUpdate
+) -> Account:
+    """Apply the fields given in ``data``. A new cap or timezone holds from the next claim."""
+    account = await get_account(session, principal, account_id)
+    changed = []
+    for name in _UPDATABLE:
+        value = getattr(data, name)
+        # Contacts may be cleared with null; the other fields ignore it.
+        if name in data.model_fields_set and (value is not None or name.startswith("contact_")):
+            setattr(account, name, value)
+            changed.append(name)
+    if changed:
+        account.updated_at = clock.now()
+        await session.flush()
+        await publish(session, account_id=account_id, type="account.updated",
+                      data={"changed": changed})  # fmt: skip
+    return account
+
+
 async def get_balance(session: AsyncSession, principal: Principal, account_id: str) -> BalanceRead:
     """Available balance plus what is held for calls in flight, in units and display."""
     account = await get_account(session, principal, account_id)
@@ -207,6 +238,10 @@ async def topup_account(
     request returns the original movement; reusing the key for another amount is a 409."""
     account = await get_account(session, principal, account_id)
     plan = PlanType(account.plan_type)
+    if plan == PlanType.UNLIMITED:
+        raise InvalidInput(
+            f"account '{account_id}' is unlimited: it has no balance to top up", field="minutes"
+        )
     if plan == PlanType.MINUTES_BASED and req.minutes is None:
         raise InvalidInput(
             f"account '{account_id}' is minutes_based: top up with 'minutes', not 'credits'",
@@ -341,6 +376,56 @@ async def get_stats(session: AsyncSession, principal: Principal, account_id: str
         spent_units=t["cost_units"],
         balance=to_display(plan, account.balance),
         balance_unit=unit_name(plan),
+    )
+
+
+async def get_summary(
+    session: AsyncSession, principal: Principal, account_id: str
+) -> AccountSummary:
+    """The account with its balance, lifetime stats and ledger totals."""
+    account = await get_account(session, principal, account_id)
+    plan = PlanType(account.plan_type)
+    totals = await AccountRepository.from_session(session).ledger_totals(account_id)
+
+    def units(kind: EntryKind) -> int:
+        return totals.get(str(kind), (0, 0))[1]
+
+    held = -(units(EntryKind.RESERVATION) + units(EntryKind.RELEASE))
+    return AccountSummary(
+        account=to_read(account),
+        balance=await get_balance(session, principal, account_id),
+        stats=await get_stats(session, principal, account_id),
+        ledger=LedgerTotals(
+            topped_up=to_display(plan, units(EntryKind.TOPUP)),
+            charged=to_display(plan, -units(EntryKind.CHARGE)),
+            refunded=to_display(plan, units(EntryKind.REFUND)),
+            held_now=to_display(plan, max(held, 0)),
+            entries=sum(n for n, _ in totals.values()),
+        ),
+    )
+
+
+async def dashboard_stats(
+    session: AsyncSession, principal: Principal, account_id: str | None
+) -> DashboardStats:
+    """An account's stats and balance; without an account, the admin's system figures
+    (an account key always gets its own account)."""
+    scope = principal.scope(account_id)
+    now = clock.now()
+    if scope is not None:
+        return DashboardStats(
+            timestamp=now,
+            account=await get_stats(session, principal, scope),
+            balance=await get_balance(session, principal, scope),
+        )
+    counts = await AccountRepository.from_session(session).status_counts()
+    return DashboardStats(
+        timestamp=now,
+        system=SystemStats(
+            total_accounts=sum(counts.values()),
+            active_accounts=counts.get("active", 0),
+            suspended_accounts=counts.get("suspended", 0),
+        ),
     )
 
 

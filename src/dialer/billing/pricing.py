@@ -30,6 +30,11 @@ class PricingSettings(BaseModel):
     charge_unanswered: bool = False
 
 
+def limited(plan: PlanType | str) -> bool:
+    """Whether the plan's balance limits calling (every plan but ``unlimited``)."""
+    return PlanType(plan) != PlanType.UNLIMITED
+
+
 def billed_seconds(duration_s: int, rounding: str) -> int:
     if duration_s <= 0:
         return 0
@@ -45,7 +50,7 @@ def call_cost(
     if not answered and not pricing.charge_unanswered:
         return 0, 0
     secs = billed_seconds(duration_s, pricing.rounding)
-    if plan == PlanType.MINUTES_BASED:
+    if plan != PlanType.CREDIT_BASED:  # minutes and unlimited plans count seconds
         return secs, secs
     per_min = pricing.credits_per_minute_units
     cost = -(-secs * per_min // SECONDS_PER_MINUTE) + pricing.per_attempt_fee_units
@@ -58,13 +63,13 @@ def reservation(plan: PlanType, pricing: PricingSettings, *, max_seconds: int) -
 
 
 def to_display(plan: PlanType, units: int) -> float:
-    """Units as minutes (minutes plans) or credits (credit plans)."""
-    if plan == PlanType.MINUTES_BASED:
+    """Units as minutes (minutes and unlimited plans) or credits (credit plans)."""
+    if plan != PlanType.CREDIT_BASED:
         return round(units / SECONDS_PER_MINUTE, 2)
     return round(units / CREDIT_UNITS, 2)
 
 
 def from_display(plan: PlanType, amount: float) -> int:
-    if plan == PlanType.MINUTES_BASED:
+    if plan != PlanType.CREDIT_BASED:
         return round(amount * SECONDS_PER_MINUTE)
     return round(amount * CREDIT_UNITS)

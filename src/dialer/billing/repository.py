@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.session import dialect_of
@@ -93,15 +93,20 @@ async def read_account(session: AsyncSession, account_id: str) -> Account | None
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def take_balance(session: AsyncSession, account_id: str, units: int) -> int | None:
+async def take_balance(
+    session: AsyncSession, account_id: str, units: int, *, enforce: bool = True
+) -> int | None:
     """Atomically subtract ``units`` if the balance covers it; the new balance, or None.
+
+    ``enforce=False`` (unlimited plans) subtracts whatever the balance is: usage is metered.
 
     One statement, issued last in a claim, so the account row is locked only for the
     moment before commit.
     """
+    covered = Account.balance >= units if enforce else true()
     stmt = (
         update(Account)
-        .where(Account.id == account_id, Account.balance >= units)
+        .where(Account.id == account_id, covered)
         .values(balance=Account.balance - units)
         .returning(Account.balance)
         .execution_options(synchronize_session=False)

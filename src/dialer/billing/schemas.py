@@ -12,7 +12,7 @@ from dialer.models import LedgerEntry, PlanType
 
 
 def unit_name(plan: PlanType | str) -> Literal["minutes", "credits"]:
-    return "minutes" if PlanType(plan) == PlanType.MINUTES_BASED else "credits"
+    return "credits" if PlanType(plan) == PlanType.CREDIT_BASED else "minutes"
 
 
 class LedgerEntryRead(BaseModel):

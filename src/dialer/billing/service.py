@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.errors import InsufficientBalance, InvalidAmount
-from dialer.billing.pricing import PricingSettings
+from dialer.billing.pricing import PricingSettings, limited
 from dialer.billing.repository import LedgerRepository
 from dialer.errors import NotFound
 from dialer.logging import get_logger
@@ -56,7 +56,7 @@ async def append(
     if await repo.has_key(key):
         return None
     new_balance = account.balance + amount
-    if new_balance < 0:
+    if new_balance < 0 and limited(account.plan_type):
         raise InsufficientBalance(
             f"balance {account.balance} does not cover {-amount}", balance=account.balance
         )
@@ -109,7 +109,7 @@ async def reserve(
     job_id: str,
 ) -> bool:
     """Hold ``units`` for an attempt on a locked account; False when the balance is short."""
-    if units > account.balance:
+    if units > account.balance and limited(account.plan_type):
         return False
     await append(
         session,
@@ -147,7 +147,8 @@ async def settle(
             session, account, kind=EntryKind.RELEASE, amount=reserved,
             key=f"release:{attempt_id}", batch_id=batch_id, job_id=job_id, attempt_id=attempt_id,
         )  # fmt: skip
-    charged = min(cost, account.balance)
+    # Unlimited plans have no balance to cap at: the whole cost is metered.
+    charged = min(cost, account.balance) if limited(account.plan_type) else cost
     if charged < cost:
         log.warning(
             "billing.charge_capped",

@@ -14,6 +14,10 @@ from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
 class PlanType(StrEnum):
     CREDIT_BASED = "credit_based"
     MINUTES_BASED = "minutes_based"
+    # No balance limit: calls are never held back for balance, but every call is still
+    # reserved and charged in the ledger (in seconds, like minutes plans), so usage is
+    # metered; the balance then goes below zero by what was used.
+    UNLIMITED = "unlimited"
 
 
 class AccountStatus(StrEnum):

@@ -55,10 +55,10 @@ async def record_attempt(
     )
 
 
-# An account's plan and timezone never change through the API, and dashboards ask for
-# the overview every few seconds: remembered per process (bounded), the overview is one
-# query instead of two. The TTL only bounds how long an account deleted or edited
-# directly in the database keeps its old figures here.
+# An account's plan never changes and its timezone only by an admin's PATCH, while
+# dashboards ask for the overview every few seconds: remembered per process (bounded),
+# the overview is one query instead of two. The TTL bounds how long a changed timezone
+# (or an account edited directly in the database) keeps its old day boundaries here.
 _profiles: TTLCache[str, tuple[PlanType, str]] = TTLCache(ttl_s=60.0, max_entries=10_000)
 
 
