@@ -294,7 +294,9 @@ class TestStatusSummaryJobs:
             "batch_id", "is_active", "status", "total_jobs", "completed_jobs", "pending_jobs",
             "failed_jobs", "cancelled_jobs", "in_progress_jobs", "progress_percentage",
             "waiting_reason", "created_at", "started_at", "completed_at",
+            "total_minutes", "total_cost", "cost_unit",
         }  # fmt: skip
+        assert (s["total_minutes"], s["total_cost"], s["cost_unit"]) == (0.0, 0.0, "minutes")
         assert (s["total_jobs"], s["failed_jobs"], s["pending_jobs"]) == (4, 1, 3)
         assert s["progress_percentage"] == 25.0
         assert "T" in s["created_at"]

@@ -53,7 +53,7 @@ async def test_fast_insert_stores_the_same_row_as_the_core_insert(
         await IngestionRepository.from_session(s).insert_jobs_fast(
             batch_id=fast.id,
             account_id=acc,
-            max_attempts=job_service._max_attempts_of(fast),
+            max_attempts=job_service.max_attempts_of(fast),
             now=now,
             columns=(
                 [job.row_number or 0], [job.contact_name], [job.dni], [dumps_phones(job.phones)],

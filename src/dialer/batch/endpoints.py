@@ -1,7 +1,9 @@
-"""Batches API (/api/v1/batches) and job detail (/api/v1/jobs/{job_id})."""
+"""Batches API (/api/v1/batches), jobs across batches (/api/v1/jobs), the calls history
+(/api/v1/calls/history) and an account's batches (/api/v1/accounts/{id}/batches)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,7 +19,7 @@ from dialer.batch.schemas import (
     BatchUpdate,
 )
 from dialer.db.session import ReadSession, WriteSession
-from dialer.job.schemas import JobDetail, JobRead
+from dialer.job.schemas import CallHistoryPage, JobDetail, JobRead
 from dialer.job.states import JobStatus
 from dialer.kit.pagination import Page
 from dialer.kit.ratelimit import RateLimitStatus
@@ -26,6 +28,8 @@ from dialer.models import BatchStatus
 router = APIRouter()
 batches = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 jobs = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+calls = APIRouter(prefix="/api/v1/calls", tags=["jobs"])
+account_batches = APIRouter(prefix="/api/v1/accounts", tags=["batches"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000_000)]
@@ -128,11 +132,89 @@ async def list_jobs(
     )
 
 
+@jobs.get("", response_model=Page[JobRead])
+async def list_all_jobs(
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    account_id: str | None = None,
+    batch_id: str | None = None,
+    status: Annotated[list[JobStatus] | None, Query(description="One or more statuses.")] = None,
+    created_from: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
+    created_to: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[JobRead]:
+    """Jobs across batches, newest first, filtered by account, batch, status and creation
+    time. An account key sees only its own jobs."""
+    items, total = await service.list_all_jobs(
+        session, principal, account_id=account_id, batch_id=batch_id, statuses=status,
+        created_from=_utc(created_from), created_to=_utc(created_to), limit=limit, skip=skip,
+    )  # fmt: skip
+    return Page(
+        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, skip=skip
+    )
+
+
 @jobs.get("/{job_id}", response_model=JobDetail)
 async def get_job(job_id: str, session: ReadSession, principal: CurrentPrincipal) -> JobDetail:
     """One job with its attempt history."""
     return await service.get_job(session, principal, job_id)
 
 
+@jobs.put("/{job_id}/retry", response_model=JobRead)
+async def retry_job(job_id: str, session: WriteSession, principal: CurrentPrincipal) -> JobRead:
+    """Give a failed job another round of attempts, due now (409 unless failed). A
+    completed batch becomes active again."""
+    return JobRead.model_validate(await service.retry_job(session, principal, job_id))
+
+
+@jobs.put("/{job_id}/cancel", response_model=JobRead)
+async def cancel_job(job_id: str, session: WriteSession, principal: CurrentPrincipal) -> JobRead:
+    """Cancel a job waiting to be dialed (409 once it is dialing or finished)."""
+    return JobRead.model_validate(await service.cancel_job(session, principal, job_id))
+
+
+@calls.get("/history", response_model=CallHistoryPage)
+async def call_history(
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    account_id: str | None = None,
+    batch_id: str | None = None,
+    start_date: Annotated[datetime | None, Query(description="Calls ended at or after.")] = None,
+    end_date: Annotated[datetime | None, Query(description="Calls ended at or before.")] = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> CallHistoryPage:
+    """Finished calls, newest first: phone, outcome, duration, cost, summary, extracted."""
+    return await service.call_history(
+        session, principal, account_id=account_id, batch_id=batch_id,
+        ended_from=_utc(start_date), ended_to=_utc(end_date), limit=limit, skip=skip,
+    )  # fmt: skip
+
+
+@account_batches.get("/{account_id}/batches", response_model=Page[BatchRead])
+async def list_account_batches(
+    account_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    is_active: bool | None = None,
+    status: BatchStatus | None = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[BatchRead]:
+    """The account's batches, newest first (404 for an unknown or foreign account)."""
+    items, total = await service.list_account_batches(
+        session, principal, account_id, is_active=is_active, status=status, limit=limit, skip=skip
+    )
+    return Page(items=[BatchRead.of(b) for b in items], total=total, limit=limit, skip=skip)
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """Query datetimes without an offset are read as UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 router.include_router(batches)
 router.include_router(jobs)
+router.include_router(calls)
+router.include_router(account_batches)

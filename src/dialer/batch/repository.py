@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import WAITING
-from dialer.models import Batch, CallAttempt, Job
+from dialer.models import Account, Batch, CallAttempt, Job
 
 # The columns the polling view needs: reading only these keeps /status one narrow row.
 STATUS_COLUMNS = (
@@ -27,6 +28,8 @@ STATUS_COLUMNS = (
     Batch.created_at,
     Batch.started_at,
     Batch.completed_at,
+    Batch.billed_seconds,
+    Batch.cost_units,
 )
 
 
@@ -53,7 +56,12 @@ class BatchRepository:
 
     async def status_row(self, batch_id: str) -> Any:
         """One primary-key lookup of the counter columns; never touches jobs."""
-        stmt = select(*STATUS_COLUMNS).where(Batch.id == batch_id)
+        # The account's plan (to show the cost in its unit) by primary key: still one row.
+        stmt = (
+            select(*STATUS_COLUMNS, Account.plan_type)
+            .join(Account, Account.id == Batch.account_id)
+            .where(Batch.id == batch_id)
+        )
         return (await self.session.execute(stmt)).first()
 
     async def list(
@@ -108,3 +116,30 @@ class BatchRepository:
             .values(max_attempts=max_attempts)
             .execution_options(synchronize_session=False)
         )
+
+    async def hourly_calls(self, batch_id: str, since: datetime) -> Sequence[tuple[str, int, int]]:
+        """(hour 'YYYY-MM-DD HH:00:00' UTC, calls, answered) of the batch's finished calls
+        since ``since``, newest hour first. Grouped in SQL (the attempts' batch index)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            hour: Any = func.to_char(
+                func.timezone("UTC", CallAttempt.ended_at), "YYYY-MM-DD HH24:00:00"
+            )
+        else:
+            # SQLite keeps UTC datetimes as 'YYYY-MM-DD HH:MM:SS...' text.
+            hour = func.strftime("%Y-%m-%d %H:00:00", CallAttempt.ended_at)
+        bucket = hour.label("hour")
+        answered = func.sum(case((CallAttempt.outcome == "completed", 1), else_=0))
+        stmt = (
+            select(bucket, func.count(), answered)
+            .where(
+                CallAttempt.batch_id == batch_id,
+                CallAttempt.ended_at.is_not(None),
+                CallAttempt.ended_at >= since,
+                CallAttempt.outcome.is_not(None),
+            )
+            .group_by(bucket)
+            .order_by(bucket.desc())
+        )
+        return [
+            (str(h), int(n), int(a or 0)) for h, n, a in (await self.session.execute(stmt)).all()
+        ]

@@ -8,10 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dialer.batch.settings import CallSettings
+from dialer.billing.pricing import to_display
+from dialer.billing.schemas import unit_name
 from dialer.job.schemas import NewJob
-from dialer.models import Batch
+from dialer.models import Batch, PlanType
 
 ProcessingType = Literal["basic", "acquisition"]
+VariableSet = Literal["standard", "legacy"]
 
 # Column limits of the jobs table: checked here so PostgreSQL never rejects a row (a 500).
 _JOB_LIMITS = {"contact_name": 200, "dni": 32, "email": 320}
@@ -36,6 +39,11 @@ class BatchCreate(BaseModel):
     )
     provider: Literal["simulated", "retell", "twilio"] | None = Field(
         None, description="Telephony provider for this batch (default: the server's)."
+    )
+    variable_set: VariableSet | None = Field(
+        None,
+        description="Agent variables: 'standard', or 'legacy' (the replaced system's names "
+        "and formats). Default: the script's choice, else standard.",
     )
     provider_options: dict[str, str] = Field(
         default_factory=dict, description="Per-batch provider options, e.g. agent_id, from_number."
@@ -92,9 +100,21 @@ class BatchStatusRead(BaseModel):
     in_progress_jobs: int
     progress_percentage: float
     waiting_reason: str | None
+    total_minutes: float = Field(description="Billed minutes so far (batch counter).")
+    total_cost: float | None = Field(
+        None, description="Charged so far, in the account's unit (cost_unit)."
+    )
+    cost_unit: Literal["minutes", "credits"] | None = None
     created_at: str
     started_at: str | None
     completed_at: str | None
+
+
+class HourlyStat(BaseModel):
+    hour: str = Field(description="Start of the hour, ISO 8601 UTC.")
+    calls: int = Field(description="Finished call attempts in that hour.")
+    answered_calls: int
+    success_rate_percentage: float
 
 
 class BatchRead(BaseModel):
@@ -109,6 +129,7 @@ class BatchRead(BaseModel):
     processing_type: str
     script_id: str | None
     script_version: int | None
+    variable_set: str | None
     total_jobs: int
     pending_jobs: int
     in_progress_jobs: int
@@ -144,6 +165,7 @@ class BatchRead(BaseModel):
             processing_type=b.processing_type,
             script_id=b.script_id,
             script_version=b.script_version,
+            variable_set=b.variable_set,
             total_jobs=b.total_jobs,
             pending_jobs=b.pending_jobs,
             in_progress_jobs=b.in_progress_jobs,
@@ -200,14 +222,20 @@ class BatchSummary(BaseModel):
     compliance: dict[str, Any] | None = Field(
         None, description="Jobs held back by the compliance profile or do-not-call list, by reason."
     )
+    hourly_stats: list[HourlyStat] = Field(
+        default_factory=list, description="Calls per hour over the last 24 hours, newest first."
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
     cancelled_reason: str | None
 
 
-def status_of(row: Any) -> BatchStatusRead:
-    """Build the status view from a batch row (ORM object or a Row of its columns)."""
+def status_of(row: Any, plan_type: str | None = None) -> BatchStatusRead:
+    """Build the status view from a batch row (ORM object or a Row of its columns, which
+    may carry the account's ``plan_type``)."""
+    plan_name = plan_type or getattr(row, "plan_type", None)
+    plan = PlanType(plan_name) if plan_name else None
     total = row.total_jobs
     return BatchStatusRead(
         batch_id=row.id,
@@ -221,6 +249,9 @@ def status_of(row: Any) -> BatchStatusRead:
         in_progress_jobs=row.in_progress_jobs,
         progress_percentage=progress_percentage(total, total - row.pending_jobs),
         waiting_reason=row.waiting_reason,
+        total_minutes=round(row.billed_seconds / 60, 2),
+        total_cost=to_display(plan, row.cost_units) if plan else None,
+        cost_unit=unit_name(plan) if plan else None,
         created_at=row.created_at.isoformat(),
         started_at=_iso(row.started_at),
         completed_at=_iso(row.completed_at),

@@ -16,6 +16,7 @@ cancelled because completion only applies to active or paused batches.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from dialer.batch.schemas import (
     BatchStatusRead,
     BatchSummary,
     BatchUpdate,
+    HourlyStat,
     progress_percentage,
     status_of,
 )
@@ -40,7 +42,7 @@ from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
-from dialer.job.schemas import AttemptRead, JobDetail, NewJob
+from dialer.job.schemas import AttemptRead, CallHistoryPage, CallRecord, JobDetail, NewJob
 from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock, ids, phone
 from dialer.logging import get_logger
@@ -134,6 +136,7 @@ async def create_batch(
             version=data.script_version,
             sample_payload_keys=keys,
             processing_type=data.processing_type,
+            variable_set=data.variable_set,
         )
         script_id, script_version = script.id, script.version
     now = clock.now()
@@ -150,6 +153,7 @@ async def create_batch(
         processing_type=data.processing_type,
         script_id=script_id,
         script_version=script_version,
+        variable_set=data.variable_set,
         provider=data.provider,
         provider_options=dict(data.provider_options),
         # Active from creation: dialing starts as soon as the window allows.
@@ -397,6 +401,7 @@ async def get_summary(session: AsyncSession, principal: Principal, batch_id: str
         waiting_reason=batch.waiting_reason,
         waiting_until=batch.waiting_until,
         compliance=await compliance_service.waiting_summary(session, batch.id),
+        hourly_stats=await hourly_stats(session, batch.id),
         created_at=batch.created_at,
         started_at=batch.started_at,
         completed_at=batch.completed_at,
@@ -431,3 +436,166 @@ async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> J
         AttemptRead.model_validate(a) for a in await repo.attempts_for(job_id)
     ]
     return detail
+
+
+async def list_account_batches(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    is_active: bool | None,
+    status: BatchStatus | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Batch], int]:
+    """One account's batches, newest first; NotFound for an unknown or foreign account."""
+    principal.check_account(account_id)
+    if await AccountRepository.from_session(session).get(account_id) is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
+    return await list_batches(
+        session, principal, account_id=account_id, is_active=is_active, status=status,
+        limit=limit, skip=skip,
+    )  # fmt: skip
+
+
+# -- job-level operations (across batches) ------------------------------------------------
+
+
+async def list_all_jobs(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    account_id: str | None,
+    batch_id: str | None,
+    statuses: Sequence[JobStatus] | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Job], int]:
+    """Jobs of any batch the caller may see, newest first; an account key sees its own."""
+    scope = principal.scope(account_id)
+    if batch_id is not None:
+        batch = await get_batch(session, principal, batch_id)
+        if scope is not None and batch.account_id != scope:
+            return [], 0
+    return await JobRepository.from_session(session).list_jobs(
+        account_id=scope, batch_id=batch_id, statuses=statuses, created_from=created_from,
+        created_to=created_to, limit=limit, skip=skip,
+    )  # fmt: skip
+
+
+async def _job_for_change(session: AsyncSession, principal: Principal, job_id: str) -> Job:
+    repo = JobRepository.from_session(session)
+    job = await repo.get(job_id)
+    if job is None or not principal.can_see(job.account_id):
+        raise NotFound(f"job '{job_id}' not found", field="job_id")
+    # The batch's claim lock first (as pause/cancel do), then the job, re-read under it.
+    await get_batch(session, principal, job.batch_id, for_update=True)
+    locked = await repo.get(job_id, for_update=True, refresh=True)
+    assert locked is not None
+    return locked
+
+
+class JobNotRetryable(Conflict):
+    """Only a failed job of an open or completed batch can be retried."""
+
+
+class JobNotCancellable(Conflict):
+    """Only a job that is waiting to be dialed can be cancelled."""
+
+
+async def retry_job(session: AsyncSession, principal: Principal, job_id: str) -> Job:
+    """Give a failed job another round of attempts, due now.
+
+    The batch's max_attempts is added to the attempts already made, so attempt numbers
+    keep counting up. A completed batch becomes active again; a cancelled one refuses.
+    """
+    job = await _job_for_change(session, principal, job_id)
+    if job.status != JobStatus.FAILED:
+        raise JobNotRetryable(
+            f"job '{job_id}' is {job.status}: only failed jobs can be retried",
+            status=str(job.status),
+        )
+    batch = await BatchRepository.from_session(session).get(job.batch_id)
+    assert batch is not None
+    if batch.status == BatchStatus.CANCELLED:
+        raise JobNotRetryable(
+            f"batch '{batch.id}' is cancelled: its jobs cannot be retried", status="cancelled"
+        )
+    now = clock.now()
+    if batch.status == BatchStatus.COMPLETED:
+        batch.status = BatchStatus.ACTIVE
+        batch.is_active = True
+        batch.completed_at = None
+        batch.updated_at = now
+        await session.flush()
+        await _publish_status(session, batch, "batch.reopened")
+    rounds = job_service.max_attempts_of(batch)
+    await job_service.transition(
+        session, job, JobStatus.PENDING, max_attempts=job.attempts + rounds, next_attempt_at=now,
+        phone_index=0, completed_at=None, wait_reason=None, lease_expires_at=None,
+        worker_id=None, updated_at=now,
+    )  # fmt: skip
+    log.info("job.retried", account_id=job.account_id, batch_id=job.batch_id, job_id=job.id)
+    return job
+
+
+async def cancel_job(session: AsyncSession, principal: Principal, job_id: str) -> Job:
+    """Cancel one job that is waiting (pending or scheduled). A call in flight finishes."""
+    job = await _job_for_change(session, principal, job_id)
+    if job.status not in WAITING:
+        raise JobNotCancellable(
+            f"job '{job_id}' is {job.status}: only waiting jobs can be cancelled",
+            status=str(job.status),
+        )
+    now = clock.now()
+    await job_service.transition(
+        session, job, JobStatus.CANCELLED, completed_at=now, wait_reason=None, updated_at=now
+    )
+    log.info("job.cancelled", account_id=job.account_id, batch_id=job.batch_id, job_id=job.id)
+    return job
+
+
+async def call_history(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    account_id: str | None,
+    batch_id: str | None,
+    ended_from: datetime | None,
+    ended_to: datetime | None,
+    limit: int,
+    skip: int,
+) -> CallHistoryPage:
+    """Finished calls (attempts) newest first, with the contact they were for."""
+    scope = principal.scope(account_id)
+    if batch_id is not None:
+        batch = await get_batch(session, principal, batch_id)
+        if scope is not None and batch.account_id != scope:
+            return CallHistoryPage(items=[], total=0, limit=limit, skip=skip)
+    rows, total = await JobRepository.from_session(session).call_history(
+        account_id=scope, batch_id=batch_id, ended_from=ended_from, ended_to=ended_to,
+        limit=limit, skip=skip,
+    )  # fmt: skip
+    return CallHistoryPage(
+        items=[CallRecord.of(a, j) for a, j in rows], total=total, limit=limit, skip=skip
+    )
+
+
+async def hourly_stats(session: AsyncSession, batch_id: str) -> list[HourlyStat]:
+    """The batch's calls per hour over the last 24 hours, newest first."""
+    since = clock.now() - timedelta(hours=24)
+    out = []
+    for hour, calls, answered in await BatchRepository.from_session(session).hourly_calls(
+        batch_id, since
+    ):
+        out.append(
+            HourlyStat(
+                hour=datetime.fromisoformat(hour).replace(tzinfo=UTC).isoformat(),
+                calls=calls,
+                answered_calls=answered,
+                success_rate_percentage=round(100 * answered / calls, 2) if calls else 0.0,
+            )
+        )
+    return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.session import dialect_of
-from dialer.job.states import JobStatus
+from dialer.job.states import AttemptStatus, JobStatus
 from dialer.models import Batch, CallAttempt, Job
 
 
@@ -21,8 +22,13 @@ class JobRepository:
     def from_session(cls, session: AsyncSession) -> JobRepository:
         return cls(session)
 
-    async def get(self, job_id: str, *, for_update: bool = False) -> Job | None:
+    async def get(
+        self, job_id: str, *, for_update: bool = False, refresh: bool = False
+    ) -> Job | None:
         stmt = select(Job).where(Job.id == job_id)
+        if refresh:
+            # Re-read committed values (a worker may have moved the job since).
+            stmt = stmt.execution_options(populate_existing=True)
         if for_update and dialect_of(self.session) == "postgresql":
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
@@ -58,3 +64,69 @@ class JobRepository:
         )
         pending, _status = (await self.session.execute(stmt)).one()
         return int(pending)
+
+    async def list_jobs(
+        self,
+        *,
+        account_id: str | None,
+        batch_id: str | None,
+        statuses: Sequence[JobStatus] | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[Sequence[Job], int]:
+        """Jobs across batches, newest first, with the page's total."""
+        conds: list[Any] = []
+        if account_id is not None:
+            conds.append(Job.account_id == account_id)
+        if batch_id is not None:
+            conds.append(Job.batch_id == batch_id)
+        if statuses:
+            conds.append(Job.status.in_(list(statuses)))
+        if created_from is not None:
+            conds.append(Job.created_at >= created_from)
+        if created_to is not None:
+            conds.append(Job.created_at <= created_to)
+        stmt = (
+            select(Job)
+            .where(*conds)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(limit)
+            .offset(skip)
+        )
+        items = (await self.session.execute(stmt)).scalars().all()
+        count = select(func.count()).select_from(Job).where(*conds)
+        return items, int((await self.session.execute(count)).scalar_one())
+
+    async def call_history(
+        self,
+        *,
+        account_id: str | None,
+        batch_id: str | None,
+        ended_from: datetime | None,
+        ended_to: datetime | None,
+        limit: int,
+        skip: int,
+    ) -> tuple[Sequence[tuple[CallAttempt, Job]], int]:
+        """Finished attempts (calls) with their job, most recent first."""
+        conds: list[Any] = [CallAttempt.status == AttemptStatus.ENDED]
+        if account_id is not None:
+            conds.append(CallAttempt.account_id == account_id)
+        if batch_id is not None:
+            conds.append(CallAttempt.batch_id == batch_id)
+        if ended_from is not None:
+            conds.append(CallAttempt.ended_at >= ended_from)
+        if ended_to is not None:
+            conds.append(CallAttempt.ended_at <= ended_to)
+        stmt = (
+            select(CallAttempt, Job)
+            .join(Job, Job.id == CallAttempt.job_id)
+            .where(*conds)
+            .order_by(CallAttempt.ended_at.desc(), CallAttempt.id.desc())
+            .limit(limit)
+            .offset(skip)
+        )
+        rows = [(a, j) for a, j in (await self.session.execute(stmt)).all()]
+        count = select(func.count()).select_from(CallAttempt).where(*conds)
+        return rows, int((await self.session.execute(count)).scalar_one())

@@ -75,3 +75,48 @@ class JobRead(BaseModel):
 
 class JobDetail(JobRead):
     attempt_history: list[AttemptRead] = Field(default_factory=list)
+
+
+class CallRecord(BaseModel):
+    """One finished call (an attempt) in the calls history."""
+
+    attempt_id: str
+    job_id: str
+    batch_id: str
+    account_id: str
+    contact_name: str | None
+    dni: str | None
+    phone: str
+    attempt_number: int
+    provider: str
+    provider_call_id: str | None
+    outcome: str | None
+    business_result: str | None
+    started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_s: int
+    billed_seconds: int
+    cost_units: int
+    summary: str | None
+    transcript: str | None
+    extracted: dict[str, Any]
+
+    @classmethod
+    def of(cls, a: Any, job: Any) -> CallRecord:
+        return cls(
+            attempt_id=a.id, job_id=a.job_id, batch_id=a.batch_id, account_id=a.account_id,
+            contact_name=job.contact_name, dni=job.dni, phone=a.phone, attempt_number=a.number,
+            provider=a.provider, provider_call_id=a.provider_call_id, outcome=a.outcome,
+            business_result=a.business_result, started_at=a.started_at,
+            answered_at=a.answered_at, ended_at=a.ended_at, duration_s=a.duration_s,
+            billed_seconds=a.billed_seconds, cost_units=a.cost_units, summary=a.summary,
+            transcript=a.transcript, extracted=dict(a.extracted or {}),
+        )  # fmt: skip
+
+
+class CallHistoryPage(BaseModel):
+    items: list[CallRecord]
+    total: int
+    limit: int
+    skip: int

@@ -126,7 +126,8 @@ async def bulk_transition(
 INSERT_CHUNK = 1000
 
 
-def _max_attempts_of(batch: Batch) -> int:
+def max_attempts_of(batch: Batch) -> int:
+    """The batch's retry_settings.max_attempts (3 when unset)."""
     retry = (batch.call_settings or {}).get("retry_settings") or {}
     value = retry.get("max_attempts", 3)
     return int(value) if isinstance(value, int) and value >= 1 else 3
@@ -143,7 +144,7 @@ async def insert_jobs(
     The caller's transaction decides: nothing is visible until it commits.
     """
     stmt = cast(Table, Job.__table__).insert()
-    max_attempts = _max_attempts_of(batch)
+    max_attempts = max_attempts_of(batch)
     total = 0
     chunk: list[dict[str, Any]] = []
     for job in jobs:

@@ -8,11 +8,13 @@ Job lifecycle::
        │                 └─provider refused────────────────┴──▶ scheduled (retry) | failed
     scheduled ◀──retry / phone fallback / snooze───────────┘
     pending|scheduled ──cancel──▶ cancelled
+    failed ──manual retry (operator)──▶ pending
 
 Invariants:
   * a job is in flight (counts against caps) exactly while ``dialing`` or ``in_progress``;
   * only ``pending``/``scheduled`` jobs are claimable, and only when ``next_attempt_at`` is due;
-  * ``completed``, ``failed``, ``cancelled`` are final: nothing leaves them.
+  * ``completed``, ``failed``, ``cancelled`` are final: nothing leaves them on its own;
+    only an operator's manual retry moves a ``failed`` job back to ``pending``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     ),
     JobStatus.IN_PROGRESS: frozenset({JobStatus.SCHEDULED, JobStatus.COMPLETED, JobStatus.FAILED}),
     JobStatus.COMPLETED: frozenset(),
-    JobStatus.FAILED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.PENDING}),  # manual retry only
     JobStatus.CANCELLED: frozenset(),
 }
 
