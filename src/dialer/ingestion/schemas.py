@@ -24,6 +24,7 @@ class ImportOptions(BaseModel):
     dias_fecha_limite: int | None = Field(None, ge=0, le=3650)
     dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
     column_mapping: dict[str, str | None] | None = None
+    variable_set: Literal["standard", "legacy"] | None = None
 
     @field_validator("account_id", "batch_name", "batch_description")
     @classmethod

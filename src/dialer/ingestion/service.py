@@ -496,6 +496,7 @@ async def create_import(
                 description=options.batch_description,
                 call_settings=plan.call_settings,
                 processing_type=options.processing_type,
+                variable_set=options.variable_set,
             ),
             jobs=(),
         )

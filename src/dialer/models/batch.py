@@ -39,6 +39,9 @@ class Batch(TimestampedMixin, Base):
     processing_type: Mapped[str] = mapped_column(String(32), default="basic")
     script_id: Mapped[str | None] = mapped_column(String(64))
     script_version: Mapped[int | None] = mapped_column(Integer)
+    # Agent variable names/formats: "standard" or "legacy" (the replaced system's);
+    # None: the script's choice, else standard.
+    variable_set: Mapped[str | None] = mapped_column(String(16))
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_options: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
 

@@ -91,6 +91,8 @@ class Script(TimestampedMixin, Base):
     template: Mapped[str] = mapped_column(Text)
     variables: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     first_message: Mapped[str | None] = mapped_column(Text)
+    # "standard" | "legacy" agent variables for batches that do not choose (None: standard).
+    variable_set: Mapped[str | None] = mapped_column(String(16))
 
 
 class ProviderConfig(TimestampedMixin, Base):

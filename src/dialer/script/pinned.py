@@ -29,6 +29,7 @@ class CallScript:
     script_id: str
     version: int
     variables: tuple[str, ...]
+    variable_set: str | None = None
 
 
 _pinned: dict[tuple[str, int | None], CallScript | None] = {}
@@ -62,7 +63,7 @@ async def script_for_batch(
             return _pinned[key]
         row = await ScriptRepository.from_session(session).get(script_id)
         found = (
-            CallScript(row.id, row.version, tuple(row.variables or ()))
+            CallScript(row.id, row.version, tuple(row.variables or ()), row.variable_set)
             if row is not None and row.account_id == account_id
             else None
         )
@@ -82,7 +83,7 @@ async def script_for_batch(
         return hit[1]
     latest = await ScriptRepository.from_session(session).latest(account_id, default.name)
     script = (
-        CallScript(latest.id, latest.version, tuple(latest.variables or ()))
+        CallScript(latest.id, latest.version, tuple(latest.variables or ()), latest.variable_set)
         if latest is not None
         else None
     )

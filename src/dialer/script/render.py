@@ -7,6 +7,14 @@ a missing variable is an error rather than a silent blank in what the agent says
 Variables come from the job: ``nombre``, ``rut``/``dni``, ``monto`` (formatted for the
 currency: CLP ``$1.234.567``, ARS ``$ 1.234.567,50``), ``fecha_limite`` and
 ``fecha_maxima`` (``dd/mm/yyyy``), ``empresa``/``company`` and every extra column.
+
+The ``legacy`` variable set (chosen per batch or per script) adds the names the replaced
+system's agents were written for, in its value formats: ``nombre``, ``RUT``, ``empresa``,
+``monto_total`` (a plain number: ``1234567``, ``1234.5``), ``cantidad_cupones``,
+``cuotas_adeudadas``, ``fecha_limite`` / ``fecha_maxima`` (ISO ``YYYY-MM-DD``),
+``dias_vencidos``, ``tipo_llamada`` (``cobranza`` | ``marketing``) and the current time in
+the batch's timezone as ``current_time_America/Santiago`` (also under its worker's
+spelling ``current_time_America_Santiago``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from dialer.kit import clock
+
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 # Payload keys (as ingestion may store them) that feed each standard variable.
@@ -29,6 +39,15 @@ AMOUNT_KEYS = ("monto", "amount", "deuda", "saldo", "debt_amount")
 COMPANY_KEYS = ("empresa", "company")
 DATE_KEYS = ("fecha_limite", "fecha_maxima")
 CURRENCY_BY_COUNTRY = {"CL": "CLP", "AR": "ARS"}
+VARIABLE_SETS = ("standard", "legacy")
+LEGACY_VARIABLES = (
+    "nombre", "RUT", "empresa", "monto_total", "cantidad_cupones", "cuotas_adeudadas",
+    "fecha_limite", "fecha_maxima", "dias_vencidos", "tipo_llamada",
+    "current_time_America/Santiago", "current_time_America_Santiago",
+)  # fmt: skip
+# Payload keys that hold the number of instalments owed and the days past due.
+INSTALMENT_KEYS = ("cantidad_cupones", "cuotas_adeudadas", "cuotas", "n_cuotas", "instalments")
+DAYS_LATE_KEYS = ("dias_vencidos", "dias_mora", "dias_atraso", "overdue_days", "days_late")
 # Variables the job itself provides (contact fields), whatever the payload holds.
 CONTACT_VARIABLES = {"nombre": "contact_name", "rut": "dni", "dni": "dni"}
 
@@ -172,6 +191,63 @@ def _first(payload: Mapping[str, Any], keys: Iterable[str]) -> Any:
     return None
 
 
+def plain_number(value: Any) -> str:
+    """An amount as the replaced system sent it: digits, a dot for decimals, no grouping."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value is None else str(value)
+    text = format(amount.normalize(), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def iso_date(value: Any) -> str:
+    """``YYYY-MM-DD`` from whatever ``format_date`` reads; unparseable values as given."""
+    shown = format_date(value)
+    m = re.match(r"^(\d{2})/(\d{2})/(\d{4})$", shown)
+    return f"{m.group(3)}-{m.group(2)}-{m.group(1)}" if m else shown
+
+
+def speech_time(now: datetime) -> str:
+    """The replaced system's clock variable: ``Monday, March 02, 2026 at 12:00:00 PM -03``."""
+    return now.strftime("%A, %B %d, %Y at %I:%M:%S %p ") + (now.tzname() or "UTC")
+
+
+def legacy_variables(
+    *,
+    contact_name: str | None,
+    dni: str | None,
+    payload: Mapping[str, Any],
+    processing_type: str,
+    now: datetime,
+) -> dict[str, str]:
+    """The replaced system's variable names and value formats (``now`` in the batch's tz)."""
+    out: dict[str, str] = {}
+    if contact_name:
+        out["nombre"] = contact_name
+    if dni:
+        out["RUT"] = dni
+    company = _first(payload, COMPANY_KEYS)
+    if company is not None:
+        out["empresa"] = str(company)
+    amount = _first(payload, AMOUNT_KEYS)
+    if amount is not None:
+        out["monto_total"] = plain_number(amount)
+    instalments = _first(payload, INSTALMENT_KEYS)
+    if instalments is not None:
+        out["cantidad_cupones"] = out["cuotas_adeudadas"] = plain_number(instalments)
+    for key in DATE_KEYS:
+        if payload.get(key) not in (None, ""):
+            out[key] = iso_date(payload[key])
+    days = _first(payload, DAYS_LATE_KEYS)
+    out["dias_vencidos"] = plain_number(days) if days is not None else "0"
+    out["tipo_llamada"] = str(
+        payload.get("tipo_llamada")
+        or ("marketing" if processing_type == "acquisition" else "cobranza")
+    )
+    out["current_time_America/Santiago"] = out["current_time_America_Santiago"] = speech_time(now)
+    return out
+
+
 def job_variables(
     *,
     contact_name: str | None,
@@ -179,12 +255,17 @@ def job_variables(
     payload: Mapping[str, Any],
     template_vars: list[str] | None = None,
     country: str | None = None,
+    variable_set: str = "standard",
+    processing_type: str = "basic",
+    now: datetime | None = None,
 ) -> dict[str, str]:
     """A job's contact and payload as string variables for the agent.
 
     With ``template_vars`` (the pinned script's declared variables) every one of them is
     present: a value the job lacks becomes "" so the call still goes out; batch creation
-    has already refused scripts whose variables the rows cannot fill.
+    has already refused scripts whose variables the rows cannot fill. ``variable_set``
+    ``legacy`` adds (and, for the dates, overrides with ISO values) the replaced system's
+    names; ``now`` must then be the current time in the batch's timezone.
     """
     out: dict[str, str] = {}
     # Extra columns first, so the standard (formatted) variables win over raw values.
@@ -212,14 +293,26 @@ def job_variables(
     company = _first(payload, COMPANY_KEYS)
     if company is not None:
         out["empresa"] = out["company"] = str(company)
+    if variable_set == "legacy":
+        out.update(
+            legacy_variables(
+                contact_name=contact_name, dni=dni, payload=payload,
+                processing_type=processing_type, now=now or clock.now(),
+            )
+        )  # fmt: skip
     for name in template_vars or ():
         out.setdefault(name, "")
     return out
 
 
-def available_variables(payload_keys: Iterable[str], *, has_contact: bool = True) -> set[str]:
+def available_variables(
+    payload_keys: Iterable[str], *, has_contact: bool = True, variable_set: str = "standard"
+) -> set[str]:
     """The variable names jobs with these payload keys provide (for batch validation)."""
     keys = {str(k) for k in payload_keys}
+    if variable_set == "legacy":
+        # Always sent (empty when the row lacks the value), like the original's worker.
+        return available_variables(keys, has_contact=has_contact) | set(LEGACY_VARIABLES)
     names = {variable_name(k) for k in keys} - {""}
     names.add("moneda")
     if has_contact:

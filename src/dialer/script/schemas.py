@@ -21,6 +21,11 @@ class ScriptCreate(BaseModel):
     first_message: str | None = Field(None, max_length=2_000)
     # Optional: when given, it must be exactly the variables the template uses.
     variables: list[str] | None = None
+    variable_set: Literal["standard", "legacy"] | None = Field(
+        None,
+        description="Agent variables of batches using this script (unless they choose): "
+        "'legacy' sends the replaced system's names and formats.",
+    )
 
 
 class ScriptVersionCreate(BaseModel):
@@ -44,6 +49,7 @@ class ScriptRead(BaseModel):
     template: str
     first_message: str | None
     variables: list[str]
+    variable_set: str | None = None
     created_at: datetime
 
 

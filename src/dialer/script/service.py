@@ -85,6 +85,7 @@ async def create_script(session: AsyncSession, account_id: str, data: ScriptCrea
         template=data.template,
         first_message=data.first_message,
         variables=variables,
+        variable_set=data.variable_set,
     )
     return await _insert(session, script)
 
@@ -108,6 +109,7 @@ async def create_version(
         template=data.template,
         first_message=data.first_message,
         variables=variables,
+        variable_set=latest.variable_set,
     )
     return await _insert(session, new)
 
@@ -217,6 +219,7 @@ async def validate_batch_script(
     sample_payload_keys: Iterable[str],
     processing_type: str = "basic",
     has_contact: bool = True,
+    variable_set: str | None = None,
 ) -> Script:
     """Resolve the batch's script and check the rows can fill every variable it uses.
 
@@ -231,7 +234,11 @@ async def validate_batch_script(
         version=version,
         processing_type=processing_type,
     )
-    available = render.available_variables(sample_payload_keys, has_contact=has_contact)
+    available = render.available_variables(
+        sample_payload_keys,
+        has_contact=has_contact,
+        variable_set=variable_set or script.variable_set or "standard",
+    )
     missing = [v for v in script.variables if v not in available]
     if missing:
         raise ScriptVariableMissing(

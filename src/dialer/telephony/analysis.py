@@ -9,9 +9,29 @@ job without touching billing, counters or retries, so its order relative to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dialer.job.states import AttemptStatus, Outcome
 from dialer.models import CallAttempt, Job
 from dialer.telephony.base import CallEvent
+
+# Where the replaced system's agents left a promise to pay: Retell's
+# ``collected_dynamic_variables`` (variables the agent set during the call).
+COLLECTED_PROMISE_DATE_KEYS = ("fecha_pago_cliente",)
+COLLECTED_PROMISE_AMOUNT_KEYS = ("monto_pago_cliente",)
+
+
+def analysis_sources(call: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(custom_analysis_data, collected_dynamic_variables) of a Retell call object, each
+    a dict (empty when absent or malformed)."""
+    analysis = call.get("call_analysis") or {}
+    custom = analysis.get("custom_analysis_data") if isinstance(analysis, Mapping) else None
+    collected = call.get("collected_dynamic_variables")
+    return (
+        dict(custom) if isinstance(custom, Mapping) else {},
+        dict(collected) if isinstance(collected, Mapping) else {},
+    )
 
 
 def apply_late_analysis(attempt: CallAttempt, job: Job, event: CallEvent) -> int:

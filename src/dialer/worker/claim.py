@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +50,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from dialer.batch.settings import CallSettings, resolve_settings
 from dialer.batch.windows import Schedule, is_open, next_open, schedule_for
-from dialer.billing.pricing import reservation
+from dialer.billing.pricing import limited, reservation
 from dialer.billing.repository import read_account, serialize_claims, take_balance
 from dialer.billing.service import pricing_of
 from dialer.compliance.service import DIAL_TIME_FILTERS
@@ -93,6 +94,7 @@ class ClaimedJob:
     # The agent's dynamic variables, as stored on the attempt (None: not computed).
     variables: dict[str, str] | None = None
     script_version: int | None = None
+    ring_timeout_s: int | None = None  # the batch's; None: the provider's default
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class _Candidate:
     account_country: str | None
     in_flight: int = 0
     account_cap: int | None = None
+    variable_set: str | None = None
     settings: CallSettings | None = None
     schedule: Schedule | None = None
     reason: str | None = field(default=None)
@@ -308,6 +311,7 @@ async def _candidate_batches(
             Account.country,
             Batch.in_progress_jobs,
             Account.max_concurrent_calls,
+            Batch.variable_set,
         )
         .join(Account, Account.id == Batch.account_id)
         .where(Batch.status == BatchStatus.ACTIVE, Batch.is_active.is_(True), due)
@@ -332,6 +336,7 @@ async def _candidate_batches(
             account_country=r[14],
             in_flight=r[15] or 0,
             account_cap=r[16],
+            variable_set=r[17],
         )
         for r in rows
     ]
@@ -450,7 +455,8 @@ async def _claim_for_account(
             continue
         max_seconds = min(reserve_seconds, c.settings.max_call_duration_s)
         per_job = reservation(account.plan_type, pricing, max_seconds=max_seconds)
-        affordable = available // per_job if per_job > 0 else room
+        # Unlimited plans are metered (reserved and charged) but never held back.
+        affordable = available // per_job if per_job > 0 and limited(account.plan_type) else room
         n = min(room, affordable)
         jobs = (
             await _lock_jobs(session, await _due_job_ids(session, c.batch_id, now, n), now)
@@ -523,6 +529,9 @@ async def _dial(
         script_version=c.script_version, processing_type=c.processing_type,
     )  # fmt: skip
     template_vars = list(script.variables) if script is not None else None
+    variable_set = c.variable_set or (script.variable_set if script else None) or "standard"
+    # The legacy variables carry the current time in the batch's timezone.
+    local_now = now.astimezone(ZoneInfo(c.settings.timezone or c.account_timezone))
     out: list[ClaimedJob] = []
     attempts: list[dict[str, Any]] = []
     deltas: dict[str, int] = {}
@@ -544,6 +553,7 @@ async def _dial(
         variables = job_variables(
             contact_name=job.contact_name, dni=job.dni, payload=payload,
             template_vars=template_vars, country=c.account_country,
+            variable_set=variable_set, processing_type=c.processing_type, now=local_now,
         )  # fmt: skip
         attempts.append(
             {
@@ -568,6 +578,7 @@ async def _dial(
                 max_duration_s=c.settings.max_call_duration_s, reserved_units=per_job,
                 lease_expires_at=lease_until, variables=variables,
                 script_version=script.version if script else None,
+                ring_timeout_s=c.settings.ring_timeout_s,
             )
         )  # fmt: skip
     await session.flush()  # the jobs first: attempts reference them
@@ -591,7 +602,7 @@ async def _reserve(
     # locked (by this one UPDATE) only until commit. The keys are brand-new attempt ids,
     # so no idempotency lookup is needed.
     total = sum(units for _, _, units in items)
-    new_balance = await take_balance(session, account.id, total)
+    new_balance = await take_balance(session, account.id, total, enforce=limited(account.plan_type))
     if new_balance is None:
         raise BalanceMoved(account.id)
     balance = new_balance + total

@@ -27,6 +27,11 @@ from typing import Any
 import httpx
 
 from dialer.job.states import BusinessResult, Outcome
+from dialer.telephony.analysis import (
+    COLLECTED_PROMISE_AMOUNT_KEYS,
+    COLLECTED_PROMISE_DATE_KEYS,
+    analysis_sources,
+)
 from dialer.telephony.base import (
     CallEvent,
     CallRequest,
@@ -189,20 +194,20 @@ def outcome_for(call: Mapping[str, Any]) -> Outcome:
 def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """Business result and extracted fields from ``call_analysis``."""
     analysis = call.get("call_analysis") or {}
-    custom = analysis.get("custom_analysis_data") or {}
-    if not isinstance(custom, dict):
-        custom = {}
+    custom, collected = analysis_sources(call)
     extracted: dict[str, Any] = dict(custom)
+    if collected:
+        extracted["collected_dynamic_variables"] = collected
     for key in ("call_successful", "user_sentiment", "in_voicemail"):
         if key in analysis:
             extracted[key] = analysis[key]
-    promise_date = next(
-        (d for k in PROMISE_DATE_KEYS if (d := _parse_date(custom.get(k))) is not None), None
-    )
-    promise_amount = next(
-        (a for k in PROMISE_AMOUNT_KEYS if (a := _parse_amount(custom.get(k))) is not None),
-        None,
-    )
+    # The analysis first, then what the agent collected during the call.
+    dates = [custom.get(k) for k in PROMISE_DATE_KEYS]
+    dates += [collected.get(k) for k in COLLECTED_PROMISE_DATE_KEYS]
+    amounts = [custom.get(k) for k in PROMISE_AMOUNT_KEYS]
+    amounts += [collected.get(k) for k in COLLECTED_PROMISE_AMOUNT_KEYS]
+    promise_date = next((d for v in dates if (d := _parse_date(v)) is not None), None)
+    promise_amount = next((a for v in amounts if (a := _parse_amount(v)) is not None), None)
     if promise_date:
         extracted["promise_date"] = promise_date
     if promise_amount is not None:
