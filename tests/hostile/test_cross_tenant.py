@@ -67,6 +67,10 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/accounts/{account_id}/transactions"): FOREIGN,
     ("GET", "/api/v1/accounts/{account_id}/last-call-settings"): FOREIGN,
     ("POST", "/api/v1/accounts/{account_id}/api-keys"): FOREIGN,
+    ("PATCH", "/api/v1/accounts/{account_id}"): Probe("foreign", json={"account_name": "hacked"}),
+    ("GET", "/api/v1/accounts/{account_id}/summary"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/batches"): FOREIGN,
+    ("GET", "/api/v1/dashboard/stats"): Probe("foreign", query=A_QUERY),
     # batches and jobs
     ("POST", "/api/v1/batches"): Probe("foreign", json={"account_id": "tenant-a", "name": "x"}),
     ("GET", "/api/v1/batches"): Probe("foreign", query=A_QUERY),
@@ -82,6 +86,10 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/batches/{batch_id}/export.csv"): FOREIGN,
     ("GET", "/api/v1/batches/{batch_id}/export.xlsx"): FOREIGN,
     ("GET", "/api/v1/jobs/{job_id}"): FOREIGN,
+    ("GET", "/api/v1/jobs"): Probe("foreign", query=A_QUERY),
+    ("PUT", "/api/v1/jobs/{job_id}/retry"): FOREIGN,
+    ("PUT", "/api/v1/jobs/{job_id}/cancel"): FOREIGN,
+    ("GET", "/api/v1/calls/history"): Probe("foreign", query=A_QUERY),
     ("GET", "/api/v1/dashboard/overview"): Probe("foreign", query=A_QUERY),
     # ingestion
     ("POST", "/api/v1/batches/excel/preview"): Probe("foreign", form=A_QUERY, upload=True),

@@ -30,6 +30,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/accounts"): {"account_name": "ok", "country": "CL"},
     ("POST", "/api/v1/accounts/{account_id}/topup"): {"minutes": 1},
     ("POST", "/api/v1/accounts/{account_id}/api-keys"): {"name": "ok"},
+    ("PATCH", "/api/v1/accounts/{account_id}"): {"account_name": "ok"},
     ("POST", "/api/v1/batches"): {"account_id": "tenant-a", "name": "ok"},
     ("PATCH", "/api/v1/batches/{batch_id}"): {"name": "ok"},
     ("POST", "/api/v1/accounts/{account_id}/do-not-call"): {"phone": "+56911112222"},
