@@ -1,7 +1,7 @@
 """batches, scripts: variable_set (standard | legacy agent variables)
 
 Revision ID: legacy_01
-Revises: 0002
+Revises: collections_01
 Create Date: 2026-12-01 09:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "legacy_01"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "collections_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
