@@ -37,6 +37,7 @@ ROUTER_MODULES = (
     "dialer.telephony.config_endpoints",
     "dialer.events.endpoints",
     "dialer.hooks.endpoints",
+    "dialer.collection.endpoints",
 )
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -121,6 +121,52 @@ class RetrySettings(BaseModel):
 CompliancePofile = Literal["none", "cl_cobranza"]
 
 
+class BrokenPromiseSettings(BaseModel):
+    """What a promise to pay does to the job (``collections.broken_promise``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Days after the promised date a payment still counts; the promise is judged broken
+    # at the start of the following day (debtor's timezone).
+    grace_days: Annotated[int, Field(ge=0, le=60)] = 1
+    # Keep the job waiting after a promise and dial the debtor again when it is broken
+    # (a payment in full cancels that follow-up). Off: the promise ends the job.
+    follow_up: bool = False
+
+
+class VoicemailSettings(BaseModel):
+    """What to do when a call reaches a voicemail (``collections.voicemail``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # hang_up: end the call; leave_message: the provider leaves ``message`` where it
+    # supports it (see docs/collections.md), else it hangs up.
+    action: Literal["hang_up", "leave_message"] = "hang_up"
+    message: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    # Retry in another band of the day (morning / midday / afternoon / evening) than the
+    # attempt that reached the voicemail.
+    retry_other_band: bool = False
+
+    @model_validator(mode="after")
+    def _message_needed(self) -> VoicemailSettings:
+        if self.action == "leave_message" and not self.message:
+            raise ValueError("collections.voicemail.message is required to leave a message")
+        return self
+
+
+class CollectionSettings(BaseModel):
+    """The collections loop per batch (``call_settings.collections``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A requested callback schedules the job at that time (moved to the next opening
+    # when outside the window), without the retry delay; at most max_callbacks per job.
+    callbacks: bool = False
+    max_callbacks: Annotated[int, Field(ge=1, le=10)] = 2
+    broken_promise: BrokenPromiseSettings = Field(default_factory=BrokenPromiseSettings)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
+
+
 def _hours_kind(v: object) -> str:
     if isinstance(v, HoursWindow):
         return "single"
@@ -153,6 +199,7 @@ class CallSettings(BaseModel):
     # when unset).
     ring_timeout_s: Annotated[int, Field(ge=5, le=600)] | None = None
     compliance_profile: CompliancePofile = "none"
+    collections: CollectionSettings = Field(default_factory=CollectionSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -3,7 +3,8 @@ their log), payments, promises to pay, and the hourly recovery roll-up."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -29,9 +30,21 @@ class WebhookSubscription(TimestampedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+EVENT_TYPES = (
+    "call.completed",
+    "job.finished",
+    "promise.created",
+    "promise.broken",
+    "payment.matched",
+    "batch.completed",
+)
+
+
 class OutboxEvent(Base):
     """An event to push to the account's subscriptions, inserted in the same transaction
-    as the change it reports. The worker fans it out into deliveries and deletes it."""
+    as the change it reports. The worker fans it out into deliveries and deletes it.
+
+    Build rows with :meth:`row` / :meth:`new` (they assign the event id and the body)."""
 
     __tablename__ = "outbox_events"
 
@@ -41,6 +54,32 @@ class OutboxEvent(Base):
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+    @staticmethod
+    def row(*, account_id: str, type: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        """The row of a new event; ``payload`` is the exact JSON receivers get."""
+        if type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type!r}")
+        event_id = "evt_" + uuid.uuid4().hex
+        payload = {
+            "id": event_id,
+            "type": type,
+            "created_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "account_id": account_id,
+            "data": data,
+        }
+        return {
+            "event_id": event_id,
+            "account_id": account_id,
+            "type": type,
+            "payload": payload,
+            "created_at": at,
+        }
+
+    @classmethod
+    def new(cls, *, account_id: str, type: str, at: datetime, data: dict[str, Any]) -> OutboxEvent:
+        """A new event to ``session.add`` in the transaction of the change it reports."""
+        return cls(**cls.row(account_id=account_id, type=type, at=at, data=data))
 
 
 class WebhookDelivery(Base):
@@ -112,7 +151,7 @@ class Promise(Base):
 
     __tablename__ = "promises"
     __table_args__ = (
-        Index("ix_promises_due", "status", "due_on"),
+        Index("ix_promises_due", "status", "judge_at"),
         Index("ix_promises_debtor", "account_id", "debtor_id"),
     )
 
@@ -125,6 +164,9 @@ class Promise(Base):
     amount: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     due_on: Mapped[date | None] = mapped_column(Date)
+    # When an open promise is judged broken: the start of the day after due_on + grace
+    # in the debtor's timezone (None: no date was given, judged on payments only).
+    judge_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     method: Mapped[str | None] = mapped_column(String(32))
     # open -> kept | broken; superseded when a later call makes a new promise.
     status: Mapped[str] = mapped_column(String(16), default="open")

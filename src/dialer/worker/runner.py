@@ -9,7 +9,7 @@ Loop (procrastinate-style)::
         nothing claimed -> wait POLL_INTERVAL, or until a local call ends, or stop
 
 Side tasks: heartbeat, lease rescuer (maintenance.py), the outbound webhook deliverer
-(``hooks/delivery.py``) and the simulated carrier loop (delivers the simulated provider's
+(``hooks/delivery.py``), the promise judge (``call/promises.py``) and the simulated carrier loop (delivers the simulated provider's
 webhooks; every worker runs one, they share the work through row locks and leases).
 
 Invariants:
@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer import logging as dlog
+from dialer.call import promises
 from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
@@ -120,6 +121,7 @@ class Worker:
             ),
             asyncio.create_task(self._every(stop, self.poll * 5, self._rescue), name="rescuer"),
             asyncio.create_task(self._every(stop, self.poll, self._webhooks), name="webhooks"),
+            asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
         ]
         simulated = self._simulated()
         if simulated is not None:
@@ -342,6 +344,14 @@ class Worker:
         # Deliver until nothing is due, then wait for the next round.
         while await self._deliverer.run_once(self.now()):
             pass
+
+    async def _promises(self) -> None:
+        now = self.now()
+        async with self.db.read() as rs:
+            if not await promises.any_due(rs, now=now):
+                return
+        async with self.db.write() as session:
+            await promises.evaluate_due(session, now=now)
 
     async def _rescue(self) -> None:
         await rescue_expired(

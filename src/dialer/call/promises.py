@@ -1,0 +1,192 @@
+"""Promises to pay: recorded when a call ends with one, judged against payments.
+
+* kept: the debtor paid the promised amount (any amount when none was promised) between
+  the day of the promise and ``due_on + grace_days``; judged as soon as the payments
+  are imported;
+* broken: not kept at ``judge_at`` (the start of the day after ``due_on + grace_days``
+  in the debtor's timezone); judged by the maintenance task (``evaluate_due``), which
+  also makes the debtor due again in its batch when ``collections.broken_promise.
+  follow_up`` is on (the claim then applies every rule: window, caps, do-not-call).
+
+Each judgement adds to the recovery roll-up and enqueues ``promise.broken`` (outbound
+webhooks) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.call.promise_repository import PromiseRepository
+from dialer.job.outcomes import Promise as PromiseTerms
+from dialer.job.recovery import RecoveryDelta, add_recovery
+from dialer.job.states import WAITING
+from dialer.models import OutboxEvent, Promise
+
+Verdict = Literal["kept", "broken"]
+
+
+def judge_at(due_on: date, grace_days: int, tz: tzinfo) -> datetime:
+    """When a promise for ``due_on`` that was not kept becomes broken."""
+    return datetime.combine(due_on + timedelta(days=grace_days + 1), time(0), tzinfo=tz)
+
+
+def judge(
+    promised: int | None, paid: int, *, now: datetime, judge_at: datetime | None
+) -> Verdict | None:
+    """Pure: the verdict on a promise given what was paid in its period, or None (open)."""
+    if paid > 0 and (promised is None or paid >= promised):
+        return "kept"
+    if judge_at is not None and now >= judge_at:
+        return "broken"
+    return None
+
+
+def _period(p: Promise) -> tuple[date, date | None]:
+    # Payments count from the day before the promise (a payment made just before a
+    # call that records the promise is still the promise kept) to due_on + grace.
+    start = p.created_at.date() - timedelta(days=1)
+    end = p.due_on + timedelta(days=_grace_of(p)) if p.due_on else None
+    return start, end
+
+
+def _grace_of(p: Promise) -> int:
+    if p.judge_at is None or p.due_on is None:
+        return 0
+    return max((p.judge_at.date() - p.due_on).days - 1, 0)
+
+
+async def record_promise(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    batch_id: str,
+    job_id: str,
+    attempt_id: str,
+    debtor_id: str | None,
+    terms: PromiseTerms,
+    currency: str,
+    grace_days: int,
+    tz: tzinfo,
+    now: datetime,
+) -> Promise:
+    """Record a promise made on ``attempt_id`` (superseding the job's open one)."""
+    repo = PromiseRepository.from_session(session)
+    await repo.supersede_open(job_id, now=now)
+    promise = Promise(
+        id="prm_" + uuid.uuid4().hex[:20],
+        account_id=account_id,
+        batch_id=batch_id,
+        job_id=job_id,
+        attempt_id=attempt_id,
+        debtor_id=debtor_id,
+        amount=terms.amount,
+        currency=terms.currency or currency,
+        due_on=terms.date,
+        judge_at=judge_at(terms.date, grace_days, tz) if terms.date else None,
+        method=terms.method,
+        status="open",
+        paid_amount=0,
+        created_at=now,
+    )
+    session.add(promise)
+    session.add(
+        OutboxEvent.new(
+            account_id=account_id, type="promise.created", at=now, data=promise_json(promise)
+        )
+    )
+    return promise
+
+
+def promise_json(p: Promise) -> dict[str, object]:
+    return {
+        "promise_id": p.id,
+        "job_id": p.job_id,
+        "batch_id": p.batch_id,
+        "attempt_id": p.attempt_id,
+        "debtor_id": p.debtor_id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "due_on": p.due_on.isoformat() if p.due_on else None,
+        "method": p.method,
+        "status": p.status,
+        "paid_amount": p.paid_amount,
+    }
+
+
+async def _apply(
+    session: AsyncSession, promises: Sequence[Promise], *, now: datetime, kept_only: bool
+) -> dict[str, int]:
+    repo = PromiseRepository.from_session(session)
+    counts = {"kept": 0, "broken": 0}
+    deltas: list[RecoveryDelta] = []
+    for p in promises:
+        start, end = _period(p)
+        paid = (
+            await repo.paid_between(p.account_id, p.debtor_id, p.currency, start, end)
+            if p.debtor_id
+            else 0
+        )
+        verdict = judge(p.amount, paid, now=now, judge_at=p.judge_at)
+        if verdict is None or (kept_only and verdict != "kept"):
+            continue
+        p.status, p.paid_amount, p.evaluated_at = verdict, paid, now
+        counts[verdict] += 1
+        deltas.append(RecoveryDelta(p.batch_id, p.account_id, now, **{verdict: 1}))
+        if verdict == "broken":
+            session.add(
+                OutboxEvent.new(
+                    account_id=p.account_id, type="promise.broken", at=now, data=promise_json(p)
+                )
+            )
+            await _follow_up(session, repo, p, now=now)
+    await add_recovery(session, deltas)
+    await session.flush()
+    return counts
+
+
+async def _follow_up(
+    session: AsyncSession, repo: PromiseRepository, p: Promise, *, now: datetime
+) -> None:
+    """A broken promise makes its debtor due again (when the batch asks for it)."""
+    settings = await repo.batch_settings(p.batch_id) or {}
+    collections = settings.get("collections") or {}
+    broken = collections.get("broken_promise") if isinstance(collections, dict) else None
+    if not (isinstance(broken, dict) and broken.get("follow_up")):
+        return
+    job = await repo.job(p.job_id)
+    if job is None or job.status not in WAITING:
+        return
+    if job.next_attempt_at > now:
+        job.next_attempt_at = now
+    job.wait_reason = None
+    job.max_attempts = max(job.max_attempts, job.attempts + 1)
+    job.result = {
+        **(job.result or {}),
+        "follow_up": {"reason": "broken_promise", "promise_id": p.id},
+    }
+
+
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether ``evaluate_due`` has work (cheap; for a read session)."""
+    return await PromiseRepository.from_session(session).any_due(now)
+
+
+async def evaluate_due(session: AsyncSession, *, now: datetime, limit: int = 500) -> dict[str, int]:
+    """Judge the open promises whose time has come (maintenance task)."""
+    promises = await PromiseRepository.from_session(session).due(now, limit)
+    return await _apply(session, promises, now=now, kept_only=False)
+
+
+async def judge_after_payments(
+    session: AsyncSession, account_id: str, debtor_ids: Sequence[str], *, now: datetime
+) -> dict[str, int]:
+    """Mark kept the open promises of these debtors that the payments now cover."""
+    promises = await PromiseRepository.from_session(session).open_for_debtors(
+        account_id, sorted(set(debtor_ids))
+    )
+    return await _apply(session, promises, now=now, kept_only=True)

@@ -1,0 +1,1 @@
+"""The collections loop at the edge: payments in, recovery figures out."""
