@@ -1,7 +1,7 @@
 """promises: judge_at, the instant a promise not yet kept is judged broken
 
 Revision ID: collections_02
-Revises: collections_01
+Revises: legacy_01
 Create Date: 2026-12-01 09:10:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dialer.db.types
 
 revision: str = "collections_02"
-down_revision: str | Sequence[str] | None = "collections_01"
+down_revision: str | Sequence[str] | None = "legacy_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
