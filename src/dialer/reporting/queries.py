@@ -10,7 +10,7 @@ from sqlalchemy import func, literal_column, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.models import Batch, BatchStatus, CallStat
+from dialer.models import Batch, BatchStatus, CallStat, RecoveryStat
 
 
 async def upsert_call_stat(
@@ -74,6 +74,26 @@ def _batch_totals_columns(start: datetime, end: datetime) -> tuple[Any, ...]:
     )
 
 
+def _recovery_selects(account_id: str | None, start: datetime, end: datetime) -> list[Any]:
+    """Kind 2 (right-party contacts, promises, promised and recovered amounts) and kind 3
+    (kept, broken, payments) rows from the hourly recovery roll-up over [start, end)."""
+    s = func.sum
+    rows = [
+        (2, s(RecoveryStat.right_party), s(RecoveryStat.promises),
+         s(RecoveryStat.promised_amount), s(RecoveryStat.recovered_amount)),
+        (3, s(RecoveryStat.kept), s(RecoveryStat.broken), s(RecoveryStat.payments),
+         literal_column("0")),
+    ]  # fmt: skip
+    out = []
+    for kind, *cols in rows:
+        stmt: Any = select(literal_column(str(kind)).label("kind"), null().label("outcome"), *cols)
+        stmt = stmt.where(RecoveryStat.hour >= start, RecoveryStat.hour < end)
+        if account_id is not None:
+            stmt = stmt.where(RecoveryStat.account_id == account_id)
+        out.append(stmt)
+    return out
+
+
 def _totals(active: Any, waiting: Any, today: Any, in_flight: Any) -> dict[str, int]:
     return {
         "active_batches": int(active or 0),
@@ -98,8 +118,10 @@ async def overview_figures(
       a call in any batch (a cancelled one may still have calls on the line), from the
       transactional in-flight counters.
 
+    * the collections figures of the recovery roll-up (kinds 2 and 3).
+
     A UNION ALL of (kind, outcome, four figures): kind 0 rows are the outcomes, the one
-    kind 1 row the batch totals.
+    kind 1 row the batch totals, kinds 2 and 3 the recovery sums.
     """
     stats = _call_stats_select(account_id, start, end).subquery()
     totals = select(
@@ -109,12 +131,21 @@ async def overview_figures(
     )
     if account_id is not None:
         totals = totals.where(Batch.account_id == account_id)
-    both = union_all(select(literal_column("0").label("kind"), *stats.c, null()), totals)
+    both = union_all(
+        select(literal_column("0").label("kind"), *stats.c, null()),
+        totals,
+        *_recovery_selects(account_id, start, end),
+    )
     outcomes: list[tuple[str, int, int, int]] = []
     figures = _totals(0, 0, 0, 0)
     for kind, outcome, a, b, c, d in (await session.execute(both)).all():
         if kind == 0:
             outcomes.append((str(outcome), int(a or 0), int(b or 0), int(c or 0)))
+        elif kind == 1:
+            figures = {**figures, **_totals(a, b, c, d)}
+        elif kind == 2:
+            figures.update(right_party=int(a or 0), promises=int(b or 0),
+                           promised_amount=int(c or 0), recovered_amount=int(d or 0))  # fmt: skip
         else:
-            figures = _totals(a, b, c, d)
+            figures.update(kept=int(a or 0), broken=int(b or 0), payments=int(c or 0))
     return outcomes, figures

@@ -21,3 +21,15 @@ class Overview(BaseModel):
     calls_in_progress: int
     minutes_used_today: float = Field(description="Billed minutes today.")
     credits_used_today: float | None = Field(description="Credits charged today (credit plans).")
+    right_party_contacts_today: int = Field(
+        default=0, description="Answered by the debtor today (not a wrong person)."
+    )
+    contact_rate_today: float = Field(
+        default=0.0, description="Right-party contacts / calls today x 100."
+    )
+    promises_today: int = 0
+    promised_amount_today: int = Field(default=0, description="Smallest unit of the currency.")
+    promises_kept_today: int = 0
+    promises_broken_today: int = 0
+    payments_today: int = Field(default=0, description="Payments dated today, matched to jobs.")
+    recovered_amount_today: int = Field(default=0, description="Smallest unit of the currency.")

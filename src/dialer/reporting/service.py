@@ -117,4 +117,12 @@ async def overview(session: AsyncSession, principal: Principal, account_id: str 
         credits_used_today=(
             round(cost / CREDIT_UNITS, 2) if plan == PlanType.CREDIT_BASED else None
         ),
+        right_party_contacts_today=totals.get("right_party", 0),
+        contact_rate_today=(round(100 * totals.get("right_party", 0) / calls, 2) if calls else 0.0),
+        promises_today=totals.get("promises", 0),
+        promised_amount_today=totals.get("promised_amount", 0),
+        promises_kept_today=totals.get("kept", 0),
+        promises_broken_today=totals.get("broken", 0),
+        payments_today=totals.get("payments", 0),
+        recovered_amount_today=totals.get("recovered_amount", 0),
     )
