@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     MAX_UPLOAD_BYTES: Annotated[int, Ge(1)] = 50 * 1024 * 1024
     # Data rows per spreadsheet upload; larger files are refused with 413 before reading.
     MAX_UPLOAD_ROWS: Annotated[int, Ge(1)] = 200_000
+    # Request bodies other than uploads (JSON, forms), and provider webhooks: refused with
+    # 413 at the ASGI edge, before anything buffers them (multipart uploads get
+    # MAX_UPLOAD_BYTES there).
+    MAX_BODY_BYTES: Annotated[int, Ge(1024)] = 16 * 1024 * 1024
+    MAX_WEBHOOK_BODY_BYTES: Annotated[int, Ge(1024)] = 2 * 1024 * 1024
 
     @field_validator("DATABASE_URL")
     @classmethod

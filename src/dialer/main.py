@@ -21,6 +21,8 @@ from dialer.config import Settings, get_settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
+from dialer.http_edge import early_auth, limit_for
+from dialer.kit.edge import BodyLimitMiddleware
 from dialer.kit.heap import settle_heap
 from dialer.kit.nul import RejectNulMiddleware
 from dialer.metrics import HttpMetricsMiddleware
@@ -96,6 +98,8 @@ def create_app(
     app.state.settings = settings
     install_handlers(app)
     app.add_middleware(RejectNulMiddleware)
+    # Size limits and authentication before any body is read (see http_edge.py).
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for(settings), early_auth=early_auth())
     if settings.CORS_ORIGINS:
         # Outside the NUL guard and auth: a browser's preflight carries no key and must be
         # answered here, before any route (which would say 405 or 401).

@@ -2,9 +2,13 @@
 
 PostgreSQL text cannot hold U+0000 (SQLite can), so a NUL in a JSON string or a query
 parameter would otherwise surface as a database error on one backend only. Checked
-once at the edge, for JSON bodies, URL-encoded forms and query strings; the JSON body
-is only parsed when its raw bytes contain an escaped NUL, so normal requests pay a
-substring search.
+once at the edge, for JSON bodies, URL-encoded forms and query strings.
+
+Streaming: the body goes on to the application chunk by chunk as it arrives, searched
+on the way for an escaped NUL (``\\u0000``, ``%00``, across chunk boundaries). Only when
+one was seen is the body parsed, at its end, to name the field; the application's read
+of the last chunk is then answered with a disconnect and the client gets the 422. The
+copy kept for that is bounded by the edge's body limit (kit/edge.py), which runs first.
 """
 
 from __future__ import annotations
@@ -66,25 +70,52 @@ class RejectNulMiddleware:
                     return
         headers = dict(scope.get("headers") or [])
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if ctype.endswith(b"+json"):
+            ctype = b"application/json"
         if ctype not in (b"application/json", b"application/x-www-form-urlencoded"):
             await self.app(scope, receive, send)
             return
-        # Buffer the body once and replay it to the application unchanged.
+        await self._stream(scope, receive, send, ctype)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, ctype: bytes) -> None:
+        markers = (b"\\u0000",) if ctype == b"application/json" else (b"%00", b"\x00")
+        overlap = max(len(m) for m in markers) - 1
         chunks: list[bytes] = []
-        more = True
-        while more:
+        tail = b""
+        seen = False
+        refused = False
+
+        async def checking_receive() -> Message:
+            nonlocal tail, seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        field = _find_in_body(body, ctype)
-        if field is not None:
+                return message
+            body = message.get("body", b"")
+            chunks.append(body)
+            window = tail + body
+            if not seen and any(m in window for m in markers):
+                seen = True
+            tail = window[-overlap:]
+            if message.get("more_body", False) or not seen:
+                return message
+            field = _find_in_body(b"".join(chunks), ctype)
+            if field is None:
+                return message  # a false alarm (an escaped backslash before "u0000")
+            refused = True
             await _refusal(field)(scope, receive, send)
-            return
-        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+            return {"type": "http.disconnect"}
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # the application's answer after the refusal is dropped
+                await send(message)
+
+        try:
+            await self.app(scope, checking_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 def _find_in_body(body: bytes, ctype: bytes) -> str | None:
@@ -101,16 +132,3 @@ def _find_in_body(body: bytes, ctype: bytes) -> str | None:
         if "\x00" in name or "\x00" in value:
             return name.replace("\x00", "") or "body"
     return None
-
-
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
-    pending = list(messages)
-
-    async def receive() -> Message:
-        if pending:
-            return pending.pop(0)
-        if then is not None:
-            return await then()
-        return {"type": "http.disconnect"}
-
-    return receive
