@@ -2,7 +2,9 @@
 
 A job is claimed by the dispatcher's claim, dialed through the account-routed adapter
 (the vendor's HTTP API faked with httpx.MockTransport), then the vendor's recorded
-webhooks are posted to ``/api/v1/webhooks/{provider}``.
+webhooks are posted to ``/api/v1/webhooks/{provider}``. The account stores its own
+credentials, so each final event is confirmed with the vendor (``get_call``): the fake
+vendor answers with the call as it reported it.
 """
 
 from __future__ import annotations
@@ -26,17 +28,42 @@ from dialer.db.session import Database
 from dialer.job.schemas import NewJob
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt, Job, LedgerEntry
+from dialer.telephony import registry
 from dialer.telephony.providers.retell import sign
 from dialer.telephony.providers.routing import AccountRoutedProvider
 from dialer.telephony.providers.twilio import compute_signature
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
 from tests.script.accounts import make_account
-from tests.telephony.recorded import Recorder, load
+from tests.telephony.recorded import load
 
 RETELL_KEY = "key_acme_retell_0001"
 TWILIO_TOKEN = "twilio_token_acme"
 SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+
+
+class Vendor:
+    """The vendor's side: answers the create, then get-call from what it reported."""
+
+    def __init__(self, create: httpx.Response) -> None:
+        self.create = create
+        self.records: dict[str, dict[str, Any]] = {}  # call id -> the vendor's record
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if request.method == "POST" and path.endswith(("/create-phone-call", "/Calls.json")):
+            return self.create
+        call_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+        record = self.records.get(call_id)
+        return httpx.Response(200, json=record) if record else httpx.Response(404)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self))
+
+
+VENDOR = Vendor(httpx.Response(500))
 
 
 async def dial_one(
@@ -83,8 +110,10 @@ async def dial_one(
     )
     assert r.status_code == 200, r.text
 
-    rec = Recorder(response)
+    global VENDOR
+    VENDOR = rec = Vendor(response)
     router = AccountRoutedProvider(provider_name, settings, database, client=rec.client())
+    registry.install(provider_name, settings, database, router)
     worker = Worker(database, settings, provider=router)
     async with database.write() as session:
         (job,) = await claim_due_jobs(
@@ -123,6 +152,12 @@ async def snapshot(database: Database, attempt_id: str) -> dict[str, Any]:
 def retell_body(name: str, attempt_id: str) -> bytes:
     payload = load("retell", name)
     payload["call"]["metadata"] = {"attempt_id": attempt_id, "account_id": "acc-acme"}
+    call_id = payload["call"]["call_id"]
+    if (
+        payload["event"] != "call_started"
+        and VENDOR.records.get(call_id, {}).get("call_analysis") is None
+    ):
+        VENDOR.records[call_id] = payload["call"]  # what Retell itself will answer
     return json.dumps(payload).encode()
 
 
@@ -250,6 +285,10 @@ class TestTwilioWebhooks:
 
         machine = {**load("twilio", "status_callback_completed_machine"),
                    "CallSid": "CA5d0d0d8047bf685c3f0ff980fe62c123"}  # fmt: skip
+        VENDOR.records[machine["CallSid"]] = {
+            "sid": machine["CallSid"], "status": "completed", "answered_by": "machine_end_beep",
+            "duration": "21", "end_time": machine["Timestamp"],
+        }  # fmt: skip
         assert (await post(machine, token="wrong")).status_code == 401
         r = await post(machine)
         assert r.status_code == 200, r.text

@@ -9,14 +9,20 @@ import httpx
 import pytest
 
 from dialer.telephony.base import (
+    CallOutcomeUnknown,
     CallRequest,
     InvalidNumberError,
     PermanentProviderError,
     Provider,
-    RetryableProviderError,
+    ProviderBusy,
     WebhookVerificationError,
 )
-from dialer.telephony.providers.retell import RetellProvider, sign
+from dialer.telephony.providers.retell import (
+    DISCONNECTION_OUTCOMES,
+    RetellProvider,
+    event_from_call,
+    sign,
+)
 from tests.telephony.recorded import Recorder, load, no_sleep, raw
 
 API_KEY = "key_3f9b0c1d2e4a5b6c7d8e9f00"
@@ -83,7 +89,36 @@ class TestPlaceCall:
                 "fecha_limite": "15/03/2026",
                 "empresa": "Cobranzas Andes",
             },
+            # The job's limit (Retell's 1 h default would outlive our call timeout).
+            "agent_override": {"agent": {"max_call_duration_ms": 600_000}},
         }
+
+    async def test_agent_override_and_pinned_version_follow_the_batch(self) -> None:
+        rec = Recorder(httpx.Response(201, json=load("retell", "create_phone_call_response")))
+        await provider(rec).place_call(
+            request(
+                max_duration_s=240, ring_timeout_s=25, agent_version="7",
+                voicemail_action="message", voicemail_message="Le llamamos de Cobranzas Andes.",
+                webhook_url="https://dialer.example.com/api/v1/webhooks/retell",
+            )
+        )  # fmt: skip
+        body = json.loads(rec.requests[0].content)
+        assert body["override_agent_version"] == 7
+        assert body["agent_override"] == {
+            "agent": {
+                "max_call_duration_ms": 240_000,
+                "ring_duration_ms": 25_000,
+                "voicemail_option": {
+                    "action": {"type": "static_text", "text": "Le llamamos de Cobranzas Andes."}
+                },
+                "webhook_url": "https://dialer.example.com/api/v1/webhooks/retell",
+            }
+        }
+        rec2 = Recorder(httpx.Response(201, json=load("retell", "create_phone_call_response")))
+        await provider(rec2).place_call(request(max_duration_s=20, voicemail_action="hangup"))
+        agent = json.loads(rec2.requests[0].content)["agent_override"]["agent"]
+        assert agent["max_call_duration_ms"] == 60_000  # Retell's minimum
+        assert agent["voicemail_option"] == {"action": {"type": "hangup"}}
 
     async def test_batch_from_number_overrides_the_configured_one(self) -> None:
         rec = Recorder(httpx.Response(201, json=load("retell", "create_phone_call_response")))
@@ -93,21 +128,47 @@ class TestPlaceCall:
         assert body["override_agent_id"] == "agent_default"
 
     async def test_rate_limit_is_retried_then_succeeds(self) -> None:
+        # A 429 is a refusal: nothing was created, resending is safe.
         rec = Recorder(
             httpx.Response(429, json=load("retell", "create_phone_call_error_rate_limited")),
-            httpx.Response(503, text="upstream unavailable"),
             httpx.Response(201, json=load("retell", "create_phone_call_response")),
         )
         placed = await provider(rec).place_call(request())
         assert placed.provider_call_id == CALL_ID
-        assert len(rec.requests) == 3
+        assert len(rec.requests) == 2
 
-    async def test_persistent_5xx_is_retryable(self) -> None:
-        rec = Recorder(*[httpx.Response(500, json={"message": "boom"}) for _ in range(3)])
-        with pytest.raises(RetryableProviderError) as info:
+    async def test_concurrency_limit_is_busy_not_a_failure(self) -> None:
+        body = {"status": "error", "message": "Concurrency limit reached for your organization"}
+        rec = Recorder(*[httpx.Response(429, json=body) for _ in range(3)])
+        with pytest.raises(ProviderBusy):
             await provider(rec, max_retries=2).place_call(request())
-        assert info.value.status_code == 500
-        assert len(rec.requests) == 3
+
+    @pytest.mark.parametrize("status", [408, 500, 502, 503, 504])
+    async def test_5xx_or_408_on_create_is_an_unknown_outcome_never_resent(
+        self, status: int
+    ) -> None:
+        rec = Recorder(httpx.Response(status, json={"message": "boom"}))
+        with pytest.raises(CallOutcomeUnknown) as info:
+            await provider(rec, max_retries=2).place_call(request())
+        assert info.value.status_code == status
+        assert len(rec.requests) == 1
+
+    async def test_connection_refused_is_resent_since_nothing_arrived(self) -> None:
+        def refused(req: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused", request=req)
+
+        rec = Recorder(
+            refused, httpx.Response(201, json=load("retell", "create_phone_call_response"))
+        )
+        assert (await provider(rec).place_call(request())).provider_call_id == CALL_ID
+        assert len(rec.requests) == 2
+
+    async def test_connection_reset_after_sending_is_unknown(self) -> None:
+        def reset(req: httpx.Request) -> httpx.Response:
+            raise httpx.RemoteProtocolError("peer closed connection", request=req)
+
+        with pytest.raises(CallOutcomeUnknown):
+            await provider(Recorder(reset)).place_call(request())
 
     async def test_invalid_number_is_permanent(self) -> None:
         rec = Recorder(
@@ -124,12 +185,12 @@ class TestPlaceCall:
         assert not isinstance(info.value, InvalidNumberError)
         assert len(rec.requests) == 1
 
-    async def test_timeout_is_retryable_and_not_resent(self) -> None:
+    async def test_timeout_is_an_unknown_outcome_and_not_resent(self) -> None:
         def timeout(req: httpx.Request) -> httpx.Response:
             raise httpx.ReadTimeout("slow", request=req)
 
         rec = Recorder(timeout)
-        with pytest.raises(RetryableProviderError):
+        with pytest.raises(CallOutcomeUnknown):
             await provider(rec).place_call(request())
         # The call may have been created: resending could dial the debtor twice.
         assert len(rec.requests) == 1
@@ -138,6 +199,84 @@ class TestPlaceCall:
         p = provider(Recorder())
         assert isinstance(p, Provider)
         assert API_KEY not in repr(p)
+
+
+class TestCallObject:
+    """``PhoneCallResponse`` fields beyond the outcome (retell-python-sdk 5.60)."""
+
+    def test_cost_recording_and_collected_variables_are_kept(self) -> None:
+        (call,) = load("retell", "list_calls_response")["items"]
+        event = event_from_call("call_analyzed", call)
+        assert event.recording_url == call["recording_url"]
+        assert event.provider_cost == {"amount": 11.025, "unit": "usd_cents"}
+        assert event.collected_variables == {
+            "nombre": "María José Pérez", "fecha_acordada": "2026-03-20",
+        }  # fmt: skip
+
+    def test_every_documented_disconnection_reason_is_mapped(self) -> None:
+        documented = {
+            "user_hangup", "agent_hangup", "call_transfer", "voicemail_reached", "ivr_reached",
+            "inactivity", "max_duration_reached", "concurrency_limit_reached",
+            "no_concurrency_fallback", "no_valid_payment", "scam_detected", "dial_busy",
+            "dial_failed", "dial_no_answer", "invalid_destination",
+            "telephony_provider_permission_denied", "telephony_provider_unavailable",
+            "sip_routing_error", "marked_as_spam", "user_declined", "registered_call_timeout",
+            "transfer_bridged", "transfer_cancelled", "manual_stopped", "call_take_over",
+        }  # fmt: skip
+        assert documented <= set(DISCONNECTION_OUTCOMES)
+        call = load("retell", "webhook_call_ended")["call"]
+        for reason, outcome in [("manual_stopped", "completed"), ("transfer_bridged", "completed"),
+                                ("registered_call_timeout", "failed"),
+                                ("error_llm_websocket_lost_connection", "failed")]:  # fmt: skip
+            assert (
+                event_from_call("call_ended", {**call, "disconnection_reason": reason}).outcome
+                == outcome
+            )
+
+    @pytest.mark.parametrize("reason", ["concurrency_limit_reached", "no_concurrency_fallback"])
+    def test_concurrency_limit_spends_no_attempt(self, reason: str) -> None:
+        call = {**load("retell", "webhook_call_ended_no_answer")["call"],
+                "disconnection_reason": reason}  # fmt: skip
+        event = event_from_call("call_ended", call)
+        assert event.final
+        assert not event.spend_attempt
+        assert event.duration_s == 0
+        ok = event_from_call("call_ended", load("retell", "webhook_call_ended")["call"])
+        assert ok.spend_attempt
+
+    async def test_hangup_stops_the_call_and_tolerates_an_ended_one(self) -> None:
+        rec = Recorder(httpx.Response(204), httpx.Response(404, json={"message": "not found"}))
+        await provider(rec).hangup(CALL_ID)
+        await provider(rec).hangup(CALL_ID)
+        assert [str(r.url) for r in rec.requests] == [
+            f"https://api.retellai.com/v2/stop-call/{CALL_ID}"
+        ] * 2
+        assert all(r.method == "POST" for r in rec.requests)
+
+    async def test_find_call_filters_by_attempt_metadata_and_number(self) -> None:
+        rec = Recorder(httpx.Response(200, json=load("retell", "list_calls_response")),
+                       httpx.Response(200, json=load("retell", "list_calls_empty")))  # fmt: skip
+        found = await provider(rec).find_call("att_0001", to_number="+56912345678", since=NOW)
+        assert found is not None
+        assert found.final
+        assert found.provider_call_id == CALL_ID
+        body = json.loads(rec.requests[0].content)
+        assert str(rec.requests[0].url) == "https://api.retellai.com/v3/list-calls"
+        assert body["filter_criteria"]["metadata"] == [
+            {"key": "attempt_id", "op": "eq", "type": "string", "value": "att_0001"}
+        ]
+        assert body["filter_criteria"]["to_number"]["value"] == "+56912345678"
+        assert await provider(rec).find_call("att_0009", to_number="+56912345678",
+                                             since=NOW) is None  # fmt: skip
+
+    def test_webhook_secret_is_not_the_api_key_when_set(self) -> None:
+        p = RetellProvider(api_key=API_KEY, webhook_secret="key_webhook_badge",
+                           client=Recorder().client())  # fmt: skip
+        body = raw("retell", "webhook_call_ended")
+        assert p.parse_webhook(body=body, headers=signed_headers(body, key="key_webhook_badge"),
+                               url="", now=NOW)  # fmt: skip
+        with pytest.raises(WebhookVerificationError):
+            p.parse_webhook(body=body, headers=signed_headers(body), url="", now=NOW)
 
 
 class TestGetCall:

@@ -33,6 +33,17 @@ class InvalidNumberError(PermanentProviderError):
     """The destination number is not valid or not reachable."""
 
 
+class CallOutcomeUnknown(RetryableProviderError):
+    """The create request may have reached the provider (timeout after sending, connection
+    reset, 408, 5xx): a call may exist. The attempt must not be re-dialed until the
+    provider is asked (``find_call``) or a webhook tells."""
+
+
+class ProviderBusy(RetryableProviderError):
+    """The provider refused the call for capacity (concurrency limit): no call exists;
+    back off without spending an attempt."""
+
+
 class WebhookVerificationError(Exception):
     """A webhook's signature is missing, wrong or too old."""
 
@@ -50,12 +61,23 @@ class CallRequest:
     # Seconds the phone may ring before the attempt is given up as unanswered; None: the
     # provider's (or its configuration's) default.
     ring_timeout_s: int | None = None
+    # The provider's own id of the caller number (ElevenLabs ``agent_phone_number_id``,
+    # Vapi ``phoneNumberId``), used instead of / besides the E.164 ``from_number``.
+    from_number_id: str | None = None
+    # Pinned agent version: editing the agent does not change a running campaign.
+    agent_version: str | None = None
+    # What the agent does on a machine: "hangup" or "message" (with voicemail_message).
+    voicemail_action: str | None = None
+    voicemail_message: str | None = None
 
 
 @dataclass(frozen=True)
 class PlacedCall:
     provider_call_id: str
     status: str = "queued"
+    # Further ids of the same call (ElevenLabs: the Twilio CallSid or SIP call id;
+    # Vapi: the control URL), by name.
+    other_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +105,18 @@ class CallEvent:
     extracted: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    recording_url: str | None = None
+    # What the provider charged, as it reports it: {"amount": 12.5, "unit": "usd_cents"}.
+    provider_cost: Mapping[str, Any] = field(default_factory=dict)
+    # Variables the agent collected or changed during the call (Retell
+    # ``collected_dynamic_variables``, Vapi ``artifact.variableValues``).
+    collected_variables: Mapping[str, Any] = field(default_factory=dict)
+    # False when the provider refused before dialing (concurrency limit): no attempt spent.
+    spend_attempt: bool = True
+    other_ids: Mapping[str, str] = field(default_factory=dict)
+    # Only the adapter that verified the webhook may vouch for the outcome; a final
+    # event whose outcome must be confirmed with the provider first sets this.
+    needs_confirmation: bool = False
 
 
 @runtime_checkable
@@ -99,6 +133,14 @@ class Provider(Protocol):
 
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """The call's current state, for reconciliation when webhooks were lost."""
+        ...
+
+    async def find_call(
+        self, attempt_id: str, *, to_number: str, since: datetime
+    ) -> CallEvent | None:
+        """The call placed for ``attempt_id`` (ours, sent as metadata), found by asking the
+        provider. None only when the provider's answer proves no such call exists;
+        raises ProviderError when it cannot tell (the caller asks again later)."""
         ...
 
     def parse_webhook(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import NamedTuple
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.models import Account, CallAttempt, ProviderConfig
+
+
+class AttemptBinding(NamedTuple):
+    attempt_id: str
+    account_id: str
+    provider: str
+    provider_call_id: str | None
 
 
 class ProviderConfigRepository:
@@ -34,6 +43,41 @@ class ProviderConfigRepository:
             )
             .limit(1)
         )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def attempt_binding(
+        self, provider: str, attempt_id: str | None, provider_call_id: str | None
+    ) -> AttemptBinding | None:
+        """The attempt with id ``attempt_id``, else the one with the provider's call id."""
+        conds = []
+        if attempt_id:
+            conds.append(CallAttempt.id == attempt_id)
+        if provider_call_id:
+            conds.append(
+                and_(
+                    CallAttempt.provider == provider,
+                    CallAttempt.provider_call_id == provider_call_id,
+                )
+            )
+        if not conds:
+            return None
+        stmt = (
+            select(
+                CallAttempt.id,
+                CallAttempt.account_id,
+                CallAttempt.provider,
+                CallAttempt.provider_call_id,
+            )
+            .where(or_(*conds))
+            .limit(2)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        # Our own id wins over a call-id match (both are indexed lookups, one statement).
+        row = next((r for r in rows if r.id == attempt_id), rows[0] if rows else None)
+        return AttemptBinding(*row) if row is not None else None
+
+    async def account_of_attempt(self, attempt_id: str) -> str | None:
+        stmt = select(CallAttempt.account_id).where(CallAttempt.id == attempt_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     def add(self, config: ProviderConfig) -> ProviderConfig:

@@ -28,7 +28,7 @@ from dialer.errors import InvalidInput, NotFound, PermissionDenied
 from dialer.logging import get_logger
 from dialer.models import ProviderConfig
 from dialer.telephony.base import PermanentProviderError
-from dialer.telephony.config_repository import ProviderConfigRepository
+from dialer.telephony.config_repository import AttemptBinding, ProviderConfigRepository
 
 log = get_logger("dialer.telephony.config")
 
@@ -37,15 +37,30 @@ log = get_logger("dialer.telephony.config")
 class ProviderSpec:
     credentials: tuple[str, ...]
     options: tuple[str, ...]
+    optional_credentials: tuple[str, ...] = ()
+
+    @property
+    def all_credentials(self) -> tuple[str, ...]:
+        return self.credentials + self.optional_credentials
 
 
 SPECS: dict[str, ProviderSpec] = {
     "retell": ProviderSpec(
         credentials=("api_key",),
-        options=("agent_id", "from_number", "webhook_base_url"),
+        # The API key with the webhook badge, when it is not the calling key.
+        optional_credentials=("webhook_secret",),
+        options=(
+            "agent_id",
+            "agent_version",
+            "from_number",
+            "webhook_base_url",
+            "replay_tolerance_s",
+        ),
     ),
     "twilio": ProviderSpec(
         credentials=("account_sid", "auth_token"),
+        # Signs the agent server's transcript/result reports (POST .../twilio/report).
+        optional_credentials=("report_secret",),
         options=(
             "from_number",
             "twiml_url",
@@ -55,6 +70,32 @@ SPECS: dict[str, ProviderSpec] = {
             "ring_timeout_s",
         ),
     ),
+    "elevenlabs": ProviderSpec(
+        credentials=("api_key", "webhook_secret"),
+        options=(
+            "agent_id",
+            "phone_number_id",
+            "telephony",
+            "webhook_base_url",
+            "replay_tolerance_s",
+        ),
+    ),
+    "vapi": ProviderSpec(
+        credentials=("api_key", "webhook_secret"),
+        options=(
+            "assistant_id",
+            "phone_number_id",
+            "webhook_auth",
+            "webhook_base_url",
+            "replay_tolerance_s",
+        ),
+    ),
+}
+# Option values checked when saved: a setting accepted but not usable is a defect.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "telephony": ("twilio", "sip_trunk"),
+    "webhook_auth": ("hmac", "bearer"),
+    "machine_detection": ("Enable", "DetectMessageEnd", ""),
 }
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _ENV_SUFFIX = "_env"
@@ -87,6 +128,9 @@ class ResolvedConfig:
     account_id: str | None
     credentials: dict[str, str] = field(repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # True when an account stored its own credentials (values, not operator env refs):
+    # its webhooks' final outcomes are confirmed with the provider before settling.
+    tenant_supplied: bool = False
 
 
 class ProviderNotConfigured(PermanentProviderError):
@@ -188,9 +232,9 @@ async def put_config(
     for key, value in data.credentials.items():
         name = key[: -len(_ENV_SUFFIX)] if key.endswith(_ENV_SUFFIX) else key
         where = f"credentials.{key}"
-        if name not in spec.credentials:
+        if name not in spec.all_credentials:
             raise InvalidInput(
-                f"unknown credential for {provider}; expected {list(spec.credentials)}",
+                f"unknown credential for {provider}; expected {list(spec.all_credentials)}",
                 field=where,
             )
         if value is None:
@@ -223,6 +267,14 @@ async def put_config(
             )
         if key == "ring_timeout_s" and not (isinstance(value, int) and 5 <= value <= 600):
             raise InvalidInput("must be an integer between 5 and 600", field=f"options.{key}")
+        if key == "replay_tolerance_s" and not (
+            isinstance(value, int) and not isinstance(value, bool) and 30 <= value <= 3600
+        ):
+            raise InvalidInput("must be an integer between 30 and 3600", field=f"options.{key}")
+        if key in OPTION_CHOICES and value is not None and value not in OPTION_CHOICES[key]:
+            raise InvalidInput(
+                f"must be one of {list(OPTION_CHOICES[key])}", field=f"options.{key}"
+            )
         if value is None:
             options.pop(key, None)
         else:
@@ -252,11 +304,12 @@ def _env(name: str) -> str | None:
 
 def default_credentials(provider: str, settings: Settings) -> dict[str, str]:
     """Deployment-wide credentials (used by accounts without their own config)."""
-    prefix = {"retell": "RETELL", "twilio": "TWILIO"}.get(provider)
+    prefix = {"retell": "RETELL", "twilio": "TWILIO", "elevenlabs": "ELEVENLABS",
+              "vapi": "VAPI"}.get(provider)  # fmt: skip
     if prefix is None:
         return {}
     out: dict[str, str] = {}
-    for name in SPECS[provider].credentials:
+    for name in SPECS[provider].all_credentials:
         value = getattr(settings, f"{prefix}_{name.upper()}", None)
         if value is not None and hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
@@ -279,6 +332,7 @@ async def resolve(
         if account_id
         else None
     )
+    tenant = False
     if row is None:
         creds = default_credentials(provider, settings)
         options: dict[str, Any] = {}
@@ -286,6 +340,7 @@ async def resolve(
         options = dict(row.options or {})
         env_refs: dict[str, str] = dict(options.pop("credential_env", {}) or {})
         creds = decrypt(settings, row.credentials_encrypted)
+        tenant = bool(creds)
         for name, var in env_refs.items():
             value = _env(var)
             if value is None:
@@ -299,7 +354,22 @@ async def resolve(
             f"{provider} is not configured for account {account_id or '(default)'}"
         )
     return ResolvedConfig(provider=provider, account_id=account_id, credentials=creds,
-                          options=options)  # fmt: skip
+                          options=options, tenant_supplied=tenant)  # fmt: skip
+
+
+async def attempt_binding(
+    session: AsyncSession, provider: str, attempt_id: str | None, provider_call_id: str | None
+) -> AttemptBinding | None:
+    """The attempt a webhook names (by our attempt id, else by the provider's call id):
+    whose account's credentials verify it, and what it may change."""
+    return await ProviderConfigRepository.from_session(session).attempt_binding(
+        provider, attempt_id, provider_call_id
+    )
+
+
+async def account_of_attempt(session: AsyncSession, attempt_id: str) -> str | None:
+    """The account an attempt belongs to (to pick its credentials)."""
+    return await ProviderConfigRepository.from_session(session).account_of_attempt(attempt_id)
 
 
 async def account_of_call(

@@ -39,6 +39,12 @@ def _load() -> None:
         _loaded = True
 
 
+def install(name: str, settings: Settings, db: Database, provider: Provider) -> None:
+    """Use ``provider`` as ``name`` for this settings+db (tests, embedding)."""
+    _load()
+    _instances[(name, id(settings), id(db))] = provider
+
+
 def known_providers() -> set[str]:
     _load()
     return set(_FACTORIES)

@@ -120,6 +120,8 @@ class SimulatedProvider:
     """A realistic, seeded, asynchronous fake carrier backed by the database."""
 
     name = "simulated"
+    supports_hangup = True
+    tolerance = timedelta(seconds=SIGNATURE_TOLERANCE_S)
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -225,9 +227,26 @@ class SimulatedProvider:
         """The call as the carrier sees it now (final once its end time has passed)."""
         return await self._lookup(SimulatedCall.id == provider_call_id)
 
-    async def find_call(self, attempt_id: str) -> CallEvent | None:
-        """Look a call up by our idempotency key (used by the lease rescuer)."""
+    async def find_call(
+        self, attempt_id: str, *, to_number: str = "", since: datetime | None = None
+    ) -> CallEvent | None:
+        """Look a call up by our idempotency key; None proves the carrier has none."""
         return await self._lookup(SimulatedCall.attempt_id == attempt_id)
+
+    @staticmethod
+    def claimed_ids(body: bytes, url: str) -> tuple[str | None, str | None]:
+        """(attempt id, call id) a webhook names - unverified."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None, None
+        if not isinstance(data, dict):
+            return None, None
+        attempt, call = data.get("attempt_id"), data.get("call_id")
+        return (
+            attempt if isinstance(attempt, str) else None,
+            call if isinstance(call, str) else None,
+        )
 
     async def _lookup(self, cond: Any) -> CallEvent | None:
         async with self.db.read() as session:

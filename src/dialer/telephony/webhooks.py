@@ -86,21 +86,23 @@ async def receive_webhook(
 ) -> int:
     """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
     Unauthorized for a bad signature. Returns how many events were applied."""
-    from dialer.telephony.providers.routing import warm_for_webhook
+    from dialer.telephony.providers.routing import react, verify_webhook
     from dialer.telephony.registry import get_provider, known_providers
 
     if provider_name not in known_providers():
         raise NotFound(f"unknown provider '{provider_name}'")
     provider = get_provider(provider_name, settings, db)
-    # Account-routed providers load the credentials this webhook must verify against.
-    await warm_for_webhook(provider, body, url)
     try:
-        events = provider.parse_webhook(body=body, headers=headers, url=url, now=clock.now())
+        # Verified with the credentials of the attempt's own account and bound to it.
+        events = await verify_webhook(
+            provider, db, body=body, headers=headers, url=url, now=clock.now()
+        )
     except WebhookVerificationError as exc:
         WEBHOOKS.labels(provider_name, "rejected").inc()
         raise Unauthorized(f"webhook rejected: {exc}") from None
     applied = await handle_events(session, events)
     WEBHOOKS.labels(provider_name, "accepted").inc()
+    await react(provider, events)
     return applied
 
 

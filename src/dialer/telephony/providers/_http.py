@@ -4,6 +4,12 @@ Every vendor call goes through ``send``: 429 and 5xx (and transport errors) are 
 with exponential backoff, honouring ``Retry-After``; when retries run out they surface as
 ``RetryableProviderError`` so the dispatcher reschedules the job. Other 4xx become
 ``PermanentProviderError`` (or whatever the vendor's ``classify`` hook decides).
+
+A request that is not idempotent (a create-call: no vendor here takes an idempotency
+key) is only resent when it provably never reached the vendor (connection refused,
+connect timeout, 429). Once it may have been received - a read timeout, a connection
+reset, 408 or 5xx - it raises ``CallOutcomeUnknown``: the call may exist, and only
+asking the vendor can tell.
 """
 
 from __future__ import annotations
@@ -14,17 +20,28 @@ from typing import Any
 
 import httpx
 
-from dialer.telephony.base import PermanentProviderError, ProviderError, RetryableProviderError
+from dialer.telephony.base import (
+    CallOutcomeUnknown,
+    PermanentProviderError,
+    ProviderError,
+    RetryableProviderError,
+)
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# The vendors' official SDKs' read timeouts (connect 5 s): retell-python-sdk 5.x
+# ``_constants.DEFAULT_TIMEOUT`` 120 s; VapiAI server-sdk-python 1.x 60 s; elevenlabs-python
+# 2.x 240 s. twilio-python sets none; 120 s is used for it. A create that is slow is
+# not a failure: cutting it short is what made a created call look like no call.
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Errors raised before a byte of the request left: resending cannot duplicate anything.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], Awaitable[None]]
 Classifier = Callable[[httpx.Response], ProviderError]
 
 
-def default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+def default_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=timeout)
 
 
 def _retry_after(response: httpx.Response, fallback: float) -> float:
@@ -67,25 +84,47 @@ async def send(
     backoff_s: float,
     sleep: Sleep = asyncio.sleep,
     classify: Classifier = classify_default,
-    retry_post: bool = True,
+    idempotent: bool = True,
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request; retry 429/5xx/transport errors; raise the ProviderError split."""
+    """Send one request; retry 429/5xx/transport errors; raise the ProviderError split.
+
+    ``idempotent=False``: never resend once the vendor may have received the request;
+    raise ``CallOutcomeUnknown`` instead (see the module docstring)."""
     attempt = 0
     while True:
         try:
             response = await client.request(method, url, **kwargs)
+        except NOT_SENT as exc:
+            if attempt >= max_retries:
+                raise RetryableProviderError(f"network error: {exc!r}") from exc
         except httpx.TimeoutException as exc:
-            # A POST that timed out may have reached the vendor; only resend when the
-            # caller says the request is safe to repeat (it carries our idempotency key).
-            if attempt >= max_retries or not retry_post:
+            if not idempotent:
+                raise CallOutcomeUnknown(
+                    f"no answer in time ({exc.__class__.__name__}): the call may exist"
+                ) from exc
+            if attempt >= max_retries:
                 raise RetryableProviderError(f"timeout: {exc.__class__.__name__}") from exc
         except httpx.TransportError as exc:
+            if not idempotent:
+                # Reset after the request was written: the vendor may have acted on it.
+                raise CallOutcomeUnknown(
+                    f"connection lost ({exc.__class__.__name__}): the call may exist"
+                ) from exc
             if attempt >= max_retries:
-                raise RetryableProviderError(f"network error: {exc}") from exc
+                raise RetryableProviderError(f"network error: {exc!r}") from exc
         else:
             if response.status_code < 400:
                 return response
+            if not idempotent and response.status_code in RETRY_STATUSES - {429}:
+                error = classify(response)
+                if not isinstance(error, RetryableProviderError):
+                    raise error
+                raise CallOutcomeUnknown(
+                    f"HTTP {response.status_code} from the create: the call may exist "
+                    f"({error_text(response)})",
+                    status_code=response.status_code,
+                )
             if response.status_code not in RETRY_STATUSES or attempt >= max_retries:
                 raise classify(response)
             await sleep(_retry_after(response, backoff_s * (2**attempt)))

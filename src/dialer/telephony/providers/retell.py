@@ -1,15 +1,20 @@
-"""Retell AI adapter (https://docs.retellai.com).
+"""Retell AI adapter (https://docs.retellai.com; request and response shapes as in
+retell-python-sdk 5.60 ``types/call_create_phone_call_params.py``, ``phone_call_response.py``,
+``call_list_params.py``, ``resources/call.py``).
 
-* ``POST /v2/create-phone-call`` with ``from_number``, ``to_number``, ``override_agent_id``,
-  ``metadata`` (our attempt id travels here and comes back in every webhook) and
-  ``retell_llm_dynamic_variables`` (the rendered script variables; strings only).
-* ``GET /v2/get-call/{call_id}`` for reconciliation when webhooks were lost.
+* ``POST /v2/create-phone-call`` with ``from_number``, ``to_number``, ``override_agent_id``
+  and ``override_agent_version`` (pinned per batch), ``metadata`` (our attempt id travels
+  here and comes back in every webhook), ``retell_llm_dynamic_variables`` (strings only)
+  and ``agent_override.agent`` = ``max_call_duration_ms`` (the job's limit), ``ring_duration_ms``,
+  ``voicemail_option`` and ``webhook_url``.
+* ``GET /v2/get-call/{call_id}`` for reconciliation when webhooks were lost;
+  ``POST /v3/list-calls`` filtered by ``metadata.attempt_id`` and ``to_number`` to find a
+  call whose create answer never arrived.
+* ``POST /v2/stop-call/{call_id}`` (204) ends a call in progress.
 * Webhooks ``call_started`` / ``call_ended`` / ``call_analyzed`` with
-  ``x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256(api key, raw body + timestamp)>``.
+  ``x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256(key, raw body + timestamp)>``, the key
+  being the API key with the webhook badge (``webhook_secret``; the calling key when unset).
   Requests older (or newer) than ``tolerance`` are refused as replays.
-
-Retell's public API has no endpoint that ends a phone call in progress, so ``hangup`` is
-a no-op; the agent's own maximum call duration bounds a call we have given up on.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from dialer.telephony.base import (
     InvalidNumberError,
     PermanentProviderError,
     PlacedCall,
+    ProviderBusy,
     ProviderError,
     WebhookVerificationError,
 )
@@ -48,14 +54,22 @@ BASE_URL = "https://api.retellai.com"
 SIGNATURE_HEADER = "x-retell-signature"
 _SIGNATURE_RE = re.compile(r"^v=(\d+),d=([0-9a-fA-F]+)$")
 
-# disconnection_reason -> our outcome. Anything unknown on a call that never connected
-# is a failure; on a connected call it is a completed conversation.
+# disconnection_reason -> our outcome: the full enum of retell-python-sdk 5.60
+# ``PhoneCallResponse.disconnection_reason``. Anything unknown on a call that never
+# connected is a failure; on a connected call it is a completed conversation.
 DISCONNECTION_OUTCOMES: dict[str, Outcome] = {
     "user_hangup": Outcome.COMPLETED,
     "agent_hangup": Outcome.COMPLETED,
     "call_transfer": Outcome.COMPLETED,
     "inactivity": Outcome.COMPLETED,
     "max_duration_reached": Outcome.COMPLETED,
+    # Transfers: the debtor was on the line and handed over (bridged) or the transfer
+    # was abandoned after talking to the agent; either way a conversation was held.
+    "transfer_bridged": Outcome.COMPLETED,
+    "transfer_cancelled": Outcome.COMPLETED,
+    # We (stop-call) or a supervisor (take over) ended it: the line was connected.
+    "manual_stopped": Outcome.COMPLETED,
+    "call_take_over": Outcome.COMPLETED,
     "voicemail_reached": Outcome.VOICEMAIL,
     # An IVR is a machine: nobody was reached, retry like a voicemail.
     "ivr_reached": Outcome.VOICEMAIL,
@@ -69,10 +83,19 @@ DISCONNECTION_OUTCOMES: dict[str, Outcome] = {
     "telephony_provider_unavailable": Outcome.FAILED,
     "sip_routing_error": Outcome.FAILED,
     "marked_as_spam": Outcome.FAILED,
+    # Retell's concurrency was full: nothing was dialed. Documented as "retry with
+    # backoff": the attempt is not spent (see NOT_DIALED).
     "concurrency_limit_reached": Outcome.FAILED,
+    "no_concurrency_fallback": Outcome.FAILED,
+    # A registered call nobody connected to within the time limit: no one was reached.
+    "registered_call_timeout": Outcome.FAILED,
     "no_valid_payment": Outcome.FAILED,
     "scam_detected": Outcome.FAILED,
 }
+# Reasons meaning the call never went out because of the provider's capacity.
+NOT_DIALED = frozenset({"concurrency_limit_reached", "no_concurrency_fallback"})
+# voicemail policy (batch) -> Retell ``voicemail_option``.
+VOICEMAIL_OPTIONS = ("hangup", "message")
 
 # Words the agent's post-call analysis may use for the business result (Spanish or English).
 BUSINESS_RESULT_SYNONYMS: dict[str, BusinessResult] = {
@@ -191,16 +214,19 @@ def outcome_for(call: Mapping[str, Any]) -> Outcome:
     return Outcome.COMPLETED
 
 
-def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """Business result and extracted fields from ``call_analysis``."""
-    analysis = call.get("call_analysis") or {}
-    custom, collected = analysis_sources(call)
+def results_from_fields(
+    custom: Mapping[str, Any],
+    *,
+    analysed: bool,
+    collected: Mapping[str, Any] | None = None,
+) -> tuple[str | None, dict[str, Any]]:
+    """Business result and extracted fields from the agent's post-call fields (Retell
+    ``custom_analysis_data`` and ``collected_dynamic_variables``, ElevenLabs data
+    collection, Vapi structured data)."""
+    collected = collected or {}
     extracted: dict[str, Any] = dict(custom)
     if collected:
-        extracted["collected_dynamic_variables"] = collected
-    for key in ("call_successful", "user_sentiment", "in_voicemail"):
-        if key in analysis:
-            extracted[key] = analysis[key]
+        extracted["collected_dynamic_variables"] = dict(collected)
     # The analysis first, then what the agent collected during the call.
     dates = [custom.get(k) for k in PROMISE_DATE_KEYS]
     dates += [collected.get(k) for k in COLLECTED_PROMISE_DATE_KEYS]
@@ -212,7 +238,6 @@ def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]
         extracted["promise_date"] = promise_date
     if promise_amount is not None:
         extracted["promise_amount"] = promise_amount
-
     result: BusinessResult | None = None
     for key in RESULT_KEYS:
         raw = custom.get(key)
@@ -221,9 +246,20 @@ def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]
             break
     if result is None and (promise_date or promise_amount is not None):
         result = BusinessResult.PROMISE_TO_PAY
-    if result is None and analysis:
+    if result is None and analysed:
         result = BusinessResult.NO_RESULT
     return (str(result) if result else None), extracted
+
+
+def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Business result and extracted fields from ``call_analysis``."""
+    analysis = call.get("call_analysis") or {}
+    custom, collected = analysis_sources(call)
+    result, extracted = results_from_fields(custom, analysed=bool(analysis), collected=collected)
+    for key in ("call_successful", "user_sentiment", "in_voicemail"):
+        if key in analysis:
+            extracted[key] = analysis[key]
+    return result, extracted
 
 
 def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
@@ -265,6 +301,8 @@ def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
     business_result, extracted = analysis_fields(call)
     analysis = call.get("call_analysis") or {}
     reason = call.get("disconnection_reason")
+    cost = call.get("call_cost") or {}
+    collected = call.get("collected_dynamic_variables") or {}
     return CallEvent(
         provider=NAME,
         provider_call_id=call_id,
@@ -283,29 +321,65 @@ def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
         extracted=extracted if outcome == Outcome.COMPLETED else {},
         error=str(reason) if outcome in (Outcome.FAILED, Outcome.INVALID_NUMBER) else None,
         raw=dict(call),
+        recording_url=call.get("recording_url")
+        if isinstance(call.get("recording_url"), str)
+        else None,
+        provider_cost=(
+            {"amount": cost["combined_cost"], "unit": "usd_cents"}
+            if isinstance(cost, dict) and isinstance(cost.get("combined_cost"), int | float)
+            else {}
+        ),
+        collected_variables=dict(collected) if isinstance(collected, dict) else {},
+        spend_attempt=reason not in NOT_DIALED,
     )
 
 
 def _classify(response: httpx.Response) -> ProviderError:
     error = _http.classify_default(response)
     text = _http.error_text(response).lower()
+    if response.status_code == 429 and "concurrency" in text:
+        # Retell's documented answer when the workspace's concurrent calls are all busy.
+        return ProviderBusy(str(error), status_code=429)
     if response.status_code in (400, 422) and ("to_number" in text or "phone number" in text):
         return InvalidNumberError(str(error), status_code=response.status_code)
     return error
+
+
+def agent_override(request: CallRequest) -> dict[str, Any]:
+    """``agent_override.agent`` for one call: the job's duration limit (Retell's default of
+    one hour would outlive our own call timeout), ring time, voicemail policy, webhook."""
+    agent: dict[str, Any] = {
+        # Retell accepts 60,000..7,200,000 ms.
+        "max_call_duration_ms": min(max(request.max_duration_s, 60), 7200) * 1000,
+    }
+    if request.ring_timeout_s:
+        agent["ring_duration_ms"] = min(max(request.ring_timeout_s, 5), 300) * 1000
+    if request.voicemail_action == "hangup":
+        agent["voicemail_option"] = {"action": {"type": "hangup"}}
+    elif request.voicemail_action == "message" and request.voicemail_message:
+        agent["voicemail_option"] = {
+            "action": {"type": "static_text", "text": request.voicemail_message}
+        }
+    if request.webhook_url:
+        agent["webhook_url"] = request.webhook_url
+    return {"agent": agent}
 
 
 class RetellProvider:
     """Places calls through Retell AI and reads its signed webhooks."""
 
     name = NAME
+    supports_hangup = True
 
     def __init__(
         self,
         *,
         api_key: str,
+        webhook_secret: str | None = None,
         client: httpx.AsyncClient | None = None,
         base_url: str = BASE_URL,
         agent_id: str | None = None,
+        agent_version: str | None = None,
         from_number: str | None = None,
         tolerance: timedelta = timedelta(minutes=5),
         max_retries: int = 3,
@@ -313,9 +387,11 @@ class RetellProvider:
         sleep: _http.Sleep = asyncio.sleep,
     ) -> None:
         self._api_key = api_key
+        self._webhook_secret = webhook_secret or api_key
         self._client = client or _http.default_client()
         self._base_url = base_url.rstrip("/")
         self.agent_id = agent_id
+        self.agent_version = agent_version
         self.from_number = from_number
         self.tolerance = tolerance
         self._max_retries = max_retries
@@ -329,6 +405,13 @@ class RetellProvider:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"}
 
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await _http.send(
+            self._client, method, f"{self._base_url}{path}", headers=self._headers,
+            max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
+            **kwargs,
+        )  # fmt: skip
+
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """Create an outbound phone call with the agent's dynamic variables."""
         from_number = request.from_number or self.from_number
@@ -339,23 +422,18 @@ class RetellProvider:
             "to_number": request.to_number,
             "metadata": {**request.metadata, "attempt_id": request.attempt_id},
             "retell_llm_dynamic_variables": {k: str(v) for k, v in request.variables.items()},
+            "agent_override": agent_override(request),
         }
         agent_id = request.agent_id or self.agent_id
         if agent_id:
             body["override_agent_id"] = agent_id
-        response = await _http.send(
-            self._client,
-            "POST",
-            f"{self._base_url}/v2/create-phone-call",
-            json=body,
-            headers=self._headers,
-            max_retries=self._max_retries,
-            backoff_s=self._backoff_s,
-            sleep=self._sleep,
-            classify=_classify,
-            # Retell has no idempotency key: a timed-out create may have dialed already,
-            # so it is not resent; the dispatcher reconciles via webhooks/get-call.
-            retry_post=False,
+        version = request.agent_version or self.agent_version
+        if version:
+            body["override_agent_version"] = int(version) if version.isdigit() else version
+        # Retell takes no idempotency key: a create that may have been received is never
+        # resent (CallOutcomeUnknown); the attempt is resolved through find_call.
+        response = await self._send(
+            "POST", "/v2/create-phone-call", json=body, classify=_classify, idempotent=False
         )
         data = response.json()
         return PlacedCall(
@@ -363,31 +441,67 @@ class RetellProvider:
         )
 
     async def hangup(self, provider_call_id: str) -> None:
-        """No-op: Retell exposes no API to end a phone call in progress."""
-        return None
+        """``POST /v2/stop-call/{call_id}``; a call that already ended (404) is not an error."""
+        try:
+            await self._send("POST", f"/v2/stop-call/{provider_call_id}")
+        except PermanentProviderError as exc:
+            if exc.status_code not in (400, 404):
+                raise
 
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """The call's state from ``GET /v2/get-call``; None when Retell does not know it."""
         try:
-            response = await _http.send(
-                self._client,
-                "GET",
-                f"{self._base_url}/v2/get-call/{provider_call_id}",
-                headers=self._headers,
-                max_retries=self._max_retries,
-                backoff_s=self._backoff_s,
-                sleep=self._sleep,
-            )
+            response = await self._send("GET", f"/v2/get-call/{provider_call_id}")
         except PermanentProviderError as exc:
             if exc.status_code == 404:
                 return None
             raise
-        call = response.json()
-        status = call.get("call_status")
-        if status in ("registered", "ongoing"):
-            return event_from_call("call_started", call)
-        event = "call_analyzed" if call.get("call_analysis") else "call_ended"
-        return event_from_call(event, call)
+        return _event_for_state(response.json())
+
+    async def find_call(
+        self, attempt_id: str, *, to_number: str, since: datetime
+    ) -> CallEvent | None:
+        """``POST /v3/list-calls`` for calls to ``to_number`` since ``since`` whose metadata
+        carries ``attempt_id``. An empty answer proves no such call exists."""
+        since_ms = int(since.timestamp() * 1000) - 60_000  # the provider's clock may lag
+        body = {
+            "filter_criteria": {
+                "metadata": [
+                    {"key": "attempt_id", "op": "eq", "type": "string", "value": attempt_id}
+                ],
+                "to_number": {"op": "eq", "type": "string", "value": to_number},
+                "start_timestamp": {"op": "ge", "type": "number", "value": since_ms},
+            },
+            "limit": 10,
+            "sort_order": "descending",
+        }
+        response = await self._send("POST", "/v3/list-calls", json=body)
+        data = response.json()
+        items = data.get("items") if isinstance(data, dict) else data
+        for call in items or []:
+            meta = call.get("metadata") if isinstance(call, dict) else None
+            # Filtered by Retell already; checked again, a filter ignored would match all.
+            if isinstance(meta, dict) and meta.get("attempt_id") == attempt_id:
+                return _event_for_state(call)
+        return None
+
+    @staticmethod
+    def claimed_ids(body: bytes, url: str) -> tuple[str | None, str | None]:
+        """(attempt id, call id) a webhook names - unverified, to find whose key checks it."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None, None
+        call = payload.get("call") if isinstance(payload, dict) else None
+        if not isinstance(call, dict):
+            return None, None
+        meta = call.get("metadata")
+        attempt = meta.get("attempt_id") if isinstance(meta, dict) else None
+        call_id = call.get("call_id")
+        return (
+            attempt if isinstance(attempt, str) else None,
+            call_id if isinstance(call_id, str) else None,
+        )
 
     def parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
@@ -397,7 +511,7 @@ class RetellProvider:
         verify_signature(
             body,
             lowered.get(SIGNATURE_HEADER),
-            self._api_key,
+            self._webhook_secret,
             now=now,
             tolerance=self.tolerance,
         )
@@ -413,3 +527,11 @@ class RetellProvider:
             # Other Retell events (transcript updates, transfers) do not move our attempt.
             return []
         return [event_from_call(str(event), call)]
+
+
+def _event_for_state(call: Mapping[str, Any]) -> CallEvent:
+    status = call.get("call_status")
+    if status in ("registered", "ongoing"):
+        return event_from_call("call_started", call)
+    event = "call_analyzed" if call.get("call_analysis") else "call_ended"
+    return event_from_call(event, call)

@@ -1,40 +1,59 @@
-"""Account-aware Retell/Twilio providers for the registry.
+"""Account-aware vendor providers for the registry.
 
 Each account may bring its own credentials (``config_service``), so the registered
-provider is a thin router: it resolves the account's configuration (cached briefly),
-builds the vendor adapter once per account and delegates. Webhook verification is
-synchronous in the Provider protocol, so the webhook endpoint first awaits
-``warm_for_webhook`` to load the credentials of the account the webhook names; the
-signature check then proves the webhook really came from that account's provider.
+provider is a thin router: it resolves the account's configuration, builds the vendor
+adapter once per account (a bounded, expiring cache owned by this router, keyed only by
+account ids read from our own rows) and delegates.
+
+Webhooks are bound to the attempt they concern (``verify_webhook``): the attempt is
+looked up by the id the webhook *claims* (our attempt id, else the provider's call id);
+the credentials that must verify it are those of *that attempt's* account and provider,
+never of an account the webhook names; every event must then concern that attempt and,
+once known, its provider call id. A final event verified with credentials a tenant
+supplied itself is settled only as the provider confirms it (``get_call``): a tenant can
+sign anything with its own key, but cannot make the provider report it.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
 from dialer.config import Settings
 from dialer.db.session import Database
+from dialer.kit.ttlcache import TTLCache
+from dialer.logging import get_logger
 from dialer.telephony import config_service
 from dialer.telephony.base import (
     CallEvent,
     CallRequest,
     PlacedCall,
     Provider,
+    ProviderError,
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
+from dialer.telephony.providers.elevenlabs import ElevenLabsProvider
 from dialer.telephony.providers.retell import RetellProvider
 from dialer.telephony.providers.twilio import TwilioProvider
+from dialer.telephony.providers.vapi import VapiProvider
+
+log = get_logger("dialer.telephony.routing")
 
 Builder = Callable[[config_service.ResolvedConfig, httpx.AsyncClient, Settings], Provider]
+Claims = Callable[[bytes, str], tuple[str | None, str | None]]
 CACHE_SECONDS = 60.0
+CACHE_ENTRIES = 512
+
+
+def _tolerance(cfg: config_service.ResolvedConfig, default: timedelta) -> timedelta:
+    value = cfg.options.get("replay_tolerance_s")
+    return timedelta(seconds=int(value)) if isinstance(value, int) else default
 
 
 def build_retell(
@@ -42,9 +61,12 @@ def build_retell(
 ) -> Provider:
     return RetellProvider(
         api_key=cfg.credentials["api_key"],
+        webhook_secret=cfg.credentials.get("webhook_secret"),
         client=client,
         agent_id=cfg.options.get("agent_id"),
+        agent_version=cfg.options.get("agent_version"),
         from_number=cfg.options.get("from_number"),
+        tolerance=_tolerance(cfg, timedelta(minutes=5)),
     )
 
 
@@ -64,22 +86,52 @@ def build_twilio(
     )
 
 
-BUILDERS: dict[str, Builder] = {"retell": build_retell, "twilio": build_twilio}
+def build_elevenlabs(
+    cfg: config_service.ResolvedConfig, client: httpx.AsyncClient, settings: Settings
+) -> Provider:
+    return ElevenLabsProvider(
+        api_key=cfg.credentials["api_key"],
+        webhook_secret=cfg.credentials.get("webhook_secret"),
+        client=client,
+        agent_id=cfg.options.get("agent_id"),
+        phone_number_id=cfg.options.get("phone_number_id"),
+        telephony=cfg.options.get("telephony", "twilio"),
+        tolerance=_tolerance(cfg, timedelta(minutes=30)),
+    )
 
 
-def webhook_account(provider: str, body: bytes, url: str) -> str | None:
-    """The account a webhook claims to be for (verified later by its signature)."""
-    if provider == "twilio":
-        values = parse_qs(urlsplit(url).query).get("account_id")
-        return values[0] if values else None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    call = payload.get("call") if isinstance(payload, dict) else None
-    metadata = call.get("metadata") if isinstance(call, dict) else None
-    account = metadata.get("account_id") if isinstance(metadata, dict) else None
-    return str(account) if account else None
+def build_vapi(
+    cfg: config_service.ResolvedConfig, client: httpx.AsyncClient, settings: Settings
+) -> Provider:
+    return VapiProvider(
+        api_key=cfg.credentials["api_key"],
+        webhook_secret=cfg.credentials.get("webhook_secret"),
+        client=client,
+        assistant_id=cfg.options.get("assistant_id"),
+        phone_number_id=cfg.options.get("phone_number_id"),
+        webhook_auth=cfg.options.get("webhook_auth", "hmac"),
+        tolerance=_tolerance(cfg, timedelta(minutes=5)),
+    )
+
+
+BUILDERS: dict[str, Builder] = {
+    "retell": build_retell,
+    "twilio": build_twilio,
+    "elevenlabs": build_elevenlabs,
+    "vapi": build_vapi,
+}
+CLAIMS: dict[str, Claims] = {
+    "retell": RetellProvider.claimed_ids,
+    "twilio": TwilioProvider.claimed_ids,
+    "elevenlabs": ElevenLabsProvider.claimed_ids,
+    "vapi": VapiProvider.claimed_ids,
+}
+
+
+class _Adapter(NamedTuple):
+    provider: Provider
+    bases: list[str]  # public base URLs a signed URL may have been built on
+    tenant_supplied: bool
 
 
 class AccountRoutedProvider:
@@ -93,28 +145,49 @@ class AccountRoutedProvider:
         *,
         client: httpx.AsyncClient | None = None,
         cache_seconds: float = CACHE_SECONDS,
+        cache_entries: int = CACHE_ENTRIES,
     ) -> None:
         self.name = name
         self._settings = settings
         self._db = db
         self._build = BUILDERS[name]
+        self._claims = CLAIMS[name]
         self._client = client or _http.default_client()
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str | None, tuple[float, Provider, list[str]]] = {}
+        # Keys are account ids of our own rows (or None: the deployment default), never a
+        # value a request names, so unauthenticated traffic cannot grow it.
+        self._cache: TTLCache[str | None, _Adapter] = TTLCache(cache_seconds, cache_entries)
+        # "No deployment-wide credentials" is remembered as briefly: webhooks about no
+        # attempt of ours would otherwise each cost a configuration read.
+        self._no_default: TTLCache[None, str] = TTLCache(cache_seconds, 1)
 
-    async def for_account(self, account_id: str | None) -> Provider:
-        """The vendor adapter configured for ``account_id`` (deployment default when None)."""
+    @property
+    def cached_accounts(self) -> int:
+        return len(self._cache._entries)
+
+    async def _adapter(self, account_id: str | None) -> _Adapter:
         hit = self._cache.get(account_id)
-        if hit and time.monotonic() - hit[0] < self._cache_seconds:
-            return hit[1]
-        async with self._db.read() as session:
-            cfg = await config_service.resolve(session, account_id, self.name, self._settings)
-        provider = self._build(cfg, self._client, self._settings)
+        if hit is not None:
+            return hit
+        if account_id is None and (missing := self._no_default.get(None)) is not None:
+            raise config_service.ProviderNotConfigured(missing)
+        try:
+            async with self._db.read() as session:
+                cfg = await config_service.resolve(session, account_id, self.name, self._settings)
+        except config_service.ProviderNotConfigured as exc:
+            if account_id is None:
+                self._no_default.put(None, str(exc))
+            raise
         bases = [
             b for b in (cfg.options.get("webhook_base_url"), self._settings.PUBLIC_BASE_URL) if b
         ]
-        self._cache[account_id] = (time.monotonic(), provider, bases)
-        return provider
+        adapter = _Adapter(self._build(cfg, self._client, self._settings), bases,
+                           cfg.tenant_supplied)  # fmt: skip
+        self._cache.put(account_id, adapter)
+        return adapter
+
+    async def for_account(self, account_id: str | None) -> Provider:
+        """The vendor adapter configured for ``account_id`` (deployment default when None)."""
+        return (await self._adapter(account_id)).provider
 
     async def _for_call(self, provider_call_id: str) -> Provider:
         async with self._db.read() as session:
@@ -122,7 +195,8 @@ class AccountRoutedProvider:
         return await self.for_account(account)
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
-        """Dial with the credentials of ``request.metadata['account_id']``."""
+        """Dial with the credentials of ``request.metadata['account_id']`` (set by the worker
+        from the claimed job, never from outside input)."""
         provider = await self.for_account(request.metadata.get("account_id"))
         return await provider.place_call(request)
 
@@ -134,48 +208,160 @@ class AccountRoutedProvider:
         """The call's state, asked with the placing account's credentials."""
         return await (await self._for_call(provider_call_id)).get_call(provider_call_id)
 
-    async def warm_for_webhook(self, body: bytes, url: str) -> None:
-        """Load the credentials ``parse_webhook`` will verify this webhook with."""
-        account = webhook_account(self.name, body, url)
-        for candidate in dict.fromkeys((account, None)):
-            try:
-                await self.for_account(candidate)
-                return
-            except config_service.ProviderNotConfigured:
-                # Nothing to verify with: parse_webhook will answer 401.
+    async def find_call(
+        self, attempt_id: str, *, to_number: str, since: datetime
+    ) -> CallEvent | None:
+        """Ask the attempt's account's provider for the call placed for ``attempt_id``."""
+        async with self._db.read() as session:
+            account = await config_service.account_of_attempt(session, attempt_id)
+        provider = await self.for_account(account)
+        return await provider.find_call(attempt_id, to_number=to_number, since=since)
+
+    async def react(self, events: list[CallEvent]) -> None:
+        """Let the vendor act on verified events (Twilio: a machine answered)."""
+        for e in events:
+            if e.attempt_id is None:
                 continue
+            try:
+                async with self._db.read() as session:
+                    account = await config_service.account_of_attempt(session, e.attempt_id)
+                provider = await self.for_account(account)
+            except ProviderError:
+                continue
+            react = getattr(provider, "react", None)
+            if react is not None:
+                await react([e])
 
     def parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
     ) -> list[CallEvent]:
-        """Verify with the named account's credentials (loaded by ``warm_for_webhook``)."""
-        account = webhook_account(self.name, body, url)
-        hit = self._cache.get(account) or self._cache.get(None)
-        if hit is None:
-            raise WebhookVerificationError(f"no {self.name} credentials for this webhook")
-        _, provider, bases = hit
+        """Not usable without the attempt's credentials: use ``verify_webhook``."""
+        raise WebhookVerificationError(f"{self.name} webhooks are verified by verify_webhook")
+
+    async def verify_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
+    ) -> list[CallEvent]:
+        """Verify a webhook with the credentials of the attempt it concerns and bind its
+        events to that attempt (see the module docstring). Raises WebhookVerificationError."""
+        claimed_attempt, claimed_call = self._claims(body, url)
+        async with self._db.read() as session:
+            binding = await config_service.attempt_binding(
+                session, self.name, claimed_attempt, claimed_call
+            )
+        if binding is not None and binding.provider != self.name:
+            raise WebhookVerificationError(f"the attempt was not placed through {self.name}")
         try:
-            return provider.parse_webhook(body=body, headers=headers, url=url, now=now)
-        except WebhookVerificationError:
-            # Behind a proxy the URL we see is not the public one Twilio signed.
-            parts = urlsplit(url)
-            tail = parts.path + (f"?{parts.query}" if parts.query else "")
-            for base in bases:
-                candidate = base.rstrip("/") + tail
-                if candidate != url:
-                    try:
-                        return provider.parse_webhook(
-                            body=body, headers=headers, url=candidate, now=now
-                        )
-                    except WebhookVerificationError:
-                        continue
-            raise
+            adapter = await self._adapter(binding.account_id if binding else None)
+        except config_service.ProviderNotConfigured:
+            raise WebhookVerificationError(f"no {self.name} credentials for this webhook") from None
+        events = _parse_with_bases(adapter, body=body, headers=headers, url=url, now=now)
+        if binding is None:
+            # Verified with the deployment's own credentials, about no attempt of ours:
+            # nothing for it to change.
+            return []
+        bound: list[CallEvent] = []
+        for e in events:
+            if e.attempt_id not in (None, binding.attempt_id) or (
+                binding.provider_call_id
+                and e.provider_call_id
+                and e.provider_call_id != binding.provider_call_id
+            ):
+                raise WebhookVerificationError("the event concerns another call")
+            e = replace(e, attempt_id=binding.attempt_id)
+            if e.final and adapter.tenant_supplied:
+                confirmed = await _confirm(adapter.provider, e)
+                if confirmed is None:
+                    continue
+                e = confirmed
+            bound.append(e)
+        return bound
 
 
-async def warm_for_webhook(provider: Any, body: bytes, url: str) -> None:
-    """Endpoint hook: prepare account credentials when the provider is account-routed."""
+def _parse_with_bases(
+    adapter: _Adapter, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
+) -> list[CallEvent]:
+    provider = adapter.provider
+    try:
+        return provider.parse_webhook(body=body, headers=headers, url=url, now=now)
+    except WebhookVerificationError:
+        # Behind a proxy the URL we see is not the public one Twilio signed.
+        parts = urlsplit(url)
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        for base in adapter.bases:
+            candidate = base.rstrip("/") + tail
+            if candidate != url:
+                try:
+                    return provider.parse_webhook(
+                        body=body, headers=headers, url=candidate, now=now
+                    )
+                except WebhookVerificationError:
+                    continue
+        raise
+
+
+async def _confirm(provider: Provider, event: CallEvent) -> CallEvent | None:
+    """The provider's own record of a final event; None while it does not confirm one
+    (the reconciler settles it later from the provider's record)."""
+    try:
+        record = await provider.get_call(event.provider_call_id)
+    except ProviderError as exc:
+        log.warning("webhook.confirm_failed", provider=event.provider,
+                    call_id=event.provider_call_id, error=str(exc))  # fmt: skip
+        return None
+    if record is None or not record.final:
+        log.warning("webhook.unconfirmed_final", provider=event.provider,
+                    call_id=event.provider_call_id, attempt_id=event.attempt_id)  # fmt: skip
+        return None
+    # Dedupe on the webhook's key; the content is the provider's.
+    return replace(record, event_key=event.event_key, attempt_id=event.attempt_id)
+
+
+async def verify_webhook(
+    provider: Any,
+    db: Database,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    now: datetime,
+) -> list[CallEvent]:
+    """Endpoint hook: verify and bind a webhook's events, whatever the provider.
+
+    Account-routed vendors verify with the attempt's own credentials; others (the
+    simulated carrier) verify with their own secret, and each event must then concern an
+    attempt placed through that provider."""
     if isinstance(provider, AccountRoutedProvider):
-        await provider.warm_for_webhook(body, url)
+        return await provider.verify_webhook(body=body, headers=headers, url=url, now=now)
+    events: Sequence[CallEvent] = provider.parse_webhook(
+        body=body, headers=headers, url=url, now=now
+    )
+    out: list[CallEvent] = []
+    async with db.read() as session:
+        for e in events:
+            binding = await config_service.attempt_binding(
+                session, provider.name, e.attempt_id, e.provider_call_id or None
+            )
+            if binding is None:
+                continue  # about no attempt of ours
+            if binding.provider != provider.name or (
+                binding.provider_call_id
+                and e.provider_call_id
+                and binding.provider_call_id != e.provider_call_id
+            ):
+                raise WebhookVerificationError("the event concerns another provider's call")
+            out.append(replace(e, attempt_id=binding.attempt_id))
+    return out
+
+
+async def react(provider: Any, events: Sequence[CallEvent]) -> None:
+    """Endpoint hook: let the vendor act on verified events (best effort)."""
+    hook = getattr(provider, "react", None)
+    if hook is not None and events:
+        try:
+            await hook(list(events))
+        except ProviderError as exc:
+            log.warning("webhook.react_failed", provider=getattr(provider, "name", "?"),
+                        error=str(exc))  # fmt: skip
 
 
 def _register() -> None:

@@ -3,7 +3,13 @@
 * Create: ``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` (form-encoded, HTTP Basic
   with the account SID and auth token) with ``To``, ``From``, ``Url`` *or* ``Twiml``,
   ``StatusCallback`` + ``StatusCallbackEvent`` (initiated ringing answered completed),
-  ``MachineDetection=Enable`` and ``TimeLimit``.
+  ``TimeLimit`` and asynchronous answering-machine detection (``MachineDetection``,
+  ``AsyncAmd=true``, ``AsyncAmdStatusCallback``): the agent talks at once instead of after
+  seconds of dead air, and the AMD callback then ends a machine-answered call (or leaves
+  the batch's voicemail message) - https://www.twilio.com/docs/voice/answering-machine-detection.
+* Inline TwiML is limited to 4,000 characters (error 32018): a longer document falls
+  back to the hosted ``twiml_url`` when one is configured, else the call is refused before
+  dialing with an error that says so.
 * The voice agent is reached through TwiML: either a ``twiml_url`` the operator hosts, or a
   ``<Connect><Stream>`` to the agent's media-stream endpoint (``stream_url``) whose
   ``<Parameter>`` elements carry the rendered script variables.
@@ -19,6 +25,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,6 +42,7 @@ from dialer.telephony.base import (
     PermanentProviderError,
     PlacedCall,
     ProviderError,
+    RetryableProviderError,
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
@@ -52,8 +60,34 @@ STATUS_OUTCOMES: dict[str, Outcome] = {
     # Canceled before anyone answered (we hung up a ringing call): nobody was reached.
     "canceled": Outcome.NO_ANSWER,
 }
-# Twilio error codes meaning the destination number itself is bad.
-INVALID_NUMBER_CODES = frozenset({13223, 13224, 21211, 21214, 21217, 21401, 21407})
+# Twilio Voice error codes on a create (https://www.twilio.com/docs/api/errors); SMS
+# codes (21401, 21407...) never come from the Calls resource.
+INVALID_NUMBER_CODES = frozenset(
+    {
+        13223,  # Dial: invalid phone number format
+        13224,  # Dial: invalid phone number
+        21211,  # invalid 'To' phone number
+        21214,  # 'To' phone number cannot be reached
+        21217,  # phone number does not appear to be valid
+    }
+)
+# The account cannot call this destination as configured: fix the set-up, not the number.
+CONFIG_ERROR_CODES = frozenset(
+    {
+        13225,  # Dial: forbidden phone number (blocked destination)
+        13227,  # Dial: no international authorization
+        20003,  # authentication failed
+        21210,  # 'From' phone number not verified
+        21212,  # invalid 'From' / caller id
+        21215,  # geo permissions do not allow this destination
+        21216,  # account not allowed to call this number
+        21219,  # 'To' number not verified (trial account)
+    }
+)
+RETRY_CODES = frozenset({20429})  # too many requests
+TWIML_LIMIT = 4000  # characters of inline TwiML (error 32018 beyond)
+MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence",
+                   "machine_end_other", "fax")  # fmt: skip
 # SIP responses on a failed call that mean "no such number".
 INVALID_NUMBER_SIP = frozenset({"404", "410", "484", "604"})
 
@@ -175,6 +209,60 @@ def event_from_params(
     )
 
 
+def amd_event(
+    params: Mapping[str, str], *, attempt_id: str | None, query: Mapping[str, str]
+) -> CallEvent:
+    """An async AMD callback. A machine ends the attempt as voicemail (final: what follows
+    on that line is our message or our hangup, not a conversation); a person is progress."""
+    sid = params["CallSid"]
+    answered_by = params.get("AnsweredBy", "unknown")
+    if answered_by not in MACHINE_ANSWERS:
+        return CallEvent(
+            provider=NAME, provider_call_id=sid, event_key=f"{NAME}:{sid}:amd",
+            attempt_id=attempt_id, final=False, status="amd",
+            extracted={"answered_by": answered_by}, raw=dict(params),
+        )  # fmt: skip
+    detection_ms = _int(params.get("MachineDetectionDuration"))
+    return CallEvent(
+        provider=NAME,
+        provider_call_id=sid,
+        event_key=f"{NAME}:{sid}:amd",
+        attempt_id=attempt_id,
+        final=True,
+        status="amd",
+        outcome=str(Outcome.VOICEMAIL),
+        duration_s=-(-detection_ms // 1000),
+        extracted={
+            "answered_by": answered_by,
+            "voicemail_action": query.get("vm", "hangup"),
+            **({"voicemail_text": query["vm_text"]} if query.get("vm_text") else {}),
+        },
+        raw=dict(params),
+    )
+
+
+def _event_from_resource(call: Mapping[str, Any], sid: str = "") -> CallEvent:
+    """A Call resource (``GET Calls/{Sid}.json``) mapped to callback names."""
+    params = {
+        "CallSid": str(call.get("sid") or sid),
+        "CallStatus": str(call.get("status", "")),
+        "CallDuration": str(call.get("duration") or 0),
+        "Timestamp": str(call.get("end_time") or call.get("start_time") or ""),
+    }
+    if call.get("answered_by"):
+        params["AnsweredBy"] = str(call["answered_by"])
+    event = event_from_params(params, attempt_id=None)
+    price = call.get("price")
+    try:
+        amount = abs(float(price)) if price not in (None, "") else None
+    except (TypeError, ValueError):
+        amount = None
+    if amount is not None:
+        unit = str(call.get("price_unit") or "USD").lower()
+        event = replace(event, provider_cost={"amount": amount, "unit": unit})
+    return event
+
+
 def _classify(response: httpx.Response) -> ProviderError:
     error = _http.classify_default(response)
     try:
@@ -183,6 +271,13 @@ def _classify(response: httpx.Response) -> ProviderError:
         code = 0
     if code in INVALID_NUMBER_CODES:
         return InvalidNumberError(str(error), status_code=response.status_code)
+    if code in CONFIG_ERROR_CODES:
+        return PermanentProviderError(
+            f"{error} (Twilio {code}: check the account's numbers and permissions)",
+            status_code=response.status_code,
+        )
+    if code in RETRY_CODES:
+        return RetryableProviderError(str(error), status_code=response.status_code)
     return error
 
 
@@ -190,6 +285,9 @@ class TwilioProvider:
     """Places calls through Twilio and reads its signed status callbacks."""
 
     name = NAME
+    supports_hangup = True
+    # Twilio's signature carries no timestamp: replays are stopped by the event dedupe.
+    tolerance = None
 
     def __init__(
         self,
@@ -259,19 +357,49 @@ class TwilioProvider:
             "</Connect></Response>"
         )
 
-    async def place_call(self, request: CallRequest) -> PlacedCall:
-        """Create the call; status callbacks come to our webhook with the attempt id."""
+    def amd_callback_url(self, request: CallRequest) -> str | None:
+        """The status callback URL marked as the AMD callback, carrying the batch's voicemail
+        policy (covered by Twilio's signature, like the attempt id)."""
+        base = self.status_callback_url(request)
+        if base is None:
+            return None
+        parts = urlsplit(base)
+        query = dict(parse_qsl(parts.query))
+        query["event"] = "amd"
+        query["vm"] = request.voicemail_action or "hangup"
+        if request.voicemail_action == "message" and request.voicemail_message:
+            query["vm_text"] = request.voicemail_message[:500]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def _hosted_url(self, request: CallRequest) -> str:
+        assert self.twiml_url is not None
+        parts = urlsplit(self.twiml_url)
+        query = dict(parse_qsl(parts.query))
+        query["attempt_id"] = request.attempt_id
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def call_form(self, request: CallRequest) -> list[tuple[str, str]]:
+        """The create-call form; raises PermanentProviderError before any dialing when the
+        call cannot be expressed (no from number, no TwiML source, TwiML over the limit)."""
         from_number = request.from_number or self.from_number
         if not from_number:
             raise PermanentProviderError("twilio: no from_number configured")
         form: list[tuple[str, str]] = [("To", request.to_number), ("From", from_number)]
         if self.stream_url:
-            form.append(("Twiml", self.twiml(request)))
+            twiml = self.twiml(request)
+            if len(twiml) <= TWIML_LIMIT:
+                form.append(("Twiml", twiml))
+            elif self.twiml_url:
+                # The variables do not fit inline: the hosted document fetches them.
+                form.append(("Url", self._hosted_url(request)))
+            else:
+                raise PermanentProviderError(
+                    f"twilio: the call's TwiML is {len(twiml)} characters and Twilio accepts "
+                    f"{TWIML_LIMIT} inline (error 32018); shorten the script variables or "
+                    "set the twiml_url option to a hosted TwiML document"
+                )
         elif self.twiml_url:
-            parts = urlsplit(self.twiml_url)
-            query = dict(parse_qsl(parts.query))
-            query["attempt_id"] = request.attempt_id
-            form.append(("Url", urlunsplit(parts._replace(query=urlencode(query)))))
+            form.append(("Url", self._hosted_url(request)))
         else:
             raise PermanentProviderError("twilio: configure twiml_url or stream_url")
         callback = self.status_callback_url(request)
@@ -280,9 +408,22 @@ class TwilioProvider:
             form.append(("StatusCallbackMethod", "POST"))
             form.extend(("StatusCallbackEvent", e) for e in CALLBACK_EVENTS)
         if self.machine_detection:
-            form.append(("MachineDetection", self.machine_detection))
-        form.append(("Timeout", str(request.ring_timeout_s or self.ring_timeout_s)))
+            # A message left after the beep needs the end of the greeting.
+            mode = "DetectMessageEnd" if request.voicemail_action == "message" else "Enable"
+            form.append(("MachineDetection", mode))
+            amd_callback = self.amd_callback_url(request)
+            if amd_callback:
+                form.append(("AsyncAmd", "true"))
+                form.append(("AsyncAmdStatusCallback", amd_callback))
+                form.append(("AsyncAmdStatusCallbackMethod", "POST"))
+        ring = request.ring_timeout_s or self.ring_timeout_s
+        form.append(("Timeout", str(ring)))
         form.append(("TimeLimit", str(request.max_duration_s)))
+        return form
+
+    async def place_call(self, request: CallRequest) -> PlacedCall:
+        """Create the call; status callbacks come to our webhook with the attempt id."""
+        form = self.call_form(request)
         response = await _http.send(
             self._client,
             "POST",
@@ -295,11 +436,34 @@ class TwilioProvider:
             backoff_s=self._backoff_s,
             sleep=self._sleep,
             classify=_classify,
-            # No idempotency key on Twilio's create: never resend after a timeout.
-            retry_post=False,
+            # No idempotency key on Twilio's create: never resent once it may have arrived.
+            idempotent=False,
         )
         data = response.json()
         return PlacedCall(provider_call_id=str(data["sid"]), status=str(data.get("status")))
+
+    async def react(self, events: list[CallEvent]) -> None:
+        """After an AMD callback said "machine": leave the batch's voicemail message (then
+        hang up) or hang up at once. Best effort: the call's own limit still bounds it."""
+        for e in events:
+            if e.status != "amd" or e.outcome != Outcome.VOICEMAIL:
+                continue
+            text = e.extracted.get("voicemail_text") if e.extracted else None
+            try:
+                if e.extracted.get("voicemail_action") == "message" and text:
+                    twiml = f"<Response><Say>{escape(str(text))}</Say><Hangup/></Response>"
+                    await self._update(e.provider_call_id, {"Twiml": twiml})
+                else:
+                    await self.hangup(e.provider_call_id)
+            except ProviderError:
+                continue
+
+    async def _update(self, call_sid: str, data: dict[str, str]) -> None:
+        await _http.send(
+            self._client, "POST", f"{self._calls_url}/{call_sid}.json", data=data,
+            auth=self._auth, max_retries=self._max_retries, backoff_s=self._backoff_s,
+            sleep=self._sleep,
+        )  # fmt: skip
 
     async def hangup(self, provider_call_id: str) -> None:
         """End the call (``Status=completed``); a call already over is not an error."""
@@ -333,16 +497,38 @@ class TwilioProvider:
             if exc.status_code == 404:
                 return None
             raise
-        call = response.json()
-        params = {
-            "CallSid": str(call.get("sid", provider_call_id)),
-            "CallStatus": str(call.get("status", "")),
-            "CallDuration": str(call.get("duration") or 0),
-            "Timestamp": str(call.get("end_time") or call.get("start_time") or ""),
-        }
-        if call.get("answered_by"):
-            params["AnsweredBy"] = str(call["answered_by"])
-        return event_from_params(params, attempt_id=None)
+        return _event_from_resource(response.json(), provider_call_id)
+
+    async def find_call(
+        self, attempt_id: str, *, to_number: str, since: datetime
+    ) -> CallEvent | None:
+        """Calls from our number to ``to_number`` created since ``since`` (``GET Calls.json``
+        with ``To``/``From``/``StartTime>=``). The Call resource carries no metadata, and the
+        job is not re-dialed while unresolved, so one such call is ours; none proves none
+        was created; two cannot be told apart (ProviderError: ask again later)."""
+        params = {"To": to_number, "StartTime>": since.date().isoformat(), "PageSize": "20"}
+        if self.from_number:
+            params["From"] = self.from_number
+        response = await _http.send(
+            self._client, "GET", f"{self._calls_url}.json", params=params, auth=self._auth,
+            max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
+        )  # fmt: skip
+        floor = since.timestamp() - 60  # Twilio's clock may lag ours
+        calls = [
+            c
+            for c in (response.json().get("calls") or [])
+            if (created := _rfc2822(c.get("date_created"))) is not None
+            and created.timestamp() >= floor
+        ]
+        if not calls:
+            return None
+        if len(calls) > 1:
+            raise ProviderError(
+                f"twilio: {len(calls)} calls to {to_number} since {since.isoformat()}; "
+                f"cannot tell which one is attempt {attempt_id}"
+            )
+        event = _event_from_resource(calls[0])
+        return replace(event, attempt_id=attempt_id)
 
     def parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
@@ -357,7 +543,20 @@ class TwilioProvider:
         params = {k: v[-1] for k, v in multi.items()}
         if params.get("AccountSid") and params["AccountSid"] != self.account_sid:
             raise WebhookVerificationError("callback is for another Twilio account")
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+        attempt_id = query.get("attempt_id")
+        if query.get("event") == "amd" and params.get("CallSid") and params.get("AnsweredBy"):
+            return [amd_event(params, attempt_id=attempt_id, query=query)]
         if not params.get("CallSid") or not params.get("CallStatus"):
             return []
+        return [event_from_params(params, attempt_id=attempt_id)]
+
+    @staticmethod
+    def claimed_ids(body: bytes, url: str) -> tuple[str | None, str | None]:
+        """(attempt id, CallSid) a callback names - unverified, to find whose token checks it."""
         attempt = parse_qs(urlsplit(url).query).get("attempt_id")
-        return [event_from_params(params, attempt_id=attempt[0] if attempt else None)]
+        try:
+            sid = parse_qs(body.decode()).get("CallSid")
+        except UnicodeDecodeError:
+            sid = None
+        return (attempt[-1] if attempt else None), (sid[-1] if sid else None)
