@@ -7,7 +7,7 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     SIM_SPEEDUP: Annotated[float, Ge(0)] = 1.0
     SIM_LATENCY_S: Annotated[float, Ge(0)] = 0.0
     SIM_OUTCOMES: dict[str, float] = Field(default_factory=dict)
+    # Scripted calls per number (tests, demos): {"+569...": [{"outcome": "completed",
+    # "business_result": "promise_to_pay", "extracted": {...}}, ...]}; see simulated.py.
+    SIM_SCRIPT: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     # When set, the simulator POSTs signed webhooks here instead of calling the handler in-process.
     SIM_WEBHOOK_URL: str | None = None
 

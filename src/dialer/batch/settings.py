@@ -140,8 +140,8 @@ class VoicemailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # hang_up: end the call; leave_message: the provider leaves ``message`` where it
-    # supports it (see docs/collections.md), else it hangs up.
-    action: Literal["hang_up", "leave_message"] = "hang_up"
+    # supports it (see docs/collections.md); None: as the provider's agent is configured.
+    action: Literal["hang_up", "leave_message"] | None = None
     message: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
     # Retry in another band of the day (morning / midday / afternoon / evening) than the
     # attempt that reached the voicemail.

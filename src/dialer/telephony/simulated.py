@@ -10,6 +10,10 @@ It behaves like a real voice-AI provider, only cheaper:
   calls run after run; attempt ids are random and would not. ``SIM_OUTCOMES`` sets the
   mix (weights of completed, no_answer, busy, voicemail, failed). Answered calls last 40-240 s and carry a business result, a short
   Spanish transcript, a summary and extracted fields; unanswered calls ring ~25 s.
+* ``SIM_SCRIPT`` (JSON: number -> list of per-attempt calls, each ``{"outcome",
+  "business_result", "extracted", "duration_s"}``, the last one repeating) scripts the
+  calls to a number exactly: tests use it to have the agent report each business result.
+  A voicemail reached with ``voicemail_action`` ``message`` records the message left.
 * A call completes at ``started + (ring + duration) / SIM_SPEEDUP`` (0 = at once). The
   carrier loop (every worker runs one) then delivers a signed JSON webhook through the
   same path a real provider uses: an HTTP POST to ``SIM_WEBHOOK_URL`` when set, else
@@ -139,6 +143,15 @@ class SimulatedProvider:
 
     # -- the call ------------------------------------------------------------------------
 
+    def _scripted(self, request: CallRequest) -> dict[str, Any] | None:
+        """``SIM_SCRIPT[to_number][attempt n]`` (the last entry repeats), when scripted."""
+        entries = (self.settings.SIM_SCRIPT or {}).get(request.to_number)
+        if not entries:
+            return None
+        number = int(request.metadata.get("attempt_number") or 1)
+        entry = entries[min(max(number, 1), len(entries)) - 1]
+        return entry if isinstance(entry, dict) else None
+
     def draw(self, request: CallRequest, now: datetime) -> dict[str, Any]:
         """The simulated call for ``request``: same seed, job and attempt number (or
         attempt id), same call."""
@@ -162,6 +175,17 @@ class SimulatedProvider:
             ring, duration = rng.randint(15, 30), rng.randint(10, 30)
         elif outcome == Outcome.FAILED:
             ring = rng.randint(1, 5)
+        scripted = self._scripted(request)
+        if scripted is not None:
+            outcome = Outcome(scripted.get("outcome", Outcome.COMPLETED))
+            result = scripted.get("business_result")
+            extracted = dict(scripted.get("extracted") or {})
+            duration = int(scripted.get("duration_s", 60 if outcome == Outcome.COMPLETED else 0))
+            if outcome == Outcome.COMPLETED:
+                transcript, summary = "Agente: ...\nCliente: ...", "Llamada guionada."
+        if outcome == Outcome.VOICEMAIL and request.voicemail_action == "message":
+            # The carrier left the batch's message on the mailbox.
+            extracted["voicemail_message_left"] = request.voicemail_message
         timeout = request.ring_timeout_s
         if timeout is not None and ring > timeout and outcome in _PICKED_UP:
             # The carrier gives up after the batch's ring timeout: nobody picked up in time.

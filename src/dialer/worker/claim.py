@@ -95,6 +95,13 @@ class ClaimedJob:
     variables: dict[str, str] | None = None
     script_version: int | None = None
     ring_timeout_s: int | None = None  # the batch's; None: the provider's default
+    # The batch's voicemail policy (call_settings.collections.voicemail).
+    voicemail_action: str | None = None  # "hangup" | "message"
+    voicemail_message: str | None = None
+
+
+# call_settings.collections.voicemail.action -> CallRequest.voicemail_action
+VOICEMAIL_ACTIONS: dict[str | None, str] = {"hang_up": "hangup", "leave_message": "message"}
 
 
 @dataclass(frozen=True)
@@ -579,6 +586,8 @@ async def _dial(
                 lease_expires_at=lease_until, variables=variables,
                 script_version=script.version if script else None,
                 ring_timeout_s=c.settings.ring_timeout_s,
+                voicemail_action=VOICEMAIL_ACTIONS.get(c.settings.collections.voicemail.action),
+                voicemail_message=c.settings.collections.voicemail.message,
             )
         )  # fmt: skip
     await session.flush()  # the jobs first: attempts reference them

@@ -230,6 +230,8 @@ class Worker:
             metadata=metadata,
             max_duration_s=job.max_duration_s,
             ring_timeout_s=job.ring_timeout_s,
+            voicemail_action=job.voicemail_action,
+            voicemail_message=job.voicemail_message,
             webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
         )
 

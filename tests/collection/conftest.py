@@ -1,0 +1,3 @@
+from tests.hooks.receiver import receiver
+
+__all__ = ["receiver"]
