@@ -25,6 +25,7 @@ from dialer.http_edge import early_auth, limit_for
 from dialer.kit.edge import BodyLimitMiddleware
 from dialer.kit.heap import settle_heap
 from dialer.kit.nul import RejectNulMiddleware
+from dialer.legacy.errors import install as install_legacy_errors
 from dialer.metrics import HttpMetricsMiddleware
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
@@ -40,6 +41,7 @@ ROUTER_MODULES = (
     "dialer.events.endpoints",
     "dialer.hooks.endpoints",
     "dialer.collection.endpoints",
+    "dialer.legacy.endpoints",
 )
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -97,6 +99,7 @@ def create_app(
     )
     app.state.settings = settings
     install_handlers(app)
+    install_legacy_errors(app)
     app.add_middleware(RejectNulMiddleware)
     # Size limits and authentication before any body is read (see http_edge.py).
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for(settings), early_auth=early_auth())

@@ -45,6 +45,7 @@ class Tenants:
             script_id=self.a_script,
             phone=A_DNC_PHONE,
             provider="retell",
+            use_case="debt_collection",
         )
 
     def a_markers(self) -> list[str]:

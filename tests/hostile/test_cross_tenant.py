@@ -34,6 +34,8 @@ PUBLIC = {
     ("POST", "/dashboard/logout"),
     ("MOUNT", "/dashboard/static"),
     ("POST", "/api/v1/webhooks/{provider}"),
+    ("GET", "/legacy/"),
+    ("GET", "/legacy/health"),
 }
 
 CSV = b"Rut;Nombre;Telefono;Monto\n12.345.678-5;Ana Perez;+56955554444;1000\n"
@@ -135,6 +137,44 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/upload"): Probe("own", query=A_QUERY),
     ("POST", "/dashboard/upload/preview"): Probe("own", query=A_QUERY, form={}, upload=True),
     ("POST", "/dashboard/upload/create"): Probe("own", query=A_QUERY, form={}, upload=True),
+    # the replaced system's contract under /legacy
+    ("POST", "/legacy/api/v1/accounts"): Probe("foreign", json={"account_name": "intrusa"}),
+    ("GET", "/legacy/api/v1/accounts"): Probe("own"),
+    ("GET", "/legacy/api/v1/accounts/{account_id}"): FOREIGN,
+    ("PATCH", "/legacy/api/v1/accounts/{account_id}"): Probe("foreign", json={"status": "active"}),
+    ("GET", "/legacy/api/v1/accounts/{account_id}/balance"): FOREIGN,
+    ("POST", "/legacy/api/v1/accounts/{account_id}/topup"): Probe("foreign", json={"minutes": 9}),
+    ("GET", "/legacy/api/v1/accounts/{account_id}/stats"): FOREIGN,
+    ("GET", "/legacy/api/v1/accounts/{account_id}/last-call-settings"): FOREIGN,
+    ("GET", "/legacy/api/v1/accounts/{account_id}/batches"): FOREIGN,
+    ("GET", "/legacy/api/v1/accounts/{account_id}/transactions"): FOREIGN,
+    ("GET", "/legacy/api/v1/accounts/{account_id}/summary"): FOREIGN,
+    ("POST", "/legacy/api/v1/batches"): Probe(
+        "foreign", json={"account_id": "tenant-a", "name": "x"}
+    ),
+    ("GET", "/legacy/api/v1/batches"): Probe("foreign", query=A_QUERY),
+    ("GET", "/legacy/api/v1/batches/{batch_id}"): FOREIGN,
+    ("PATCH", "/legacy/api/v1/batches/{batch_id}"): Probe("foreign", json={"is_active": False}),
+    ("GET", "/legacy/api/v1/batches/{batch_id}/summary"): FOREIGN,
+    ("GET", "/legacy/api/v1/batches/{batch_id}/status"): FOREIGN,
+    ("POST", "/legacy/api/v1/batches/{batch_id}/cancel"): Probe("foreign", query={"reason": "x"}),
+    ("GET", "/legacy/api/v1/batches/{batch_id}/jobs"): FOREIGN,
+    ("POST", "/legacy/api/v1/batches/excel/preview"): Probe("foreign", query=A_QUERY, upload=True),
+    ("POST", "/legacy/api/v1/batches/excel/create"): Probe("foreign", form=A_QUERY, upload=True),
+    ("POST", "/legacy/api/v1/batches/chile/{use_case}"): Probe(
+        "foreign", form={**A_QUERY, "company_name": "x"}, upload=True
+    ),
+    ("POST", "/legacy/api/v1/batches/argentina/{use_case}"): Probe(
+        "foreign", form={**A_QUERY, "company_name": "x"}, upload=True
+    ),
+    ("GET", "/legacy/api/v1/use-cases"): Probe("own"),
+    ("GET", "/legacy/api/v1/jobs"): Probe("foreign", query=A_QUERY),
+    ("GET", "/legacy/api/v1/jobs/{job_id}"): FOREIGN,
+    ("PUT", "/legacy/api/v1/jobs/{job_id}/retry"): FOREIGN,
+    ("PUT", "/legacy/api/v1/jobs/{job_id}/cancel"): FOREIGN,
+    ("GET", "/legacy/api/v1/dashboard/stats"): Probe("foreign", query=A_QUERY),
+    ("GET", "/legacy/api/v1/dashboard/overview"): Probe("foreign", query=A_QUERY),
+    ("GET", "/legacy/api/v1/calls/history"): Probe("foreign", query=A_QUERY),
 }
 
 

@@ -38,6 +38,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/scripts/{script_id}/versions"): {"template": "Hola"},
     ("POST", "/api/v1/scripts/{script_id}/preview"): {"variables": {}},
     ("PUT", "/api/v1/accounts/{account_id}/providers/{provider}"): {"options": {}},
+    ("POST", "/legacy/api/v1/accounts"): {"account_name": "ok"},
+    ("PATCH", "/legacy/api/v1/accounts/{account_id}"): {"account_name": "ok"},
+    ("POST", "/legacy/api/v1/accounts/{account_id}/topup"): {"minutes": 1},
+    ("POST", "/legacy/api/v1/batches"): {"account_id": "tenant-a", "name": "ok"},
+    ("PATCH", "/legacy/api/v1/batches/{batch_id}"): {"name": "ok"},
 }
 
 

@@ -599,3 +599,9 @@ async def hourly_stats(session: AsyncSession, batch_id: str) -> list[HourlyStat]
             )
         )
     return out
+
+
+async def latest_attempts(session: AsyncSession, jobs: Sequence[Job]) -> dict[str, AttemptRead]:
+    """The latest attempt of each job (jobs the caller was already allowed to read)."""
+    found = await JobRepository.from_session(session).latest_attempts([j.id for j in jobs])
+    return {job_id: AttemptRead.model_validate(a) for job_id, a in found.items()}

@@ -130,3 +130,17 @@ class JobRepository:
         rows = [(a, j) for a, j in (await self.session.execute(stmt)).all()]
         count = select(func.count()).select_from(CallAttempt).where(*conds)
         return rows, int((await self.session.execute(count)).scalar_one())
+
+    async def latest_attempts(self, job_ids: Sequence[str]) -> dict[str, CallAttempt]:
+        """The latest attempt of each of these jobs (a page of jobs: bounded)."""
+        if not job_ids:
+            return {}
+        stmt = (
+            select(CallAttempt)
+            .where(CallAttempt.job_id.in_(list(job_ids)))
+            .order_by(CallAttempt.job_id, CallAttempt.number)
+        )
+        out: dict[str, CallAttempt] = {}
+        for a in (await self.session.execute(stmt)).scalars().all():
+            out[a.job_id] = a  # ordered by number: the last one wins
+        return out
