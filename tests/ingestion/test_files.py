@@ -35,7 +35,11 @@ async def test_semicolon_latin1_csv(new_account: NewAccount, tmp_path: Path) -> 
     first, second = body["sample"]
     assert first["contact_name"] == "Ana Pérez"  # decoded from Latin-1
     assert first["dni"] == "12345678-5"
-    assert first["payload"] == {"amount": 1234567, "currency": "CLP", "fecha_limite": "2026-03-21"}
+    assert first["payload"] == {
+        "amount": 1234567, "currency": "CLP", "fecha_vencimiento": "2026-03-21",
+        "fecha_limite": "2026-03-21", "cuotas": 1,
+        "instalments": [{"amount": 1234567, "due_date": "2026-03-21"}],
+    }  # fmt: skip
     assert second["phones"] == ["+56971924865", "+56223456789"]
     assert second["payload"]["fecha_limite"] == "2026-04-05"
 
@@ -79,7 +83,8 @@ async def test_xlsx_from_openpyxl_with_date_cells_and_merged_title(
     assert body["header_row"] == 3
     assert body["counts"] == {
         "rows": 5, "valid": 2, "invalid": 3, "duplicates": 0, "do_not_call": 0, "skipped": 0,
-        "accepted": 2, "empty_rows": 1, "warnings": 0,
+        "accepted": 2, "empty_rows": 1, "warnings": 0, "debtors": 2,
+        "debtors_with_several_cuotas": 0, "merged_rows": 0,
     }  # fmt: skip
     assert [(e["row"], e["column"]) for e in body["errors"]] == [
         (6, "Rut Deudor"),
@@ -108,6 +113,8 @@ async def test_xlsx_from_xlsxwriter(new_account: NewAccount, tmp_path: Path) -> 
         "amount": 15000.5,
         "currency": "CLP",
         "fecha_limite": "2026-05-01",
+        "cuotas": 1,
+        "instalments": [{"amount": 15000.5}],
     }
 
 

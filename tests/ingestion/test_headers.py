@@ -29,7 +29,7 @@ def test_spanish_headers_with_accents_and_case() -> None:
     )
     assert got == {
         "RUT DEUDOR": "dni", "nombre": "name", "TELÉFONO": "phone", "Monto Adeudado": "amount",
-        "Fecha de Vencimiento": "fecha_limite", "Correo Electrónico": "email",
+        "Fecha de Vencimiento": "fecha_vencimiento", "Correo Electrónico": "email",
     }  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def test_english_headers() -> None:
         "Full Name": "name",
         "Mobile": "phone",
         "Debt": "amount",
-        "Due Date": "fecha_limite",
+        "Due Date": "fecha_vencimiento",
     }
 
 
@@ -87,3 +87,50 @@ def test_mapping_naming_absent_column() -> None:
 def test_mapping_with_unknown_field() -> None:
     with pytest.raises(HeaderError, match="unknown field"):
         detect([["RUT", "Fono"]], {"RUT": "shoe_size"})
+
+
+def test_argentine_headers() -> None:
+    for name in ("Apellido y Nombre", "Nombre y Apellido", "Razón Social"):
+        got = fields([["DNI", name, "Celular", "Importe", "F. Vencimiento"]])
+        assert got == {
+            "DNI": "dni", name: "name", "Celular": "phone", "Importe": "amount",
+            "F. Vencimiento": "fecha_vencimiento",
+        }  # fmt: skip
+    assert fields([["CUIT", "Teléfono", "Vencimiento"]])["Vencimiento"] == "fecha_vencimiento"
+
+
+def test_camel_case_export_headers_and_the_best_amount_column() -> None:
+    got = fields(
+        [
+            ["RUTS", "FechaVencimiento", "FechaVencimientoOriginal", "diasRetraso",
+             "Saldo Total", "Saldo actualizado", "Teléfono móvil", "Origen Empresa"],
+        ]
+    )  # fmt: skip
+    assert got == {
+        "RUTS": "dni", "FechaVencimiento": "fecha_vencimiento",
+        "FechaVencimientoOriginal": None, "diasRetraso": "dias_retraso",
+        "Saldo Total": None, "Saldo actualizado": "amount", "Teléfono móvil": "phone",
+        "Origen Empresa": "company",
+    }  # fmt: skip
+
+
+def test_a_column_empty_in_every_row_is_not_mapped() -> None:
+    header = ["RUT", "Teléfono", "Fecha de pago", "FechaVencimiento"]
+    rows: list[list[object]] = [header, ["1-9", "987654321", None, "01/04/2026"]] * 1
+    rows += [["1-9", "987654321", "", "02/04/2026"]]
+    mapping = detect(rows)
+    assert {c.header: c.field for c in mapping.columns}["FechaVencimiento"] == "fecha_vencimiento"
+    assert [i.header for i in mapping.ignored] == ["Fecha de pago"]
+    # Alone, an empty date column is still not read as the due date.
+    only = detect([["RUT", "Teléfono", "Fecha de pago"], ["1-9", "987654321", None]])
+    assert {c.header: c.field for c in only.columns}["Fecha de pago"] is None
+    assert "empty" in only.ignored[0].reason
+
+
+def test_landline_columns_are_dialed_after_mobiles() -> None:
+    mapping = detect([["RUT", "Teléfono Residencial", "Teléfono móvil", "Fono fijo", "Celular 2"]])
+    order = [
+        mapping.columns[[c.index for c in mapping.columns].index(i)].header
+        for i in mapping.phone_columns
+    ]
+    assert order == ["Teléfono móvil", "Celular 2", "Teléfono Residencial", "Fono fijo"]

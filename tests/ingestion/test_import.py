@@ -44,7 +44,8 @@ async def test_duplicates_in_file_and_against_active_batches(
         ["5.000.368-K", "Tomás", "+56 9 8765 4321", "1000", "01/04/2026"],  # same phone as row 2
         ["7.654.321-6", "Rosa", "932301241", "1000", "01/04/2026"],
     ])  # fmt: skip
-    body = (await upload(client, first, acc)).json()
+    # One job per row (consolidation off): the second row of a RUT is a duplicate.
+    body = (await upload(client, first, acc, consolidate="false")).json()
     assert body["counts"]["accepted"] == 2
     assert body["counts"]["duplicates"] == 2
     assert [(s["row"], s["reason"]) for s in body["skipped"]] == [
@@ -100,14 +101,21 @@ async def test_dynamic_dates_use_the_account_timezone(
     frozen_clock.set(datetime.fromisoformat("2026-03-03T02:30:00+00:00"))
     acc, client = await new_account()
     path = write_csv(
-        tmp_path / "d.csv", [HEAD, ["12.345.678-5", "Ana", "987654321", "1000", "not a date"]]
+        tmp_path / "d.csv",
+        [
+            HEAD,
+            ["12.345.678-5", "Ana", "987654321", "1000", "01/04/2026"],
+            ["11.111.111-1", "Luis", "987654322", "1000", "not a date"],
+        ],
     )
     body = (await upload(client, path, acc, dias_fecha_limite=5, dias_fecha_maxima=10)).json()
     assert (body["fecha_limite"], body["fecha_maxima"]) == ("2026-03-07", "2026-03-12")
     job = (await client.get(f"/api/v1/batches/{body['batch_id']}/jobs")).json()["items"][0]
-    # The file's (bad) date column is not used when dynamic dates are given.
     assert job["payload"]["fecha_limite"] == "2026-03-07"
     assert job["payload"]["fecha_maxima"] == "2026-03-12"
+    # The file's own due date is kept, and still validated, with dynamic dates.
+    assert job["payload"]["fecha_vencimiento"] == "2026-04-01"
+    assert [(e["row"], e["column"]) for e in body["errors"]] == [(3, HEAD[4])]
 
 
 async def test_nothing_is_written_when_the_database_fails(
@@ -259,12 +267,13 @@ async def test_cli_import(new_account: NewAccount, settings: Settings, tmp_path:
         dias_fecha_limite=3, dias_fecha_maxima=None, console=console,
     )  # fmt: skip
     assert report is not None
-    assert report.counts.accepted == 38  # the bad-date row is fine: dynamic dates replace it
+    # The bad-date row is an error even with dynamic dates: the file's due date is kept.
+    assert report.counts.accepted == 37
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert report.batch_id in out
     assert "wrong check digit" in out
     status = (await client.get(f"/api/v1/batches/{report.batch_id}/status")).json()
-    assert status["total_jobs"] == 38
+    assert status["total_jobs"] == 37
 
 
 async def test_nul_in_a_multipart_text_field_is_a_422_and_writes_nothing(

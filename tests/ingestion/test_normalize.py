@@ -83,7 +83,7 @@ def test_split_phone_cells() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(46102, date(2026, 3, 21)), (46102.0, date(2026, 3, 21)), ("46102", date(2026, 3, 21)),
+    [(46102, date(2026, 3, 21)), (46102.0, date(2026, 3, 21)),
      (datetime(2026, 3, 21, 0, 0), date(2026, 3, 21)), (date(2026, 3, 21), date(2026, 3, 21)),
      ("21/03/2026", date(2026, 3, 21)), ("21-03-2026", date(2026, 3, 21)), ("2026-03-21", date(2026, 3, 21)),
      ("1/3/26", date(2026, 3, 1))],
@@ -92,7 +92,9 @@ def test_dates(raw: object, expected: date) -> None:
     assert nz.parse_date(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["31/02/2026", "mañana", "13/13/2026", -5])
+@pytest.mark.parametrize(
+    "raw", ["31/02/2026", "mañana", "13/13/2026", -5, "46102", 60, float("inf"), float("nan")]
+)
 def test_bad_dates(raw: object) -> None:
     with pytest.raises(ValueError, match="date"):
         nz.parse_date(raw)
@@ -104,3 +106,54 @@ def test_phone_cell_shortcut_agrees_with_the_separator_regex(text: str) -> None:
     # single_phone's character pre-check answers exactly what the separator regex would.
     assert nz.single_phone(text) == (nz._PHONE_SPLIT.search(text) is None)
     assert nz.single_phone(text.strip()) == (nz._PHONE_SPLIT.search(text.strip()) is None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("31/12/99", date(1999, 12, 31)), ("01/01/30", date(2030, 1, 1)),
+     ("01/01/49", date(2049, 1, 1)), ("01/01/50", date(1950, 1, 1)),
+     # Excel's 1900 system: serial 1 is 1900-01-01, 59 is 1900-02-28, 61 is 1900-03-01.
+     (1, date(1900, 1, 1)), (59, date(1900, 2, 28)), (61, date(1900, 3, 1))],
+)  # fmt: skip
+def test_two_digit_years_and_early_excel_serials(raw: object, expected: date) -> None:
+    assert nz.parse_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount", "currency"),
+    [("USD 100", Decimal(100), "USD"), ("US$ 100", Decimal(100), "USD"),
+     ("U$S 1.500", Decimal(1500), "USD"), ("$ 1.500", Decimal(1500), None),
+     ("CLP 25.000", Decimal(25000), None)],
+)  # fmt: skip
+def test_dollar_amounts_name_their_currency(
+    raw: str, amount: Decimal, currency: str | None
+) -> None:
+    assert nz.parse_amount(raw) == amount
+    assert nz.amount_currency(raw) == currency
+
+
+@pytest.mark.parametrize("raw", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_amounts_are_refused(raw: float) -> None:
+    with pytest.raises(ValueError, match="amount"):
+        nz.parse_amount(raw)
+
+
+@pytest.mark.parametrize(("raw", "days"), [(12, 12), (12.0, 12), ("12", 12), ("0", 0)])
+def test_days_late(raw: object, days: int) -> None:
+    assert nz.parse_days(raw) == days
+
+
+@pytest.mark.parametrize("raw", ["-3", "doce", 1.5, float("nan")])
+def test_bad_days_late(raw: object) -> None:
+    with pytest.raises(ValueError, match="days"):
+        nz.parse_days(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(156789011.0, "15678901-1"), ("156789011.0", "15678901-1"), ("7000013K", "7000013-K"),
+     ("07.000.013-K", "7000013-K"), ("007000013K", "7000013-K")],
+)  # fmt: skip
+def test_rut_from_number_cells_and_with_leading_zeros(raw: object, expected: str) -> None:
+    # Exports store the RUT as a number with body and check digit run together.
+    assert nz.normalize_rut(raw) == expected

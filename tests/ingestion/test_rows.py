@@ -3,6 +3,7 @@ the payload dict the reference path builds, errors included."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -10,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.ingestion import headers as hdr
-from dialer.ingestion.rows import RowOptions, RowValidator
+from dialer.ingestion.rows import ContactRow, RowOptions, RowValidator, derived_dates
 
 HEADERS = [
     "RUT", "Nombre", "Teléfono", "Monto", "Moneda", "Fecha Vencimiento", "Fecha Máxima",
-    "Empresa", "N° Cuota", "Observación",
+    "Empresa", "N° Cuota", "Observación", "Días de retraso",
 ]  # fmt: skip
 
 cell = st.one_of(
@@ -42,11 +43,15 @@ def _validators(**options: Any) -> tuple[RowValidator, RowValidator]:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    rows=st.lists(st.lists(cell, min_size=7, max_size=7), min_size=1, max_size=8),
+    rows=st.lists(st.lists(cell, min_size=8, max_size=8), min_size=1, max_size=8),
     fixed=st.booleans(),
+    consolidate=st.booleans(),
 )
-def test_direct_json_payload_equals_the_dict_path(rows: list[list[object]], fixed: bool) -> None:
-    options = {"fecha_limite": date(2026, 4, 30)} if fixed else {}
+def test_direct_json_payload_equals_the_dict_path(
+    rows: list[list[object]], fixed: bool, consolidate: bool
+) -> None:
+    options: dict[str, Any] = {"fecha_limite": date(2026, 4, 30)} if fixed else {}
+    options["consolidate"] = consolidate
     direct, reference = _validators(**options)
     # Rows repeat so the per-column memos are exercised on their second sight too.
     for n, payload_cells in enumerate(rows + rows, start=2):
@@ -64,3 +69,38 @@ def test_an_extra_column_named_like_a_payload_key_uses_the_dict_path() -> None:
     assert row is not None
     assert not isinstance(row, list)
     assert row.payload == {"company": "Retail Andes"}
+
+
+def test_derived_dates_follow_the_replaced_system() -> None:
+    # Latest due + its days late + 3; earliest due + its days late + 7.
+    limite, maxima = derived_dates([(date(2026, 1, 10), 50), (date(2026, 2, 10), 19)])
+    assert (limite, maxima) == (date(2026, 3, 4), date(2026, 3, 8))
+    # Without a days-late column: the latest due date, no fecha_maxima.
+    assert derived_dates([(date(2026, 1, 10), None), (date(2026, 2, 10), None)]) == (
+        date(2026, 2, 10), None,
+    )  # fmt: skip
+
+
+def test_merge_sums_counts_and_lists_instalments() -> None:
+    mapping = hdr.detect([["RUT", "Teléfono", "Cuota", "Saldo", "Vencimiento", "Días de retraso"]])
+    validator = RowValidator(mapping, RowOptions(country="CL", consolidate=True))
+    rows = [
+        validator.validate(2, ["12.345.678-5", "987654321", 1, 60029.0, "10/01/2026", 50]),
+        validator.validate(3, ["12.345.678-5", "", 2, 77455.0, "10/02/2026", 19]),
+        validator.validate(4, ["12.345.678-5", "987654321", 3, 77455.5, "10/03/2026", 0]),
+    ]
+    payloads = [r.payload_json for r in rows if isinstance(r, ContactRow)]
+    assert len(payloads) == 3  # the phoneless row is kept for its debtor
+    merged = json.loads(validator.merge(payloads))
+    assert merged["amount"] == 214939.5
+    assert merged["cuotas"] == 3
+    assert merged["instalments"] == [
+        {"number": 1, "amount": 60029, "due_date": "2026-01-10"},
+        {"number": 2, "amount": 77455, "due_date": "2026-02-10"},
+        {"number": 3, "amount": 77455.5, "due_date": "2026-03-10"},
+    ]
+    assert (merged["fecha_vencimiento"], merged["ultimo_vencimiento"]) == (
+        "2026-01-10", "2026-03-10",
+    )  # fmt: skip
+    assert merged["dias_retraso"] == 50
+    assert (merged["fecha_limite"], merged["fecha_maxima"]) == ("2026-03-13", "2026-03-08")

@@ -71,6 +71,7 @@ def _options(
     dias_fecha_limite: int | None,
     dias_fecha_maxima: int | None,
     column_mapping: str | None,
+    consolidate: bool | None = None,
 ) -> ImportOptions:
     settings_raw = _json_field(call_settings, "call_settings")
     cs: CallSettings | None = None
@@ -101,6 +102,7 @@ def _options(
             dias_fecha_limite=dias_fecha_limite,
             dias_fecha_maxima=dias_fecha_maxima,
             column_mapping=mapping,
+            consolidate=consolidate,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -153,6 +155,13 @@ async def _saved_upload(upload: UploadFile, settings: Settings) -> AsyncIterator
 
 FileField = Annotated[UploadFile, File(description=".xlsx, .xls or .csv (; or ,)")]
 Text = Annotated[str | None, Form()]
+Consolidate = Annotated[
+    bool | None,
+    Form(
+        description="one job per debtor (rows of the same RUT/DNI merged with their "
+        "instalments); default on for processing_type basic, off for acquisition"
+    ),
+]
 
 
 @router.post(
@@ -176,12 +185,13 @@ async def preview(
     call_settings_json: Annotated[
         str | None, Form(description="Another name for call_settings (the replaced system's).")
     ] = None,
+    consolidate: Consolidate = None,
 ) -> PreviewResponse:
     """Read the file and report what create would do: mapping, counts, errors, first rows."""
     options = _options(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
         _settings_field(call_settings, call_settings_json), dias_fecha_limite,
-        dias_fecha_maxima, column_mapping,
+        dias_fecha_maxima, column_mapping, consolidate,
     )  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
         return await service.preview_import(
@@ -214,12 +224,13 @@ async def create(
         str | None, Form(description="Another name for call_settings (the replaced system's).")
     ] = None,
     variable_set: Annotated[Literal["standard", "legacy"] | None, Form()] = None,
+    consolidate: Consolidate = None,
 ) -> CreateResponse:
     """Create a batch from the file: all accepted rows become jobs, or nothing is written."""
     options = _options(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
         _settings_field(call_settings, call_settings_json), dias_fecha_limite,
-        dias_fecha_maxima, column_mapping,
+        dias_fecha_maxima, column_mapping, consolidate,
     )  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
         options = options.model_copy(update={"variable_set": variable_set})

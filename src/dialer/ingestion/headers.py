@@ -26,6 +26,9 @@ FIELDS = (
     "email",
     "amount",
     "currency",
+    "fecha_vencimiento",
+    "dias_retraso",
+    "cuota",
     "fecha_limite",
     "fecha_maxima",
     "company",
@@ -34,7 +37,7 @@ FIELDS = (
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "dni": (
-        "rut", "run", "rut deudor", "rut cliente", "rut titular", "rut afiliado", "rut dv",
+        "rut", "ruts", "run", "rut del cliente", "rut completo", "rut deudor", "rut cliente", "rut titular", "rut afiliado", "rut dv",
         "rut con dv", "dni", "cuit", "cuil", "cuit cuil", "dni cuit", "documento",
         "nro documento", "numero documento", "numero de documento", "n documento",
         "documento identidad", "identificacion", "cedula", "id cliente", "national id",
@@ -44,6 +47,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": (
         "nombre", "nombre completo", "nombre cliente", "nombre deudor", "nombre titular",
         "cliente", "deudor", "titular", "razon social", "contacto", "nombre contacto",
+        "apellido y nombre", "apellidos y nombres", "nombre y apellido", "nombres y apellidos",
+        "nombre apellido", "apellido nombre", "nombre del cliente", "nombre del deudor",
         "name", "full name", "customer", "customer name", "contact", "contact name",
         "debtor", "debtor name",
     ),
@@ -57,27 +62,48 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "telefono fijo", "fono celular", "fono fijo", "fono contacto", "telefono contacto",
         "numero telefono", "numero de telefono", "nro telefono", "tel", "cel", "whatsapp",
         "phone", "phone number", "mobile", "mobile phone", "cell", "cellphone", "telephone",
-        "contact phone", "numero celular",
+        "contact phone", "numero celular", "telefono residencial", "telefono particular",
+        "telefono casa", "telefono trabajo", "telefono laboral", "telefono oficina", "fijo",
+        "fono residencial", "fono particular", "fono casa", "fono trabajo", "celular 1",
+        "telefono personal", "landline", "home phone", "work phone",
     ),
-    "email": ("email", "e mail", "correo", "correo electronico", "mail", "email address"),
+    "email": (
+        "email", "e mail", "correo", "correo electronico", "mail", "email address",
+        "correo electronico personal", "correo personal", "email personal",
+    ),
     "amount": (
-        "monto", "deuda", "saldo", "monto deuda", "monto adeudado", "monto total",
+        "saldo actualizado", "monto", "deuda", "saldo", "saldo total", "deuda actualizada",
+        "monto actualizado", "saldo principal", "monto deuda", "monto adeudado", "monto total",
         "deuda total", "saldo deuda", "saldo insoluto", "saldo pendiente", "monto mora",
         "monto vencido", "total deuda", "importe", "importe adeudado", "valor", "valor deuda",
         "amount", "debt", "debt amount", "balance", "amount due", "outstanding",
     ),
     "currency": ("moneda", "divisa", "currency"),
+    "fecha_vencimiento": (
+        "fecha vencimiento", "fecha de vencimiento", "vencimiento", "fecha venc",
+        "f vencimiento", "f venc", "fecha vto", "vto", "vencimiento cuota",
+        "fecha vencimiento cuota", "fecha_vencimiento", "due date", "due",
+        # Last: often an always-empty column in exports (demoted when empty).
+        "fecha pago", "fecha de pago", "payment date",
+    ),
+    "dias_retraso": (
+        "dias de retraso", "dias retraso", "dias atraso", "dias de atraso", "dias mora",
+        "dias de mora", "dias vencido", "dias vencidos", "mora dias", "dias_retraso",
+        "days late", "days overdue", "days past due",
+    ),
+    "cuota": (
+        "cuota", "n cuota", "nro cuota", "numero cuota", "numero de cuota", "num cuota",
+        "cuota n", "cupon", "instalment", "installment", "installment number",
+    ),
     "fecha_limite": (
-        "fecha limite", "fecha vencimiento", "fecha de vencimiento", "vencimiento",
-        "fecha venc", "fecha pago", "fecha de pago", "fecha limite pago", "fecha_limite",
-        "due date", "due", "payment date",
+        "fecha limite", "fecha limite pago", "fecha limite de pago", "fecha_limite",
     ),
     "fecha_maxima": (
         "fecha maxima", "fecha maxima pago", "fecha maxima de pago", "fecha tope",
         "fecha tope pago", "fecha_maxima", "max date", "deadline", "last payment date",
     ),
     "company": (
-        "empresa", "compania", "acreedor", "institucion", "cartera", "comercio", "company",
+        "origen empresa", "empresa origen", "empresa", "compania", "acreedor", "institucion", "cartera", "comercio", "company",
         "creditor", "client company",
     ),
 }  # fmt: skip
@@ -87,18 +113,33 @@ _WORDS = re.compile(r"[^a-z0-9]+")
 _NUMBER_SUFFIX = re.compile(r"(?:\s+(?:n|nro|no|num|numero))?\s*\d+$")
 
 
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 def normalize_header(text: object) -> str:
-    """'Teléfono N° 1 ' -> 'telefono n 1': lower case, no accents, words only."""
+    """'Teléfono N° 1 ' -> 'telefono n 1', 'FechaVencimiento' -> 'fecha vencimiento':
+    lower case, no accents, words only (camelCase split into words)."""
     raw = "" if text is None else str(text)
     decomposed = unicodedata.normalize("NFKD", raw)
-    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return _WORDS.sub(" ", ascii_text).strip()
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _WORDS.sub(" ", _CAMEL.sub(" ", ascii_text).lower()).strip()
 
 
-_LOOKUP: dict[str, str] = {
-    normalize_header(s): field_name for field_name, syns in _SYNONYMS.items() for s in syns
-}
-_LOOKUP.update({f: f for f in FIELDS})
+_LOOKUP: dict[str, str] = {}
+# How good a synonym is for its field (0 best): when two columns could be the same
+# field, the better synonym wins ("Saldo actualizado" over "Saldo Total").
+_RANK: dict[str, int] = {}
+for _field_name, _syns in _SYNONYMS.items():
+    for _rank, _syn in enumerate(_syns):
+        _LOOKUP.setdefault(normalize_header(_syn), _field_name)
+        _RANK.setdefault(normalize_header(_syn), _rank)
+for _f in FIELDS:
+    _LOOKUP.setdefault(_f, _f)
+# Words that make a phone column a landline: landlines are dialed after mobiles.
+_LANDLINE_WORDS = frozenset(
+    "residencial fijo fija casa particular trabajo laboral oficina comercial landline home "
+    "work office".split()
+)
 
 
 def field_for(header: object) -> str | None:
@@ -129,6 +170,16 @@ class Column:
     header: str
     field: str | None  # None: kept in the payload under ``key``
     key: str
+    landline: bool = False  # a phone column named as a landline (dialed after mobiles)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A column of the header the import does not read, and why."""
+
+    index: int
+    header: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -137,7 +188,8 @@ class HeaderMapping:
 
     header_row: int  # 0-based index among the rows read
     columns: tuple[Column, ...]
-    phone_columns: tuple[int, ...] = field(default=())
+    phone_columns: tuple[int, ...] = field(default=())  # dialing order: mobiles, landlines
+    ignored: tuple[Ignored, ...] = field(default=())
 
     def index_of(self, name: str) -> int | None:
         for c in self.columns:
@@ -149,6 +201,11 @@ class HeaderMapping:
         return [
             {"column": c.index + 1, "header": c.header, "field": c.field or "extra", "key": c.key}
             for c in self.columns
+        ]
+
+    def ignored_dict(self) -> list[dict[str, object]]:
+        return [
+            {"column": i.index + 1, "header": i.header, "reason": i.reason} for i in self.ignored
         ]
 
 
@@ -210,26 +267,66 @@ def detect(
         raise HeaderError(
             "column_mapping names columns that are not in the header: " + ", ".join(sorted(missing))
         )
-    columns: list[Column] = []
-    used: dict[str, str] = {}
-    used_keys: set[str] = set()
+    sample = rows[header_idx + 1 :]
+
+    def empty_in_sample(idx: int) -> bool:
+        # Only a judgement when there are data rows to judge by.
+        return bool(sample) and all(
+            idx >= len(r) or r[idx] is None or not str(r[idx]).strip() for r in sample
+        )
+
+    # First pass: what each column could be.
+    candidates: list[tuple[int, str, str, str | None, int, bool]] = []
+    ignored: list[Ignored] = []
     for idx, cell in enumerate(header_cells):
         header = "" if cell is None else str(cell).strip()
         if not header:
             continue
         key = normalize_header(header)
-        f = norm_explicit.get(key) or field_for(header)
+        explicit_field = norm_explicit.get(key)
+        f = explicit_field or field_for(header)
         if f == "ignore":
+            ignored.append(Ignored(idx, header, "column_mapping says ignore"))
             continue
-        if f is not None and f not in ("phone", "last_name") and f in used:
-            # A second "Nombre" or "Monto" column: keep it, but as an extra field.
+        rank = -1 if explicit_field else _RANK.get(key, len(_RANK))
+        candidates.append((idx, header, key, f, rank, explicit_field is not None))
+    # A field that may appear once goes to its best column: one with data in the first
+    # rows before an empty one ("Fecha de pago" is empty in every row of some exports),
+    # then the better synonym, then the leftmost. The others are kept as extra columns.
+    chosen: dict[str, int] = {}
+    for f in {c[3] for c in candidates if c[3] and c[3] not in ("phone", "last_name")}:
+        options = [c for c in candidates if c[3] == f]
+        best_col = min(options, key=lambda c: (not c[5] and empty_in_sample(c[0]), c[4], c[0]))
+        if not best_col[5] and empty_in_sample(best_col[0]) and len(options) == 1:
+            ignored.append(
+                Ignored(best_col[0], best_col[1], f"empty in the first rows; not read as {f}")
+            )
+            continue
+        chosen[f] = best_col[0]
+        for c in options:
+            if c is not best_col:
+                why = "empty in the first rows" if empty_in_sample(c[0]) else "another column"
+                ignored.append(
+                    Ignored(c[0], c[1], f"{f} read from '{best_col[1]}' ({why}); kept as extra")
+                )
+    columns: list[Column] = []
+    used_keys: set[str] = set()
+    for idx, header, key, f, _, _ in candidates:
+        if f is not None and f not in ("phone", "last_name") and chosen.get(f) != idx:
             f = None
-        if f is not None:
-            used[f] = header
         ekey = extra_key(header)
         while ekey in used_keys:
             ekey += "_2"
         used_keys.add(ekey)
-        columns.append(Column(index=idx, header=header, field=f, key=ekey))
-    phones = tuple(c.index for c in columns if c.field == "phone")
-    return HeaderMapping(header_row=header_idx, columns=tuple(columns), phone_columns=phones)
+        landline = f == "phone" and bool(_LANDLINE_WORDS & set(key.split()))
+        columns.append(Column(index=idx, header=header, field=f, key=ekey, landline=landline))
+    phones = tuple(
+        c.index
+        for c in sorted((c for c in columns if c.field == "phone"), key=lambda c: c.landline)
+    )
+    return HeaderMapping(
+        header_row=header_idx,
+        columns=tuple(columns),
+        phone_columns=phones,
+        ignored=tuple(sorted(ignored, key=lambda i: i.index)),
+    )

@@ -6,6 +6,7 @@ Conventions (CL/AR): ``.`` groups thousands and ``,`` marks decimals; dates are 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -45,6 +46,7 @@ def cell_text(value: object) -> str:
 _ID_JUNK = re.compile(r"[\s.\-_/]")
 
 
+_RUT_TEXT_FLOAT = re.compile(r"(?<=\d)\.0+$")
 _RUT_FAST = re.compile(r"^(\d{1,2}\.\d{3}\.\d{3}|\d{7,8})-?([\dkK])$")
 
 
@@ -72,6 +74,10 @@ def normalize_rut(value: object) -> str:
     text = value.strip() if type(value) is str else cell_text(value)
     if not text:
         raise ValueError("RUT is empty")
+    if text[0] == "0" or text.endswith(".0"):
+        # Leading zeros (07.000.013-K is 7000013-K) and a number cell pasted as text
+        # (156789012.0: body and check digit run together).
+        text = _RUT_TEXT_FLOAT.sub("", text).lstrip("0.") or text
     # Fast path for the usual spellings (12.345.678-5, 12345678-5, 123456785): the check
     # digit is computed by table lookups equal to stdnum's (a test compares them);
     # anything unusual, or a wrong digit, goes through stdnum's full validation.
@@ -133,7 +139,9 @@ def person_key(document: str) -> str:
 
 # ---------------------------------------------------------------- amounts
 
-_AMOUNT_JUNK = re.compile(r"[\s\u00a0$]|CLP|ARS", re.IGNORECASE)
+_AMOUNT_JUNK = re.compile(r"U\$[SD]|US\$|USD|[\s\u00a0$]|CLP|ARS", re.IGNORECASE)
+# Dollar amounts in CL/AR files: "USD 100", "US$ 100", "U$S 1.500" (a bare "$" is pesos).
+_USD = re.compile(r"U\$[SD]|US\$|USD", re.IGNORECASE)
 _AMOUNT_SHAPE = re.compile(r"^-?[\d.,]+$")
 
 
@@ -144,6 +152,8 @@ def parse_amount(value: object) -> Decimal:
     if isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"'{value}' is not an amount")
         result = Decimal(repr(value))
     else:
         text = _AMOUNT_JUNK.sub("", str(value))
@@ -182,6 +192,32 @@ def _decimal_from_text(text: str, original: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:
         raise ValueError(f"'{original}' is not an amount") from None
+
+
+def amount_currency(value: object) -> str | None:
+    """The currency an amount cell names (``USD 100`` -> ``USD``); None: the account's."""
+    if type(value) is not str:
+        return None
+    return "USD" if _USD.search(value) else None
+
+
+def parse_days(value: object) -> int:
+    """Days late: a whole number of days, 0 or more (``12``, ``12.0``, ``"12"``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' is not a number of days")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"'{value}' is not a whole number of days")
+        value = int(value)
+    text = str(value).strip()
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"'{text}' is not a number of days")
+    days = int(text)
+    if days < 0:
+        raise ValueError(f"days late '{text}' is negative")
+    if days > 36_500:
+        raise ValueError(f"days late '{text}' is more than a hundred years")
+    return days
 
 
 def amount_json(amount: Decimal) -> int | float:
@@ -236,14 +272,28 @@ _DMY = re.compile(r"^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{2}|\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
 
 
+# Two-digit years: 00-49 are 2000-2049, 50-99 are 1950-1999 (the window current
+# spreadsheet software and Windows use by default): 31/12/99 is 1999, 01/01/30 is 2030.
+TWO_DIGIT_YEAR_PIVOT = 50
+
+
 def excel_serial_to_date(serial: float) -> date:
-    if not (_MIN_SERIAL <= serial <= _MAX_SERIAL):
+    """An Excel date serial (1900 date system). Excel counts the non-existent
+    1900-02-29 as serial 60 (Lotus 1-2-3's leap-year bug), so serials 1-59 are
+    1900-01-01..1900-02-28, 60 is refused, and 61 onwards is the epoch 1899-12-30 + n."""
+    if not math.isfinite(serial) or not (_MIN_SERIAL <= serial <= _MAX_SERIAL):
         raise ValueError(f"'{cell_text(serial)}' is not a date")
-    return _EXCEL_EPOCH + timedelta(days=int(serial))
+    days = int(serial)
+    if days == 60:
+        raise ValueError("Excel serial 60 is 29 February 1900, a date that did not exist")
+    if days < 60:
+        return date(1899, 12, 31) + timedelta(days=days)
+    return _EXCEL_EPOCH + timedelta(days=days)
 
 
 def parse_date(value: object) -> date:
-    """Date cells, Excel serial numbers, ``dd/mm/yyyy``, ``dd-mm-yyyy``, ``dd.mm.yy`` or ISO."""
+    """Date cells, Excel serial numbers (number cells only: digits in a text cell are not
+    a serial), ``dd/mm/yyyy``, ``dd-mm-yyyy``, ``dd.mm.yy`` or ISO."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -257,13 +307,11 @@ def parse_date(value: object) -> date:
         if m := _DMY.match(text):
             d, mth, y = (int(g) for g in m.groups())
             if len(m.group(3)) == 2:
-                y += 2000
+                y += 2000 if y < TWO_DIGIT_YEAR_PIVOT else 1900
             return date(y, mth, d)
         if m := _ISO.match(text):
             y, mth, d = (int(g) for g in m.groups())
             return date(y, mth, d)
-        if text.isdigit():
-            return excel_serial_to_date(int(text))
     except ValueError:
         raise ValueError(f"'{text}' is not a valid date") from None
     raise ValueError(f"'{text}' is not a date (expected dd/mm/yyyy)")

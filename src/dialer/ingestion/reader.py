@@ -108,6 +108,16 @@ class Chunk:
         )
 
 
+@dataclass(slots=True)
+class Merge:
+    """One debtor whose later rows were merged into the job of its first row."""
+
+    row_number: int  # the first row: the job that was sent in a Chunk
+    rows: list[int]  # every row of the debtor, in file order
+    phones: list[str]  # all the debtor's numbers, first-seen order
+    payload: str  # the merged payload (RowValidator.merge), JSON
+
+
 @dataclass
 class Summary:
     """Everything known once the whole file has been read."""
@@ -121,6 +131,11 @@ class Summary:
     done: int = 0  # data rows read, for the final progress report
     errors: list[RowError] = field(default_factory=list)
     truncated: bool = False
+    # Consolidation: the debtors with several rows, and the warnings of their later rows
+    # (their phones were repaired in rows that are not sent as jobs).
+    merges: list[Merge] = field(default_factory=list)
+    merged_rows: int = 0
+    merge_warnings: list[RowError] = field(default_factory=list)
 
 
 class ParseFailed(Exception):
@@ -169,7 +184,16 @@ def parse_chunks(
                 fld = "column_mapping" if column_mapping else "file"
                 raise ParseFailed("header", str(exc), fld) from None
             summary = Summary(file_format=sheet.format, mapping=mapping)
-            validate = RowValidator(mapping, options).validate
+            validator = RowValidator(mapping, options)
+            validate = validator.validate
+            # Consolidation: the first row of each debtor goes out as a job at once (so
+            # inserting overlaps reading); later rows of the same debtor only update
+            # what is remembered here, and become Merges in the Summary.
+            consolidate = options.consolidate
+            firsts: dict[str, tuple[int, list[str], str]] = {}
+            later: dict[str, list[tuple[int, list[str], str]]] = {}
+            # Rows without a usable phone wait for a row of their debtor that has one.
+            phoneless: dict[str, list[ContactRow]] = {}
             total = sheet.total_rows
             done = 0
 
@@ -198,10 +222,29 @@ def parse_chunks(
                     continue
                 row = cast(ContactRow, result)
                 valid += 1
-                if row.warnings:
-                    chunk.warnings[size] = row.warnings
                 dni = row.dni
                 phones = row.phones
+                if consolidate and dni:
+                    key = person_key(dni)
+                    if key in firsts:
+                        later.setdefault(key, []).append((row_number, phones, row.payload_json))
+                        summary.merged_rows += 1
+                        if row.warnings and len(summary.merge_warnings) < MAX_REPORTED:
+                            summary.merge_warnings.extend(row.warnings)
+                        continue
+                    if not phones:
+                        phoneless.setdefault(key, []).append(row)
+                        valid -= 1  # counted once its debtor is known to have a phone
+                        continue
+                    firsts[key] = (row_number, phones, row.payload_json)
+                    for waiting in phoneless.pop(key, ()):
+                        later.setdefault(key, []).append(
+                            (waiting.row_number, [], waiting.payload_json)
+                        )
+                        summary.merged_rows += 1
+                        valid += 1
+                if row.warnings:
+                    chunk.warnings[size] = row.warnings
                 add_row(row_number)
                 add_name(row.contact_name)
                 add_dni(dni)
@@ -224,9 +267,31 @@ def parse_chunks(
                 yield chunk
         except FileFormatError as exc:
             raise ParseFailed("unreadable", str(exc), "file") from None
+    for waiting_rows in phoneless.values():
+        # No row of the debtor had a phone: each of its rows keeps its own error.
+        for waiting in waiting_rows:
+            assert waiting.phone_error is not None
+            summary.invalid += 1
+            if len(summary.errors) < MAX_REPORTED:
+                summary.errors.append(waiting.phone_error)
+            else:
+                summary.truncated = True
     summary.done = done
     summary.valid = valid
     summary.rows = valid + summary.invalid
+    for key, rest in later.items():
+        first = firsts[key]
+        # File order: a row without a phone may come before the debtor's first job row.
+        debtor = sorted([first, *rest], key=lambda r: r[0])
+        numbers = list(dict.fromkeys(p for _, ps, _ in debtor for p in ps))
+        summary.merges.append(
+            Merge(
+                row_number=first[0],
+                rows=[r for r, _, _ in debtor],
+                phones=numbers,
+                payload=validator.merge([pj for _, _, pj in debtor]),
+            )
+        )
     yield summary
 
 

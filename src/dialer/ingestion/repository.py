@@ -61,6 +61,35 @@ class IngestionRepository:
         )
         return set(rows.scalars())
 
+    @staticmethod
+    def new_id_prefix() -> str:
+        """The id prefix of one ``insert_jobs_fast`` call (``job_id`` rebuilds its ids)."""
+        return _id_prefix()
+
+    @staticmethod
+    def job_id(prefix: str, position: int) -> str:
+        """The id ``insert_jobs_fast`` gave the row at ``position`` of its insert."""
+        return f"{prefix}{position:08x}"
+
+    async def update_job_contacts(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Set (phones, payload) of jobs by id; the JSON already encoded, as inserted."""
+        if not rows:
+            return
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        table = Job.__tablename__
+        if conn.dialect.name == "postgresql":
+            sql = f'UPDATE "{table}" SET phones = $1, payload = $2 WHERE id = $3'
+            await raw.driver_connection.executemany(  # type: ignore[union-attr]
+                sql, [(phones, payload, job_id) for job_id, phones, payload in rows]
+            )
+            return
+        sql = f'UPDATE "{table}" SET phones = ?, payload = ? WHERE id = ?'
+        cursor = await raw.driver_connection.executemany(  # type: ignore[union-attr]
+            sql, [(phones, payload, job_id) for job_id, phones, payload in rows]
+        )
+        await cursor.close()
+
     async def insert_jobs_fast(
         self,
         *,
@@ -68,6 +97,7 @@ class IngestionRepository:
         account_id: str,
         max_attempts: int,
         now: datetime,
+        id_prefix: str | None = None,
         columns: tuple[
             Sequence[int],
             Sequence[str | None],
@@ -118,7 +148,7 @@ class IngestionRepository:
             "id", "row_number", "contact_name", "dni", "phones", "email", "payload", *bound,
         ]  # fmt: skip
         # Ids: the prefix, then the row's position in this insert as 8 hex digits.
-        ids = map(f"{_id_prefix()}{{:08x}}".format, range(n))
+        ids = map(f"{id_prefix or _id_prefix()}{{:08x}}".format, range(n))
         raw = await conn.get_raw_connection()
         if dialect.name == "postgresql":
             params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)

@@ -7,9 +7,11 @@ number the spreadsheet shows and the column header as written in the file.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from dialer.ingestion import normalize as nz
@@ -68,6 +70,8 @@ class ContactRow:
     payload_json: str
     # Problems that did not reject the row (an unreadable second phone, a DNC number).
     warnings: list[RowError] = field(default_factory=list)
+    # Consolidating: the row has no usable phone (this error) but its debtor may.
+    phone_error: RowError | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -101,6 +105,9 @@ class RowOptions:
     # Resolved dynamic dates (today in the account's timezone + N); None: use the file.
     fecha_limite: date | None = None
     fecha_maxima: date | None = None
+    # One job per debtor: rows of the same RUT/DNI are merged by the reader, and every
+    # job carries ``cuotas`` and its ``instalments``. Off: one job per row, as filed.
+    consolidate: bool = False
 
 
 def _empty(value: object) -> bool:
@@ -111,6 +118,9 @@ def _empty(value: object) -> bool:
 
 
 def _extra_value(value: object) -> object:
+    if type(value) is float and not math.isfinite(value):
+        # JSON has no inf/nan: a spreadsheet error value, refused with the row.
+        raise ValueError(f"'{value}' is not a number")
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
     if isinstance(value, date):
@@ -141,7 +151,18 @@ class RowValidator:
         self._company = cols.get("company")
         self._limite = None if options.fecha_limite else cols.get("fecha_limite")
         self._maxima = None if options.fecha_maxima else cols.get("fecha_maxima")
-        self._phones = [c for c in mapping.columns if c.field == "phone"]
+        self._due = cols.get("fecha_vencimiento")
+        self._days = cols.get("dias_retraso")
+        self._cuota = cols.get("cuota")
+        self.consolidate = options.consolidate
+        # fecha_limite / fecha_maxima derived from the due date where neither the
+        # operator (dias_fecha_*) nor a column of the file gives them.
+        self._derive_limite = not options.fecha_limite and self._limite is None
+        self._derive_maxima = not options.fecha_maxima and self._maxima is None
+        by_index = {c.index: c for c in mapping.columns}
+        self._phones = [by_index[i] for i in mapping.phone_columns] or [
+            c for c in mapping.columns if c.field == "phone"
+        ]
         self._extras = [c for c in mapping.columns if c.field is None]
         self._fixed: dict[str, Any] = {}
         if options.fecha_limite:
@@ -170,7 +191,7 @@ class RowValidator:
         # extra column's key can meet another key of the payload (the dict keeps the
         # first); otherwise that path is used (and tests compare the two).
         standard = [*self._fixed, "amount", "currency", *(k for k, _, _ in self._dates)]
-        standard.append("company")
+        standard += [*DUE_KEYS, "company", "cuota", "cuotas", "instalments"]
         extra_keys = [c.key for c in self._extras]
         self._json_direct = len(set(extra_keys)) == len(extra_keys) and not (
             set(extra_keys) & set(standard)
@@ -180,15 +201,17 @@ class RowValidator:
         self._member_default_currency = json_member("currency", self.currency)
         self._member_amount = _memoized(_member("amount", _amount_value))
         self._member_company = _memoized(_member("company", nz.cell_text))
+        self._memo_due: dict[object, tuple[bool, Any]] = {}
+        self._memo_cuota = _memoized(_cuota_value)
         self._member_dates = [
             (col, _memoized(_member(key, _date_value))) for key, col, _ in self._dates
         ]
         self._member_extras = [
-            (c.index, c.key, _memoized(_member(c.key, _extra_value))) for c in self._extras
+            (c.index, c.header, _memoized(_member(c.key, _extra_value))) for c in self._extras
         ]
         # Plain (index, header) pairs for the per-row loop: no attribute lookups there.
         self._phone_cols = [(c.index, c.header) for c in self._phones]
-        self._extra_cols = [(c.index, c.key) for c in self._extras]
+        self._extra_cols = [(c.index, c.key, c.header) for c in self._extras]
 
     def validate(
         self, row_number: int, cells: Sequence[object]
@@ -245,12 +268,14 @@ class RowValidator:
                     warnings.append(RowError(row_number, header, message))
                 if e164 not in phones:
                     phones.append(e164)
+        phone_error: RowError | None = None
         if not phones:
             if first_bad is not None:
-                errors.append(first_bad)
+                phone_error = first_bad
             else:
                 label = self._phones[0].header if self._phones else None
-                errors.append(RowError(row_number, label, "no phone number"))
+                phone_error = RowError(row_number, label, "no phone number")
+            errors.append(phone_error)
             warnings = []
 
         name: str | None = None
@@ -293,6 +318,12 @@ class RowValidator:
             # Whitespace-only rows are empty rows, not errors; only checked on this path.
             if all(_empty(c) for c in cells):
                 return None
+            if self.consolidate and dni is not None and errors == [phone_error]:
+                # An instalment row without a phone still belongs to its debtor, whose
+                # other rows may have one: the reader decides (the error stands if not).
+                return ContactRow(
+                    row_number, name, dni, [], email, payload_json, phone_error=phone_error
+                )
             return errors
         if warnings:
             return ContactRow(row_number, name, dni, phones, email, payload_json, warnings)
@@ -315,7 +346,11 @@ class RowValidator:
                     errors.append(RowError(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
             cur = cells[self._currency.index] if self._currency is not None else None
-            payload["currency"] = _currency(cur) if not _empty(cur) else self.currency
+            if not _empty(cur):
+                payload["currency"] = _currency(cur)
+            else:
+                marked = self._amount_currency(cells)
+                payload["currency"] = marked or self.currency
         for key, date_col, memo in self._dates:
             raw = cells[date_col.index]
             if _empty(raw):
@@ -325,12 +360,29 @@ class RowValidator:
                 payload[key] = value
             else:
                 errors.append(RowError(row_number, date_col.header, value))
+        due = self._due_fields(row_number, cells, errors)
+        if due is not None:
+            payload.update(due[0])
         if self._company is not None and not _empty(cells[self._company.index]):
             payload["company"] = self._memo_text(cells[self._company.index])[1]
-        for index, key in self._extra_cols:
+        cuota = self._cuota_field(row_number, cells, errors)
+        if self.consolidate:
+            payload["cuotas"] = 1
+            payload["instalments"] = [
+                instalment(
+                    cuota, payload.get("amount"), due[0].get("fecha_vencimiento") if due else None
+                )
+            ]
+        elif cuota is not None:
+            payload["cuota"] = cuota
+        for index, key, header in self._extra_cols:
             raw = cells[index]
             if not _empty(raw) and key not in payload:
-                payload[key] = self._memo_extra(raw)[1]
+                ok, value = self._memo_extra(raw)
+                if ok:
+                    payload[key] = value
+                else:
+                    errors.append(RowError(row_number, header, value))
         return payload
 
     def _payload_json(
@@ -338,21 +390,27 @@ class RowValidator:
     ) -> str:
         """``dumps_payload(self._payload_dict(...))``, written member by member."""
         members = list(self._fixed_json)
+        amount_value: int | float | None = None
         if self._amount is not None:
             raw = cells[self._amount.index]
             if type(raw) is float and raw.is_integer() and raw >= 0:
-                members.append(f'"amount":{int(raw)}')  # as the encoder writes an int
+                amount_value = int(raw)
+                members.append(f'"amount":{amount_value}')  # as the encoder writes an int
             elif not _empty(raw):
-                ok, value = self._member_amount(raw)
+                ok, value = self._memo_amount(raw)
                 if ok:
-                    members.append(value)
+                    amount_value = value
+                    members.append(self._member_amount(raw)[1])
                 else:
                     errors.append(RowError(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
             cur = cells[self._currency.index] if self._currency is not None else None
-            members.append(
-                self._member_currency(cur)[1] if not _empty(cur) else self._member_default_currency
-            )
+            if not _empty(cur):
+                members.append(self._member_currency(cur)[1])
+            elif (marked := self._amount_currency(cells)) is not None:
+                members.append(json_member("currency", marked))
+            else:
+                members.append(self._member_default_currency)
         for date_col, member in self._member_dates:
             raw = cells[date_col.index]
             if _empty(raw):
@@ -362,15 +420,141 @@ class RowValidator:
                 members.append(value)
             else:
                 errors.append(RowError(row_number, date_col.header, value))
+        due = self._due_fields(row_number, cells, errors)
+        if due is not None and due[1]:
+            members.append(due[1])
         if self._company is not None and not _empty(cells[self._company.index]):
             members.append(self._member_company(cells[self._company.index])[1])
-        for index, key, member in self._member_extras:
+        cuota = self._cuota_field(row_number, cells, errors)
+        if self.consolidate:
+            amount = amount_value if self._amount is not None else None
+            members.append(
+                '"cuotas":1,'
+                + json_member(
+                    "instalments",
+                    [instalment(cuota, amount, due[0].get("fecha_vencimiento") if due else None)],
+                )
+            )
+        elif cuota is not None:
+            members.append(json_member("cuota", cuota))
+        for index, header, member in self._member_extras:
             raw = cells[index]
             if not _empty(raw):
                 ok, value = member(raw)
-                # Not ok: the dict path stores the error text as the value; so here.
-                members.append(value if ok else json_member(key, value))
+                if ok:
+                    members.append(value)
+                else:
+                    errors.append(RowError(row_number, header, value))
         return "{" + ",".join(members) + "}"
+
+    def merge(self, payloads: Sequence[str]) -> str:
+        """The payload of one debtor from the payloads of its rows (file order), as JSON.
+
+        The first row's payload is the base (name, company, extra columns); on top:
+        ``amount`` summed, ``cuotas`` counted, ``instalments`` listed in file order,
+        ``fecha_vencimiento`` the earliest due date and ``ultimo_vencimiento`` the latest,
+        ``dias_retraso`` the most days late, and ``fecha_limite``/``fecha_maxima``
+        derived from all instalments (``derived_dates``) unless the operator or the file
+        gave them (then the latest of the file's).
+        """
+        rows = [json.loads(p) for p in payloads]
+        merged: dict[str, Any] = dict(rows[0])
+        amounts = [r["amount"] for r in rows if "amount" in r]
+        if amounts:
+            merged["amount"] = nz.amount_json(sum((Decimal(str(a)) for a in amounts), Decimal(0)))
+        merged["cuotas"] = len(rows)
+        merged["instalments"] = [i for r in rows for i in r.get("instalments", ())]
+        dues = [
+            (date.fromisoformat(r["fecha_vencimiento"]), r.get("dias_retraso"))
+            for r in rows
+            if "fecha_vencimiento" in r
+        ]
+        if dues:
+            merged["fecha_vencimiento"] = min(d for d, _ in dues).isoformat()
+            merged["ultimo_vencimiento"] = max(d for d, _ in dues).isoformat()
+            limite, maxima = derived_dates(dues)
+            if self._derive_limite:
+                merged["fecha_limite"] = limite.isoformat()
+            if self._derive_maxima and maxima is not None:
+                merged["fecha_maxima"] = maxima.isoformat()
+        days = [r["dias_retraso"] for r in rows if "dias_retraso" in r]
+        if days:
+            merged["dias_retraso"] = max(days)
+        for key, derive in (
+            ("fecha_limite", self._derive_limite),
+            ("fecha_maxima", self._derive_maxima),
+        ):
+            if not derive and not self._fixed.get(key):
+                given = [r[key] for r in rows if key in r]
+                if given:
+                    merged[key] = max(given)
+        return dumps_payload(merged)
+
+    def _amount_currency(self, cells: Sequence[object]) -> str | None:
+        """The currency written in the amount cell (``USD 100``), if any."""
+        if self._amount is None:
+            return None
+        raw = cells[self._amount.index]
+        return nz.amount_currency(raw) if type(raw) is str else None
+
+    def _due_fields(
+        self, row_number: int, cells: Sequence[object], errors: list[RowError]
+    ) -> tuple[dict[str, Any], str] | None:
+        """The due-date members (``fecha_vencimiento``, ``dias_retraso`` and the derived
+        ``fecha_limite``/``fecha_maxima``) as a dict and as JSON; None when the file has
+        neither column. Memoized on the pair of cells; a bad cell is a row error."""
+        if self._due is None and self._days is None:
+            return None
+        due_raw = cells[self._due.index] if self._due is not None else None
+        days_raw = cells[self._days.index] if self._days is not None else None
+        key = (_memo_key(due_raw), _memo_key(days_raw))
+        hit = self._memo_due.get(key)
+        if hit is None:
+            hit = self._due_compute(due_raw, days_raw)
+            if len(self._memo_due) >= _MEMO_MAX:
+                self._memo_due.clear()
+            self._memo_due[key] = hit
+        ok, value = hit
+        if ok:
+            return value  # type: ignore[no-any-return]
+        column, message = value
+        errors.append(RowError(row_number, column, message))
+        return None
+
+    def _due_compute(self, due_raw: object, days_raw: object) -> tuple[bool, Any]:
+        due: date | None = None
+        days: int | None = None
+        if self._due is not None and not _empty(due_raw):
+            try:
+                due = nz.parse_date(due_raw)
+            except ValueError as exc:
+                return False, (self._due.header, str(exc))
+        if self._days is not None:
+            days = 0
+            if not _empty(days_raw):
+                try:
+                    days = nz.parse_days(days_raw)
+                except ValueError as exc:
+                    return False, (self._days.header, str(exc))
+        fields: dict[str, Any] = {}
+        if due is not None:
+            fields["fecha_vencimiento"] = due.isoformat()
+        if days is not None:
+            fields["dias_retraso"] = days
+        if due is not None:
+            limite, maxima = derived_dates([(due, days)])
+            if self._derive_limite:
+                fields["fecha_limite"] = limite.isoformat()
+            if self._derive_maxima and maxima is not None:
+                fields["fecha_maxima"] = maxima.isoformat()
+        return True, (fields, dumps_payload(fields)[1:-1])
+
+    def _cuota_field(
+        self, row_number: int, cells: Sequence[object], errors: list[RowError]
+    ) -> int | str | None:
+        if self._cuota is None or _empty(cells[self._cuota.index]):
+            return None
+        return self._memo_cuota(cells[self._cuota.index])[1]  # type: ignore[no-any-return]
 
     def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
         """Each number in a phone cell as (E.164, warning or "") or (None, error); None
@@ -386,6 +570,55 @@ class RowValidator:
             else:
                 out.append((found.e164, found.warning or ""))
         return out
+
+
+# Payload keys the due-date columns produce (see RowValidator._due_fields).
+DUE_KEYS = ("fecha_vencimiento", "dias_retraso", "fecha_limite", "fecha_maxima")
+# Days added to the due date when the file gives days late (the replaced system's rule).
+LIMITE_EXTRA_DAYS = 3
+MAXIMA_EXTRA_DAYS = 7
+
+
+def derived_dates(instalments: Sequence[tuple[date, int | None]]) -> tuple[date, date | None]:
+    """``fecha_limite`` and ``fecha_maxima`` of a debtor from its instalments' (due date,
+    days late), when the operator gave no ``dias_fecha_*`` and the file no such column.
+
+    With days late (the file has the column): the latest due date + its days late + 3,
+    and the earliest due date + its days late + 7, as the replaced system computed them.
+    Without: the latest due date, and no fecha_maxima. Ties keep the first instalment.
+    """
+    latest = earliest = instalments[0]
+    for item in instalments[1:]:
+        if item[0] > latest[0]:
+            latest = item
+        if item[0] < earliest[0]:
+            earliest = item
+    if latest[1] is None:
+        return latest[0], None
+    limite = latest[0] + timedelta(days=latest[1] + LIMITE_EXTRA_DAYS)
+    maxima = earliest[0] + timedelta(days=(earliest[1] or 0) + MAXIMA_EXTRA_DAYS)
+    return limite, maxima
+
+
+def instalment(number: int | str | None, amount: object, due: object) -> dict[str, Any]:
+    """One instalment of a debtor's payload: its number, amount and due date (ISO)."""
+    item: dict[str, Any] = {}
+    if number is not None:
+        item["number"] = number
+    if amount is not None:
+        item["amount"] = amount
+    if due is not None:
+        item["due_date"] = due
+    return item
+
+
+def _memo_key(raw: object) -> object:
+    return raw if type(raw) is str else (type(raw), raw)
+
+
+def _cuota_value(raw: object) -> int | str:
+    text = nz.cell_text(raw)
+    return int(text) if text.isdigit() and len(text) < 10 else text
 
 
 _MISS = object()

@@ -121,3 +121,147 @@ def write_sample_chile(
         r += 1
     workbook.close()
     return path
+
+
+# ---------------------------------------------------------------- a real portfolio export
+
+# The 45 columns of a Chilean collection agency's portfolio export: one row per
+# instalment ("cuota"), several rows per debtor, the RUT as a number with the check
+# digit run together, phones as text in mixed spellings, an always-empty "Fecha de pago".
+EXPORT_HEADERS = (
+    "Título", "Cuota", "NúmeroPedido", "FechaVencimientoOriginal", "FechaVencimiento",
+    "ValorTítulo", "Saldo Principal", "Saldo Total", "Saldo actualizado", "Situación",
+    "Días de retraso", "Fecha de pago", "Nombre", "Dirección", "Teléfono Residencial",
+    "Teléfono móvil", "Correo electrónico personal", "Contestado", "Origen Empresa", "RUTS",
+    "Sucursal", "Ejecutivo", "Producto", "Tipo Documento", "Estado Cartera", "Tramo Mora",
+    "Región", "Comuna", "Ciudad", "Código Postal", "Fecha Asignación", "Fecha Emisión",
+    "Interés", "Gastos Cobranza", "Honorarios", "Observación", "Gestor", "Campaña",
+    "Segmento", "Canal Venta", "Código Cliente", "Número Contrato", "Último Pago",
+    "Monto Último Pago", "Tasa",
+)  # fmt: skip
+assert len(EXPORT_HEADERS) == 45
+
+
+def _mobile_spelling(national: str, style: int) -> str:
+    """A mobile (9 + 8 digits) as such exports write it."""
+    return (
+        f"56{national}",  # the usual: country code, no +
+        national,
+        f" 56{national}",  # a leading space
+        f"56{national}.0",  # a number pasted as text
+        f"0{national[:1]} {national[1:5]} {national[5:]}",  # the trunk 0 of old files
+        f"+56 {national[:1]} {national[1:5]} {national[5:]}",
+    )[style % 6]
+
+
+def write_real_export_chile(
+    path: Path | str, debtors: int = 200, *, several_share: float = 0.1, seed: int = 11
+) -> list[dict[str, object]]:
+    """Write a 45-column export (.xlsx, one row per instalment) and return what each
+    debtor must become: ``dni``, ``name``, ``amount``, ``cuotas``, ``due_min``,
+    ``due_max``, ``days_late``, ``phones`` (E.164, first-seen order) and ``company``.
+
+    ``several_share`` of the debtors have 2-5 instalments; most are on consecutive rows,
+    every fifth such debtor has its last instalment at the end of the file. Mobiles are
+    half in ranges libphonenumber lists, half in newer ones (9 69.., 9 70..); RUTs are
+    number cells (``156789012.0``), or text (``12345678K``) when the digit is K.
+    """
+    path = Path(path)
+    rng = random.Random(seed)
+    used: set[str] = set()
+    expected: list[dict[str, object]] = []
+    rows: list[list[object]] = []
+    tail: list[list[object]] = []
+    base_due = date(2025, 10, 5)
+    index = {h: i for i, h in enumerate(EXPORT_HEADERS)}
+    for n in range(debtors):
+        body = 6_000_000 + n * 311 + rng.randrange(311)
+        dv = cl_rut.calc_check_digit(str(body))
+        rut_cell: object = f"{body}K" if dv == "K" else float(f"{body}{dv}")
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
+        company = COMPANIES[n % len(COMPANIES)]
+        if n % 2:
+            mobile = _mobile(rng, used)
+        else:
+            mobile = f"9{rng.choice('67')}{'9' if rng.random() < 0.5 else '0'}{n:06d}"[:9]
+        landline = _landline(rng, used) if rng.random() < 0.3 else None
+        second_mobile = _mobile(rng, used) if rng.random() < 0.2 else None
+        several = rng.random() < several_share
+        count = rng.randrange(2, 6) if several else 1
+        phones: list[str] = []
+        total = 0
+        dues: list[date] = []
+        days_max = 0
+        debtor_rows: list[list[object]] = []
+        for k in range(count):
+            due = base_due + timedelta(days=30 * k + rng.randrange(0, 20))
+            days = (date(2026, 3, 1) - due).days
+            amount = rng.randrange(15, 400) * 1000 + rng.randrange(1000)
+            row: list[object] = [None] * len(EXPORT_HEADERS)
+            row[index["Título"]] = 70_000_000 + n * 10 + k
+            row[index["Cuota"]] = k + 1
+            row[index["NúmeroPedido"]] = 900_000 + n
+            row[index["FechaVencimientoOriginal"]] = datetime(due.year, due.month, due.day)
+            row[index["FechaVencimiento"]] = datetime(due.year, due.month, due.day)
+            row[index["ValorTítulo"]] = float(amount + 5000)
+            row[index["Saldo Principal"]] = float(amount - 1000)
+            row[index["Saldo Total"]] = float(amount + 1234)
+            row[index["Saldo actualizado"]] = float(amount)
+            row[index["Situación"]] = "Vencido"
+            row[index["Días de retraso"]] = float(days)
+            row[index["Nombre"]] = name
+            row[index["Dirección"]] = f"Av. Los Leones {100 + n}, Providencia"
+            row[index["Origen Empresa"]] = company
+            row[index["RUTS"]] = rut_cell
+            row[index["Contestado"]] = "No" if rng.random() < 0.3 else None
+            row[index["Correo electrónico personal"]] = (
+                f"deudor{n}@correo.cl" if rng.random() < 0.5 else None
+            )
+            row[index["Sucursal"]] = "Santiago Centro"
+            row[index["Tramo Mora"]] = "90-180"
+            row[index["Tasa"]] = 0.021
+            # The mobile is missing on some later rows; a second mobile appears on one.
+            row_phones: list[str] = []
+            if k == 0 or rng.random() < 0.7:
+                row[index["Teléfono móvil"]] = _mobile_spelling(mobile, rng.randrange(6))
+                row_phones.append("+56" + mobile)
+            if k == 1 and second_mobile:
+                row[index["Teléfono móvil"]] = _mobile_spelling(second_mobile, rng.randrange(6))
+                row_phones = ["+56" + second_mobile]
+            if landline and (k == 0 or rng.random() < 0.5):
+                row[index["Teléfono Residencial"]] = landline
+                row_phones.append("+56" + landline)
+            phones.extend(p for p in row_phones if p not in phones)
+            total += amount
+            dues.append(due)
+            days_max = max(days_max, days)
+            debtor_rows.append(row)
+        if several and n % 5 == 0:
+            tail.append(debtor_rows.pop())
+        rows.extend(debtor_rows)
+        expected.append(
+            {
+                "dni": f"{body}-{dv}", "name": name, "amount": total, "cuotas": count,
+                "due_min": min(dues).isoformat(), "due_max": max(dues).isoformat(),
+                "days_late": days_max, "phones": phones, "company": company,
+            }
+        )  # fmt: skip
+    rows.extend(tail)
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    # An empty first sheet, as some exports have: the data is on the second.
+    workbook.add_worksheet("Resumen")
+    sheet = workbook.add_worksheet("Detalle")
+    day = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    sheet.write_row(0, 0, EXPORT_HEADERS)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, day)
+            elif isinstance(value, str):
+                sheet.write_string(r, c, value)
+            else:
+                sheet.write_number(r, c, value)
+    workbook.close()
+    return expected

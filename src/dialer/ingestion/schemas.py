@@ -25,6 +25,13 @@ class ImportOptions(BaseModel):
     dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
     column_mapping: dict[str, str | None] | None = None
     variable_set: Literal["standard", "legacy"] | None = None
+    # One job per debtor (rows of the same RUT/DNI merged, with their instalments).
+    # None: on for processing_type basic (collection), off for acquisition.
+    consolidate: bool | None = None
+
+    @property
+    def consolidating(self) -> bool:
+        return self.processing_type == "basic" if self.consolidate is None else self.consolidate
 
     @field_validator("account_id", "batch_name", "batch_description")
     @classmethod
@@ -41,6 +48,12 @@ class ColumnRead(BaseModel):
     header: str
     field: str = Field(description="canonical field, or 'extra' (kept in the payload)")
     key: str = Field(description="payload key for extra columns")
+
+
+class IgnoredColumnRead(BaseModel):
+    column: int = Field(description="1-based column position in the file")
+    header: str
+    reason: str
 
 
 class RowErrorRead(BaseModel):
@@ -65,6 +78,11 @@ class ImportCounts(BaseModel):
     accepted: int = Field(description="rows that become (or would become) jobs")
     empty_rows: int
     warnings: int
+    debtors: int = Field(0, description="jobs, one per debtor (= accepted)")
+    debtors_with_several_cuotas: int = Field(
+        0, description="debtors whose several rows (instalments) became one job"
+    )
+    merged_rows: int = Field(0, description="rows merged into an earlier row's debtor")
 
 
 class ImportReport(BaseModel):
@@ -74,6 +92,10 @@ class ImportReport(BaseModel):
     country: Literal["CL", "AR"]
     header_row: int = Field(description="1-based row number of the header in the file")
     columns: list[ColumnRead]
+    ignored_columns: list[IgnoredColumnRead] = Field(
+        default_factory=list, description="header columns not read as any field, and why"
+    )
+    consolidate: bool = Field(False, description="rows of one debtor became one job")
     counts: ImportCounts
     errors: list[RowErrorRead]
     skipped: list[SkippedRowRead]

@@ -42,6 +42,7 @@ from dialer.ingestion.reader import (
     MAX_REPORTED,
     Chunk,
     ChunkStream,
+    Merge,
     ParseFailed,
     Summary,
     dumps_phones,
@@ -52,6 +53,7 @@ from dialer.ingestion.rows import RowError, RowOptions
 from dialer.ingestion.schemas import (
     ColumnRead,
     CreateResponse,
+    IgnoredColumnRead,
     ImportCounts,
     ImportOptions,
     ImportReport,
@@ -86,6 +88,8 @@ class _Tally:
     accepted: int = 0
     empty_rows: int = 0
     warnings_n: int = 0
+    several_cuotas: int = 0
+    merged_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     skipped: list[SkippedRowRead] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)
@@ -127,6 +131,9 @@ class _Tally:
             accepted=self.accepted,
             empty_rows=self.empty_rows,
             warnings=self.warnings_n,
+            debtors=self.accepted,
+            debtors_with_several_cuotas=self.several_cuotas,
+            merged_rows=self.merged_rows,
         )
 
 
@@ -157,6 +164,7 @@ class _Filter:
         self.open_phones: set[str] = set()
         self.dnc_mode = "query"
         self.dnc_set: set[str] = set()
+        self.kept_rows: set[int] = set()  # first rows of debtors that became jobs
 
     async def load_open_batches(self) -> None:
         if self.allow_duplicates:
@@ -181,9 +189,11 @@ class _Filter:
             self.dnc_mode = "query"
 
     async def _listed(self, chunk: Chunk) -> set[str]:
-        if self.dnc_mode == "none":
+        return await self._listed_among({p for pj in chunk.phones for p in phone_list(pj)})
+
+    async def _listed_among(self, phones: set[str]) -> set[str]:
+        if self.dnc_mode == "none" or not phones:
             return set()
-        phones = {p for pj in chunk.phones for p in phone_list(pj)}
         if self.dnc_mode == "memory":
             # Same matching rule as the dispatcher: every spelling of the line counts.
             return {p for p in phones if any(v in self.dnc_set for v in phone_variants(p))}
@@ -195,6 +205,7 @@ class _Filter:
         tally = self.tally
         keep = self._keep(chunk, listed)
         accepted = chunk if all(keep) else chunk.select(keep)
+        self.kept_rows.update(accepted.row_numbers)
         for pos in sorted(accepted.warnings):
             tally.warn(accepted.warnings[pos])
         tally.accepted += len(accepted)
@@ -212,6 +223,32 @@ class _Filter:
                 )
             )  # fmt: skip
         return accepted
+
+    async def merges(self, summary: Summary) -> list[Merge]:
+        """The debtors' merges whose first row became a job, with do-not-call numbers
+        of their later rows dropped (reported as warnings, like a row's own)."""
+        kept = [m for m in summary.merges if m.row_number in self.kept_rows]
+        listed = await self._listed_among({p for m in kept for p in m.phones})
+        tally = self.tally
+        tally.merged_rows = sum(len(m.rows) - 1 for m in kept)
+        tally.several_cuotas = len(kept)
+        tally.warn(summary.merge_warnings)
+        if listed:
+            for m in kept:
+                if any(p in listed for p in m.phones):
+                    dropped = ", ".join(p for p in m.phones if p in listed)
+                    m.phones = [p for p in m.phones if p not in listed]
+                    tally.warn(
+                        [RowError(m.row_number, None, f"dropped do-not-call number(s) {dropped}")]
+                    )
+        for item in tally.sample:
+            # The preview shows the debtor as its job will be.
+            merge = by_row.get(item["row"]) if (by_row := {m.row_number: m for m in kept}) else None
+            if merge is not None:
+                item["phones"] = list(merge.phones)
+                item["payload"] = json.loads(merge.payload)
+                item["rows"] = merge.rows
+        return kept
 
     def _keep(self, chunk: Chunk, listed: set[str]) -> list[bool]:
         """Per row, whether it is imported; do-not-call numbers are dropped from rows.
@@ -348,6 +385,7 @@ async def _plan(session: AsyncSession, principal: Principal, options: ImportOpti
         processing_type=options.processing_type,
         fecha_limite=shifted(options.dias_fecha_limite),
         fecha_maxima=shifted(options.dias_fecha_maxima),
+        consolidate=options.consolidating,
     )
     return _Plan(
         account=account,
@@ -366,6 +404,10 @@ def _report_fields(plan: _Plan, parsed: Summary, tally: _Tally) -> dict[str, Any
         "country": plan.country,
         "header_row": _header_row_number(parsed),
         "columns": [ColumnRead.model_validate(c) for c in parsed.mapping.as_dict()],
+        "ignored_columns": [
+            IgnoredColumnRead.model_validate(c) for c in parsed.mapping.ignored_dict()
+        ],
+        "consolidate": plan.options.consolidate,
         "counts": tally.counts(),
         "errors": errs(tally.errors),
         "skipped": tally.skipped,
@@ -394,9 +436,11 @@ async def _run(
     progress: Progress | None,
     parallel: bool | None,
     started: Callable[[], Awaitable[None]] | None = None,
+    merged: Callable[[list[Merge]], Awaitable[None]] | None = None,
 ) -> tuple[Summary, _Tally]:
     """Stream the file through the filter into ``sink``; ``started`` runs once the
-    reader is loading the file (database work that can overlap it)."""
+    reader is loading the file (database work that can overlap it); ``merged`` gets the
+    debtors whose later rows were merged into their first row's job."""
     tally = _Tally()
     filt = _Filter(session, plan.account.id, tally, allow_duplicates=options.allow_duplicates)
     summary: Summary | None = None
@@ -421,6 +465,9 @@ async def _run(
     except ParseFailed as exc:
         raise _parse_error(exc) from None
     assert summary is not None
+    merges = await filt.merges(summary)
+    if merges and merged is not None:
+        await merged(merges)
     tally.rows, tally.valid, tally.invalid = summary.rows, summary.valid, summary.invalid
     tally.empty_rows = summary.empty_rows
     tally.errors = summary.errors
@@ -502,24 +549,43 @@ async def create_import(
         )
         created.append(batch)
 
+    inserted: list[tuple[str, list[int]]] = []  # (id prefix, row numbers) per insert
+
     async def insert(chunk: Chunk) -> None:
         batch = created[0]
+        prefix = repo.new_id_prefix()
+        inserted.append((prefix, chunk.row_numbers))
         # Rows are validated and JSON-encoded already; no per-row model or ORM object.
         await repo.insert_jobs_fast(
             batch_id=batch.id,
             account_id=batch.account_id,
             max_attempts=max_attempts,
             now=batch.created_at,
+            id_prefix=prefix,
             columns=(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
                 chunk.payloads,
             ),
         )  # fmt: skip
 
+    async def merge(merges: list[Merge]) -> None:
+        # The debtors' first rows are jobs already: their ids from the inserts' prefixes.
+        wanted = {m.row_number for m in merges}
+        job_ids = {
+            row: repo.job_id(prefix, pos)
+            for prefix, rows in inserted
+            for pos, row in enumerate(rows)
+            if row in wanted
+        }
+        await repo.update_job_contacts(
+            [(job_ids[m.row_number], dumps_phones(m.phones), m.payload) for m in merges]
+        )
+
     # The batch row is written while the reader loads the file.
     parsed, tally = await _run(
-        session, plan, options, path, filename, insert, progress, parallel, create_batch
-    )
+        session, plan, options, path, filename, insert, progress, parallel, create_batch,
+        merge,
+    )  # fmt: skip
     batch = created[0]
     if tally.accepted:
         # Counters move once for the whole file, through the shared counter rules.
