@@ -142,6 +142,7 @@ def person_key(document: str) -> str:
 _AMOUNT_JUNK = re.compile(r"U\$[SD]|US\$|USD|[\s\u00a0$]|CLP|ARS", re.IGNORECASE)
 # Dollar amounts in CL/AR files: "USD 100", "US$ 100", "U$S 1.500" (a bare "$" is pesos).
 _USD = re.compile(r"U\$[SD]|US\$|USD", re.IGNORECASE)
+MAX_AMOUNT = Decimal(10**15)  # beyond any debt in pesos: a corrupt cell
 _AMOUNT_SHAPE = re.compile(r"^-?[\d.,]+$")
 
 
@@ -162,6 +163,8 @@ def parse_amount(value: object) -> Decimal:
         result = _decimal_from_text(text, str(value))
     if result < 0:
         raise ValueError(f"amount '{value}' is negative")
+    if result >= MAX_AMOUNT:
+        raise ValueError(f"amount '{cell_text(value)[:40]}' is too large")
     return result
 
 

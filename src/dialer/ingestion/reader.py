@@ -276,6 +276,8 @@ def parse_chunks(
                 summary.errors.append(waiting.phone_error)
             else:
                 summary.truncated = True
+    if phoneless:
+        summary.errors.sort(key=lambda e: e.row_number)  # file order, as reported
     summary.done = done
     summary.valid = valid
     summary.rows = valid + summary.invalid
