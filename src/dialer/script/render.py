@@ -47,7 +47,14 @@ LEGACY_VARIABLES = (
 )  # fmt: skip
 # Payload keys that hold the number of instalments owed and the days past due.
 INSTALMENT_KEYS = ("cantidad_cupones", "cuotas_adeudadas", "cuotas", "n_cuotas", "instalments")
-DAYS_LATE_KEYS = ("dias_vencidos", "dias_mora", "dias_atraso", "overdue_days", "days_late")
+DAYS_LATE_KEYS = (
+    "dias_vencidos",
+    "dias_retraso",
+    "dias_mora",
+    "dias_atraso",
+    "overdue_days",
+    "days_late",
+)
 # Variables the job itself provides (contact fields), whatever the payload holds.
 CONTACT_VARIABLES = {"nombre": "contact_name", "rut": "dni", "dni": "dni"}
 
