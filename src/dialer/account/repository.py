@@ -65,7 +65,9 @@ class AccountRepository:
         Bounded by the number of calls in flight: the status index narrows the scan.
         """
         stmt = select(func.coalesce(func.sum(CallAttempt.reserved_units), 0)).where(
-            CallAttempt.status.in_([AttemptStatus.DIALING, AttemptStatus.IN_PROGRESS]),
+            CallAttempt.status.in_(
+                [AttemptStatus.DIALING, AttemptStatus.UNKNOWN, AttemptStatus.IN_PROGRESS]
+            ),
             CallAttempt.account_id == account_id,
         )
         return int((await self.session.execute(stmt)).scalar_one())

@@ -37,7 +37,7 @@ class BatchCreate(BaseModel):
         le=_MAX_INT,
         description="Pin another version of script_id (default: the one named).",
     )
-    provider: Literal["simulated", "retell", "twilio"] | None = Field(
+    provider: Literal["simulated", "retell", "twilio", "elevenlabs", "vapi"] | None = Field(
         None, description="Telephony provider for this batch (default: the server's)."
     )
     variable_set: VariableSet | None = Field(
@@ -46,7 +46,10 @@ class BatchCreate(BaseModel):
         "and formats). Default: the script's choice, else standard.",
     )
     provider_options: dict[str, str] = Field(
-        default_factory=dict, description="Per-batch provider options, e.g. agent_id, from_number."
+        default_factory=dict,
+        description="Per-batch provider options: agent_id, agent_version (pinned, so editing "
+        "the agent does not change a running campaign), from_number, phone_number_id "
+        "(ElevenLabs/Vapi number id).",
     )
     jobs: list[NewJob] | None = Field(
         None, description="Contacts for API-created batches (spreadsheets use /excel/create)."

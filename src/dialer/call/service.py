@@ -2,9 +2,12 @@
 
 * ``mark_placed``: the provider accepted the call -> attempt and job IN_PROGRESS (unless a
   fast webhook already finished it);
+* ``mark_unknown``: the create may have reached the provider but its answer never came
+  (timeout, reset, 408, 5xx) -> the attempt is UNKNOWN and the job stays in flight with
+  its hold, never re-dialed; the lease rescuer asks the provider when the lease expires;
 * ``abandon_attempt``: no call was placed (provider temporarily unavailable, worker died
-  before dialing) -> the hold is released, the job waits again and the attempt is not
-  counted.
+  before dialing, the provider proved it has no call for an unknown attempt) -> the hold
+  is released, the job waits again and the attempt is not counted.
 
 Final outcomes go through ``dialer.telephony.webhooks.handle_events`` only.
 Lock order everywhere: job row, then account row, then batch row (see worker/claim.py).
@@ -162,6 +165,26 @@ async def park_job(
         await transition(session, job, JobStatus.CANCELLED, wait_reason=None)
 
 
+# An attempt that provably placed no call (UNKNOWN only once the provider said so).
+ABANDONABLE = frozenset({AttemptStatus.DIALING, AttemptStatus.UNKNOWN})
+
+
+async def mark_unknown(
+    session: AsyncSession, attempt_id: str, *, now: datetime, recheck_at: datetime, error: str
+) -> bool:
+    """The create's outcome is unknown: keep the job in flight (its hold too) until
+    ``recheck_at``, when the rescuer asks the provider. False if the attempt moved on."""
+    attempt, job = await _attempt_and_job(session, attempt_id)
+    if attempt is None or job is None or attempt.status != AttemptStatus.DIALING:
+        return False
+    attempt.status = AttemptStatus.UNKNOWN
+    attempt.error = error
+    if job.current_attempt_id == attempt_id and job.status == JobStatus.DIALING:
+        job.lease_expires_at = recheck_at
+    await session.flush()
+    return True
+
+
 async def abandon_attempt(
     session: AsyncSession,
     attempt_id: str,
@@ -174,7 +197,7 @@ async def abandon_attempt(
     """Give up an attempt that placed no call: release its hold, put the job back to wait
     until ``retry_at`` without counting the attempt. False if the attempt already moved on."""
     attempt, job = await _attempt_and_job(session, attempt_id)
-    if attempt is None or job is None or attempt.status != AttemptStatus.DIALING:
+    if attempt is None or job is None or attempt.status not in ABANDONABLE:
         return False
     attempt.status = AttemptStatus.ABANDONED
     attempt.ended_at = now

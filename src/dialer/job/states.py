@@ -62,12 +62,24 @@ class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"  # the provider accepted the call
     ENDED = "ended"  # final outcome recorded and billed
     ABANDONED = "abandoned"  # no call was placed (worker died first / provider refused)
+    # The create may have reached the provider (timeout, reset, 408, 5xx): a call may
+    # exist. The job stays in flight, never re-dialed, until a webhook or the provider's
+    # answer (find_call) resolves it; only a proof that no call exists abandons it.
+    UNKNOWN = "unknown"
 
 
 ATTEMPT_FINAL = frozenset({AttemptStatus.ENDED, AttemptStatus.ABANDONED})
 
 ATTEMPT_TRANSITIONS: dict[AttemptStatus, frozenset[AttemptStatus]] = {
     AttemptStatus.DIALING: frozenset(
+        {
+            AttemptStatus.IN_PROGRESS,
+            AttemptStatus.ENDED,
+            AttemptStatus.ABANDONED,
+            AttemptStatus.UNKNOWN,
+        }
+    ),
+    AttemptStatus.UNKNOWN: frozenset(
         {AttemptStatus.IN_PROGRESS, AttemptStatus.ENDED, AttemptStatus.ABANDONED}
     ),
     AttemptStatus.IN_PROGRESS: frozenset({AttemptStatus.ENDED}),

@@ -4,10 +4,12 @@ Rescuer (any worker may run it; every step re-checks under the job lock, so two 
 or a rescuer racing a late webhook do no harm):
 
 * a job DIALING past its lease: the worker died between the claim and the provider's
-  answer. If the provider knows a call for the attempt id (our idempotency key), the call
-  did go out: the job becomes IN_PROGRESS. Otherwise no call was placed: the attempt is
-  ABANDONED, its hold released, the job waits again (due now) and the attempt is not
-  counted;
+  answer, or the create's answer never came (attempt UNKNOWN). The provider is asked
+  (``find_call``: our attempt id in the call's metadata, or the calls to that number since
+  the attempt). A call found did go out: the job becomes IN_PROGRESS (and a finished one
+  is settled from the provider's record). Only an answer proving no call exists abandons
+  the attempt (hold released, job due again, attempt not counted); a provider that cannot
+  answer leaves the job as it is for the next pass - it is never re-dialed meanwhile;
 * a job IN_PROGRESS past the call timeout: the final webhook was lost. The provider is
   asked (``get_call``) and its final state applied through the webhook path; if it has
   none, the attempt fails as ``failed`` (hold released, retry policy applies).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +53,7 @@ async def rescue_expired(
         rows = (
             await session.execute(
                 select(Job.id, Job.status, Job.current_attempt_id, CallAttempt.provider,
-                       CallAttempt.provider_call_id)
+                       CallAttempt.provider_call_id, CallAttempt.phone, CallAttempt.started_at)
                 .join(CallAttempt, CallAttempt.id == Job.current_attempt_id)
                 .where(
                     Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]),
@@ -60,13 +63,16 @@ async def rescue_expired(
             )
         ).all()  # fmt: skip
     rescued = 0
-    for job_id, status, attempt_id, provider_name, call_id in rows:
+    for job_id, status, attempt_id, provider_name, call_id, phone, started_at in rows:
         if attempt_id is None:
             continue  # an in-flight job always has its attempt; nothing to rescue without one
         provider = providers(provider_name)
         try:
             if status == JobStatus.DIALING:
-                rescued += await _rescue_dialing(db, provider, attempt_id, now, call_timeout)
+                rescued += await _rescue_dialing(
+                    db, provider, attempt_id, now, call_timeout, phone=phone,
+                    since=started_at or now - call_timeout,
+                )  # fmt: skip
             else:
                 rescued += await _rescue_in_progress(db, provider, attempt_id, call_id, now)
         except ProviderError as exc:
@@ -80,20 +86,30 @@ async def rescue_expired(
 
 
 async def _rescue_dialing(
-    db: Database, provider: Any, attempt_id: str, now: datetime, call_timeout: timedelta
+    db: Database,
+    provider: Any,
+    attempt_id: str,
+    now: datetime,
+    call_timeout: timedelta,
+    *,
+    phone: str,
+    since: datetime,
 ) -> int:
-    find = getattr(provider, "find_call", None)
-    known: CallEvent | None = await find(attempt_id) if find is not None else None
+    # Raises ProviderError when the provider cannot tell: the job waits for the next pass.
+    known: CallEvent | None = await provider.find_call(attempt_id, to_number=phone, since=since)
     async with db.write() as session:
         if known is not None:
             await mark_placed(
                 session, attempt_id, known.provider_call_id, now=now, call_timeout=call_timeout
             )
+            if known.final:
+                # It already ended: settle it from the provider's record now.
+                await handle_events(session, [replace(known, attempt_id=attempt_id)], now=now)
             log.info("worker.lease_rescued", attempt_id=attempt_id, result="call_found")
             return 1
         done = await abandon_attempt(
             session, attempt_id, now=now, retry_at=now, reason="lease_expired",
-            error="worker lost before the call was placed",
+            error="the provider has no call for this attempt",
         )  # fmt: skip
     if done:
         log.info("worker.lease_rescued", attempt_id=attempt_id, result="abandoned")

@@ -17,6 +17,9 @@ Invariants:
   * a provider error never loses the job: Retryable -> the attempt is abandoned and the
     job waits (the attempt is not counted); Permanent -> the attempt ends with outcome
     ``invalid_number`` / ``failed`` through the webhook path and the retry policy decides;
+  * never two calls for one attempt: a create whose outcome is unknown (timeout, reset,
+    408, 5xx after sending) leaves the attempt UNKNOWN and the job in flight; the rescuer
+    asks the provider (``find_call``) and only its proof that no call exists frees the job;
   * a crash at any point leaves the job DIALING/IN_PROGRESS with a lease: the rescuer of
     any worker recovers it.
 
@@ -38,7 +41,7 @@ from typing import Any
 
 from dialer import logging as dlog
 from dialer.call import promises
-from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many
+from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many, mark_unknown
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
@@ -51,6 +54,7 @@ from dialer.metrics import CALLS_CLAIMED, CALLS_IN_FLIGHT, CALLS_PLACED, CLAIM_L
 from dialer.script.render import job_variables
 from dialer.telephony.base import (
     CallEvent,
+    CallOutcomeUnknown,
     CallRequest,
     InvalidNumberError,
     PermanentProviderError,
@@ -69,6 +73,8 @@ log = dlog.get_logger("dialer.worker")
 
 SHUTDOWN_TIMEOUT = 15.0  # seconds calls in progress get to be persisted on stop
 RETRYABLE_BACKOFF = timedelta(seconds=30)
+# An unknown create is looked up at the provider after this (and each rescue pass after).
+UNKNOWN_RECHECK = timedelta(seconds=60)
 
 
 class Worker:
@@ -230,6 +236,8 @@ class Worker:
             metadata=metadata,
             max_duration_s=job.max_duration_s,
             ring_timeout_s=job.ring_timeout_s,
+            from_number_id=opts.get("phone_number_id"),
+            agent_version=opts.get("agent_version"),
             voicemail_action=job.voicemail_action,
             voicemail_message=job.voicemail_message,
             webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
@@ -241,6 +249,11 @@ class Worker:
                   batch_id=job.batch_id, account_id=job.account_id)  # fmt: skip
         try:
             placed = await provider.place_call(self.request_for(job, provider))
+        except CallOutcomeUnknown as exc:
+            log.warning("worker.create_outcome_unknown", job_id=job.job_id,
+                        attempt_id=job.attempt_id, error=str(exc))  # fmt: skip
+            await asyncio.shield(self._persist(self._unknown(job, str(exc))))
+            return
         except RetryableProviderError as exc:
             await asyncio.shield(self._persist(self._abandon(job, str(exc))))
             return
@@ -274,6 +287,17 @@ class Worker:
             return await mark_placed_many(
                 session, placed, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
             )
+
+    def _unknown(self, job: ClaimedJob, error: str) -> Callable[[], Awaitable[bool]]:
+        async def work() -> bool:
+            now = self.now()
+            async with self.db.write() as session:
+                return await mark_unknown(
+                    session, job.attempt_id, now=now, recheck_at=now + UNKNOWN_RECHECK,
+                    error=error,
+                )  # fmt: skip
+
+        return work
 
     def _abandon(self, job: ClaimedJob, error: str) -> Callable[[], Awaitable[bool]]:
         async def work() -> bool:

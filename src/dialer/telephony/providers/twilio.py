@@ -24,9 +24,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -46,6 +47,7 @@ from dialer.telephony.base import (
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
+from dialer.telephony.providers.retell import results_from_fields
 
 NAME = "twilio"
 BASE_URL = "https://api.twilio.com"
@@ -560,3 +562,85 @@ class TwilioProvider:
         except UnicodeDecodeError:
             sid = None
         return (attempt[-1] if attempt else None), (sid[-1] if sid else None)
+
+
+# -- the agent server's report -------------------------------------------------------------
+#
+# Twilio carries audio, not results: the voice agent behind ``stream_url`` / ``twiml_url``
+# knows the transcript and the business result. It reports them after the call to
+# ``POST /api/v1/webhooks/twilio/report`` with ``X-Dialer-Signature: t=<unix s>,v1=<hex
+# HMAC-SHA256(report_secret, "<t>." + body)>`` (the account's ``report_secret``).
+
+REPORT_SIGNATURE_HEADER = "x-dialer-signature"
+REPORT_TOLERANCE = timedelta(minutes=5)
+REPORT_TEXT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    attempt_id: str
+    call_sid: str
+    transcript: str | None
+    summary: str | None
+    business_result: str | None
+    extracted: dict[str, Any]
+
+
+def sign_report(body: bytes, secret: str, at: datetime) -> str:
+    ts = int(at.timestamp())
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def report_claims(body: bytes) -> tuple[str | None, str | None]:
+    """(attempt id, CallSid) a report names - unverified."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    attempt, sid = data.get("attempt_id"), data.get("call_sid")
+    return (attempt if isinstance(attempt, str) else None), (sid if isinstance(sid, str) else None)
+
+
+def parse_report(
+    body: bytes, header: str | None, secret: str, *, now: datetime,
+    tolerance: timedelta = REPORT_TOLERANCE,
+) -> AgentReport:  # fmt: skip
+    """Verify and read an agent report. Raises WebhookVerificationError."""
+    if not header:
+        raise WebhookVerificationError("missing X-Dialer-Signature header")
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    ts, given = parts.get("t", ""), parts.get("v1", "")
+    if not ts.isdigit() or len(ts) > 12 or not given:
+        raise WebhookVerificationError("malformed X-Dialer-Signature header")
+    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given.lower()):
+        raise WebhookVerificationError("signature does not match")
+    if abs(now.timestamp() - int(ts)) > tolerance.total_seconds():
+        raise WebhookVerificationError("signature timestamp outside the accepted window")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise WebhookVerificationError("body is not JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("attempt_id"), str):
+        raise WebhookVerificationError("report needs attempt_id")
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return value[:REPORT_TEXT_LIMIT] if isinstance(value, str) and value else None
+
+    raw_fields = data.get("extracted")
+    fields: dict[str, Any] = dict(raw_fields) if isinstance(raw_fields, dict) else {}
+    if isinstance(data.get("business_result"), str):
+        fields = {**fields, "resultado": data["business_result"]}
+    result, extracted = results_from_fields(fields, analysed=True)
+    return AgentReport(
+        attempt_id=data["attempt_id"],
+        call_sid=str(data.get("call_sid") or ""),
+        transcript=text("transcript"),
+        summary=text("summary"),
+        business_result=result,
+        extracted=extracted,
+    )

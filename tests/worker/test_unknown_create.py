@@ -1,0 +1,135 @@
+"""Fault: the provider creates the call but its answer never arrives.
+
+The dispatcher must not dial the debtor again: the attempt is ``unknown``, the job stays
+in flight, the rescuer asks the provider (``find_call``), and the call's result is
+recorded and billed once. Only a provider answer proving no call exists frees the job.
+The vendor is the contract suite's fake Retell API (tests/telephony/contract/vendors.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+
+from dialer.config import Settings
+from dialer.db.session import Database
+from dialer.job.states import AttemptStatus, JobStatus
+from dialer.kit.clock import FrozenClock
+from dialer.models import LedgerEntry
+from dialer.telephony.webhooks import handle_events
+from dialer.worker.runner import UNKNOWN_RECHECK, Worker
+from tests.telephony.contract.vendors import FakeRetell
+from tests.worker.factories import attempts_of, batch_row, job_statuses, make_account, make_batch
+
+
+async def claim_and_place(worker: Worker) -> int:
+    """One claim round, then wait for the calls it started to be handed over."""
+    claimed = await worker._claim_round(asyncio.Event())
+    if worker._tasks:
+        await asyncio.gather(*list(worker._tasks))
+    return claimed
+
+
+async def charges(db: Database, attempt_id: str) -> int:
+    async with db.read() as s:
+        return int(
+            (
+                await s.execute(
+                    select(func.count()).where(
+                        LedgerEntry.attempt_id == attempt_id, LedgerEntry.kind == "charge"
+                    )
+                )
+            ).scalar_one()
+        )
+
+
+async def test_create_answer_lost_dials_once_records_and_bills_once(
+    database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    vendor = FakeRetell()
+    vendor.lose_create_answer = True
+    worker = Worker(database, settings, provider=vendor.adapter())
+    account = await make_account(database)
+    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+
+    await claim_and_place(worker)
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.UNKNOWN
+    assert len(vendor.creates()) == 1  # the vendor did create it
+    assert await job_statuses(database, batch) == {"dialing": 1}
+
+    # Not re-dialed while unresolved: claims find nothing, before and after the recheck.
+    frozen_clock.advance(timedelta(seconds=30))
+    await claim_and_place(worker)
+    frozen_clock.advance(UNKNOWN_RECHECK)
+    await worker._rescue()  # asks Retell: list-calls by metadata.attempt_id -> found
+    await claim_and_place(worker)
+    assert len(vendor.creates()) == 1
+    (attempt,) = await attempts_of(database, batch)
+    (call,) = vendor.calls.values()
+    assert attempt.status == AttemptStatus.IN_PROGRESS
+    assert attempt.provider_call_id == call.call_id
+
+    # The call's final webhook arrives (twice): recorded and billed once.
+    hook = vendor.final_webhook(call, frozen_clock.now())
+    adapter = vendor.adapter()
+    for _ in range(2):
+        events = adapter.parse_webhook(body=hook.body, headers=hook.headers, url="",
+                                       now=frozen_clock.now())  # fmt: skip
+        async with database.write() as s:
+            await handle_events(s, events)
+    (attempt,) = await attempts_of(database, batch)
+    assert (attempt.status, attempt.outcome, attempt.duration_s) == ("ended", "completed", 95)
+    assert await charges(database, attempt.id) == 1
+    assert await job_statuses(database, batch) == {"completed": 1}
+    row = await batch_row(database, batch)
+    assert (row.attempts_made, row.answered_calls) == (1, 1)
+    assert len(vendor.creates()) == 1
+
+
+async def test_only_a_provider_answer_that_no_call_exists_frees_the_job(
+    database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    vendor = FakeRetell()
+    worker = Worker(database, settings, provider=vendor.adapter())
+    account = await make_account(database)
+    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+    unavailable = True
+    lookups_fail = True
+    handle = vendor.handle
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal unavailable
+        if vendor.is_create(request) and unavailable:
+            unavailable = False
+            return httpx.Response(503, text="upstream unavailable")
+        if request.url.path == "/v3/list-calls" and lookups_fail:
+            return httpx.Response(500, json={"message": "list unavailable"})
+        return handle(request)
+
+    vendor.handle = flaky  # type: ignore[method-assign]
+    await claim_and_place(worker)  # 503 on the create: outcome unknown
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.UNKNOWN
+
+    # Retell cannot answer the lookup yet: the job stays as it is, not re-dialed.
+    frozen_clock.advance(UNKNOWN_RECHECK + timedelta(seconds=1))
+    await worker._rescue()
+    await claim_and_place(worker)
+    assert len(vendor.creates()) == 1
+    assert (await attempts_of(database, batch))[0].status == AttemptStatus.UNKNOWN
+
+    # Retell answers: no call for that attempt. The job is freed, the attempt not spent.
+    lookups_fail = False
+    await worker._rescue()
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.ABANDONED
+    statuses = await job_statuses(database, batch)
+    assert statuses == {"scheduled": 1}
+    await claim_and_place(worker)
+    assert len(vendor.creates()) == 2
+    assert len(vendor.calls) == 1  # one call ever existed
+    assert JobStatus.IN_PROGRESS in {j for j in await job_statuses(database, batch)}
