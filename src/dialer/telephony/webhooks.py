@@ -233,7 +233,7 @@ def _apply_progress(a: CallAttempt, job: Job, e: CallEvent, now: datetime) -> in
     a.provider_call_id = a.provider_call_id or e.provider_call_id
     if e.answered_at and a.answered_at is None:
         a.answered_at = e.answered_at
-    if a.status == AttemptStatus.DIALING:
+    if a.status in (AttemptStatus.DIALING, AttemptStatus.UNKNOWN):
         a.status = AttemptStatus.IN_PROGRESS
         if job.current_attempt_id == a.id and can_transition(job.status, JobStatus.IN_PROGRESS):
             # DIALING -> IN_PROGRESS moves no counter; no transition() round trip needed.
