@@ -14,6 +14,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+# Public (it is in this file): refused in production, like any secret under 32 characters.
+DEV_SECRET_KEY = "dev-secret-change-me"
+MIN_SECRET_CHARS = 32
 
 
 def _env_file() -> str:
@@ -25,7 +28,12 @@ def _env_file() -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="DIALER_", env_file=_env_file(), extra="ignore", frozen=True
+        env_prefix="DIALER_",
+        env_file=_env_file(),
+        extra="ignore",
+        frozen=True,
+        # A validation error must not echo the values (the admin key, the secret).
+        hide_input_in_errors=True,
     )
 
     ENV: Environment = "development"
@@ -33,7 +41,7 @@ class Settings(BaseSettings):
     # Where the generated admin key and other local state live in development.
     DATA_DIR: Path = Path(".dialer")
     ADMIN_API_KEY: SecretStr | None = None
-    SECRET_KEY: SecretStr = SecretStr("dev-secret-change-me")
+    SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
@@ -52,6 +60,9 @@ class Settings(BaseSettings):
 
     # Telephony
     PROVIDER: str = "simulated"
+    # The simulated carrier (and its webhook endpoint): on outside production; in
+    # production only when set to true (a demo deployment).
+    SIMULATED_ENABLED: bool | None = None
     SIM_SEED: int = 7
     SIM_SPEEDUP: Annotated[float, Ge(0)] = 1.0
     SIM_LATENCY_S: Annotated[float, Ge(0)] = 0.0
@@ -119,12 +130,29 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
-        if (
-            self.ENV == "production"
-            and self.SECRET_KEY.get_secret_value() == "dev-secret-change-me"
-        ):
+        if self.ENV != "production":
+            return self
+        secret = self.SECRET_KEY.get_secret_value()
+        if secret == DEV_SECRET_KEY:
             raise ValueError("DIALER_SECRET_KEY must be set in production")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"DIALER_SECRET_KEY must be at least {MIN_SECRET_CHARS} characters in production "
+                '(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        if self.PROVIDER == "simulated" and not self.simulated_enabled:
+            raise ValueError(
+                "DIALER_PROVIDER is 'simulated' (the default) in production: set it to a real "
+                "provider, or DIALER_SIMULATED_ENABLED=true for a demo deployment"
+            )
         return self
+
+    @property
+    def simulated_enabled(self) -> bool:
+        """Whether the simulated carrier may place calls and receive webhooks."""
+        if self.SIMULATED_ENABLED is not None:
+            return self.SIMULATED_ENABLED
+        return self.ENV != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -28,6 +28,12 @@ def _mask_secrets(
 
 def configure(level: str = "INFO", json: bool = True) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    # aiosqlite logs every call with its arguments (SQL parameters: contact data, key
+    # hashes) at DEBUG: never below INFO, whatever the application's level.
+    aiosqlite_log = logging.getLogger("aiosqlite")
+    aiosqlite_log.setLevel(
+        max(logging.INFO, logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
+    )
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -8,11 +8,14 @@ block writers in WAL mode.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -23,6 +26,8 @@ AUTOCHECKPOINT_PAGES = 65_536
 
 
 def create_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> AsyncEngine:
+    # SQL parameters (contact data, key hashes) stay out of logs and error messages.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, readonly=readonly, **kwargs)
     kwargs.setdefault("pool_size", 10)
@@ -78,6 +83,8 @@ def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
         # each time a new aiosqlite thread plus the PRAGMAs below.
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 20)
+    if not readonly:
+        _create_private(make_url(url).database)
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -99,6 +106,18 @@ def _sqlite_engine(url: str, *, readonly: bool, **kwargs: Any) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_private(path: str | None) -> None:
+    """Create a missing SQLite file readable by its owner only (0600): it holds contact
+    data and key hashes. SQLite gives its -wal and -shm files the same mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    target = Path(path)
+    if target.exists() or not target.parent.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def dialect_name(engine: AsyncEngine) -> str:

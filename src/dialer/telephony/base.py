@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from dialer.job.states import Outcome
+
 
 class ProviderError(Exception):
     """The provider could not place or report the call."""
@@ -148,3 +150,26 @@ class Provider(Protocol):
     ) -> list[CallEvent]:
         """Verify the signature and parse a webhook. Raises WebhookVerificationError."""
         ...
+
+
+# Longer than any call a provider lets run (Retell and Twilio cap calls at hours).
+MAX_CALL_SECONDS = 86_400
+_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
+def check_event(event: CallEvent) -> None:
+    """Raise ValueError when a parsed event holds values no call can have."""
+    if event.attempt_id is not None and (
+        not isinstance(event.attempt_id, str) or len(event.attempt_id) > 64
+    ):
+        raise ValueError("attempt_id must be a string of at most 64 characters")
+    if not isinstance(event.provider_call_id, str) or not 0 < len(event.provider_call_id) <= 255:
+        raise ValueError("the provider call id must be a string of 1-255 characters")
+    if event.outcome is not None and event.outcome not in _OUTCOMES:
+        raise ValueError(f"outcome must be one of {sorted(_OUTCOMES)}")
+    if not isinstance(event.duration_s, int) or not 0 <= event.duration_s <= MAX_CALL_SECONDS:
+        raise ValueError(f"the call duration must be 0-{MAX_CALL_SECONDS} seconds")
+    for name in ("started_at", "answered_at", "ended_at"):
+        value = getattr(event, name)
+        if value is not None and not isinstance(value, datetime):
+            raise ValueError(f"{name} is not a time")

@@ -361,7 +361,11 @@ async def attempt_binding(
     session: AsyncSession, provider: str, attempt_id: str | None, provider_call_id: str | None
 ) -> AttemptBinding | None:
     """The attempt a webhook names (by our attempt id, else by the provider's call id):
-    whose account's credentials verify it, and what it may change."""
+    whose account's credentials verify it, and what it may change. Raises ValueError
+    for ids that are not strings (a list in a webhook body: the caller's 422)."""
+    for value in (attempt_id, provider_call_id):
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise ValueError("the attempt and call ids must be strings of at most 255 characters")
     return await ProviderConfigRepository.from_session(session).attempt_binding(
         provider, attempt_id, provider_call_id
     )

@@ -55,6 +55,8 @@ def get_provider(name: str | None, settings: Settings, db: Database) -> Provider
     _load()
     name = name or settings.PROVIDER
     factory = _FACTORIES.get(name)
+    if name == "simulated" and not settings.simulated_enabled:
+        factory = None  # off in production unless DIALER_SIMULATED_ENABLED
     if factory is None:
         raise NotFound(f"unknown provider '{name}'")
     key = (name, id(settings), id(db))

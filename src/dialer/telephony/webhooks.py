@@ -35,7 +35,7 @@ from dialer.billing.service import lock_account, pricing_of
 from dialer.config import Settings
 from dialer.db.bulk import insert_rows, table_of
 from dialer.db.session import Database, dialect_of
-from dialer.errors import NotFound, Unauthorized
+from dialer.errors import InvalidInput, NotFound, Unauthorized
 from dialer.events.service import publish
 from dialer.job.counters import counter_deltas
 from dialer.job.repository import JobRepository
@@ -67,7 +67,7 @@ from dialer.models import (
 from dialer.reporting.service import hour_bucket
 from dialer.reporting.service import record_attempt as _record_attempt
 from dialer.telephony.analysis import apply_late_analysis
-from dialer.telephony.base import CallEvent, WebhookVerificationError
+from dialer.telephony.base import CallEvent, WebhookVerificationError, check_event
 from dialer.worker.claim import batch_rules
 from dialer.worker.retry import GiveUp, JobState, decide
 
@@ -97,13 +97,24 @@ async def receive_webhook(
         events = await verify_webhook(
             provider, db, body=body, headers=headers, url=url, now=clock.now()
         )
+        for event in events:
+            check_event(event)
     except WebhookVerificationError as exc:
         WEBHOOKS.labels(provider_name, "rejected").inc()
         raise Unauthorized(f"webhook rejected: {exc}") from None
+    except (ValueError, TypeError, OverflowError, OSError, KeyError, AttributeError) as exc:
+        # Signed or not, absurd values (a timestamp of 10^20, a list where an id goes)
+        # are the sender's to fix: a 422, never a 500.
+        WEBHOOKS.labels(provider_name, "rejected").inc()
+        raise MalformedWebhook(f"webhook body: {exc}", field="body") from None
     applied = await handle_events(session, events)
     WEBHOOKS.labels(provider_name, "accepted").inc()
     await react(provider, events)
     return applied
+
+
+class MalformedWebhook(InvalidInput):
+    """The webhook body holds values no call can have."""
 
 
 async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set[str]:

@@ -36,6 +36,7 @@ from dialer.telephony.base import (
     Provider,
     ProviderError,
     WebhookVerificationError,
+    check_event,
 )
 from dialer.telephony.providers import _http
 from dialer.telephony.providers.elevenlabs import ElevenLabsProvider
@@ -255,6 +256,8 @@ class AccountRoutedProvider:
         except config_service.ProviderNotConfigured:
             raise WebhookVerificationError(f"no {self.name} credentials for this webhook") from None
         events = _parse_with_bases(adapter, body=body, headers=headers, url=url, now=now)
+        for e in events:
+            check_event(e)  # absurd values: ValueError, the endpoint's 422
         if binding is None:
             # Verified with the deployment's own credentials, about no attempt of ours:
             # nothing for it to change.
@@ -335,6 +338,8 @@ async def verify_webhook(
     events: Sequence[CallEvent] = provider.parse_webhook(
         body=body, headers=headers, url=url, now=now
     )
+    for e in events:
+        check_event(e)
     out: list[CallEvent] = []
     async with db.read() as session:
         for e in events:
