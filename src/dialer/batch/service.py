@@ -42,7 +42,15 @@ from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
-from dialer.job.schemas import AttemptRead, CallHistoryPage, CallRecord, JobDetail, NewJob
+from dialer.job.schemas import (
+    AttemptRead,
+    CallHistoryPage,
+    CallRecord,
+    JobDetail,
+    JobPaymentRead,
+    NewJob,
+    PromiseRead,
+)
 from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock, ids, phone
 from dialer.logging import get_logger
@@ -435,6 +443,12 @@ async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> J
     detail.attempt_history = [
         AttemptRead.model_validate(a) for a in await repo.attempts_for(job_id)
     ]
+    detail.promises = [PromiseRead.model_validate(p) for p in await repo.promises_for(job_id)]
+    if job.dni:
+        detail.payments = [
+            JobPaymentRead.model_validate(p)
+            for p in await repo.payments_for(job.account_id, job.dni)
+        ]
     return detail
 
 

@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,17 @@ from dialer.account.auth import Principal
 from dialer.billing.pricing import to_display
 from dialer.db.session import Database
 from dialer.errors import NotFound
+from dialer.job.outcomes import (
+    CURRENCY_EXPONENT,
+    Outcome,
+    ParseError,
+    analysis_fields,
+    outcome_from_json,
+    parse_amount,
+    parse_outcome,
+)
 from dialer.job.states import ANSWERED
-from dialer.models import Account, Batch, CallAttempt, Job, PlanType
+from dialer.models import Account, Batch, CallAttempt, Job, PlanType, Promise
 
 PAGE = 2000
 
@@ -39,6 +49,11 @@ COLUMNS = (
     "phones",
     "email",
     "amount",
+    "amount_original",
+    "paid_amount",
+    "currency",
+    "instalments",
+    "instalments_detail",
     "fecha_limite",
     "status",
     "attempts",
@@ -46,6 +61,12 @@ COLUMNS = (
     "business_result",
     "promise_date",
     "promise_amount",
+    "promise_method",
+    "promise_status",
+    "callback_at",
+    "last_payment_on",
+    "needs_review",
+    "recording_url",
     "minutes",
     "cost",
     "completed_at",
@@ -53,13 +74,6 @@ COLUMNS = (
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _HARMLESS = re.compile(r"^[+\-]?[\d\s+\-.,/()]*\d[\d\s+\-.,/()]*$")
-PROMISE_DATE_KEYS = ("promise_date", "promise_to_pay_date", "fecha_promesa", "fecha_compromiso")
-PROMISE_AMOUNT_KEYS = (
-    "promise_amount",
-    "promise_to_pay_amount",
-    "monto_promesa",
-    "monto_compromiso",
-)
 
 
 def neutralise(value: object) -> object:
@@ -90,11 +104,14 @@ async def export_target(session: AsyncSession, principal: Principal, batch_id: s
     return ExportTarget(batch_id=row.id, batch_name=row.name, plan=row.plan_type)
 
 
-def _first(data: dict[str, Any], keys: Sequence[str]) -> Any:
-    for k in keys:
-        if data.get(k) not in (None, ""):
-            return data[k]
-    return None
+async def _recordings(session: AsyncSession, job_ids: list[str]) -> dict[str, str]:
+    """Each job's latest recording link."""
+    rows = await session.execute(
+        select(CallAttempt.job_id, CallAttempt.recording_url)
+        .where(CallAttempt.job_id.in_(job_ids), CallAttempt.recording_url.is_not(None))
+        .order_by(CallAttempt.job_id, CallAttempt.number)
+    )
+    return {job_id: str(url) for job_id, url in rows}
 
 
 async def _page(
@@ -106,7 +123,7 @@ async def _page(
         select(
             Job.id, rn, Job.contact_name, Job.dni, Job.phones, Job.email, Job.payload,
             Job.status, Job.attempts, Job.last_outcome, Job.business_result,
-            Job.billed_seconds, Job.cost_units, Job.completed_at,
+            Job.billed_seconds, Job.cost_units, Job.completed_at, Job.result,
         )
         .where(Job.batch_id == batch_id)
         .order_by(rn, Job.id)
@@ -117,17 +134,79 @@ async def _page(
     return (await session.execute(stmt)).all()
 
 
-async def _promises(session: AsyncSession, job_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Extracted fields of each job's last answered attempt."""
+@dataclass(frozen=True)
+class Answered:
+    """A job's last answered attempt: what the agent reported, and when."""
+
+    extracted: dict[str, Any]
+    result: dict[str, Any] | None
+    ended_at: datetime | None
+
+
+async def _answered(session: AsyncSession, job_ids: list[str]) -> dict[str, Answered]:
+    """Each job's last answered attempt."""
     rows = await session.execute(
-        select(CallAttempt.job_id, CallAttempt.extracted)
+        select(CallAttempt.job_id, CallAttempt.extracted, CallAttempt.result, CallAttempt.ended_at)
         .where(CallAttempt.job_id.in_(job_ids), CallAttempt.outcome.in_([str(o) for o in ANSWERED]))
         .order_by(CallAttempt.job_id, CallAttempt.number)
     )
-    last: dict[str, dict[str, Any]] = {}
-    for job_id, extracted in rows:
-        last[job_id] = extracted or {}
-    return last
+    return {r[0]: Answered(r[1] or {}, r[2], r[3]) for r in rows}
+
+
+async def _promise_status(session: AsyncSession, job_ids: list[str]) -> dict[str, str]:
+    """The status of each job's latest promise (open, kept, broken)."""
+    rows = await session.execute(
+        select(Promise.job_id, Promise.status)
+        .where(Promise.job_id.in_(job_ids), Promise.status != "superseded")
+        .order_by(Promise.job_id, Promise.created_at)
+    )
+    return {job_id: status for job_id, status in rows}
+
+
+def _money(amount: object, currency: str) -> int | float | None:
+    """A smallest-unit integer as a number in the main unit (CLP 4025990, ARS 1234.5)."""
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return None
+    exp = CURRENCY_EXPONENT.get(currency, 0)
+    return amount if exp == 0 else round(amount / 10**exp, exp)
+
+
+def _number(value: object) -> object:
+    """Payload amounts as numbers (never the text a spreadsheet cannot sum)."""
+    if isinstance(value, str):
+        try:
+            return parse_amount(value, "CLP")[0]
+        except ParseError:
+            return value
+    return value
+
+
+def _outcome(answered: Answered | None, result: dict[str, Any], currency: str) -> Outcome:
+    """The job's structured result; read from the agent's fields for older calls."""
+    stored = result.get("outcome") or (answered.result if answered else None)
+    if stored:
+        return outcome_from_json(stored)
+    if answered is None or not answered.extracted:
+        return outcome_from_json(None)
+    at = answered.ended_at or datetime.now(UTC)
+    return parse_outcome(
+        analysis_fields({"extracted": answered.extracted}), call_at=at, tz=UTC, currency=currency
+    )
+
+
+def _instalments(payload: dict[str, Any]) -> tuple[object, str | None]:
+    items = payload.get("instalments")
+    count = payload.get("cuotas")
+    if not isinstance(items, list):
+        return count, None
+    parts = []
+    for i in items:
+        if isinstance(i, dict):
+            parts.append(
+                " ".join(str(x) for x in (i.get("number"), i.get("amount"), i.get("due_date"))
+                         if x is not None)
+            )  # fmt: skip
+    return (count if count is not None else len(items)), "; ".join(parts) or None
 
 
 async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]]:
@@ -138,10 +217,16 @@ async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]
             page = await _page(session, target.batch_id, after)
             if not page:
                 return
-            promises = await _promises(session, [r.id for r in page])
+            ids = [r.id for r in page]
+            answered = await _answered(session, ids)
+            promise_status = await _promise_status(session, ids)
+            recordings = await _recordings(session, ids)
         for r in page:
-            extracted = promises.get(r.id, {})
             payload = r.payload or {}
+            currency = str(payload.get("currency") or "CLP")
+            outcome = _outcome(answered.get(r.id), r.result or {}, currency)
+            promise, callback = outcome.promise, outcome.callback
+            count, detail = _instalments(payload)
             values: list[object] = [
                 r.row_number,
                 r.id,
@@ -149,14 +234,33 @@ async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]
                 r.dni,
                 " / ".join(r.phones or []),
                 r.email,
-                payload.get("amount"),
+                _number(payload.get("amount")),
+                _number(payload.get("amount_original", payload.get("amount"))),
+                _money(payload.get("paid_amount", 0), currency),
+                currency,
+                count,
+                detail,
                 payload.get("fecha_limite"),
                 str(r.status),
                 r.attempts,
                 r.last_outcome,
                 r.business_result,
-                _first(extracted, PROMISE_DATE_KEYS),
-                _first(extracted, PROMISE_AMOUNT_KEYS),
+                promise.date.isoformat() if promise and promise.date else None,
+                _money(promise.amount, promise.currency or currency) if promise else None,
+                promise.method if promise else None,
+                promise_status.get(r.id),
+                (
+                    callback.at.isoformat()
+                    if callback.at
+                    else callback.date.isoformat()
+                    if callback.date
+                    else None
+                )
+                if callback
+                else None,
+                payload.get("last_payment_on"),
+                "yes" if outcome.needs_review else None,
+                recordings.get(r.id),
                 round(r.billed_seconds / 60, 2),
                 to_display(target.plan, r.cost_units),
                 r.completed_at.isoformat() if r.completed_at else None,

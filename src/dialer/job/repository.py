@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.session import dialect_of
 from dialer.job.states import AttemptStatus, JobStatus
-from dialer.models import Batch, CallAttempt, Job
+from dialer.models import Batch, CallAttempt, Job, Payment, Promise
 
 
 class JobRepository:
@@ -48,6 +48,18 @@ class JobRepository:
 
     async def attempts_for(self, job_id: str) -> Sequence[CallAttempt]:
         stmt = select(CallAttempt).where(CallAttempt.job_id == job_id).order_by(CallAttempt.number)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def promises_for(self, job_id: str) -> Sequence[Promise]:
+        stmt = select(Promise).where(Promise.job_id == job_id).order_by(Promise.created_at)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def payments_for(self, account_id: str, debtor_id: str) -> Sequence[Payment]:
+        stmt = (
+            select(Payment)
+            .where(Payment.account_id == account_id, Payment.debtor_id == debtor_id)
+            .order_by(Payment.paid_on, Payment.id)
+        )
         return (await self.session.execute(stmt)).scalars().all()
 
     async def apply_batch_deltas(self, batch_id: str, deltas: dict[str, int], **extra: Any) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +43,34 @@ class AttemptRead(BaseModel):
     transcript: str | None
     summary: str | None
     extracted: dict[str, Any]
+    result: dict[str, Any] | None = Field(
+        default=None, description="Structured business result (promise, callback, paid...)."
+    )
+    recording_url: str | None = None
     error: str | None
+
+
+class PromiseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    promise_id: str = Field(validation_alias="id")
+    attempt_id: str
+    amount: int | None = Field(description="Smallest unit of the currency.")
+    currency: str
+    due_on: date | None
+    method: str | None
+    status: str = Field(description="open | kept | broken | superseded")
+    paid_amount: int
+    created_at: datetime
+
+
+class JobPaymentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    reference: str
+    amount: int
+    currency: str
+    paid_on: date
 
 
 class JobRead(BaseModel):
@@ -75,6 +102,10 @@ class JobRead(BaseModel):
 
 class JobDetail(JobRead):
     attempt_history: list[AttemptRead] = Field(default_factory=list)
+    promises: list[PromiseRead] = Field(default_factory=list)
+    payments: list[JobPaymentRead] = Field(
+        default_factory=list, description="The debtor's payments in the account."
+    )
 
 
 class CallRecord(BaseModel):

@@ -97,4 +97,5 @@ class CallAttempt(TimestampedMixin, Base):
     extracted: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     # The structured business result (dialer.job.outcomes.Outcome.to_json()).
     result: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    recording_url: Mapped[str | None] = mapped_column(String(2000))
     error: Mapped[str | None] = mapped_column(Text)
