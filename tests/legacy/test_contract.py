@@ -47,7 +47,6 @@ with them once those exist (see docs/migrating.md).
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -58,7 +57,7 @@ import pytest
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
-from dialer.models import CallAttempt
+from dialer.models import Batch, CallAttempt
 from tests.account.helpers import as_key
 from tests.batch.test_batches import move_job
 
@@ -68,6 +67,14 @@ CSV = (
     "12345678-5,Ana Pérez,+56987654321,150000,20/03/2026,Retail Sur\n"
     "11111111-1,Luis Soto,+56971924865,99000,25/03/2026,Retail Sur\n"
 )
+JOBS = [
+    {"contact_name": "Ana Pérez", "dni": "12345678-5", "phones": ["+56987654321"],
+     "payload": {"monto": 150000, "fecha_limite": "2026-03-20", "empresa": "Retail Sur"},
+     "row_number": 2},
+    {"contact_name": "Luis Soto", "dni": "11111111-1", "phones": ["+56971924865"],
+     "payload": {"monto": 99000, "fecha_limite": "2026-03-25", "empresa": "Retail Sur"},
+     "row_number": 3},
+]  # fmt: skip
 WORKER_SETTINGS = {
     "allowed_hours": {"start": "09:00", "end": "20:00"},
     "days_of_week": [1, 2, 3, 4, 5, 6],
@@ -138,11 +145,13 @@ async def world(
     w.key = r.json()["api_key"]
     async with as_key(admin, w.key) as client:
         w.client = client
-        r = await _upload(client, f"{L}/batches/excel/create", {
-            "account_id": w.account_id, "batch_name": "Octubre",
-            "call_settings_json": json.dumps(WORKER_SETTINGS),
+        # The jobs go in through the native JSON create (spreadsheets are tested below:
+        # each upload is parsed in a child process, which costs a second).
+        r = await client.post("/api/v1/batches", json={
+            "account_id": w.account_id, "name": "Octubre", "call_settings": WORKER_SETTINGS,
+            "variable_set": "legacy", "jobs": JOBS,
         })  # fmt: skip
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         w.batch_id = r.json()["batch_id"]
         page = (await admin.get(f"/api/v1/batches/{w.batch_id}/jobs")).json()["items"]
         w.jobs = [j["job_id"] for j in page]
@@ -459,7 +468,8 @@ async def test_excel_create_answer_and_refusals(world: World) -> None:
 
 async def test_country_use_cases(world: World) -> None:
     r = await _upload(world.client, f"{L}/batches/chile/debt_collection", {
-        "account_id": world.account_id, "company_name": "Retail Sur", "allow_duplicates": "true"})  # fmt: skip
+        "account_id": world.account_id, "company_name": "Retail Sur", "allow_duplicates": "true",
+        "retell_agent_id": "agent_cobranza"})  # fmt: skip
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["success"], body["use_case"], body["country"]) == (True, "debt_collection", "CL")
@@ -467,6 +477,12 @@ async def test_country_use_cases(world: World) -> None:
     assert body["message"] == "Batch chileno de debt_collection creado exitosamente"
     batch = (await world.client.get(f"{L}/batches/{body['batch_id']}")).json()
     assert batch["description"] == "Retail Sur: debt_collection"
+    native = (await world.client.get(f"/api/v1/batches/{body['batch_id']}")).json()
+    assert (native["variable_set"], native["processing_type"]) == ("legacy", "basic")
+    async with world.database.read() as session:
+        stored = await session.get(Batch, body["batch_id"])
+        assert stored is not None
+        assert stored.provider_options == {"agent_id": "agent_cobranza"}
     bad = await _upload(world.client, f"{L}/batches/argentina/lottery",
                         {"account_id": world.account_id, "company_name": "X"})  # fmt: skip
     assert bad.status_code == 422

@@ -25,6 +25,8 @@ class ImportOptions(BaseModel):
     dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
     column_mapping: dict[str, str | None] | None = None
     variable_set: Literal["standard", "legacy"] | None = None
+    # Per-batch provider options (agent_id, from_number), as on JSON batch creation.
+    provider_options: dict[str, str] = Field(default_factory=dict)
     # One job per debtor (rows of the same RUT/DNI merged, with their instalments).
     # None: on for processing_type basic (collection), off for acquisition.
     consolidate: bool | None = None

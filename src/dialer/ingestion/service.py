@@ -544,6 +544,7 @@ async def create_import(
                 call_settings=plan.call_settings,
                 processing_type=options.processing_type,
                 variable_set=options.variable_set,
+                provider_options=dict(options.provider_options),
             ),
             jobs=(),
         )

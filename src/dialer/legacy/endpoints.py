@@ -326,6 +326,7 @@ async def _use_case(
     batch_name: str | None,
     batch_description: str | None,
     allow_duplicates: bool,
+    retell_agent_id: str | None,
 ) -> LegacyDict:
     if use_case not in ("debt_collection", "marketing"):
         raise InvalidInput(
@@ -341,6 +342,7 @@ async def _use_case(
         "country": country,
         "allow_duplicates": allow_duplicates,
         "variable_set": "legacy",
+        "provider_options": {"agent_id": retell_agent_id} if retell_agent_id else {},
     })  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
         created = await service.create_from_file(
@@ -380,6 +382,7 @@ async def create_chile_batch(
         request, session, principal, country="CL", use_case=use_case, file=file,
         account_id=account_id, company_name=company_name, batch_name=batch_name,
         batch_description=batch_description, allow_duplicates=allow_duplicates,
+        retell_agent_id=retell_agent_id,
     )  # fmt: skip
 
 
@@ -405,6 +408,7 @@ async def create_argentina_batch(
         request, session, principal, country="AR", use_case=use_case, file=file,
         account_id=account_id, company_name=company_name, batch_name=batch_name,
         batch_description=batch_description, allow_duplicates=allow_duplicates,
+        retell_agent_id=retell_agent_id,
     )  # fmt: skip
 
 
