@@ -454,6 +454,11 @@ async def test_excel_create_answer_and_refusals(world: World) -> None:
     assert (body["jobs_created"], body["contacts_processed"], body["duplicates_skipped"]) == (
         2, 2, 0)  # fmt: skip
     assert body["batch_name"].startswith("Basic Batch 2026-03-02")
+    jobs = (await world.client.get(f"{L}/batches/{body['batch_id']}/jobs")).json()
+    ana = next(j for j in jobs if j["contact"]["name"] == "Ana Pérez")
+    assert (ana["contact"]["dni"], ana["contact"]["phones"]) == ("12345678-5", ["+56987654321"])
+    assert (ana["payload"]["debt_amount"], ana["payload"]["company_name"]) == (150000, "Retail Sur")
+    assert ana["payload"]["due_date"] == "2026-03-20"
     dup = await _upload(world.client, f"{L}/batches/excel/create",
                         {"account_id": world.account_id})  # fmt: skip
     assert dup.status_code == 422  # every row already in an active batch: nothing to create

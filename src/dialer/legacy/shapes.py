@@ -328,7 +328,7 @@ def _payload(p: dict[str, Any]) -> dict[str, Any]:
              "empresa", "company", "company_name", "referencia", "reference_number"}  # fmt: skip
     return {
         "debt_amount": amount,
-        "due_date": p.get("fecha_limite") or p.get("due_date") or "",
+        "due_date": p.get("fecha_limite") or p.get("due_date") or p.get("fecha_vencimiento") or "",
         "company_name": p.get("empresa") or p.get("company") or p.get("company_name") or "",
         "reference_number": p.get("referencia") or p.get("reference_number") or "",
         "additional_info": {k: v for k, v in p.items() if k not in known},
