@@ -78,7 +78,9 @@ def worker_cmd(
 def create_account(
     name: str,
     country: Annotated[str, typer.Option(help="CL or AR")] = "CL",
-    plan: Annotated[str, typer.Option(help="minutes_based or credit_based")] = "minutes_based",
+    plan: Annotated[
+        str, typer.Option(help="minutes_based, credit_based or unlimited")
+    ] = "minutes_based",
     minutes: Annotated[int, typer.Option(help="Initial minutes (minutes plans)")] = 0,
     credits: Annotated[int, typer.Option(help="Initial credits (credit plans)")] = 0,
     max_concurrent_calls: int = 10,
