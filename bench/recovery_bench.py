@@ -159,6 +159,24 @@ async def measure(
     return out
 
 
+async def _meta_of(url: str) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from dialer.db.session import Database
+    from dialer.models import Account, Batch, Job
+
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            accounts = [a for (a,) in (await s.execute(select(Account.id))).all()]
+            batches = [(b, a) for b, a in (await s.execute(select(Batch.id, Batch.account_id)))]
+            jobs = (await s.execute(select(func.count()).select_from(Job))).scalar_one()
+    finally:
+        await db.dispose()
+    print(f"  {url}: {jobs:,} jobs, {len(batches)} batches", flush=True)
+    return {"keys": dict.fromkeys(accounts, ""), "batches": batches, "jobs": jobs}
+
+
 def pct(xs: list[float], p: int) -> float:
     return statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else xs[0]
 
@@ -173,11 +191,22 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=12)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--reuse", type=Path, help="measure the small.db / large.db a previous SQLite run left here"
+    )
     args = parser.parse_args()
     os.environ.setdefault("DIALER_LOG_LEVEL", "WARNING")
     from dialer import logging as dlog
 
     dlog.configure("WARNING", json=True)
+    if args.reuse:
+        urls = {k: f"sqlite+aiosqlite:///{args.reuse / k}.db" for k in ("small", "large")}
+        metas = {}
+        for label, url in urls.items():
+            _migrate(url)  # a database left by an older revision
+            metas[label] = asyncio.run(_meta_of(url))
+        report(args, asyncio.run(measure(urls, metas, args.requests)))
+        return
     work = Path(tempfile.mkdtemp(prefix="dialer-recovery-"))
     server = os.environ.get("DIALER_BENCH_PG_URL", "")
     urls: dict[str, str] = {}
@@ -194,7 +223,15 @@ def main() -> None:
         print(f"[{args.db}] building the {size:,}-job database", flush=True)
         metas[label] = build(urls[label], jobs=size, batches=args.batches, accounts=args.accounts,
                              days=args.days, hours=args.hours)  # fmt: skip
-    samples = asyncio.run(measure(urls, metas, args.requests))
+    report(args, asyncio.run(measure(urls, metas, args.requests)))
+    if args.db == "postgresql":
+        for label in urls:
+            asyncio.run(
+                _pg_exec(server, f'DROP DATABASE IF EXISTS "dialer_recovery_{label}" WITH (FORCE)')
+            )
+
+
+def report(args: argparse.Namespace, samples: dict[str, dict[str, list[float]]]) -> None:
     print(f"\n[{args.db}] {args.requests} requests per endpoint and database, "
           f"{args.batches} batches x {args.days} days x {args.hours} h of roll-up")  # fmt: skip
     print(
@@ -204,11 +241,6 @@ def main() -> None:
         s, big = samples["small"][name], samples["large"][name]
         print(f"{name:<28} {pct(s, 50):8.1f} {pct(s, 99):8.1f} {pct(big, 50):8.1f} "
               f"{pct(big, 99):8.1f} {pct(big, 99) / pct(s, 99):9.2f}")  # fmt: skip
-    if args.db == "postgresql":
-        for label in urls:
-            asyncio.run(
-                _pg_exec(server, f'DROP DATABASE IF EXISTS "dialer_recovery_{label}" WITH (FORCE)')
-            )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dialer.job.schemas import NewJob
 from dialer.job.states import FINAL, JobStatus, can_transition
 from dialer.kit import clock
 from dialer.kit.ids import new_id
-from dialer.models import Batch, BatchStatus, Job
+from dialer.models import Batch, BatchStatus, Job, OutboxEvent
 
 
 class InvalidTransition(Conflict):
@@ -92,6 +92,13 @@ async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_i
         type="batch.completed",
         data={"batch_id": batch_id, "status": "completed"},
     )
+    # Outbound webhooks: committed with the batch's completion.
+    session.add(
+        OutboxEvent.new(
+            account_id=account_id, type="batch.completed", at=now,
+            data={"batch_id": batch_id, "status": "completed", "completed_at": now.isoformat()},
+        )
+    )  # fmt: skip
     return True
 
 
