@@ -83,6 +83,8 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/batches/{batch_id}/pause"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/resume"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/cancel"): Probe("foreign", query={"reason": "x"}),
+    ("DELETE", "/api/v1/batches/{batch_id}"): FOREIGN,
+    ("POST", "/api/v1/batches/{batch_id}/upload"): Probe("foreign", form={}, upload=True),
     ("GET", "/api/v1/batches/{batch_id}/jobs"): FOREIGN,
     ("GET", "/api/v1/batches/{batch_id}/events"): FOREIGN,
     ("GET", "/api/v1/batches/{batch_id}/export.csv"): FOREIGN,

@@ -19,6 +19,7 @@ from dialer.batch.schemas import (
     BatchUpdate,
 )
 from dialer.db.session import ReadSession, WriteSession
+from dialer.errors import error_responses
 from dialer.job.schemas import CallHistoryPage, JobDetail, JobRead
 from dialer.job.states import JobStatus
 from dialer.kit.pagination import Page
@@ -101,6 +102,13 @@ async def pause(batch_id: str, session: WriteSession, principal: CurrentPrincipa
 @batches.post("/{batch_id}/resume", response_model=BatchRead)
 async def resume(batch_id: str, session: WriteSession, principal: CurrentPrincipal) -> BatchRead:
     return BatchRead.of(await service.resume_batch(session, principal, batch_id))
+
+
+@batches.delete("/{batch_id}", status_code=204, responses=error_responses(404, 409))
+async def delete_batch(batch_id: str, session: WriteSession, principal: CurrentPrincipal) -> None:
+    """Delete a batch that has placed no call, with its jobs (a mistaken upload).
+    409 once any call was placed: cancel it instead, which keeps the history."""
+    await service.delete_batch(session, principal, batch_id)
 
 
 @batches.post("/{batch_id}/cancel", response_model=BatchRead)

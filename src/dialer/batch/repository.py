@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import WAITING
@@ -40,6 +40,18 @@ class BatchRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> BatchRepository:
         return cls(session)
+
+    async def has_attempts(self, batch_id: str) -> bool:
+        """Whether any call was ever placed (an attempt row exists) for the batch."""
+        stmt = select(CallAttempt.id).where(CallAttempt.batch_id == batch_id).limit(1)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def delete(self, batch: Batch) -> int:
+        """Delete the batch and its jobs; returns how many jobs went with it."""
+        result = await self.session.execute(delete(Job).where(Job.batch_id == batch.id))
+        await self.session.execute(delete(Batch).where(Batch.id == batch.id))
+        self.session.expunge(batch)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
         stmt = select(Batch).where(Batch.id == batch_id)

@@ -305,6 +305,36 @@ async def update_batch(
     return batch
 
 
+class BatchHasCalls(Conflict):
+    """The batch has placed calls: its history stays (cancel it instead)."""
+
+
+async def delete_batch(session: AsyncSession, principal: Principal, batch_id: str) -> int:
+    """Delete a batch that never placed a call, with its jobs; returns the jobs deleted.
+
+    Under the account's claim lock (as status changes), so no claim can dial one of its
+    jobs meanwhile. BatchHasCalls (409) once any attempt exists: cancel is for those.
+    """
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    repo = BatchRepository.from_session(session)
+    if batch.in_progress_jobs or await repo.has_attempts(batch.id):
+        raise BatchHasCalls(
+            f"batch '{batch.id}' has placed calls and cannot be deleted; cancel it instead",
+            field="batch_id",
+        )
+    account_id = batch.account_id
+    deleted = await repo.delete(batch)
+    await publish(
+        session,
+        account_id=account_id,
+        batch_id=batch_id,
+        type="batch.deleted",
+        data={"batch_id": batch_id, "jobs_deleted": deleted},
+    )
+    log.info("batch.deleted", account_id=account_id, batch_id=batch_id, jobs=deleted)
+    return deleted
+
+
 async def cancel_batch(
     session: AsyncSession, principal: Principal, batch_id: str, reason: str | None
 ) -> Batch:

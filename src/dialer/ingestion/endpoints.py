@@ -22,7 +22,12 @@ from dialer.db.session import Database, DatabaseDep, WriteSession
 from dialer.errors import InvalidInput, error_responses
 from dialer.ingestion import export, parsers, service
 from dialer.ingestion.errors import UnreadableFile, UnsupportedFile, UploadTooLarge
-from dialer.ingestion.schemas import CreateResponse, ImportOptions, PreviewResponse
+from dialer.ingestion.schemas import (
+    AppendOptions,
+    CreateResponse,
+    ImportOptions,
+    PreviewResponse,
+)
 
 router = APIRouter(tags=["ingestion"])
 
@@ -236,6 +241,44 @@ async def create(
         options = options.model_copy(update={"variable_set": variable_set})
         return await service.create_import(
             session, principal, options, path, filename=file.filename
+        )
+
+
+@router.post(
+    "/api/v1/batches/{batch_id}/upload",
+    responses={**UPLOAD_ERRORS, **error_responses(404, 409)},
+    response_model=CreateResponse,
+    status_code=201,
+)
+async def upload_into_batch(
+    batch_id: str,
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: FileField,
+    country: Text = None,
+    allow_duplicates: Annotated[bool, Form()] = False,
+    dias_fecha_limite: Annotated[int | None, Form()] = None,
+    dias_fecha_maxima: Annotated[int | None, Form()] = None,
+    column_mapping: Text = None,
+    consolidate: Consolidate = None,
+) -> CreateResponse:
+    """Add a file's contacts to an active or paused batch, with the same validation,
+    duplicate and do-not-call rules and report as create (the batch's own contacts are
+    duplicates). 409 for a cancelled or completed batch; all or nothing."""
+    options = _options(
+        "-", None, None, "basic", country, allow_duplicates, None, dias_fecha_limite,
+        dias_fecha_maxima, column_mapping, consolidate,
+    )  # fmt: skip
+    append = AppendOptions(
+        **options.model_dump(
+            include={"country", "allow_duplicates", "dias_fecha_limite", "dias_fecha_maxima",
+                     "column_mapping", "consolidate"}
+        )
+    )  # fmt: skip
+    async with _saved_upload(file, request.app.state.settings) as path:
+        return await service.append_import(
+            session, principal, batch_id, append, path, filename=file.filename
         )
 
 

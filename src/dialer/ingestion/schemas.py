@@ -45,6 +45,18 @@ class ImportOptions(BaseModel):
         return v
 
 
+class AppendOptions(BaseModel):
+    """Options of an upload into an existing batch (account, type and call settings are
+    the batch's)."""
+
+    country: Literal["CL", "AR"] | None = None
+    allow_duplicates: bool = False
+    dias_fecha_limite: int | None = Field(None, ge=0, le=3650)
+    dias_fecha_maxima: int | None = Field(None, ge=0, le=3650)
+    column_mapping: dict[str, str | None] | None = None
+    consolidate: bool | None = None
+
+
 class ColumnRead(BaseModel):
     column: int = Field(description="1-based column position in the file")
     header: str

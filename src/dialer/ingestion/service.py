@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
@@ -49,8 +49,9 @@ from dialer.ingestion.reader import (
     phone_list,
 )
 from dialer.ingestion.repository import IngestionRepository
-from dialer.ingestion.rows import RowError, RowOptions
+from dialer.ingestion.rows import ProcessingType, RowError, RowOptions
 from dialer.ingestion.schemas import (
+    AppendOptions,
     ColumnRead,
     CreateResponse,
     IgnoredColumnRead,
@@ -66,7 +67,7 @@ from dialer.job.counters import counter_deltas
 from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.logging import get_logger
-from dialer.models import Account, Batch
+from dialer.models import Account, Batch, BatchStatus
 
 log = get_logger("dialer.ingestion")
 
@@ -520,7 +521,8 @@ async def create_import(
     progress: Progress | None = None,
     parallel: bool | None = None,
 ) -> CreateResponse:
-    """Create a batch with one job per accepted row, in the caller's transaction.
+    """Create a batch with one job per accepted row (per debtor when consolidating), in
+    the caller's transaction.
 
     ``parallel`` as in ``preview_import``.
 
@@ -529,11 +531,8 @@ async def create_import(
     """
     plan = await _plan(session, principal, options)
     name = options.batch_name or (Path(filename).stem if filename else path.stem)
-    repo = IngestionRepository.from_session(session)
-    max_attempts = plan.call_settings.retry_settings.max_attempts
-    created: list[Batch] = []
 
-    async def create_batch() -> None:
+    async def create_batch() -> Batch:
         batch, _ = await batch_service.create_batch(
             session,
             principal,
@@ -548,12 +547,82 @@ async def create_import(
             ),
             jobs=(),
         )
-        created.append(batch)
+        return batch
+
+    batch, fields, accepted = await _write_jobs(
+        session, plan, options, path, filename, progress, parallel, create_batch
+    )
+    return CreateResponse(
+        batch_id=batch.id, batch_name=batch.name, accepted=accepted, total_jobs=accepted,
+        **fields,
+    )  # fmt: skip
+
+
+async def append_import(
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: str,
+    options: AppendOptions,
+    path: Path,
+    *,
+    filename: str | None = None,
+    parallel: bool | None = None,
+) -> CreateResponse:
+    """Add a file's contacts to an open (active or paused) batch, with the same
+    validation, consolidation, duplicate and do-not-call rules as ``create_import``
+    (the batch's own contacts count as an active batch's). BatchNotEditable (409) for a
+    cancelled or completed batch; NoValidRows (422) when nothing can be added."""
+    batch = await batch_service.get_batch(session, principal, batch_id, for_update=True)
+    if batch.status not in (BatchStatus.ACTIVE, BatchStatus.PAUSED):
+        raise batch_service.BatchNotEditable(
+            f"batch '{batch.id}' is {batch.status}: contacts can no longer be added",
+            status=str(batch.status),
+        )
+    full = ImportOptions(
+        account_id=batch.account_id,
+        processing_type=cast(ProcessingType, batch.processing_type),
+        call_settings=CallSettings.model_validate(batch.call_settings or {}),
+        **options.model_dump(),
+    )
+    plan = await _plan(session, principal, full)
+
+    async def existing() -> Batch:
+        return batch
+
+    batch, fields, accepted = await _write_jobs(
+        session, plan, full, path, filename, None, parallel, existing, now=clock.now()
+    )
+    return CreateResponse(
+        batch_id=batch.id, batch_name=batch.name, accepted=accepted,
+        total_jobs=batch.total_jobs, **fields,
+    )  # fmt: skip
+
+
+async def _write_jobs(
+    session: AsyncSession,
+    plan: _Plan,
+    options: ImportOptions,
+    path: Path,
+    filename: str | None,
+    progress: Progress | None,
+    parallel: bool | None,
+    open_batch: Callable[[], Awaitable[Batch]],
+    *,
+    now: datetime | None = None,
+) -> tuple[Batch, dict[str, Any], int]:
+    """Stream the file's accepted rows into the batch ``open_batch`` gives (called while
+    the reader loads the file); returns the batch, the report fields and the jobs added."""
+    repo = IngestionRepository.from_session(session)
+    max_attempts = plan.call_settings.retry_settings.max_attempts
+    opened: list[Batch] = []
+
+    async def started() -> None:
+        opened.append(await open_batch())
 
     inserted: list[tuple[str, list[int]]] = []  # (id prefix, row numbers) per insert
 
     async def insert(chunk: Chunk) -> None:
-        batch = created[0]
+        batch = opened[0]
         prefix = repo.new_id_prefix()
         inserted.append((prefix, chunk.row_numbers))
         # Rows are validated and JSON-encoded already; no per-row model or ORM object.
@@ -561,7 +630,7 @@ async def create_import(
             batch_id=batch.id,
             account_id=batch.account_id,
             max_attempts=max_attempts,
-            now=batch.created_at,
+            now=now or batch.created_at,
             id_prefix=prefix,
             columns=(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
@@ -584,10 +653,9 @@ async def create_import(
 
     # The batch row is written while the reader loads the file.
     parsed, tally = await _run(
-        session, plan, options, path, filename, insert, progress, parallel, create_batch,
-        merge,
-    )  # fmt: skip
-    batch = created[0]
+        session, plan, options, path, filename, insert, progress, parallel, started, merge
+    )
+    batch = opened[0]
     if tally.accepted:
         # Counters move once for the whole file, through the shared counter rules.
         await job_service.bump_batch(
@@ -605,25 +673,22 @@ async def create_import(
             field="file",
             report=report,
         )
+    if tally.accepted and now is not None:
+        await session.refresh(batch)  # the counters after the bump
     await publish(
         session,
         account_id=plan.account.id,
         batch_id=batch.id,
         type="batch.imported",
-        data={"batch_id": batch.id, "total_jobs": tally.accepted, "rows": tally.rows},
-    )
+        data={"batch_id": batch.id, "total_jobs": batch.total_jobs if now else tally.accepted,
+              "rows": tally.rows, "added": tally.accepted},
+    )  # fmt: skip
     log.info(
-        "ingestion.batch_created",
+        "ingestion.batch_created" if now is None else "ingestion.batch_appended",
         account_id=plan.account.id,
         batch_id=batch.id,
         accepted=tally.accepted,
         invalid=tally.invalid,
         skipped=tally.duplicates + tally.do_not_call,
     )
-    return CreateResponse(
-        batch_id=batch.id,
-        batch_name=batch.name,
-        accepted=tally.accepted,
-        total_jobs=tally.accepted,
-        **fields,
-    )
+    return batch, fields, tally.accepted
