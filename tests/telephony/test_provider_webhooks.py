@@ -31,7 +31,7 @@ from dialer.models import Batch, CallAttempt, Job, LedgerEntry
 from dialer.telephony import registry
 from dialer.telephony.providers.retell import sign
 from dialer.telephony.providers.routing import AccountRoutedProvider
-from dialer.telephony.providers.twilio import compute_signature
+from dialer.telephony.providers.twilio import compute_signature, sign_report
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
 from tests.script.accounts import make_account
@@ -298,3 +298,50 @@ class TestTwilioWebhooks:
         again = await post(machine)
         assert again.json()["applied"] == 0
         assert await snapshot(database, attempt.id) == state
+
+
+class TestTwilioAgentReport:
+    async def test_agent_report_adds_the_result_after_the_call_ended(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        client: httpx.AsyncClient, frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        attempt, sent = await dial_one(database, settings, admin, "twilio")
+        r = await admin.put("/api/v1/accounts/acc-acme/providers/twilio",
+                            json={"credentials": {"report_secret": "rsec_acme"}})  # fmt: skip
+        assert r.status_code == 200, r.text
+        fields = dict(httpx.QueryParams(sent.content.decode()).multi_items())
+        callback = fields["StatusCallback"]
+        sid = "CA5d0d0d8047bf685c3f0ff980fe62c123"
+        report = json.dumps({
+            "attempt_id": attempt.id, "call_sid": sid,
+            "transcript": "Agente: ¿Hablo con María José?\nCliente: Sí. Pago el 20/03/2026.",
+            "summary": "Promete pagar el 20/03/2026.", "business_result": "promesa_de_pago",
+            "extracted": {"fecha_promesa": "20/03/2026", "monto_promesa": "1.234.567"},
+        }).encode()  # fmt: skip
+
+        async def post_report(secret: str = "rsec_acme") -> httpx.Response:
+            sig = sign_report(report, secret, frozen_clock.now())
+            return await client.post("/api/v1/webhooks/twilio/report", content=report,
+                                     headers={"content-type": "application/json",
+                                              "x-dialer-signature": sig})  # fmt: skip
+
+        assert (await post_report()).status_code == 409  # the call has not ended yet
+        human = {**load("twilio", "status_callback_completed_human"), "CallSid": sid}
+        VENDOR.records[sid] = {"sid": sid, "status": "completed", "answered_by": "human",
+                               "duration": human["CallDuration"]}  # fmt: skip
+        r = await client.post(
+            callback[len(settings.PUBLIC_BASE_URL):], content=urlencode(human),
+            headers={"content-type": "application/x-www-form-urlencoded",
+                     "x-twilio-signature": compute_signature(callback, human, TWILIO_TOKEN)},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        ended = await snapshot(database, attempt.id)
+        assert (await post_report(secret="rsec_other")).status_code == 401
+        r = await post_report()
+        assert r.status_code == 200, r.text
+        assert r.json()["applied"] == 1
+        state = await snapshot(database, attempt.id)
+        assert state["attempt"][2] == "promise_to_pay"
+        assert state["extracted"]["promise_date"] == "2026-03-20"
+        # The report changes no money and no counters.
+        assert (state["ledger"], state["batch"]) == (ended["ledger"], ended["batch"])

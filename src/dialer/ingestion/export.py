@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,9 @@ COLUMNS = (
     "minutes",
     "cost",
     "completed_at",
+    # The provider's own report of the job's last attempt that has one.
+    "provider_cost",
+    "collected_variables",
 )
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -112,6 +116,33 @@ async def _recordings(session: AsyncSession, job_ids: list[str]) -> dict[str, st
         .order_by(CallAttempt.job_id, CallAttempt.number)
     )
     return {job_id: str(url) for job_id, url in rows}
+
+
+async def _provider_reports(
+    session: AsyncSession, job_ids: list[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """Each job's latest provider cost and collected variables, as export text."""
+    rows = await session.execute(
+        select(CallAttempt.job_id, CallAttempt.provider_cost, CallAttempt.collected_variables)
+        .where(
+            CallAttempt.job_id.in_(job_ids),
+            (CallAttempt.provider_cost.is_not(None))
+            | (CallAttempt.collected_variables.is_not(None)),
+        )
+        .order_by(CallAttempt.job_id, CallAttempt.number)
+    )
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for job_id, cost, collected in rows:
+        cost_text = (
+            f"{cost['amount']} {cost.get('unit', '')}".strip()
+            if isinstance(cost, dict) and cost.get("amount") is not None
+            else None
+        )
+        collected_text = (
+            json.dumps(collected, ensure_ascii=False, sort_keys=True) if collected else None
+        )
+        out[job_id] = (cost_text, collected_text)
+    return out
 
 
 async def _page(
@@ -221,6 +252,7 @@ async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]
             answered = await _answered(session, ids)
             promise_status = await _promise_status(session, ids)
             recordings = await _recordings(session, ids)
+            reports = await _provider_reports(session, ids)
         for r in page:
             payload = r.payload or {}
             currency = str(payload.get("currency") or "CLP")
@@ -264,6 +296,7 @@ async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]
                 round(r.billed_seconds / 60, 2),
                 to_display(target.plan, r.cost_units),
                 r.completed_at.isoformat() if r.completed_at else None,
+                *reports.get(r.id, (None, None)),
             ]
             yield [neutralise(v) for v in values]
         last = page[-1]

@@ -48,6 +48,10 @@ class AttemptRead(BaseModel):
     )
     recording_url: str | None = None
     error: str | None
+    # The provider's own report of the call (besides recording_url).
+    provider_cost: dict[str, Any] | None = None
+    collected_variables: dict[str, Any] | None = None
+    provider_ids: dict[str, str] | None = None
 
 
 class PromiseRead(BaseModel):

@@ -99,3 +99,12 @@ class CallAttempt(TimestampedMixin, Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
     recording_url: Mapped[str | None] = mapped_column(String(2000))
     error: Mapped[str | None] = mapped_column(Text)
+    # What the provider itself reported about the call (besides recording_url).
+    # {"amount": 11.025, "unit": "usd_cents"}: the provider's charge, as it reports it.
+    provider_cost: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # Variables the agent collected during the call (Retell collected_dynamic_variables,
+    # Vapi artifact.variableValues, ElevenLabs data collection).
+    collected_variables: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # Further provider ids of the call by name (the Twilio CallSid behind an ElevenLabs
+    # conversation, a Vapi control URL...).
+    provider_ids: Mapped[dict[str, str] | None] = mapped_column(PortableJSON)

@@ -1,4 +1,4 @@
-"""Provider webhooks: ``POST /api/v1/webhooks/{provider}``.
+"""Provider webhooks: ``POST /api/v1/webhooks/{provider}`` and the Twilio agent report.
 
 Authenticated by the provider's signature (401 when it does not verify), idempotent
 (replays answer 200 and change nothing). The body is read raw because signatures are
@@ -12,9 +12,21 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from dialer.db.session import WriteSession
+from dialer.telephony.report import receive_agent_report
 from dialer.telephony.webhooks import receive_webhook
 
 router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/api/v1/webhooks/twilio/report")
+async def twilio_agent_report(request: Request, session: WriteSession) -> dict[str, Any]:
+    """The voice agent's transcript and business result for a Twilio call (signed with the
+    account's ``report_secret``; 409 while the call has not ended: retry)."""
+    applied = await receive_agent_report(
+        session, body=await request.body(), headers=request.headers,
+        settings=request.app.state.settings,
+    )  # fmt: skip
+    return {"ok": True, "applied": applied}
 
 
 @router.post("/api/v1/webhooks/{provider}")
