@@ -234,13 +234,13 @@ def main() -> None:
 def report(args: argparse.Namespace, samples: dict[str, dict[str, list[float]]]) -> None:
     print(f"\n[{args.db}] {args.requests} requests per endpoint and database, "
           f"{args.batches} batches x {args.days} days x {args.hours} h of roll-up")  # fmt: skip
-    print(
-        f"{'endpoint':<28} {'1k p50':>8} {'1k p99':>8} {'1M p50':>8} {'1M p99':>8} {'ratio p99':>9}"
-    )
+    small, large = (f"{n:,}" for n in (args.small_jobs, args.jobs))
+    print(f"{'endpoint':<28} {small + ' p50':>12} {small + ' p99':>12} {large + ' p50':>16} "
+          f"{large + ' p99':>16} {'ratio p99':>9}")  # fmt: skip
     for name in samples["small"]:
         s, big = samples["small"][name], samples["large"][name]
-        print(f"{name:<28} {pct(s, 50):8.1f} {pct(s, 99):8.1f} {pct(big, 50):8.1f} "
-              f"{pct(big, 99):8.1f} {pct(big, 99) / pct(s, 99):9.2f}")  # fmt: skip
+        print(f"{name:<28} {pct(s, 50):12.1f} {pct(s, 99):12.1f} {pct(big, 50):16.1f} "
+              f"{pct(big, 99):16.1f} {pct(big, 99) / pct(s, 99):9.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
