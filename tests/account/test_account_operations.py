@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from dialer.billing import service as billing
+from dialer.billing.service import Charge
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import PlanType
@@ -109,12 +110,10 @@ class TestUnlimitedPlan:
         assert all(c.reserved_units == 300 for c in claimed)
         assert await ledger_sum(database, acc) == -900
         first = claimed[0]
+        charge = Charge(acc, first.attempt_id, first.batch_id, first.job_id, reserved=300, cost=120)
         async with database.write() as s:
-            account = await billing.lock_account(s, acc)
-            charged = await billing.settle(
-                s, account, reserved=300, cost=120, attempt_id=first.attempt_id,
-                batch_id=first.batch_id, job_id=first.job_id,
-            )  # fmt: skip
+            [settled] = await billing.settle(s, [charge], now=frozen_clock.now())
+        charged = settled.charged
         # Charged in full (no balance to cap at): usage is metered, in seconds.
         assert charged == 120
         assert (await account_row(database, acc)).balance == -600 - 120

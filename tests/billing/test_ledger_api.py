@@ -10,9 +10,11 @@ import pytest
 from dialer.billing import service as billing
 from dialer.billing.errors import InsufficientBalance
 from dialer.billing.repository import LedgerRepository
+from dialer.billing.service import BalanceMoved, Charge, Entry, Hold
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus
-from dialer.models import CallAttempt
+from dialer.kit import clock
+from dialer.models import CallAttempt, EntryKind
 from tests.account.helpers import create_account, create_batch
 
 
@@ -98,15 +100,21 @@ class TestTransactions:
     ) -> None:
         for m in (1, 2, 3):
             await admin.post("/api/v1/accounts/led-acc/topup", json={"minutes": m})
-        # A call: hold 5 minutes, then settle at 2 minutes.
+        # A call: hold 5 minutes, then settle at 2 minutes (the claim's and the
+        # settlement's own bulk forms).
         async with database.write() as s:
             account = await billing.lock_account(s, "led-acc")
-            assert await billing.reserve(
-                s, account, 300, attempt_id="att-9", batch_id="b", job_id="j"
+            await billing.reserve_many(s, account, [Hold("att-9", "b", "j", 300)], now=clock.now())
+            [settled] = await billing.settle(
+                s, [Charge("led-acc", "att-9", "b", "j", reserved=300, cost=120)], now=clock.now()
             )
-            await billing.settle(
-                s, account, reserved=300, cost=120, attempt_id="att-9", batch_id="b", job_id="j"
+            assert settled.charged == 120
+            # Settling the same attempt again (a replayed event) changes nothing.
+            [again] = await billing.settle(
+                s, [Charge("led-acc", "att-9", "b", "j", reserved=300, cost=120)], now=clock.now()
             )
+            assert again.charged == 0
+            assert again.entries == ()
         r = await admin.get("/api/v1/accounts/led-acc/transactions", params={"limit": 3})
         page = r.json()
         assert page["total"] == 7
@@ -133,7 +141,9 @@ class TestTransactions:
         job_id = (await admin.get(f"/api/v1/batches/{bid}/jobs")).json()["items"][0]["job_id"]
         async with database.write() as s:
             account = await billing.lock_account(s, "led-acc")
-            await billing.reserve(s, account, 240, attempt_id="att-1", batch_id=bid, job_id=job_id)
+            await billing.reserve_many(
+                s, account, [Hold("att-1", bid, job_id, 240)], now=clock.now()
+            )
             s.add(
                 CallAttempt(
                     id="att-1", job_id=job_id, batch_id=bid, account_id="led-acc", number=1,
@@ -151,17 +161,22 @@ class TestTransactions:
     ) -> None:
         async with database.write() as s:
             account = await billing.lock_account(s, "led-acc")
-            assert not await billing.reserve(
-                s, account, 601, attempt_id="att-x", batch_id="b", job_id="j"
-            )
+            with pytest.raises(BalanceMoved):
+                await billing.reserve_many(
+                    s, account, [Hold("att-x", "b", "j", 601)], now=clock.now()
+                )
             with pytest.raises(InsufficientBalance):
-                await billing.append(
-                    s, account, kind=billing.EntryKind.CHARGE, amount=-601, key="k-neg"
+                await billing.append_entries(
+                    s,
+                    {"led-acc": account},
+                    [Entry("led-acc", EntryKind.CHARGE, -601, "k-neg")],
+                    now=clock.now(),
                 )
             # A call longer than the balance is charged up to the balance, never below zero.
-            charged = await billing.settle(
-                s, account, reserved=0, cost=900, attempt_id="att-y", batch_id="b", job_id="j"
+            [settled] = await billing.settle(
+                s, [Charge("led-acc", "att-y", "b", "j", reserved=0, cost=900)], now=clock.now()
             )
+        charged = settled.charged
         assert charged == 600
         bal = (await admin.get("/api/v1/accounts/led-acc/balance")).json()
         assert bal["balance_units"] == 0

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import generate_account_key, hash_key
-from dialer.job.counters import counter_deltas
+from dialer.job.counters import plan_transition
 from dialer.job.service import bump_batch
 from dialer.job.states import JobStatus
 from dialer.kit import clock
@@ -73,6 +73,6 @@ async def create_batch(
         session.add(job)
         created.append(job)
     await session.flush()
-    await bump_batch(session, batch.id, account.id, counter_deltas(None, JobStatus.PENDING, jobs))
+    await bump_batch(session, batch.id, account.id, plan_transition(None, JobStatus.PENDING, jobs))
     await session.refresh(batch)
     return batch, created

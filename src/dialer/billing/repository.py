@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,21 @@ class LedgerRepository:
     async def has_key(self, key: str) -> bool:
         stmt = select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)
         return (await self.session.execute(stmt)).first() is not None
+
+    async def entry_by_key(self, key: str) -> LedgerEntry | None:
+        stmt = select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def keys_of_attempts(self, attempt_ids: Collection[str]) -> set[str]:
+        """The idempotency keys of these attempts' entries."""
+        if not attempt_ids:
+            return set()
+        # By attempt id (indexed, a few rows each): an IN list of thousands of keys made
+        # PostgreSQL scan the whole ledger.
+        stmt = select(LedgerEntry.idempotency_key).where(
+            LedgerEntry.attempt_id.in_(set(attempt_ids))
+        )
+        return set((await self.session.execute(stmt)).scalars().all())
 
     async def sum_for(self, account_id: str) -> int:
         stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(

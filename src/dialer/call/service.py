@@ -9,8 +9,10 @@
   before dialing, the provider proved it has no call for an unknown attempt) -> the hold
   is released, the job waits again and the attempt is not counted.
 
-Final outcomes go through ``dialer.telephony.webhooks.handle_events`` only.
-Lock order everywhere: job row, then account row, then batch row (see worker/claim.py).
+Final outcomes go through ``dialer.call.settlement`` only (provider webhooks, the
+simulated carrier and the rescuer's timeouts all reach it through
+``telephony.webhooks.handle_events``). Lock order everywhere: job rows, then batch rows,
+then account rows (see worker/claim.py).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.billing.service import lock_account, release
+from dialer.billing.service import Charge, settle
 from dialer.db.bulk import update_rows
 from dialer.db.session import dialect_of
+from dialer.job.counters import plan_transition
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
 from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus, can_transition
@@ -132,7 +135,8 @@ async def mark_placed_many(
             if job.current_attempt_id == attempt_id and can_transition(
                 job.status, JobStatus.IN_PROGRESS
             ):
-                # DIALING -> IN_PROGRESS moves no batch counter: no transition() round trips.
+                # DIALING -> IN_PROGRESS moves no batch counter: written here in bulk.
+                assert not plan_transition(job.status, JobStatus.IN_PROGRESS)
                 job_rows[job.id] = {
                     "k_id": job.id,
                     "status": JobStatus.IN_PROGRESS,
@@ -211,10 +215,12 @@ async def abandon_attempt(
             attempts=max(job.attempts - 1, 0), wait_reason=reason,
         )  # fmt: skip
     # The account row last (lock order: jobs -> batch -> account; see worker/claim.py).
-    account = await lock_account(session, attempt.account_id)
-    await release(
-        session, account, reserved=attempt.reserved_units, attempt_id=attempt.id,
-        batch_id=attempt.batch_id, job_id=attempt.job_id,
+    # Settled at no cost: the hold is given back (once), nothing is charged.
+    await settle(
+        session,
+        [Charge(attempt.account_id, attempt.id, attempt.batch_id, attempt.job_id,
+                attempt.reserved_units, 0)],
+        now=now,
     )  # fmt: skip
     await session.flush()
     return True

@@ -63,7 +63,7 @@ from dialer.ingestion.schemas import (
     SkippedRowRead,
 )
 from dialer.job import service as job_service
-from dialer.job.counters import counter_deltas
+from dialer.job.counters import plan_transition
 from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.logging import get_logger
@@ -662,7 +662,7 @@ async def _write_jobs(
             session,
             batch.id,
             batch.account_id,
-            counter_deltas(None, JobStatus.PENDING, tally.accepted),
+            plan_transition(None, JobStatus.PENDING, tally.accepted),
         )
     fields = _report_fields(plan, parsed, tally)
     if tally.accepted == 0:

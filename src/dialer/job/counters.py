@@ -1,8 +1,13 @@
-"""Batch counter deltas for a job status change. Pure."""
+"""The one checked state change, as a plan: the transition table consulted and the batch
+counter deltas computed. Pure. ``job.service.transition`` and every bulk path (claim,
+snooze, settlement, cancel, import) write a status only after planning it here."""
 
 from __future__ import annotations
 
-from dialer.job.states import FINAL, IN_FLIGHT, JobStatus
+from collections import Counter
+
+from dialer.errors import Conflict
+from dialer.models.states import IN_FLIGHT, JobStatus, can_transition
 
 _FINAL_COUNTER = {
     JobStatus.COMPLETED: "completed_jobs",
@@ -11,26 +16,35 @@ _FINAL_COUNTER = {
 }
 
 
-def counter_deltas(src: JobStatus | None, dst: JobStatus, n: int = 1) -> dict[str, int]:
-    """How batch counters move when ``n`` jobs go from ``src`` (None = new) to ``dst``."""
-    deltas: dict[str, int] = {}
+class InvalidTransition(Conflict):
+    """This job cannot move to that state."""
 
-    def add(col: str, v: int) -> None:
-        deltas[col] = deltas.get(col, 0) + v
 
+def _bucket(status: JobStatus) -> str:
+    # pending_jobs counts every job that is not final (waiting or in flight).
+    return _FINAL_COUNTER.get(status, "pending_jobs")
+
+
+def plan_transition(src: JobStatus | None, dst: JobStatus, n: int = 1) -> Counter[str]:
+    """Batch counter deltas for ``n`` jobs moving from ``src`` (None: new jobs) to ``dst``.
+
+    Raises InvalidTransition when the state table forbids the move (new jobs start
+    PENDING). The result holds only the counters that move; sum the plans of several
+    moves with ``Counter.update`` (``+`` would drop the negative deltas).
+    """
     if src is None:
-        add("total_jobs", n)
+        if dst != JobStatus.PENDING:
+            raise InvalidTransition(f"new jobs start {JobStatus.PENDING}, not {dst}")
+    elif not can_transition(src, dst):
+        raise InvalidTransition(f"{src} -> {dst} is not allowed")
+    deltas: Counter[str] = Counter()
+    if src is None:
+        deltas["total_jobs"] += n
     else:
-        if src not in FINAL:
-            add("pending_jobs", -n)
-        else:
-            add(_FINAL_COUNTER[src], -n)
+        deltas[_bucket(src)] -= n
         if src in IN_FLIGHT:
-            add("in_progress_jobs", -n)
-    if dst not in FINAL:
-        add("pending_jobs", n)
-    else:
-        add(_FINAL_COUNTER[dst], n)
+            deltas["in_progress_jobs"] -= n
+    deltas[_bucket(dst)] += n
     if dst in IN_FLIGHT:
-        add("in_progress_jobs", n)
-    return {k: v for k, v in deltas.items() if v}
+        deltas["in_progress_jobs"] += n
+    return Counter({k: v for k, v in deltas.items() if v})

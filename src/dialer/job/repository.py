@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,7 +62,9 @@ class JobRepository:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def apply_batch_deltas(self, batch_id: str, deltas: dict[str, int], **extra: Any) -> int:
+    async def apply_batch_deltas(
+        self, batch_id: str, deltas: Mapping[str, int], **extra: Any
+    ) -> int:
         """Atomically add deltas to batch counters; returns the new pending_jobs."""
         values: dict[str, Any] = {col: getattr(Batch, col) + d for col, d in deltas.items()}
         values.update(extra)

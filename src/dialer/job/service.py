@@ -1,28 +1,25 @@
-"""Job state changes. Every status change goes through ``transition`` so the state table
-is checked and the batch counters move in the same transaction."""
+"""Job state changes. A status is written only after ``plan_transition`` checked it against
+the state table; ``transition`` (one job) and ``bulk_transition`` (every job of a batch in
+some states) move the batch counters in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.errors import Conflict
 from dialer.events.service import publish
-from dialer.job.counters import counter_deltas
+from dialer.job.counters import InvalidTransition, plan_transition
 from dialer.job.repository import JobRepository
 from dialer.job.schemas import NewJob
 from dialer.job.states import FINAL, JobStatus, can_transition
 from dialer.kit import clock
 from dialer.kit.ids import new_id
 from dialer.models import Batch, BatchStatus, Job, OutboxEvent
-
-
-class InvalidTransition(Conflict):
-    """This job cannot move to that state."""
 
 
 async def transition(
@@ -33,17 +30,13 @@ async def transition(
     Raises InvalidTransition when the state table forbids it; callers handling
     provider events check ``can_transition`` first so stale events are ignored.
     """
-    src = job.status
-    if not can_transition(src, dst):
-        raise InvalidTransition(f"job {job.id}: {src} -> {dst} is not allowed")
+    deltas = set_status(job, dst)
     now = clock.now()
-    job.status = dst
     for k, v in changes.items():
         setattr(job, k, v)
     if dst in FINAL and job.completed_at is None:
         job.completed_at = now
     await session.flush()
-    deltas = counter_deltas(src, dst)
     if deltas:
         await bump_batch(session, job.batch_id, job.account_id, deltas)
     if publish_event:
@@ -57,8 +50,23 @@ async def transition(
         )
 
 
+def set_status(job: Job, dst: JobStatus) -> Counter[str]:
+    """Write a checked status change on an in-memory job, for bulk paths that apply the
+    returned counter deltas once per batch themselves. Raises InvalidTransition."""
+    try:
+        deltas = plan_transition(job.status, dst)
+    except InvalidTransition as exc:
+        raise InvalidTransition(f"job {job.id}: {exc}") from None
+    job.status = dst
+    return deltas
+
+
 async def bump_batch(
-    session: AsyncSession, batch_id: str, account_id: str, deltas: dict[str, int], **extra: Any
+    session: AsyncSession,
+    batch_id: str,
+    account_id: str,
+    deltas: Mapping[str, int],
+    **extra: Any,
 ) -> None:
     """Apply counter deltas; completes the batch when nothing is left to do."""
     pending = await JobRepository.from_session(session).apply_batch_deltas(
@@ -125,7 +133,7 @@ async def bulk_transition(
         if n:
             total += n
             await JobRepository.from_session(session).apply_batch_deltas(
-                batch_id, counter_deltas(s, dst, n)
+                batch_id, plan_transition(s, dst, n)
             )
     return total
 
@@ -190,6 +198,6 @@ async def insert_jobs(
             session,
             batch.id,
             batch.account_id,
-            counter_deltas(None, JobStatus.PENDING, total),
+            plan_transition(None, JobStatus.PENDING, total),
         )
     return total

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.db.base import Base, TimestampedMixin
 from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
-from dialer.job.states import AttemptStatus, JobStatus
+from dialer.models.states import AttemptStatus, JobStatus
 
 
 class Job(TimestampedMixin, Base):

@@ -3,6 +3,8 @@
 Requests and results are frozen dataclasses with no vendor types and no hidden clock.
 Errors split into Retryable (try again later, same phone) and Permanent (this number
 or request will never work); the retry policy branches on that split only.
+``CallEvent`` (what every adapter's webhooks become) is the call domain's own type,
+re-exported here for the adapters.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from dialer.call.event import CallEvent
 from dialer.job.states import Outcome
 
 
@@ -82,45 +85,6 @@ class PlacedCall:
     other_ids: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class CallEvent:
-    """A provider status callback, normalised.
-
-    ``final`` events carry the outcome; non-final ones (ringing, answered, started)
-    only move the attempt forward. ``event_key`` identifies the event for dedupe.
-    """
-
-    provider: str
-    provider_call_id: str
-    event_key: str
-    attempt_id: str | None
-    final: bool
-    status: str  # provider's own status word
-    outcome: str | None = None  # dialer.job.states.Outcome value when final
-    business_result: str | None = None
-    duration_s: int = 0
-    started_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    transcript: str | None = None
-    summary: str | None = None
-    extracted: Mapping[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    recording_url: str | None = None
-    # What the provider charged, as it reports it: {"amount": 12.5, "unit": "usd_cents"}.
-    provider_cost: Mapping[str, Any] = field(default_factory=dict)
-    # Variables the agent collected or changed during the call (Retell
-    # ``collected_dynamic_variables``, Vapi ``artifact.variableValues``).
-    collected_variables: Mapping[str, Any] = field(default_factory=dict)
-    # False when the provider refused before dialing (concurrency limit): no attempt spent.
-    spend_attempt: bool = True
-    other_ids: Mapping[str, str] = field(default_factory=dict)
-    # Only the adapter that verified the webhook may vouch for the outcome; a final
-    # event whose outcome must be confirmed with the provider first sets this.
-    needs_confirmation: bool = False
-
-
 @runtime_checkable
 class Provider(Protocol):
     name: str
@@ -173,3 +137,20 @@ def check_event(event: CallEvent) -> None:
         value = getattr(event, name)
         if value is not None and not isinstance(value, datetime):
             raise ValueError(f"{name} is not a time")
+
+
+__all__ = [
+    "MAX_CALL_SECONDS",
+    "CallEvent",
+    "CallOutcomeUnknown",
+    "CallRequest",
+    "InvalidNumberError",
+    "PermanentProviderError",
+    "PlacedCall",
+    "Provider",
+    "ProviderBusy",
+    "ProviderError",
+    "RetryableProviderError",
+    "WebhookVerificationError",
+    "check_event",
+]

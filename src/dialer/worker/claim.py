@@ -38,7 +38,8 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,22 +47,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
-from dialer.batch.settings import CallSettings, resolve_settings
-from dialer.batch.windows import Schedule, is_open, next_open, schedule_for
+from dialer.batch.rules import batch_rules
+from dialer.batch.settings import CallSettings
+from dialer.batch.windows import Schedule, is_open, next_open
 from dialer.billing.pricing import limited, reservation
-from dialer.billing.repository import read_account, serialize_claims, take_balance
-from dialer.billing.service import pricing_of
+from dialer.billing.repository import read_account, serialize_claims
+from dialer.billing.service import Hold, pricing_of, reserve_many
 from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
-from dialer.job.counters import counter_deltas
-from dialer.job.service import bump_batch
+from dialer.job.service import bump_batch, set_status
 from dialer.job.states import WAITING, AttemptStatus, JobStatus
 from dialer.kit.ids import new_id
-from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, EntryKind, Job
-from dialer.models.ledger import LedgerEntry
+from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, Job
 from dialer.script.pinned import script_for_batch
 from dialer.script.render import job_variables
 
@@ -164,49 +163,26 @@ class _Writes:
     sorted by batch id, then account balances sorted by account id — the order every
     other path (webhook settlement, cancel, rescue) takes them in, so no deadlock."""
 
-    batches: dict[str, tuple[str, dict[str, int], dict[str, Any]]] = field(default_factory=dict)
-    reservations: dict[str, tuple[Account, list[tuple[Job, str, int]]]] = field(
-        default_factory=dict
-    )
+    batches: dict[str, tuple[str, Counter[str], dict[str, Any]]] = field(default_factory=dict)
+    reservations: dict[str, tuple[Account, list[Hold]]] = field(default_factory=dict)
 
-    def bump(self, batch_id: str, account_id: str, deltas: dict[str, int], **extra: Any) -> None:
-        _, d, x = self.batches.setdefault(batch_id, (account_id, {}, {}))
-        for k, v in deltas.items():
-            d[k] = d.get(k, 0) + v
+    def bump(self, batch_id: str, account_id: str, deltas: Mapping[str, int], **extra: Any) -> None:
+        _, d, x = self.batches.setdefault(batch_id, (account_id, Counter(), {}))
+        d.update(deltas)
         x.update(extra)
 
-    def reserve(self, account: Account, units: int, job: Job, attempt_id: str) -> None:
-        self.reservations.setdefault(account.id, (account, []))[1].append((job, attempt_id, units))
+    def reserve(self, account: Account, hold: Hold) -> None:
+        self.reservations.setdefault(account.id, (account, []))[1].append(hold)
 
     async def apply(self, session: AsyncSession, now: datetime) -> None:
         for batch_id in sorted(self.batches):
-            account_id, deltas, extra = self.batches[batch_id]
-            deltas = {k: v for k, v in deltas.items() if v}
+            account_id, counts, extra = self.batches[batch_id]
+            deltas = {k: v for k, v in counts.items() if v}
             if deltas or extra:
                 await bump_batch(session, batch_id, account_id, deltas, **extra)
         for account_id in sorted(self.reservations):
-            account, items = self.reservations[account_id]
-            await _reserve(session, account, items, now)
-
-
-_settings_cache: dict[tuple[str, str], tuple[CallSettings, Schedule]] = {}
-
-
-def batch_rules(
-    batch_id: str, call_settings: dict[str, Any], *, timezone: str, country: str | None
-) -> tuple[CallSettings, Schedule]:
-    """The validated settings and calling schedule of a batch (cached by content)."""
-    # Parsing call_settings and building the schedule is pure; cache by content so the
-    # claim loop does not re-validate the same JSON every poll.
-    key = (batch_id, repr(sorted(call_settings.items())) + timezone + (country or ""))
-    hit = _settings_cache.get(key)
-    if hit is None:
-        settings = resolve_settings(call_settings, account_timezone=timezone)
-        schedule = schedule_for(settings, default_timezone=timezone, country=country)
-        if len(_settings_cache) > 4096:
-            _settings_cache.clear()
-        hit = _settings_cache[key] = (settings, schedule)
-    return hit
+            account, holds = self.reservations[account_id]
+            await reserve_many(session, account, holds, now=now)
 
 
 async def claim_due_jobs(
@@ -495,16 +471,13 @@ async def _apply_filters(
         remaining = [j for j in jobs if j.id not in snoozed]
         if remaining:
             snoozed.update(await f(session, ctx, remaining, now))
-    deltas: dict[str, int] = {}
+    deltas: Counter[str] = Counter()
     for job in jobs:
         s = snoozed.get(job.id)
         if s is None:
             continue
         # A snooze spends no attempt: only the due time and the visible reason move.
-        if job.status != JobStatus.SCHEDULED:
-            for k, v in counter_deltas(job.status, JobStatus.SCHEDULED).items():
-                deltas[k] = deltas.get(k, 0) + v
-        job.status = JobStatus.SCHEDULED
+        deltas.update(set_status(job, JobStatus.SCHEDULED))
         job.next_attempt_at = max(s.until, now)
         job.wait_reason = s.reason
     if deltas:
@@ -541,15 +514,13 @@ async def _dial(
     local_now = now.astimezone(ZoneInfo(c.settings.timezone or c.account_timezone))
     out: list[ClaimedJob] = []
     attempts: list[dict[str, Any]] = []
-    deltas: dict[str, int] = {}
+    deltas: Counter[str] = Counter()
     for job in jobs:
         attempt_id = new_id("att")
         phones = job.phones or []
         index = job.phone_index if 0 <= job.phone_index < len(phones) else 0
         phone = phones[index] if phones else ""
-        for k, v in counter_deltas(job.status, JobStatus.DIALING).items():
-            deltas[k] = deltas.get(k, 0) + v
-        job.status = JobStatus.DIALING
+        deltas.update(set_status(job, JobStatus.DIALING))
         job.attempts += 1
         job.phone_index = index
         job.lease_expires_at = lease_until
@@ -572,7 +543,7 @@ async def _dial(
             }
         )  # fmt: skip
         if per_job > 0:
-            writes.reserve(account, per_job, job, attempt_id)
+            writes.reserve(account, Hold(attempt_id, job.batch_id, job.id, per_job))
         out.append(
             ClaimedJob(
                 job_id=job.id, attempt_id=attempt_id, attempt_number=job.attempts,
@@ -598,34 +569,3 @@ async def _dial(
         c.started = True
     writes.bump(c.batch_id, c.account_id, deltas, **extra)
     return out
-
-
-class BalanceMoved(Exception):
-    """The balance fell below what this claim read (a concurrent charge): claim again."""
-
-
-async def _reserve(
-    session: AsyncSession, account: Account, items: list[tuple[Job, str, int]], now: datetime
-) -> None:
-    # The bulk equivalent of billing.service.reserve, done LAST so the account row is
-    # locked (by this one UPDATE) only until commit. The keys are brand-new attempt ids,
-    # so no idempotency lookup is needed.
-    total = sum(units for _, _, units in items)
-    new_balance = await take_balance(session, account.id, total, enforce=limited(account.plan_type))
-    if new_balance is None:
-        raise BalanceMoved(account.id)
-    balance = new_balance + total
-    entries: list[dict[str, Any]] = []
-    for job, attempt_id, units in items:
-        balance -= units
-        entries.append(
-            {
-                "account_id": account.id, "kind": EntryKind.RESERVATION, "amount": -units,
-                "balance_after": balance, "idempotency_key": f"reserve:{attempt_id}",
-                "batch_id": job.batch_id, "job_id": job.id, "attempt_id": attempt_id,
-                "created_at": now,
-            }
-        )  # fmt: skip
-    await insert_rows(session, LedgerEntry, entries)
-    # The row was updated in SQL: record the new value without marking it dirty.
-    set_committed_value(account, "balance", new_balance)

@@ -1,4 +1,4 @@
-"""Property tests of the retry policy (``worker/retry.py``): whatever the settings, the
+"""Property tests of the retry policy (``batch/retry.py``): whatever the settings, the
 outcome and the phone a job is on, the decision keeps the promises operators rely on."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from dialer.batch.retry import GiveUp, JobState, Retry, decide
 from dialer.batch.settings import CallSettings, RetryRule, RetrySettings
 from dialer.job.states import JobStatus, Outcome
-from dialer.worker.retry import GiveUp, JobState, Retry, decide
 
 RULE_OUTCOMES = ("no_answer", "busy", "voicemail", "failed")
 UNANSWERED = (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.VOICEMAIL, Outcome.FAILED)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dialer.batch.settings import CallSettings
-from dialer.job.states import JobStatus, Outcome
+from dialer.models.states import JobStatus, Outcome
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,537 @@
+"""Settlement: what a call's events do to its attempt, its job, billing, the batch counters,
+the contact log and the event feed. Read -> pure plan -> apply.
+
+``apply_events`` (called with deduplicated events, in the caller's transaction):
+
+1. read: the attempts the events name (by our attempt id when echoed, else by provider
+   call id); lock their jobs (PostgreSQL FOR UPDATE, id order) and read the attempts
+   again under the locks — another transaction may have finished them meanwhile;
+2. a non-final event moves a DIALING (or UNKNOWN) attempt and its job to IN_PROGRESS; an event for an ended
+   attempt is stale, except a later post-call analysis (``call.analysis``);
+3. final events: read the accounts (unlocked: pricing, timezone, balance) and batch rows,
+   and the ledger keys these attempts already used; ``plan_endings`` (pure) computes,
+   per ended attempt, its billing (``billing.plan_settlement``), its job's next step
+   (``batch.retry.decide`` through ``plan_transition``), the contact-log row and the
+   counter deltas; ``_apply`` writes the plan in bulk.
+
+Lock order (as in the claim): jobs -> hourly stats -> batch rows -> account rows. The
+accounts are locked only for the ledger at the very end, so a busy account's claims and
+settlements do not queue behind each other's whole transactions. If a balance moved
+between the read and the lock, the money is planned again on the locked value (charges
+only differ when one is capped at the balance, and the rows they touch are ours).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from dialer.batch.retry import GiveUp, JobState, decide
+from dialer.batch.rules import batch_rules
+from dialer.billing.pricing import call_cost
+from dialer.billing.repository import read_account
+from dialer.billing.service import (
+    Charge,
+    Settlement,
+    append_entries,
+    lock_account,
+    plan_settlement,
+    pricing_of,
+    unlimited_ids,
+    used_keys,
+)
+from dialer.call.analysis import apply_late_analysis, record_result
+from dialer.call.event import CallEvent
+from dialer.db.bulk import insert_rows
+from dialer.db.session import dialect_of
+from dialer.errors import NotFound
+from dialer.events.service import publish
+from dialer.job.counters import plan_transition
+from dialer.job.repository import JobRepository
+from dialer.job.service import bump_batch, set_status
+from dialer.job.states import ATTEMPT_FINAL, FINAL, IN_FLIGHT, AttemptStatus, JobStatus, Outcome
+from dialer.kit import clock
+from dialer.logging import get_logger
+from dialer.metrics import CALL_OUTCOMES
+from dialer.models import Account, Batch, BatchStatus, CallAttempt, ContactLog, Event, Job
+from dialer.reporting.service import hour_bucket, record_attempt
+
+log = get_logger("dialer.settlement")
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A final event and the attempt and job it ends (read under the job's lock)."""
+
+    event: CallEvent
+    attempt: CallAttempt
+    job: Job
+
+
+@dataclass(frozen=True)
+class BatchRules:
+    """What settling needs of a batch: its status when read and its call settings."""
+
+    account_id: str
+    status: BatchStatus
+    call_settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """Where a job goes after its current attempt ended."""
+
+    status: JobStatus
+    wait_reason: str | None
+    next_attempt_at: datetime | None = None  # a retry's due time
+    phone_index: int | None = None  # a retry's phone
+
+
+@dataclass(frozen=True)
+class EndingPlan:
+    """One ended attempt: what it records, what it is charged, where its job goes."""
+
+    ending: Ending
+    outcome: str
+    duration_s: int
+    billed_seconds: int
+    ended_at: datetime
+    charge: Charge
+    next: NextStep | None  # None: the job had already moved on (a rescued, re-dialed job)
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome == Outcome.COMPLETED
+
+
+@dataclass
+class SettlementPlan:
+    endings: list[EndingPlan]
+    money: list[Settlement]  # per ending, planned on the balances read
+    counters: dict[str, Counter[str]] = field(default_factory=dict)  # by batch id
+
+    def add(self, batch_id: str, deltas: Mapping[str, int]) -> None:
+        self.counters.setdefault(batch_id, Counter()).update(deltas)
+
+
+async def apply_events(session: AsyncSession, events: Sequence[CallEvent], now: datetime) -> int:
+    """Apply deduplicated provider events; returns how many changed something. Never commits."""
+    attempt_jobs = await _attempt_jobs(session, events)
+    job_ids = sorted(set(attempt_jobs.values()))
+    if not job_ids:
+        for e in events:
+            log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
+        return 0
+    jobs, attempts = await _lock(session, job_ids, set(attempt_jobs))
+    by_call = {(a.provider, a.provider_call_id): a for a in attempts.values()}
+    applied = 0
+    endings: list[Ending] = []
+    late: list[tuple[CallEvent, CallAttempt, Job]] = []
+    ending_ids: set[str] = set()
+    # Progress events first, so "answered" then "ended" in one delivery lands in order.
+    for e in sorted(events, key=lambda e: e.final):
+        a = attempts.get(e.attempt_id) if e.attempt_id else by_call.get(_call_key(e))
+        job = jobs.get(a.job_id) if a else None
+        if a is None or job is None:
+            log.warning("webhook.unknown_call", provider=e.provider, call_id=e.provider_call_id)
+        elif a.status in ATTEMPT_FINAL or a.id in ending_ids:
+            late.append((e, a, job))
+        elif not e.final:
+            applied += _apply_progress(a, job, e)
+        else:
+            endings.append(Ending(e, a, job))
+            ending_ids.add(a.id)
+    if endings:
+        # Batch rows are locked in first-touch order: keep it sorted across transactions.
+        endings.sort(key=lambda x: (x.job.batch_id, x.job.id))
+        applied += await _settle(session, endings, now)
+    for e, a, job in late:
+        # Stale, except a later post-call analysis (Retell call_analyzed): merged into the
+        # ended attempt without billing again.
+        applied += apply_late_analysis(a, job, e)
+    await session.flush()
+    return applied
+
+
+def _call_key(e: CallEvent) -> tuple[str, str | None]:
+    return (e.provider, e.provider_call_id)
+
+
+async def _attempt_jobs(session: AsyncSession, events: Sequence[CallEvent]) -> dict[str, str]:
+    """Job id by attempt id of the attempts the events name. Plain rows: only the job ids
+    are needed to take the locks; the attempts are read again under them."""
+    cols = (CallAttempt.id, CallAttempt.job_id)
+    by_id = {e.attempt_id for e in events if e.attempt_id}
+    by_call = {(e.provider, e.provider_call_id) for e in events if not e.attempt_id}
+    found: list[Any] = []
+    if by_id:
+        found += (await session.execute(select(*cols).where(CallAttempt.id.in_(by_id)))).all()
+    for provider, call_id in by_call:
+        a = (
+            await session.execute(
+                select(*cols).where(
+                    CallAttempt.provider == provider, CallAttempt.provider_call_id == call_id
+                )
+            )
+        ).first()
+        if a is not None:
+            found.append(a)
+    return {a.id: a.job_id for a in found}
+
+
+async def _lock(
+    session: AsyncSession, job_ids: list[str], attempt_ids: set[str]
+) -> tuple[dict[str, Job], dict[str, CallAttempt]]:
+    # The contact data (payload) and the variables sent are never needed here: not
+    # decoding them is a good part of the cost of a settlement.
+    jobs_stmt = (
+        select(Job)
+        .where(Job.id.in_(job_ids))
+        .order_by(Job.id)
+        .options(defer(Job.payload, raiseload=True))
+        .execution_options(populate_existing=True)
+    )
+    if dialect_of(session) == "postgresql":
+        jobs_stmt = jobs_stmt.with_for_update()
+    jobs = {j.id: j for j in (await session.execute(jobs_stmt)).scalars().all()}
+    attempts_stmt = (
+        select(CallAttempt)
+        .where(CallAttempt.id.in_(attempt_ids))
+        .options(defer(CallAttempt.variables, raiseload=True))
+        .execution_options(populate_existing=True)
+    )
+    attempts = {a.id: a for a in (await session.execute(attempts_stmt)).scalars().all()}
+    return jobs, attempts
+
+
+def _apply_progress(a: CallAttempt, job: Job, e: CallEvent) -> int:
+    a.provider_call_id = a.provider_call_id or e.provider_call_id
+    if e.answered_at and a.answered_at is None:
+        a.answered_at = e.answered_at
+    if a.status not in (AttemptStatus.DIALING, AttemptStatus.UNKNOWN):
+        return 0
+    a.status = AttemptStatus.IN_PROGRESS
+    if job.current_attempt_id == a.id and job.status == JobStatus.DIALING:
+        set_status(job, JobStatus.IN_PROGRESS)  # moves no counter
+    return 1
+
+
+# -- plan (pure) ------------------------------------------------------------------------
+
+
+def plan_endings(
+    endings: Sequence[Ending],
+    accounts: Mapping[str, Account],
+    batches: Mapping[str, BatchRules],
+    used: Collection[str],
+    now: datetime,
+) -> SettlementPlan:
+    """The settlement of ``endings`` (in order). Pure: reads the objects, changes nothing.
+
+    ``accounts`` and ``batches`` by id as read; ``used`` the ledger keys these attempts
+    already have (a replayed event is charged nothing)."""
+    plans: list[EndingPlan] = []
+    moved: set[str] = set()  # jobs given their next step by an earlier ending here
+    for x in endings:
+        a, job, e = x.attempt, x.job, x.event
+        account = accounts[a.account_id]
+        outcome = str(e.outcome or Outcome.FAILED)
+        duration = max(e.duration_s, 0)
+        secs, cost = call_cost(
+            account.plan_type,
+            pricing_of(account),
+            duration_s=duration,
+            answered=outcome == Outcome.COMPLETED,
+        )
+        step = None
+        if job.id not in moved and job.current_attempt_id == a.id and job.status in IN_FLIGHT:
+            step = next_step(job, a, outcome, batches.get(job.batch_id), account, now)
+            moved.add(job.id)
+        charge = Charge(a.account_id, a.id, a.batch_id, a.job_id, a.reserved_units or 0, cost)
+        plans.append(EndingPlan(x, outcome, duration, secs, e.ended_at or now, charge, step))
+    balances = {i: acc.balance for i, acc in accounts.items()}
+    money = plan_settlement(
+        balances, [p.charge for p in plans], used, unlimited=unlimited_ids(accounts)
+    )
+    plan = SettlementPlan(plans, money)
+    for p, m in zip(plans, money, strict=True):
+        a, job = p.ending.attempt, p.ending.job
+        plan.add(
+            a.batch_id,
+            {
+                "attempts_made": 1,
+                "answered_calls": int(p.answered),
+                "billed_seconds": p.billed_seconds,
+                "cost_units": m.charged,
+            },
+        )
+        if p.next is not None:
+            plan.add(job.batch_id, _step_deltas(job.status, p.next.status))
+    return plan
+
+
+def next_step(
+    job: Job,
+    a: CallAttempt,
+    outcome: str,
+    batch: BatchRules | None,
+    account: Account,
+    now: datetime,
+) -> NextStep:
+    """The retry policy applied to a job whose current attempt ended. Pure."""
+    settings, _ = batch_rules(
+        job.batch_id, (batch.call_settings if batch else None) or {},
+        timezone=account.timezone, country=account.country,
+    )  # fmt: skip
+    state = JobState(
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        phone_index=a.phone_index,
+        phone_count=len(job.phones or []),
+    )
+    decision = decide(state, outcome, settings, now)
+    if isinstance(decision, GiveUp):
+        return NextStep(decision.final_status, None)
+    if batch is not None and batch.status == BatchStatus.CANCELLED:
+        # Cancelled while on the line: the call finished and was billed; no retry.
+        return NextStep(JobStatus.CANCELLED, None, decision.at, decision.phone_index)
+    return NextStep(JobStatus.SCHEDULED, "retry", decision.at, decision.phone_index)
+
+
+def _step_deltas(src: JobStatus, dst: JobStatus) -> Counter[str]:
+    """Counter deltas of a next step; a cancelled retry goes through SCHEDULED."""
+    if dst == JobStatus.CANCELLED and src in IN_FLIGHT:
+        deltas = plan_transition(src, JobStatus.SCHEDULED)
+        deltas.update(plan_transition(JobStatus.SCHEDULED, dst))
+        return deltas
+    return plan_transition(src, dst)
+
+
+# -- apply ------------------------------------------------------------------------------
+
+
+async def _settle(session: AsyncSession, endings: list[Ending], now: datetime) -> int:
+    accounts: dict[str, Account] = {}
+    for account_id in sorted({x.attempt.account_id for x in endings}):
+        account = await read_account(session, account_id)
+        if account is None:
+            raise NotFound(f"account '{account_id}' not found")
+        accounts[account_id] = account
+    batches = await _batch_rules(session, {x.job.batch_id for x in endings})
+    used = await used_keys(session, {x.attempt.id for x in endings})
+    plan = plan_endings(endings, accounts, batches, used, now)
+    await _apply(session, plan, accounts, batches, used, now)
+    return len(endings)
+
+
+async def _batch_rules(session: AsyncSession, batch_ids: set[str]) -> dict[str, BatchRules]:
+    rows = await session.execute(
+        select(Batch.id, Batch.account_id, Batch.status, Batch.call_settings).where(
+            Batch.id.in_(batch_ids)
+        )
+    )
+    return {r.id: BatchRules(r.account_id, r.status, r.call_settings or {}) for r in rows}
+
+
+async def _apply(
+    session: AsyncSession,
+    plan: SettlementPlan,
+    accounts: dict[str, Account],
+    batches: Mapping[str, BatchRules],
+    used: Collection[str],
+    now: datetime,
+) -> None:
+    contacts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    stats: dict[tuple[str, datetime, str], Counter[str]] = {}
+    for p, money in zip(plan.endings, plan.money, strict=True):
+        a, job = p.ending.attempt, p.ending.job
+        _end_attempt(a, p.ending.event, p, money.charged)
+        job.billed_seconds += p.billed_seconds
+        job.cost_units += money.charged
+        job.last_outcome = p.outcome
+        if p.answered:
+            record_result(job, a)
+            contacts.append(
+                {
+                    "account_id": a.account_id,
+                    "debtor_key": job.dni or (job.phones[0] if job.phones else a.phone),
+                    "attempt_id": a.id,
+                    "batch_id": a.batch_id,
+                    "contacted_at": a.answered_at or p.ended_at,
+                }
+            )
+        if p.next is not None:
+            _move_job(job, p.next, now)
+            events.append(_job_event(job, now))
+        CALL_OUTCOMES.labels(p.outcome).inc()
+        key = (a.account_id, hour_bucket(p.ended_at), p.outcome)
+        stats.setdefault(key, Counter()).update(
+            calls=1, billed_seconds=p.billed_seconds, cost_units=money.charged
+        )
+    await session.flush()
+    await insert_rows(session, ContactLog, contacts)
+    await insert_rows(session, Event, events)
+
+    # Hot rows last, always in this order: hourly stats -> batch -> account (the claim
+    # takes batch -> account), each held only until the commit that follows.
+    for (account_id, hour, outcome), s in sorted(stats.items()):
+        await record_attempt(
+            session, account_id=account_id, at=hour, outcome=outcome,
+            billed_seconds=s["billed_seconds"], cost_units=s["cost_units"], calls=s["calls"],
+        )  # fmt: skip
+    for batch_id in sorted(plan.counters):
+        deltas = {k: v for k, v in plan.counters[batch_id].items() if v}
+        if deltas:
+            b = batches.get(batch_id)
+            await bump_batch(session, batch_id, b.account_id if b else "", deltas)
+    await _cancel_retries_of_cancelled(session, [p.ending.job for p in plan.endings], batches)
+    await _publish_progress(session, sorted(plan.counters))
+
+    settled = await _lock_and_replan(session, plan, accounts, used)
+    entries = [entry for m in settled for entry in m.entries]
+    await append_entries(session, accounts, entries, now=now)
+
+
+def _end_attempt(a: CallAttempt, e: CallEvent, p: EndingPlan, charged: int) -> None:
+    a.status = AttemptStatus.ENDED
+    a.outcome = p.outcome
+    a.business_result = e.business_result
+    a.provider_call_id = a.provider_call_id or e.provider_call_id
+    a.answered_at = a.answered_at or e.answered_at
+    a.ended_at = p.ended_at
+    a.duration_s = p.duration_s
+    a.billed_seconds = p.billed_seconds
+    a.cost_units = charged
+    a.transcript = e.transcript
+    a.summary = e.summary
+    a.extracted = dict(e.extracted)
+    a.error = e.error
+
+
+def _move_job(job: Job, step: NextStep, now: datetime) -> None:
+    if step.status == JobStatus.CANCELLED and job.status in IN_FLIGHT:
+        set_status(job, JobStatus.SCHEDULED)
+    set_status(job, step.status)
+    job.wait_reason = step.wait_reason
+    if step.next_attempt_at is not None:
+        job.next_attempt_at = step.next_attempt_at
+    if step.phone_index is not None:
+        job.phone_index = step.phone_index
+    job.lease_expires_at = None
+    job.worker_id = None
+    job.current_attempt_id = None
+    if step.status in FINAL and job.completed_at is None:
+        job.completed_at = now
+
+
+def _job_event(job: Job, now: datetime) -> dict[str, Any]:
+    return {
+        "account_id": job.account_id,
+        "batch_id": job.batch_id,
+        "job_id": job.id,
+        "type": "job.status",
+        "created_at": now,
+        "data": {"job_id": job.id, "status": str(job.status), "outcome": job.last_outcome},
+    }
+
+
+async def _lock_and_replan(
+    session: AsyncSession,
+    plan: SettlementPlan,
+    accounts: dict[str, Account],
+    used: Collection[str],
+) -> list[Settlement]:
+    """Lock the accounts (id order) and, if a balance moved since it was read, plan the
+    money again on the locked values and correct the charges that changed."""
+    read = {i: acc.balance for i, acc in accounts.items()}
+    for account_id in sorted(accounts):
+        accounts[account_id] = await lock_account(session, account_id)
+    if all(accounts[i].balance == read[i] for i in accounts):
+        return plan.money
+    charges = [p.charge for p in plan.endings]
+    balances = {i: a.balance for i, a in accounts.items()}
+    replanned = plan_settlement(balances, charges, used, unlimited=unlimited_ids(accounts))
+    for p, old, new in zip(plan.endings, plan.money, replanned, strict=True):
+        diff = new.charged - old.charged
+        if diff:
+            a = p.ending.attempt
+            a.cost_units = new.charged
+            p.ending.job.cost_units += diff
+            await JobRepository.from_session(session).apply_batch_deltas(
+                a.batch_id, {"cost_units": diff}
+            )
+            await record_attempt(
+                session, account_id=a.account_id, at=p.ended_at, outcome=p.outcome,
+                billed_seconds=0, cost_units=diff, calls=0,
+            )  # fmt: skip
+    return replanned
+
+
+async def _cancel_retries_of_cancelled(
+    session: AsyncSession, jobs: list[Job], batches: Mapping[str, BatchRules]
+) -> None:
+    """A cancel that committed after this settlement read the batch status (PostgreSQL,
+    READ COMMITTED) must still win: the counter UPDATE above waited for it and now holds
+    the batch row, so the status read here is final. Retries just scheduled in such a
+    batch are cancelled. (A cancel that comes later cancels them itself.)"""
+    ids = sorted({j.batch_id for j in jobs})
+    now_status = dict(
+        (await session.execute(select(Batch.id, Batch.status).where(Batch.id.in_(ids)))).all()
+    )
+    stale = {
+        b for b in ids
+        if now_status.get(b) == BatchStatus.CANCELLED
+        and (batches.get(b) is None or batches[b].status != BatchStatus.CANCELLED)
+    }  # fmt: skip
+    if not stale:
+        return
+    moved: dict[str, Counter[str]] = {}
+    for job in jobs:
+        if job.batch_id in stale and job.status == JobStatus.SCHEDULED:
+            moved.setdefault(job.batch_id, Counter()).update(set_status(job, JobStatus.CANCELLED))
+            job.wait_reason = None
+            job.completed_at = job.completed_at or clock.now()
+    await session.flush()
+    for batch_id, deltas in sorted(moved.items()):
+        await JobRepository.from_session(session).apply_batch_deltas(batch_id, deltas)
+
+
+async def _publish_progress(session: AsyncSession, batch_ids: list[str]) -> None:
+    if not batch_ids:
+        return
+    rows = (
+        await session.execute(
+            select(
+                Batch.id, Batch.account_id, Batch.status, Batch.total_jobs, Batch.pending_jobs,
+                Batch.in_progress_jobs, Batch.completed_jobs, Batch.failed_jobs,
+                Batch.cancelled_jobs, Batch.attempts_made, Batch.answered_calls,
+                Batch.billed_seconds, Batch.cost_units,
+            ).where(Batch.id.in_(batch_ids))
+        )
+    ).all()  # fmt: skip
+    for r in rows:
+        total = r.total_jobs or 0
+        done = (r.completed_jobs or 0) + (r.failed_jobs or 0) + (r.cancelled_jobs or 0)
+        await publish(
+            session,
+            account_id=r.account_id,
+            batch_id=r.id,
+            type="batch.progress",
+            data={
+                "batch_id": r.id, "status": str(r.status), "total_jobs": total,
+                "pending_jobs": r.pending_jobs, "in_progress_jobs": r.in_progress_jobs,
+                "completed_jobs": r.completed_jobs, "failed_jobs": r.failed_jobs,
+                "cancelled_jobs": r.cancelled_jobs, "attempts_made": r.attempts_made,
+                "answered_calls": r.answered_calls, "billed_seconds": r.billed_seconds,
+                "cost_units": r.cost_units,
+                "progress_percentage": round(100 * done / total, 2) if total else 0.0,
+            },
+        )  # fmt: skip
