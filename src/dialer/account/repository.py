@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import AttemptStatus
 from dialer.models import Account, ApiKey, Batch, BatchStatus, CallAttempt, LedgerEntry
+
+# A suspended account's batches wait with this reason (the claim writes the same).
+ACCOUNT_SUSPENDED = "account_suspended"
 
 
 class AccountRepository:
@@ -28,6 +31,16 @@ class AccountRepository:
         stmt = select(Account.plan_type, Account.timezone).where(Account.id == account_id)
         row = (await self.session.execute(stmt)).first()
         return (str(row[0]), str(row[1])) if row else None
+
+    async def mark_batches_suspended(self, account_id: str, *, suspended: bool) -> None:
+        """Set (or clear) ``waiting_reason = account_suspended`` on the account's active
+        batches."""
+        stmt = update(Batch).where(Batch.account_id == account_id, Batch.is_active.is_(True))
+        if suspended:
+            stmt = stmt.values(waiting_reason=ACCOUNT_SUSPENDED, waiting_until=None)
+        else:
+            stmt = stmt.where(Batch.waiting_reason == ACCOUNT_SUSPENDED).values(waiting_reason=None)
+        await self.session.execute(stmt)
 
     async def exists(self, account_id: str) -> bool:
         stmt = select(Account.id).where(Account.id == account_id)

@@ -335,6 +335,11 @@ async def set_status(
     account.suspended_reason = reason if status == AccountStatus.SUSPENDED else None
     account.updated_at = clock.now()
     await session.flush()
+    # Its batches say why they wait at once, not from the next claim on (the claim
+    # keeps it so while suspended, and recomputes the reason after activation).
+    await AccountRepository.from_session(session).mark_batches_suspended(
+        account_id, suspended=status == AccountStatus.SUSPENDED
+    )
     await publish(
         session,
         account_id=account_id,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.account.repository import AccountRepository
+from dialer.account.status import ensure_active
 from dialer.batch.repository import BatchRepository
 from dialer.batch.schemas import (
     BatchCreate,
@@ -125,6 +126,7 @@ async def create_batch(
     account = await AccountRepository.from_session(session).get(data.account_id)
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
+    ensure_active(account)
     given = data.jobs if jobs is None else None
     if given:
         # JSON jobs get the same phone normalisation as spreadsheet rows (E.164, legacy

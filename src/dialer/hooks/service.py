@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
+from dialer.account.status import require_active
 from dialer.config import Settings
 from dialer.errors import NotFound
 from dialer.hooks.addresses import Resolver, checked_address, system_resolver
@@ -61,6 +62,7 @@ async def create_subscription(
 ) -> SubscriptionCreated:
     """Subscribe ``body.url`` to events. The secret is in this response only."""
     await _account(session, principal, account_id)
+    await require_active(session, account_id)
     await checked_address(
         body.url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, resolver=resolver
     )

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
+from dialer.account.status import ensure_active
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchCreate
 from dialer.batch.settings import CallSettings
@@ -368,11 +369,15 @@ class _Filter:
 # ---------------------------------------------------------------- public API
 
 
-async def _plan(session: AsyncSession, principal: Principal, options: ImportOptions) -> _Plan:
+async def _plan(
+    session: AsyncSession, principal: Principal, options: ImportOptions, *, writing: bool = False
+) -> _Plan:
     principal.check_account(options.account_id)
     account = await IngestionRepository.from_session(session).account(options.account_id)
     if account is None:
         raise NotFound(f"account '{options.account_id}' not found", field="account_id")
+    if writing:
+        ensure_active(account)  # a preview writes nothing and stays allowed
     country = cast(Country, options.country or account.country)
     if country not in ("CL", "AR"):
         raise InvalidInput(f"country '{country}' is not supported (CL or AR)", field="country")
@@ -529,7 +534,7 @@ async def create_import(
     Raises NoValidRows (422, with the report) when no row can be imported; any error
     propagates so the caller rolls back and nothing is half-written.
     """
-    plan = await _plan(session, principal, options)
+    plan = await _plan(session, principal, options, writing=True)
     name = options.batch_name or (Path(filename).stem if filename else path.stem)
 
     async def create_batch() -> Batch:

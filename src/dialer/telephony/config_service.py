@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
+from dialer.account.status import require_active
 from dialer.config import Settings
 from dialer.errors import InvalidInput, NotFound, PermissionDenied
 from dialer.logging import get_logger
@@ -223,6 +224,7 @@ async def put_config(
     """
     spec = _spec(provider)
     await _check_account(session, principal, account_id)
+    await require_active(session, account_id)
     repo = ProviderConfigRepository.from_session(session)
     row = await repo.get(account_id, provider)
     stored = decrypt(settings, row.credentials_encrypted) if row else {}
