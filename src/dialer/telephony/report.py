@@ -16,12 +16,12 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.call.analysis import apply_late_analysis
 from dialer.config import Settings
 from dialer.errors import Conflict, Unauthorized
 from dialer.job.states import AttemptStatus, Outcome
 from dialer.kit import clock
 from dialer.telephony import config_service
-from dialer.telephony.analysis import apply_late_analysis
 from dialer.telephony.base import CallEvent, WebhookVerificationError
 from dialer.telephony.providers import twilio
 from dialer.telephony.report_repository import ReportRepository
