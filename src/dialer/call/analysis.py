@@ -43,3 +43,26 @@ def record_result(job: Job, attempt: CallAttempt) -> None:
         "summary": attempt.summary,
         "extracted": dict(attempt.extracted or {}),
     }
+
+
+def record_provider_report(attempt: CallAttempt, event: CallEvent) -> bool:
+    """Keep what the provider reported about the call (recording, its cost, variables the
+    agent collected, further call ids) on the attempt; True when something changed."""
+    changed = False
+    if event.recording_url and event.recording_url != attempt.recording_url:
+        attempt.recording_url = event.recording_url
+        changed = True
+    if event.provider_cost and dict(event.provider_cost) != (attempt.provider_cost or {}):
+        attempt.provider_cost = dict(event.provider_cost)
+        changed = True
+    if event.collected_variables:
+        merged = {**(attempt.collected_variables or {}), **dict(event.collected_variables)}
+        if merged != (attempt.collected_variables or {}):
+            attempt.collected_variables = merged
+            changed = True
+    if event.other_ids:
+        ids = {**(attempt.provider_ids or {}), **dict(event.other_ids)}
+        if ids != (attempt.provider_ids or {}):
+            attempt.provider_ids = ids
+            changed = True
+    return changed

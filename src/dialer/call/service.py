@@ -197,11 +197,16 @@ async def abandon_attempt(
     retry_at: datetime,
     reason: str,
     error: str | None = None,
+    placed: bool = False,
 ) -> bool:
     """Give up an attempt that placed no call: release its hold, put the job back to wait
-    until ``retry_at`` without counting the attempt. False if the attempt already moved on."""
+    until ``retry_at`` without counting the attempt. False if the attempt already moved on.
+
+    ``placed``: the provider accepted the request but then reported it never dialed (its
+    concurrency limit), so an IN_PROGRESS attempt may be given up too."""
     attempt, job = await _attempt_and_job(session, attempt_id)
-    if attempt is None or job is None or attempt.status not in ABANDONABLE:
+    allowed = ABANDONABLE | {AttemptStatus.IN_PROGRESS} if placed else ABANDONABLE
+    if attempt is None or job is None or attempt.status not in allowed:
         return False
     attempt.status = AttemptStatus.ABANDONED
     attempt.ended_at = now

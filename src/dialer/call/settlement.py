@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -39,6 +39,7 @@ from dialer.billing.pricing import call_cost
 from dialer.billing.repository import read_account
 from dialer.billing.service import (
     Charge,
+    Entry,
     Settlement,
     append_entries,
     lock_account,
@@ -47,8 +48,9 @@ from dialer.billing.service import (
     unlimited_ids,
     used_keys,
 )
-from dialer.call.analysis import apply_late_analysis, record_result
+from dialer.call.analysis import apply_late_analysis, record_provider_report, record_result
 from dialer.call.event import CallEvent
+from dialer.call.service import abandon_attempt
 from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
 from dialer.errors import NotFound
@@ -60,7 +62,16 @@ from dialer.job.states import ATTEMPT_FINAL, FINAL, IN_FLIGHT, AttemptStatus, Jo
 from dialer.kit import clock
 from dialer.logging import get_logger
 from dialer.metrics import CALL_OUTCOMES
-from dialer.models import Account, Batch, BatchStatus, CallAttempt, ContactLog, Event, Job
+from dialer.models import (
+    Account,
+    Batch,
+    BatchStatus,
+    CallAttempt,
+    ContactLog,
+    EntryKind,
+    Event,
+    Job,
+)
 from dialer.reporting.service import hour_bucket, record_attempt
 
 log = get_logger("dialer.settlement")
@@ -134,6 +145,7 @@ async def apply_events(session: AsyncSession, events: Sequence[CallEvent], now: 
     applied = 0
     endings: list[Ending] = []
     late: list[tuple[CallEvent, CallAttempt, Job]] = []
+    not_dialed: list[CallAttempt] = []
     ending_ids: set[str] = set()
     # Progress events first, so "answered" then "ended" in one delivery lands in order.
     for e in sorted(events, key=lambda e: e.final):
@@ -145,6 +157,11 @@ async def apply_events(session: AsyncSession, events: Sequence[CallEvent], now: 
             late.append((e, a, job))
         elif not e.final:
             applied += _apply_progress(a, job, e)
+        elif not e.spend_attempt:
+            # The provider refused before dialing (its concurrency limit): no call was
+            # made, no attempt is spent, the job backs off.
+            not_dialed.append(a)
+            ending_ids.add(a.id)
         else:
             endings.append(Ending(e, a, job))
             ending_ids.add(a.id)
@@ -152,12 +169,88 @@ async def apply_events(session: AsyncSession, events: Sequence[CallEvent], now: 
         # Batch rows are locked in first-touch order: keep it sorted across transactions.
         endings.sort(key=lambda x: (x.job.batch_id, x.job.id))
         applied += await _settle(session, endings, now)
+    for a in sorted(not_dialed, key=lambda a: a.job_id):
+        applied += int(
+            await abandon_attempt(
+                session, a.id, now=now, retry_at=now + PROVIDER_BUSY_BACKOFF,
+                reason="provider_busy", error="provider at its concurrency limit", placed=True,
+            )
+        )  # fmt: skip
     for e, a, job in late:
         # Stale, except a later post-call analysis (Retell call_analyzed): merged into the
-        # ended attempt without billing again.
-        applied += apply_late_analysis(a, job, e)
+        # ended attempt without billing again - or, when it says the line was a
+        # voicemail, re-settled as one (once).
+        if _late_voicemail(a, e):
+            applied += await resettle_as_voicemail(session, a, job, e, now)
+            continue
+        report = record_provider_report(a, e) if a.status == AttemptStatus.ENDED else False
+        applied += max(apply_late_analysis(a, job, e), int(report))
     await session.flush()
     return applied
+
+
+# A provider at its concurrency limit: the job is tried again after this.
+PROVIDER_BUSY_BACKOFF = timedelta(seconds=60)
+
+
+def _late_voicemail(a: CallAttempt, e: CallEvent) -> bool:
+    return (
+        e.final
+        and a.status == AttemptStatus.ENDED
+        and a.outcome == Outcome.COMPLETED
+        and e.outcome == Outcome.VOICEMAIL
+    )
+
+
+async def resettle_as_voicemail(
+    session: AsyncSession, a: CallAttempt, job: Job, e: CallEvent, now: datetime
+) -> int:
+    """A completed attempt the provider's later analysis says reached a voicemail (Retell
+    ``call_analysis.in_voicemail``): its outcome, billed time and charge become a
+    voicemail's, the difference goes to the ledger once (key ``voicemail:<attempt>``),
+    the answered-call counter and the job's result follow. The job's status stays what
+    the first report made it. Returns 1 when applied."""
+    account = await read_account(session, a.account_id)
+    if account is None:
+        return 0
+    secs, cost = call_cost(
+        account.plan_type, pricing_of(account), duration_s=max(e.duration_s, 0), answered=False
+    )
+    d_secs, d_cost = secs - a.billed_seconds, cost - a.cost_units
+    a.outcome = str(Outcome.VOICEMAIL)
+    a.business_result = None
+    a.answered_at = None
+    a.billed_seconds, a.cost_units = secs, cost
+    a.duration_s = max(e.duration_s, 0)
+    a.summary = e.summary or a.summary
+    record_provider_report(a, e)
+    job.billed_seconds += d_secs
+    job.cost_units += d_cost
+    if job.last_outcome == Outcome.COMPLETED:
+        job.last_outcome = str(Outcome.VOICEMAIL)
+    if (job.result or {}).get("attempt_id") == a.id:
+        job.business_result = None
+        job.result = {}
+    await session.flush()
+    # Lock order: jobs (held) -> hourly stats -> batch -> account.
+    await record_attempt(
+        session, account_id=a.account_id, at=hour_bucket(a.ended_at or now),
+        outcome=str(Outcome.VOICEMAIL), billed_seconds=d_secs, cost_units=d_cost, calls=0,
+    )  # fmt: skip
+    deltas = {"answered_calls": -1, "billed_seconds": d_secs, "cost_units": d_cost}
+    await bump_batch(session, a.batch_id, a.account_id, {k: v for k, v in deltas.items() if v})
+    if d_cost and f"voicemail:{a.id}" not in await used_keys(session, {a.id}):
+        locked = await lock_account(session, a.account_id)
+        await append_entries(
+            session, {a.account_id: locked},
+            [Entry(a.account_id, EntryKind.ADJUSTMENT, -d_cost, f"voicemail:{a.id}",
+                   batch_id=a.batch_id, job_id=a.job_id, attempt_id=a.id,
+                   description="re-settled as voicemail (provider's post-call analysis)")],
+            now=now,
+        )  # fmt: skip
+    log.info("settlement.resettled_voicemail", attempt_id=a.id, job_id=a.job_id,
+             account_id=a.account_id, refund=-d_cost)  # fmt: skip
+    return 1
 
 
 def _call_key(e: CallEvent) -> tuple[str, str | None]:
@@ -213,6 +306,7 @@ async def _lock(
 
 def _apply_progress(a: CallAttempt, job: Job, e: CallEvent) -> int:
     a.provider_call_id = a.provider_call_id or e.provider_call_id
+    record_provider_report(a, e)
     if e.answered_at and a.answered_at is None:
         a.answered_at = e.answered_at
     if a.status not in (AttemptStatus.DIALING, AttemptStatus.UNKNOWN):
@@ -414,6 +508,7 @@ def _end_attempt(a: CallAttempt, e: CallEvent, p: EndingPlan, charged: int) -> N
     a.summary = e.summary
     a.extracted = dict(e.extracted)
     a.error = e.error
+    record_provider_report(a, e)
 
 
 def _move_job(job: Job, step: NextStep, now: datetime) -> None:
