@@ -3,7 +3,8 @@
 The dispatcher must not dial the debtor again: the attempt is ``unknown``, the job stays
 in flight, the rescuer asks the provider (``find_call``), and the call's result is
 recorded and billed once. Only a provider answer proving no call exists frees the job.
-The vendor is the contract suite's fake Retell API (tests/telephony/contract/vendors.py).
+The vendors are the contract suite's fakes of the Retell, Twilio, ElevenLabs and Vapi APIs
+(tests/telephony/contract/vendors.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from dialer.config import Settings
@@ -21,7 +23,7 @@ from dialer.kit.clock import FrozenClock
 from dialer.models import LedgerEntry
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.runner import UNKNOWN_RECHECK, Worker
-from tests.telephony.contract.vendors import FakeRetell
+from tests.telephony.contract.vendors import VENDORS, FakeRetell
 from tests.worker.factories import attempts_of, batch_row, job_statuses, make_account, make_batch
 
 
@@ -46,10 +48,11 @@ async def charges(db: Database, attempt_id: str) -> int:
         )
 
 
+@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
 async def test_create_answer_lost_dials_once_records_and_bills_once(
-    database: Database, settings: Settings, frozen_clock: FrozenClock
+    vendor_name: str, database: Database, settings: Settings, frozen_clock: FrozenClock
 ) -> None:
-    vendor = FakeRetell()
+    vendor = VENDORS[vendor_name]()
     vendor.lose_create_answer = True
     worker = Worker(database, settings, provider=vendor.adapter())
     account = await make_account(database)
@@ -65,7 +68,7 @@ async def test_create_answer_lost_dials_once_records_and_bills_once(
     frozen_clock.advance(timedelta(seconds=30))
     await claim_and_place(worker)
     frozen_clock.advance(UNKNOWN_RECHECK)
-    await worker._rescue()  # asks Retell: list-calls by metadata.attempt_id -> found
+    await worker._rescue()  # asks the vendor (find_call by our attempt id) -> found
     await claim_and_place(worker)
     assert len(vendor.creates()) == 1
     (attempt,) = await attempts_of(database, batch)
@@ -77,12 +80,13 @@ async def test_create_answer_lost_dials_once_records_and_bills_once(
     hook = vendor.final_webhook(call, frozen_clock.now())
     adapter = vendor.adapter()
     for _ in range(2):
-        events = adapter.parse_webhook(body=hook.body, headers=hook.headers, url="",
+        events = adapter.parse_webhook(body=hook.body, headers=hook.headers, url=hook.url,
                                        now=frozen_clock.now())  # fmt: skip
         async with database.write() as s:
             await handle_events(s, events)
     (attempt,) = await attempts_of(database, batch)
-    assert (attempt.status, attempt.outcome, attempt.duration_s) == ("ended", "completed", 95)
+    assert (attempt.status, attempt.outcome) == ("ended", "completed")
+    assert attempt.duration_s > 0
     assert await charges(database, attempt.id) == 1
     assert await job_statuses(database, batch) == {"completed": 1}
     row = await batch_row(database, batch)
