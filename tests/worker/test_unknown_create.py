@@ -137,3 +137,19 @@ async def test_only_a_provider_answer_that_no_call_exists_frees_the_job(
     assert len(vendor.creates()) == 2
     assert len(vendor.calls) == 1  # one call ever existed
     assert JobStatus.IN_PROGRESS in {j for j in await job_statuses(database, batch)}
+
+
+async def test_further_provider_ids_are_kept_from_the_create(
+    database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    vendor = VENDORS["vapi"]()
+    worker = Worker(database, settings, provider=vendor.adapter())
+    account = await make_account(database)
+    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+    await claim_and_place(worker)
+    (attempt,) = await attempts_of(database, batch)
+    (call,) = vendor.calls.values()
+    assert attempt.provider_call_id == call.call_id
+    assert attempt.provider_ids == {
+        "control_url": f"https://control.vapi.example/{call.call_id}/control"
+    }

@@ -169,6 +169,15 @@ async def park_job(
         await transition(session, job, JobStatus.CANCELLED, wait_reason=None)
 
 
+async def record_provider_ids(session: AsyncSession, attempt_id: str, ids: dict[str, str]) -> None:
+    """Merge further provider ids of the call into the attempt, under the job's lock (the
+    settlement merges them too)."""
+    attempt, _job = await _attempt_and_job(session, attempt_id)
+    if attempt is not None:
+        attempt.provider_ids = {**(attempt.provider_ids or {}), **ids}
+        await session.flush()
+
+
 # An attempt that provably placed no call (UNKNOWN only once the provider said so).
 ABANDONABLE = frozenset({AttemptStatus.DIALING, AttemptStatus.UNKNOWN})
 

@@ -41,7 +41,13 @@ from typing import Any
 
 from dialer import logging as dlog
 from dialer.call import promises
-from dialer.call.service import PlacedResult, abandon_attempt, mark_placed_many, mark_unknown
+from dialer.call.service import (
+    PlacedResult,
+    abandon_attempt,
+    mark_placed_many,
+    mark_unknown,
+    record_provider_ids,
+)
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
@@ -267,6 +273,10 @@ class Worker:
             return
         CALLS_PLACED.labels(provider.name).inc()
         result = await asyncio.shield(self._persist(self._placed(job, placed.provider_call_id)))
+        if placed.other_ids:
+            # The call's further ids (the Twilio CallSid behind an ElevenLabs conversation,
+            # a Vapi control URL): only these providers pay for this extra write.
+            await asyncio.shield(self._persist(self._ids(job, dict(placed.other_ids))))
         if result == PlacedResult.ABANDONED:
             # The lease expired while the provider was answering and the job was handed
             # back: this late call must not go on.
@@ -287,6 +297,13 @@ class Worker:
             return await mark_placed_many(
                 session, placed, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
             )
+
+    def _ids(self, job: ClaimedJob, ids: dict[str, str]) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            async with self.db.write() as session:
+                await record_provider_ids(session, job.attempt_id, ids)
+
+        return work
 
     def _unknown(self, job: ClaimedJob, error: str) -> Callable[[], Awaitable[bool]]:
         async def work() -> bool:
