@@ -161,6 +161,8 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/legacy/api/v1/batches/{batch_id}/status"): FOREIGN,
     ("POST", "/legacy/api/v1/batches/{batch_id}/cancel"): Probe("foreign", query={"reason": "x"}),
     ("GET", "/legacy/api/v1/batches/{batch_id}/jobs"): FOREIGN,
+    ("POST", "/legacy/api/v1/batches/{batch_id}/upload"): Probe("foreign", upload=True),
+    ("DELETE", "/legacy/api/v1/batches/{batch_id}"): FOREIGN,
     ("POST", "/legacy/api/v1/batches/excel/preview"): Probe("foreign", query=A_QUERY, upload=True),
     ("POST", "/legacy/api/v1/batches/excel/create"): Probe("foreign", form=A_QUERY, upload=True),
     ("POST", "/legacy/api/v1/batches/chile/{use_case}"): Probe(

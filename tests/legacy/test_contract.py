@@ -40,8 +40,7 @@ Its routes at HEAD (method, path; parameters; what it answered), all served here
 34. GET    /api/v1/accounts/{account_id}/summary        {account, balance, stats, financial_summary}
 
 Also served: ``PATCH /api/v1/accounts/{account_id}`` (its comments send clients there for
-suspend/activate). Routes 14 and 17 wrap the native upload and delete and are tested
-with them once those exist (see docs/migrating.md).
+suspend/activate). Routes 14 and 17 wrap dialer's native upload and delete.
 """
 
 from __future__ import annotations
@@ -609,3 +608,44 @@ async def test_another_account_sees_nothing(world: World) -> None:
             assert r.status_code == 404, path
         assert (await them.get(f"{L}/jobs")).json() == []
         assert (await them.get(f"{L}/batches")).json() == []
+
+
+# -- 14, 17: upload into a batch, delete ---------------------------------------------------
+
+
+async def test_upload_into_batch(world: World) -> None:
+    r = await world.client.post(f"{L}/batches", json={"account_id": world.account_id,
+                                                      "name": "Vacío"})  # fmt: skip
+    bid = r.json()["batch"]["batch_id"]
+    # The original's CSV headers (nombre, rut, telefonos, monto_deuda, fecha_limite, empresa).
+    csv = ("nombre,rut,telefonos,monto_deuda,fecha_limite,empresa\n"
+           "Marta Rojas,9876543-3,+56932301241,45000,2026-04-01,Retail Sur\n")  # fmt: skip
+    up = await world.client.post(f"{L}/batches/{bid}/upload",
+                                 files={"file": ("jobs.csv", csv.encode(), "text/csv")})  # fmt: skip
+    assert up.status_code == 200, up.text
+    assert up.json()["success"] is True
+    assert (up.json()["jobs_added"], up.json()["message"]) == (1, f"Added 1 jobs to batch {bid}")
+    (job,) = (await world.client.get(f"{L}/batches/{bid}/jobs")).json()
+    assert job["contact"]["name"] == "Marta Rojas"
+    assert job["payload"]["debt_amount"] == 45000
+    again = await world.client.post(f"{L}/batches/{bid}/upload",
+                                    files={"file": ("jobs.csv", csv.encode(), "text/csv")})  # fmt: skip
+    assert again.status_code == 422  # the batch already has this debtor
+    await world.client.post(f"{L}/batches/{bid}/cancel")
+    closed = await world.client.post(f"{L}/batches/{bid}/upload",
+                                     files={"file": ("jobs.csv", csv.encode(), "text/csv")})  # fmt: skip
+    assert closed.status_code == 409
+
+
+async def test_delete_batch(world: World, frozen_clock: FrozenClock) -> None:
+    r = await world.client.post(f"{L}/batches", json={"account_id": world.account_id,
+                                                      "name": "Borrar"})  # fmt: skip
+    bid = r.json()["batch"]["batch_id"]
+    d = await world.client.delete(f"{L}/batches/{bid}", params={"delete_jobs": "true"})
+    assert d.json() == {"success": True, "message": "Batch deleted"}
+    assert (await world.client.get(f"{L}/batches/{bid}")).status_code == 404
+    await _finish_call(world, world.jobs[0], frozen_clock)
+    kept = await world.client.delete(f"{L}/batches/{world.batch_id}")
+    assert kept.status_code == 409
+    assert "cancel it instead" in kept.json()["message"]
+    assert (await world.client.delete(f"{L}/batches/batch-nope")).status_code == 404

@@ -66,6 +66,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "telefono casa", "telefono trabajo", "telefono laboral", "telefono oficina", "fijo",
         "fono residencial", "fono particular", "fono casa", "fono trabajo", "celular 1",
         "telefono personal", "landline", "home phone", "work phone",
+        # The replaced system's CSV upload columns.
+        "telefonos", "phones",
     ),
     "email": (
         "email", "e mail", "correo", "correo electronico", "mail", "email address",

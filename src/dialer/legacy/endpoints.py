@@ -466,6 +466,33 @@ async def cancel_batch(
     return await service.cancel_batch(session, principal, batch_id, reason)
 
 
+@router.post("/api/v1/batches/{batch_id}/upload", response_model=LegacyDict)
+async def upload_jobs(
+    batch_id: str,
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File()],
+) -> LegacyDict:
+    """``{"success", "message", "jobs_added"}``; any spreadsheet format dialer reads."""
+    async with _saved_upload(file, request.app.state.settings) as path:
+        return await service.upload_into_batch(
+            session, principal, batch_id, path, file.filename or ""
+        )
+
+
+@router.delete("/api/v1/batches/{batch_id}", response_model=LegacyDict)
+async def delete_batch(
+    batch_id: str,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    delete_jobs: bool = False,
+) -> LegacyDict:
+    """Jobs go with the batch either way (``delete_jobs`` is accepted): a batch that has
+    placed calls keeps its history and answers 409 (cancel it instead)."""
+    return await service.delete_batch(session, principal, batch_id)
+
+
 @router.get("/api/v1/batches/{batch_id}/jobs", response_model=LegacyList)
 async def batch_jobs(
     batch_id: str,

@@ -27,7 +27,7 @@ from dialer.billing.pricing import call_cost, to_display
 from dialer.billing.service import pricing_of
 from dialer.errors import InvalidInput
 from dialer.ingestion import service as ingestion_service
-from dialer.ingestion.schemas import ImportOptions
+from dialer.ingestion.schemas import AppendOptions, ImportOptions
 from dialer.job.schemas import JobRead
 from dialer.job.states import JobStatus
 from dialer.kit import clock
@@ -441,6 +441,33 @@ async def create_from_file(
         "skipped": [s.model_dump() for s in report.skipped],
         "errors": [e.model_dump() for e in report.errors],
     }
+
+
+async def upload_into_batch(
+    session: AsyncSession, principal: Principal, batch_id: str, path: Path, filename: str
+) -> dict[str, Any]:
+    """The original's CSV upload into a batch, through dialer's append (same validation,
+    duplicates and do-not-call rules as a new batch; all or nothing)."""
+    report = await ingestion_service.append_import(
+        session, principal, batch_id, AppendOptions(), path, filename=filename
+    )
+    return {
+        "success": True,
+        "message": f"Added {report.total_jobs} jobs to batch {batch_id}",
+        "jobs_added": report.total_jobs,
+        # new for these clients
+        "duplicates_skipped": report.counts.duplicates,
+        "errors": [e.model_dump() for e in report.errors],
+    }
+
+
+async def delete_batch(
+    session: AsyncSession, principal: Principal, batch_id: str
+) -> dict[str, Any]:
+    """Deleted with its jobs while it has placed no call; after that dialer keeps the
+    history (409: cancel it instead)."""
+    await batch_service.delete_batch(session, principal, batch_id)
+    return {"success": True, "message": "Batch deleted"}
 
 
 def call_settings_json(raw: str | None) -> CallSettings | None:
