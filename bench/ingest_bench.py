@@ -1,4 +1,6 @@
-"""Spreadsheet ingestion benchmark: a 100,000-row Chilean .xlsx.
+"""Spreadsheet ingestion benchmark: a 100,000-row Chilean .xlsx (the demo's shape) and a
+100,000-row real portfolio export (45 columns, one row per instalment, ~10 % of the
+debtors with 2-5 instalments, consolidated into one job per debtor).
 
 Prints the time to read the file with python-calamine alone (the floor), then preview
 and create (parse, validate, dedupe, insert) on SQLite and on PostgreSQL, each as a
@@ -11,6 +13,7 @@ machine the seconds depend on the other load, the CPU time much less.
 
     uv run --frozen python -m bench.ingest_bench [--rows 100000] [--repeat 3]
     uv run --frozen python -m bench.ingest_bench --quick     # 20,000 rows, one run
+    uv run --frozen python -m bench.ingest_bench --shape export   # only the real export
     DIALER_BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:54329/bench_ingest ...
 
 Without DIALER_BENCH_PG_URL, PostgreSQL is started with scripts/pg.sh when available.
@@ -51,7 +54,12 @@ def child_read(path: Path) -> dict[str, float]:
     cpu = _cpu()
     start = time.perf_counter()
     with path.open("rb") as f:
-        sheet = python_calamine.CalamineWorkbook.from_filelike(f).get_sheet_by_index(0)
+        workbook = python_calamine.CalamineWorkbook.from_filelike(f)
+        # The first sheet with data, as the importer reads (an export's first may be empty).
+        for name in workbook.sheet_names:
+            sheet = workbook.get_sheet_by_name(name)
+            if sheet.height > 0:
+                break
         n = sum(1 for _ in sheet.iter_rows())
     return {
         "seconds": time.perf_counter() - start,
@@ -162,6 +170,7 @@ def main() -> None:
     parser.add_argument("--file")
     parser.add_argument("--url")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--shape", choices=("sample", "export", "both"), default="both")
     args = parser.parse_args()
     if args.child:
         child(args.child, Path(args.file), args.url)
@@ -169,25 +178,29 @@ def main() -> None:
     if args.quick:
         args.rows, args.repeat = 20_000, 1
 
-    from dialer.ingestion.samples import write_sample_chile
+    from dialer.ingestion.samples import write_real_export_chile, write_sample_chile
 
     work = Path(tempfile.mkdtemp(prefix="dialer-bench-"))
-    path = work / f"cartera_{args.rows}.xlsx"
-    t = time.perf_counter()
-    write_sample_chile(path, rows=args.rows, with_errors=True)
-    print(f"generated {path.name}: {args.rows} rows, {path.stat().st_size / 1e6:.1f} MB "
-          f"in {time.perf_counter() - t:.1f}s")  # fmt: skip
+    files: list[tuple[str, Path]] = []
+    if args.shape in ("sample", "both"):
+        path = work / f"cartera_{args.rows}.xlsx"
+        t = time.perf_counter()
+        write_sample_chile(path, rows=args.rows, with_errors=True)
+        print(f"generated {path.name}: {args.rows} rows, {path.stat().st_size / 1e6:.1f} MB "
+              f"in {time.perf_counter() - t:.1f}s")  # fmt: skip
+        files.append(("sample", path))
+    if args.shape in ("export", "both"):
+        # The real export shape: 45 columns, one row per instalment, ~10 % of the debtors
+        # with 2-5 instalments (3.5 on average), so rows = 1.25 x debtors.
+        path = work / f"export_{args.rows}.xlsx"
+        t = time.perf_counter()
+        expected = write_real_export_chile(path, debtors=round(args.rows / 1.25))
+        n_rows = sum(int(d["cuotas"]) for d in expected)  # type: ignore[call-overload]
+        print(f"generated {path.name}: {n_rows} rows (45 columns), {len(expected)} debtors, "
+              f"{path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.1f}s")  # fmt: skip
+        files.append(("export", path))
 
-    raw = _median([run_child("read", path, None) for _ in range(args.repeat)])
-    print(
-        f"\nmedian of {args.repeat} run(s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
-    print(
-        f"{'operation':<22}{'seconds':>9}{'x raw read':>12}{'CPU s':>8}{'peak MB':>10}{'jobs':>9}"
-    )
-    print(f"{'calamine read (floor)':<22}{raw['seconds']:>9.2f}{1:>12.2f}{raw['cpu']:>8.2f}"
-          f"{raw['peak_mb']:>10.0f}{'':>9}")  # fmt: skip
-
+    print(f"load average {os.getloadavg()} on {os.cpu_count()} cores (uptime)")
     targets: list[tuple[str, str]] = [("sqlite", f"sqlite+aiosqlite:///{work / 'bench.db'}")]
     if not args.no_pg:
         pg = _pg_url()
@@ -196,25 +209,42 @@ def main() -> None:
         else:
             print("(PostgreSQL unavailable: set DIALER_BENCH_PG_URL)")
     ratios: dict[str, float] = {}
-    peak = raw["peak_mb"]
-    for name, url in targets:
-        for op in ("preview", "create"):
-            runs = []
-            for _ in range(args.repeat):
-                # A fresh account each run: create's jobs would be duplicates for the next.
-                account = str(run_child("setup", path, url)["account_id"])
-                runs.append(run_child(op, path, url, account))
-            res = _median(runs)
-            ratio = res["seconds"] / raw["seconds"]
-            ratios[f"{name}.{op}"] = ratio
-            peak = max(peak, res["peak_mb"])
-            label = f"{op} ({name})"
-            print(f"{label:<22}{res['seconds']:>9.2f}{ratio:>12.2f}{res['cpu']:>8.2f}"
-                  f"{res['peak_mb']:>10.0f}{int(res['accepted']):>9}")  # fmt: skip
-    ok_time = ratios.get("sqlite.create", 99) <= 3.0
+    peak = 0.0
+    for shape, path in files:
+        raw = _median([run_child("read", path, None) for _ in range(args.repeat)])
+        peak = max(peak, raw["peak_mb"])
+        print(
+            f"\n{shape} file, median of {args.repeat} run(s); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
+        print(
+            f"{'operation':<22}{'seconds':>9}{'x raw read':>12}{'CPU s':>8}{'peak MB':>10}{'jobs':>9}"
+        )
+        print(f"{'calamine read (floor)':<22}{raw['seconds']:>9.2f}{1:>12.2f}{raw['cpu']:>8.2f}"
+              f"{raw['peak_mb']:>10.0f}{'':>9}")  # fmt: skip
+        for name, url in targets:
+            for op in ("preview", "create"):
+                runs = []
+                for _ in range(args.repeat):
+                    # A fresh account each run: create's jobs would be duplicates for the next.
+                    account = str(run_child("setup", path, url)["account_id"])
+                    res = run_child(op, path, url, account)
+                    # The floor measured again right after, and the ratio taken within the
+                    # pair: on a shared machine a change of load then moves both.
+                    res["ratio"] = res["seconds"] / run_child("read", path, None)["seconds"]
+                    runs.append(res)
+                res = _median(runs)
+                ratio = sorted(r["ratio"] for r in runs)[len(runs) // 2]
+                ratios[f"{shape}.{name}.{op}"] = ratio
+                peak = max(peak, res["peak_mb"])
+                label = f"{op} ({name})"
+                print(f"{label:<22}{res['seconds']:>9.2f}{ratio:>12.2f}{res['cpu']:>8.2f}"
+                      f"{res['peak_mb']:>10.0f}{int(res['accepted']):>9}")  # fmt: skip
+    creates = {k: v for k, v in ratios.items() if k.endswith("sqlite.create")}
+    ok_time = all(v <= 3.0 for v in creates.values())
     ok_mem = peak < 400
     print(f"\ntarget create(sqlite) <= 3x raw read: {'OK' if ok_time else 'MISSED'} "
-          f"({ratios.get('sqlite.create', float('nan')):.2f}x); "
+          f"({', '.join(f'{k}: {v:.2f}x' for k, v in creates.items())}); "
           f"peak memory < 400 MB: {'OK' if ok_mem else 'MISSED'} ({peak:.0f} MB)")  # fmt: skip
 
 

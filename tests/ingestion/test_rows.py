@@ -104,3 +104,16 @@ def test_merge_sums_counts_and_lists_instalments() -> None:
     )  # fmt: skip
     assert merged["dias_retraso"] == 50
     assert (merged["fecha_limite"], merged["fecha_maxima"]) == ("2026-03-13", "2026-03-08")
+
+
+def test_inf_and_nan_cells_are_row_errors_naming_the_column() -> None:
+    mapping = hdr.detect([["RUT", "Teléfono", "Saldo", "Tasa", "Días de retraso"]])
+    validator = RowValidator(mapping, RowOptions(country="CL"))
+    for cells, column in (
+        (["12.345.678-5", "987654321", float("inf"), 0.1, 3], "Saldo"),
+        (["12.345.678-5", "987654321", 1000.0, float("nan"), 3], "Tasa"),
+        (["12.345.678-5", "987654321", 1000.0, 0.1, float("nan")], "Días de retraso"),
+    ):
+        result = validator.validate(2, cells)
+        assert isinstance(result, list), result
+        assert [e.column for e in result] == [column]

@@ -206,9 +206,7 @@ class RowValidator:
         self._member_dates = [
             (col, _memoized(_member(key, _date_value))) for key, col, _ in self._dates
         ]
-        self._member_extras = [
-            (c.index, c.header, _memoized(_member(c.key, _extra_value))) for c in self._extras
-        ]
+        self._member_extras = [(c.index, c.header, _extra_member(c.key)) for c in self._extras]
         # Plain (index, header) pairs for the per-row loop: no attribute lookups there.
         self._phone_cols = [(c.index, c.header) for c in self._phones]
         self._extra_cols = [(c.index, c.key, c.header) for c in self._extras]
@@ -429,22 +427,21 @@ class RowValidator:
         if self.consolidate:
             amount = amount_value if self._amount is not None else None
             members.append(
-                '"cuotas":1,'
-                + json_member(
-                    "instalments",
-                    [instalment(cuota, amount, due[0].get("fecha_vencimiento") if due else None)],
-                )
+                _instalment_members(cuota, amount, due[0].get("fecha_vencimiento") if due else None)
             )
         elif cuota is not None:
             members.append(json_member("cuota", cuota))
-        for index, header, member in self._member_extras:
+        for index, header, extra in self._member_extras:
             raw = cells[index]
-            if not _empty(raw):
-                ok, value = member(raw)
-                if ok:
-                    members.append(value)
-                else:
-                    errors.append(RowError(row_number, header, value))
+            if raw is None or raw == "":
+                continue
+            encoded = extra(raw)
+            if encoded is None:
+                continue
+            if encoded[0]:
+                members.append(encoded[1])
+            else:
+                errors.append(RowError(row_number, header, encoded[1]))
         return "{" + ",".join(members) + "}"
 
     def merge(self, payloads: Sequence[str]) -> str:
@@ -661,6 +658,57 @@ def _amount_value(raw: object) -> int | float:
     if type(raw) is float and raw.is_integer() and raw >= 0:
         return int(raw)
     return nz.amount_json(nz.parse_amount(raw))
+
+
+_encode_str = json.encoder.encode_basestring  # what dumps_payload's encoder uses
+
+
+def _encoded(value: object) -> str:
+    """``value`` as dumps_payload writes it, without a dict for the usual types."""
+    if type(value) is str:
+        return _encode_str(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float:
+        return float.__repr__(value)
+    return json_member("v", value)[4:]
+
+
+def _extra_member(key: str) -> Callable[[object], tuple[bool, str] | None]:
+    """An extra column's JSON member: (True, ``"key":value``) or (False, the error).
+
+    Not memoized: such columns are mostly distinct values (document numbers, amounts,
+    dates), where a memo costs more than encoding.
+    """
+    prefix = json_member(key, 0)[:-1]  # '"key":'
+
+    def member(raw: object) -> tuple[bool, str] | None:
+        # _extra_value then _encoded, with the two usual cell types inlined; None for a
+        # whitespace-only text (an empty cell).
+        t = type(raw)
+        if t is str:
+            text = raw.strip()  # type: ignore[attr-defined]
+            return (True, prefix + _encode_str(text)) if text else None
+        if t is float and raw.is_integer():  # type: ignore[attr-defined]
+            return True, prefix + int.__repr__(int(raw))  # type: ignore[call-overload]
+        try:
+            return True, prefix + _encoded(_extra_value(raw))
+        except ValueError as exc:
+            return False, str(exc)
+
+    return member
+
+
+def _instalment_members(number: int | str | None, amount: object, due: object) -> str:
+    """``"cuotas":1,"instalments":[instalment(...)]`` as dumps_payload writes them."""
+    parts = []
+    if number is not None:
+        parts.append('"number":' + _encoded(number))
+    if amount is not None:
+        parts.append('"amount":' + _encoded(amount))
+    if due is not None:
+        parts.append('"due_date":' + _encoded(due))
+    return '"cuotas":1,"instalments":[{' + ",".join(parts) + "}]"
 
 
 def _member(key: str, fn: Callable[[Any], object]) -> Callable[[object], str]:
