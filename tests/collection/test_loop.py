@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +16,12 @@ from sqlalchemy import select
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
-from dialer.models import CallAttempt, Job, Payment
+from dialer.models import CallAttempt, Job, Payment, Promise
 from dialer.worker.runner import Worker
 from tests.account.helpers import create_account
 from tests.collection.helpers import batch_of, debtor, rut
 from tests.fixtures.workers import eventually
+from tests.hooks.receiver import Receiver
 
 SCL = ZoneInfo("America/Santiago")
 # Wednesday 2 December 2026, 11:00 in Santiago.
@@ -118,3 +120,208 @@ async def test_a_payment_import_stops_the_debtors_calls_in_two_batches(
     }
     [payment] = await rows(database, Payment)
     assert sorted(payment.matched_jobs) == sorted(j.id for j in paid)
+
+
+PROMISE = {
+    "outcome": "completed",
+    "business_result": "promise_to_pay",
+    "extracted": {"fecha_promesa": "el viernes", "monto_promesa": "$50.000",
+                  "medio_pago": "transferencia"},
+}  # fmt: skip
+FOLLOW_UP = {"collections": {"broken_promise": {"follow_up": True, "grace_days": 1}}}
+
+
+async def test_promise_follow_up_on_the_right_day_broken_requeues_inside_the_window_and_figures(
+    admin: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    frozen_clock: FrozenClock,
+    receiver: Receiver,
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    r = await admin.post(
+        f"/api/v1/accounts/{acc}/webhooks",
+        json={"url": receiver.url, "events": ["call.completed", "job.finished",
+                                              "promise.created", "promise.broken",
+                                              "batch.completed"]},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    batch = await batch_of(admin, acc, [debtor(1, 200_000), debtor(2)], **FOLLOW_UP)
+    worker = worker_for(
+        database, settings.model_copy(update={"WEBHOOKS_ALLOW_PRIVATE": True}), frozen_clock,
+        n1=[PROMISE, ANSWER], n2=[ANSWER],
+    )  # fmt: skip
+
+    async def first_calls_settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 2
+
+    await run_until(worker, first_calls_settled)
+    [job] = await rows(database, Job, Job.dni == rut(1))
+    # Promised for Friday 4 December, one day of grace: judged at the start of Sunday,
+    # a closed day (Monday-Saturday window): the follow-up is Monday's opening.
+    assert (job.status, job.wait_reason) == ("scheduled", "promise")
+    assert job.next_attempt_at == local(2026, 12, 7, 9, 0)
+    assert job.result["outcome"]["promise_to_pay"] == {
+        "amount": 50_000, "currency": "CLP", "date": "2026-12-04", "method": "transfer",
+    }  # fmt: skip
+    [promise] = await rows(database, Promise)
+    assert (promise.status, promise.amount, promise.due_on.isoformat()) == (
+        "open",
+        50_000,
+        "2026-12-04",
+    )
+
+    frozen_clock.set(local(2026, 12, 7, 9, 0))
+
+    async def followed_up() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 3
+
+    await run_until(worker, followed_up)
+    [promise] = await rows(database, Promise)
+    assert promise.status == "broken"
+    second = max(
+        await rows(database, CallAttempt, CallAttempt.job_id == job.id), key=lambda a: a.number
+    )
+    assert second.started_at == local(2026, 12, 7, 9, 0)  # inside Monday's window
+    [job] = await rows(database, Job, Job.dni == rut(1))
+    assert job.status == "completed"
+
+    # The figures are the rows, counted.
+    attempts = await rows(database, CallAttempt, CallAttempt.batch_id == batch["batch_id"])
+    figures = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/recovery")).json()["totals"]
+    answered = [a for a in attempts if a.outcome == "completed"]
+    assert figures["attempts"] == len(attempts) == 3
+    assert figures["contacts"] == figures["right_party_contacts"] == len(answered)
+    assert (figures["promises"], figures["promised_amount"]) == (1, 50_000)
+    assert (figures["promises_kept"], figures["promises_broken"]) == (0, 1)
+    assert figures["minutes"] == round(sum(a.billed_seconds for a in attempts) / 60, 2)
+    assert figures["cost"] == round(sum(a.cost_units for a in attempts) / 60, 4)
+    assert figures["cost_per_promise"] == figures["cost"]
+
+    async def hooks_delivered() -> bool:
+        return {json.loads(x.body)["type"] for x in receiver.received} >= {
+            "promise.created", "promise.broken", "call.completed", "job.finished",
+            "batch.completed",
+        }  # fmt: skip
+
+    await run_until(worker, hooks_delivered)
+    bodies = [json.loads(x.body) for x in receiver.received]
+    types = [b["type"] for b in bodies]
+    assert types.count("call.completed") == 3
+    assert types.count("job.finished") == 2
+    assert types.count("batch.completed") == 1
+    created = next(b for b in bodies if b["type"] == "promise.created")
+    assert (created["data"]["amount"], created["data"]["due_on"]) == (50_000, "2026-12-04")
+    assert len({b["id"] for b in bodies}) == len(bodies)
+
+
+async def test_callbacks_are_honoured_at_the_requested_time_or_the_next_opening(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    await batch_of(admin, acc, [debtor(1), debtor(2)], collections={"callbacks": True},
+                   retry_settings={"max_attempts": 3, "retry_delay_hours": 4})  # fmt: skip
+    callback = {"outcome": "completed", "business_result": "call_back_later"}
+    worker = worker_for(
+        database, settings, frozen_clock,
+        n1=[{**callback, "extracted": {"callback_at": "mañana a las 11"}}, ANSWER],
+        n2=[{**callback, "extracted": {"volver_a_llamar": "mañana a las 22:00"}}, ANSWER],
+    )  # fmt: skip
+
+    async def settled(n: int) -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == n
+
+    await run_until(worker, lambda: settled(2))
+    one, two = [await rows(database, Job, Job.dni == rut(i)) for i in (1, 2)]
+    assert (one[0].status, one[0].wait_reason) == ("scheduled", "callback")
+    assert one[0].next_attempt_at == local(2026, 12, 3, 11, 0)  # as asked, no retry delay
+    assert one[0].result["follow_up"]["moved"] is False
+    # 22:00 is outside the 09:00-20:00 window: Friday's opening, and the move is recorded.
+    assert two[0].next_attempt_at == local(2026, 12, 4, 9, 0)
+    assert two[0].result["follow_up"]["moved"] is True
+    assert two[0].result["follow_up"]["requested_at"] == "2026-12-04T01:00:00Z"
+
+    frozen_clock.set(local(2026, 12, 3, 11, 0))
+    await run_until(worker, lambda: settled(3))
+    latest = {a.phone: a for a in sorted(await rows(database, CallAttempt), key=lambda a: a.number)}
+    assert latest[phone(1)].number == 2
+    assert latest[phone(1)].started_at == local(2026, 12, 3, 11, 0)
+    assert latest[phone(2)].number == 1  # its callback is tomorrow
+    frozen_clock.set(local(2026, 12, 4, 9, 0))
+    await run_until(worker, lambda: settled(4))
+    second = max(
+        await rows(database, CallAttempt, CallAttempt.phone == phone(2)), key=lambda a: a.number
+    )
+    assert second.started_at == local(2026, 12, 4, 9, 0)
+
+
+async def test_each_business_result_is_structured_on_attempt_and_job(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    results = {
+        1: ("wrong_person", {"wrong_person": True}),
+        2: ("refused", {}),
+        3: ("dispute", {"resultado": "no reconoce la deuda"}),
+        4: ("do_not_call", {"resultado": "no_llamar"}),
+        5: ("already_paid", {"monto_pagado": "30 lucas", "fecha_pagado": "2026-11-30"}),
+        6: (
+            "promise_to_pay",
+            {"fecha_pago_cliente": "cuando pueda", "monto_pago_cliente": "50000"},
+        ),
+    }
+    batch = await batch_of(admin, acc, [debtor(n) for n in results])
+    script = {f"n{n}": [{"outcome": "completed", "business_result": kind, "extracted": extra}]
+              for n, (kind, extra) in results.items()}  # fmt: skip
+    worker = worker_for(database, settings, frozen_clock, **script)
+
+    async def settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 6
+
+    await run_until(worker, settled)
+    by_phone = {a.phone: a for a in await rows(database, CallAttempt)}
+    for n, (kind, _extra) in results.items():
+        a = by_phone[phone(n)]
+        assert (a.business_result, a.result["kind"]) == (kind, kind), n
+    paid = by_phone[phone(5)].result["paid"]
+    assert (paid["amount"], paid["date"]) == (30_000, "2026-11-30")
+    vague = by_phone[phone(6)].result
+    assert vague["needs_review"] is True
+    assert vague["promise_to_pay"] == {
+        "amount": 50_000,
+        "currency": "CLP",
+        "date": None,
+        "method": None,
+    }
+    assert [u["field"] for u in vague["unparsed"]] == ["fecha_pago_cliente"]
+    jobs = {j.dni: j for j in await rows(database, Job, Job.batch_id == batch["batch_id"])}
+    assert jobs[rut(3)].result["outcome"]["kind"] == "dispute"
+    figures = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/recovery")).json()["totals"]
+    assert (figures["contacts"], figures["right_party_contacts"]) == (6, 5)  # not the wrong person
+    assert (figures["promises"], figures["promised_amount"]) == (1, 50_000)
+
+
+async def test_voicemail_leaves_the_message_and_retries_in_another_band(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)  # the morning band
+    acc = await account_with_balance(admin)
+    vm = {"action": "leave_message", "message": "Hola, le llamamos de Cobranzas Sur.",
+          "retry_other_band": True}  # fmt: skip
+    await batch_of(admin, acc, [debtor(1)], collections={"voicemail": vm},
+                   retry_settings={"max_attempts": 3, "retry_delay_hours": 0.5})  # fmt: skip
+    worker = worker_for(database, settings, frozen_clock, n1=[{"outcome": "voicemail"}, ANSWER])
+
+    async def settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 1
+
+    await run_until(worker, settled)
+    [a] = await rows(database, CallAttempt)
+    assert a.extracted["voicemail_message_left"] == vm["message"]
+    [job] = await rows(database, Job)
+    # 11:30 would be the morning band again: the retry moves to the midday band.
+    assert job.next_attempt_at == local(2026, 12, 2, 12, 0)
+    assert job.result["follow_up"]["reason"] == "voicemail_band"

@@ -221,3 +221,49 @@ async def record_business(
             )  # fmt: skip
     session.add_all(events)
     await add_recovery(session, deltas)
+
+
+async def record_late_business(
+    session: AsyncSession,
+    attempt: CallAttempt,
+    job: Job,
+    business: Outcome,
+    *,
+    currency: str,
+    home_currency: str,
+    grace_days: int,
+    tz: tzinfo,
+    now: datetime,
+) -> None:
+    """A post-call analysis that came after the call was settled (Retell ``call_analyzed``):
+    the structured result and the promise are recorded, and the roll-up corrected (the
+    attempt, its contact and its cost were counted at settlement)."""
+    before = attempt.result
+    attempt.result = business.to_json()
+    if business.kind is not None:
+        attempt.business_result = business.kind.value
+    if (job.result or {}).get("attempt_id") in (None, attempt.id):
+        job.business_result = attempt.business_result
+        job.result = {**(job.result or {}), "outcome": attempt.result}
+    if before and before.get("kind") == business.kind:
+        return  # the same analysis again
+    promise = business.promise
+    promised = 0
+    if business.kind == Kind.PROMISE_TO_PAY and promise is not None:
+        await record_promise(
+            session, account_id=attempt.account_id, batch_id=attempt.batch_id, job_id=job.id,
+            attempt_id=attempt.id, debtor_id=job.dni, terms=promise, currency=currency,
+            grace_days=grace_days, tz=tz, now=now,
+        )  # fmt: skip
+        if promise.amount is not None and promise.currency == home_currency:
+            promised = promise.amount
+    await add_recovery(
+        session,
+        [
+            RecoveryDelta(
+                attempt.batch_id, attempt.account_id, attempt.ended_at or now,
+                right_party=-int(business.kind == Kind.WRONG_PERSON),
+                promises=int(business.kind == Kind.PROMISE_TO_PAY), promised_amount=promised,
+            )
+        ],
+    )  # fmt: skip

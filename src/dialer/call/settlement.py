@@ -35,6 +35,8 @@ from sqlalchemy.orm import defer
 
 from dialer.batch.retry import GiveUp, JobState, decide
 from dialer.batch.rules import batch_rules
+from dialer.batch.settings import CallSettings
+from dialer.batch.windows import Schedule
 from dialer.billing.pricing import call_cost
 from dialer.billing.repository import read_account
 from dialer.billing.service import (
@@ -48,7 +50,20 @@ from dialer.billing.service import (
     unlimited_ids,
     used_keys,
 )
-from dialer.call.analysis import apply_late_analysis, record_provider_report, record_result
+from dialer.call.analysis import (
+    apply_late_analysis,
+    record_provider_report,
+    record_result,
+)
+from dialer.call.business import (
+    Settled,
+    business_step,
+    currency_for,
+    read_outcome,
+    record_business,
+    record_late_business,
+    voicemail_retry,
+)
 from dialer.call.event import CallEvent
 from dialer.call.service import abandon_attempt
 from dialer.db.bulk import insert_rows
@@ -56,6 +71,8 @@ from dialer.db.session import dialect_of
 from dialer.errors import NotFound
 from dialer.events.service import publish
 from dialer.job.counters import plan_transition
+from dialer.job.outcomes import Outcome as BusinessOutcome
+from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.job.repository import JobRepository
 from dialer.job.service import bump_batch, set_status
 from dialer.job.states import ATTEMPT_FINAL, FINAL, IN_FLIGHT, AttemptStatus, JobStatus, Outcome
@@ -103,6 +120,8 @@ class NextStep:
     wait_reason: str | None
     next_attempt_at: datetime | None = None  # a retry's due time
     phone_index: int | None = None  # a retry's phone
+    # Why the time is not the retry policy's (callback, promise follow-up, voicemail band).
+    record: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,7 @@ class EndingPlan:
     ended_at: datetime
     charge: Charge
     next: NextStep | None  # None: the job had already moved on (a rescued, re-dialed job)
+    business: BusinessOutcome | None = None  # the structured business result of an answered call
 
     @property
     def answered(self) -> bool:
@@ -184,7 +204,10 @@ async def apply_events(session: AsyncSession, events: Sequence[CallEvent], now: 
             applied += await resettle_as_voicemail(session, a, job, e, now)
             continue
         report = record_provider_report(a, e) if a.status == AttemptStatus.ENDED else False
-        applied += max(apply_late_analysis(a, job, e), int(report))
+        merged = apply_late_analysis(a, job, e)
+        applied += max(merged, int(report))
+        if merged:
+            await late_business(session, a, job, e, now)
     await session.flush()
     return applied
 
@@ -238,6 +261,14 @@ async def resettle_as_voicemail(
         outcome=str(Outcome.VOICEMAIL), billed_seconds=d_secs, cost_units=d_cost, calls=0,
     )  # fmt: skip
     deltas = {"answered_calls": -1, "billed_seconds": d_secs, "cost_units": d_cost}
+    kind = (a.result or {}).get("kind")
+    await add_recovery(
+        session,
+        [RecoveryDelta(a.batch_id, a.account_id, a.ended_at or now, contacts=-1,
+                       right_party=-int(kind != "wrong_person"), billed_seconds=d_secs,
+                       cost_units=d_cost)],
+    )  # fmt: skip
+    a.result = None
     await bump_batch(session, a.batch_id, a.account_id, {k: v for k, v in deltas.items() if v})
     if d_cost and f"voicemail:{a.id}" not in await used_keys(session, {a.id}):
         locked = await lock_account(session, a.account_id)
@@ -251,6 +282,27 @@ async def resettle_as_voicemail(
     log.info("settlement.resettled_voicemail", attempt_id=a.id, job_id=a.job_id,
              account_id=a.account_id, refund=-d_cost)  # fmt: skip
     return 1
+
+
+async def late_business(
+    session: AsyncSession, a: CallAttempt, job: Job, e: CallEvent, now: datetime
+) -> None:
+    """The structured result of a post-call analysis that came after the settlement."""
+    account = await read_account(session, a.account_id)
+    if account is None:
+        return
+    rules = await _batch_rules(session, {job.batch_id})
+    settings, schedule = _rules_of(job, rules.get(job.batch_id), account)
+    currency = currency_for(account.country)
+    business = read_outcome(
+        raw=e.raw, extracted=a.extracted or {}, declared=a.business_result,
+        call_at=a.ended_at or now, tz=schedule.tz, currency=currency,
+    )  # fmt: skip
+    if business is not None:
+        await record_late_business(
+            session, a, job, business, currency=currency, home_currency=currency,
+            grace_days=settings.collections.broken_promise.grace_days, tz=schedule.tz, now=now,
+        )  # fmt: skip
 
 
 def _call_key(e: CallEvent) -> tuple[str, str | None]:
@@ -344,12 +396,22 @@ def plan_endings(
             duration_s=duration,
             answered=outcome == Outcome.COMPLETED,
         )
+        ended_at = e.ended_at or now
+        _settings, schedule = _rules_of(job, batches.get(job.batch_id), account)
+        business = (
+            read_outcome(
+                raw=e.raw, extracted=e.extracted, declared=e.business_result, call_at=ended_at,
+                tz=schedule.tz, currency=currency_for(account.country),
+            )
+            if outcome == Outcome.COMPLETED
+            else None
+        )  # fmt: skip
         step = None
         if job.id not in moved and job.current_attempt_id == a.id and job.status in IN_FLIGHT:
-            step = next_step(job, a, outcome, batches.get(job.batch_id), account, now)
+            step = next_step(job, a, outcome, batches.get(job.batch_id), account, now, business)
             moved.add(job.id)
         charge = Charge(a.account_id, a.id, a.batch_id, a.job_id, a.reserved_units or 0, cost)
-        plans.append(EndingPlan(x, outcome, duration, secs, e.ended_at or now, charge, step))
+        plans.append(EndingPlan(x, outcome, duration, secs, ended_at, charge, step, business))
     balances = {i: acc.balance for i, acc in accounts.items()}
     money = plan_settlement(
         balances, [p.charge for p in plans], used, unlimited=unlimited_ids(accounts)
@@ -371,6 +433,15 @@ def plan_endings(
     return plan
 
 
+def _rules_of(
+    job: Job, batch: BatchRules | None, account: Account
+) -> tuple[CallSettings, Schedule]:
+    return batch_rules(
+        job.batch_id, (batch.call_settings if batch else None) or {},
+        timezone=account.timezone, country=account.country,
+    )  # fmt: skip
+
+
 def next_step(
     job: Job,
     a: CallAttempt,
@@ -378,12 +449,12 @@ def next_step(
     batch: BatchRules | None,
     account: Account,
     now: datetime,
+    business: BusinessOutcome | None = None,
 ) -> NextStep:
-    """The retry policy applied to a job whose current attempt ended. Pure."""
-    settings, _ = batch_rules(
-        job.batch_id, (batch.call_settings if batch else None) or {},
-        timezone=account.timezone, country=account.country,
-    )  # fmt: skip
+    """The retry policy applied to a job whose current attempt ended, then what its
+    business result asks (a callback, a promise's follow-up) and the voicemail policy.
+    Pure."""
+    settings, schedule = _rules_of(job, batch, account)
     state = JobState(
         attempts=job.attempts,
         max_attempts=job.max_attempts,
@@ -391,12 +462,26 @@ def next_step(
         phone_count=len(job.phones or []),
     )
     decision = decide(state, outcome, settings, now)
+    cancelled = batch is not None and batch.status == BatchStatus.CANCELLED
     if isinstance(decision, GiveUp):
+        if decision.final_status == JobStatus.COMPLETED and not cancelled:
+            wait = business_step(
+                business, settings=settings, schedule=schedule, phone_index=a.phone_index,
+                callbacks_made=int((job.result or {}).get("callbacks") or 0), now=now,
+            )  # fmt: skip
+            if wait is not None:
+                return NextStep(JobStatus.SCHEDULED, wait.wait_reason, wait.at,
+                                wait.phone_index, wait.record)  # fmt: skip
         return NextStep(decision.final_status, None)
-    if batch is not None and batch.status == BatchStatus.CANCELLED:
+    if cancelled:
         # Cancelled while on the line: the call finished and was billed; no retry.
         return NextStep(JobStatus.CANCELLED, None, decision.at, decision.phone_index)
-    return NextStep(JobStatus.SCHEDULED, "retry", decision.at, decision.phone_index)
+    at, record = decision.at, None
+    if outcome == Outcome.VOICEMAIL:
+        at, record = voicemail_retry(
+            at, settings=settings, schedule=schedule, last_attempt_at=a.started_at or now
+        )
+    return NextStep(JobStatus.SCHEDULED, "retry", at, decision.phone_index, record)
 
 
 def _step_deltas(src: JobStatus, dst: JobStatus) -> Counter[str]:
@@ -473,6 +558,7 @@ async def _apply(
     await session.flush()
     await insert_rows(session, ContactLog, contacts)
     await insert_rows(session, Event, events)
+    await _record_business(session, plan, accounts, batches, now)
 
     # Hot rows last, always in this order: hourly stats -> batch -> account (the claim
     # takes batch -> account), each held only until the commit that follows.
@@ -492,6 +578,33 @@ async def _apply(
     settled = await _lock_and_replan(session, plan, accounts, used)
     entries = [entry for m in settled for entry in m.entries]
     await append_entries(session, accounts, entries, now=now)
+
+
+async def _record_business(
+    session: AsyncSession,
+    plan: SettlementPlan,
+    accounts: Mapping[str, Account],
+    batches: Mapping[str, BatchRules],
+    now: datetime,
+) -> None:
+    """Structured results, promises, the recovery roll-up and outbound events."""
+    settled = []
+    for p, money in zip(plan.endings, plan.money, strict=True):
+        a, job = p.ending.attempt, p.ending.job
+        account = accounts[a.account_id]
+        settings, schedule = _rules_of(job, batches.get(job.batch_id), account)
+        settled.append(
+            Settled(
+                attempt=a, job=job, outcome=p.outcome, answered=p.answered,
+                business=p.business, step_record=p.next.record if p.next else None,
+                ended_at=p.ended_at, billed_seconds=p.billed_seconds, cost_units=money.charged,
+                currency=currency_for(account.country),
+                grace_days=settings.collections.broken_promise.grace_days, tz=schedule.tz,
+                finished=p.next is not None and p.next.status in FINAL,
+            )
+        )  # fmt: skip
+    home = {i: currency_for(acc.country) for i, acc in accounts.items()}
+    await record_business(session, settled, home=home, now=now)
 
 
 def _end_attempt(a: CallAttempt, e: CallEvent, p: EndingPlan, charged: int) -> None:
@@ -520,6 +633,9 @@ def _move_job(job: Job, step: NextStep, now: datetime) -> None:
         job.next_attempt_at = step.next_attempt_at
     if step.phone_index is not None:
         job.phone_index = step.phone_index
+    if step.wait_reason in ("callback", "promise"):
+        # The follow-up dial is one more attempt, whatever the retries already spent.
+        job.max_attempts = max(job.max_attempts, job.attempts + 1)
     job.lease_expires_at = None
     job.worker_id = None
     job.current_attempt_id = None

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.call.analysis import apply_late_analysis
+from dialer.call.settlement import late_business
 from dialer.config import Settings
 from dialer.errors import Conflict, Unauthorized
 from dialer.job.states import AttemptStatus, Outcome
@@ -71,5 +72,9 @@ async def receive_agent_report(
         summary=report.summary, extracted=report.extracted,
     )  # fmt: skip
     changed = apply_late_analysis(attempt, job, event)
+    if changed:
+        # The structured result, the promise and the recovery figures, as for any
+        # analysis that arrives after the call was settled.
+        await late_business(session, attempt, job, event, clock.now())
     await session.flush()
     return changed

@@ -112,6 +112,7 @@ class Worker:
         # Calls accepted together are recorded IN_PROGRESS in one transaction.
         self._marks: GroupCommit[tuple[str, str], PlacedResult] = GroupCommit(self._mark_many)
         self._deliverer: Deliverer | None = None
+        self._stop = asyncio.Event()
 
     def now(self) -> datetime:
         return self._clock.now() if self._clock else clock_mod.now()
@@ -125,6 +126,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set, then shut down gracefully."""
+        self._stop = stop
         started = self.now()
         log.info("worker.started", worker_id=self.worker_id, concurrency=self._concurrency)
         side = [
@@ -384,8 +386,8 @@ class Worker:
     async def _webhooks(self) -> None:
         if self._deliverer is None:
             self._deliverer = Deliverer(self.db, self.settings)
-        # Deliver until nothing is due, then wait for the next round.
-        while await self._deliverer.run_once(self.now()):
+        # Deliver until nothing is due (or the worker stops), then wait for the next round.
+        while not self._stop.is_set() and await self._deliverer.run_once(self.now()):
             pass
 
     async def _promises(self) -> None:
@@ -419,11 +421,17 @@ class Worker:
                 t.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        # The deliverer finishes the POST in hand (bounded by its timeout) rather than
+        # leaving it to be sent again after its lease: fewer duplicates for receivers.
+        hooks = [t for t in side if t.get_name() == "webhooks"]
+        if hooks:
+            await asyncio.wait(hooks, timeout=self.settings.WEBHOOK_TIMEOUT.total_seconds() + 1)
         for t in side:
             t.cancel()
         await asyncio.gather(*side, return_exceptions=True)
         if self._deliverer is not None:
             await self._deliverer.aclose()
+            self._deliverer = None
 
 
 async def run_worker_process(settings: Settings) -> None:
