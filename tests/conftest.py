@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
+from dialer.account import passwords
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit import clock as clock_mod
@@ -23,6 +25,11 @@ from tests.fixtures.database import (
 )
 
 ADMIN_KEY = "test-admin-key-0123456789"
+
+# Argon2 at its production cost takes ~0.15 s of CPU per hash or log-in; the in-process
+# tests hash with the cheapest argon2id parameters instead (same code path, same hash
+# format). The browser tests' live server keeps the production cost.
+passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

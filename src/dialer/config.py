@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     MAX_BODY_BYTES: Annotated[int, Ge(1024)] = 16 * 1024 * 1024
     MAX_WEBHOOK_BODY_BYTES: Annotated[int, Ge(1024)] = 2 * 1024 * 1024
 
+    # Dashboard sessions (server-side): ended by logout, after this long without a
+    # request, and at the latest this long after the log-in.
+    SESSION_IDLE_TIMEOUT: timedelta = timedelta(minutes=30)
+    SESSION_MAX_AGE: timedelta = timedelta(hours=12)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _normalise_driver(cls, v: str) -> str:

@@ -1,7 +1,8 @@
 """``dialer demo``: the product with demo data, in one command.
 
 Migrates the database, makes sure a demo account with balance exists (its API key is
-kept in ``DATA_DIR/demo_api_key``), imports the sample Chilean spreadsheet as a batch
+kept in ``DATA_DIR/demo_api_key``) with two dashboard users, ``supervisor`` and
+``operador`` (random passwords kept in ``DATA_DIR/demo_users`` and printed), imports the sample Chilean spreadsheet as a batch
 whose calling window is open right now, and serves API + dashboard + worker with the
 simulated provider. Running it again reuses the account, key and open batch.
 """
@@ -9,14 +10,17 @@ simulated provider. Running it again reuses the account, key and open batch.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account import service as account_service
+from dialer.account import users
 from dialer.account.auth import Principal
-from dialer.account.schemas import AccountCreate
+from dialer.account.schemas import AccountCreate, UserCreate, UserUpdate
 from dialer.batch import service as batch_service
 from dialer.batch.settings import WEEKDAYS, CallSettings
 from dialer.config import Settings
@@ -31,12 +35,18 @@ DEMO_ROWS = 60
 ADMIN = Principal(is_admin=True)
 
 
+DEMO_SUPERVISOR = "supervisor"
+DEMO_OPERATOR = "operador"
+
+
 @dataclass(frozen=True)
 class DemoData:
     account_id: str
     api_key: str
     batch_id: str
     batch_created: bool
+    # Dashboard log-ins: user name -> password (kept in DATA_DIR/demo_users).
+    users: dict[str, str]
 
 
 def demo_call_settings() -> CallSettings:
@@ -100,6 +110,7 @@ async def seed_demo(settings: Settings) -> DemoData:
                     ),
                 )
             _write_key(key_file, key)
+            logins = await _demo_users(session, data_dir / "demo_users")
 
         async with db.write() as session:
             open_batches, _ = await batch_service.list_batches(
@@ -112,7 +123,7 @@ async def seed_demo(settings: Settings) -> DemoData:
                 skip=0,
             )
             if open_batches:
-                return DemoData(DEMO_ACCOUNT_ID, key, open_batches[0].id, False)
+                return DemoData(DEMO_ACCOUNT_ID, key, open_batches[0].id, False, logins)
             sample = write_sample_chile(data_dir / "demo_cartera.xlsx", DEMO_ROWS, True)
             created = await ingestion_service.create_import(
                 session,
@@ -127,9 +138,59 @@ async def seed_demo(settings: Settings) -> DemoData:
                 sample,
                 filename=sample.name,
             )
-            return DemoData(DEMO_ACCOUNT_ID, key, created.batch_id, True)
+            return DemoData(DEMO_ACCOUNT_ID, key, created.batch_id, True, logins)
     finally:
         await db.dispose()
+
+
+async def _demo_users(session: AsyncSession, path: Path) -> dict[str, str]:
+    """A supervisor and an operator with random passwords, created once and remembered
+    in ``path`` (mode 0600) so every run prints the same log-ins."""
+    known = _read_users(path)
+    existing = {u.username for u in await users.list_users(session, ADMIN, DEMO_ACCOUNT_ID)}
+    for name, role, full_name in (
+        (DEMO_SUPERVISOR, "supervisor", "Supervisora Demo"),
+        (DEMO_OPERATOR, "operator", "Operador Demo"),
+    ):
+        if name in existing and name in known:
+            continue
+        password = known.get(name) or secrets.token_urlsafe(9)
+        if name in existing:  # the file was lost: set a new password
+            user = next(
+                u
+                for u in await users.list_users(session, ADMIN, DEMO_ACCOUNT_ID)
+                if u.username == name
+            )
+            await users.update_user(
+                session, ADMIN, DEMO_ACCOUNT_ID, user.id, UserUpdate(password=password)
+            )
+        else:
+            await users.create_user(
+                session,
+                ADMIN,
+                DEMO_ACCOUNT_ID,
+                UserCreate(username=name, password=password, role=role, full_name=full_name),
+            )
+        known[name] = password
+    _write_users(path, known)
+    return known
+
+
+def _read_users(path: Path) -> dict[str, str]:
+    known: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, password = line.partition(" ")
+            if name and password:
+                known[name] = password
+    return known
+
+
+def _write_users(path: Path, known: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # before the passwords go in
+    path.write_text("".join(f"{n} {p}\n" for n, p in known.items()))
 
 
 def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> None:
@@ -145,8 +206,12 @@ def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> N
     url = f"http://{host}:{port}"
     verb = "imported" if demo.batch_created else "reusing"
     console.print(f"[green]demo account[/] {demo.account_id}; {verb} batch {demo.batch_id}")
-    console.print(f"Dashboard:  [bold]{url}/dashboard/[/]  (log in with the demo key)")
-    console.print(f"Demo API key (also in {Path(settings.DATA_DIR) / 'demo_api_key'}):")
+    console.print(f"Dashboard:  [bold]{url}/dashboard/[/]")
+    for name, password in demo.users.items():
+        console.print(f"  log in as [bold]{name}[/] / password [bold]{password}[/]")
+    console.print(
+        f"Demo API key, for machines (also in {Path(settings.DATA_DIR) / 'demo_api_key'}):"
+    )
     console.print(f"  [bold]{demo.api_key}[/]")
     console.print(f"Live batch: {url}/dashboard/batches/{demo.batch_id}   API docs: {url}/docs")
     console.print(f"Simulated calls at x{settings.SIM_SPEEDUP:g} speed. Ctrl+C to stop.")

@@ -38,6 +38,15 @@ NOT_FOUND = [
     ("POST", "/api/v1/batches/{batch}/pause", None),
     ("POST", "/api/v1/batches/{batch}/resume", None),
     ("POST", "/api/v1/batches/{batch}/cancel", None),
+    ("POST", "/api/v1/batches/{batch}/start", None),
+    ("GET", "/api/v1/accounts/tenant-a/audit", None),
+    ("POST", "/api/v1/accounts/tenant-a/api-keys", None),
+    ("GET", "/api/v1/accounts/tenant-a/users", None),
+    (
+        "POST",
+        "/api/v1/accounts/tenant-a/users",
+        {"username": "intruso", "password": "0123456789ab", "role": "supervisor"},
+    ),
 ]
 
 ADMIN_ONLY = [
@@ -46,7 +55,13 @@ ADMIN_ONLY = [
     ("POST", "/api/v1/accounts/tenant-b/topup", {"minutes": 10}),
     ("PUT", "/api/v1/accounts/tenant-a/suspend", None),
     ("PUT", "/api/v1/accounts/tenant-a/activate", None),
-    ("POST", "/api/v1/accounts/tenant-a/api-keys", None),
+    # A machine key cannot issue keys or create people, even in its own account.
+    ("POST", "/api/v1/accounts/tenant-b/api-keys", None),
+    (
+        "POST",
+        "/api/v1/accounts/tenant-b/users",
+        {"username": "persist", "password": "0123456789ab", "role": "supervisor"},
+    ),
 ]
 
 
@@ -68,8 +83,8 @@ async def test_other_tenant_gets_404(
     # Nothing of A changed.
     batch = (await admin.get(f"/api/v1/batches/{tenants['batch_id']}")).json()
     assert (batch["name"], batch["status"]) == ("Octubre", "active")
-    # And A itself still gets 200 on reads.
-    if method == "GET":
+    # And A itself still gets 200 on reads (people, though, are listed to people only).
+    if method == "GET" and not path.endswith("/users"):
         async with as_key(admin, tenants["a"]["api_key"]) as a:
             assert (await a.get(_path(path, tenants))).status_code == 200
 

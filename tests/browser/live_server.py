@@ -1,7 +1,8 @@
 """A real server for browser tests: ``python -m tests.browser.live_server PORT DATA_DIR``.
 
 Migrates a fresh SQLite database, creates an account with balance (its key is written
-to DATA_DIR/account_key) and serves API + dashboard + embedded worker with the
+to DATA_DIR/account_key), a second account, and one user per role (``USERS``, all with
+``PASSWORD``) and serves API + dashboard + embedded worker with the
 simulated provider, configured from DIALER_* environment variables.
 """
 
@@ -14,11 +15,18 @@ from pathlib import Path
 import uvicorn
 
 from dialer.account import service as account_service
-from dialer.account.schemas import AccountCreate
+from dialer.account import users
+from dialer.account.auth import Principal
+from dialer.account.schemas import AccountCreate, UserCreate
 from dialer.cli import migrate_database
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.main import create_app
+
+ADMIN = Principal(is_admin=True)
+PASSWORD = "clave-navegador-2026"
+# user name -> role; every one with PASSWORD.
+USERS = {"supervisora": "supervisor", "operador": "operator", "admin": "admin"}
 
 
 async def _account(settings: Settings) -> str:
@@ -34,6 +42,17 @@ async def _account(settings: Settings) -> str:
                     initial_minutes=10000,
                 ),
             )
+            await account_service.create_account(
+                session,
+                AccountCreate(account_id="otra-cuenta", account_name="Otra Cuenta", country="CL"),
+            )
+            for username, role in USERS.items():
+                await users.create_user(
+                    session,
+                    ADMIN,
+                    "browser-test",
+                    UserCreate(username=username, password=PASSWORD, role=role),
+                )
         return key
     finally:
         await db.dispose()

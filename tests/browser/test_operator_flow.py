@@ -10,14 +10,16 @@ from playwright.sync_api import Page, expect
 
 from dialer.ingestion.samples import write_sample_chile
 from tests.browser.conftest import LiveServer, shot
+from tests.browser.live_server import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
-def _login(page: Page, server: LiveServer) -> None:
+def _login(page: Page, server: LiveServer, username: str = "supervisora") -> None:
     page.goto(f"{server.url}/dashboard/")
     expect(page).to_have_url(f"{server.url}/dashboard/login?next=%2Fdashboard%2F")
-    page.get_by_label("API key").fill(server.key)
+    page.get_by_label("Usuario o correo").fill(username)
+    page.get_by_label("Contraseña").fill(PASSWORD)
     page.get_by_role("button", name="Ingresar").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Resumen de hoy")
 
@@ -72,7 +74,7 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     page.locator("#btn-cancel").click()
     expect(page.locator("#batch-status")).to_have_attribute("data-status", "cancelled")
     assert page.evaluate("window.__sameDocument") is True
-    cancelled = int(page.locator("#c-cancelled").inner_text().replace(",", ""))
+    cancelled = int(page.locator("#c-cancelled").inner_text().replace(".", ""))
     assert cancelled > 0
     shot(page, "04-batch-cancelled")
 

@@ -21,7 +21,8 @@ from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import claim_due_jobs
 from tests.compliance.factories import jobs_of, make_account, make_batch
-from tests.conftest import ADMIN_KEY
+from tests.dashboard.helpers import login
+from tests.events.factories import create_account, create_user
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
@@ -30,11 +31,14 @@ RUT = "12345678-5"
 
 
 @pytest.fixture
-async def browser(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client logged in to the dashboard with the admin key."""
+async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client logged in to the dashboard as an admin user."""
+    async with database.write() as s:
+        home, _key = await create_account(s)
+        admin = await create_user(s, home, "admin")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        r = await c.post("/dashboard/login", data={"api_key": ADMIN_KEY, "next": "/dashboard/"})
+        r = await login(c, admin.username)
         assert r.status_code == 303, r.text
         yield c
 
@@ -91,8 +95,8 @@ async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
     assert (label, count) == ("Límite semanal de contactos al deudor", 1)
     # A week after the contact, shown in the account's (Santiago) time.
     assert "Próximo contacto permitido" in page.text
-    assert "2026-03-17 10:00 America/Santiago" in page.text
-    assert "cl_cobranza" in page.text
+    assert "17-03-2026 10:00 (Santiago)" in page.text
+    assert "cobranza Chile (Ley 21.320)" in page.text
 
     english = await browser.get(f"/dashboard/batches/{april}?lang=en")
     assert english.status_code == 200

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from dialer.ingestion.samples import write_sample_chile
-from tests.conftest import ADMIN_KEY
-from tests.events.factories import create_account, create_batch
+from tests.dashboard.helpers import csrf_token, hx_post, login
+from tests.events.factories import create_account, create_batch, create_user
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ async def browser(app):
         yield c
 
 
-async def _login(c: httpx.AsyncClient, key: str) -> httpx.Response:
-    return await c.post("/dashboard/login", data={"api_key": key, "next": "/dashboard/"})
+async def _login(c: httpx.AsyncClient, username: str) -> httpx.Response:
+    return await login(c, username)
 
 
 @pytest.fixture
@@ -33,9 +33,13 @@ async def seeded(database):
         batch, jobs = await create_batch(session, account, jobs=3, name="Cobranza marzo")
         other, _ = await create_account(session, account_name="Otra")
         other_batch, _ = await create_batch(session, other, jobs=1, name="Ajena")
+        supervisor = await create_user(session, account, "supervisor", email="sup@example.cl")
+        admin_user = await create_user(session, other, "admin")
     return {
         "account": account,
-        "key": key,
+        "key": supervisor.username,
+        "admin": admin_user.username,
+        "api_key": key,
         "batch": batch,
         "jobs": jobs,
         "other_batch": other_batch,
@@ -43,27 +47,33 @@ async def seeded(database):
 
 
 class TestLogin:
-    async def test_pages_redirect_to_login_until_a_valid_key_is_given(self, browser, seeded):
+    async def test_pages_redirect_to_login_until_a_valid_password_is_given(self, browser, seeded):
         r = await browser.get("/dashboard/batches")
         assert r.status_code == 303
         assert r.headers["location"] == "/dashboard/login?next=%2Fdashboard%2Fbatches"
 
-        bad = await _login(browser, "dk_not-a-key")
+        bad = await login(browser, seeded["key"], "wrong-password-123")
         assert bad.status_code == 401
-        assert "no es válida" in bad.text  # Spanish by default
+        assert "Usuario o contraseña incorrectos" in bad.text  # Spanish by default
+        # The API key no longer opens the dashboard: people log in as themselves.
+        by_key = await login(browser, seeded["api_key"], seeded["api_key"])
+        assert by_key.status_code == 401
 
-        ok = await _login(browser, seeded["key"])
+        ok = await login(browser, seeded["key"])
         assert ok.status_code == 303
         cookie = ok.headers["set-cookie"]
         assert "dialer_session=" in cookie
         assert "httponly" in cookie.lower()
         assert "samesite=lax" in cookie.lower()
-        # The cookie names the key; it never carries the key itself.
-        assert seeded["key"] not in cookie
 
         page = await browser.get("/dashboard/batches")
         assert page.status_code == 200
         assert "Cobranza marzo" in page.text
+        assert seeded["key"] in page.text  # who is logged in is on every page
+
+    async def test_e_mail_works_as_the_login_name(self, browser, seeded):
+        ok = await login(browser, "SUP@example.cl")
+        assert ok.status_code == 303
 
     async def test_tampered_cookie_is_rejected(self, browser, seeded):
         await _login(browser, seeded["key"])
@@ -72,17 +82,25 @@ class TestLogin:
         r = await browser.get("/dashboard/batches")
         assert r.status_code == 303
 
-    async def test_logout_ends_the_session(self, browser, seeded):
+    async def test_logout_ends_the_session_on_the_server(self, browser, seeded, app):
         await _login(browser, seeded["key"])
-        await browser.post("/dashboard/logout")
+        stolen = browser.cookies.get("dialer_session")
+        token = await csrf_token(browser)
+        out = await browser.post("/dashboard/logout", data={"csrf_token": token})
+        assert out.status_code == 303
         r = await browser.get("/dashboard/")
         assert r.status_code == 303
+        # A copy of the cookie taken before logging out is worthless now.
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as thief:
+            thief.cookies.set("dialer_session", stolen, path="/dashboard")
+            assert (await thief.get("/dashboard/")).status_code == 303
 
     async def test_login_never_redirects_off_site(self, browser, seeded):
-        r = await browser.post(
-            "/dashboard/login", data={"api_key": seeded["key"], "next": "https://evil.example/"}
-        )
-        assert r.headers["location"] == "/dashboard/"
+        for target in ("https://evil.example/", "//evil.example/", "/dashboard\\@evil"):
+            browser.cookies.clear()
+            r = await login(browser, seeded["key"], next=target)
+            assert r.headers["location"] == "/dashboard/"
 
 
 class TestPages:
@@ -134,14 +152,15 @@ class TestPages:
         await _login(browser, seeded["key"])
         r = await browser.get("/dashboard/account")
         assert r.status_code == 200
-        assert 'id="balance">600.00 minutos' in r.text
+        assert 'id="balance">600,00 minutos' in r.text
 
 
 class TestControls:
     async def test_pause_resume_cancel_from_the_batch_page(self, browser, seeded, admin):
         await _login(browser, seeded["key"])
         batch = seeded["batch"]
-        hx = {"HX-Request": "true"}
+        token = await csrf_token(browser)
+        hx = {"HX-Request": "true", "X-CSRF-Token": token}
         paused = await browser.post(f"/dashboard/batches/{batch.id}/pause", headers=hx)
         assert paused.status_code == 200
         assert 'data-status="paused"' in paused.text
@@ -162,7 +181,7 @@ class TestControls:
     async def test_a_refused_action_comes_back_as_a_toast(self, browser, seeded):
         await _login(browser, seeded["key"])
         batch = seeded["batch"]
-        hx = {"HX-Request": "true"}
+        hx = {"HX-Request": "true", "X-CSRF-Token": await csrf_token(browser)}
         await browser.post(f"/dashboard/batches/{batch.id}/cancel", headers=hx)
         r = await browser.post(f"/dashboard/batches/{batch.id}/pause", headers=hx)
         assert r.status_code == 409
@@ -195,7 +214,7 @@ class TestUpload:
         def files():
             return {"file": ("deudores.xlsx", sample.read_bytes(), "application/octet-stream")}
 
-        hx = {"HX-Request": "true"}
+        hx = {"HX-Request": "true", "X-CSRF-Token": await csrf_token(browser)}
         preview = await browser.post(
             "/dashboard/upload/preview", data=form, files=files(), headers=hx
         )
@@ -220,11 +239,12 @@ class TestUpload:
     async def test_bad_settings_are_a_clear_message_not_a_500(self, browser, seeded, tmp_path):
         await _login(browser, seeded["key"])
         sample = write_sample_chile(tmp_path / "d.xlsx", rows=3, with_errors=False)
-        r = await browser.post(
+        r = await hx_post(
+            browser,
             "/dashboard/upload/preview",
+            await csrf_token(browser),
             data={"call_start": "21:00", "call_end": "08:00"},
             files={"file": ("d.xlsx", sample.read_bytes())},
-            headers={"HX-Request": "true"},
         )
         assert r.status_code == 422
         assert 'class="toast error"' in r.text
@@ -232,12 +252,16 @@ class TestUpload:
 
 
 class TestAdmin:
-    async def test_admin_chooses_an_account(self, browser, seeded):
-        await _login(browser, ADMIN_KEY)
+    async def test_admin_chooses_an_account_with_a_post(self, browser, seeded):
+        await _login(browser, seeded["admin"])
         r = await browser.get("/dashboard/accounts")
         assert seeded["account"].id in r.text
-        chosen = await browser.get(
-            "/dashboard/accounts", params={"account_id": seeded["account"].id}
+        # A GET link changes nothing any more (it was a cross-site state change).
+        await browser.get("/dashboard/accounts", params={"account_id": seeded["account"].id})
+        assert "dialer_account" not in browser.cookies
+        token = await csrf_token(browser, "/dashboard/accounts")
+        chosen = await browser.post(
+            "/dashboard/accounts", data={"account_id": seeded["account"].id, "csrf_token": token}
         )
         assert chosen.status_code == 303
         account_page = await browser.get("/dashboard/account")

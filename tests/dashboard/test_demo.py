@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dialer.demo import DEMO_ACCOUNT_ID, seed_demo
+from tests.dashboard.helpers import login
 
 
 async def test_seed_is_idempotent_and_the_key_works(settings, client):
@@ -26,3 +27,10 @@ async def test_seed_is_idempotent_and_the_key_works(settings, client):
     hours = batch["call_settings"]["allowed_call_hours"]
     assert (hours["start"], hours["end"]) == ("00:00", "24:00")
     assert len(batch["call_settings"]["allowed_weekdays"]) == 7
+
+    # Two people can log in to the dashboard with the printed passwords, the same each run.
+    assert set(first.users) == {"supervisor", "operador"}
+    assert second.users == first.users
+    assert (settings.DATA_DIR / "demo_users").stat().st_mode & 0o777 == 0o600
+    r = await login(client, "operador", first.users["operador"])
+    assert r.status_code == 303, r.text

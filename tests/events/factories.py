@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import generate_account_key, hash_key
+from dialer.account.passwords import hash_password
 from dialer.job.counters import plan_transition
 from dialer.job.service import bump_batch
 from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.kit.ids import new_id
-from dialer.models import Account, ApiKey, Batch, Job, PlanType
+from dialer.models import Account, ApiKey, Batch, Job, PlanType, Role, User
 
 
 async def create_account(session: AsyncSession, **overrides: Any) -> tuple[Account, str]:
@@ -40,6 +41,33 @@ async def create_account(session: AsyncSession, **overrides: Any) -> tuple[Accou
     )
     await session.flush()
     return account, key
+
+
+# One hash for every test user: hashing is slow on purpose, logging in is measured once.
+TEST_PASSWORD = "clave-de-prueba-2026"
+_TEST_PASSWORD_HASH = hash_password(TEST_PASSWORD)
+
+
+async def create_user(
+    session: AsyncSession, account: Account, role: str = "supervisor", **overrides: Any
+) -> User:
+    """A dashboard user of ``account`` whose password is TEST_PASSWORD."""
+    now = clock.now()
+    fields: dict[str, Any] = {
+        "id": new_id("usr"),
+        "account_id": account.id,
+        "username": f"{role}-{secrets.token_hex(3)}",
+        "role": Role(role),
+        "password_hash": _TEST_PASSWORD_HASH,
+        "is_active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+    fields.update(overrides)
+    user = User(**fields)
+    session.add(user)
+    await session.flush()
+    return user
 
 
 async def create_batch(

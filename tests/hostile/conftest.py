@@ -20,6 +20,7 @@ from tests.ingestion.conftest import new_account
 __all__ = ["new_account"]  # the fixture, shared with the ingestion tests
 
 A_SECRET = "a-secret-auth-token-0001"
+USER_PASSWORD = "clave-hostil-2026"
 A_DNC_PHONE = "+56987654321"
 
 
@@ -35,6 +36,9 @@ class Tenants:
     a_script: str
     a: httpx.AsyncClient
     b: httpx.AsyncClient
+    a_user: str = ""
+    a_key_id: str = ""
+    b_user: str = ""
 
     def fill(self, template: str) -> str:
         """A route path with every id taken from account A."""
@@ -46,6 +50,8 @@ class Tenants:
             phone=A_DNC_PHONE,
             provider="retell",
             use_case="debt_collection",
+            user_id=self.a_user,
+            key_id=self.a_key_id,
         )
 
     def a_markers(self) -> list[str]:
@@ -59,6 +65,7 @@ class Tenants:
             A_DNC_PHONE,
             "Octubre A",
             "guion A",
+            "persona-a",
         ]
 
 
@@ -84,6 +91,17 @@ async def tenants(admin: httpx.AsyncClient) -> AsyncIterator[Tenants]:
     # A pause and resume leave progress events in A's stream.
     assert (await admin.post(f"/api/v1/batches/{a_batch['batch_id']}/pause")).status_code == 200
     assert (await admin.post(f"/api/v1/batches/{a_batch['batch_id']}/resume")).status_code == 200
+    a_user = await admin.post(
+        "/api/v1/accounts/tenant-a/users",
+        json={"username": "persona-a", "password": USER_PASSWORD, "role": "supervisor"},
+    )
+    assert a_user.status_code == 201, a_user.text
+    b_user = await admin.post(
+        "/api/v1/accounts/tenant-b/users",
+        json={"username": "persona-b", "password": USER_PASSWORD, "role": "supervisor"},
+    )
+    assert b_user.status_code == 201, b_user.text
+    a_keys = (await admin.get("/api/v1/accounts/tenant-a/api-keys")).json()
     async with as_key(admin, a["api_key"]) as ca, as_key(admin, b["api_key"]) as cb:
         yield Tenants(
             a_id="tenant-a",
@@ -96,6 +114,9 @@ async def tenants(admin: httpx.AsyncClient) -> AsyncIterator[Tenants]:
             a_script=script.json()["script_id"],
             a=ca,
             b=cb,
+            a_user=a_user.json()["user_id"],
+            a_key_id=a_keys[0]["api_key_id"],
+            b_user="persona-b",
         )
 
 
@@ -109,4 +130,6 @@ async def snapshot_a(admin: httpx.AsyncClient, t: Tenants) -> dict[str, Any]:
         "dnc": (await admin.get(f"/api/v1/accounts/{t.a_id}/do-not-call")).json()["total"],
         "script": (await admin.get(f"/api/v1/scripts/{t.a_script}")).json()["version"],
         "provider": (await admin.get(f"/api/v1/accounts/{t.a_id}/providers/retell")).json(),
+        "users": (await admin.get(f"/api/v1/accounts/{t.a_id}/users")).json(),
+        "keys": (await admin.get(f"/api/v1/accounts/{t.a_id}/api-keys")).json(),
     }

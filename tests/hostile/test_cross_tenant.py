@@ -18,7 +18,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.hostile.conftest import Tenants, snapshot_a
+from tests.dashboard.helpers import csrf_token, login
+from tests.hostile.conftest import USER_PASSWORD, Tenants, snapshot_a
 from tests.hostile.routes import all_routes
 
 # Served without credentials on purpose (login, health, docs, signed provider webhooks).
@@ -73,6 +74,17 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/accounts/{account_id}/summary"): FOREIGN,
     ("GET", "/api/v1/accounts/{account_id}/batches"): FOREIGN,
     ("GET", "/api/v1/dashboard/stats"): Probe("foreign", query=A_QUERY),
+    ("GET", "/api/v1/accounts/{account_id}/api-keys"): FOREIGN,
+    ("DELETE", "/api/v1/accounts/{account_id}/api-keys/{key_id}"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/api-keys/{key_id}/rotate"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/users"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/users"): Probe(
+        "foreign", json={"username": "intrusa", "password": "0123456789ab", "role": "admin"}
+    ),
+    ("PATCH", "/api/v1/accounts/{account_id}/users/{user_id}"): Probe(
+        "foreign", json={"password": "0123456789ab"}
+    ),
+    ("GET", "/api/v1/accounts/{account_id}/audit"): FOREIGN,
     # batches and jobs
     ("POST", "/api/v1/batches"): Probe("foreign", json={"account_id": "tenant-a", "name": "x"}),
     ("GET", "/api/v1/batches"): Probe("foreign", query=A_QUERY),
@@ -82,6 +94,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/batches/{batch_id}/status"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/pause"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/resume"): FOREIGN,
+    ("POST", "/api/v1/batches/{batch_id}/start"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/cancel"): Probe("foreign", query={"reason": "x"}),
     ("DELETE", "/api/v1/batches/{batch_id}"): FOREIGN,
     ("POST", "/api/v1/batches/{batch_id}/upload"): Probe("foreign", form={}, upload=True),
@@ -123,7 +136,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ),
     # dashboard (B's session cookie; A named in the query and the account cookie)
     ("GET", "/dashboard/"): Probe("own", query=A_QUERY),
-    ("GET", "/dashboard/accounts"): Probe("foreign", query=A_QUERY),
+    ("GET", "/dashboard/accounts"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/account"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/batches"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/batches/{batch_id}"): FOREIGN,
@@ -179,6 +192,16 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/legacy/api/v1/dashboard/stats"): Probe("foreign", query=A_QUERY),
     ("GET", "/legacy/api/v1/dashboard/overview"): Probe("foreign", query=A_QUERY),
     ("GET", "/legacy/api/v1/calls/history"): Probe("foreign", query=A_QUERY),
+    ("POST", "/dashboard/accounts"): Probe("foreign", form={"account_id": "tenant-a"}),
+    ("GET", "/dashboard/users"): Probe("own", query=A_QUERY),
+    ("POST", "/dashboard/users"): Probe(
+        "own", query=A_QUERY, form={"username": "nueva-b", "password": "0123456789ab"}
+    ),
+    ("POST", "/dashboard/users/{user_id}"): Probe("foreign", form={"is_active": "false"}),
+    ("GET", "/dashboard/audit"): Probe("own", query=A_QUERY),
+    ("POST", "/dashboard/account/keys"): Probe("own", query=A_QUERY, form={"name": "b"}),
+    ("POST", "/dashboard/account/keys/{key_id}/revoke"): FOREIGN,
+    ("POST", "/dashboard/account/keys/{key_id}/rotate"): FOREIGN,
 }
 
 
@@ -212,11 +235,13 @@ async def _send(client: httpx.AsyncClient, method: str, path: str, probe: Probe)
 
 @pytest.fixture
 async def b_dashboard(app: Any, tenants: Tenants) -> Any:
-    """B logged in to the dashboard, with A named in the account cookie."""
+    """B's supervisor logged in to the dashboard, with A named in the account cookie.
+    Its requests carry B's valid CSRF token: what stops them is the tenant check."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        r = await c.post("/dashboard/login", data={"api_key": tenants.b_key})
+        r = await login(c, tenants.b_user, USER_PASSWORD)
         assert r.status_code == 303, r.text
+        c.headers["X-CSRF-Token"] = await csrf_token(c)
         c.cookies.set("dialer_account", tenants.a_id, path="/dashboard")
         yield c
 

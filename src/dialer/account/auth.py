@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +24,9 @@ from sqlalchemy import select, update
 
 from dialer.config import Settings
 from dialer.errors import NotFound, PermissionDenied, Unauthorized
+from dialer.kit import clock
 from dialer.kit.ttlcache import TTLCache
-from dialer.models import ApiKey
+from dialer.models import ApiKey, Role
 
 ACCOUNT_KEY_PREFIX = "dk_"
 
@@ -53,11 +55,76 @@ def admin_key(settings: Settings) -> tuple[str, bool]:
     return key, True
 
 
+# What each role may do. Supervisors may do everything in their account; operators
+# run campaigns but change no settings, users, keys or money; admins act on every
+# account.
+OPERATOR_ACTIONS = frozenset({"view", "upload", "create_batch", "start", "pause", "resume"})
+SUPERVISOR_ACTIONS = OPERATOR_ACTIONS | {
+    "cancel",
+    "edit_settings",
+    "manage_users",
+    "manage_keys",
+    "view_ledger",
+    "view_audit",
+}
+# An account API key runs campaigns and reads everything of its account, but it
+# cannot issue keys or create users (a leaked key must not be able to persist itself).
+KEY_ACTIONS = SUPERVISOR_ACTIONS - {"manage_keys", "manage_users"}
+
+
 @dataclass(frozen=True)
 class Principal:
+    """Who is asking: the admin key, an account API key, or a dashboard user.
+
+    ``role`` defaults from ``is_admin`` (admin / supervisor) for keys; users carry
+    their own. ``actor_name`` is what the audit log records.
+    """
+
     is_admin: bool
     account_id: str | None = None
     key_id: str | None = None
+    role: Role | None = None
+    user_id: str | None = None
+    actor_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role is None:
+            object.__setattr__(self, "role", Role.ADMIN if self.is_admin else Role.SUPERVISOR)
+
+    @property
+    def actor_type(self) -> str:
+        if self.user_id is not None:
+            return "user"
+        if self.key_id is not None:
+            return "api_key"
+        return "admin_key" if self.is_admin else "system"
+
+    @property
+    def actor_id(self) -> str | None:
+        return self.user_id or self.key_id
+
+    @property
+    def display_name(self) -> str:
+        if self.actor_name:
+            return self.actor_name
+        if self.key_id:
+            return f"API key {self.key_id}"
+        return "admin key" if self.is_admin else "system"
+
+    def may(self, action: str) -> bool:
+        if self.is_admin:
+            return True
+        if self.user_id is None:  # an account API key: a machine, not a person
+            return action in KEY_ACTIONS
+        allowed = SUPERVISOR_ACTIONS if self.role == Role.SUPERVISOR else OPERATOR_ACTIONS
+        return action in allowed
+
+    def require(self, action: str) -> None:
+        """Raise PermissionDenied (403) when the role does not allow ``action``."""
+        if not self.may(action):
+            raise RoleForbidden(
+                f"the {self.role} role cannot {action.replace('_', ' ')}", action=action
+            )
 
     def can_see(self, account_id: str) -> bool:
         return self.is_admin or self.account_id == account_id
@@ -76,6 +143,10 @@ class Principal:
         return self.account_id
 
 
+class RoleForbidden(PermissionDenied):
+    """Your role does not allow this."""
+
+
 def _extract_key(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header and header.lower().startswith("bearer "):
@@ -85,12 +156,14 @@ def _extract_key(request: Request) -> str | None:
 
 # A valid account key is remembered for a few seconds per API process: pollers send the
 # same key every second or so, and looking it up each time doubled the database work
-# of /status (a session of its own). Keys are never edited and nothing revokes them
-# through the API, so the only staleness is a key revoked directly in the database
-# staying usable for at most KEY_CACHE_TTL_S. Unknown keys are not cached: a new key
-# works at once and garbage keys cannot fill the memory.
+# of /status (a session of its own). Revoking or rotating a key through the API or the
+# dashboard evicts it from this process's cache at once (``forget_key``); another API
+# process may honour it for at most KEY_CACHE_TTL_S more. Unknown keys are not cached:
+# a new key works at once and garbage keys cannot fill the memory.
 KEY_CACHE_TTL_S = 10.0
 KEY_CACHE_MAX = 10_000
+# ``api_keys.last_used_at`` is kept to the minute.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class KeyCache(TTLCache[str, Principal]):
@@ -126,16 +199,33 @@ async def authenticate(request: Request, key: str | None) -> Principal:
     async with db.read() as session:
         row = (
             await session.execute(
-                select(ApiKey.id, ApiKey.account_id).where(
+                select(ApiKey.id, ApiKey.account_id, ApiKey.name, ApiKey.last_used_at).where(
                     ApiKey.key_hash == digest, ApiKey.revoked.is_(False)
                 )
             )
         ).first()
     if row is None:
         raise Unauthorized("invalid API key")
-    principal = Principal(is_admin=False, account_id=row.account_id, key_id=row.id)
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        # At most one write per key a minute per process (lookups are cached besides).
+        async with db.write() as session:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
+            )
+    principal = Principal(
+        is_admin=False,
+        account_id=row.account_id,
+        key_id=row.id,
+        actor_name=f"API key {row.name} ({row.id})",
+    )
     cache.put(digest, principal)
     return principal
+
+
+def forget_key(app_state: object, key_hash: str) -> None:
+    """Evict a revoked key from this process's cache: it stops working at once."""
+    key_cache(app_state).discard(key_hash)
 
 
 async def current_principal(request: Request) -> Principal:
@@ -156,4 +246,4 @@ async def require_admin(principal: Annotated[Principal, Depends(current_principa
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
-__all__ = ["AdminPrincipal", "CurrentPrincipal", "Principal", "hash_key", "update"]
+__all__ = ["AdminPrincipal", "CurrentPrincipal", "Principal", "RoleForbidden", "hash_key"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from dialer.account import service
-from dialer.account.auth import AdminPrincipal, CurrentPrincipal
+from dialer.account import service, users
+from dialer.account.auth import AdminPrincipal, CurrentPrincipal, forget_key
 from dialer.account.schemas import (
     AccountCreate,
     AccountCreated,
@@ -17,10 +17,15 @@ from dialer.account.schemas import (
     AccountUpdate,
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyRead,
+    AuditEntryRead,
     BalanceRead,
     LastCallSettings,
     TopupRequest,
     TopupResult,
+    UserCreate,
+    UserRead,
+    UserUpdate,
 )
 from dialer.billing.schemas import LedgerPage
 from dialer.db.session import ReadSession, WriteSession
@@ -157,9 +162,99 @@ async def last_call_settings(
 async def create_api_key(
     account_id: str,
     session: WriteSession,
-    principal: AdminPrincipal,
+    principal: CurrentPrincipal,
     body: ApiKeyCreate | None = None,
 ) -> ApiKeyCreated:
-    """Issue another API key for the account (admin). Shown only once."""
+    """Issue another, named API key for the account (supervisor or admin). Shown only once."""
     name = body.name if body else "default"
     return await service.create_api_key(session, principal, account_id, name)
+
+
+@router.get("/{account_id}/api-keys", response_model=list[ApiKeyRead])
+async def list_api_keys(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> list[ApiKeyRead]:
+    """The account's keys: name, first characters, created, last used, revoked."""
+    keys = await service.list_api_keys(session, principal, account_id)
+    return [ApiKeyRead.model_validate(k) for k in keys]
+
+
+@router.delete("/{account_id}/api-keys/{key_id}", response_model=ApiKeyRead)
+async def revoke_api_key(
+    account_id: str,
+    key_id: str,
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+) -> ApiKeyRead:
+    """Revoke a key; requests with it are refused from now on."""
+    key = await service.revoke_api_key(session, principal, account_id, key_id)
+    forget_key(request.app.state, key.key_hash)
+    return ApiKeyRead.model_validate(key)
+
+
+@router.post("/{account_id}/api-keys/{key_id}/rotate", response_model=ApiKeyCreated)
+async def rotate_api_key(
+    account_id: str,
+    key_id: str,
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+) -> ApiKeyCreated:
+    """A new key with the same name (shown only once); the old one stops working now."""
+    old, created = await service.rotate_api_key(session, principal, account_id, key_id)
+    forget_key(request.app.state, old.key_hash)
+    return created
+
+
+@router.get("/{account_id}/users", response_model=list[UserRead])
+async def list_users(
+    account_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> list[UserRead]:
+    """The account's dashboard users (supervisor or admin)."""
+    return [
+        UserRead.model_validate(u) for u in await users.list_users(session, principal, account_id)
+    ]
+
+
+@router.post("/{account_id}/users", status_code=201, response_model=UserRead)
+async def create_user(
+    account_id: str, body: UserCreate, session: WriteSession, principal: CurrentPrincipal
+) -> UserRead:
+    """A named user who logs in to the dashboard with a password (supervisor or admin;
+    only an admin creates admins)."""
+    return UserRead.model_validate(await users.create_user(session, principal, account_id, body))
+
+
+@router.patch("/{account_id}/users/{user_id}", response_model=UserRead)
+async def update_user(
+    account_id: str,
+    user_id: str,
+    body: UserUpdate,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+) -> UserRead:
+    """Change role, name, e-mail, password or ``is_active``; a role or password change or
+    a deactivation ends the user's sessions."""
+    user = await users.update_user(session, principal, account_id, user_id, body)
+    return UserRead.model_validate(user)
+
+
+@router.get("/{account_id}/audit", response_model=Page[AuditEntryRead])
+async def audit_log(
+    account_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> Page[AuditEntryRead]:
+    """Who did what, when (newest first): batch create/upload/start/pause/resume/cancel,
+    settings changes, users, keys, log-ins. Supervisors and admins."""
+    items, total = await service.list_audit(
+        session, principal, account_id, action=action, target_id=target_id, limit=limit, skip=skip
+    )
+    return Page(
+        items=[AuditEntryRead.model_validate(e) for e in items], total=total, limit=limit, skip=skip
+    )

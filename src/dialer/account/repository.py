@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import AttemptStatus
-from dialer.models import Account, ApiKey, Batch, BatchStatus, CallAttempt, LedgerEntry
+from dialer.models import (
+    Account,
+    ApiKey,
+    Batch,
+    BatchStatus,
+    CallAttempt,
+    DashboardSession,
+    LedgerEntry,
+    User,
+)
 
 # A suspended account's batches wait with this reason (the claim writes the same).
 ACCOUNT_SUSPENDED = "account_suspended"
@@ -152,3 +162,94 @@ class AccountRepository:
 
     def add_key(self, key: ApiKey) -> None:
         self.session.add(key)
+
+    async def list_keys(self, account_id: str) -> Sequence[ApiKey]:
+        stmt = (
+            select(ApiKey)
+            .where(ApiKey.account_id == account_id)
+            .order_by(ApiKey.revoked, ApiKey.created_at.desc(), ApiKey.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def get_key(self, account_id: str, key_id: str) -> ApiKey | None:
+        stmt = select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class UserRepository:
+    """Users and their dashboard sessions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> UserRepository:
+        return cls(session)
+
+    def add(self, obj: User | DashboardSession) -> None:
+        self.session.add(obj)
+
+    async def get(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def by_login(self, login: str) -> User | None:
+        """The user whose user name or e-mail is ``login`` (already lower-cased)."""
+        stmt = select(User).where(or_(User.username == login, User.email == login))
+        return (await self.session.execute(stmt.limit(1))).scalar_one_or_none()
+
+    async def taken(self, username: str, email: str | None, *, except_id: str | None) -> str | None:
+        """'username' or 'email' when another user holds it, else None."""
+        conds = [User.username == username]
+        if email is not None:
+            conds.append(User.email == email)
+        stmt = select(User.username, User.email).where(or_(*conds))
+        if except_id is not None:
+            stmt = stmt.where(User.id != except_id)
+        for name, mail in (await self.session.execute(stmt)).all():
+            return "username" if name == username else "email" if mail == email else None
+        return None
+
+    async def list(self, account_id: str) -> Sequence[User]:
+        stmt = (
+            select(User)
+            .where(User.account_id == account_id)
+            .order_by(User.is_active.desc(), User.username)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def session_with_user(self, session_id: str) -> tuple[DashboardSession, User] | None:
+        stmt = (
+            select(DashboardSession, User)
+            .join(User, User.id == DashboardSession.user_id)
+            .where(DashboardSession.id == session_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+    async def touch_session(self, session_id: str, at: datetime) -> None:
+        await self.session.execute(
+            update(DashboardSession)
+            .where(DashboardSession.id == session_id)
+            .values(last_seen_at=at)
+        )
+
+    async def delete_session(self, session_id: str) -> None:
+        await self.session.execute(
+            delete(DashboardSession).where(DashboardSession.id == session_id)
+        )
+
+    async def delete_sessions_of(self, user_id: str) -> None:
+        await self.session.execute(
+            delete(DashboardSession).where(DashboardSession.user_id == user_id)
+        )
+
+    async def delete_stale_sessions(self, idle_before: datetime, now: datetime) -> int:
+        result = await self.session.execute(
+            delete(DashboardSession).where(
+                or_(
+                    DashboardSession.last_seen_at < idle_before,
+                    DashboardSession.expires_at <= now,
+                )
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

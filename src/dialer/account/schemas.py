@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dialer.account.passwords import MIN_PASSWORD_LENGTH
 from dialer.billing.pricing import PricingSettings
 
 Country = Literal["CL", "AR"]
@@ -250,4 +251,93 @@ class ApiKeyCreated(BaseModel):
     name: str
     prefix: str
     api_key: str = Field(description="Shown only once.")
+    created_at: datetime
+
+
+class ApiKeyRead(BaseModel):
+    """An API key as listed: never the key itself, only its first characters."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    api_key_id: str = Field(validation_alias="id")
+    account_id: str
+    name: str
+    prefix: str
+    revoked: bool
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+UserRole = Literal["admin", "supervisor", "operator"]
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"
+
+
+def _password(v: str) -> str:
+    if len(v) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if v.strip() != v or not v.strip():
+        raise ValueError("the password cannot start or end with spaces")
+    return v
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="Log-in name (case-insensitive).")
+    email: str | None = Field(None, max_length=320, pattern=EMAIL_PATTERN)
+    full_name: str | None = Field(None, max_length=200)
+    role: UserRole = "operator"
+    password: str = Field(min_length=1, max_length=200)
+
+    @field_validator("password")
+    @classmethod
+    def _check_password(cls, v: str) -> str:
+        return _password(v)
+
+
+class UserUpdate(BaseModel):
+    """Change a user's role, name, e-mail, password or active flag (deactivating ends
+    every session of the user at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(None, max_length=320, pattern=EMAIL_PATTERN)
+    full_name: str | None = Field(None, max_length=200)
+    role: UserRole | None = None
+    password: str | None = Field(None, min_length=1, max_length=200)
+    is_active: bool | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _check_password(cls, v: str | None) -> str | None:
+        return None if v is None else _password(v)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: str = Field(validation_alias="id")
+    account_id: str
+    username: str
+    email: str | None
+    full_name: str | None
+    role: UserRole
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: str
+    actor_type: str
+    actor_id: str | None
+    actor_name: str
+    action: str
+    target_type: str | None
+    target_id: str | None
+    details: dict[str, Any]
     created_at: datetime

@@ -30,6 +30,7 @@ from dialer.account.schemas import (
     TopupRequest,
     TopupResult,
 )
+from dialer.audit import service as audit
 from dialer.billing import service as billing
 from dialer.billing.pricing import from_display, to_display
 from dialer.billing.repository import LedgerRepository
@@ -38,7 +39,7 @@ from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.kit import clock, ids
 from dialer.logging import get_logger
-from dialer.models import Account, AccountStatus, ApiKey, EntryKind, PlanType
+from dialer.models import Account, AccountStatus, ApiKey, AuditEntry, EntryKind, PlanType
 
 log = get_logger("dialer.account")
 
@@ -146,16 +147,113 @@ async def create_account(session: AsyncSession, data: AccountCreate) -> tuple[Ac
 async def create_api_key(
     session: AsyncSession, principal: Principal, account_id: str, name: str
 ) -> ApiKeyCreated:
-    """Issue an extra API key for an account (admin only; enforced by the endpoint)."""
+    """Issue an extra, named API key for an account (supervisors and admins)."""
     await get_account(session, principal, account_id)
+    principal.require("manage_keys")
     key, plaintext = await _new_key(session, account_id, name)
+    await audit.record(
+        session,
+        principal,
+        account_id,
+        "key.create",
+        target_type="api_key",
+        target_id=key.id,
+        name=name,
+    )
+    return _created(key, plaintext)
+
+
+def _created(key: ApiKey, plaintext: str) -> ApiKeyCreated:
     return ApiKeyCreated(
         api_key_id=key.id,
-        account_id=account_id,
+        account_id=key.account_id,
         name=key.name,
         prefix=key.prefix,
         api_key=plaintext,
         created_at=key.created_at,
+    )
+
+
+async def list_api_keys(
+    session: AsyncSession, principal: Principal, account_id: str
+) -> Sequence[ApiKey]:
+    """The account's keys, live ones first (never the keys themselves)."""
+    await get_account(session, principal, account_id)
+    principal.require("manage_keys")
+    return await AccountRepository.from_session(session).list_keys(account_id)
+
+
+async def _live_key(
+    session: AsyncSession, principal: Principal, account_id: str, key_id: str
+) -> ApiKey:
+    await get_account(session, principal, account_id)
+    principal.require("manage_keys")
+    key = await AccountRepository.from_session(session).get_key(account_id, key_id)
+    if key is None:
+        raise NotFound(f"API key '{key_id}' not found", field="api_key_id")
+    if key.revoked:
+        raise Conflict(f"API key '{key_id}' is already revoked", field="api_key_id")
+    return key
+
+
+async def revoke_api_key(
+    session: AsyncSession, principal: Principal, account_id: str, key_id: str
+) -> ApiKey:
+    """Revoke a key: every later request with it is refused (401). The caller evicts it
+    from the process's key cache (``account.auth.forget_key``) with ``key.key_hash``."""
+    key = await _live_key(session, principal, account_id, key_id)
+    key.revoked = True
+    key.updated_at = clock.now()
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        account_id,
+        "key.revoke",
+        target_type="api_key",
+        target_id=key.id,
+        name=key.name,
+    )
+    return key
+
+
+async def rotate_api_key(
+    session: AsyncSession, principal: Principal, account_id: str, key_id: str
+) -> tuple[ApiKey, ApiKeyCreated]:
+    """Replace a key by a new one of the same name: the old one is revoked at once.
+    Returns (old key, the new key shown once)."""
+    old = await _live_key(session, principal, account_id, key_id)
+    old.revoked = True
+    old.updated_at = clock.now()
+    key, plaintext = await _new_key(session, account_id, old.name)
+    await audit.record(
+        session,
+        principal,
+        account_id,
+        "key.rotate",
+        target_type="api_key",
+        target_id=old.id,
+        name=old.name,
+        new_key_id=key.id,
+    )
+    return old, _created(key, plaintext)
+
+
+async def list_audit(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    action: str | None,
+    target_id: str | None,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[AuditEntry], int]:
+    """Who did what, when, in the account (supervisors and admins)."""
+    await get_account(session, principal, account_id)
+    principal.require("view_audit")
+    return await audit.list_entries(
+        session, account_id, action=action, target_id=target_id, limit=limit, skip=skip
     )
 
 
@@ -301,8 +399,9 @@ async def list_transactions(
     limit: int,
     skip: int,
 ) -> LedgerPage:
-    """The account's ledger, newest first."""
+    """The account's ledger, newest first (not for operators)."""
     account = await get_account(session, principal, account_id)
+    principal.require("view_ledger")
     plan = PlanType(account.plan_type)
     items, total = await LedgerRepository.from_session(session).list_for(
         account_id, limit=limit, skip=skip, kind=str(kind) if kind else None

@@ -14,6 +14,7 @@ from dialer.batch.schemas import (
     BatchCreate,
     BatchCreated,
     BatchRead,
+    BatchStart,
     BatchStatusRead,
     BatchSummary,
     BatchUpdate,
@@ -97,6 +98,19 @@ async def status(
 @batches.post("/{batch_id}/pause", response_model=BatchRead)
 async def pause(batch_id: str, session: WriteSession, principal: CurrentPrincipal) -> BatchRead:
     return BatchRead.of(await service.pause_batch(session, principal, batch_id))
+
+
+@batches.post("/{batch_id}/start", response_model=BatchRead)
+async def start(
+    batch_id: str,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    body: BatchStart | None = None,
+) -> BatchRead:
+    """Start a draft batch now, or schedule it with ``start_at`` (nothing is dialed
+    before). A started batch answers unchanged; cancelled or completed ones 409."""
+    start_at = body.start_at if body else None
+    return BatchRead.of(await service.start_batch(session, principal, batch_id, start_at))
 
 
 @batches.post("/{batch_id}/resume", response_model=BatchRead)

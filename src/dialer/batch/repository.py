@@ -120,6 +120,19 @@ class BatchRepository:
         )
         return {str(r): int(n) for r, n in (await self.session.execute(stmt)).all()}
 
+    async def delay_waiting(self, batch_id: str, until: datetime) -> None:
+        """Make the batch's waiting jobs due no earlier than ``until``."""
+        await self.session.execute(
+            update(Job)
+            .where(
+                Job.batch_id == batch_id,
+                Job.status.in_(list(WAITING)),
+                Job.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+
     async def set_waiting_max_attempts(self, batch_id: str, max_attempts: int) -> None:
         """New retry settings apply to the jobs that have not finished yet."""
         await self.session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from dialer.batch.settings import CallSettings
 from dialer.billing.pricing import to_display
@@ -54,6 +54,11 @@ class BatchCreate(BaseModel):
     jobs: list[NewJob] | None = Field(
         None, description="Contacts for API-created batches (spreadsheets use /excel/create)."
     )
+    status: Literal["active", "draft"] = Field(
+        "active",
+        description="draft: created for review, nothing is dialed until "
+        "POST /api/v1/batches/{batch_id}/start.",
+    )
 
     @field_validator("jobs")
     @classmethod
@@ -69,6 +74,16 @@ class BatchCreate(BaseModel):
                 if not phone or len(phone) > 32:
                     raise ValueError(f"jobs.{i}.phones.{p}: not a phone number")
         return jobs
+
+
+class BatchStart(BaseModel):
+    """Start a draft now, or at ``start_at`` (nothing is dialed before it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_at: AwareDatetime | None = Field(
+        None, description="When to start dialing (ISO 8601 with offset); omitted: now."
+    )
 
 
 class BatchUpdate(BaseModel):

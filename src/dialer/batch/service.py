@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.account.repository import AccountRepository
 from dialer.account.status import ensure_active
+from dialer.audit import service as audit
 from dialer.batch.repository import BatchRepository
 from dialer.batch.schemas import (
     BatchCreate,
@@ -123,6 +125,7 @@ async def create_batch(
     and the number of jobs created.
     """
     principal.check_account(data.account_id)
+    principal.require("create_batch")
     account = await AccountRepository.from_session(session).get(data.account_id)
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
@@ -150,14 +153,15 @@ async def create_batch(
         )
         script_id, script_version = script.id, script.version
     now = clock.now()
+    draft = data.status == "draft"
     batch = Batch(
         id=ids.batch_id(now),
         account_id=account.id,
         name=data.name,
         description=data.description,
         priority=data.priority,
-        is_active=True,
-        status=BatchStatus.ACTIVE,
+        is_active=not draft,
+        status=BatchStatus.DRAFT if draft else BatchStatus.ACTIVE,
         # Stored as given: a missing timezone means "the account's" at dial time.
         call_settings=data.call_settings.model_dump(mode="json"),
         processing_type=data.processing_type,
@@ -166,8 +170,9 @@ async def create_batch(
         variable_set=data.variable_set,
         provider=data.provider,
         provider_options=dict(data.provider_options),
-        # Active from creation: dialing starts as soon as the window allows.
-        started_at=now,
+        # Active from creation: dialing starts as soon as the window allows (a draft
+        # waits for start_batch).
+        started_at=None if draft else now,
         created_at=now,
         updated_at=now,
     )
@@ -182,7 +187,18 @@ async def create_batch(
         account_id=account.id,
         batch_id=batch.id,
         type="batch.created",
-        data={"batch_id": batch.id, "status": "active", "total_jobs": created},
+        data={"batch_id": batch.id, "status": str(batch.status), "total_jobs": created},
+    )
+    await audit.record(
+        session,
+        principal,
+        account.id,
+        "batch.create",
+        target_type="batch",
+        target_id=batch.id,
+        name=batch.name,
+        status=str(batch.status),
+        jobs=created or None,
     )
     log.info("batch.created", account_id=account.id, batch_id=batch.id, jobs=created)
     return batch, created
@@ -219,6 +235,9 @@ async def _publish_status(session: AsyncSession, batch: Batch, type: str, **data
     )
 
 
+_ACTION_OF_EVENT = {"batch.resumed": "batch.resume", "batch.paused": "batch.pause"}
+
+
 def _require_open(batch: Batch, action: str) -> None:
     if batch.status not in OPEN:
         raise BatchNotEditable(
@@ -250,21 +269,92 @@ def _resume(batch: Batch) -> bool:
 async def pause_batch(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
     """Stop dialing new calls of the batch (calls in flight finish). Idempotent."""
     batch = await get_batch(session, principal, batch_id, for_update=True)
+    principal.require("pause")
     _require_open(batch, "pause")
     if _pause(batch):
         await session.flush()
         await _publish_status(session, batch, "batch.paused")
+        await _audit(session, principal, batch, "batch.pause")
     return batch
 
 
 async def resume_batch(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
     """Let a paused batch dial again. Idempotent."""
     batch = await get_batch(session, principal, batch_id, for_update=True)
+    principal.require("resume")
     _require_open(batch, "resume")
     if _resume(batch):
         await session.flush()
         await _publish_status(session, batch, "batch.resumed")
+        await _audit(session, principal, batch, "batch.resume")
     return batch
+
+
+async def start_batch(
+    session: AsyncSession, principal: Principal, batch_id: str, start_at: datetime | None
+) -> Batch:
+    """Start a draft: dialing begins now, or not before ``start_at`` (a scheduled start).
+
+    A naive ``start_at`` is a wall-clock time in the batch's calling zone. A scheduled
+    start makes the batch active with its waiting jobs due at ``start_at``
+    (the claim already skips jobs not yet due), and ``started_at`` set to it. Starting a
+    batch that is already started is a no-op; a cancelled or completed one is a 409.
+    """
+    batch = await get_batch(session, principal, batch_id, for_update=True)
+    principal.require("start")
+    if start_at is not None and start_at.tzinfo is None:
+        # A wall-clock time (the dashboard's form): read in the batch's calling zone.
+        start_at = start_at.replace(tzinfo=ZoneInfo(await calling_zone(session, batch)))
+    if batch.status in (BatchStatus.ACTIVE, BatchStatus.PAUSED) and start_at is None:
+        return batch
+    if batch.status != BatchStatus.DRAFT:
+        raise BatchNotEditable(
+            f"batch '{batch.id}' is {batch.status}: only a draft can be started",
+            status=str(batch.status),
+        )
+    now = clock.now()
+    scheduled = start_at is not None and start_at > now
+    at = start_at if scheduled and start_at is not None else now
+    batch.status = BatchStatus.ACTIVE
+    batch.is_active = True
+    batch.started_at = at
+    batch.updated_at = now
+    if scheduled:
+        await BatchRepository.from_session(session).delay_waiting(batch.id, at)
+    await session.flush()
+    await _publish_status(session, batch, "batch.started", started_at=at.isoformat())
+    await _audit(
+        session,
+        principal,
+        batch,
+        "batch.schedule" if scheduled else "batch.start",
+        start_at=at.isoformat() if scheduled else None,
+    )
+    return batch
+
+
+async def calling_zone(session: AsyncSession, batch: Batch) -> str:
+    """The zone the batch's hours are read in: its own, else its account's."""
+    zone = (batch.call_settings or {}).get("timezone")
+    if zone:
+        return str(zone)
+    found = await AccountRepository.from_session(session).plan_and_timezone(batch.account_id)
+    return found[1] if found else "UTC"
+
+
+async def _audit(
+    session: AsyncSession, principal: Principal, batch: Batch, action: str, **details: Any
+) -> None:
+    await audit.record(
+        session,
+        principal,
+        batch.account_id,
+        action,
+        target_type="batch",
+        target_id=batch.id,
+        name=batch.name,
+        **details,
+    )
 
 
 async def update_batch(
@@ -275,8 +365,18 @@ async def update_batch(
     New retry settings also apply to the batch's jobs that are still waiting.
     """
     batch = await get_batch(session, principal, batch_id, for_update=True)
-    _require_open(batch, "update")
+    if batch.status != BatchStatus.DRAFT:
+        _require_open(batch, "update")
     fields = data.model_fields_set
+    if fields - {"is_active"}:
+        principal.require("edit_settings")
+    if "is_active" in fields and data.is_active is not None:
+        principal.require("resume" if data.is_active else "pause")
+        if batch.status == BatchStatus.DRAFT:
+            raise BatchNotEditable(
+                f"batch '{batch.id}' is a draft: start it (POST /api/v1/batches/{batch.id}/start)",
+                status="draft",
+            )
     changed: list[str] = []
     for name in ("name", "description", "priority"):
         value = getattr(data, name)
@@ -302,8 +402,17 @@ async def update_batch(
     await session.flush()
     if changed:
         await _publish_status(session, batch, "batch.updated", changed=changed)
+        await _audit(
+            session,
+            principal,
+            batch,
+            "batch.settings",
+            changed=changed,
+            call_settings=batch.call_settings if "call_settings" in changed else None,
+        )
     if event:
         await _publish_status(session, batch, event)
+        await _audit(session, principal, batch, _ACTION_OF_EVENT[event])
     return batch
 
 
@@ -346,6 +455,7 @@ async def cancel_batch(
     Cancelling a cancelled batch returns it unchanged; a completed batch is a 409.
     """
     batch = await get_batch(session, principal, batch_id, for_update=True)
+    principal.require("cancel")
     if batch.status == BatchStatus.CANCELLED:
         return batch
     if batch.status == BatchStatus.COMPLETED:
@@ -383,6 +493,7 @@ async def cancel_batch(
         cancelled_jobs=batch.cancelled_jobs,
         pending_jobs=batch.pending_jobs,
     )
+    await _audit(session, principal, batch, "batch.cancel", reason=reason, jobs=cancelled)
     log.info("batch.cancelled", account_id=batch.account_id, batch_id=batch.id, jobs=cancelled)
     return batch
 

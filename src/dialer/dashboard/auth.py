@@ -1,109 +1,171 @@
-"""Dashboard sessions: log in once with an API key, then a signed cookie.
+"""Dashboard sessions: named users log in with a password; a server-side session follows.
 
-The cookie never holds the key itself: it names the key (its id, or "admin") plus a
-fragment of the key's hash, signed with SECRET_KEY (itsdangerous). Every request
-re-checks that the key still exists and is not revoked, so revoking a key or rotating
-the admin key ends its dashboard sessions at once. HttpOnly keeps scripts away from
-it; SameSite=Lax keeps other sites from posting forms with it (CSRF).
+The ``dialer_session`` cookie holds a random token (HttpOnly, SameSite=Lax, Secure in
+production or over https); the database keeps only its hash, with the session's CSRF
+token (``account.users``). Every state-changing route depends on ``CsrfUser``: the
+request must carry that token (form field ``csrf_token`` or header ``X-CSRF-Token``,
+which htmx sends from ``<body hx-headers>``) and, when the browser says where it comes
+from, an ``Origin`` of this server. The log-in form itself is protected by a
+double-submit token in a short-lived cookie, so another site cannot log a victim into
+the attacker's account.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated, Any
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 from starlette.responses import Response
 
-from dialer.account.auth import Principal, hash_key
+from dialer.account import users
+from dialer.account.auth import Principal
+from dialer.account.users import ActiveSession
 from dialer.config import Settings
-from dialer.errors import Unauthorized
-from dialer.models import ApiKey
+from dialer.errors import PermissionDenied, Unauthorized
 
 SESSION_COOKIE = "dialer_session"
-SESSION_MAX_AGE_S = 12 * 3600
-_SALT = "dialer.dashboard.session"
+LOGIN_CSRF_COOKIE = "dialer_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+COOKIE_PATH = "/dashboard"
 
 
 class LoginRequired(Unauthorized):
     """Please log in."""
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.SECRET_KEY.get_secret_value(), salt=_SALT)
+class CsrfRefused(PermissionDenied):
+    """This form has expired or did not come from this dashboard: reload the page and try again."""
 
 
-def _admin_fingerprint(admin_key: str) -> str:
-    return hashlib.sha256(admin_key.encode()).hexdigest()[:16]
+def secure_cookies(request: Request) -> bool:
+    """Cookies are Secure in production (behind a TLS proxy uvicorn may see http) or
+    whenever the request itself came over https."""
+    settings: Settings = request.app.state.settings
+    return settings.ENV == "production" or request.url.scheme == "https"
 
 
-def session_token(settings: Settings, principal: Principal, admin_key: str) -> str:
-    """The signed cookie value for a principal that just proved its key."""
-    payload: dict[str, Any]
-    if principal.is_admin:
-        payload = {"admin": True, "h": _admin_fingerprint(admin_key)}
-    else:
-        payload = {"kid": principal.key_id, "acc": principal.account_id}
-    return _serializer(settings).dumps(payload)
-
-
-def set_session_cookie(response: Response, request: Request, token: str) -> None:
+def set_cookie(
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    samesite: str = "lax",
+) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=SESSION_MAX_AGE_S,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/dashboard",
+        samesite=samesite,  # type: ignore[arg-type]
+        secure=secure_cookies(request),
+        path=COOKIE_PATH,
     )
 
 
-def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
-
-
-async def principal_from_cookie(request: Request) -> Principal | None:
-    """The principal of a valid session cookie, or None."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
     settings: Settings = request.app.state.settings
-    try:
-        payload = _serializer(settings).loads(token, max_age=SESSION_MAX_AGE_S)
-    except BadSignature:  # also covers SignatureExpired
-        return None
-    if not isinstance(payload, dict):
-        return None
-    if payload.get("admin"):
-        if payload.get("h") != _admin_fingerprint(request.app.state.admin_key):
-            return None
-        return Principal(is_admin=True)
-    key_id = payload.get("kid")
-    if not isinstance(key_id, str):
-        return None
-    async with request.app.state.db.read() as session:
-        row = (
-            await session.execute(
-                select(ApiKey.account_id).where(ApiKey.id == key_id, ApiKey.revoked.is_(False))
+    max_age = int(settings.SESSION_MAX_AGE.total_seconds())
+    set_cookie(response, request, SESSION_COOKIE, token, max_age=max_age)
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+
+
+async def active_session(request: Request) -> ActiveSession | None:
+    """The request's live session (looked up once per request), or None."""
+    if hasattr(request.state, "dash_session"):
+        return request.state.dash_session  # type: ignore[no-any-return]
+    token = request.cookies.get(SESSION_COOKIE)
+    found: ActiveSession | None = None
+    if token and len(token) <= 100:
+        settings: Settings = request.app.state.settings
+        db = request.app.state.db
+        async with db.read() as session:
+            found, stale = await users.resolve_session(
+                session, token, idle_timeout=settings.SESSION_IDLE_TIMEOUT
             )
-        ).first()
-    if row is None or row.account_id != payload.get("acc"):
-        return None
-    return Principal(is_admin=False, account_id=row.account_id, key_id=key_id)
+        if found is not None and stale:
+            async with db.write() as session:
+                await users.touch_session(session, found.session_id)
+    request.state.dash_session = found
+    if found is not None:
+        request.state.principal = found.principal
+    return found
 
 
 async def dashboard_principal(request: Request) -> Principal:
-    """Dependency: the logged-in operator; LoginRequired sends the browser to the login page."""
-    principal = await principal_from_cookie(request)
-    if principal is None:
+    """Dependency: the logged-in user; LoginRequired sends the browser to the login page."""
+    found = await active_session(request)
+    if found is None:
         raise LoginRequired()
-    request.state.principal = principal
-    return principal
+    return found.principal
 
 
 DashboardUser = Annotated[Principal, Depends(dashboard_principal)]
 
-__all__ = ["DashboardUser", "LoginRequired", "hash_key"]
+
+def _same_origin(request: Request) -> bool:
+    """No Origin (older browsers, some same-origin requests) is left to the token; an
+    Origin of another host, or the opaque "null" of sandboxed frames, is refused."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc == request.headers.get("host", request.url.netloc)
+
+
+async def _sent_token(request: Request) -> str:
+    token = request.headers.get(CSRF_HEADER)
+    if token is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            value = (await request.form()).get(CSRF_FIELD)
+            token = value if isinstance(value, str) else None
+    return token or ""
+
+
+async def csrf_protect(request: Request, user: DashboardUser) -> Principal:
+    """Dependency of every state-changing route: the session's CSRF token must come back."""
+    found: ActiveSession = request.state.dash_session
+    sent = await _sent_token(request)
+    if not _same_origin(request) or not hmac.compare_digest(
+        sent.encode(), found.csrf_token.encode()
+    ):
+        raise CsrfRefused()
+    return user
+
+
+CsrfUser = Annotated[Principal, Depends(csrf_protect)]
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def check_login_token(request: Request) -> None:
+    """The log-in form's double-submit token: the form field must equal the cookie."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = await _sent_token(request)
+    if (
+        not _same_origin(request)
+        or not cookie
+        or not hmac.compare_digest(sent.encode(), cookie.encode())
+    ):
+        raise CsrfRefused()
+
+
+def csrf_token_of(request: Request) -> str | None:
+    found: ActiveSession | None = getattr(request.state, "dash_session", None)
+    return found.csrf_token if found else None
+
+
+__all__ = ["CsrfUser", "DashboardUser", "LoginRequired"]

@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from dialer.dashboard.auth import LoginRequired, clear_session_cookie
-from dialer.dashboard.rendering import render
+from dialer.dashboard.i18n import translator
+from dialer.dashboard.rendering import render, request_lang
 from dialer.errors import AppError
 
 
@@ -43,9 +44,12 @@ async def app_error(request: Request, exc: Exception) -> Response:
             response = RedirectResponse(str(login), status_code=303)
         clear_session_cookie(response)
         return response
-    message = exc.message
-    if exc.field:
-        message = f"{exc.field}: {message}"
+    # Known refusals in the reader's language; other messages as the API words them.
+    message = translator(request_lang(request)).get("error_" + type(exc).__name__)
+    if message is None:
+        message = exc.message
+        if exc.field:
+            message = f"{exc.field}: {message}"
     return error_response(request, exc.status_code, message)
 
 

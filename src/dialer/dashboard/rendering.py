@@ -1,4 +1,6 @@
-"""Templates and the per-request context every page gets (language, labels, operator)."""
+"""Templates and the per-request context every page gets (language, labels, operator),
+and the locale's formats: numbers and money (``4.900,00``, ``$1.234.567`` in es-CL),
+RUTs with dots and hyphen, times in a named zone with the zone shown."""
 
 from __future__ import annotations
 
@@ -9,9 +11,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from starlette.responses import Response
+from stdnum.cl import rut as cl_rut
 
 from dialer.account.auth import Principal
+from dialer.dashboard.auth import csrf_token_of
+from dialer.dashboard.codes import code_label
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
 
 HERE = Path(__file__).parent
@@ -25,32 +33,117 @@ def request_lang(request: Request) -> str:
 
 
 def current_account_id(request: Request, principal: Principal) -> str | None:
-    """The account the pages show: an account key's own; the admin's chosen one."""
+    """The account the pages show: a user's own; the admin's chosen one."""
     if not principal.is_admin:
         return principal.account_id
     chosen = request.query_params.get("account_id") or request.cookies.get(ACCOUNT_COOKIE)
     return chosen or None
 
 
-def _fmt_dt(value: datetime | str | None, tz: str | None = None) -> str:
+def zone_label(tz: str | None) -> str:
+    """``America/Santiago`` -> ``Santiago``; no zone -> ``UTC``."""
+    if not tz:
+        return "UTC"
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def format_number(value: float | int | None, lang: str, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}"
+    if lang == "es":  # 1.234.567,89
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def format_money(value: float | int | None, lang: str, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${format_number(abs(value), lang, digits)}"
+
+
+def format_rut(value: str | None) -> str:
+    """12345678-5 -> 12.345.678-5 (valid RUTs only; anything else as given)."""
+    if not value:
+        return ""
+    try:
+        return str(cl_rut.format(value))
+    except Exception:  # stdnum raises its own ValidationError subclasses, or ValueError
+        return value
+
+
+def format_dt(value: datetime | str | None, lang: str, tz: str | None, *, label: bool) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if tz:
-        value = value.astimezone(ZoneInfo(tz))
-    return value.strftime("%Y-%m-%d %H:%M")
+    value = value.astimezone(ZoneInfo(tz or "UTC"))
+    text = value.strftime("%d-%m-%Y %H:%M" if lang == "es" else "%Y-%m-%d %H:%M")
+    return f"{text} ({zone_label(tz)})" if label else text
 
 
-def _fmt_num(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    # Spanish-style grouping is what operators read on their invoices; keep it simple.
-    return f"{value:,.{digits}f}"
+@pass_context
+def _num(ctx: Context, value: float | int | None, digits: int = 0) -> str:
+    return format_number(value, ctx.get("lang", "es"), digits)
 
 
-templates.env.filters["dt"] = _fmt_dt
-templates.env.filters["num"] = _fmt_num
+@pass_context
+def _money(ctx: Context, value: float | int | None, digits: int = 0) -> str:
+    return format_money(value, ctx.get("lang", "es"), digits)
+
+
+@pass_context
+def _dt(ctx: Context, value: datetime | str | None, tz: str | None = None) -> str:
+    """A time in ``tz`` (else the page's ``tz``), without the zone: pages name it once."""
+    return format_dt(value, ctx.get("lang", "es"), tz or ctx.get("tz"), label=False)
+
+
+@pass_context
+def _dtz(ctx: Context, value: datetime | str | None, tz: str | None = None) -> str:
+    """A time with its zone named: ``01-12-2026 09:00 (Santiago)``."""
+    return format_dt(value, ctx.get("lang", "es"), tz or ctx.get("tz"), label=True)
+
+
+@pass_context
+def _code(ctx: Context, kind: str, value: object) -> Markup:
+    """An internal code in words; an untranslated one is marked for the page test."""
+    if value is None or value == "":
+        return Markup("—")
+    text = str(value)
+    label = code_label(ctx.get("lang", "es"), kind, text)
+    if label is None:
+        return Markup('<span data-untranslated="{}">{}</span>').format(kind, text)
+    return Markup(escape(label))
+
+
+@pass_context
+def _audit_details(ctx: Context, entry: Any) -> str:
+    lang = ctx.get("lang", "es")
+    parts = []
+    for key, value in (entry.details or {}).items():
+        if key in ("name", "username", "call_settings"):
+            continue
+        if key == "role":
+            value = code_label(lang, "role", str(value)) or value
+        elif key == "status":
+            value = code_label(lang, "batch_status", str(value)) or value
+        elif key == "start_at":
+            value = format_dt(str(value), lang, ctx.get("tz"), label=True)
+        elif key == "changed" and isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{translator(lang).get('detail_' + key, key)}: {value}")
+    return "; ".join(parts)
+
+
+templates.env.filters["dt"] = _dt
+templates.env.filters["dtz"] = _dtz
+templates.env.filters["num"] = _num
+templates.env.filters["money"] = _money
+templates.env.filters["rut"] = format_rut
+templates.env.globals["code"] = _code
+templates.env.globals["audit_details"] = _audit_details
+templates.env.globals["zone_label"] = zone_label
 
 
 def render(
@@ -70,6 +163,11 @@ def render(
         "user": principal,
         "account_id": current_account_id(request, principal) if principal else None,
         "path": request.url.path,
+        "csrf": csrf_token_of(request),
+        "tz": None,
     }
     ctx.update(context or {})
+    ctx.setdefault("tz_label", "")
+    if not ctx["tz_label"]:
+        ctx["tz_label"] = f"({translator(lang)['times_in']} {zone_label(ctx['tz'])})"
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

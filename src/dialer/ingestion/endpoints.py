@@ -230,13 +230,15 @@ async def create(
     ] = None,
     variable_set: Annotated[Literal["standard", "legacy"] | None, Form()] = None,
     consolidate: Consolidate = None,
+    status: Annotated[Literal["active", "draft"], Form()] = "active",
 ) -> CreateResponse:
-    """Create a batch from the file: all accepted rows become jobs, or nothing is written."""
+    """Create a batch from the file: all accepted rows become jobs, or nothing is written.
+    ``status=draft`` creates it for review: nothing is dialed until it is started."""
     options = _options(
         account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
         _settings_field(call_settings, call_settings_json), dias_fecha_limite,
         dias_fecha_maxima, column_mapping, consolidate,
-    )  # fmt: skip
+    ).model_copy(update={"status": status})  # fmt: skip
     async with _saved_upload(file, request.app.state.settings) as path:
         options = options.model_copy(update={"variable_set": variable_set})
         return await service.create_import(

@@ -27,6 +27,8 @@ class ImportOptions(BaseModel):
     variable_set: Literal["standard", "legacy"] | None = None
     # Per-batch provider options (agent_id, from_number), as on JSON batch creation.
     provider_options: dict[str, str] = Field(default_factory=dict)
+    # "draft": the batch is created for review and dials nothing until started.
+    status: Literal["active", "draft"] = "active"
     # One job per debtor (rows of the same RUT/DNI merged, with their instalments).
     # None: on for processing_type basic (collection), off for acquisition.
     consolidate: bool | None = None

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.account.status import ensure_active
+from dialer.audit import service as audit
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchCreate
 from dialer.batch.settings import CallSettings
@@ -549,6 +550,7 @@ async def create_import(
                 processing_type=options.processing_type,
                 variable_set=options.variable_set,
                 provider_options=dict(options.provider_options),
+                status=options.status,
             ),
             jobs=(),
         )
@@ -680,6 +682,8 @@ async def _write_jobs(
         )
     if tally.accepted and now is not None:
         await session.refresh(batch)  # the counters after the bump
+    if now is None:
+        batch.import_report = ImportReport(**fields).model_dump(mode="json")
     await publish(
         session,
         account_id=plan.account.id,
@@ -688,6 +692,19 @@ async def _write_jobs(
         data={"batch_id": batch.id, "total_jobs": batch.total_jobs if now else tally.accepted,
               "rows": tally.rows, "added": tally.accepted},
     )  # fmt: skip
+    await audit.record(
+        session,
+        principal,
+        plan.account.id,
+        "batch.upload",
+        target_type="batch",
+        target_id=batch.id,
+        filename=filename,
+        accepted=tally.accepted,
+        invalid=tally.invalid,
+        duplicates=tally.duplicates,
+        do_not_call=tally.do_not_call,
+    )
     log.info(
         "ingestion.batch_created" if now is None else "ingestion.batch_appended",
         account_id=plan.account.id,

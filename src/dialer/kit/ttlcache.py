@@ -35,5 +35,9 @@ class TTLCache(Generic[K, V]):
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self.ttl_s, value)
 
+    def discard(self, key: K) -> None:
+        """Forget ``key`` now (e.g. a revoked credential)."""
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()

@@ -25,17 +25,20 @@ from dialer.models.misc import (
     WebhookReceipt,
     WorkerHeartbeat,
 )
+from dialer.models.user import AuditEntry, DashboardSession, Role, User
 
 __all__ = [
     "Account",
     "AccountStatus",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Batch",
     "BatchStatus",
     "CallAttempt",
     "CallStat",
     "ContactLog",
+    "DashboardSession",
     "DoNotCall",
     "EntryKind",
     "Event",
@@ -47,8 +50,10 @@ __all__ = [
     "Promise",
     "ProviderConfig",
     "RecoveryStat",
+    "Role",
     "Script",
     "SimulatedCall",
+    "User",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookReceipt",

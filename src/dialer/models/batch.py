@@ -12,6 +12,8 @@ from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
 
 
 class BatchStatus(StrEnum):
+    # Created for review: nothing is dialed until it is started.
+    DRAFT = "draft"
     ACTIVE = "active"
     PAUSED = "paused"
     CANCELLED = "cancelled"
@@ -64,3 +66,5 @@ class Batch(TimestampedMixin, Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    # A spreadsheet import's report (counts, rejected rows, warnings), for the review.
+    import_report: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)

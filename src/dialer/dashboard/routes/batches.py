@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
@@ -13,10 +14,11 @@ from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchRead
-from dialer.dashboard.auth import DashboardUser
+from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
 from dialer.dashboard.rendering import current_account_id, render, templates
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
+from dialer.errors import InvalidInput
 from dialer.events.stream import batch_stream
 from dialer.ingestion import export
 from dialer.ingestion.endpoints import csv_response, xlsx_response
@@ -168,16 +170,39 @@ async def _after_action(request: Request, batch_id: str, batch: BatchRead) -> Re
 
 
 @router.post("/batches/{batch_id}/pause", name="dashboard_batch_pause")
-async def pause(
-    request: Request, batch_id: str, user: DashboardUser, session: WriteSession
-) -> Response:
+async def pause(request: Request, batch_id: str, user: CsrfUser, session: WriteSession) -> Response:
     batch = BatchRead.of(await batch_service.pause_batch(session, user, batch_id))
     return await _after_action(request, batch_id, batch)
 
 
+@router.post("/batches/{batch_id}/start", name="dashboard_batch_start")
+async def start(
+    request: Request,
+    batch_id: str,
+    user: CsrfUser,
+    session: WriteSession,
+    start_date: Annotated[str, Form(max_length=10)] = "",
+    start_time: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Start a reviewed draft now, or at a date and time of the batch's calling zone."""
+    at = None
+    if start_date.strip():
+        try:
+            at = datetime.fromisoformat(f"{start_date.strip()}T{start_time.strip() or '00:00'}")
+        except ValueError:
+            raise InvalidInput("not a date and time", field="start_date") from None
+        if at.tzinfo is not None:
+            raise InvalidInput("give the local date and time only", field="start_date")
+    await batch_service.start_batch(session, user, batch_id, at)
+    target = f"/dashboard/batches/{batch_id}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
 @router.post("/batches/{batch_id}/resume", name="dashboard_batch_resume")
 async def resume(
-    request: Request, batch_id: str, user: DashboardUser, session: WriteSession
+    request: Request, batch_id: str, user: CsrfUser, session: WriteSession
 ) -> Response:
     batch = BatchRead.of(await batch_service.resume_batch(session, user, batch_id))
     return await _after_action(request, batch_id, batch)
@@ -187,7 +212,7 @@ async def resume(
 async def cancel(
     request: Request,
     batch_id: str,
-    user: DashboardUser,
+    user: CsrfUser,
     session: WriteSession,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:

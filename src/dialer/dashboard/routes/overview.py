@@ -63,11 +63,21 @@ async def account_page(
         return RedirectResponse("/dashboard/accounts", status_code=303)
     account = await account_service.get_account(session, user, account_id)
     balance = await account_service.get_balance(session, user, account_id)
-    ledger = await account_service.list_transactions(
-        session, user, account_id, kind=None, limit=50, skip=skip
-    )
+    ledger = None
+    if user.may("view_ledger"):
+        ledger = await account_service.list_transactions(
+            session, user, account_id, kind=None, limit=50, skip=skip
+        )
+    keys = None
+    if user.may("manage_keys"):
+        keys = await account_service.list_api_keys(session, user, account_id)
     return render(
         request,
         "account.html",
-        {"account": account_service.to_read(account), "balance": balance, "ledger": ledger},
+        {
+            "account": account_service.to_read(account),
+            "balance": balance,
+            "ledger": ledger,
+            "keys": keys,
+        },
     )

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.batch.settings import CallSettings
-from dialer.dashboard.auth import DashboardUser
+from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.rendering import current_account_id, render
 from dialer.db.session import ReadSession, WriteSession
 from dialer.errors import InvalidInput
@@ -134,7 +134,7 @@ class _Form:
 @router.post("/upload/preview", name="dashboard_upload_preview")
 async def preview(
     request: Request,
-    user: DashboardUser,
+    user: CsrfUser,
     session: WriteSession,
     form: Annotated[_Form, Depends()],
 ) -> Response:
@@ -150,7 +150,7 @@ async def preview(
 @router.post("/upload/create", name="dashboard_upload_create")
 async def create(
     request: Request,
-    user: DashboardUser,
+    user: CsrfUser,
     session: WriteSession,
     form: Annotated[_Form, Depends()],
 ) -> Response:

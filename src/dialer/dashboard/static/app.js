@@ -1,9 +1,35 @@
-// Let htmx swap 4xx/5xx answers: the server sends them as toasts (HX-Retarget #toasts).
+// No inline scripts anywhere (the Content-Security-Policy forbids them): behaviour lives here.
 document.addEventListener("DOMContentLoaded", function () {
-  if (!window.htmx) return;
-  htmx.config.responseHandling = [
-    { code: "204", swap: false },
-    { code: "[23]..", swap: true },
-    { code: "[45]..", swap: true, error: true },
-  ];
+  if (window.htmx) {
+    // Let htmx swap 4xx/5xx answers: the server sends them as toasts (HX-Retarget #toasts).
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "[45]..", swap: true, error: true },
+    ];
+  }
+  // Phone layout: the navigation folds behind a button.
+  var toggle = document.getElementById("nav-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") === "true";
+      toggle.setAttribute("aria-expanded", open ? "false" : "true");
+      document.body.classList.toggle("nav-open", !open);
+    });
+  }
 });
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target instanceof Element && target.classList.contains("toast-close")) {
+    var toast = target.closest(".toast");
+    if (toast) toast.remove();
+  }
+  // Buttons that ask before acting: <button data-confirm="...">.
+  if (target instanceof Element) {
+    var asking = target.closest("[data-confirm]");
+    if (asking && !window.confirm(asking.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+}, true);
