@@ -61,9 +61,7 @@ async def test_framing_and_sniffing_are_refused(client):
 
 
 async def test_production_forces_secure_cookies_and_hsts(settings, database):
-    prod = settings.model_copy(
-        update={"ENV": "production", "SECRET_KEY": SecretStr("s" * 48)}
-    )
+    prod = settings.model_copy(update={"ENV": "production", "SECRET_KEY": SecretStr("s" * 48)})
     username = await _person(database)
     application = create_app(prod, database=database)
     # Behind the TLS proxy (browsers keep Secure cookies for https pages only).

@@ -145,6 +145,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/batches/{batch_id}/stream"): FOREIGN,
     ("POST", "/dashboard/batches/{batch_id}/pause"): Probe("foreign", form={}),
     ("POST", "/dashboard/batches/{batch_id}/resume"): Probe("foreign", form={}),
+    ("POST", "/dashboard/batches/{batch_id}/start"): Probe("foreign", form={}),
     ("POST", "/dashboard/batches/{batch_id}/cancel"): Probe("foreign", form={"reason": "x"}),
     ("GET", "/dashboard/jobs/{job_id}"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/export.csv"): FOREIGN,

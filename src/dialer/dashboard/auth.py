@@ -100,6 +100,13 @@ async def active_session(request: Request) -> ActiveSession | None:
     return found
 
 
+async def principal_from_cookie(request: Request) -> Principal | None:
+    """The logged-in user of the request's session cookie, or None (the ASGI edge asks
+    before it lets an upload's body in)."""
+    found = await active_session(request)
+    return found.principal if found else None
+
+
 async def dashboard_principal(request: Request) -> Principal:
     """Dependency: the logged-in user; LoginRequired sends the browser to the login page."""
     found = await active_session(request)
