@@ -557,8 +557,9 @@ async def create_import(
         return batch
 
     batch, fields, accepted = await _write_jobs(
-        session, plan, options, path, filename, progress, parallel, create_batch
-    )
+        session, plan, options, path, filename, progress, parallel, create_batch,
+        principal=principal,
+    )  # fmt: skip
     return CreateResponse(
         batch_id=batch.id, batch_name=batch.name, accepted=accepted, total_jobs=accepted,
         **fields,
@@ -597,8 +598,9 @@ async def append_import(
         return batch
 
     batch, fields, accepted = await _write_jobs(
-        session, plan, full, path, filename, None, parallel, existing, now=clock.now()
-    )
+        session, plan, full, path, filename, None, parallel, existing, now=clock.now(),
+        principal=principal,
+    )  # fmt: skip
     return CreateResponse(
         batch_id=batch.id, batch_name=batch.name, accepted=accepted,
         total_jobs=batch.total_jobs, **fields,
@@ -615,6 +617,7 @@ async def _write_jobs(
     parallel: bool | None,
     open_batch: Callable[[], Awaitable[Batch]],
     *,
+    principal: Principal,
     now: datetime | None = None,
 ) -> tuple[Batch, dict[str, Any], int]:
     """Stream the file's accepted rows into the batch ``open_batch`` gives (called while

@@ -1,8 +1,8 @@
 """users, dashboard sessions, audit log; batches keep their import report
 
 Revision ID: dashboard_01
-Revises: collections_02
-Create Date: 2026-12-01 09:30:00+00:00
+Revises: providers_01
+Create Date: 2026-12-01 09:50:00+00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "dashboard_01"
-down_revision: str | Sequence[str] | None = "collections_02"
+down_revision: str | Sequence[str] | None = "providers_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
