@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.account.repository import AccountRepository
-from dialer.account.status import ensure_active
+from dialer.account.status import ensure_active, require_active
 from dialer.audit import service as audit
 from dialer.batch.repository import BatchRepository
 from dialer.batch.schemas import (
@@ -302,6 +302,7 @@ async def start_batch(
     """
     batch = await get_batch(session, principal, batch_id, for_update=True)
     principal.require("start")
+    await require_active(session, batch.account_id)
     if start_at is not None and start_at.tzinfo is None:
         # A wall-clock time (the dashboard's form): read in the batch's calling zone.
         start_at = start_at.replace(tzinfo=ZoneInfo(await calling_zone(session, batch)))
