@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select
 
+from dialer.call.event import CallEvent
+from dialer.call.settlement import apply_events
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
@@ -325,3 +327,37 @@ async def test_voicemail_leaves_the_message_and_retries_in_another_band(
     # 11:30 would be the morning band again: the retry moves to the midday band.
     assert job.next_attempt_at == local(2026, 12, 2, 12, 0)
     assert job.result["follow_up"]["reason"] == "voicemail_band"
+
+
+async def test_an_analysis_after_the_settlement_records_the_promise_once(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    # Retell sends call_ended first and call_analyzed (the analysis) seconds later.
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    batch = await batch_of(admin, acc, [debtor(1)])
+    worker = worker_for(database, settings, frozen_clock, n1=[{"outcome": "completed"}])
+
+    async def settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 1
+
+    await run_until(worker, settled)
+    [a] = await rows(database, CallAttempt)
+    analyzed = CallEvent(
+        provider=a.provider, provider_call_id=a.provider_call_id or "", attempt_id=a.id,
+        event_key=f"{a.provider}:{a.provider_call_id}:call_analyzed", final=True,
+        status="call_analyzed", outcome="completed",
+        raw={"call_analysis": {"custom_analysis_data": {
+            "resultado": "promesa_de_pago", "fecha_promesa": "15/12/2026",
+            "monto_promesa": "$80.000"}}},
+        extracted={"fecha_promesa": "15/12/2026", "monto_promesa": "$80.000"},
+    )  # fmt: skip
+    for _ in range(2):  # delivered twice: recorded once
+        async with database.write() as s:
+            await apply_events(s, [analyzed], frozen_clock.now())
+    [a] = await rows(database, CallAttempt)
+    assert a.result["promise_to_pay"]["amount"] == 80_000
+    [promise] = await rows(database, Promise)
+    assert (promise.amount, promise.due_on.isoformat()) == (80_000, "2026-12-15")
+    figures = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/recovery")).json()["totals"]
+    assert (figures["attempts"], figures["promises"], figures["promised_amount"]) == (1, 1, 80_000)
