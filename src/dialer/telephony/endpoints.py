@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from dialer.db.session import WriteSession
 from dialer.telephony.report import receive_agent_report
@@ -31,7 +31,7 @@ async def twilio_agent_report(request: Request, session: WriteSession) -> dict[s
 
 @router.post("/api/v1/webhooks/{provider}")
 async def provider_webhook(
-    provider: str, request: Request, session: WriteSession
+    provider: str, request: Request, session: WriteSession, background: BackgroundTasks
 ) -> dict[str, Any]:
     """Receive a provider status callback."""
     applied = await receive_webhook(
@@ -42,5 +42,7 @@ async def provider_webhook(
         url=str(request.url),
         settings=request.app.state.settings,
         db=request.app.state.db,
+        # Background tasks run after the response, so after the session's commit.
+        after_commit=background.add_task,
     )
     return {"ok": True, "applied": applied}

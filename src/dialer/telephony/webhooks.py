@@ -13,7 +13,7 @@ duplicates and out-of-order events are harmless for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,9 +40,14 @@ async def receive_webhook(
     url: str,
     settings: Settings,
     db: Database,
+    after_commit: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
 ) -> int:
     """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
-    Unauthorized for a bad signature. Returns how many events were applied."""
+    Unauthorized for a bad signature. Returns how many events were applied.
+
+    The vendor's reaction to the events (Twilio: hang up a machine-answered call) is an
+    HTTP call: given ``after_commit``, it is handed there to run once the transaction is
+    committed, never while the settlement's locks are held."""
     from dialer.telephony.providers.routing import react, verify_webhook
     from dialer.telephony.registry import get_provider, known_providers
 
@@ -66,7 +71,14 @@ async def receive_webhook(
         raise MalformedWebhook(f"webhook body: {exc}", field="body") from None
     applied = await handle_events(session, events)
     WEBHOOKS.labels(provider_name, "accepted").inc()
-    await react(provider, events)
+
+    async def reaction() -> None:
+        await react(provider, events)
+
+    if after_commit is not None:
+        after_commit(reaction)
+    else:
+        await reaction()
     return applied
 
 
