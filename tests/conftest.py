@@ -77,6 +77,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         LOG_JSON=True,
         LOG_LEVEL="WARNING",
         STATUS_RATE_LIMIT="100000/minute",
+        UPLOAD_RATE_LIMIT="100000/minute",
+        PREVIEW_RATE_LIMIT="100000/minute",
+        STREAM_RATE_LIMIT="100000/minute",
+        LOGIN_FAILURE_RATE_LIMIT="100000/minute",
     )
 
 

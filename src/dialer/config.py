@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     # API
     REDIS_URL: str | None = None
     STATUS_RATE_LIMIT: str = "120/minute"
+    # Per API key: spreadsheet and do-not-call uploads, script previews, new SSE streams;
+    # failed dashboard logins per client address.
+    UPLOAD_RATE_LIMIT: str = "30/minute"
+    PREVIEW_RATE_LIMIT: str = "120/minute"
+    STREAM_RATE_LIMIT: str = "30/minute"
+    LOGIN_FAILURE_RATE_LIMIT: str = "10/minute"
+    # /docs, /redoc, /openapi.json and /metrics answer without a key: on outside
+    # production, off in production unless set to true (then protect them at the proxy).
+    EXPOSE_DOCS: bool | None = None
+    EXPOSE_METRICS: bool | None = None
     # Browser origins allowed to call the API and /legacy: "https://a.example,https://b.example"
     # or a JSON list; empty means none (no CORS headers at all).
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -151,6 +161,16 @@ class Settings(BaseSettings):
                 "provider, or DIALER_SIMULATED_ENABLED=true for a demo deployment"
             )
         return self
+
+    @property
+    def docs_exposed(self) -> bool:
+        return self.EXPOSE_DOCS if self.EXPOSE_DOCS is not None else self.ENV != "production"
+
+    @property
+    def metrics_exposed(self) -> bool:
+        if self.EXPOSE_METRICS is not None:
+            return self.EXPOSE_METRICS
+        return self.ENV != "production"
 
     @property
     def simulated_enabled(self) -> bool:

@@ -96,6 +96,10 @@ def create_app(
         version="0.1.0",
         description="Outbound voice-AI call campaigns: accounts, batches, jobs, calls, billing.",
         lifespan=lifespan,
+        # Off in production unless DIALER_EXPOSE_DOCS: the schema maps every route.
+        docs_url="/docs" if settings.docs_exposed else None,
+        redoc_url="/redoc" if settings.docs_exposed else None,
+        openapi_url="/openapi.json" if settings.docs_exposed else None,
     )
     app.state.settings = settings
     install_handlers(app)
@@ -122,9 +126,11 @@ def create_app(
             await session.execute(text("SELECT 1"))
         return {"status": "ok", "database": db.dialect}
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_exposed:  # off in production unless DIALER_EXPOSE_METRICS
+
+        @app.get("/metrics", tags=["ops"], include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for module_name in ROUTER_MODULES:
         module = importlib.import_module(module_name)

@@ -16,10 +16,11 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from dialer.compliance.schemas import RowProblem
 from dialer.errors import AppError, InvalidInput
-from dialer.kit import phone
+from dialer.kit import phone, workbook_guard
 
 PHONE_HEADERS = frozenset(
     {
@@ -112,19 +113,13 @@ def _rows_csv(data: bytes) -> Iterator[list[str]]:
 def _rows_xlsx(data: bytes) -> Iterator[list[str]]:
     from openpyxl import load_workbook  # type: ignore[import-untyped]
 
-    from dialer.ingestion.parsers import (
-        FileFormatError,
-        UploadLimitError,
-        check_workbook_archive,
-    )
-
-    # Same guards as spreadsheet uploads: refuse zip bombs and absurd row counts from
-    # the archive directory before openpyxl unpacks anything.
+    # Same guards as spreadsheet uploads: refuse zip bombs, absurd row counts and sheets
+    # spanning far more cells than they hold before openpyxl unpacks anything.
     try:
-        check_workbook_archive(io.BytesIO(data), MAX_ROWS)
-    except UploadLimitError as exc:
+        workbook_guard.check_archive(io.BytesIO(data), "xlsx", MAX_ROWS)
+    except workbook_guard.WorkbookTooLarge as exc:
         raise DncFileTooLarge(f"file: {exc}", field="file") from None
-    except FileFormatError as exc:
+    except workbook_guard.WorkbookDamaged as exc:
         raise DncFileInvalid(f"file: {exc}", field="file") from None
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -190,3 +185,62 @@ def normalise_phone(raw: str, region: str) -> str | None:
         return phone.e164(raw, region)
     except phone.PhoneInvalid:
         return None
+
+
+REPORT_ROWS = 1000  # rows listed per kind of problem; the counts are always complete
+
+
+@dataclass
+class ImportPlan:
+    """What a do-not-call file holds, read and normalised: the numbers to add (first row
+    of each) and what was refused."""
+
+    format: str = "header"
+    column: str = ""
+    total: int = 0
+    row_of: dict[str, int] = field(default_factory=dict)  # E.164 -> first row
+    invalid: list[RowProblem] = field(default_factory=list)
+    n_invalid: int = 0
+    duplicate_rows: list[int] = field(default_factory=list)
+    n_dup_in_file: int = 0
+
+
+def plan_import(data: bytes, filename: str | None, region: str) -> ImportPlan:
+    """Read, normalise and dedupe a do-not-call file. Pure and CPU-bound (the service
+    runs it in a child process); raises DncFileInvalid / DncFileTooLarge."""
+    plan = ImportPlan()
+    for cell in phone_cells(data, filename):
+        plan.total += 1
+        if not plan.column:
+            plan.column = cell.column
+            plan.format = "no_llame" if cell.column == "A" else "header"
+        try:
+            e164 = phone.e164(cell.value, region)
+        except phone.PhoneInvalid as exc:
+            plan.n_invalid += 1
+            if len(plan.invalid) < REPORT_ROWS:
+                reason_text = "empty" if exc.reason == "empty" else str(exc)
+                plan.invalid.append(
+                    RowProblem(
+                        row=cell.row, column=cell.column, value=cell.value[:64], reason=reason_text
+                    )
+                )
+            continue
+        if e164 in plan.row_of:
+            plan.n_dup_in_file += 1
+            if len(plan.duplicate_rows) < REPORT_ROWS:
+                plan.duplicate_rows.append(cell.row)
+            continue
+        plan.row_of[e164] = cell.row
+    if plan.total == 0:
+        raise InvalidInput("file: the file has no data rows", field="file")
+    return plan
+
+
+def plan_in_child(data: bytes, filename: str | None, region: str) -> ImportPlan | tuple[str, str]:
+    """``plan_import`` for a child process: a refusal comes back as (class name, message)
+    (the errors' field would not survive pickling)."""
+    try:
+        return plan_import(data, filename, region)
+    except AppError as exc:
+        return (type(exc).__name__, exc.message)

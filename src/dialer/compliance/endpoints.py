@@ -16,8 +16,9 @@ from dialer.compliance.schemas import (
     DoNotCallPage,
     DoNotCallRead,
 )
-from dialer.db.session import ReadSession, WriteSession
+from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import AppError
+from dialer.kit.ratelimit import UploadRateLimit
 
 router = APIRouter(tags=["compliance"])
 
@@ -64,15 +65,17 @@ async def list_do_not_call(
 @router.post(
     "/api/v1/accounts/{account_id}/do-not-call/import",
     response_model=DoNotCallImportResult,
+    dependencies=[UploadRateLimit],
 )
 async def import_do_not_call(
     account_id: str,
-    session: WriteSession,
+    db: DatabaseDep,
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description=".csv or .xlsx")],
     country: Annotated[str | None, Form(pattern="^(CL|AR)$")] = None,
-    source: Annotated[str | None, Form(max_length=64)] = None,
-    reason: Annotated[str | None, Form(max_length=500)] = None,
+    # No NUL (PostgreSQL text cannot hold it; multipart fields pass no JSON NUL check).
+    source: Annotated[str | None, Form(max_length=64, pattern="^[^\x00]*$")] = None,
+    reason: Annotated[str | None, Form(max_length=500, pattern="^[^\x00]*$")] = None,
 ) -> DoNotCallImportResult:
     data = bytearray()
     while chunk := await file.read(_CHUNK):
@@ -82,7 +85,7 @@ async def import_do_not_call(
                 f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
             )
     return await service.import_file(
-        session,
+        db,
         principal,
         account_id,
         data=bytes(data),

@@ -29,13 +29,13 @@ from dialer.compliance.schemas import (
     DoNotCallImportResult,
     DoNotCallPage,
     DoNotCallRead,
-    RowProblem,
     WaitingSummary,
 )
+from dialer.db.session import Database
 from dialer.errors import InvalidInput, NotFound
 from dialer.job import service as job_service
 from dialer.job.states import WAITING, JobStatus, Outcome
-from dialer.kit import clock
+from dialer.kit import child, clock
 from dialer.kit import phone as phone_kit
 from dialer.models import Account, Batch, Job
 
@@ -48,7 +48,9 @@ DEBTOR_IN_FLIGHT = "compliance_debtor_in_flight"
 # How long a job waits when its debtor is on the line from another job: long enough for
 # most calls to end; the weekly limit takes over if that call is answered.
 DEBTOR_BUSY_RETRY = timedelta(minutes=5)
-REPORT_ROWS = 1000
+REPORT_ROWS = dnc_import.REPORT_ROWS
+# A file this slow to read is refused (a million rows take ~40 s on a loaded machine).
+IMPORT_TIMEOUT_S = 300
 # Above this many numbers an import reads the account's whole list once (if the list is
 # at most BULK_LIST_MAX long) instead of looking the numbers up in chunks.
 BULK_LOOKUP = 5_000
@@ -228,7 +230,7 @@ async def list_numbers(
 
 
 async def import_file(
-    session: AsyncSession,
+    db: Database,
     principal: Principal,
     account_id: str,
     *,
@@ -240,58 +242,55 @@ async def import_file(
 ) -> DoNotCallImportResult:
     """Bulk-add the numbers of a CSV/XLSX file (header with a phone column, or the
     Argentine "No Llame" export). Unreadable rows are reported, not fatal; a file
-    with no usable column is a 422."""
-    account = await _account(session, principal, account_id)
-    region = country or account.country
-    total = 0
-    fmt, column = "header", ""
-    invalid: list[RowProblem] = []
-    n_invalid = 0
-    row_of: dict[str, int] = {}
-    duplicate_rows: list[int] = []
-    n_dup_in_file = 0
-    for cell in dnc_import.phone_cells(data, filename):
-        total += 1
-        if not column:
-            column = cell.column
-            fmt = "no_llame" if cell.column == "A" else "header"
-        try:
-            phone = phone_kit.e164(cell.value, region)
-        except phone_kit.PhoneInvalid as exc:
-            n_invalid += 1
-            if len(invalid) < REPORT_ROWS:
-                reason_text = "empty" if exc.reason == "empty" else str(exc)
-                invalid.append(
-                    RowProblem(
-                        row=cell.row, column=cell.column, value=cell.value[:64], reason=reason_text
-                    )
-                )
-            continue
-        if phone in row_of:
-            n_dup_in_file += 1
-            if len(duplicate_rows) < REPORT_ROWS:
-                duplicate_rows.append(cell.row)
-            continue
-        row_of[phone] = cell.row
-    if total == 0:
-        raise InvalidInput("file: the file has no data rows", field="file")
-    added, duplicates = await _insert(
-        session, account.id, list(row_of), source=source or "import", reason=reason
-    )
+    with no usable column is a 422.
+
+    Takes the database, not a session, because of its three steps: the account is read
+    in a read session; the file is read and normalised in a memory-limited child
+    process (CPU-bound: a million rows take tens of seconds, which on the event loop
+    stalled every request, and inside the write transaction locked SQLite for the
+    worker meanwhile); only then one short write transaction inserts the numbers.
+    """
+    async with db.read() as read:
+        account = await _account(read, principal, account_id)
+        account_key, region = account.id, country or account.country
+    try:
+        planned = await child.run(
+            dnc_import.plan_in_child, data, filename, region, timeout_s=IMPORT_TIMEOUT_S
+        )
+    except child.ChildFailed as exc:
+        if exc.out_of_memory:
+            raise dnc_import.DncFileTooLarge(
+                "file: reading it needs more memory than a do-not-call file may use",
+                field="file",
+            ) from None
+        raise dnc_import.DncFileInvalid(f"file: could not be read ({exc})", field="file") from None
+    except TimeoutError:
+        raise dnc_import.DncFileTooLarge(
+            f"file: reading it took more than {IMPORT_TIMEOUT_S} s", field="file"
+        ) from None
+    if isinstance(planned, tuple):
+        kind, message = planned
+        cls = dnc_import.DncFileTooLarge if kind == "DncFileTooLarge" else InvalidInput
+        raise cls(message, field="file")
+    async with db.write() as session:
+        added, duplicates = await _insert(
+            session, account_key, list(planned.row_of), source=source or "import", reason=reason
+        )
+    duplicate_rows = list(planned.duplicate_rows)
     for phone in duplicates:
         if len(duplicate_rows) < REPORT_ROWS:
-            duplicate_rows.append(row_of[phone])
-    n_dup = n_dup_in_file + len(duplicates)
+            duplicate_rows.append(planned.row_of[phone])
+    n_dup = planned.n_dup_in_file + len(duplicates)
     return DoNotCallImportResult(
-        format=fmt,
-        column=column,
-        total_rows=total,
+        format=planned.format,
+        column=planned.column,
+        total_rows=planned.total,
         added=len(added),
         duplicates=n_dup,
-        invalid=n_invalid,
+        invalid=planned.n_invalid,
         duplicate_rows=sorted(duplicate_rows),
-        invalid_rows=invalid,
-        truncated=n_dup > len(duplicate_rows) or n_invalid > len(invalid),
+        invalid_rows=planned.invalid,
+        truncated=n_dup > len(duplicate_rows) or planned.n_invalid > len(planned.invalid),
     )
 
 

@@ -25,6 +25,7 @@ from dialer.account.auth import CurrentPrincipal
 from dialer.db.session import DatabaseDep
 from dialer.errors import InvalidInput
 from dialer.events.stream import StreamItem, batch_stream
+from dialer.kit.ratelimit import StreamRateLimit
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 
@@ -59,6 +60,7 @@ def to_sse(item: StreamItem) -> ServerSentEvent:
     "/{batch_id}/events",
     response_class=EventSourceResponse,
     summary="Live progress of a batch (Server-Sent Events)",
+    dependencies=[StreamRateLimit],
 )
 async def batch_events(
     batch_id: str,

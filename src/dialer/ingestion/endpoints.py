@@ -28,6 +28,7 @@ from dialer.ingestion.schemas import (
     ImportOptions,
     PreviewResponse,
 )
+from dialer.kit.ratelimit import UploadRateLimit
 
 router = APIRouter(tags=["ingestion"])
 
@@ -170,7 +171,10 @@ Consolidate = Annotated[
 
 
 @router.post(
-    "/api/v1/batches/excel/preview", responses=UPLOAD_ERRORS, response_model=PreviewResponse
+    "/api/v1/batches/excel/preview",
+    responses=UPLOAD_ERRORS,
+    response_model=PreviewResponse,
+    dependencies=[UploadRateLimit],
 )
 async def preview(
     request: Request,
@@ -209,6 +213,7 @@ async def preview(
     responses=UPLOAD_ERRORS,
     response_model=CreateResponse,
     status_code=201,
+    dependencies=[UploadRateLimit],
 )
 async def create(
     request: Request,
@@ -251,6 +256,7 @@ async def create(
     responses={**UPLOAD_ERRORS, **error_responses(404, 409)},
     response_model=CreateResponse,
     status_code=201,
+    dependencies=[UploadRateLimit],
 )
 async def upload_into_batch(
     batch_id: str,

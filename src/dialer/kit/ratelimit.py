@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
@@ -96,3 +96,41 @@ async def rate_limit_status(
 
 
 RateLimitStatus = Annotated[None, Depends(rate_limit_status)]
+
+
+def _per_key(name: str, setting: str) -> Any:
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> None:
+        limit: str = getattr(request.app.state.settings, setting)
+        await _limiter(request, name, limit).check(identity(principal))
+
+    check.__doc__ = f"Dependency: DIALER_{setting} per API key."
+    return Depends(check)
+
+
+# Route dependencies (``dependencies=[...]``): uploads and previews are the expensive
+# requests (a child process, a render), streams hold a connection each.
+UploadRateLimit = _per_key("upload", "UPLOAD_RATE_LIMIT")
+PreviewRateLimit = _per_key("preview", "PREVIEW_RATE_LIMIT")
+StreamRateLimit = _per_key("stream", "STREAM_RATE_LIMIT")
+
+
+async def check_login_failures(request: Request) -> None:
+    """Raise RateLimited while the client's address is over DIALER_LOGIN_FAILURE_RATE_LIMIT
+    failed logins (counted by ``count_login_failure``)."""
+    limiter = _limiter(
+        request, "login-failures", request.app.state.settings.LOGIN_FAILURE_RATE_LIMIT
+    )
+    who = request.client.host if request.client else "unknown"
+    if not await limiter.strategy.test(limiter.item, limiter.name, who):
+        await limiter.check(who)  # over the limit: raises with Retry-After
+
+
+async def count_login_failure(request: Request) -> None:
+    """Count one failed login for the client's address."""
+    limiter = _limiter(
+        request, "login-failures", request.app.state.settings.LOGIN_FAILURE_RATE_LIMIT
+    )
+    who = request.client.host if request.client else "unknown"
+    await limiter.strategy.hit(limiter.item, limiter.name, who)

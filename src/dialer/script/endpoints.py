@@ -10,6 +10,7 @@ from dialer.account.auth import CurrentPrincipal, Principal
 from dialer.db.session import ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.kit.pagination import Page
+from dialer.kit.ratelimit import PreviewRateLimit
 from dialer.script import service
 from dialer.script.schemas import (
     ProcessingType,
@@ -97,7 +98,7 @@ async def create_version(
     return ScriptRead.model_validate(script)
 
 
-@router.post("/{script_id}/preview", response_model=ScriptRendered)
+@router.post("/{script_id}/preview", response_model=ScriptRendered, dependencies=[PreviewRateLimit])
 async def preview_script(
     script_id: str, body: ScriptPreview, session: ReadSession, principal: CurrentPrincipal
 ) -> ScriptRendered:

@@ -26,6 +26,7 @@ from dialer.dashboard.auth import (
 from dialer.dashboard.rendering import ACCOUNT_COOKIE, render
 from dialer.db.session import ReadSession
 from dialer.errors import Unauthorized
+from dialer.kit.ratelimit import check_login_failures, count_login_failure
 
 router = APIRouter()
 
@@ -84,6 +85,7 @@ async def login(
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/dashboard/",
 ) -> Response:
+    await check_login_failures(request)  # 429 while this address keeps failing
     try:
         await check_login_token(request)
     except CsrfRefused:
@@ -99,6 +101,7 @@ async def login(
                 max_age=settings.SESSION_MAX_AGE,
             )
     except Unauthorized:
+        await count_login_failure(request)
         return _login_form(request, next, error="login_failed", login=login, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, request, opened.token)
