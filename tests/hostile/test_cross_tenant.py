@@ -35,6 +35,9 @@ PUBLIC = {
     ("POST", "/dashboard/logout"),
     ("MOUNT", "/dashboard/static"),
     ("POST", "/api/v1/webhooks/{provider}"),
+    # Signed with the account's Twilio report_secret; cross-tenant refusal is tested in
+    # tests/telephony (the report is bound to the attempt's own account).
+    ("POST", "/api/v1/webhooks/twilio/report"),
     ("GET", "/legacy/"),
     ("GET", "/legacy/health"),
 }
