@@ -101,7 +101,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, accept_downloads=True, locale="es-CL"
+    )
     pg = context.new_page()
     yield pg
     context.close()

@@ -48,10 +48,21 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     assert 190 <= accepted < 200
     shot(page, "02-upload-preview")
 
-    # Create: the browser lands on the new batch page.
+    # Create: the browser lands on the new draft's review; nothing is dialed yet.
     page.get_by_role("button", name="Crear campaña").click()
     page.wait_for_url("**/dashboard/batches/batch-*")
     expect(page.locator("#c-total")).to_have_text(str(accepted))
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "draft")
+    expect(page.locator("#review-settings")).to_contain_text("Llama de 00:00 a 24:00")
+    expect(page.locator("#review-estimate")).to_contain_text("saldo disponible")
+    expect(page.locator("#review-rejected tr.row-error").first).to_be_visible()
+    assert page.locator("#c-completed").inner_text() == "0"
+    shot(page, "03a-draft-review")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "03a-draft-review-phone")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.locator("#btn-start").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "active")
 
     # The bar advances by itself: same document (marker survives), no reload.
     page.evaluate("window.__sameDocument = true")

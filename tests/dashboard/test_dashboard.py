@@ -235,6 +235,27 @@ class TestUpload:
         body = (await admin.get(f"/api/v1/batches/{batch_id}")).json()
         assert body["name"] == "Planilla de prueba"
         assert body["total_jobs"] == 17  # three rows have errors
+        # A draft: the review page says what will happen before anyone is called.
+        assert body["status"] == "draft"
+        review = await browser.get(target)
+        assert 'id="review"' in review.text
+        assert "Llama de 00:00 a 24:00 (hora de Santiago)" in review.text
+        assert "Hasta 2 intentos por contacto" in review.text
+        assert "17 contactos × 1,5 min ≈ 25,5 minutos; saldo disponible 600,00 minutos" in (
+            review.text
+        )
+        assert review.text.count('class="row-error"') == 3
+        assert "Borrador — no se llama a nadie hasta que la inicie." in review.text
+        rejected = await browser.get(f"/dashboard/batches/{batch_id}/rejected.csv")
+        rows = list(csv.reader(io.StringIO(rejected.text.lstrip("\ufeff")), delimiter=";"))
+        assert rows[0] == ["Fila", "Columna", "Error"]
+        assert len(rows) == 1 + 3
+        token = await csrf_token(browser)
+        started = await browser.post(
+            f"/dashboard/batches/{batch_id}/start", data={"csrf_token": token}
+        )
+        assert started.status_code == 303
+        assert (await admin.get(f"/api/v1/batches/{batch_id}")).json()["status"] == "active"
 
     async def test_bad_settings_are_a_clear_message_not_a_500(self, browser, seeded, tmp_path):
         await _login(browser, seeded["key"])

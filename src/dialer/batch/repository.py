@@ -25,6 +25,7 @@ STATUS_COLUMNS = (
     Batch.cancelled_jobs,
     Batch.in_progress_jobs,
     Batch.waiting_reason,
+    Batch.waiting_until,
     Batch.created_at,
     Batch.started_at,
     Batch.completed_at,

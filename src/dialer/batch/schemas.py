@@ -118,6 +118,9 @@ class BatchStatusRead(BaseModel):
     in_progress_jobs: int
     progress_percentage: float
     waiting_reason: str | None
+    waiting_until: str | None = Field(
+        None, description="Until when the batch waits for waiting_reason, when known (ISO)."
+    )
     total_minutes: float = Field(description="Billed minutes so far (batch counter).")
     total_cost: float | None = Field(
         None, description="Charged so far, in the account's unit (cost_unit)."
@@ -267,6 +270,7 @@ def status_of(row: Any, plan_type: str | None = None) -> BatchStatusRead:
         in_progress_jobs=row.in_progress_jobs,
         progress_percentage=progress_percentage(total, total - row.pending_jobs),
         waiting_reason=row.waiting_reason,
+        waiting_until=_iso(row.waiting_until),
         total_minutes=round(row.billed_seconds / 60, 2),
         total_cost=to_display(plan, row.cost_units) if plan else None,
         cost_unit=unit_name(plan) if plan else None,

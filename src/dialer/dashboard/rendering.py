@@ -21,6 +21,7 @@ from dialer.account.auth import Principal
 from dialer.dashboard.auth import csrf_token_of
 from dialer.dashboard.codes import code_label
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
+from dialer.kit import clock
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -136,14 +137,44 @@ def _audit_details(ctx: Context, entry: Any) -> str:
     return "; ".join(parts)
 
 
+@pass_context
+def _waiting_sentence(ctx: Context, b: Any) -> str:
+    """Why nothing is being dialed, in one sentence with a time when there is one."""
+    lang = ctx.get("lang", "es")
+    t = translator(lang)
+    get = b.get if isinstance(b, dict) else lambda k, d=None: getattr(b, k, d)
+    tz = ctx.get("tz")
+    status, reason, until = get("status"), get("waiting_reason"), get("waiting_until")
+    if status == "draft":
+        return t["wait_draft"]
+    if status != "active":
+        return ""
+    started = get("started_at")
+    if started:
+        at = datetime.fromisoformat(started) if isinstance(started, str) else started
+        if at > clock.now():
+            return t["wait_scheduled"].format(at=format_dt(at, lang, tz, label=True))
+    if not reason:
+        return ""
+    label = t.get("wait_" + reason)
+    if label is None:
+        return str(code_label(lang, "waiting", reason) or reason).capitalize()
+    when = format_dt(until, lang, tz, label=True) if until else ""
+    if "{at}" in label:
+        return label.format(at=when) if when else label.split(" — ")[0]
+    return label
+
+
 templates.env.filters["dt"] = _dt
 templates.env.filters["dtz"] = _dtz
 templates.env.filters["num"] = _num
 templates.env.filters["money"] = _money
 templates.env.filters["rut"] = format_rut
+templates.env.filters["wd"] = lambda day, lang: code_label(lang, "weekday", day) or day
 templates.env.globals["code"] = _code
 templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label
+templates.env.globals["waiting_sentence"] = _waiting_sentence
 
 
 def render(

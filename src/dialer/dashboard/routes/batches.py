@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -16,7 +18,9 @@ from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchRead
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
-from dialer.dashboard.rendering import current_account_id, render, templates
+from dialer.dashboard.codes import code_label
+from dialer.dashboard.i18n import translator
+from dialer.dashboard.rendering import current_account_id, render, request_lang, templates
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.events.stream import batch_stream
@@ -72,14 +76,21 @@ async def batch_page(
     skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
     summary = await batch_service.get_summary(session, user, batch_id)
-    batch = BatchRead.of(await batch_service.get_batch(session, user, batch_id))
+    row = await batch_service.get_batch(session, user, batch_id)
+    report = row.import_report
+    batch = BatchRead.of(row)
     jobs, jobs_total = await batch_service.list_jobs(
         session, user, batch_id, status=status, limit=PAGE, skip=skip
     )
     # Compliance times read in the batch's calling timezone, which defaults to the account's.
     tz = batch.call_settings.get("timezone")
+    account = await account_service.get_account(session, user, batch.account_id)
     if not tz:
-        tz = (await account_service.get_account(session, user, batch.account_id)).timezone
+        tz = account.timezone
+    review = None
+    if batch.status == "draft":
+        balance = await account_service.get_balance(session, user, batch.account_id)
+        review = _review(batch, report, balance.balance, balance.balance_unit)
     return render(
         request,
         "batch.html",
@@ -95,7 +106,54 @@ async def batch_page(
             "job_status": status,
             "skip": skip,
             "page": PAGE,
+            "review": review,
         },
+    )
+
+
+# A planning figure for the review, not a price: an average collection call that
+# reaches someone lasts about a minute and a half; unanswered attempts cost nothing.
+ESTIMATED_MINUTES_PER_CONTACT = 1.5
+
+
+def _review(
+    batch: BatchRead, report: dict[str, object] | None, balance: float, unit: str
+) -> dict[str, object]:
+    """What a supervisor checks before starting a draft."""
+    estimate = round(batch.total_jobs * ESTIMATED_MINUTES_PER_CONTACT, 2)
+    return {
+        "settings": batch.call_settings,
+        "report": report or {},
+        "estimate": estimate if unit == "minutes" else None,
+        "balance": balance,
+        "unit": unit,
+        "short": unit == "minutes" and balance < estimate,
+    }
+
+
+@router.get("/batches/{batch_id}/rejected.csv", name="dashboard_rejected_csv")
+async def rejected_csv(
+    request: Request, batch_id: str, user: DashboardUser, session: ReadSession
+) -> Response:
+    """The rows the import refused or skipped, with row, column and reason."""
+    row = await batch_service.get_batch(session, user, batch_id)
+    report = row.import_report or {}
+    lang = request_lang(request)
+    t = translator(lang)
+    sep = ";" if lang == "es" else ","
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep)
+    writer.writerow([t["row"], t["column"], t["error"]])
+    for e in report.get("errors", []):
+        writer.writerow([e.get("row"), e.get("column") or "", e.get("message")])
+    for e in report.get("skipped", []):
+        label = code_label(lang, "skip", str(e.get("reason"))) or e.get("reason")
+        writer.writerow([e.get("row"), "", f"{label}: {e.get('message')}"])
+    name = "".join(c if c.isalnum() else "_" for c in row.name)[:60] or row.id
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-rechazadas.csv"'},
     )
 
 
@@ -137,10 +195,14 @@ async def batch_stream_html(
     stream = batch_stream(db, batch_id, account_id=user.scope(None))
     first = await anext(stream)
     lang_request = request
+    async with db.read() as session:
+        tz = await batch_service.calling_zone(
+            session, await batch_service.get_batch(session, user, batch_id)
+        )
 
     def panel(snapshot: dict[str, object]) -> str:
         template = templates.get_template("_live.html")
-        ctx = _panel_ctx(lang_request, user, snapshot)
+        ctx = _panel_ctx(lang_request, user, snapshot) | {"tz": tz}
         return template.render(ctx)
 
     async def body() -> AsyncIterator[ServerSentEvent]:
@@ -156,9 +218,6 @@ async def batch_stream_html(
 
 
 def _panel_ctx(request: Request, user: Principal, snapshot: dict[str, object]) -> dict[str, object]:
-    from dialer.dashboard.i18n import translator
-    from dialer.dashboard.rendering import request_lang
-
     lang = request_lang(request)
     return {"b": snapshot, "t": translator(lang), "lang": lang, "user": user, "request": request}
 

@@ -84,6 +84,8 @@ def _options(
             allow_duplicates=allow_duplicates,
             call_settings=CallSettings.model_validate(raw),
             dias_fecha_limite=dias_fecha_limite,
+            # The dashboard creates a draft: the review page shows it before any call.
+            status="draft",
         )
     except ValidationError as exc:
         first = exc.errors()[0]
