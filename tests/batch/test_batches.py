@@ -293,7 +293,7 @@ class TestStatusSummaryJobs:
         assert set(s) == {
             "batch_id", "is_active", "status", "total_jobs", "completed_jobs", "pending_jobs",
             "failed_jobs", "cancelled_jobs", "in_progress_jobs", "progress_percentage",
-            "waiting_reason", "created_at", "started_at", "completed_at",
+            "waiting_reason", "waiting_until", "created_at", "started_at", "completed_at",
             "total_minutes", "total_cost", "cost_unit",
         }  # fmt: skip
         assert (s["total_minutes"], s["total_cost"], s["cost_unit"]) == (0.0, 0.0, "minutes")
