@@ -18,7 +18,7 @@ import pytest
 from dialer.config import Settings
 from dialer.main import create_app
 from tests.account.helpers import as_key, create_account, create_batch
-from tests.conftest import ADMIN_KEY
+from tests.dashboard.helpers import login
 from tests.ingestion.conftest import upload
 
 
@@ -94,7 +94,7 @@ async def test_uploads_previews_and_streams_are_limited_per_key(
 
 async def test_failed_logins_are_limited_per_address(client: httpx.AsyncClient) -> None:
     for _ in range(3):
-        r = await client.post("/dashboard/login", data={"api_key": "dk_guess"})
+        r = await login(client, "admin@example.com", "wrong-password")
         assert r.status_code == 401
-    r = await client.post("/dashboard/login", data={"api_key": ADMIN_KEY})
-    assert r.status_code == 429  # even the right key waits out the window
+    r = await login(client, "admin@example.com", "another-guess")
+    assert r.status_code == 429  # whatever the password, until the window passes

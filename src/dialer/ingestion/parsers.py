@@ -212,7 +212,10 @@ def _open_csv(path: Path) -> Sheet:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             for i, cells in enumerate(reader, start=1):
-                yield i, [c.strip() for c in cells]
+                row: list[object] = [c.strip() for c in cells]
+                if any("\x00" in c for c in cells):  # PostgreSQL text cannot hold it
+                    raise FileFormatError(f"row {i}: the CSV file contains a NUL character")
+                yield i, row
         except csv.Error as exc:
             raise FileFormatError(f"the CSV file is malformed: {exc}") from None
 

@@ -14,22 +14,40 @@ copy kept for that is bounded by the edge's body limit (kit/edge.py), which runs
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_MESSAGE = "must not contain NUL characters (\\u0000)"
+_MESSAGE = "must not contain NUL characters (\\u0000) or unpaired surrogates (\\ud800-\\udfff)"
+# Escapes that may decode to something no database stores: NUL, or a UTF-16 surrogate
+# (paired ones are fine and are let through once the body is parsed).
+_JSON_MARKER = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _unstorable(text: str) -> bool:
+    """A NUL, or a lone surrogate (``\\ud800``: valid JSON, not UTF-8, so neither
+    database can store it)."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first string holding a NUL, or None."""
+    """The dotted path of the first string holding a NUL or a lone surrogate, or None."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _unstorable(value) else None
     if isinstance(value, dict):
         for k, v in value.items():
-            if "\x00" in str(k):
+            if _unstorable(str(k)):
                 return f"{path}.{k}".strip(".")
             found = _nul_path(v, f"{path}.{k}".strip("."))
             if found is not None:
@@ -78,8 +96,9 @@ class RejectNulMiddleware:
         await self._stream(scope, receive, send, ctype)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, ctype: bytes) -> None:
-        markers = (b"\\u0000",) if ctype == b"application/json" else (b"%00", b"\x00")
-        overlap = max(len(m) for m in markers) - 1
+        json_body = ctype == b"application/json"
+        markers = (b"%00", b"\x00")
+        overlap = 5
         chunks: list[bytes] = []
         tail = b""
         seen = False
@@ -95,7 +114,9 @@ class RejectNulMiddleware:
             body = message.get("body", b"")
             chunks.append(body)
             window = tail + body
-            if not seen and any(m in window for m in markers):
+            if not seen and (
+                _JSON_MARKER.search(window) if json_body else any(m in window for m in markers)
+            ):
                 seen = True
             tail = window[-overlap:]
             if message.get("more_body", False) or not seen:
@@ -120,7 +141,7 @@ class RejectNulMiddleware:
 
 def _find_in_body(body: bytes, ctype: bytes) -> str | None:
     if ctype == b"application/json":
-        if b"\\u0000" not in body:
+        if _JSON_MARKER.search(body) is None:
             return None
         try:
             return _nul_path(json.loads(body)) or None
