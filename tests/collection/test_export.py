@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from dialer.db.session import Database
 from dialer.job.outcomes import Kind, Outcome, Promise
-from dialer.models import CallAttempt, Job
+from dialer.models import Account, CallAttempt, Job
 from dialer.models import Promise as PromiseRow
 from tests.account.helpers import create_account
 from tests.collection.helpers import batch_of, debtor, rut
+from tests.dashboard.helpers import login
+from tests.events.factories import create_user
 
 
 async def test_export_columns_are_numbers_with_promise_payment_callback_and_recording(
@@ -104,11 +106,15 @@ async def test_job_page_shows_promise_payments_instalments_and_recording(
     assert [p["status"] for p in detail["promises"]] == ["kept"]
     assert [p["reference"] for p in detail["payments"]] == ["R9"]
     assert detail["attempt_history"][0]["recording_url"].endswith("att-y.wav")
+    async with database.write() as s:
+        account = await s.get(Account, acc["account_id"])
+        assert account is not None
+        user = await create_user(s, account, "operator")
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://testserver",  # type: ignore[arg-type]
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://testserver",
     ) as c:
-        await c.post("/dashboard/login", data={"api_key": acc["api_key"], "next": "/dashboard/"})
+        await login(c, user.username)
         page = await c.get(f"/dashboard/jobs/{job.id}")
     assert page.status_code == 200
     html = page.text
