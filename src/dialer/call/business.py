@@ -23,6 +23,7 @@ from dialer.batch.windows import Schedule
 from dialer.call.promises import judge_at, record_promise
 from dialer.job.outcomes import DEFAULT_CURRENCY, Kind, Outcome, analysis_fields, parse_outcome
 from dialer.job.recovery import RecoveryDelta, add_recovery
+from dialer.job.repository import JobRepository
 from dialer.models import CallAttempt, Job, OutboxEvent
 
 
@@ -185,6 +186,9 @@ async def record_business(
     """Write what the business results mean; ``home`` is each account's currency."""
     deltas: list[RecoveryDelta] = []
     events: list[OutboxEvent] = []
+    wanted = await JobRepository.from_session(session).subscribed(
+        s.attempt.account_id for s in settled
+    )
     for s in settled:
         a, job = s.attempt, s.job
         if s.business is not None:
@@ -210,11 +214,13 @@ async def record_business(
         elif s.step_record is not None:
             job.result = {**(job.result or {}), "follow_up": s.step_record}
         deltas.append(recovery_of(s, home_currency=home.get(a.account_id, s.currency)))
-        events.append(
-            OutboxEvent.new(account_id=a.account_id, type="call.completed", at=now,
-                            data=call_json(s))
-        )  # fmt: skip
-        if s.finished:
+        want = wanted.get(a.account_id, frozenset())
+        if "call.completed" in want:
+            events.append(
+                OutboxEvent.new(account_id=a.account_id, type="call.completed", at=now,
+                                data=call_json(s))
+            )  # fmt: skip
+        if s.finished and "job.finished" in want:
             events.append(
                 OutboxEvent.new(account_id=job.account_id, type="job.finished", at=now,
                                 data=job_json(job))

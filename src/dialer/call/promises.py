@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.call.promise_repository import PromiseRepository
 from dialer.job.outcomes import Promise as PromiseTerms
 from dialer.job.recovery import RecoveryDelta, add_recovery
+from dialer.job.repository import JobRepository
 from dialer.job.states import WAITING
 from dialer.models import OutboxEvent, Promise
 
@@ -94,12 +95,18 @@ async def record_promise(
         created_at=now,
     )
     session.add(promise)
-    session.add(
-        OutboxEvent.new(
-            account_id=account_id, type="promise.created", at=now, data=promise_json(promise)
+    if await _wanted(session, account_id, "promise.created"):
+        session.add(
+            OutboxEvent.new(
+                account_id=account_id, type="promise.created", at=now, data=promise_json(promise)
+            )
         )
-    )
     return promise
+
+
+async def _wanted(session: AsyncSession, account_id: str, type: str) -> bool:
+    wanted = await JobRepository.from_session(session).subscribed([account_id])
+    return type in wanted.get(account_id, frozenset())
 
 
 def promise_json(p: Promise) -> dict[str, object]:
@@ -138,11 +145,13 @@ async def _apply(
         counts[verdict] += 1
         deltas.append(RecoveryDelta(p.batch_id, p.account_id, now, **{verdict: 1}))
         if verdict == "broken":
-            session.add(
-                OutboxEvent.new(
-                    account_id=p.account_id, type="promise.broken", at=now, data=promise_json(p)
-                )
-            )
+            if await _wanted(session, p.account_id, "promise.broken"):
+                session.add(
+                    OutboxEvent.new(
+                        account_id=p.account_id, type="promise.broken", at=now,
+                        data=promise_json(p),
+                    )
+                )  # fmt: skip
             await _follow_up(session, repo, p, now=now)
     await add_recovery(session, deltas)
     await session.flush()

@@ -36,6 +36,7 @@ from dialer.collection.schemas import (
 from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.job.outcomes import CURRENCY_EXPONENT, DEFAULT_CURRENCY, ParseError, parse_amount
 from dialer.job.recovery import RecoveryDelta, add_recovery
+from dialer.job.repository import JobRepository
 from dialer.job.service import transition
 from dialer.job.states import WAITING, JobStatus
 from dialer.models import Account, Job, OutboxEvent, Payment
@@ -148,6 +149,8 @@ async def record_payments(
     home = currency_of(account)
     results: list[PaymentResult] = []
     deltas: list[RecoveryDelta] = []
+    wanted = await JobRepository.from_session(session).subscribed([account_id])
+    hooks = "payment.matched" in wanted.get(account_id, frozenset())
     cancelled = 0
     for r in new:
         matched = by_debtor.get(r.debtor_id, [])
@@ -183,7 +186,7 @@ async def record_payments(
                               recovered_amount=r.amount)
             )  # fmt: skip
         result = PaymentResult(**PaymentRead.model_validate(payment).model_dump(), jobs=outcome)
-        if matched:
+        if matched and hooks:
             session.add(
                 OutboxEvent.new(
                     account_id=account_id, type="payment.matched", at=now,

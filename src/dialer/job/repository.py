@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.session import dialect_of
 from dialer.job.states import AttemptStatus, JobStatus
-from dialer.models import Batch, CallAttempt, Job, Payment, Promise
+from dialer.models import Batch, CallAttempt, Job, Payment, Promise, WebhookSubscription
 
 
 class JobRepository:
@@ -49,6 +49,22 @@ class JobRepository:
     async def attempts_for(self, job_id: str) -> Sequence[CallAttempt]:
         stmt = select(CallAttempt).where(CallAttempt.job_id == job_id).order_by(CallAttempt.number)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def subscribed(self, account_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The outbound event types each account's active webhook subscriptions want:
+        events nobody subscribed to are not written to the outbox at all."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(WebhookSubscription.account_id, WebhookSubscription.events).where(
+                WebhookSubscription.account_id.in_(ids), WebhookSubscription.is_active.is_(True)
+            )
+        )
+        out: dict[str, set[str]] = {}
+        for account_id, events in rows:
+            out.setdefault(account_id, set()).update(events or [])
+        return {k: frozenset(v) for k, v in out.items()}
 
     async def promises_for(self, job_id: str) -> Sequence[Promise]:
         stmt = select(Promise).where(Promise.job_id == job_id).order_by(Promise.created_at)

@@ -101,12 +101,15 @@ async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_i
         data={"batch_id": batch_id, "status": "completed"},
     )
     # Outbound webhooks: committed with the batch's completion.
-    session.add(
-        OutboxEvent.new(
-            account_id=account_id, type="batch.completed", at=now,
-            data={"batch_id": batch_id, "status": "completed", "completed_at": now.isoformat()},
-        )
-    )  # fmt: skip
+    wanted = await JobRepository.from_session(session).subscribed([account_id])
+    if "batch.completed" in wanted.get(account_id, frozenset()):
+        session.add(
+            OutboxEvent.new(
+                account_id=account_id, type="batch.completed", at=now,
+                data={"batch_id": batch_id, "status": "completed",
+                      "completed_at": now.isoformat()},
+            )
+        )  # fmt: skip
     return True
 
 

@@ -134,7 +134,9 @@ class Worker:
                 self._every(stop, self.poll * 10, self._heartbeat(started)), name="heartbeat"
             ),
             asyncio.create_task(self._every(stop, self.poll * 5, self._rescue), name="rescuer"),
-            asyncio.create_task(self._every(stop, self.poll, self._webhooks), name="webhooks"),
+            # Every few poll intervals: webhooks are seconds-fresh, not claim-fresh, and
+            # on SQLite each fan-out takes the write lock.
+            asyncio.create_task(self._every(stop, self.poll * 5, self._webhooks), name="webhooks"),
             asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
         ]
         simulated = self._simulated()
