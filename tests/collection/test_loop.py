@@ -177,7 +177,9 @@ async def test_promise_follow_up_on_the_right_day_broken_requeues_inside_the_win
     frozen_clock.set(local(2026, 12, 7, 9, 0))
 
     async def followed_up() -> bool:
-        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 3
+        ended = await rows(database, CallAttempt, CallAttempt.status == "ended")
+        judged = [p.status for p in await rows(database, Promise)] == ["broken"]
+        return len(ended) == 3 and judged  # the judge runs every few poll intervals
 
     await run_until(worker, followed_up)
     [promise] = await rows(database, Promise)

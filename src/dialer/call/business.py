@@ -209,7 +209,8 @@ async def record_business(
                 await record_promise(
                     session, account_id=a.account_id, batch_id=a.batch_id, job_id=job.id,
                     attempt_id=a.id, debtor_id=job.dni, terms=promise, currency=s.currency,
-                    grace_days=s.grace_days, tz=s.tz, now=now,
+                    grace_days=s.grace_days, tz=s.tz, now=now, first_attempt=a.number == 1,
+                    notify="promise.created" in wanted.get(a.account_id, frozenset()),
                 )  # fmt: skip
         elif s.step_record is not None:
             job.result = {**(job.result or {}), "follow_up": s.step_record}

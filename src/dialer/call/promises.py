@@ -74,10 +74,14 @@ async def record_promise(
     grace_days: int,
     tz: tzinfo,
     now: datetime,
+    first_attempt: bool = False,
+    notify: bool | None = None,
 ) -> Promise:
-    """Record a promise made on ``attempt_id`` (superseding the job's open one)."""
+    """Record a promise made on ``attempt_id`` (superseding the job's open one; a first
+    attempt has none). ``notify``: whether ``promise.created`` is wanted (None: look)."""
     repo = PromiseRepository.from_session(session)
-    await repo.supersede_open(job_id, now=now)
+    if not first_attempt:
+        await repo.supersede_open(job_id, now=now)
     promise = Promise(
         id="prm_" + uuid.uuid4().hex[:20],
         account_id=account_id,
@@ -95,7 +99,9 @@ async def record_promise(
         created_at=now,
     )
     session.add(promise)
-    if await _wanted(session, account_id, "promise.created"):
+    if notify is None:
+        notify = await _wanted(session, account_id, "promise.created")
+    if notify:
         session.add(
             OutboxEvent.new(
                 account_id=account_id, type="promise.created", at=now, data=promise_json(promise)
