@@ -93,9 +93,10 @@ class TestWeeklyContactLimit:
     async def test_snooze_ends_inside_the_calling_window(
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        # Contact on Friday 2026-04-24 19:59; a week later is Friday 1 May, a holiday:
+        # Contact on Friday 2026-04-24 19:57 (the latest start leaving the 2 minutes a call
+        # needs); a week later is Friday 1 May, a holiday:
         # the job waits for Saturday 2 May at 08:00.
-        contact_at = datetime(2026, 4, 24, 19, 59, tzinfo=SANTIAGO).astimezone(UTC)
+        contact_at = datetime(2026, 4, 24, 19, 57, tzinfo=SANTIAGO).astimezone(UTC)
         frozen_clock.set(contact_at)
         acc = await make_account(database)
         a = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=contact_at)

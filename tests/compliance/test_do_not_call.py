@@ -252,9 +252,12 @@ class TestProfiles:
         r = await client.get("/api/v1/compliance/profiles")
         assert r.status_code == 200
         profiles = {p["name"]: p for p in r.json()}
-        assert set(profiles) == {"none", "cl_cobranza"}
+        assert set(profiles) == {"none", "cl_cobranza", "ar_cobranza"}
         assert "Ley 21.320" in profiles["cl_cobranza"]["citation"]
         assert len(profiles["cl_cobranza"]["rules"]) == 4
+        ar = {r["rule"]: r["text"] for r in profiles["ar_cobranza"]["rules"]}
+        assert "Sat 09:00-13:00" in ar["ar_cobranza.hours"]
+        assert "AR" in ar["ar_cobranza.holidays"]
 
 
 class TestLargeImport:

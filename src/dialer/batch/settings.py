@@ -118,7 +118,7 @@ class RetrySettings(BaseModel):
         return self.per_outcome.get(key, RetryRule())  # type: ignore[call-overload,no-any-return]
 
 
-CompliancePofile = Literal["none", "cl_cobranza"]
+CompliancePofile = Literal["none", "cl_cobranza", "ar_cobranza"]
 
 
 class BrokenPromiseSettings(BaseModel):

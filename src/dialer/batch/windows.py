@@ -7,8 +7,8 @@ the zone, so DST changes are handled by zoneinfo, not by arithmetic on offsets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ import holidays as holidays_lib
 
 from dialer.batch.settings import CallSettings
 from dialer.compliance.profiles import effective_timezone, profile_for
+from dialer.kit.localtime import first_instant
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,38 @@ class Schedule:
     tz: ZoneInfo
     days: tuple[tuple[time, time] | None, ...]  # index 0 = Monday
     holiday_country: str | None
+    # The debtor's region (a ``holidays`` subdivision code, e.g. "AP" Arica y Parinacota):
+    # its regional holidays close the window too.
+    holiday_region: str | None = None
 
     def window_on(self, d: date) -> tuple[time, time] | None:
-        if self.holiday_country and is_holiday(self.holiday_country, d):
+        if self.holiday_country and is_holiday(self.holiday_country, d, self.holiday_region):
             return None
         return self.days[d.weekday()]
 
+    def at_place(self, tz: ZoneInfo, region: str | None) -> Schedule:
+        """The same hours and days, read on the debtor's own clock and calendar."""
+        if tz == self.tz and region == self.holiday_region:
+            return self
+        return replace(self, tz=tz, holiday_region=region)
 
-@lru_cache(maxsize=64)
-def _holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays_lib.country_holidays(country, years=year).keys())
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, year: int, region: str | None) -> frozenset[date]:
+    if region is not None and region not in _subdivisions(country):
+        region = None  # a region the calendar does not know has only national holidays
+    days = holidays_lib.country_holidays(country, subdiv=region, years=year)
+    return frozenset(days.keys())
 
 
-def is_holiday(country: str, d: date) -> bool:
-    return d in _holidays(country, d.year)
+@lru_cache(maxsize=8)
+def _subdivisions(country: str) -> frozenset[str]:
+    return frozenset(holidays_lib.country_holidays(country).subdivisions)
+
+
+def is_holiday(country: str, d: date, region: str | None = None) -> bool:
+    """National holiday of ``country``, or a holiday of its subdivision ``region``."""
+    return d in _holidays(country, d.year, region)
 
 
 def schedule_for(settings: CallSettings, *, default_timezone: str, country: str | None) -> Schedule:
@@ -50,10 +69,11 @@ def schedule_for(settings: CallSettings, *, default_timezone: str, country: str 
         w = settings.hours_for(wd)
         span: tuple[time, time] | None = (w.start_time, w.end_time) if w else None
         if span and profile:
-            if wd not in profile.weekdays:
+            limits = profile.limits(wd)
+            if limits is None:
                 span = None
             else:
-                start, end = max(span[0], profile.earliest), min(span[1], profile.latest)
+                start, end = max(span[0], limits[0]), min(span[1], limits[1])
                 span = (start, end) if start < end else None
         days.append(span)
     holiday_country = None
@@ -74,15 +94,8 @@ def is_open(schedule: Schedule, now: datetime) -> bool:
 
 
 def _local_to_utc(d: date, t: time, tz: ZoneInfo) -> datetime:
-    # Round-trip through UTC so a wall time inside a DST gap moves to the first real
-    # instant after it (e.g. 00:30 on a night that skips 00:00-01:00 becomes 01:00... ).
-    naive = datetime.combine(d, t)
-    aware = naive.replace(tzinfo=tz)
-    back = aware.astimezone(UTC).astimezone(tz)
-    if back.replace(tzinfo=None) != naive:
-        # Nonexistent local time: take the instant the gap ends.
-        aware = naive.replace(tzinfo=tz, fold=1)
-    return aware.astimezone(UTC)
+    # A window opening inside a skipped hour opens at the jump (kit.localtime).
+    return first_instant(d, t, tz)
 
 
 def next_open(schedule: Schedule, now: datetime, *, horizon_days: int = 400) -> datetime | None:
@@ -116,3 +129,38 @@ def close_of_current_window(schedule: Schedule, now: datetime) -> datetime | Non
     if span[1] == time.max:
         return _local_to_utc(local.date() + timedelta(days=1), time(0, 0), schedule.tz)
     return _local_to_utc(local.date(), span[1], schedule.tz)
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def for_debtor(
+    schedule: Schedule, profile_name: str, timezone: str | None, region: str | None
+) -> Schedule:
+    """The batch's schedule on a debtor's own clock and regional calendar.
+
+    ``timezone`` None (the debtor's place is unknown) keeps the batch's zone. Under a
+    profile, a zone where the profile does not apply falls back to the profile's zone.
+    """
+    if timezone is None:
+        return schedule.at_place(schedule.tz, region)
+    tzname = effective_timezone(profile_for(profile_name), timezone)
+    return schedule.at_place(zone(tzname), region)
+
+
+def open_anywhere(schedule: Schedule, zones: frozenset[str], now: datetime) -> bool:
+    """Whether the window is open in the batch's zone or in any of ``zones`` (where the
+    batch's debtors may be): the batch-level gate before per-debtor checks."""
+    if is_open(schedule, now):
+        return True
+    return any(is_open(schedule.at_place(zone(z), None), now) for z in zones)
+
+
+def next_open_anywhere(schedule: Schedule, zones: frozenset[str], now: datetime) -> datetime | None:
+    """The first opening in the batch's zone or any of ``zones``."""
+    found = [next_open(schedule, now)]
+    found += [next_open(schedule.at_place(zone(z), None), now) for z in zones]
+    times = [t for t in found if t is not None]
+    return min(times) if times else None

@@ -6,6 +6,12 @@
 per week. We count an *answered* call as a contact, per account across all its batches,
 over a rolling 7 days. Unanswered attempts are not contacts.
 
+``ar_cobranza`` — Argentina, debt collection. No national statute fixes calling hours;
+Ley 24.240 art. 8 bis (trato digno) forbids harassing practices and the City of Buenos
+Aires' Ley 6.171 (as amended by Ley 6.271) regulates collection agencies. The profile is
+a conservative default: Monday-Friday 09:00-20:00 and Saturday 09:00-13:00 local time,
+never on Sundays or Argentine national holidays and non-working days.
+
 ``none`` — no extra rules.
 """
 
@@ -33,7 +39,43 @@ class Profile:
     contacts_per_debtor: int | None
     contact_period: timedelta | None
     timezone: str | None  # default timezone for windows
+    # Zones where the profile's hours may be read (the debtor's own zone); others get
+    # ``timezone``.
+    zones: frozenset[str] = frozenset()
+    # Narrower hours on some weekdays: (weekday, earliest, latest).
+    day_limits: tuple[tuple[int, time, time], ...] = ()
 
+    def limits(self, weekday: int) -> tuple[time, time] | None:
+        """The earliest start and latest end on ``weekday`` (0 = Monday), None if closed."""
+        if weekday not in self.weekdays:
+            return None
+        for wd, earliest, latest in self.day_limits:
+            if wd == weekday:
+                return earliest, latest
+        return self.earliest, self.latest
+
+
+CHILEAN_ZONES = frozenset(
+    {
+        "America/Santiago",
+        "America/Punta_Arenas",  # Magallanes: UTC-3 all year since 2017
+        "America/Coyhaique",  # Aysén: UTC-3 all year since 2025 (tzdata 2025b)
+        "Pacific/Easter",
+        "Chile/Continental",
+        "Chile/EasterIsland",
+    }
+)
+ARGENTINE_ZONES = frozenset(
+    {
+        "America/Argentina/Buenos_Aires", "America/Buenos_Aires",
+        "America/Argentina/Catamarca", "America/Argentina/Cordoba", "America/Cordoba",
+        "America/Argentina/Jujuy", "America/Argentina/La_Rioja",
+        "America/Argentina/Mendoza", "America/Mendoza", "America/Argentina/Rio_Gallegos",
+        "America/Argentina/Salta", "America/Argentina/San_Juan",
+        "America/Argentina/San_Luis", "America/Argentina/Tucuman",
+        "America/Argentina/Ushuaia", "America/Catamarca", "America/Jujuy",
+    }
+)  # fmt: skip
 
 CL_COBRANZA = Profile(
     name="cl_cobranza",
@@ -46,19 +88,31 @@ CL_COBRANZA = Profile(
     contacts_per_debtor=1,
     contact_period=timedelta(days=7),
     timezone="America/Santiago",
+    zones=CHILEAN_ZONES,
 )
 
-PROFILES: dict[str, Profile | None] = {"none": None, "cl_cobranza": CL_COBRANZA}
-
-CHILEAN_ZONES = frozenset(
-    {
-        "America/Santiago",
-        "America/Punta_Arenas",
-        "Pacific/Easter",
-        "Chile/Continental",
-        "Chile/EasterIsland",
-    }
+AR_COBRANZA = Profile(
+    name="ar_cobranza",
+    citation="Ley 24.240 art. 8 bis; Ley 6.171 CABA (Argentina), conservative default",
+    weekdays=frozenset(range(6)),
+    earliest=time(9, 0),
+    latest=time(20, 0),
+    skip_holidays=True,
+    holiday_country="AR",
+    contacts_per_debtor=None,
+    contact_period=None,
+    timezone="America/Argentina/Buenos_Aires",
+    zones=ARGENTINE_ZONES,
+    day_limits=((5, time(9, 0), time(13, 0)),),
 )
+
+PROFILES: dict[str, Profile | None] = {
+    "none": None,
+    "cl_cobranza": CL_COBRANZA,
+    "ar_cobranza": AR_COBRANZA,
+}
+# The zones a country's debtors may be in (the batch gate opens when any is open).
+COUNTRY_ZONES = {"CL": CHILEAN_ZONES, "AR": ARGENTINE_ZONES}
 
 
 class ComplianceViolation(InvalidInput, ValueError):
@@ -90,7 +144,7 @@ def effective_timezone(profile: Profile | None, tzname: str) -> str:
     """
     if profile is None or profile.timezone is None:
         return tzname
-    if profile.holiday_country == "CL" and tzname in CHILEAN_ZONES:
+    if tzname in profile.zones:
         return tzname
     return profile.timezone
 
@@ -98,19 +152,21 @@ def effective_timezone(profile: Profile | None, tzname: str) -> str:
 def describe(profile: Profile) -> list[dict[str, str]]:
     """The rules a profile enforces, as shown in the API and docs."""
     days = ", ".join(_DAY_NAMES[d] for d in sorted(profile.weekdays))
+    narrower = "".join(f"; {_DAY_NAMES[wd]} {a:%H:%M}-{b:%H:%M}" for wd, a, b in profile.day_limits)
     rules = [
         {"rule": f"{profile.name}.weekdays", "text": f"calls only on {days}"},
         {
             "rule": f"{profile.name}.hours",
-            "text": f"calls only between {profile.earliest:%H:%M} and {profile.latest:%H:%M} "
-            f"local time ({profile.timezone})",
+            "text": f"calls only between {profile.earliest:%H:%M} and {profile.latest:%H:%M}"
+            f"{narrower}, on the debtor's local clock (default {profile.timezone})",
         },
     ]
     if profile.skip_holidays:
         rules.append(
             {
                 "rule": f"{profile.name}.holidays",
-                "text": f"no calls on public holidays of {profile.holiday_country}",
+                "text": f"no calls on public holidays of {profile.holiday_country}, "
+                "national and of the debtor's region",
             }
         )
     if profile.contacts_per_debtor and profile.contact_period:
@@ -158,9 +214,15 @@ def check_settings(settings: CallSettings) -> None:
                 )
     for idx, day in enumerate(WEEKDAYS):
         window = settings.hours_for(idx)
-        if window is None:
+        limits = profile.limits(idx)
+        if window is None or limits is None:
             continue
-        if window.start_time < profile.earliest or window.end_time > profile.latest:
+        # One window for every day is narrowed on the profile's shorter days (Saturday
+        # under ar_cobranza); hours given for that very day must fit them.
+        if isinstance(settings.allowed_call_hours, HoursWindow):
+            limits = (profile.earliest, profile.latest)
+        earliest, latest = limits
+        if window.start_time < earliest or window.end_time > latest:
             field = (
                 "allowed_call_hours"
                 if isinstance(settings.allowed_call_hours, HoursWindow)
@@ -170,7 +232,7 @@ def check_settings(settings: CallSettings) -> None:
                 profile,
                 "hours",
                 f"{window.start}-{window.end} on '{day}' is outside the "
-                f"{profile.earliest:%H:%M}-{profile.latest:%H:%M} allowed",
+                f"{earliest:%H:%M}-{latest:%H:%M} allowed",
                 field=field,
             )
     if settings.timezone is not None and effective_timezone(profile, settings.timezone) != (

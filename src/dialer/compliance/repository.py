@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.job.states import IN_FLIGHT, WAITING, JobStatus
-from dialer.models import Account, ContactLog, DoNotCall, Job
+from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
+from dialer.models import Account, CallAttempt, ContactLog, DoNotCall, Job, LegalStop
 
 # Keeps IN (...) lists well under SQLite's and asyncpg's bound-parameter limits.
 _CHUNK = 900
@@ -149,6 +149,105 @@ class ComplianceRepository:
             for key, at in rows.all():
                 out.setdefault(key, []).append(at)
         return out
+
+    async def attempts_since(
+        self, account_id: str, debtor_keys: Sequence[str], since: datetime
+    ) -> dict[str, list[datetime]]:
+        """Start instants of the debtors' attempts after ``since``, across all batches;
+        attempts that never reached the provider (abandoned) are not calls."""
+        out: dict[str, list[datetime]] = {}
+        for chunk in _chunks(sorted(set(debtor_keys))):
+            rows = await self.session.execute(
+                select(CallAttempt.debtor_key, CallAttempt.started_at).where(
+                    CallAttempt.account_id == account_id,
+                    CallAttempt.debtor_key.in_(chunk),
+                    CallAttempt.started_at > since,
+                    CallAttempt.status != AttemptStatus.ABANDONED,
+                )
+            )
+            for key, at in rows.all():
+                if key is not None and at is not None:
+                    out.setdefault(key, []).append(at)
+        return out
+
+    # -- legal stops --------------------------------------------------------------------
+
+    async def stopped_among(self, account_id: str, debtor_ids: Sequence[str]) -> set[str]:
+        """Which of ``debtor_ids`` are under a legal stop."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(debtor_ids))):
+            rows = await self.session.execute(
+                select(LegalStop.debtor_id).where(
+                    LegalStop.account_id == account_id, LegalStop.debtor_id.in_(chunk)
+                )
+            )
+            found.update(rows.scalars())
+        return found
+
+    async def all_stopped(self, account_id: str) -> set[str]:
+        rows = await self.session.execute(
+            select(LegalStop.debtor_id).where(LegalStop.account_id == account_id)
+        )
+        return set(rows.scalars())
+
+    async def add_stops(self, account_id: str, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert stops, skipping debtors already stopped; returns the ids inserted."""
+        if not rows:
+            return set()
+        values = [{"account_id": account_id, **r} for r in rows]
+        stmt: Any
+        if self._dialect == "postgresql":
+            stmt = pg_insert(LegalStop).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(LegalStop).on_conflict_do_nothing()
+        added: set[str] = set()
+        for i in range(0, len(values), 500):
+            result = await self.session.execute(
+                stmt.returning(LegalStop.debtor_id), values[i : i + 500]
+            )
+            added.update(result.scalars())
+        return added
+
+    async def get_stop(self, account_id: str, debtor_id: str) -> LegalStop | None:
+        return (
+            await self.session.execute(
+                select(LegalStop).where(
+                    LegalStop.account_id == account_id, LegalStop.debtor_id == debtor_id
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def delete_stop(self, account_id: str, debtor_id: str) -> int:
+        result = await self.session.execute(
+            delete(LegalStop).where(
+                LegalStop.account_id == account_id, LegalStop.debtor_id == debtor_id
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def page_stops(
+        self, account_id: str, *, reason: str | None, limit: int, skip: int
+    ) -> tuple[Sequence[LegalStop], int]:
+        where = [LegalStop.account_id == account_id]
+        if reason:
+            where.append(LegalStop.reason == reason)
+        items = (
+            (
+                await self.session.execute(
+                    select(LegalStop)
+                    .where(*where)
+                    .order_by(LegalStop.created_at.desc(), LegalStop.id.desc())
+                    .limit(limit)
+                    .offset(skip)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        total = (
+            await self.session.execute(select(func.count()).select_from(LegalStop).where(*where))
+        ).scalar_one()
+        return items, int(total)
 
     async def in_flight_debtors(self, account_id: str) -> list[tuple[str | None, list[str]]]:
         """(dni, phones) of the account's jobs on the line; bounded by the account cap."""

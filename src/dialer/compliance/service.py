@@ -16,11 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.batch.settings import resolve_settings
-from dialer.batch.windows import is_open, next_open, schedule_for
+from dialer.batch.windows import (
+    Schedule,
+    close_of_current_window,
+    for_debtor,
+    is_open,
+    next_open,
+    schedule_for,
+)
 from dialer.compliance import dnc_import
+from dialer.compliance.place import resolve_place
 from dialer.compliance.profiles import PROFILES, describe, profile_for
 from dialer.compliance.repository import ComplianceRepository
-from dialer.compliance.rules import SnoozeUntil, contact_decision, debtor_key, phone_variants
+from dialer.compliance.rules import (
+    SnoozeUntil,
+    cap_decision,
+    contact_decision,
+    debtor_key,
+    phone_variants,
+)
 from dialer.compliance.schemas import (
     ComplianceProfileRead,
     ComplianceRule,
@@ -48,6 +62,14 @@ DEBTOR_IN_FLIGHT = "compliance_debtor_in_flight"
 # How long a job waits when its debtor is on the line from another job: long enough for
 # most calls to end; the weekly limit takes over if that call is answered.
 DEBTOR_BUSY_RETRY = timedelta(minutes=5)
+# The debtor's calling window is closed (their own clock and regional holidays).
+LOCAL_WINDOW = "compliance_local_window"
+# A call is not started when the debtor's window closes in less than this: the
+# identification and the message need about two minutes, and the provider's maximum
+# duration must end the call before the close.
+MIN_CALL_SECONDS = 120
+# A schedule that never opens again (every day excluded) re-checks after this.
+NEVER_OPEN_RETRY = timedelta(days=1)
 REPORT_ROWS = dnc_import.REPORT_ROWS
 # A file this slow to read is refused (a million rows take ~40 s on a loaded machine).
 IMPORT_TIMEOUT_S = 300
@@ -368,7 +390,6 @@ async def contact_limit_filter(
     debtor was contacted within the period by any of the account's batches, or is on
     the line right now from another job, so parallel workers cannot make two contacts.
     """
-    from dialer.batch.windows import next_open as window_next_open
     from dialer.worker.claim import Snooze
 
     profile = profile_for(ctx.settings.compliance_profile)
@@ -393,8 +414,8 @@ async def contact_limit_filter(
             continue
         decision = contact_decision(profile, contacts.get(key, ()), now)
         if isinstance(decision, SnoozeUntil):
-            # Wake when both the week and the calling window allow it.
-            until = window_next_open(ctx.schedule, decision.until) or decision.until
+            # Wake when both the week and the debtor's calling window allow it.
+            until = next_open(debtor_schedule(ctx, job), decision.until) or decision.until
             out[job.id] = Snooze(until=until, reason=decision.reason)
         elif key in busy:
             out[job.id] = Snooze(until=now + DEBTOR_BUSY_RETRY, reason=DEBTOR_IN_FLIGHT)
@@ -403,6 +424,111 @@ async def contact_limit_filter(
     return out
 
 
-# Registered in the dispatcher's claim, in this order: a job ended by the do-not-call list
-# needs no contact-limit check.
-DIAL_TIME_FILTERS = (do_not_call_filter, contact_limit_filter)
+def debtor_schedule(ctx: BatchContext, job: Job) -> Schedule:
+    """The batch's schedule on the job's debtor's clock and regional calendar."""
+    return for_debtor(ctx.schedule, ctx.settings.compliance_profile, job.timezone, job.region)
+
+
+def resolve_job_place(job: Job, country: str | None) -> None:
+    """Record the debtor's place on a job that has none yet (see compliance.place)."""
+    if job.place_source is not None:
+        return
+    place = resolve_place(country=country, payload=job.payload, phones=job.phones)
+    job.timezone, job.region, job.place_source = place.timezone, place.region, place.source
+
+
+async def local_window_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """Each debtor's own calling window: the batch's hours and days on the debtor's
+    clock, closed on national holidays and on the debtor's regional ones. A job whose
+    window is closed, or closes in less than ``MIN_CALL_SECONDS``, waits for its next
+    opening (no attempt spent); the others get the seconds left before the close as
+    their call's maximum duration (``ctx.call_limits``)."""
+    from dialer.worker.claim import Snooze
+
+    out: dict[str, Snooze] = {}
+    for job in jobs:
+        resolve_job_place(job, ctx.country)
+        sched = debtor_schedule(ctx, job)
+        close = close_of_current_window(sched, now)
+        if close is None:
+            opens = next_open(sched, now)
+        else:
+            left = int((close - now).total_seconds())
+            if left >= MIN_CALL_SECONDS:
+                ctx.call_limits[job.id] = left
+                continue
+            opens = next_open(sched, close)  # open, but closing too soon
+        out[job.id] = Snooze(until=opens or now + NEVER_OPEN_RETRY, reason=LOCAL_WINDOW)
+    return out
+
+
+async def legal_stop_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """No collection contact with a debtor under a legal stop, in any batch: the job
+    ends FAILED with ``legal_stop`` (no attempt spent, nothing reserved)."""
+    ids = sorted({j.dni for j in jobs if j.dni})
+    if not ids:
+        return {}
+    stopped = await ComplianceRepository.from_session(session).stopped_among(ctx.account_id, ids)
+    for job in jobs:
+        if job.dni in stopped and job.status in WAITING:
+            await job_service.transition(
+                session, job, JobStatus.FAILED, last_outcome=Outcome.LEGAL_STOP.value,
+                wait_reason=None,
+            )  # fmt: skip
+    return {}
+
+
+async def contact_caps_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """``max_calls_per_contact_per_day`` / ``_per_week``: attempts to one debtor across
+    all the account's batches (answered or not, voicemail included; attempts that never
+    reached the provider do not count), per calendar day / ISO week on the debtor's
+    clock. A job over a cap waits for the next day or week (no attempt spent)."""
+    from dialer.worker.claim import Snooze
+
+    per_day = ctx.settings.max_calls_per_contact_per_day
+    per_week = ctx.settings.max_calls_per_contact_per_week
+    if per_day is None and per_week is None:
+        return {}
+    waiting = [j for j in jobs if j.status in WAITING]
+    keys = {j.id: debtor_key(j.dni, j.phones) for j in waiting}
+    wanted = sorted({k for k in keys.values() if k})
+    if not wanted:
+        return {}
+    # Every debtor's local week started less than 8 days ago, on any clock.
+    since = now - timedelta(days=8)
+    attempts = await ComplianceRepository.from_session(session).attempts_since(
+        ctx.account_id, wanted, since
+    )
+    out: dict[str, Snooze] = {}
+    for job in waiting:
+        key = keys[job.id]
+        if key is None:
+            continue
+        sched = debtor_schedule(ctx, job)
+        decision = cap_decision(
+            attempts.get(key, ()), now, sched.tz, per_day=per_day, per_week=per_week
+        )
+        if decision is None:
+            # A second job of this debtor in the same claim counts this one.
+            attempts.setdefault(key, []).append(now)
+            continue
+        until = next_open(sched, decision.until) or decision.until
+        out[job.id] = Snooze(until=until, reason=decision.reason)
+    return out
+
+
+# Registered in the dispatcher's claim, in this order: the debtor's own window first (a
+# closed window decides nothing else), then the lists that end a job, then the limits.
+DIAL_TIME_FILTERS = (
+    local_window_filter,
+    legal_stop_filter,
+    do_not_call_filter,
+    contact_limit_filter,
+    contact_caps_filter,
+)

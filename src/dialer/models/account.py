@@ -50,6 +50,8 @@ class Account(TimestampedMixin, Base):
     features: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     # Billing and other per-account settings (see billing.pricing.PricingSettings).
     settings: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    # Last import of Argentina's "No Llame" registry (Ley 26.951: consult every 30 days).
+    no_llame_imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiKey(TimestampedMixin, Base):

@@ -50,6 +50,11 @@ class Job(TimestampedMixin, Base):
     worker_id: Mapped[str | None] = mapped_column(String(128))
     current_attempt_id: Mapped[str | None] = mapped_column(String(64))
     wait_reason: Mapped[str | None] = mapped_column(String(64))
+    # The debtor's place (compliance.place): local zone (None = the batch's), region
+    # (holidays subdivision) and why; None source = not resolved yet (done at claim).
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(8))
+    place_source: Mapped[str | None] = mapped_column(String(200))
 
     last_outcome: Mapped[str | None] = mapped_column(String(32))
     business_result: Mapped[str | None] = mapped_column(String(32))
@@ -67,6 +72,8 @@ class CallAttempt(TimestampedMixin, Base):
         Index("ix_call_attempts_job", "job_id", "number"),
         Index("ix_call_attempts_provider_call", "provider", "provider_call_id"),
         Index("ix_call_attempts_status_started", "status", "started_at"),
+        # Per-contact attempt caps: a debtor's attempts across all the account's batches.
+        Index("ix_call_attempts_debtor", "account_id", "debtor_key", "started_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -76,6 +83,8 @@ class CallAttempt(TimestampedMixin, Base):
     number: Mapped[int] = mapped_column(Integer)  # 1-based attempt number for the job
     phone: Mapped[str] = mapped_column(String(32))
     phone_index: Mapped[int] = mapped_column(Integer, default=0)
+    # Who was called (compliance.rules.debtor_key), for the per-contact caps.
+    debtor_key: Mapped[str | None] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(32))
     provider_call_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[AttemptStatus] = mapped_column(

@@ -76,6 +76,22 @@ class DoNotCall(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
+class LegalStop(Base):
+    """A debtor (RUT/DNI) the account must not contact at all: sued, in insolvency
+    proceedings, disputing the debt, deceased..."""
+
+    __tablename__ = "legal_stops"
+    __table_args__ = (UniqueConstraint("account_id", "debtor_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    debtor_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
 class Script(TimestampedMixin, Base):
     """A versioned prompt template. A new version is a new row; batches pin one."""
 

@@ -98,6 +98,7 @@ class Outcome(StrEnum):
     FAILED = "failed"  # provider error / network
     INVALID_NUMBER = "invalid_number"
     DO_NOT_CALL = "do_not_call"  # number on the do-not-call list at dial time
+    LEGAL_STOP = "legal_stop"  # debtor under a legal stop (judicial, insolvency...)
 
 
 ANSWERED = frozenset({Outcome.COMPLETED})

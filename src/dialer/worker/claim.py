@@ -50,10 +50,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.batch.rules import batch_rules
 from dialer.batch.settings import CallSettings
-from dialer.batch.windows import Schedule, is_open, next_open
+from dialer.batch.windows import Schedule, next_open_anywhere, open_anywhere
 from dialer.billing.pricing import limited, reservation
 from dialer.billing.repository import read_account, serialize_claims
 from dialer.billing.service import Hold, pricing_of, reserve_many
+from dialer.compliance.profiles import COUNTRY_ZONES
+from dialer.compliance.rules import debtor_key
 from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
@@ -112,6 +114,9 @@ class BatchContext:
     settings: CallSettings
     schedule: Schedule
     country: str | None
+    # Filled by the filters: per job, the most seconds its call may last (the time
+    # left in the debtor's calling window).
+    call_limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -212,8 +217,11 @@ async def claim_due_jobs(
         c.settings, c.schedule = batch_rules(
             c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
         )
-        if not is_open(c.schedule, now):
-            _set_waiting(writes, c, OUTSIDE_WINDOW, next_open(c.schedule, now))
+        # The batch's hours on any clock its debtors may have: each job's own window is
+        # checked in the claim (compliance.service.local_window_filter).
+        zones = _debtor_zones(c.account_country)
+        if not open_anywhere(c.schedule, zones, now):
+            _set_waiting(writes, c, OUTSIDE_WINDOW, next_open_anywhere(c.schedule, zones, now))
             continue
         by_account.setdefault(c.account_id, []).append(c)
 
@@ -241,6 +249,10 @@ async def claim_due_jobs(
     return claimed
 
 
+def _debtor_zones(country: str | None) -> frozenset[str]:
+    return COUNTRY_ZONES.get(country or "", frozenset())
+
+
 async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
     """A cheap read-only guess: could a claim at ``now`` take anything?
 
@@ -258,7 +270,7 @@ async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
         settings, schedule = batch_rules(
             c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
         )
-        if not is_open(schedule, now):
+        if not open_anywhere(schedule, _debtor_zones(c.account_country), now):
             if c.waiting_reason != OUTSIDE_WINDOW:
                 return True  # let the claim record why the batch waits
             continue
@@ -447,11 +459,12 @@ async def _claim_for_account(
             else []
         )
         balance_short = affordable < room and len(jobs) >= n
+        ctx = BatchContext(c.batch_id, c.account_id, c.settings, c.schedule, c.account_country)
         if JOB_FILTERS and jobs:
-            jobs = await _apply_filters(session, writes, c, jobs, now)
+            jobs = await _apply_filters(session, writes, c, ctx, jobs, now)
         if jobs:
             claimed += await _dial(
-                session, writes, account, c, jobs, per_job,
+                session, writes, account, c, ctx, jobs, per_job,
                 worker_id=worker_id, now=now, lease=lease, default_provider=default_provider,
             )  # fmt: skip
             room_account -= len(jobs)
@@ -461,11 +474,13 @@ async def _claim_for_account(
 
 
 async def _apply_filters(
-    session: AsyncSession, writes: _Writes, c: _Candidate, jobs: list[Job], now: datetime
+    session: AsyncSession,
+    writes: _Writes,
+    c: _Candidate,
+    ctx: BatchContext,
+    jobs: list[Job],
+    now: datetime,
 ) -> list[Job]:
-    assert c.settings is not None
-    assert c.schedule is not None
-    ctx = BatchContext(c.batch_id, c.account_id, c.settings, c.schedule, c.account_country)
     snoozed: dict[str, Snooze] = {}
     for f in JOB_FILTERS:
         remaining = [j for j in jobs if j.id not in snoozed]
@@ -491,6 +506,7 @@ async def _dial(
     writes: _Writes,
     account: Account,
     c: _Candidate,
+    ctx: BatchContext,
     jobs: list[Job],
     per_job: int,
     *,
@@ -533,10 +549,16 @@ async def _dial(
             template_vars=template_vars, country=c.account_country,
             variable_set=variable_set, processing_type=c.processing_type, now=local_now,
         )  # fmt: skip
+        # The call must end before the debtor's window closes.
+        max_duration = min(
+            c.settings.max_call_duration_s,
+            ctx.call_limits.get(job.id, c.settings.max_call_duration_s),
+        )
         attempts.append(
             {
                 "id": attempt_id, "job_id": job.id, "batch_id": job.batch_id,
                 "account_id": job.account_id, "number": job.attempts, "phone": phone,
+                "debtor_key": debtor_key(job.dni, phones),
                 "phone_index": index, "provider": provider, "status": AttemptStatus.DIALING,
                 "worker_id": worker_id, "started_at": now, "reserved_units": per_job,
                 "variables": variables,
@@ -553,7 +575,7 @@ async def _dial(
                 provider_options=dict(c.provider_options),
                 script_id=script.script_id if script else None,
                 processing_type=c.processing_type,
-                max_duration_s=c.settings.max_call_duration_s, reserved_units=per_job,
+                max_duration_s=max_duration, reserved_units=per_job,
                 lease_expires_at=lease_until, variables=variables,
                 script_version=script.version if script else None,
                 ring_timeout_s=c.settings.ring_timeout_s,

@@ -1,0 +1,265 @@
+"""Where a debtor is: the local timezone and region a job's calling rules are read in.
+
+Pure. Resolution order (the first that answers wins, and the job records which):
+
+1. an explicit column of the row (kept in the job's payload by ingestion): ``comuna``,
+   ``ciudad``/``localidad``, ``región``/``provincia``, ``zona horaria``/``timezone``;
+2. a landline's area code or number range (Chile: 61 Magallanes, 67 Aysén, Easter
+   Island's range of 32; mobiles are not geographic and say nothing);
+3. the batch's timezone (no region).
+
+The region is a ``holidays`` subdivision code (``"AP"`` Arica y Parinacota, ``"NB"``
+Ñuble, Argentine province letters), so regional holidays come from the same calendar as
+national ones. Chile's zones: ``America/Santiago``, ``America/Punta_Arenas``
+(Magallanes), ``America/Coyhaique`` (Aysén) and ``Pacific/Easter``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dialer.compliance.profiles import COUNTRY_ZONES
+
+SANTIAGO = "America/Santiago"
+MAGALLANES = "America/Punta_Arenas"
+AYSEN = "America/Coyhaique"
+EASTER = "Pacific/Easter"
+BUENOS_AIRES = "America/Argentina/Buenos_Aires"
+SOURCE_MAX = 200  # jobs.place_source column size
+
+
+@dataclass(frozen=True)
+class Place:
+    """A debtor's zone and region, and why (``source``, shown on the job)."""
+
+    timezone: str | None  # None: the batch's timezone
+    region: str | None
+    source: str
+
+
+# Chilean region codes (``holidays`` subdivisions) -> zone.
+_REGION_ZONE = {"MA": MAGALLANES, "AI": AYSEN}
+
+# Region names and numerals as written in portfolios -> code.
+_CL_REGIONS: dict[str, str] = {
+    "arica y parinacota": "AP", "arica": "AP", "xv": "AP", "15": "AP",
+    "tarapaca": "TA", "i": "TA", "1": "TA",
+    "antofagasta": "AN", "ii": "AN", "2": "AN",
+    "atacama": "AT", "iii": "AT", "3": "AT",
+    "coquimbo": "CO", "iv": "CO", "4": "CO",
+    "valparaiso": "VS", "v": "VS", "5": "VS",
+    "metropolitana": "RM", "metropolitana de santiago": "RM", "rm": "RM", "xiii": "RM",
+    "13": "RM", "santiago": "RM",
+    "ohiggins": "LI", "libertador general bernardo ohiggins": "LI", "vi": "LI", "6": "LI",
+    "libertador bernardo ohiggins": "LI",
+    "maule": "ML", "vii": "ML", "7": "ML",
+    "nuble": "NB", "xvi": "NB", "16": "NB",
+    "biobio": "BI", "bio bio": "BI", "viii": "BI", "8": "BI",
+    "araucania": "AR", "la araucania": "AR", "ix": "AR", "9": "AR",
+    "los rios": "LR", "xiv": "LR", "14": "LR",
+    "los lagos": "LL", "x": "LL", "10": "LL",
+    "aysen": "AI", "aisen": "AI", "aysen del general carlos ibanez del campo": "AI",
+    "aisen del general carlos ibanez del campo": "AI", "xi": "AI", "11": "AI",
+    "magallanes": "MA", "magallanes y de la antartica chilena": "MA",
+    "magallanes y antartica chilena": "MA",
+    "xii": "MA", "12": "MA",
+}  # fmt: skip
+
+# Communes and towns -> region code: every commune of the regions whose zone or
+# holidays differ from Santiago's, and the larger cities elsewhere.
+_CL_COMMUNES: dict[str, str] = {
+    # Arica y Parinacota (7 June)
+    "arica": "AP", "camarones": "AP", "putre": "AP", "general lagos": "AP",
+    # Nuble (20 August in Chillan and Chillan Viejo)
+    "bulnes": "NB", "chillan": "NB", "chillan viejo": "NB", "cobquecura": "NB",
+    "coelemu": "NB", "coihueco": "NB", "el carmen": "NB", "ninhue": "NB", "niquen": "NB",
+    "pemuco": "NB", "pinto": "NB", "portezuelo": "NB", "quillon": "NB", "quirihue": "NB",
+    "ranquil": "NB", "san carlos": "NB", "san fabian": "NB", "san ignacio": "NB",
+    "san nicolas": "NB", "treguaco": "NB", "yungay": "NB",
+    # Aysen (UTC-3 all year)
+    "coyhaique": "AI", "coihaique": "AI", "lago verde": "AI", "aysen": "AI", "aisen": "AI",
+    "puerto aysen": "AI", "puerto aisen": "AI", "cisnes": "AI", "puerto cisnes": "AI",
+    "guaitecas": "AI", "cochrane": "AI", "ohiggins": "AI", "villa ohiggins": "AI",
+    "tortel": "AI", "chile chico": "AI", "rio ibanez": "AI",
+    # Magallanes (UTC-3 all year)
+    "punta arenas": "MA", "laguna blanca": "MA", "rio verde": "MA", "san gregorio": "MA",
+    "cabo de hornos": "MA", "puerto williams": "MA", "antartica": "MA", "porvenir": "MA",
+    "primavera": "MA", "timaukel": "MA", "natales": "MA", "puerto natales": "MA",
+    "torres del paine": "MA",
+    # elsewhere: regional capitals and large communes
+    "iquique": "TA", "alto hospicio": "TA", "antofagasta": "AN", "calama": "AN",
+    "tocopilla": "AN", "copiapo": "AT", "vallenar": "AT", "la serena": "CO",
+    "coquimbo": "CO", "ovalle": "CO", "valparaiso": "VS", "vina del mar": "VS",
+    "quilpue": "VS", "villa alemana": "VS", "san antonio": "VS", "quillota": "VS",
+    "los andes": "VS", "san felipe": "VS", "isla de pascua": "VS", "hanga roa": "VS",
+    "rapa nui": "VS", "santiago": "RM", "puente alto": "RM", "maipu": "RM",
+    "la florida": "RM", "las condes": "RM", "providencia": "RM", "nunoa": "RM",
+    "san bernardo": "RM", "penalolen": "RM", "la pintana": "RM", "quilicura": "RM",
+    "pudahuel": "RM", "recoleta": "RM", "estacion central": "RM", "rancagua": "LI",
+    "san fernando": "LI", "talca": "ML", "curico": "ML", "linares": "ML",
+    "concepcion": "BI", "talcahuano": "BI", "los angeles": "BI", "coronel": "BI",
+    "chiguayante": "BI", "san pedro de la paz": "BI", "temuco": "AR",
+    "padre las casas": "AR", "angol": "AR", "villarrica": "AR", "valdivia": "LR",
+    "la union": "LR", "puerto montt": "LL", "osorno": "LL", "castro": "LL",
+    "ancud": "LL", "puerto varas": "LL",
+}  # fmt: skip
+_EASTER_COMMUNES = frozenset({"isla de pascua", "hanga roa", "rapa nui"})
+
+# Chilean landline area codes (after +56) -> region code. Santiago is "2".
+_CL_AREA_CODES: dict[str, str] = {
+    "2": "RM", "32": "VS", "33": "VS", "34": "VS", "35": "VS", "41": "BI", "42": "NB",
+    "43": "BI", "45": "AR", "51": "CO", "52": "AT", "53": "CO", "55": "AN", "57": "TA",
+    "58": "AP", "61": "MA", "63": "LR", "64": "LL", "65": "LL", "67": "AI", "71": "ML",
+    "72": "LI", "73": "ML", "75": "ML",
+}  # fmt: skip
+# Easter Island's landlines are in area 32 (Valparaíso region) but on the island's
+# exchange: +56 32 210 0xxx and +56 32 255 xxxx.
+_EASTER_PREFIXES = ("+56322100", "+5632255")
+
+# Argentine provinces -> (holidays subdivision, zone). All of Argentina is UTC-3.
+_AR_PROVINCES: dict[str, tuple[str, str]] = {
+    "salta": ("A", "America/Argentina/Salta"), "buenos aires": ("B", BUENOS_AIRES),
+    "provincia de buenos aires": ("B", BUENOS_AIRES), "pba": ("B", BUENOS_AIRES),
+    "caba": ("C", BUENOS_AIRES), "capital federal": ("C", BUENOS_AIRES),
+    "ciudad autonoma de buenos aires": ("C", BUENOS_AIRES),
+    "ciudad de buenos aires": ("C", BUENOS_AIRES),
+    "san luis": ("D", "America/Argentina/San_Luis"), "entre rios": ("E", BUENOS_AIRES),
+    "la rioja": ("F", "America/Argentina/La_Rioja"),
+    "santiago del estero": ("G", "America/Argentina/Cordoba"), "chaco": ("H", BUENOS_AIRES),
+    "san juan": ("J", "America/Argentina/San_Juan"),
+    "catamarca": ("K", "America/Argentina/Catamarca"), "la pampa": ("L", BUENOS_AIRES),
+    "mendoza": ("M", "America/Argentina/Mendoza"), "misiones": ("N", BUENOS_AIRES),
+    "formosa": ("P", BUENOS_AIRES), "neuquen": ("Q", BUENOS_AIRES),
+    "rio negro": ("R", BUENOS_AIRES), "santa fe": ("S", BUENOS_AIRES),
+    "tucuman": ("T", "America/Argentina/Tucuman"), "chubut": ("U", BUENOS_AIRES),
+    "tierra del fuego": ("V", "America/Argentina/Ushuaia"),
+    "corrientes": ("W", BUENOS_AIRES), "cordoba": ("X", "America/Argentina/Cordoba"),
+    "jujuy": ("Y", "America/Argentina/Jujuy"),
+    "santa cruz": ("Z", "America/Argentina/Rio_Gallegos"),
+}  # fmt: skip
+
+# Payload keys (ingestion's ``extra_key`` of the header) that name a place, by the
+# word they contain. Most specific first.
+_KEY_WORDS: tuple[tuple[str, str], ...] = (
+    ("comuna", "comuna"), ("ciudad", "ciudad"), ("localidad", "ciudad"),
+    ("region", "region"), ("provincia", "region"), ("zona_horaria", "zona horaria"),
+    ("huso_horario", "zona horaria"), ("timezone", "zona horaria"),
+    ("time_zone", "zona horaria"),
+)  # fmt: skip
+
+
+def _norm(text: object) -> str:
+    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    s = "".join(c if c.isalnum() or c == " " else (" " if c in "-_.,/" else "") for c in s)
+    words = s.split()
+    # "Región de Magallanes", "XII Región", "Comuna de Arica": keep the name.
+    if words and words[0] in ("region", "comuna", "provincia", "ciudad"):
+        words = words[1:]
+        if words and words[0] in ("de", "del"):
+            words = words[1:]
+    if words and words[-1] == "region":
+        words = words[:-1]
+    return " ".join(words)
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return name
+
+
+def _columns(payload: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """kind -> (payload key, value) for the place columns present in the row."""
+    found: dict[str, tuple[str, str]] = {}
+    for key, value in payload.items():
+        if value is None or not str(value).strip() or not isinstance(key, str):
+            continue
+        k = key.lower()
+        for word, kind in _KEY_WORDS:
+            if word in k:
+                found.setdefault(kind, (key, str(value).strip()))
+                break
+    return found
+
+
+def _cl_region_zone(region: str, commune: str | None = None) -> str:
+    if commune in _EASTER_COMMUNES:
+        return EASTER
+    return _REGION_ZONE.get(region, SANTIAGO)
+
+
+def _from_columns(country: str | None, cols: dict[str, tuple[str, str]]) -> Place | None:
+    region: str | None = None
+    tz: str | None = None
+    why: list[str] = []
+    for kind in ("comuna", "ciudad", "region"):
+        if kind not in cols or region is not None:
+            continue
+        _, value = cols[kind]
+        name = _norm(value)
+        if country == "AR":
+            hit = _AR_PROVINCES.get(name)
+            if hit:
+                region, tz = hit
+                why.append(f"{kind} '{value}'")
+            continue
+        table = _CL_REGIONS if kind == "region" else _CL_COMMUNES
+        code = table.get(name) or (_CL_COMMUNES.get(name) if kind == "region" else None)
+        if code is None and kind != "region":
+            code = _CL_REGIONS.get(name)
+        if code:
+            region = code
+            tz = _cl_region_zone(code, name if kind != "region" else None)
+            why.append(f"{kind} '{value}'")
+    if "zona horaria" in cols:
+        _, value = cols["zona horaria"]
+        zone = _zone(value.strip())
+        allowed = COUNTRY_ZONES.get(country or "")
+        if zone and (allowed is None or zone in allowed):
+            tz = zone
+            why.append(f"zona horaria '{value}'")
+    if tz is None and region is None:
+        return None
+    return Place(timezone=tz, region=region, source=", ".join(why)[:SOURCE_MAX])
+
+
+def _from_phones(country: str | None, phones: Sequence[str]) -> Place | None:
+    if country not in (None, "CL"):
+        return None
+    for phone in phones:
+        if not phone.startswith("+56") or phone.startswith("+569"):
+            continue  # not Chilean, or a mobile (not geographic)
+        if phone.startswith(_EASTER_PREFIXES):
+            return Place(EASTER, "VS", f"phone {phone} (Easter Island number range)")
+        rest = phone[3:]
+        area = "2" if rest.startswith("2") else rest[:2]
+        code = _CL_AREA_CODES.get(area)
+        if code:
+            return Place(
+                _cl_region_zone(code), code, f"phone {phone} (area code {area}, region {code})"
+            )
+    return None
+
+
+def resolve_place(
+    *, country: str | None, payload: Mapping[str, Any] | None, phones: Sequence[str] | None
+) -> Place:
+    """The debtor's place from the row's columns, else its landlines, else the batch's
+    timezone (``timezone=None``)."""
+    cols = _columns(payload or {})
+    if cols:
+        place = _from_columns(country, cols)
+        if place is not None:
+            return place
+    place = _from_phones(country, phones or ())
+    if place is not None:
+        return place
+    return Place(timezone=None, region=None, source="batch timezone")
