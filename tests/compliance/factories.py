@@ -52,8 +52,9 @@ async def make_batch(
     *,
     now: datetime,
     settings: dict[str, Any] | None = None,
+    payloads: Sequence[dict[str, Any]] | None = None,
 ) -> str:
-    """A batch with one job per (dni, phones)."""
+    """A batch with one job per (dni, phones), with ``payloads[i]`` as row i's columns."""
     batch_id = f"batch-{now:%Y%m%d}-{secrets.token_hex(4)}"
     async with db.write() as s:
         batch = Batch(
@@ -68,7 +69,13 @@ async def make_batch(
             s,
             batch,
             (
-                NewJob(contact_name=f"Deudor {i}", dni=dni, phones=phones, row_number=i + 2)
+                NewJob(
+                    contact_name=f"Deudor {i}",
+                    dni=dni,
+                    phones=phones,
+                    row_number=i + 2,
+                    payload=dict(payloads[i]) if payloads else {},
+                )  # fmt: skip
                 for i, (dni, phones) in enumerate(debtors)
             ),
             now=now,
