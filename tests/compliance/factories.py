@@ -75,7 +75,7 @@ async def make_batch(
                     phones=phones,
                     row_number=i + 2,
                     payload=dict(payloads[i]) if payloads else {},
-                )  # fmt: skip
+                )
                 for i, (dni, phones) in enumerate(debtors)
             ),
             now=now,

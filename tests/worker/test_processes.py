@@ -167,9 +167,19 @@ async def test_window_in_santiago_holds_across_dst_and_resumes_at_the_opening(
 
     set_clock(workers.clock_file, evening + timedelta(minutes=20))  # 20:10 local: closed
 
+    # The batch itself may still be open on other Chilean clocks (Easter Island is two
+    # hours behind), so each job waits for its debtor's own opening (mobiles: the batch's
+    # zone) without spending an attempt.
     async def waiting_for_sunday() -> bool:
-        b = await batch_row(database, batch)
-        return b.waiting_reason == "outside_window" and b.waiting_until == opening
+        async with database.read() as s:
+            rows = (
+                await s.execute(
+                    select(Job.next_attempt_at, Job.wait_reason).where(Job.batch_id == batch)
+                )
+            ).all()
+        return len(rows) == 30 and all(
+            at == opening and reason == "compliance_local_window" for at, reason in rows
+        )
 
     await eventually(waiting_for_sunday, within=10)
     set_clock(workers.clock_file, datetime.fromisoformat(probe))  # 08:30 local on Sunday
