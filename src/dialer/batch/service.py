@@ -41,6 +41,7 @@ from dialer.billing.pricing import to_display
 from dialer.billing.repository import serialize_claims
 from dialer.billing.schemas import unit_name
 from dialer.compliance import service as compliance_service
+from dialer.compliance.profiles import check_caller_id, check_no_llame
 from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.events.service import publish
 from dialer.job import service as job_service
@@ -57,7 +58,7 @@ from dialer.job.schemas import (
 from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock, ids, phone
 from dialer.logging import get_logger
-from dialer.models import Batch, BatchStatus, Job, PlanType
+from dialer.models import Account, Batch, BatchStatus, Job, PlanType
 from dialer.script import service as script_service
 
 log = get_logger("dialer.batch")
@@ -130,6 +131,12 @@ async def create_batch(
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
     ensure_active(account)
+    _check_can_start(
+        account,
+        profile_name=data.call_settings.compliance_profile,
+        processing_type=data.processing_type,
+        provider_options=data.provider_options,
+    )
     given = data.jobs if jobs is None else None
     if given:
         # JSON jobs get the same phone normalisation as spreadsheet rows (E.164, legacy
@@ -266,6 +273,40 @@ def _resume(batch: Batch) -> bool:
     return True
 
 
+def _check_can_start(
+    account: Account,
+    *,
+    profile_name: str,
+    processing_type: str,
+    provider_options: dict[str, Any] | None,
+) -> None:
+    """The rules a batch must meet to dial at all: Chile's caller-ID numbering (422) and,
+    for Argentine sales batches, a No Llame import of the last 30 days (409)."""
+    check_caller_id(
+        profile_name=profile_name,
+        processing_type=processing_type,
+        country=account.country,
+        from_number=str((provider_options or {}).get("from_number") or "") or None,
+    )
+    check_no_llame(
+        processing_type=processing_type,
+        country=account.country,
+        imported_at=account.no_llame_imported_at,
+        now=clock.now(),
+    )
+
+
+async def _check_resume(session: AsyncSession, batch: Batch) -> None:
+    account = await AccountRepository.from_session(session).get(batch.account_id)
+    if account is not None:
+        _check_can_start(
+            account,
+            profile_name=str((batch.call_settings or {}).get("compliance_profile") or "none"),
+            processing_type=batch.processing_type or "basic",
+            provider_options=batch.provider_options,
+        )
+
+
 async def pause_batch(session: AsyncSession, principal: Principal, batch_id: str) -> Batch:
     """Stop dialing new calls of the batch (calls in flight finish). Idempotent."""
     batch = await get_batch(session, principal, batch_id, for_update=True)
@@ -283,6 +324,8 @@ async def resume_batch(session: AsyncSession, principal: Principal, batch_id: st
     batch = await get_batch(session, principal, batch_id, for_update=True)
     principal.require("resume")
     _require_open(batch, "resume")
+    if batch.status != BatchStatus.ACTIVE:
+        await _check_resume(session, batch)
     if _resume(batch):
         await session.flush()
         await _publish_status(session, batch, "batch.resumed")
@@ -387,6 +430,12 @@ async def update_batch(
             changed.append(name)
     if "call_settings" in fields and data.call_settings is not None:
         new: CallSettings = data.call_settings
+        check_caller_id(
+            profile_name=new.compliance_profile,
+            processing_type=batch.processing_type or "basic",
+            country=None,
+            from_number=str((batch.provider_options or {}).get("from_number") or "") or None,
+        )
         batch.call_settings = new.model_dump(mode="json")
         await BatchRepository.from_session(session).set_waiting_max_attempts(
             batch.id, new.retry_settings.max_attempts
@@ -394,6 +443,8 @@ async def update_batch(
         changed.append("call_settings")
     event = None
     if "is_active" in fields and data.is_active is not None:
+        if data.is_active and batch.status != BatchStatus.ACTIVE:
+            await _check_resume(session, batch)
         if data.is_active and _resume(batch):
             event = "batch.resumed"
         elif not data.is_active and _pause(batch):

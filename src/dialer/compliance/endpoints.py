@@ -1,4 +1,5 @@
-"""Compliance API: the profiles on offer and each account's do-not-call list."""
+"""Compliance API: the profiles on offer, each account's do-not-call list and its legal
+stops (debtors who must not be contacted at all)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from dialer.compliance.schemas import (
     DoNotCallImportResult,
     DoNotCallPage,
     DoNotCallRead,
+    LegalStopAdded,
+    LegalStopCreate,
+    LegalStopImportResult,
+    LegalStopPage,
+    LegalStopRead,
+    LegalStopReason,
 )
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import AppError
@@ -30,6 +37,17 @@ class UploadTooLarge(AppError):
     """The file is too large."""
 
     status_code = 413
+
+
+async def _read_upload(file: UploadFile) -> bytes:
+    data = bytearray()
+    while chunk := await file.read(_CHUNK):
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadTooLarge(
+                f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
+            )
+    return bytes(data)
 
 
 @router.get("/api/v1/compliance/profiles", response_model=list[ComplianceProfileRead])
@@ -77,18 +95,12 @@ async def import_do_not_call(
     source: Annotated[str | None, Form(max_length=64, pattern="^[^\x00]*$")] = None,
     reason: Annotated[str | None, Form(max_length=500, pattern="^[^\x00]*$")] = None,
 ) -> DoNotCallImportResult:
-    data = bytearray()
-    while chunk := await file.read(_CHUNK):
-        data += chunk
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadTooLarge(
-                f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
-            )
+    data = await _read_upload(file)
     return await service.import_file(
         db,
         principal,
         account_id,
-        data=bytes(data),
+        data=data,
         filename=file.filename,
         country=country,
         source=source,
@@ -111,4 +123,67 @@ async def remove_do_not_call(
     account_id: str, phone: str, session: WriteSession, principal: CurrentPrincipal
 ) -> Response:
     await service.remove_number(session, principal, account_id, phone)
+    return Response(status_code=204)
+
+
+# -- legal stops ----------------------------------------------------------------------------
+
+_STOPS = "/api/v1/accounts/{account_id}/legal-stops"
+
+
+@router.post(_STOPS, response_model=LegalStopAdded, status_code=201)
+async def add_legal_stops(
+    account_id: str, body: LegalStopCreate, session: WriteSession, principal: CurrentPrincipal
+) -> LegalStopAdded:
+    return await service.add_legal_stops(session, principal, account_id, body)
+
+
+@router.get(_STOPS, response_model=LegalStopPage)
+async def list_legal_stops(
+    account_id: str,
+    session: ReadSession,
+    principal: CurrentPrincipal,
+    reason: LegalStopReason | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> LegalStopPage:
+    return await service.list_legal_stops(
+        session, principal, account_id, reason=reason, limit=limit, skip=skip
+    )
+
+
+@router.post(_STOPS + "/import", response_model=LegalStopImportResult)
+async def import_legal_stops(
+    account_id: str,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File(description=".csv or .xlsx")],
+    reason: Annotated[LegalStopReason | None, Form()] = None,
+    country: Annotated[str | None, Form(pattern="^(CL|AR)$")] = None,
+    source: Annotated[str | None, Form(max_length=64)] = None,
+) -> LegalStopImportResult:
+    return await service.import_legal_stops(
+        session,
+        principal,
+        account_id,
+        data=await _read_upload(file),
+        filename=file.filename,
+        reason=reason,
+        country=country,
+        source=source,
+    )
+
+
+@router.get(_STOPS + "/{debtor_id}", response_model=LegalStopRead)
+async def get_legal_stop(
+    account_id: str, debtor_id: str, session: ReadSession, principal: CurrentPrincipal
+) -> LegalStopRead:
+    return await service.get_legal_stop(session, principal, account_id, debtor_id)
+
+
+@router.delete(_STOPS + "/{debtor_id}", status_code=204)
+async def remove_legal_stop(
+    account_id: str, debtor_id: str, session: WriteSession, principal: CurrentPrincipal
+) -> Response:
+    await service.remove_legal_stop(session, principal, account_id, debtor_id)
     return Response(status_code=204)

@@ -18,10 +18,10 @@ never on Sundays or Argentine national holidays and non-working days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from dialer.errors import InvalidInput
+from dialer.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from dialer.batch.settings import CallSettings
@@ -256,4 +256,75 @@ def check_settings(settings: CallSettings) -> None:
             f"holidays of '{settings.holiday_country}' cannot replace the "
             f"{profile.holiday_country} public holidays the profile skips",
             field="holiday_country",
+        )
+
+
+# -- starting a batch: caller ID and the No Llame registry ---------------------------------
+
+CALLER_ID_RULE = "SUBTEL Res. Exenta N° 286/2025 (Chile)"
+NO_LLAME_RULE = "Ley 26.951 (Argentina, Registro Nacional No Llame)"
+NO_LLAME_MAX_AGE = timedelta(days=30)
+
+
+class CallerIdRefused(InvalidInput):
+    """The batch's caller ID breaks Chile's numbering rule for mass calls."""
+
+
+class NoLlameOutdated(Conflict):
+    """The account's No Llame import is missing or older than 30 days."""
+
+
+def check_caller_id(
+    *, profile_name: str, processing_type: str, country: str | None, from_number: str | None
+) -> None:
+    """Chile, SUBTEL Res. Exenta 286/2025: mass or automated calls must present a 600
+    number when solicited (collection included) and an 809 number when they are
+    unsolicited marketing. Under ``cl_cobranza`` the caller ID must be +56 600...; a
+    Chilean sales batch (``acquisition``) needs +56 809.... No number given: the
+    provider's default applies (configure it accordingly)."""
+    if not from_number:
+        return
+    number = "".join(c for c in from_number if c.isdigit() or c == "+")
+    if profile_name == "cl_cobranza" and not number.startswith("+56600"):
+        raise CallerIdRefused(
+            f"provider_options.from_number: '{from_number}' is not a +56 600 number; "
+            f"collection calls in Chile must present a 600 number — {CALLER_ID_RULE}",
+            field="provider_options.from_number",
+            rule="cl.caller_id_600",
+        )
+    if processing_type == "acquisition" and country == "CL" and not number.startswith("+56809"):
+        raise CallerIdRefused(
+            f"provider_options.from_number: '{from_number}' is not a +56 809 number; "
+            f"unsolicited sales calls in Chile must present an 809 number — {CALLER_ID_RULE}",
+            field="provider_options.from_number",
+            rule="cl.caller_id_809",
+        )
+
+
+def check_no_llame(
+    *,
+    processing_type: str,
+    country: str | None,
+    imported_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Argentina, Ley 26.951: a sales batch may start only when the account imported the
+    No Llame registry within the last 30 days (the law requires consulting it every 30
+    days); raises NoLlameOutdated (409) saying why."""
+    if processing_type != "acquisition" or country != "AR":
+        return
+    if imported_at is None:
+        raise NoLlameOutdated(
+            "the account has never imported the Registro Nacional No Llame; import it at "
+            "/api/v1/accounts/{id}/do-not-call/import before starting a sales batch — "
+            f"{NO_LLAME_RULE}",
+            rule="ar.no_llame_30_days",
+        )
+    age = now - imported_at
+    if age > NO_LLAME_MAX_AGE:
+        raise NoLlameOutdated(
+            f"the account's last No Llame import is {age.days} days old (imported "
+            f"{imported_at:%Y-%m-%d}); import the registry again before starting a sales "
+            f"batch: it must be consulted every 30 days — {NO_LLAME_RULE}",
+            rule="ar.no_llame_30_days",
         )

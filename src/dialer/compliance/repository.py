@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -248,6 +248,26 @@ class ComplianceRepository:
             await self.session.execute(select(func.count()).select_from(LegalStop).where(*where))
         ).scalar_one()
         return items, int(total)
+
+    async def waiting_jobs_of(self, account_id: str, dnis: Sequence[str]) -> list[Job]:
+        """The account's waiting jobs of these debtors (by ``dni``), in any batch, locked
+        on PostgreSQL (a claim that has them skips them)."""
+        out: list[Job] = []
+        for chunk in _chunks(sorted(set(dnis))):
+            stmt = select(Job).where(
+                Job.account_id == account_id,
+                Job.dni.in_(chunk),
+                Job.status.in_(list(WAITING)),
+            )
+            if self._dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            out.extend((await self.session.execute(stmt)).scalars().all())
+        return out
+
+    async def mark_no_llame_import(self, account_id: str, at: datetime) -> None:
+        await self.session.execute(
+            update(Account).where(Account.id == account_id).values(no_llame_imported_at=at)
+        )
 
     async def in_flight_debtors(self, account_id: str) -> list[tuple[str | None, list[str]]]:
         """(dni, phones) of the account's jobs on the line; bounded by the account cap."""

@@ -25,6 +25,7 @@ from dialer.batch.windows import (
     schedule_for,
 )
 from dialer.compliance import dnc_import
+from dialer.compliance.ids import normalise_debtor_id
 from dialer.compliance.place import resolve_place
 from dialer.compliance.profiles import PROFILES, describe, profile_for
 from dialer.compliance.repository import ComplianceRepository
@@ -34,6 +35,7 @@ from dialer.compliance.rules import (
     contact_decision,
     debtor_key,
     phone_variants,
+    stop_key,
 )
 from dialer.compliance.schemas import (
     ComplianceProfileRead,
@@ -43,6 +45,12 @@ from dialer.compliance.schemas import (
     DoNotCallImportResult,
     DoNotCallPage,
     DoNotCallRead,
+    LegalStopAdded,
+    LegalStopCreate,
+    LegalStopImportResult,
+    LegalStopPage,
+    LegalStopRead,
+    RowProblem,
     WaitingSummary,
 )
 from dialer.db.session import Database
@@ -298,6 +306,11 @@ async def import_file(
         added, duplicates = await _insert(
             session, account_key, list(planned.row_of), source=source or "import", reason=reason
         )
+        if planned.format == "no_llame" or (source or "").lower().replace(" ", "_") == "no_llame":
+            # Ley 26.951: Argentine sales batches need an import of the last 30 days.
+            await ComplianceRepository.from_session(session).mark_no_llame_import(
+                account_key, clock.now()
+            )
     duplicate_rows = list(planned.duplicate_rows)
     for phone in duplicates:
         if len(duplicate_rows) < REPORT_ROWS:
@@ -314,6 +327,261 @@ async def import_file(
         invalid_rows=planned.invalid,
         truncated=n_dup > len(duplicate_rows) or planned.n_invalid > len(planned.invalid),
     )
+
+
+# -- legal stops ---------------------------------------------------------------------------
+
+LEGAL_ID_HEADERS = frozenset(
+    {
+        "rut", "run", "dni", "cuit", "cuil", "documento", "rut deudor", "rut cliente",
+        "dni deudor", "nro documento", "numero documento", "numero de documento",
+        "debtor id", "debtor_id", "id deudor", "id", "document", "national id",
+    }
+)  # fmt: skip
+LEGAL_REASON_HEADERS = frozenset({"motivo", "razon", "reason", "causa", "tipo", "causal"})
+LEGAL_NOTE_HEADERS = frozenset(
+    {"detalle", "nota", "note", "notes", "observacion", "observaciones", "comentario"}
+)
+# Reason words as written in Spanish files -> the API's reasons.
+_REASON_WORDS = {
+    "judicial": "judicial", "demanda": "judicial", "juicio": "judicial",
+    "demanda judicial": "judicial", "cobranza judicial": "judicial",
+    "insolvency": "insolvency", "insolvencia": "insolvency", "quiebra": "insolvency",
+    "liquidacion": "insolvency", "reorganizacion": "insolvency", "concurso": "insolvency",
+    "dispute": "dispute", "disputa": "dispute", "reclamo": "dispute",
+    "controversia": "dispute", "deuda disputada": "dispute",
+    "deceased": "deceased", "fallecido": "deceased", "fallecida": "deceased",
+    "fallecimiento": "deceased", "other": "other", "otro": "other", "otros": "other",
+}  # fmt: skip
+
+
+def _reason_of(text: str) -> str | None:
+    return _REASON_WORDS.get(dnc_import._fold(text))
+
+
+async def stop_debtors(
+    session: AsyncSession, account_id: str, keys: Sequence[str], *, outcome: str
+) -> int:
+    """End every waiting job of these debtors (legal-stop keys), in all of the account's
+    batches, as CANCELLED with ``outcome``; returns how many. Calls in flight finish."""
+    if not keys:
+        return 0
+    jobs = await ComplianceRepository.from_session(session).waiting_jobs_of(account_id, keys)
+    for job in jobs:
+        await job_service.transition(
+            session, job, JobStatus.CANCELLED, last_outcome=outcome, wait_reason=None
+        )
+    return len(jobs)
+
+
+def _stop_id(raw: str, country: str) -> str:
+    return stop_key(normalise_debtor_id(raw, country))
+
+
+async def add_legal_stops(
+    session: AsyncSession, principal: Principal, account_id: str, body: LegalStopCreate
+) -> LegalStopAdded:
+    """Put debtors under a legal stop: no collection contact in any batch from now on.
+    All-or-nothing: one unreadable id rejects the request (422 naming it). Waiting jobs
+    of these debtors are cancelled at once."""
+    account = await _account(session, principal, account_id)
+    country = body.country or account.country
+    ids: list[str] = []
+    for i, raw in enumerate(body.all_ids()):
+        try:
+            ids.append(_stop_id(raw, country))
+        except ValueError as exc:
+            field = (
+                "debtor_id"
+                if body.debtor_id is not None and i == 0
+                else f"debtor_ids[{i - (body.debtor_id is not None)}]"
+            )
+            raise InvalidInput(f"{field}: {exc}", field=field) from None
+    unique = list(dict.fromkeys(ids))
+    now = clock.now()
+    added = await ComplianceRepository.from_session(session).add_stops(
+        account.id,
+        [
+            {"debtor_id": d, "reason": body.reason, "note": body.note, "source": body.source,
+             "created_at": now}
+            for d in unique
+        ],
+    )  # fmt: skip
+    stopped = await stop_debtors(session, account.id, unique, outcome=Outcome.LEGAL_STOP.value)
+    return LegalStopAdded(
+        added=sorted(added), duplicates=sorted(set(unique) - added), jobs_stopped=stopped
+    )
+
+
+async def list_legal_stops(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    reason: str | None,
+    limit: int,
+    skip: int,
+) -> LegalStopPage:
+    """A page of the account's legal stops, newest first, optionally of one reason."""
+    account = await _account(session, principal, account_id)
+    items, total = await ComplianceRepository.from_session(session).page_stops(
+        account.id, reason=reason, limit=limit, skip=skip
+    )
+    return LegalStopPage(
+        items=[LegalStopRead.model_validate(i) for i in items], total=total, limit=limit, skip=skip
+    )
+
+
+def _path_stop_id(raw: str, country: str) -> str:
+    try:
+        return _stop_id(raw, country)
+    except ValueError as exc:
+        raise InvalidInput(f"debtor_id: {exc}", field="debtor_id") from None
+
+
+async def get_legal_stop(
+    session: AsyncSession, principal: Principal, account_id: str, debtor_id: str
+) -> LegalStopRead:
+    """The stop on this debtor; NotFound when the debtor may be contacted."""
+    account = await _account(session, principal, account_id)
+    key = _path_stop_id(debtor_id, account.country)
+    stop = await ComplianceRepository.from_session(session).get_stop(account.id, key)
+    if stop is None:
+        raise NotFound(f"debtor '{key}' is not under a legal stop", field="debtor_id")
+    return LegalStopRead.model_validate(stop)
+
+
+async def remove_legal_stop(
+    session: AsyncSession, principal: Principal, account_id: str, debtor_id: str
+) -> None:
+    """Lift a legal stop (jobs it cancelled stay cancelled); NotFound when absent."""
+    account = await _account(session, principal, account_id)
+    key = _path_stop_id(debtor_id, account.country)
+    if not await ComplianceRepository.from_session(session).delete_stop(account.id, key):
+        raise NotFound(f"debtor '{key}' is not under a legal stop", field="debtor_id")
+
+
+def _header_index(row: list[str], names: frozenset[str]) -> int | None:
+    for i, cell in enumerate(row):
+        if cell and dnc_import._fold(cell) in names:
+            return i
+    return None
+
+
+async def import_legal_stops(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    *,
+    data: bytes,
+    filename: str | None,
+    reason: str | None,
+    country: str | None,
+    source: str | None,
+) -> LegalStopImportResult:
+    """Bulk-add legal stops from a CSV/XLSX with a header row: an id column (RUT, DNI,
+    CUIT, Documento...), optionally a reason column (Motivo: judicial/demanda,
+    insolvencia/quiebra, disputa, fallecido, otro) and a note column (Detalle). Rows
+    without a reason take ``reason``. Unreadable rows are reported, not fatal."""
+    account = await _account(session, principal, account_id)
+    region = country or account.country
+    rows = dnc_import.read_rows(data, filename)
+    id_col = reason_col = note_col = None
+    header = ""
+    invalid: list[RowProblem] = []
+    n_invalid = total = 0
+    entries: dict[str, tuple[int, str, str | None]] = {}
+    duplicate_rows: list[int] = []
+    n_dup = 0
+    for number, row in enumerate(rows, start=1):
+        if number > dnc_import.MAX_ROWS:
+            raise InvalidInput(f"file: more than {dnc_import.MAX_ROWS} rows", field="file")
+        if id_col is None:
+            if not any(c.strip() for c in row):
+                continue
+            id_col = _header_index(row, LEGAL_ID_HEADERS)
+            if id_col is None:
+                raise InvalidInput(
+                    f"file: row {number}: no id column found; name it RUT, DNI, CUIT or Documento",
+                    field="file",
+                )
+            header = row[id_col].strip()
+            reason_col = _header_index(row, LEGAL_REASON_HEADERS)
+            note_col = _header_index(row, LEGAL_NOTE_HEADERS)
+            continue
+        if not any(c.strip() for c in row):
+            continue
+        total += 1
+
+        def cell(i: int | None, row: list[str] = row) -> str:
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        raw = cell(id_col)
+        problem: tuple[str, str, str] | None = None
+        key = ""
+        try:
+            key = _stop_id(raw, region)
+        except ValueError as exc:
+            problem = (header, raw, str(exc))
+        text = cell(reason_col)
+        why = _reason_of(text) if text else reason
+        if problem is None and why is None:
+            problem = (
+                "reason",
+                text,
+                "unknown reason (use judicial, insolvency, dispute, deceased or other)"
+                if text
+                else "no reason: add a Motivo column or give reason",
+            )
+        if problem is not None:
+            n_invalid += 1
+            if len(invalid) < REPORT_ROWS:
+                column, value, reason_text = problem
+                invalid.append(
+                    RowProblem(row=number, column=column, value=value[:64], reason=reason_text)
+                )
+            continue
+        if key in entries:
+            n_dup += 1
+            if len(duplicate_rows) < REPORT_ROWS:
+                duplicate_rows.append(number)
+            continue
+        assert why is not None
+        entries[key] = (number, why, cell(note_col) or None)
+    if id_col is None or total == 0:
+        raise InvalidInput("file: the file has no data rows", field="file")
+    now = clock.now()
+    added = await ComplianceRepository.from_session(session).add_stops(
+        account.id,
+        [
+            {"debtor_id": k, "reason": why, "note": note, "source": source or "import",
+             "created_at": now}
+            for k, (_, why, note) in entries.items()
+        ],
+    )  # fmt: skip
+    for k in sorted(set(entries) - added):
+        n_dup += 1
+        if len(duplicate_rows) < REPORT_ROWS:
+            duplicate_rows.append(entries[k][0])
+    stopped = await stop_debtors(
+        session, account.id, sorted(entries), outcome=Outcome.LEGAL_STOP.value
+    )
+    return LegalStopImportResult(
+        column=header,
+        total_rows=total,
+        added=len(added),
+        duplicates=n_dup,
+        invalid=n_invalid,
+        jobs_stopped=stopped,
+        duplicate_rows=sorted(duplicate_rows),
+        invalid_rows=invalid,
+        truncated=n_dup > len(duplicate_rows) or n_invalid > len(invalid),
+    )
+
+
+async def legally_stopped_keys(session: AsyncSession, account_id: str) -> set[str]:
+    """Every debtor key under a legal stop (for ingestion: rows of these are skipped)."""
+    return await ComplianceRepository.from_session(session).all_stopped(account_id)
 
 
 async def waiting_summary(session: AsyncSession, batch_id: str) -> dict[str, Any]:
@@ -468,15 +736,16 @@ async def legal_stop_filter(
     session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
 ) -> dict[str, Snooze]:
     """No collection contact with a debtor under a legal stop, in any batch: the job
-    ends FAILED with ``legal_stop`` (no attempt spent, nothing reserved)."""
-    ids = sorted({j.dni for j in jobs if j.dni})
-    if not ids:
+    ends CANCELLED with ``legal_stop`` (no attempt spent, nothing reserved)."""
+    keys = {j.id: stop_key(j.dni) for j in jobs if j.dni}
+    if not keys:
         return {}
-    stopped = await ComplianceRepository.from_session(session).stopped_among(ctx.account_id, ids)
+    repo = ComplianceRepository.from_session(session)
+    stopped = await repo.stopped_among(ctx.account_id, sorted(set(keys.values())))
     for job in jobs:
-        if job.dni in stopped and job.status in WAITING:
+        if keys.get(job.id) in stopped and job.status in WAITING:
             await job_service.transition(
-                session, job, JobStatus.FAILED, last_outcome=Outcome.LEGAL_STOP.value,
+                session, job, JobStatus.CANCELLED, last_outcome=Outcome.LEGAL_STOP.value,
                 wait_reason=None,
             )  # fmt: skip
     return {}

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from dialer.batch.settings import CallSettings
 
-SkipReason = Literal["duplicate_in_file", "duplicate_in_active_batch", "do_not_call"]
+SkipReason = Literal["duplicate_in_file", "duplicate_in_active_batch", "do_not_call", "legal_stop"]
 
 
 class ImportOptions(BaseModel):
@@ -89,7 +89,9 @@ class ImportCounts(BaseModel):
     valid: int = Field(description="rows that passed validation")
     invalid: int = Field(description="rows rejected with errors")
     duplicates: int
-    do_not_call: int
+    do_not_call: int = Field(
+        description="rows skipped: on the do-not-call list or under a legal stop"
+    )
     skipped: int = Field(description="duplicates + do_not_call")
     accepted: int = Field(description="rows that become (or would become) jobs")
     empty_rows: int

@@ -114,7 +114,7 @@ class _Tally:
         self.warnings.extend(warns[: max(room, 0)])
 
     def skip(self, row: int, reason: str, message: str) -> None:
-        if reason == "do_not_call":
+        if reason in ("do_not_call", "legal_stop"):  # must not be called, either way
             self.do_not_call += 1
         else:
             self.duplicates += 1
@@ -168,6 +168,8 @@ class _Filter:
         self.dnc_mode = "query"
         self.dnc_set: set[str] = set()
         self.kept_rows: set[int] = set()  # first rows of debtors that became jobs
+        # Debtors under a legal stop (compliance.rules.stop_key, equal to person_key).
+        self.stopped_ids: set[str] = set()
 
     async def load_open_batches(self) -> None:
         if self.allow_duplicates:
@@ -177,6 +179,11 @@ class _Filter:
             if dni:
                 self.open_ids.add(person_key(dni))
             self.open_phones.update(phones or ())
+
+    async def load_legal_stops(self) -> None:
+        self.stopped_ids = await compliance_service.legally_stopped_keys(
+            self.session, self.account_id
+        )
 
     async def load_do_not_call(self) -> None:
         repo = IngestionRepository.from_session(self.session)
@@ -259,7 +266,13 @@ class _Filter:
         In file order, so the first occurrence of a duplicate wins and the skipped list
         reads top to bottom.
         """
-        if not listed and not self.allow_duplicates and not self.open_ids and not self.open_phones:
+        if (
+            not listed
+            and not self.allow_duplicates
+            and not self.open_ids
+            and not self.open_phones
+            and not self.stopped_ids
+        ):
             return self._keep_first_in_file(chunk)
         skip = self.tally.skip
         check_duplicates = not self.allow_duplicates
@@ -267,7 +280,12 @@ class _Filter:
         seen_ids, seen_phones = self.seen_ids, self.seen_phones
         keep = [True] * len(chunk)
         rows = zip(chunk.row_numbers, chunk.dnis, chunk.phones, chunk.keys, strict=True)
+        stopped = self.stopped_ids
         for pos, (row_number, dni, pj, key) in enumerate(rows):
+            if key is not None and key in stopped:
+                skip(row_number, "legal_stop", f"{dni} is under a legal stop")
+                keep[pos] = False
+                continue
             phones = phone_list(pj)
             if listed and any(p in listed for p in phones):
                 kept = [p for p in phones if p not in listed]
@@ -460,6 +478,7 @@ async def _run(
                 await started()
             await filt.load_open_batches()
             await filt.load_do_not_call()
+            await filt.load_legal_stops()
             async for msg in chunks:
                 if isinstance(msg, Summary):
                     summary = msg
