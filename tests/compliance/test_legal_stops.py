@@ -84,7 +84,7 @@ class TestApi:
     ) -> None:
         acc, client = await new_account("CL")
         csv = "RUT;Motivo;Detalle\n12.345.678-5;Demanda;rol 1\n11.111.111-1;Quiebra;\n" \
-              "9.999.999-3;Fallecido;\n1-8;Fallecido;\n1-9;sued;\n12345678-5;juicio;\n"  # fmt: skip
+              "9.999.999-3;Fallecido;\n1-8;Fallecido;\n7.654.321-6;sued;\n12345678-5;juicio;\n"  # fmt: skip
         r = await client.post(_url(acc, "/import"), files={"file": ("s.csv", csv.encode())})
         assert r.status_code == 200, r.text
         body = r.json()
