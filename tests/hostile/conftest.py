@@ -48,6 +48,7 @@ class Tenants:
             job_id=self.a_job,
             script_id=self.a_script,
             phone=A_DNC_PHONE,
+            debtor_id="12345678-5",
             provider="retell",
             use_case="debt_collection",
             user_id=self.a_user,

@@ -123,6 +123,13 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/accounts/{account_id}/do-not-call/import"): Probe("foreign", upload=True),
     ("GET", "/api/v1/accounts/{account_id}/do-not-call/{phone}"): FOREIGN,
     ("DELETE", "/api/v1/accounts/{account_id}/do-not-call/{phone}"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/legal-stops"): Probe(
+        "foreign", json={"debtor_id": "12345678-5", "reason": "judicial"}
+    ),
+    ("GET", "/api/v1/accounts/{account_id}/legal-stops"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/legal-stops/import"): Probe("foreign", upload=True),
+    ("GET", "/api/v1/accounts/{account_id}/legal-stops/{debtor_id}"): FOREIGN,
+    ("DELETE", "/api/v1/accounts/{account_id}/legal-stops/{debtor_id}"): FOREIGN,
     # scripts
     ("POST", "/api/v1/scripts"): Probe(
         "foreign", json={"account_id": "tenant-a", "name": "x", "template": "Hola"}

@@ -34,6 +34,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/batches"): {"account_id": "tenant-a", "name": "ok"},
     ("PATCH", "/api/v1/batches/{batch_id}"): {"name": "ok"},
     ("POST", "/api/v1/accounts/{account_id}/do-not-call"): {"phone": "+56911112222"},
+    ("POST", "/api/v1/accounts/{account_id}/legal-stops"): {
+        "debtor_id": "12345678-5",
+        "reason": "other",
+    },
     ("POST", "/api/v1/scripts"): {"account_id": "tenant-a", "name": "ok", "template": "Hola"},
     ("POST", "/api/v1/scripts/{script_id}/versions"): {"template": "Hola"},
     ("POST", "/api/v1/scripts/{script_id}/preview"): {"variables": {}},

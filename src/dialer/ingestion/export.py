@@ -74,6 +74,9 @@ COLUMNS = (
     # The provider's own report of the job's last attempt that has one.
     "provider_cost",
     "collected_variables",
+    "timezone",
+    "region",
+    "place_source",
 )
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -92,20 +95,33 @@ class ExportTarget:
     batch_id: str
     batch_name: str
     plan: PlanType
+    timezone: str = ""  # the batch's zone, for jobs whose debtor is placed in it
 
 
 async def export_target(session: AsyncSession, principal: Principal, batch_id: str) -> ExportTarget:
     """The batch to export, or NotFound (also for another account's batch)."""
     row = (
         await session.execute(
-            select(Batch.id, Batch.name, Batch.account_id, Account.plan_type)
+            select(
+                Batch.id,
+                Batch.name,
+                Batch.account_id,
+                Account.plan_type,
+                Batch.call_settings,
+                Account.timezone,
+            )
             .join(Account, Account.id == Batch.account_id)
             .where(Batch.id == batch_id)
         )
     ).first()
     if row is None or not principal.can_see(row.account_id):
         raise NotFound(f"batch '{batch_id}' not found", field="batch_id")
-    return ExportTarget(batch_id=row.id, batch_name=row.name, plan=row.plan_type)
+    return ExportTarget(
+        batch_id=row.id,
+        batch_name=row.name,
+        plan=row.plan_type,
+        timezone=str((row.call_settings or {}).get("timezone") or row.timezone),
+    )
 
 
 async def _recordings(session: AsyncSession, job_ids: list[str]) -> dict[str, str]:
@@ -155,6 +171,7 @@ async def _page(
             Job.id, rn, Job.contact_name, Job.dni, Job.phones, Job.email, Job.payload,
             Job.status, Job.attempts, Job.last_outcome, Job.business_result,
             Job.billed_seconds, Job.cost_units, Job.completed_at, Job.result,
+            Job.timezone, Job.region, Job.place_source,
         )
         .where(Job.batch_id == batch_id)
         .order_by(rn, Job.id)
@@ -297,6 +314,9 @@ async def rows(db: Database, target: ExportTarget) -> AsyncIterator[list[object]
                 to_display(target.plan, r.cost_units),
                 r.completed_at.isoformat() if r.completed_at else None,
                 *reports.get(r.id, (None, None)),
+                r.timezone or (target.timezone if r.place_source else None),
+                r.region,
+                r.place_source,
             ]
             yield [neutralise(v) for v in values]
         last = page[-1]

@@ -95,6 +95,12 @@ class JobRead(BaseModel):
     phone_index: int
     next_attempt_at: datetime | None
     wait_reason: str | None
+    # The debtor's place its calling rules are read in (compliance.place): the local zone
+    # (null: the batch's), the region (holidays subdivision) and why. Resolved when the
+    # job is first due; ``place_source`` null until then.
+    timezone: str | None = None
+    region: str | None = None
+    place_source: str | None = None
     last_outcome: str | None
     business_result: str | None
     result: dict[str, Any]
