@@ -53,12 +53,13 @@ async def make_batch(
     now: datetime,
     settings: dict[str, Any] | None = None,
     payloads: Sequence[dict[str, Any]] | None = None,
+    priority: int = 0,
 ) -> str:
     """A batch with one job per (dni, phones), with ``payloads[i]`` as row i's columns."""
     batch_id = f"batch-{now:%Y%m%d}-{secrets.token_hex(4)}"
     async with db.write() as s:
         batch = Batch(
-            id=batch_id, account_id=account_id, name="Cobranza", is_active=True,
+            id=batch_id, account_id=account_id, name="Cobranza", is_active=True, priority=priority,
             status=BatchStatus.ACTIVE,
             call_settings=settings if settings is not None else settings_json(),
             created_at=now, updated_at=now,

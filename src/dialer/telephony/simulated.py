@@ -210,6 +210,8 @@ class SimulatedProvider:
             "delivered": 0,
             "request": {
                 "metadata": dict(request.metadata),
+                # What the dispatcher asked for: the carrier ends the call by then.
+                "max_duration_s": request.max_duration_s,
                 "variables": variables,
                 "ring_s": ring,
                 "transcript": transcript,
