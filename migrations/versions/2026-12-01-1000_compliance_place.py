@@ -1,8 +1,8 @@
 """compliance: debtor place on jobs, debtor key on attempts, legal stops, No Llame date
 
 Revision ID: compliance_01
-Revises: collections_02
-Create Date: 2026-12-01 09:20:00+00:00
+Revises: providers_01
+Create Date: 2026-12-01 10:00:00+00:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "compliance_01"
-down_revision: str | Sequence[str] | None = "collections_02"
+down_revision: str | Sequence[str] | None = "providers_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
