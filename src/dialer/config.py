@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     LEASE: timedelta = timedelta(seconds=60)
     # A call the provider accepted but never reported on is reconciled after this.
     CALL_TIMEOUT: timedelta = timedelta(minutes=20)
+    # Transcripts, summaries and recording links of calls older than this are deleted
+    # (Ley 21.719: keep personal data no longer than needed); the contact log is kept.
+    TRANSCRIPT_RETENTION_DAYS: Annotated[int, Ge(1)] = 180
     RESERVE_SECONDS: Annotated[int, Ge(1)] = 300
     CLAIM_BATCH_SIZE: Annotated[int, Ge(1)] = 50
     # CPU priority of `dialer worker` processes (os.nice increment, 0-19). Dispatching

@@ -66,11 +66,13 @@ from dialer.call.business import (
 )
 from dialer.call.event import CallEvent
 from dialer.call.service import abandon_attempt
+from dialer.compliance import service as compliance_service
 from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
 from dialer.errors import NotFound
 from dialer.events.service import publish
 from dialer.job.counters import plan_transition
+from dialer.job.outcomes import KIND_SYNONYMS, Kind, norm_key
 from dialer.job.outcomes import Outcome as BusinessOutcome
 from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.job.repository import JobRepository
@@ -573,6 +575,14 @@ async def _apply(
             b = batches.get(batch_id)
             await bump_batch(session, batch_id, b.account_id if b else "", deltas)
     await _cancel_retries_of_cancelled(session, [p.ending.job for p in plan.endings], batches)
+    for p in plan.endings:
+        a, job = p.ending.attempt, p.ending.job
+        if p.answered and _asked_not_to_call(a.business_result):
+            # The debtor asked not to be called again: the number goes on the list and
+            # the debtor's other waiting jobs end, in every batch of the account.
+            await compliance_service.honour_do_not_call_request(
+                session, account_id=a.account_id, dni=job.dni, phone=a.phone, attempt_id=a.id
+            )
     await _publish_progress(session, sorted(plan.counters))
 
     settled = await _lock_and_replan(session, plan, accounts, used)
@@ -622,6 +632,12 @@ def _end_attempt(a: CallAttempt, e: CallEvent, p: EndingPlan, charged: int) -> N
     a.extracted = dict(e.extracted)
     a.error = e.error
     record_provider_report(a, e)
+
+
+def _asked_not_to_call(business_result: str | None) -> bool:
+    return bool(business_result) and (
+        KIND_SYNONYMS.get(norm_key(business_result or "")) == Kind.DO_NOT_CALL
+    )
 
 
 def _move_job(job: Job, step: NextStep, now: datetime) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -268,6 +268,39 @@ class ComplianceRepository:
         await self.session.execute(
             update(Account).where(Account.id == account_id).values(no_llame_imported_at=at)
         )
+
+    async def clear_records_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete the transcript, summary and recording link of up to ``limit`` ended
+        attempts that started before ``cutoff``; the attempt row (outcome, times, cost)
+        stays. Returns how many were cleared."""
+        ids = (
+            (
+                await self.session.execute(
+                    select(CallAttempt.id)
+                    .where(
+                        CallAttempt.status == AttemptStatus.ENDED,
+                        CallAttempt.started_at < cutoff,
+                        or_(
+                            CallAttempt.transcript.is_not(None),
+                            CallAttempt.summary.is_not(None),
+                            CallAttempt.recording_url.is_not(None),
+                        ),
+                    )
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return 0
+        await self.session.execute(
+            update(CallAttempt)
+            .where(CallAttempt.id.in_(list(ids)))
+            .values(transcript=None, summary=None, recording_url=None)
+            .execution_options(synchronize_session=False)
+        )
+        return len(ids)
 
     async def in_flight_debtors(self, account_id: str) -> list[tuple[str | None, list[str]]]:
         """(dni, phones) of the account's jobs on the line; bounded by the account cap."""

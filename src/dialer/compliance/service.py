@@ -579,6 +579,35 @@ async def import_legal_stops(
     )
 
 
+async def honour_do_not_call_request(
+    session: AsyncSession, *, account_id: str, dni: str | None, phone: str, attempt_id: str
+) -> int:
+    """The debtor asked during a call not to be called again: the number goes on the
+    account's do-not-call list and the debtor's waiting jobs are cancelled in every
+    batch (``last_outcome = "do_not_call"``). Returns how many jobs were cancelled."""
+    await _insert(
+        session, account_id, [phone], source="call",
+        reason=f"asked not to be called again during call {attempt_id}",
+    )  # fmt: skip
+    if not dni:
+        return 0  # the list blocks the number at dial time in every batch
+    return await stop_debtors(session, account_id, [dni], outcome=Outcome.DO_NOT_CALL.value)
+
+
+RETENTION_CHUNK = 1000
+
+
+async def purge_call_records(session: AsyncSession, *, now: datetime, retention_days: int) -> int:
+    """Delete transcripts, summaries and recording links of calls older than
+    ``retention_days`` (one chunk per call; the maintenance task repeats it). The
+    attempts' outcome rows and the contact log are kept: the contact history is the
+    proof of the contact limits and is kept at least two years."""
+    cutoff = now - timedelta(days=retention_days)
+    return await ComplianceRepository.from_session(session).clear_records_before(
+        cutoff, RETENTION_CHUNK
+    )
+
+
 async def legally_stopped_keys(session: AsyncSession, account_id: str) -> set[str]:
     """Every debtor key under a legal stop (for ingestion: rows of these are skipped)."""
     return await ComplianceRepository.from_session(session).all_stopped(account_id)

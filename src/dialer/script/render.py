@@ -37,6 +37,7 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_tr
 # Payload keys (as ingestion may store them) that feed each standard variable.
 AMOUNT_KEYS = ("monto", "amount", "deuda", "saldo", "debt_amount")
 COMPANY_KEYS = ("empresa", "company")
+COLLECTOR_KEYS = ("empresa_cobranza", "agencia", "agencia_cobranza", "collector")
 DATE_KEYS = ("fecha_limite", "fecha_maxima")
 CURRENCY_BY_COUNTRY = {"CL": "CLP", "AR": "ARS"}
 VARIABLE_SETS = ("standard", "legacy")
@@ -265,6 +266,7 @@ def job_variables(
     variable_set: str = "standard",
     processing_type: str = "basic",
     now: datetime | None = None,
+    collector: str | None = None,
 ) -> dict[str, str]:
     """A job's contact and payload as string variables for the agent.
 
@@ -300,6 +302,11 @@ def job_variables(
     company = _first(payload, COMPANY_KEYS)
     if company is not None:
         out["empresa"] = out["company"] = str(company)
+    # Who is calling: the collecting company (the account), named apart from the
+    # creditor (``empresa``); a row may name another agency.
+    agency = _first(payload, COLLECTOR_KEYS)
+    if agency is not None or collector:
+        out["empresa_cobranza"] = str(agency if agency is not None else collector)
     if variable_set == "legacy":
         out.update(
             legacy_variables(
@@ -322,6 +329,7 @@ def available_variables(
         return available_variables(keys, has_contact=has_contact) | set(LEGACY_VARIABLES)
     names = {variable_name(k) for k in keys} - {""}
     names.add("moneda")
+    names.add("empresa_cobranza")  # the account's name when the row names no agency
     if has_contact:
         names |= set(CONTACT_VARIABLES)
     if "contact_name" in keys or "nombre" in keys:

@@ -548,6 +548,7 @@ async def _dial(
             contact_name=job.contact_name, dni=job.dni, payload=payload,
             template_vars=template_vars, country=c.account_country,
             variable_set=variable_set, processing_type=c.processing_type, now=local_now,
+            collector=account.account_name,
         )  # fmt: skip
         # The call must end before the debtor's window closes.
         max_duration = min(

@@ -48,6 +48,7 @@ from dialer.call.service import (
     mark_unknown,
     record_provider_ids,
 )
+from dialer.compliance import service as compliance_service
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
@@ -138,6 +139,10 @@ class Worker:
             # on SQLite each fan-out takes the write lock.
             asyncio.create_task(self._every(stop, self.poll * 5, self._webhooks), name="webhooks"),
             asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
+            # Records retention: transcripts and recordings past the retention period.
+            asyncio.create_task(
+                self._every(stop, self.poll * 60, self._retention), name="retention"
+            ),
         ]
         simulated = self._simulated()
         if simulated is not None:
@@ -399,6 +404,12 @@ class Worker:
                 return
         async with self.db.write() as session:
             await promises.evaluate_due(session, now=now)
+
+    async def _retention(self) -> None:
+        async with self.db.write() as session:
+            await compliance_service.purge_call_records(
+                session, now=self.now(), retention_days=self.settings.TRANSCRIPT_RETENTION_DAYS
+            )
 
     async def _rescue(self) -> None:
         await rescue_expired(
