@@ -17,12 +17,14 @@ from dialer.batch.windows import (
     next_open,
     schedule_for,
 )
+from dialer.billing.service import topup
 from dialer.compliance.place import resolve_place
 from dialer.compliance.service import LOCAL_WINDOW, MIN_CALL_SECONDS
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.kit.localtime import first_instant
 from dialer.worker.claim import ClaimedJob, claim_due_jobs
+from tests.compliance.conftest import NewAccount
 from tests.compliance.factories import jobs_of, make_account, make_batch, settings_json
 
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -270,3 +272,25 @@ class TestClaimOnTheDebtorsClock:
         wake = jobs["22222222-2"].next_attempt_at.astimezone(SANTIAGO)
         assert (wake.date(), wake.time()) == (date(2026, 8, 21), time(8, 0))
         assert jobs["22222222-2"].region == "NB"
+
+
+class TestShown:
+    async def test_job_api_and_export_show_the_zone_and_why(
+        self, database: Database, frozen_clock: FrozenClock, new_account: NewAccount
+    ) -> None:
+        now = utc(2026, 7, 6, 19, 30, SANTIAGO)  # 20:30 in Magallanes: closed there
+        frozen_clock.set(now)
+        acc, client = await new_account("CL", max_concurrent_calls=10)
+        async with database.write() as s:
+            await topup(s, acc, 6000, key=f"topup:{acc}")
+        batch = await make_batch(database, acc, [("22222222-2", ["+56612234567"])], now=now)
+        assert await claim(database, now) == []
+        [job] = await jobs_of(database, batch)
+        body = (await client.get(f"/api/v1/jobs/{job.id}")).json()
+        assert (body["timezone"], body["region"]) == ("America/Punta_Arenas", "MA")
+        assert "area code 61" in body["place_source"]
+        assert body["wait_reason"] == LOCAL_WINDOW
+        export = (await client.get(f"/api/v1/batches/{batch}/export.csv")).text
+        header, row = export.splitlines()[:2]
+        assert header.endswith("timezone,region,place_source")
+        assert "America/Punta_Arenas,MA," in row
