@@ -294,3 +294,14 @@ class TestShown:
         header, row = export.splitlines()[:2]
         assert header.endswith("timezone,region,place_source")
         assert "America/Punta_Arenas,MA," in row
+
+
+def test_a_window_open_across_midnight_does_not_close_at_midnight() -> None:
+    settings = CallSettings.model_validate(
+        {"allowed_call_hours": {"start": "00:00", "end": "24:00"},
+         "allowed_weekdays": ["mon", "tue", "wed"], "timezone": "America/Santiago"}
+    )  # fmt: skip
+    sched = schedule_for(settings, default_timezone="America/Santiago", country="CL")
+    monday_late = utc(2026, 3, 2, 23, 59, SANTIAGO)
+    # Monday to Wednesday is one window: it closes at Thursday 00:00.
+    assert close_of_current_window(sched, monday_late) == utc(2026, 3, 5, 0, 0, SANTIAGO)

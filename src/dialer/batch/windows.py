@@ -120,15 +120,24 @@ def next_open(schedule: Schedule, now: datetime, *, horizon_days: int = 400) -> 
 
 
 def close_of_current_window(schedule: Schedule, now: datetime) -> datetime | None:
-    """When the window that is open at ``now`` closes (None if closed now)."""
+    """When the window that is open at ``now`` closes (None if closed now, or open
+    without a break for more than a week).
+
+    A window ending at 24:00 followed by one starting at 00:00 the next day is one
+    window: a call may run across midnight."""
     if not is_open(schedule, now):
         return None
-    local = now.astimezone(schedule.tz)
-    span = schedule.window_on(local.date())
-    assert span is not None
-    if span[1] == time.max:
-        return _local_to_utc(local.date() + timedelta(days=1), time(0, 0), schedule.tz)
-    return _local_to_utc(local.date(), span[1], schedule.tz)
+    d = now.astimezone(schedule.tz).date()
+    span = schedule.window_on(d)
+    for _ in range(8):
+        assert span is not None
+        if span[1] != time.max:
+            return _local_to_utc(d, span[1], schedule.tz)
+        d += timedelta(days=1)
+        span = schedule.window_on(d)
+        if span is None or span[0] != time(0, 0):
+            return _local_to_utc(d, time(0, 0), schedule.tz)
+    return None
 
 
 @lru_cache(maxsize=512)

@@ -748,10 +748,12 @@ async def local_window_filter(
     for job in jobs:
         resolve_job_place(job, ctx.country)
         sched = debtor_schedule(ctx, job)
-        close = close_of_current_window(sched, now)
-        if close is None:
+        if not is_open(sched, now):
             opens = next_open(sched, now)
         else:
+            close = close_of_current_window(sched, now)
+            if close is None:  # open around the clock: no close to end the call by
+                continue
             left = int((close - now).total_seconds())
             if left >= MIN_CALL_SECONDS:
                 ctx.call_limits[job.id] = left
