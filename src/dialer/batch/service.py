@@ -131,12 +131,21 @@ async def create_batch(
     if account is None:
         raise NotFound(f"account '{data.account_id}' not found", field="account_id")
     ensure_active(account)
-    _check_can_start(
-        account,
-        profile_name=data.call_settings.compliance_profile,
-        processing_type=data.processing_type,
-        provider_options=data.provider_options,
-    )
+    if data.status == "draft":
+        # The caller ID is fixed now; the No Llame import is checked when it starts.
+        check_caller_id(
+            profile_name=data.call_settings.compliance_profile,
+            processing_type=data.processing_type,
+            country=account.country,
+            from_number=str((data.provider_options or {}).get("from_number") or "") or None,
+        )
+    else:
+        _check_can_start(
+            account,
+            profile_name=data.call_settings.compliance_profile,
+            processing_type=data.processing_type,
+            provider_options=data.provider_options,
+        )
     given = data.jobs if jobs is None else None
     if given:
         # JSON jobs get the same phone normalisation as spreadsheet rows (E.164, legacy
@@ -356,6 +365,7 @@ async def start_batch(
             f"batch '{batch.id}' is {batch.status}: only a draft can be started",
             status=str(batch.status),
         )
+    await _check_resume(session, batch)  # caller ID, No Llame (409 saying why)
     now = clock.now()
     scheduled = start_at is not None and start_at > now
     at = start_at if scheduled and start_at is not None else now

@@ -1,7 +1,7 @@
 """compliance: debtor place on jobs, debtor key on attempts, legal stops, No Llame date
 
 Revision ID: compliance_01
-Revises: providers_01
+Revises: dashboard_01
 Create Date: 2026-12-01 10:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "compliance_01"
-down_revision: str | Sequence[str] | None = "providers_01"
+down_revision: str | Sequence[str] | None = "dashboard_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
