@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -80,6 +80,17 @@ class InvalidInput(AppError):
     """Invalid input."""
 
     status_code = 422
+
+
+def invalid_input(exc: ValidationError, where: str | None = None) -> InvalidInput:
+    """The one conversion of a pydantic ValidationError raised outside request parsing
+    (JSON held in a form field, stored settings): a 422 naming the first bad field, as
+    ``<where>.<location>: <message>``."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    field = ".".join(x for x in (where, loc) if x) or None
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return InvalidInput(f"{field}: {msg}" if field else msg, field=field)
 
 
 class PaymentRequired(AppError):

@@ -7,8 +7,8 @@ who must be authenticated before a body is read.
   the 401 goes out before a byte of the body is read (no buffering, no spooling).
 * Multipart uploads to the dashboard need a valid session cookie first (else the login
   page, as the dashboard answers).
-* Multipart bodies may reach MAX_UPLOAD_BYTES (plus the form fields), the do-not-call
-  import its own limit; anything else MAX_BODY_BYTES.
+* Multipart bodies (spreadsheets and do-not-call imports) may reach MAX_UPLOAD_BYTES
+  (plus the form fields); anything else MAX_BODY_BYTES.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from dialer.account.auth import _extract_key, authenticate
-from dialer.compliance.endpoints import MAX_UPLOAD_BYTES as DNC_MAX_UPLOAD_BYTES
 from dialer.config import Settings
 from dialer.dashboard.auth import principal_from_cookie
 from dialer.errors import AppError, Unauthorized
@@ -44,8 +43,6 @@ def limit_for(settings: Settings) -> LimitFor:
         if path.startswith(WEBHOOKS):
             return settings.MAX_WEBHOOK_BODY_BYTES
         if _content_type(scope) == b"multipart/form-data":
-            if path.endswith("/do-not-call/import"):
-                return DNC_MAX_UPLOAD_BYTES + FORM_SLACK_BYTES
             return settings.MAX_UPLOAD_BYTES + FORM_SLACK_BYTES
         return settings.MAX_BODY_BYTES
 

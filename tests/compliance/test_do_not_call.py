@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import httpx
 from openpyxl import Workbook
@@ -141,6 +142,18 @@ def _xlsx(rows: list[list[object]]) -> bytes:
 
 
 class TestImport:
+    async def test_a_file_past_the_upload_limit_is_a_413(
+        self, new_account: NewAccount, app: Any
+    ) -> None:
+        acc, client = await new_account("AR")
+        app.state.settings = app.state.settings.model_copy(update={"MAX_UPLOAD_BYTES": 100})
+        content = b"1145678901\n" * 20  # 220 bytes
+        r = await client.post(_url(acc, "/import"), files={"file": ("no_llame.txt", content)})
+        assert (r.status_code, r.json()["field"]) == (413, "file")
+        assert (await client.get(_url(acc))).json()["total"] == 0
+        r = await client.post(_url(acc, "/import"), files={"file": ("n.txt", content[:99])})
+        assert r.status_code == 200, r.text
+
     async def test_no_llame_export_one_number_per_row(self, new_account: NewAccount) -> None:
         acc, client = await new_account("AR")
         await client.post(_url(acc), json={"phone": "+5491145678901"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from dialer.account.auth import CurrentPrincipal
 from dialer.compliance import service
@@ -29,7 +29,6 @@ from dialer.kit.ratelimit import UploadRateLimit
 
 router = APIRouter(tags=["compliance"])
 
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
@@ -39,13 +38,14 @@ class UploadTooLarge(AppError):
     status_code = 413
 
 
-async def _read_upload(file: UploadFile) -> bytes:
+async def _read_upload(file: UploadFile, limit: int) -> bytes:
+    """The upload's bytes; 413 past ``limit`` (DIALER_MAX_UPLOAD_BYTES, the spreadsheets')."""
     data = bytearray()
     while chunk := await file.read(_CHUNK):
         data += chunk
-        if len(data) > MAX_UPLOAD_BYTES:
+        if len(data) > limit:
             raise UploadTooLarge(
-                f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
+                f"the file is larger than the {limit // (1024 * 1024)} MB limit", field="file"
             )
     return bytes(data)
 
@@ -87,6 +87,7 @@ async def list_do_not_call(
 )
 async def import_do_not_call(
     account_id: str,
+    request: Request,
     db: DatabaseDep,
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description=".csv or .xlsx")],
@@ -95,7 +96,7 @@ async def import_do_not_call(
     source: Annotated[str | None, Form(max_length=64, pattern="^[^\x00]*$")] = None,
     reason: Annotated[str | None, Form(max_length=500, pattern="^[^\x00]*$")] = None,
 ) -> DoNotCallImportResult:
-    data = await _read_upload(file)
+    data = await _read_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES)
     return await service.import_file(
         db,
         principal,
@@ -155,6 +156,7 @@ async def list_legal_stops(
 @router.post(_STOPS + "/import", response_model=LegalStopImportResult)
 async def import_legal_stops(
     account_id: str,
+    request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description=".csv or .xlsx")],
@@ -166,7 +168,7 @@ async def import_legal_stops(
         session,
         principal,
         account_id,
-        data=await _read_upload(file),
+        data=await _read_upload(file, request.app.state.settings.MAX_UPLOAD_BYTES),
         filename=file.filename,
         reason=reason,
         country=country,

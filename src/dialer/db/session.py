@@ -4,6 +4,12 @@
 autocommit).
 The API dependency commits on success and rolls back on any exception; the worker
 uses ``db.write()`` per unit of work with the same semantics.
+
+The API's write session is a *function-scoped* dependency: its commit runs when the
+endpoint has returned and *before* the response is sent, so a client never receives a
+2xx for a write that is not durable, and a request made after the response always sees
+it. A commit that fails (a constraint, ``database is locked``, a dropped connection)
+answers 503 ``CommitFailed``; nothing was written.
 """
 
 from __future__ import annotations
@@ -13,9 +19,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated, NewType
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dialer.db.engine import create_engine
+from dialer.errors import AppError
+from dialer.logging import get_logger
+
+log = get_logger("dialer.db")
+
+
+class CommitFailed(AppError):
+    """The change could not be saved; nothing was written. Try again."""
+
+    status_code = 503
+
 
 # A session opened read-only (deferred BEGIN on SQLite). The type checker keeps
 # reporting code on it.
@@ -53,6 +71,10 @@ class Database:
                 await session.rollback()
                 raise
 
+    def new_write_session(self) -> AsyncSession:
+        """A bare write session; the caller commits or rolls back (the API dependency)."""
+        return self._write()
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncReadSession]:
         async with self._read() as session:
@@ -73,8 +95,20 @@ def get_database(request: Request) -> Database:
 
 
 async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_database(request).write() as session:
-        yield session
+    async with get_database(request).new_write_session() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        try:
+            await session.commit()
+        except SQLAlchemyError as exc:
+            # The endpoint returned, the commit did not hold: the client must not
+            # believe the write did.
+            await session.rollback()
+            log.warning("db.commit_failed", path=request.url.path, error=type(exc).__name__)
+            raise CommitFailed() from exc
 
 
 async def _read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
@@ -82,7 +116,8 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
         yield session
 
 
-WriteSession = Annotated[AsyncSession, Depends(_write_session)]
+# scope="function": committed before the response is sent (see the module docstring).
+WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 ReadSession = Annotated[AsyncReadSession, Depends(_read_session)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 

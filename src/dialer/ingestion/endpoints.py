@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
 from dialer.account.auth import CurrentPrincipal
 from dialer.batch.settings import CallSettings
 from dialer.config import Settings
-from dialer.db.session import Database, DatabaseDep, WriteSession
-from dialer.errors import InvalidInput, error_responses
+from dialer.db.session import Database, DatabaseDep, ReadSession, WriteSession
+from dialer.errors import InvalidInput, error_responses, invalid_input
 from dialer.ingestion import export, parsers, service
 from dialer.ingestion.errors import UnreadableFile, UnsupportedFile, UploadTooLarge
 from dialer.ingestion.schemas import (
@@ -58,14 +58,6 @@ def _settings_field(call_settings: str | None, call_settings_json: str | None) -
     return given[0] if given else None
 
 
-def _validation_error(exc: ValidationError, prefix: str) -> InvalidInput:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()))
-    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    fld = f"{prefix}.{loc}" if loc else prefix
-    return InvalidInput(f"{fld}: {msg}", field=fld)
-
-
 def _options(
     account_id: str,
     batch_name: str | None,
@@ -87,7 +79,7 @@ def _options(
         try:
             cs = CallSettings.model_validate(settings_raw)
         except ValidationError as exc:
-            raise _validation_error(exc, "call_settings") from None
+            raise invalid_input(exc, "call_settings") from None
     mapping = _json_field(column_mapping, "column_mapping")
     if mapping is not None and not (
         isinstance(mapping, dict) and all(isinstance(v, str | None) for v in mapping.values())
@@ -111,9 +103,7 @@ def _options(
             consolidate=consolidate,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        fld = ".".join(str(p) for p in first.get("loc", ()))
-        raise InvalidInput(f"{fld}: {first.get('msg')}", field=fld) from None
+        raise invalid_input(exc) from None
 
 
 def _check_limits(path: Path, filename: str | None, max_rows: int) -> None:
@@ -170,6 +160,39 @@ Consolidate = Annotated[
 ]
 
 
+class UploadForm:
+    """The API's import form, parsed once for preview and create."""
+
+    def __init__(
+        self,
+        file: FileField,
+        account_id: Annotated[str, Form()],
+        batch_name: Text = None,
+        batch_description: Text = None,
+        processing_type: Annotated[Literal["basic", "acquisition"], Form()] = "basic",
+        country: Text = None,
+        allow_duplicates: Annotated[bool, Form()] = False,
+        call_settings: Text = None,
+        dias_fecha_limite: Annotated[int | None, Form()] = None,
+        dias_fecha_maxima: Annotated[int | None, Form()] = None,
+        column_mapping: Text = None,
+        call_settings_json: Annotated[
+            str | None, Form(description="Another name for call_settings (the replaced system's).")
+        ] = None,
+        variable_set: Annotated[
+            Literal["standard", "legacy"] | None, Form(description="create only")
+        ] = None,
+        consolidate: Consolidate = None,
+        status: Annotated[Literal["active", "draft"], Form(description="create only")] = "active",
+    ) -> None:
+        self.file = file
+        self.options = _options(
+            account_id, batch_name, batch_description, processing_type, country,
+            allow_duplicates, _settings_field(call_settings, call_settings_json),
+            dias_fecha_limite, dias_fecha_maxima, column_mapping, consolidate,
+        ).model_copy(update={"variable_set": variable_set, "status": status})  # fmt: skip
+
+
 @router.post(
     "/api/v1/batches/excel/preview",
     responses=UPLOAD_ERRORS,
@@ -178,33 +201,17 @@ Consolidate = Annotated[
 )
 async def preview(
     request: Request,
-    session: WriteSession,
+    session: ReadSession,
     principal: CurrentPrincipal,
-    file: FileField,
-    account_id: Annotated[str, Form()],
-    batch_name: Text = None,
-    batch_description: Text = None,
-    processing_type: Annotated[Literal["basic", "acquisition"], Form()] = "basic",
-    country: Text = None,
-    allow_duplicates: Annotated[bool, Form()] = False,
-    call_settings: Text = None,
-    dias_fecha_limite: Annotated[int | None, Form()] = None,
-    dias_fecha_maxima: Annotated[int | None, Form()] = None,
-    column_mapping: Text = None,
-    call_settings_json: Annotated[
-        str | None, Form(description="Another name for call_settings (the replaced system's).")
-    ] = None,
-    consolidate: Consolidate = None,
+    form: Annotated[UploadForm, Depends()],
 ) -> PreviewResponse:
-    """Read the file and report what create would do: mapping, counts, errors, first rows."""
-    options = _options(
-        account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
-        _settings_field(call_settings, call_settings_json), dias_fecha_limite,
-        dias_fecha_maxima, column_mapping, consolidate,
-    )  # fmt: skip
-    async with _saved_upload(file, request.app.state.settings) as path:
+    """Read the file and report what create would do: mapping, counts, errors, first rows.
+
+    On a read session: a preview writes nothing, so it never holds the write lock (on
+    SQLite the database's only one) while the file is parsed."""
+    async with _saved_upload(form.file, request.app.state.settings) as path:
         return await service.preview_import(
-            session, principal, options, path, filename=file.filename
+            session, principal, form.options, path, filename=form.file.filename
         )
 
 
@@ -219,35 +226,13 @@ async def create(
     request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
-    file: FileField,
-    account_id: Annotated[str, Form()],
-    batch_name: Text = None,
-    batch_description: Text = None,
-    processing_type: Annotated[Literal["basic", "acquisition"], Form()] = "basic",
-    country: Text = None,
-    allow_duplicates: Annotated[bool, Form()] = False,
-    call_settings: Text = None,
-    dias_fecha_limite: Annotated[int | None, Form()] = None,
-    dias_fecha_maxima: Annotated[int | None, Form()] = None,
-    column_mapping: Text = None,
-    call_settings_json: Annotated[
-        str | None, Form(description="Another name for call_settings (the replaced system's).")
-    ] = None,
-    variable_set: Annotated[Literal["standard", "legacy"] | None, Form()] = None,
-    consolidate: Consolidate = None,
-    status: Annotated[Literal["active", "draft"], Form()] = "active",
+    form: Annotated[UploadForm, Depends()],
 ) -> CreateResponse:
     """Create a batch from the file: all accepted rows become jobs, or nothing is written.
     ``status=draft`` creates it for review: nothing is dialed until it is started."""
-    options = _options(
-        account_id, batch_name, batch_description, processing_type, country, allow_duplicates,
-        _settings_field(call_settings, call_settings_json), dias_fecha_limite,
-        dias_fecha_maxima, column_mapping, consolidate,
-    ).model_copy(update={"status": status})  # fmt: skip
-    async with _saved_upload(file, request.app.state.settings) as path:
-        options = options.model_copy(update={"variable_set": variable_set})
+    async with _saved_upload(form.file, request.app.state.settings) as path:
         return await service.create_import(
-            session, principal, options, path, filename=file.filename
+            session, principal, form.options, path, filename=form.file.filename
         )
 
 

@@ -265,7 +265,7 @@ async def list_batches(
 @router.post("/api/v1/batches/excel/preview", response_model=LegacyDict)
 async def preview_excel(
     request: Request,
-    session: WriteSession,
+    session: ReadSession,  # a preview writes nothing: no write lock while parsing
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File()],
     account_id: Annotated[str, Query(description="ID de la cuenta")],

@@ -25,7 +25,7 @@ from dialer.batch.schemas import BatchCreate, BatchRead, BatchUpdate
 from dialer.batch.settings import CallSettings
 from dialer.billing.pricing import call_cost, to_display
 from dialer.billing.service import pricing_of
-from dialer.errors import InvalidInput
+from dialer.errors import InvalidInput, invalid_input
 from dialer.ingestion import service as ingestion_service
 from dialer.ingestion.schemas import AppendOptions, ImportOptions
 from dialer.job.schemas import JobRead
@@ -65,11 +65,7 @@ def validated(model: type[M], data: Any, where: str | None = None) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ()))
-        field = ".".join(x for x in (where, loc) if x) or None
-        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        raise InvalidInput(f"{field}: {msg}" if field else msg, field=field) from None
+        raise invalid_input(exc, where) from None
 
 
 def now_iso() -> str:

@@ -14,7 +14,7 @@ from dialer.batch.settings import CallSettings
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.rendering import current_account_id, render
 from dialer.db.session import ReadSession, WriteSession
-from dialer.errors import InvalidInput
+from dialer.errors import InvalidInput, invalid_input
 from dialer.ingestion import service as ingestion_service
 from dialer.ingestion.endpoints import _saved_upload
 from dialer.ingestion.schemas import ImportOptions
@@ -88,10 +88,7 @@ def _options(
             status="draft",
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        raise InvalidInput(f"{msg}", field=field or "call_settings") from None
+        raise invalid_input(exc) from None
 
 
 class _Form:
@@ -137,7 +134,7 @@ class _Form:
 async def preview(
     request: Request,
     user: CsrfUser,
-    session: WriteSession,
+    session: ReadSession,  # a preview writes nothing: no write lock while parsing
     form: Annotated[_Form, Depends()],
 ) -> Response:
     options = _options(user, request, **form.fields)
