@@ -55,6 +55,10 @@ class Database:
             self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        # Reads that stream rows need a transaction (PostgreSQL server-side cursors): on
+        # PostgreSQL the write pool in a transaction that is only ever rolled back, on
+        # SQLite the read engine (a deferred BEGIN never takes the write lock).
+        self._snapshot = self._read if url.startswith("sqlite") else self._write
 
     @property
     def dialect(self) -> str:
@@ -78,6 +82,15 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncReadSession]:
         async with self._read() as session:
+            try:
+                yield AsyncReadSession(session)
+            finally:
+                await session.rollback()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncReadSession]:
+        """A read-only transaction that may stream rows; always rolled back."""
+        async with self._snapshot() as session:
             try:
                 yield AsyncReadSession(session)
             finally:
@@ -116,9 +129,16 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
         yield session
 
 
+async def _snapshot_session(request: Request) -> AsyncIterator[AsyncReadSession]:
+    async with get_database(request).snapshot() as session:
+        yield session
+
+
 # scope="function": committed before the response is sent (see the module docstring).
 WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 ReadSession = Annotated[AsyncReadSession, Depends(_read_session)]
+# Previews: read everything a write would, streaming, without ever taking a write lock.
+SnapshotSession = Annotated[AsyncReadSession, Depends(_snapshot_session)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from dialer.account.auth import CurrentPrincipal
 from dialer.batch.settings import CallSettings
 from dialer.config import Settings
-from dialer.db.session import Database, DatabaseDep, ReadSession, WriteSession
+from dialer.db.session import Database, DatabaseDep, SnapshotSession, WriteSession
 from dialer.errors import InvalidInput, error_responses, invalid_input
 from dialer.ingestion import export, parsers, service
 from dialer.ingestion.errors import UnreadableFile, UnsupportedFile, UploadTooLarge
@@ -201,7 +201,7 @@ class UploadForm:
 )
 async def preview(
     request: Request,
-    session: ReadSession,
+    session: SnapshotSession,
     principal: CurrentPrincipal,
     form: Annotated[UploadForm, Depends()],
 ) -> PreviewResponse:

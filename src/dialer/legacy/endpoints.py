@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from dialer.account.auth import AdminPrincipal, CurrentPrincipal
-from dialer.db.session import Database, ReadSession, WriteSession
+from dialer.db.session import Database, ReadSession, SnapshotSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.ingestion.endpoints import _saved_upload
 from dialer.ingestion.schemas import ImportOptions
@@ -265,7 +265,7 @@ async def list_batches(
 @router.post("/api/v1/batches/excel/preview", response_model=LegacyDict)
 async def preview_excel(
     request: Request,
-    session: ReadSession,  # a preview writes nothing: no write lock while parsing
+    session: SnapshotSession,  # a preview writes nothing: no write lock while parsing
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File()],
     account_id: Annotated[str, Query(description="ID de la cuenta")],

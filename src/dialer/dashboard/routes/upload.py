@@ -13,7 +13,7 @@ from dialer.account.auth import Principal
 from dialer.batch.settings import CallSettings
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.rendering import current_account_id, render
-from dialer.db.session import ReadSession, WriteSession
+from dialer.db.session import ReadSession, SnapshotSession, WriteSession
 from dialer.errors import InvalidInput, invalid_input
 from dialer.ingestion import service as ingestion_service
 from dialer.ingestion.endpoints import _saved_upload
@@ -134,7 +134,7 @@ class _Form:
 async def preview(
     request: Request,
     user: CsrfUser,
-    session: ReadSession,  # a preview writes nothing: no write lock while parsing
+    session: SnapshotSession,  # a preview writes nothing: no write lock while parsing
     form: Annotated[_Form, Depends()],
 ) -> Response:
     options = _options(user, request, **form.fields)
