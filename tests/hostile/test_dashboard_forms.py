@@ -194,3 +194,29 @@ async def test_login_from_another_site_is_refused(app: Any, world: dict[str, Any
         )
         assert r.status_code == 403
         assert "dialer_session" not in r.headers.get("set-cookie", "")
+
+
+async def test_a_nul_in_the_cancel_reason_is_a_422_and_cancels_nothing(
+    app: Any, database: Database, world: dict[str, Any]
+) -> None:
+    """PostgreSQL cannot store NUL in text: the form answers a 4xx naming the field."""
+    c = await _client(app, world, "supervisor")
+    try:
+        token = await csrf_token(c)
+        before = await _snapshot(database, world["account_id"], world["batch_id"])
+        path = _fill("/dashboard/batches/{batch_id}/cancel", world)
+        r = await c.post(
+            path,
+            data={"reason": "fin\x00de campaña"},
+            headers={"X-CSRF-Token": token, "HX-Request": "true"},
+        )
+        assert r.status_code == 422, (r.status_code, r.text[:300])
+        assert "reason" in r.text
+        assert await _snapshot(database, world["account_id"], world["batch_id"]) == before
+        # The same form with a clean reason still works.
+        r = await c.post(path, data={"reason": "fin de campaña"}, headers={"X-CSRF-Token": token})
+        assert r.status_code in (200, 303), (r.status_code, r.text[:300])
+        after = await _snapshot(database, world["account_id"], world["batch_id"])
+        assert after["batch"][0] == "cancelled"
+    finally:
+        await c.aclose()

@@ -15,24 +15,170 @@ system's agents were written for, in its value formats: ``nombre``, ``RUT``, ``e
 ``dias_vencidos``, ``tipo_llamada`` (``cobranza`` | ``marketing``) and the current time in
 the batch's timezone as ``current_time_America/Santiago`` (also under its worker's
 spelling ``current_time_America_Santiago``).
+
+Templates come from tenants, so rendering is bounded (``BoundedEnvironment``): ``**`` with
+an exponent above 64 or a result above 4,096 bits, ``*`` / ``+`` building a string or list
+longer than 100,000 items, ``range()`` over more than 1,000 items, any call or filter given
+an integer above 100,000 (``center``, ``ljust``, ``truncate`` widths), format widths of five
+digits, more than 10,000 loop iterations in one render and output over 100,000 characters
+are refused with ``TemplateError``. Macros, call blocks, imports, includes and
+``namespace()`` (the ways to grow a value across iterations) are refused when the
+template is parsed, so a saved template is checked before it is stored.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import operator
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dialer.kit import clock
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+MAX_EXPONENT = 64
+MAX_INT_BITS = 4096
+MAX_SEQUENCE = 100_000  # characters of a built string, items of a built list
+MAX_RANGE = 1_000
+MAX_INT_ARGUMENT = 100_000
+MAX_ITERATIONS = 10_000
+MAX_OUTPUT = 100_000
+_WIDE_FORMAT = re.compile(r"(%[-#0 +]*\d{5,})|(\{[^{}]*:[^{}]*\d{5,}[^{}]*\})")
+_REFUSED_TAGS = {
+    nodes.Macro: "macros",
+    nodes.CallBlock: "call blocks",
+    nodes.Import: "imports",
+    nodes.FromImport: "imports",
+    nodes.Include: "includes",
+    nodes.Extends: "extends",
+}
+_LOOP_GUARD = "__dialer_loop_guard__"
+_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_budget")
+
+
+class TemplateLimit(SecurityError):
+    """A template that asks for more work or memory than a script may use."""
+
+
+def _check_int(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_ARGUMENT:
+        raise TemplateLimit(f"number {value} is larger than {MAX_INT_ARGUMENT} allowed here")
+
+
+def _check_format(value: Any) -> None:
+    if isinstance(value, str) and _WIDE_FORMAT.search(value):
+        raise TemplateLimit("format width over 9999 is not allowed")
+
+
+def _check_arguments(args: Iterable[Any], kwargs: Mapping[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        _check_int(value)
+        _check_format(value)
+
+
+def _sized(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | list | tuple) else None
+
+
+def _bounded_range(*args: Any) -> range:
+    for value in args:
+        _check_int(value)
+    result = range(*args)
+    if len(result) > MAX_RANGE:
+        raise TemplateLimit(f"range() of {len(result)} items; at most {MAX_RANGE}")
+    return result
+
+
+def _loop_guard(iterable: Any) -> Iterator[Any]:
+    budget = _budget.get(None)
+    for item in iterable:
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise TemplateLimit(f"more than {MAX_ITERATIONS} loop iterations")
+        yield item
+
+
+def _guard_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args[1:], kwargs)
+        if func.__name__ == "do_format" and args:
+            _check_format(args[0])
+        return func(*args, **kwargs)
+
+    return guarded
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """A sandbox that also bounds the work and memory one render may take."""
+
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _guard_filter(f) for name, f in self.filters.items()}
+        self.globals = {"range": _bounded_range, _LOOP_GUARD: _loop_guard}
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            if isinstance(right, int | float) and not isinstance(right, bool):
+                if right > MAX_EXPONENT:
+                    raise TemplateLimit(f"exponent {right} is larger than {MAX_EXPONENT}")
+                if isinstance(left, int) and abs(left).bit_length() * max(right, 0) > MAX_INT_BITS:
+                    raise TemplateLimit(f"{left} ** {right} is too large a number")
+            return operator.pow(left, right)
+        if op == "*":
+            for seq, times in ((left, right), (right, left)):
+                size = _sized(seq)
+                if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
+                    raise TemplateLimit(f"repetition builds more than {MAX_SEQUENCE} items")
+            if isinstance(left, int) and isinstance(right, int):
+                if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+                    raise TemplateLimit("multiplication gives too large a number")
+            return operator.mul(left, right)
+        if op == "+":
+            a, b = _sized(left), _sized(right)
+            if a is not None and b is not None and a + b > MAX_SEQUENCE:
+                raise TemplateLimit(f"concatenation builds more than {MAX_SEQUENCE} items")
+            return operator.add(left, right)
+        if op == "%":
+            _check_format(left)
+            return operator.mod(left, right)
+        return super().call_binop(context, op, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        if getattr(__obj, "__name__", "") in ("format", "format_map"):
+            _check_format(getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def _parse(text: str) -> nodes.Template:
+    """Parse and check a template: refused constructs raise TemplateError with the line."""
+    try:
+        ast = _ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "syntax error", line=exc.lineno) from exc
+    for kind, what in _REFUSED_TAGS.items():
+        for node in ast.find_all(kind):
+            raise TemplateError(f"{what} are not allowed in scripts", line=node.lineno)
+    for call in ast.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "namespace":
+            raise TemplateError("namespace() is not allowed in scripts", line=call.lineno)
+    return ast
+
 
 # Payload keys (as ingestion may store them) that feed each standard variable.
 AMOUNT_KEYS = ("monto", "amount", "deuda", "saldo", "debt_amount")
@@ -85,24 +231,55 @@ def template_variables(*templates: str | None) -> list[str]:
     for text in templates:
         if not text:
             continue
-        try:
-            ast = _ENV.parse(text)
-        except TemplateSyntaxError as exc:
-            raise TemplateError(exc.message or "syntax error", line=exc.lineno) from exc
-        names |= meta.find_undeclared_variables(ast)
+        names |= meta.find_undeclared_variables(_parse(text))
     return sorted(names)
 
 
 def render_text(text: str, variables: Mapping[str, Any]) -> str:
+    """Render within the limits above; TemplateError names the limit a template crossed."""
+    ast = _parse(text)
+    for loop in ast.find_all(nodes.For):
+        loop.iter = nodes.Call(nodes.Name(_LOOP_GUARD, "load"), [loop.iter], [], None, None)
+    values = {k: v for k, v in variables.items() if k != _LOOP_GUARD}
+    token = _budget.set([MAX_ITERATIONS])
     try:
-        return _ENV.from_string(text).render(dict(variables))
+        out: list[str] = []
+        size = 0
+        for chunk in _ENV.from_string(ast).generate(values):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateLimit(f"output longer than {MAX_OUTPUT} characters")
+            out.append(chunk)
+        return "".join(out)
     except UndefinedError as exc:
         missing = re.search(r"'([^']+)' is undefined", str(exc.message))
         raise MissingVariable(missing.group(1) if missing else str(exc.message)) from exc
+    except TemplateLimit as exc:
+        raise TemplateError(f"template exceeds a limit: {exc}") from exc
     except SecurityError as exc:
         raise TemplateError(f"unsafe template: {exc}") from exc
     except TemplateSyntaxError as exc:
         raise TemplateError(exc.message or "syntax error", line=exc.lineno) from exc
+    except (OverflowError, MemoryError, RecursionError) as exc:
+        raise TemplateError(f"template exceeds a limit: {type(exc).__name__}") from exc
+    finally:
+        _budget.reset(token)
+
+
+def check_limits(*templates: str | None) -> None:
+    """Render each template once with every variable set to a sample value, so one that
+    crosses a limit is refused when saved. Raises TemplateError only for limits."""
+    for text in templates:
+        if not text:
+            continue
+        sample = {name: "x" for name in template_variables(text)}
+        try:
+            render_text(text, sample)
+        except TemplateError as exc:
+            if "exceeds a limit" in str(exc) or "unsafe" in str(exc):
+                raise
+        except Exception:  # sample values may not fit the template's logic
+            pass
 
 
 def render_prompt(script: HasTemplate, variables: Mapping[str, Any]) -> str:

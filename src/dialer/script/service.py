@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +52,29 @@ def _declared(template: str, first_message: str | None, given: list[str] | None)
     return found
 
 
+RENDER_TIMEOUT_S = 2.0
+
+
+async def _off_loop(func: Any, *args: Any) -> Any:
+    """Run a render of a tenant's template in a worker thread, so the event loop keeps
+    answering; the render limits in ``render`` bound its work, and a render still running
+    after RENDER_TIMEOUT_S is a 422 (the thread is abandoned, not killed)."""
+    with anyio.move_on_after(RENDER_TIMEOUT_S) as scope:
+        return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=True)
+    assert scope.cancelled_caught
+    raise InvalidInput(
+        f"template took longer than {RENDER_TIMEOUT_S:g} s to render", field="template"
+    )
+
+
+async def _check_limits(template: str, first_message: str | None) -> None:
+    """422 when a template to be saved crosses a render limit with sample values."""
+    try:
+        await _off_loop(render.check_limits, template, first_message)
+    except render.TemplateError as exc:
+        raise InvalidInput(str(exc), field="template") from exc
+
+
 async def _check_account(session: AsyncSession, account_id: str) -> None:
     if await session.get(Account, account_id) is None:
         raise NotFound(f"account '{account_id}' not found", field="account_id")
@@ -72,6 +96,7 @@ async def create_script(session: AsyncSession, account_id: str, data: ScriptCrea
     """Create version 1 of a new script. 409 when the name is taken in the account."""
     await _check_account(session, account_id)
     variables = _declared(data.template, data.first_message, data.variables)
+    await _check_limits(data.template, data.first_message)
     repo = ScriptRepository.from_session(session)
     if await repo.max_version(account_id, data.name):
         raise Conflict(f"script '{data.name}' already exists; add a version instead", field="name")
@@ -96,6 +121,7 @@ async def create_version(
     """Add the next version of the script ``script_id`` belongs to (any version's id works)."""
     script = await get_script(session, script_id, visible_to=visible_to)
     variables = _declared(data.template, data.first_message, data.variables)
+    await _check_limits(data.template, data.first_message)
     repo = ScriptRepository.from_session(session)
     latest = await repo.latest(script.account_id, script.name)
     assert latest is not None
@@ -256,11 +282,9 @@ async def preview(
     """Render a script with sample variables; 422 naming a missing one."""
     script = await get_script(session, script_id, visible_to=visible_to)
     try:
-        return (
-            script,
-            render.render_prompt(script, variables),
-            render.render_first_message(script, variables),
-        )
+        prompt = await _off_loop(render.render_prompt, script, variables)
+        first = await _off_loop(render.render_first_message, script, variables)
+        return script, prompt, first
     except render.MissingVariable as exc:
         raise ScriptVariableMissing(
             f"variable '{exc.name}' has no value", field=f"variables.{exc.name}"
