@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from dialer.db.session import Database
 from dialer.script.defaults import DEFAULTS
-from dialer.script.render import render_text
+from dialer.script.render import render_text, template_variables
 from tests.script.accounts import client_for, make_account
 
 NESTED = (
@@ -92,11 +92,12 @@ async def test_preview_with_crafted_values_is_a_422_while_health_answers(
 @pytest.mark.parametrize("default", sorted(DEFAULTS))
 def test_default_scripts_render_as_before(default: str) -> None:
     script = DEFAULTS[default]
-    values = {
+    sample = {
         "nombre": "Ana Pérez", "empresa": "Banco Sur", "monto": "$1.234.567",
         "fecha_limite": "30/12/2026", "fecha_maxima": "15/01/2027", "rut": "12.345.678-5",
-        "dni": "12345678", "moneda": "CLP", "company": "Banco Sur",
     }  # fmt: skip
+    names = template_variables(script.template, script.first_message)
+    values = {name: sample.get(name, f"valor de {name}") for name in names}
     for text in (script.template, script.first_message):
         # A plain sandbox (the environment before the limits) as the reference rendering.
         reference = SandboxedEnvironment(
