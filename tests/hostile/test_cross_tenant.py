@@ -6,11 +6,15 @@ provider config or do-not-call entry answer 404 (or 403 for admin-only ones); ro
 scoped to "my account" answer for B only. No answer carries any of A's data, and A's
 data is unchanged afterwards. A new route fails ``test_every_route_is_covered`` until it
 is added here, so the sweep cannot silently fall behind the API.
+
+Routes a provider or an agent server calls are authenticated by a signature, not by an
+API key: B signs with its own secret a request naming A's call, and is refused (401).
 """
 
 from __future__ import annotations
 
 import io
+import json as jsonlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +22,16 @@ import anyio
 import httpx
 import pytest
 
+from dialer.kit import clock
+from dialer.telephony.providers.twilio import REPORT_SIGNATURE_HEADER, sign_report
 from tests.dashboard.helpers import csrf_token, login
-from tests.hostile.conftest import USER_PASSWORD, Tenants, snapshot_a
+from tests.hostile.conftest import (
+    A_TWILIO_SID,
+    B_REPORT_SECRET,
+    USER_PASSWORD,
+    Tenants,
+    snapshot_a,
+)
 from tests.hostile.routes import all_routes
 
 # Served without credentials on purpose (login, health, docs, signed provider webhooks).
@@ -48,13 +60,15 @@ CSV = b"Rut;Nombre;Telefono;Monto\n12.345.678-5;Ana Perez;+56955554444;1000\n"
 @dataclass(frozen=True)
 class Probe:
     """How B tries a route: ``foreign`` routes name A's resources (expect 403/404);
-    ``own`` routes are scoped to the caller and must answer with B's data only."""
+    ``own`` routes are scoped to the caller and must answer with B's data only;
+    ``signed`` routes get a request about A's call signed with B's secret (expect 401)."""
 
     kind: str
     query: dict[str, str] = field(default_factory=dict)
     json: Any = None
     form: dict[str, str] | None = None
     upload: bool = False
+    agent_report: bool = False
 
 
 FOREIGN = Probe("foreign")
@@ -88,6 +102,27 @@ SWEEP: dict[tuple[str, str], Probe] = {
         "foreign", json={"password": "0123456789ab"}
     ),
     ("GET", "/api/v1/accounts/{account_id}/audit"): FOREIGN,
+    # outbound webhooks, payments and recovery figures
+    ("POST", "/api/v1/accounts/{account_id}/webhooks"): Probe(
+        "foreign", json={"url": "https://93.184.215.14/hooks/b", "events": ["call.completed"]}
+    ),
+    ("GET", "/api/v1/accounts/{account_id}/webhooks"): FOREIGN,
+    ("DELETE", "/api/v1/accounts/{account_id}/webhooks/{subscription_id}"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/webhooks/deliveries"): FOREIGN,
+    ("POST", "/api/v1/accounts/{account_id}/webhooks/deliveries/{delivery_id}/redeliver"): (
+        FOREIGN
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/payments"): Probe(
+        "foreign",
+        json=[
+            {"debtor_id": "12.345.678-5", "amount": 1000, "date": "2026-11-30", "reference": "B-1"}
+        ],
+    ),
+    ("GET", "/api/v1/accounts/{account_id}/payments"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/recovery"): FOREIGN,
+    ("GET", "/api/v1/batches/{batch_id}/recovery"): FOREIGN,
+    # the agent server's report of a Twilio call
+    ("POST", "/api/v1/webhooks/twilio/report"): Probe("signed", agent_report=True),
     # batches and jobs
     ("POST", "/api/v1/batches"): Probe("foreign", json={"account_id": "tenant-a", "name": "x"}),
     ("GET", "/api/v1/batches"): Probe("foreign", query=A_QUERY),
@@ -225,10 +260,34 @@ def test_every_route_is_covered(app: Any) -> None:
     assert not stale, f"sweep entries for routes that no longer exist: {sorted(stale)}"
 
 
-async def _send(client: httpx.AsyncClient, method: str, path: str, probe: Probe) -> httpx.Response:
+def agent_report(t: Tenants) -> bytes:
+    """A report on A's Twilio call, as B's agent server would send it."""
+    return jsonlib.dumps(
+        {"attempt_id": t.a_attempt, "call_sid": A_TWILIO_SID, "business_result": "pagado",
+         "transcript": "Cliente: ya pague todo.", "summary": "pagado"}
+    ).encode()  # fmt: skip
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    probe: Probe,
+    tenants: Tenants,
+    *,
+    signed: bool = True,
+) -> httpx.Response:
     kwargs: dict[str, Any] = {"params": probe.query or None}
     if probe.json is not None:
         kwargs["json"] = probe.json
+    if probe.agent_report:
+        body = agent_report(tenants)
+        kwargs["content"] = body
+        kwargs["headers"] = {"content-type": "application/json"}
+        if signed:
+            kwargs["headers"][REPORT_SIGNATURE_HEADER] = sign_report(
+                body, B_REPORT_SECRET, clock.now()
+            )
     if probe.form is not None:
         kwargs["data"] = probe.form
     if probe.upload:
@@ -269,14 +328,18 @@ async def test_account_b_cannot_reach_account_a(
     before = await snapshot_a(admin, tenants)
     path = tenants.fill(template)
     client = b_dashboard if template.startswith("/dashboard") else tenants.b
-    response = await _send(client, method, path, probe)
+    response = await _send(client, method, path, probe, tenants)
 
     if probe.kind == "foreign":
         assert response.status_code in (403, 404), (response.status_code, response.text[:500])
+    elif probe.kind == "signed":
+        assert response.status_code == 401, (response.status_code, response.text[:500])
     else:
         assert response.status_code < 500, response.text[:500]
     # Error pages may echo the id B asked for; nothing else of A may show.
     sent = path + str(probe.query) + str(probe.json) + str(probe.form)
+    if probe.agent_report:
+        sent += agent_report(tenants).decode()
     body = response.text if "event-stream" not in response.headers.get("content-type", "") else ""
     leaked = [m for m in tenants.a_markers() if m not in sent and m in body]
     assert not leaked, f"A's data in B's answer: {leaked}"
@@ -288,7 +351,7 @@ async def test_every_private_route_needs_credentials(
 ) -> None:
     for method, template in sorted(SWEEP):
         probe = SWEEP[(method, template)]
-        response = await _send(client, method, tenants.fill(template), probe)
+        response = await _send(client, method, tenants.fill(template), probe, tenants, signed=False)
         if template.startswith("/dashboard"):
             # Browsers are sent to the login page.
             assert response.status_code == 303, (template, response.status_code)

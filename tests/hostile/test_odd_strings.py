@@ -25,8 +25,9 @@ ODD = [
     "x" * 10_000,
 ]
 
-# A valid body for each JSON write operation; each text field is replaced in turn.
-BODIES: dict[tuple[str, str], dict[str, Any]] = {
+# A valid body for each JSON write operation; each text field is replaced in turn (in
+# the first item of a list body).
+BODIES: dict[tuple[str, str], dict[str, Any] | list[dict[str, Any]]] = {
     ("POST", "/api/v1/accounts"): {"account_name": "ok", "country": "CL"},
     ("POST", "/api/v1/accounts/{account_id}/topup"): {"minutes": 1},
     ("POST", "/api/v1/accounts/{account_id}/api-keys"): {"name": "ok"},
@@ -47,6 +48,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/legacy/api/v1/accounts/{account_id}/topup"): {"minutes": 1},
     ("POST", "/legacy/api/v1/batches"): {"account_id": "tenant-a", "name": "ok"},
     ("PATCH", "/legacy/api/v1/batches/{batch_id}"): {"name": "ok"},
+    ("POST", "/api/v1/batches/{batch_id}/start"): {},
+    ("POST", "/api/v1/accounts/{account_id}/users"): {
+        "username": "fuzz-user",
+        "password": "0123456789ab",
+        "role": "operator",
+    },
+    ("PATCH", "/api/v1/accounts/{account_id}/users/{user_id}"): {"full_name": "ok"},
+    ("POST", "/api/v1/accounts/{account_id}/webhooks"): {
+        "url": "https://93.184.215.14/hooks/ok",
+        "events": ["call.completed"],
+    },
+    ("POST", "/api/v1/accounts/{account_id}/payments"): [
+        {"debtor_id": "12.345.678-5", "amount": 1000, "date": "2026-11-30", "reference": "F-1"}
+    ],
 }
 
 
@@ -69,6 +84,8 @@ def _text_fields(schema: dict[str, Any], method: str, path: str) -> list[str]:
     if body is None:
         return []
     model = _resolve(schema, body["schema"])
+    if model.get("type") == "array":
+        model = _resolve(schema, model["items"])
     return sorted(k for k, v in model.get("properties", {}).items() if _is_text(schema, v))
 
 
@@ -113,7 +130,11 @@ async def test_odd_strings_in_every_json_text_field(
         for field in _text_fields(schema, method, template):
             for value in ODD:
                 for client in (admin, tenants.a):
-                    body = dict(base) | {field: value}
+                    body: Any = (
+                        [base[0] | {field: value}, *base[1:]]
+                        if isinstance(base, list)
+                        else base | {field: value}
+                    )
                     if field == "account_id" and client is tenants.a:
                         continue  # an account key names only its own account
                     r = await client.request(method, path, json=body)

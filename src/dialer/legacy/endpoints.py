@@ -25,8 +25,11 @@ from dialer.ingestion.endpoints import _saved_upload
 from dialer.ingestion.schemas import ImportOptions
 from dialer.kit import clock
 from dialer.legacy import service
+from dialer.legacy.errors import LEGACY_ERROR_RESPONSES
 
-router = APIRouter(prefix="/legacy", tags=["legacy"])
+# The error statuses are documented with the /legacy error body (they override the
+# application-wide ones the router is included with).
+router = APIRouter(prefix="/legacy", tags=["legacy"], responses=LEGACY_ERROR_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000_000)]
