@@ -47,9 +47,6 @@ PUBLIC = {
     ("POST", "/dashboard/logout"),
     ("MOUNT", "/dashboard/static"),
     ("POST", "/api/v1/webhooks/{provider}"),
-    # Signed with the account's Twilio report_secret; cross-tenant refusal is tested in
-    # tests/telephony (the report is bound to the attempt's own account).
-    ("POST", "/api/v1/webhooks/twilio/report"),
     ("GET", "/legacy/"),
     ("GET", "/legacy/health"),
 }
@@ -121,7 +118,8 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/accounts/{account_id}/payments"): FOREIGN,
     ("GET", "/api/v1/accounts/{account_id}/recovery"): FOREIGN,
     ("GET", "/api/v1/batches/{batch_id}/recovery"): FOREIGN,
-    # the agent server's report of a Twilio call
+    # the agent server's report of a Twilio call: signed with the account's Twilio
+    # report_secret, bound to the attempt's own account (B's secret on A's call: 401)
     ("POST", "/api/v1/webhooks/twilio/report"): Probe("signed", agent_report=True),
     # batches and jobs
     ("POST", "/api/v1/batches"): Probe("foreign", json={"account_id": "tenant-a", "name": "x"}),
