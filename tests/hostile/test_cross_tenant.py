@@ -193,6 +193,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/jobs/{job_id}"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/export.csv"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/export.xlsx"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/rejected.csv"): FOREIGN,
     ("GET", "/dashboard/upload"): Probe("own", query=A_QUERY),
     ("POST", "/dashboard/upload/preview"): Probe("own", query=A_QUERY, form={}, upload=True),
     ("POST", "/dashboard/upload/create"): Probe("own", query=A_QUERY, form={}, upload=True),
