@@ -129,9 +129,12 @@ async def assert_run_is_sound(
         # A call that really went out is an ended attempt, so it was settled. The one
         # exception: a worker stalled past its lease while the carrier was answering, the
         # rescuer (finding no call yet) handed the job back, and the worker then hung the
-        # late call up at once. That attempt is never billed (checked below).
+        # late call up at once. That attempt is never billed (checked below). The rescuer
+        # words it "the provider has no call for this attempt" since it asks the provider.
         a = by_attempt[c.attempt_id]
-        if a.status == AttemptStatus.ABANDONED and "worker lost" in (a.error or ""):
+        if a.status == AttemptStatus.ABANDONED and any(
+            why in (a.error or "") for why in ("worker lost", "the provider has no call")
+        ):
             late_hangups.add(a.id)
             continue
         assert a.status == AttemptStatus.ENDED, (a.id, a.status, a.error)
