@@ -284,3 +284,17 @@ class TestDelivery:
         async with database.read() as s:
             statuses = (await s.execute(select(WebhookDelivery.status))).scalars().all()
         assert statuses == ["delivered"] * 60
+
+
+async def test_delivery_ids_beyond_the_column_are_refused_as_input(
+    admin: httpx.AsyncClient,
+) -> None:
+    # INTEGER columns: PostgreSQL cannot bind a larger id, so the API refuses it (422).
+    acc = (await create_account(admin))["account_id"]
+    base = f"/api/v1/accounts/{acc}/webhooks/deliveries"
+    r = await admin.post(f"{base}/{2**31}/redeliver")
+    assert r.status_code == 422, r.text
+    assert "delivery_id" in r.text
+    r = await admin.get(base, params={"before_id": 28842055062695})
+    assert r.status_code == 422, r.text
+    assert (await admin.post(f"{base}/{2**31 - 1}/redeliver")).status_code == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from dialer.account.auth import CurrentPrincipal
 from dialer.db.session import ReadSession, WriteSession
@@ -16,6 +16,10 @@ from dialer.hooks.schemas import (
     SubscriptionRead,
 )
 from dialer.kit import clock
+
+# Delivery ids are INTEGER columns: larger ids are refused as input (422), not sent to
+# PostgreSQL (which cannot bind them to an int4 and fails).
+DeliveryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/webhooks", tags=["webhooks"])
 
@@ -57,7 +61,7 @@ async def list_deliveries(
     subscription_id: str | None = None,
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[DeliveryRead]:
     """The delivery log, newest first (page with ``before_id``)."""
     return await service.list_deliveries(
@@ -68,7 +72,7 @@ async def list_deliveries(
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead)
 async def redeliver(
-    account_id: str, delivery_id: int, session: WriteSession, principal: CurrentPrincipal
+    account_id: str, delivery_id: DeliveryId, session: WriteSession, principal: CurrentPrincipal
 ) -> DeliveryRead:
     """Queue a delivery again now, with the same event id and body."""
     return await service.redeliver(session, principal, account_id, delivery_id, now=clock.now())
