@@ -11,7 +11,7 @@ test-pg:
 test-browser:
 	uv run pytest -q -m browser
 lint:
-	uv run ruff check src tests bench scripts migrations && uv run ruff format --check src tests
+	uv run ruff check src tests bench scripts migrations && uv run ruff format --check src tests && uv run lint-imports
 migrate:
 	uv run dialer migrate
 revision:       ## regenerate the initial migration after a model change (pre-release)

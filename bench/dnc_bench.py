@@ -44,9 +44,9 @@ def parse_floor(data: bytes) -> tuple[float, int]:
 
 async def run(url: str, data: bytes) -> dict[str, float]:
     from dialer.account.auth import Principal
-    from dialer.cli import migrate_database
     from dialer.compliance import service
     from dialer.config import Settings
+    from dialer.db.migrate import migrate_database
     from dialer.db.session import Database
     from dialer.kit import ids
     from dialer.models import Account, PlanType

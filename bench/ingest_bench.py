@@ -74,8 +74,8 @@ def child_read(path: Path) -> dict[str, float]:
 
 
 async def _setup(url: str) -> str:
-    from dialer.cli import migrate_database
     from dialer.config import Settings
+    from dialer.db.migrate import migrate_database
     from dialer.db.session import Database
     from dialer.kit import ids
     from dialer.models import Account, PlanType

@@ -143,8 +143,8 @@ async def _seed(url: str, *, jobs: int, batches: int, accounts: int) -> dict[str
 
 
 def _migrate(url: str) -> None:
-    from dialer.cli import migrate_database
     from dialer.config import Settings
+    from dialer.db.migrate import migrate_database
 
     migrate_database(Settings(DATABASE_URL=url))
 

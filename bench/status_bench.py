@@ -28,8 +28,8 @@ from dialer.account.auth import Principal
 from dialer.account.schemas import AccountCreate
 from dialer.batch import service as batch_service
 from dialer.batch.schemas import BatchCreate
-from dialer.cli import migrate_database
 from dialer.config import Settings
+from dialer.db.migrate import migrate_database
 from dialer.db.session import Database
 from dialer.job.schemas import NewJob
 from dialer.job.service import insert_jobs

@@ -22,6 +22,7 @@ PYTEST="uv run --frozen pytest -q -p no:randomly"
 echo "== lint =="
 uv run --frozen ruff check src tests bench scripts migrations
 uv run --frozen mypy src
+uv run --frozen lint-imports
 
 echo "== suite on SQLite =="
 $PYTEST -m "not browser" "$@"

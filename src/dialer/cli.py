@@ -10,23 +10,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from dialer.config import Settings, get_settings
+from dialer.account import service as account_service
+from dialer.account.schemas import AccountCreate
+from dialer.config import get_settings
+from dialer.db.migrate import migrate_database
+from dialer.db.session import Database
+from dialer.demo import run_demo
+from dialer.ingestion.cli import run_import
+from dialer.main import create_app
+from dialer.worker.runner import run_worker_process
 
 app = typer.Typer(no_args_is_help=True, help="dialer: outbound voice-AI call campaigns.")
 console = Console()
-
-
-def migrate_database(settings: Settings) -> None:
-    """Bring the database to the latest schema (idempotent)."""
-    from alembic import command
-    from alembic.config import Config
-
-    root = Path(__file__).resolve().parents[2]
-    ini = root / "alembic.ini"
-    cfg = Config(str(ini)) if ini.exists() else Config()
-    cfg.set_main_option("script_location", str(root / "migrations"))
-    cfg.attributes["database_url"] = settings.DATABASE_URL
-    command.upgrade(cfg, "head")
 
 
 @app.command()
@@ -47,8 +42,6 @@ def serve(
     """Run the API + dashboard (and, by default, a worker in the same process)."""
     import uvicorn
 
-    from dialer.main import create_app
-
     settings = get_settings()
     if auto_migrate:
         migrate_database(settings)
@@ -66,8 +59,6 @@ def worker_cmd(
     ] = None,
 ) -> None:
     """Run a dispatcher worker (any number, on any machine sharing the database)."""
-    from dialer.worker.runner import run_worker_process
-
     settings = get_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"WORKER_CONCURRENCY": concurrency})
@@ -86,10 +77,6 @@ def create_account(
     max_concurrent_calls: int = 10,
 ) -> None:
     """Create an account and print its API key (shown once)."""
-    from dialer.account import service as account_service
-    from dialer.account.schemas import AccountCreate
-    from dialer.db.session import Database
-
     settings = get_settings()
 
     async def _run() -> tuple[Any, str]:
@@ -129,8 +116,6 @@ def import_file(
     dias_fecha_maxima: int | None = None,
 ) -> None:
     """Import a spreadsheet into a new batch, with a progress bar."""
-    from dialer.ingestion.cli import run_import
-
     run_import(
         get_settings(),
         file=file,
@@ -155,8 +140,6 @@ def demo(
     """Run the product with a demo account and a sample Chilean batch (SQLite, simulated calls)."""
     os.environ.setdefault("DIALER_SIM_SPEEDUP", str(speedup))
     get_settings.cache_clear()
-    from dialer.demo import run_demo
-
     run_demo(get_settings(), host=host, port=port, console=console)
 
 

@@ -24,11 +24,13 @@ from dialer.account.schemas import AccountCreate, UserCreate, UserUpdate
 from dialer.batch import service as batch_service
 from dialer.batch.settings import WEEKDAYS, CallSettings
 from dialer.config import Settings
+from dialer.db.migrate import migrate_database
 from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.ingestion import service as ingestion_service
 from dialer.ingestion.samples import write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
+from dialer.main import create_app
 
 DEMO_ACCOUNT_ID = "demo-cobranzas"
 DEMO_ROWS = 60
@@ -196,9 +198,6 @@ def _write_users(path: Path, known: dict[str, str]) -> None:
 def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> None:
     """Migrate, seed the demo data, then serve API + dashboard + embedded worker."""
     import uvicorn
-
-    from dialer.cli import migrate_database
-    from dialer.main import create_app
 
     migrate_database(settings)
     demo = asyncio.run(seed_demo(settings))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,32 +15,46 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from dialer import logging as dlog
+from dialer.account import endpoints as account_endpoints
 from dialer.account.auth import admin_key
+from dialer.batch import endpoints as batch_endpoints
+from dialer.collection import endpoints as collection_endpoints
+from dialer.compliance import endpoints as compliance_endpoints
 from dialer.config import Settings, get_settings
+from dialer.dashboard.app import mount_dashboard
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
 from dialer.errors import API_ERROR_RESPONSES, install_handlers
+from dialer.events import endpoints as events_endpoints
+from dialer.hooks import endpoints as hooks_endpoints
 from dialer.http_edge import early_auth, limit_for
+from dialer.ingestion import endpoints as ingestion_endpoints
 from dialer.kit.edge import BodyLimitMiddleware
 from dialer.kit.heap import settle_heap
 from dialer.kit.nul import RejectNulMiddleware
+from dialer.legacy import endpoints as legacy_endpoints
 from dialer.legacy.errors import install as install_legacy_errors
 from dialer.metrics import HttpMetricsMiddleware
+from dialer.reporting import endpoints as reporting_endpoints
+from dialer.script import endpoints as script_endpoints
+from dialer.telephony import config_endpoints as telephony_config_endpoints
+from dialer.telephony import endpoints as telephony_endpoints
+from dialer.worker.runner import Worker
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
-ROUTER_MODULES = (
-    "dialer.account.endpoints",
-    "dialer.batch.endpoints",
-    "dialer.reporting.endpoints",
-    "dialer.ingestion.endpoints",
-    "dialer.compliance.endpoints",
-    "dialer.script.endpoints",
-    "dialer.telephony.endpoints",
-    "dialer.telephony.config_endpoints",
-    "dialer.events.endpoints",
-    "dialer.hooks.endpoints",
-    "dialer.collection.endpoints",
-    "dialer.legacy.endpoints",
+ROUTERS = (
+    account_endpoints.router,
+    batch_endpoints.router,
+    reporting_endpoints.router,
+    ingestion_endpoints.router,
+    compliance_endpoints.router,
+    script_endpoints.router,
+    telephony_endpoints.router,
+    telephony_config_endpoints.router,
+    events_endpoints.router,
+    hooks_endpoints.router,
+    collection_endpoints.router,
+    legacy_endpoints.router,
 )
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -74,8 +87,6 @@ def create_app(
         app.state.stop = stop
         tasks.append(asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints"))
         if embedded_worker:
-            from dialer.worker.runner import Worker
-
             worker = Worker(db, settings)
             app.state.worker = worker
             tasks.append(asyncio.create_task(worker.run(stop), name="embedded-worker"))
@@ -132,11 +143,7 @@ def create_app(
         async def metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module_name in ROUTER_MODULES:
-        module = importlib.import_module(module_name)
-        app.include_router(module.router, responses=API_ERROR_RESPONSES)
-
-    from dialer.dashboard.app import mount_dashboard
-
+    for router in ROUTERS:
+        app.include_router(router, responses=API_ERROR_RESPONSES)
     mount_dashboard(app)
     return app

@@ -18,8 +18,8 @@ from dialer.account import service as account_service
 from dialer.account import users
 from dialer.account.auth import Principal
 from dialer.account.schemas import AccountCreate, UserCreate
-from dialer.cli import migrate_database
 from dialer.config import Settings
+from dialer.db.migrate import migrate_database
 from dialer.db.session import Database
 from dialer.main import create_app
 

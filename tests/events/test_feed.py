@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from dialer import outbox
 from dialer.db.session import Database
 from dialer.events import feed as feed_module
-from dialer.events import service as events_service
 from dialer.events.feed import feed_for
 from dialer.events.stream import StreamItem, batch_stream
 from tests.events.factories import create_account, create_batch
@@ -19,7 +19,7 @@ from tests.events.factories import create_account, create_batch
 async def _publish(db: Database, batch: Any, n: int, tag: str) -> None:
     async with db.write() as session:
         for i in range(n):
-            await events_service.publish(
+            await outbox.publish(
                 session, account_id=batch.account_id, batch_id=batch.id, type="note",
                 data={"tag": tag, "i": i},
             )  # fmt: skip
@@ -127,7 +127,7 @@ async def test_an_event_committed_late_below_the_read_mark_is_not_lost(database,
 
     async with database.write() as slow:
         # Takes the lower id first, commits last.
-        await events_service.publish(
+        await outbox.publish(
             slow, account_id=account.id, batch_id=batch.id, type="note", data={"tag": "slow"}
         )
         await slow.flush()

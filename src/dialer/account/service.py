@@ -36,10 +36,10 @@ from dialer.billing.pricing import from_display, to_display
 from dialer.billing.repository import LedgerRepository
 from dialer.billing.schemas import LedgerEntryRead, LedgerPage, unit_name
 from dialer.errors import Conflict, InvalidInput, NotFound
-from dialer.events.service import publish
 from dialer.kit import clock, ids
 from dialer.logging import get_logger
 from dialer.models import Account, AccountStatus, ApiKey, AuditEntry, EntryKind, PlanType
+from dialer.outbox import publish
 
 log = get_logger("dialer.account")
 

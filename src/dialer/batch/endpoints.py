@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dialer.account.auth import CurrentPrincipal
+from dialer.account.ratelimit import RateLimitStatus
 from dialer.batch import service
 from dialer.batch.schemas import (
     BatchCreate,
@@ -24,7 +25,6 @@ from dialer.errors import error_responses
 from dialer.job.schemas import CallHistoryPage, JobDetail, JobRead
 from dialer.job.states import JobStatus
 from dialer.kit.pagination import Page
-from dialer.kit.ratelimit import RateLimitStatus
 from dialer.models import BatchStatus
 
 router = APIRouter()

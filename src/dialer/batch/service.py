@@ -43,7 +43,6 @@ from dialer.billing.schemas import unit_name
 from dialer.compliance import service as compliance_service
 from dialer.compliance.profiles import check_caller_id, check_no_llame
 from dialer.errors import Conflict, InvalidInput, NotFound
-from dialer.events.service import publish
 from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
 from dialer.job.schemas import (
@@ -59,6 +58,7 @@ from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock, ids, phone
 from dialer.logging import get_logger
 from dialer.models import Account, Batch, BatchStatus, Job, PlanType
+from dialer.outbox import publish
 from dialer.script import service as script_service
 
 log = get_logger("dialer.batch")

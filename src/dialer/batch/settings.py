@@ -22,6 +22,12 @@ from pydantic import (
 )
 
 from dialer.batch.settings_input import normalise
+from dialer.compliance.profiles import (
+    DAY_NAMES,
+    ComplianceViolation,
+    effective_timezone,
+    profile_for,
+)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -244,8 +250,6 @@ class CallSettings(BaseModel):
 
     @model_validator(mode="after")
     def _profile(self) -> CallSettings:
-        from dialer.compliance.profiles import check_settings
-
         check_settings(self)
         return self
 
@@ -265,3 +269,76 @@ def resolve_settings(raw: dict[str, object] | None, *, account_timezone: str) ->
     if settings.timezone is None:
         settings = settings.model_copy(update={"timezone": account_timezone})
     return settings
+
+
+def check_settings(settings: CallSettings) -> None:
+    """Raise ComplianceViolation (a 422 naming the rule) when settings conflict with
+    the batch's profile. Settings stricter than the profile are fine."""
+    profile = profile_for(settings.compliance_profile)
+    if profile is None:
+        return
+    for day in settings.allowed_weekdays:
+        if WEEKDAYS.index(day) not in profile.weekdays:
+            raise ComplianceViolation(
+                profile,
+                "weekdays",
+                f"'{day}' is allowed but {profile.name} permits calls only "
+                f"{DAY_NAMES[min(profile.weekdays)]}-{DAY_NAMES[max(profile.weekdays)]}",
+                field="allowed_weekdays",
+            )
+    # A per-weekday window for a forbidden day shows intent to call then, even if that
+    # day is missing from allowed_weekdays.
+    if not isinstance(settings.allowed_call_hours, HoursWindow):
+        for day, window in settings.allowed_call_hours.items():
+            if window is not None and WEEKDAYS.index(day) not in profile.weekdays:
+                raise ComplianceViolation(
+                    profile,
+                    "weekdays",
+                    f"hours are given for '{day}' but {profile.name} forbids calls that day",
+                    field=f"allowed_call_hours.{day}",
+                )
+    for idx, day in enumerate(WEEKDAYS):
+        window = settings.hours_for(idx)
+        limits = profile.limits(idx)
+        if window is None or limits is None:
+            continue
+        # One window for every day is narrowed on the profile's shorter days (Saturday
+        # under ar_cobranza); hours given for that very day must fit them.
+        if isinstance(settings.allowed_call_hours, HoursWindow):
+            limits = (profile.earliest, profile.latest)
+        earliest, latest = limits
+        if window.start_time < earliest or window.end_time > latest:
+            field = (
+                "allowed_call_hours"
+                if isinstance(settings.allowed_call_hours, HoursWindow)
+                else f"allowed_call_hours.{day}"
+            )
+            raise ComplianceViolation(
+                profile,
+                "hours",
+                f"{window.start}-{window.end} on '{day}' is outside the "
+                f"{earliest:%H:%M}-{latest:%H:%M} allowed",
+                field=field,
+            )
+    if settings.timezone is not None and effective_timezone(profile, settings.timezone) != (
+        settings.timezone
+    ):
+        raise ComplianceViolation(
+            profile,
+            "timezone",
+            f"'{settings.timezone}' is not a zone where {profile.name} applies "
+            f"(use {profile.timezone})",
+            field="timezone",
+        )
+    if (
+        profile.skip_holidays
+        and settings.holiday_country is not None
+        and settings.holiday_country != profile.holiday_country
+    ):
+        raise ComplianceViolation(
+            profile,
+            "holidays",
+            f"holidays of '{settings.holiday_country}' cannot replace the "
+            f"{profile.holiday_country} public holidays the profile skips",
+            field="holiday_country",
+        )

@@ -70,7 +70,6 @@ from dialer.compliance import service as compliance_service
 from dialer.db.bulk import insert_rows
 from dialer.db.session import dialect_of
 from dialer.errors import NotFound
-from dialer.events.service import publish
 from dialer.job.counters import plan_transition
 from dialer.job.outcomes import KIND_SYNONYMS, Kind, norm_key
 from dialer.job.outcomes import Outcome as BusinessOutcome
@@ -91,6 +90,7 @@ from dialer.models import (
     Event,
     Job,
 )
+from dialer.outbox import publish
 from dialer.reporting.service import hour_bucket, record_attempt
 
 log = get_logger("dialer.settlement")

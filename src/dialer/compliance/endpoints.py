@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from dialer.account.auth import CurrentPrincipal
+from dialer.account.ratelimit import UploadRateLimit
 from dialer.compliance import service
 from dialer.compliance.schemas import (
     ComplianceProfileRead,
@@ -25,7 +26,6 @@ from dialer.compliance.schemas import (
 )
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import AppError
-from dialer.kit.ratelimit import UploadRateLimit
 
 router = APIRouter(tags=["compliance"])
 

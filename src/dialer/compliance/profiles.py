@@ -19,12 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from dialer.errors import Conflict, InvalidInput
-
-if TYPE_CHECKING:
-    from dialer.batch.settings import CallSettings
 
 
 @dataclass(frozen=True)
@@ -149,10 +145,13 @@ def effective_timezone(profile: Profile | None, tzname: str) -> str:
     return profile.timezone
 
 
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def describe(profile: Profile) -> list[dict[str, str]]:
     """The rules a profile enforces, as shown in the API and docs."""
-    days = ", ".join(_DAY_NAMES[d] for d in sorted(profile.weekdays))
-    narrower = "".join(f"; {_DAY_NAMES[wd]} {a:%H:%M}-{b:%H:%M}" for wd, a, b in profile.day_limits)
+    days = ", ".join(DAY_NAMES[d] for d in sorted(profile.weekdays))
+    narrower = "".join(f"; {DAY_NAMES[wd]} {a:%H:%M}-{b:%H:%M}" for wd, a, b in profile.day_limits)
     rules = [
         {"rule": f"{profile.name}.weekdays", "text": f"calls only on {days}"},
         {
@@ -179,84 +178,6 @@ def describe(profile: Profile) -> list[dict[str, str]]:
             }
         )
     return rules
-
-
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def check_settings(settings: CallSettings) -> None:
-    """Raise ComplianceViolation (a 422 naming the rule) when settings conflict with
-    the batch's profile. Settings stricter than the profile are fine."""
-    profile = profile_for(settings.compliance_profile)
-    if profile is None:
-        return
-    from dialer.batch.settings import WEEKDAYS, HoursWindow
-
-    for day in settings.allowed_weekdays:
-        if WEEKDAYS.index(day) not in profile.weekdays:
-            raise ComplianceViolation(
-                profile,
-                "weekdays",
-                f"'{day}' is allowed but {profile.name} permits calls only "
-                f"{_DAY_NAMES[min(profile.weekdays)]}-{_DAY_NAMES[max(profile.weekdays)]}",
-                field="allowed_weekdays",
-            )
-    # A per-weekday window for a forbidden day shows intent to call then, even if that
-    # day is missing from allowed_weekdays.
-    if not isinstance(settings.allowed_call_hours, HoursWindow):
-        for day, window in settings.allowed_call_hours.items():
-            if window is not None and WEEKDAYS.index(day) not in profile.weekdays:
-                raise ComplianceViolation(
-                    profile,
-                    "weekdays",
-                    f"hours are given for '{day}' but {profile.name} forbids calls that day",
-                    field=f"allowed_call_hours.{day}",
-                )
-    for idx, day in enumerate(WEEKDAYS):
-        window = settings.hours_for(idx)
-        limits = profile.limits(idx)
-        if window is None or limits is None:
-            continue
-        # One window for every day is narrowed on the profile's shorter days (Saturday
-        # under ar_cobranza); hours given for that very day must fit them.
-        if isinstance(settings.allowed_call_hours, HoursWindow):
-            limits = (profile.earliest, profile.latest)
-        earliest, latest = limits
-        if window.start_time < earliest or window.end_time > latest:
-            field = (
-                "allowed_call_hours"
-                if isinstance(settings.allowed_call_hours, HoursWindow)
-                else f"allowed_call_hours.{day}"
-            )
-            raise ComplianceViolation(
-                profile,
-                "hours",
-                f"{window.start}-{window.end} on '{day}' is outside the "
-                f"{earliest:%H:%M}-{latest:%H:%M} allowed",
-                field=field,
-            )
-    if settings.timezone is not None and effective_timezone(profile, settings.timezone) != (
-        settings.timezone
-    ):
-        raise ComplianceViolation(
-            profile,
-            "timezone",
-            f"'{settings.timezone}' is not a zone where {profile.name} applies "
-            f"(use {profile.timezone})",
-            field="timezone",
-        )
-    if (
-        profile.skip_holidays
-        and settings.holiday_country is not None
-        and settings.holiday_country != profile.holiday_country
-    ):
-        raise ComplianceViolation(
-            profile,
-            "holidays",
-            f"holidays of '{settings.holiday_country}' cannot replace the "
-            f"{profile.holiday_country} public holidays the profile skips",
-            field="holiday_country",
-        )
 
 
 # -- starting a batch: caller ID and the No Llame registry ---------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
+from dialer.batch.filters import BatchContext, Snooze
 from dialer.batch.settings import resolve_settings
 from dialer.batch.windows import (
     Schedule,
@@ -60,9 +61,6 @@ from dialer.job.states import WAITING, JobStatus, Outcome
 from dialer.kit import child, clock
 from dialer.kit import phone as phone_kit
 from dialer.models import Account, Batch, Job
-
-if TYPE_CHECKING:
-    from dialer.worker.claim import BatchContext, Snooze
 
 # Wait reasons set on jobs held back by a compliance rule all start with this.
 COMPLIANCE_WAIT_PREFIX = "compliance_"
@@ -687,8 +685,6 @@ async def contact_limit_filter(
     debtor was contacted within the period by any of the account's batches, or is on
     the line right now from another job, so parallel workers cannot make two contacts.
     """
-    from dialer.worker.claim import Snooze
-
     profile = profile_for(ctx.settings.compliance_profile)
     if profile is None or profile.contacts_per_debtor is None or profile.contact_period is None:
         return {}
@@ -742,8 +738,6 @@ async def local_window_filter(
     window is closed, or closes in less than ``MIN_CALL_SECONDS``, waits for its next
     opening (no attempt spent); the others get the seconds left before the close as
     their call's maximum duration (``ctx.call_limits``)."""
-    from dialer.worker.claim import Snooze
-
     out: dict[str, Snooze] = {}
     for job in jobs:
         resolve_job_place(job, ctx.country)
@@ -789,8 +783,6 @@ async def contact_caps_filter(
     all the account's batches (answered or not, voicemail included; attempts that never
     reached the provider do not count), per calendar day / ISO week on the debtor's
     clock. A job over a cap waits for the next day or week (no attempt spent)."""
-    from dialer.worker.claim import Snooze
-
     per_day = ctx.settings.max_calls_per_contact_per_day
     per_week = ctx.settings.max_calls_per_contact_per_week
     if per_day is None and per_week is None:

@@ -22,10 +22,10 @@ from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from dialer.account.auth import CurrentPrincipal
+from dialer.account.ratelimit import StreamRateLimit
 from dialer.db.session import DatabaseDep
 from dialer.errors import InvalidInput
 from dialer.events.stream import StreamItem, batch_stream
-from dialer.kit.ratelimit import StreamRateLimit
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 

@@ -12,7 +12,7 @@ overview). The feed reads for all of them at once. A *round* is one read session
 3. the counters of the watched batches, in one query.
 
 Each stream then gets the rows of its own batch and its batch's counters. Rounds run
-every ``interval_s``, or shortly after a local commit (``events.service`` wakes the
+every ``interval_s``, or shortly after a local commit (``dialer.outbox`` wakes the
 feed). A round serves only the streams that are waiting for one: a stream whose client
 reads slowly is left out until it asks again, so nothing piles up in memory, and its
 cursor, which only moves with what it was given, makes it catch up on the next round.
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialer import outbox
 from dialer.db.session import Database
-from dialer.events import service as events_service
 from dialer.events.repository import EventRepository
 
 POLL_INTERVAL_S = 0.5
@@ -116,7 +116,7 @@ class EventFeed:
     # -- the poller ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        waiter = events_service.subscribe()
+        waiter = outbox.subscribe()
         try:
             while self._watches:
                 ready = [w for w in self._watches if w.pending is not None and not w.pending.done()]
@@ -135,7 +135,7 @@ class EventFeed:
                             continue  # a backlog: read on at once
                 await self._wait(waiter)
         finally:
-            events_service.unsubscribe(waiter)
+            outbox.unsubscribe(waiter)
 
     async def _wait(self, waiter: asyncio.Event) -> None:
         kick = asyncio.ensure_future(self._kick.wait())

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
 from dialer.account.auth import CurrentPrincipal
+from dialer.account.ratelimit import UploadRateLimit
 from dialer.batch.settings import CallSettings
 from dialer.config import Settings
 from dialer.db.session import Database, DatabaseDep, SnapshotSession, WriteSession
@@ -28,7 +29,6 @@ from dialer.ingestion.schemas import (
     ImportOptions,
     PreviewResponse,
 )
-from dialer.kit.ratelimit import UploadRateLimit
 
 router = APIRouter(tags=["ingestion"])
 

@@ -37,7 +37,6 @@ from dialer.batch.settings import CallSettings
 from dialer.compliance import service as compliance_service
 from dialer.compliance.rules import phone_variants
 from dialer.errors import AppError, InvalidInput, NotFound
-from dialer.events.service import publish
 from dialer.ingestion.errors import NoValidRows, UnreadableFile, UnsupportedFile, UploadTooLarge
 from dialer.ingestion.normalize import Country, person_key
 from dialer.ingestion.reader import (
@@ -70,6 +69,7 @@ from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.logging import get_logger
 from dialer.models import Account, Batch, BatchStatus
+from dialer.outbox import publish
 
 log = get_logger("dialer.ingestion")
 

@@ -12,7 +12,6 @@ from typing import Any, cast
 from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.events.service import publish
 from dialer.job.counters import InvalidTransition, plan_transition
 from dialer.job.repository import JobRepository
 from dialer.job.schemas import NewJob
@@ -20,6 +19,7 @@ from dialer.job.states import FINAL, JobStatus, can_transition
 from dialer.kit import clock
 from dialer.kit.ids import new_id
 from dialer.models import Batch, BatchStatus, Job, OutboxEvent
+from dialer.outbox import publish
 
 
 async def transition(

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dialer.account.auth import CurrentPrincipal, Principal
+from dialer.account.ratelimit import PreviewRateLimit
 from dialer.db.session import ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.kit.pagination import Page
-from dialer.kit.ratelimit import PreviewRateLimit
 from dialer.script import service
 from dialer.script.schemas import (
     ProcessingType,

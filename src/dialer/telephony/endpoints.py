@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 
 from dialer.db.session import WriteSession
+from dialer.telephony.intake import receive_webhook
 from dialer.telephony.report import receive_agent_report
-from dialer.telephony.webhooks import receive_webhook
 
 router = APIRouter(tags=["webhooks"])
 

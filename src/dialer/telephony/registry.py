@@ -1,29 +1,36 @@
 """Provider registry: a plain dict of factories, built at import, looked up by name.
 
-Adapters register themselves with ``register("retell", factory)`` from their module;
-``PROVIDER_MODULES`` lists the modules imported on first use so their registrations run.
+The registry sits above the adapters: it imports the simulated provider and the
+account-routed vendor providers (``providers.routing.BUILDERS``) and lists them; the
+adapters never import the registry. ``register`` adds another (tests, embedding).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.telephony.base import Provider
+from dialer.telephony.providers.routing import BUILDERS, AccountRoutedProvider
 from dialer.telephony.simulated import SimulatedProvider
 
 ProviderFactory = Callable[[Settings, Database], Provider]
 
+
+def _routed(name: str) -> ProviderFactory:
+    def build(settings: Settings, db: Database) -> Provider:
+        return AccountRoutedProvider(name, settings, db)
+
+    return build
+
+
 _FACTORIES: dict[str, ProviderFactory] = {
     "simulated": lambda settings, db: SimulatedProvider(db, settings),
+    **{name: _routed(name) for name in BUILDERS},
 }
-# Vendor adapters (telephony/providers/<vendor>.py) call register() when imported.
-PROVIDER_MODULES: tuple[str, ...] = ("dialer.telephony.providers.routing",)
 _instances: dict[tuple[str, int, int], Provider] = {}
-_loaded = False
 
 
 def register(name: str, factory: ProviderFactory) -> None:
@@ -31,28 +38,17 @@ def register(name: str, factory: ProviderFactory) -> None:
     _FACTORIES[name] = factory
 
 
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in PROVIDER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-
-
 def install(name: str, settings: Settings, db: Database, provider: Provider) -> None:
     """Use ``provider`` as ``name`` for this settings+db (tests, embedding)."""
-    _load()
     _instances[(name, id(settings), id(db))] = provider
 
 
 def known_providers() -> set[str]:
-    _load()
     return set(_FACTORIES)
 
 
 def get_provider(name: str | None, settings: Settings, db: Database) -> Provider:
     """The provider called ``name`` (``settings.PROVIDER`` when None), one per settings+db."""
-    _load()
     name = name or settings.PROVIDER
     factory = _FACTORIES.get(name)
     if name == "simulated" and not settings.simulated_enabled:

@@ -45,6 +45,7 @@ from dialer.db.bulk import table_of
 from dialer.db.session import Database, dialect_of
 from dialer.job.states import BusinessResult, Outcome
 from dialer.kit import clock
+from dialer.kit.group_commit import GroupCommit
 from dialer.logging import get_logger
 from dialer.models import SimulatedCall
 from dialer.telephony.base import (
@@ -54,7 +55,7 @@ from dialer.telephony.base import (
     PlacedCall,
     WebhookVerificationError,
 )
-from dialer.worker.batching import GroupCommit
+from dialer.telephony.webhooks import handle_events
 
 log = get_logger("dialer.simulated")
 
@@ -318,8 +319,6 @@ class SimulatedProvider:
         """Deliver the final webhooks of calls that have ended. Returns how many."""
         if self.settings.SIM_WEBHOOK_URL:
             return await self._deliver_http(limit)
-        from dialer.telephony.webhooks import handle_events
-
         now = clock.now()
         if not await self._anything_due(now):
             return 0

@@ -1,6 +1,6 @@
-"""Provider callbacks: verify, dedupe, hand over to the settlement. The single path for
-every provider's events (the simulated carrier's and the rescuer's timeouts too), so
-duplicates and out-of-order events are harmless for all of them.
+"""Provider events: dedupe, hand over to the settlement. The single path for every
+provider's events (verified webhooks from ``intake``, the simulated carrier's and the
+rescuer's timeouts), so duplicates and out-of-order events are harmless for all of them.
 
 ``handle_events``, in the caller's transaction:
 
@@ -13,7 +13,7 @@ duplicates and out-of-order events are harmless for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,69 +21,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.call.settlement import apply_events
-from dialer.config import Settings
 from dialer.db.bulk import table_of
-from dialer.db.session import Database, dialect_of
-from dialer.errors import InvalidInput, NotFound, Unauthorized
+from dialer.db.session import dialect_of
 from dialer.kit import clock
-from dialer.metrics import WEBHOOKS
 from dialer.models import WebhookReceipt
-from dialer.telephony.base import CallEvent, WebhookVerificationError, check_event
-
-
-async def receive_webhook(
-    session: AsyncSession,
-    *,
-    provider_name: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    url: str,
-    settings: Settings,
-    db: Database,
-    after_commit: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
-) -> int:
-    """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
-    Unauthorized for a bad signature. Returns how many events were applied.
-
-    The vendor's reaction to the events (Twilio: hang up a machine-answered call) is an
-    HTTP call: given ``after_commit``, it is handed there to run once the transaction is
-    committed, never while the settlement's locks are held."""
-    from dialer.telephony.providers.routing import react, verify_webhook
-    from dialer.telephony.registry import get_provider, known_providers
-
-    if provider_name not in known_providers():
-        raise NotFound(f"unknown provider '{provider_name}'")
-    provider = get_provider(provider_name, settings, db)
-    try:
-        # Verified with the credentials of the attempt's own account and bound to it.
-        events = await verify_webhook(
-            provider, db, body=body, headers=headers, url=url, now=clock.now()
-        )
-        for event in events:
-            check_event(event)
-    except WebhookVerificationError as exc:
-        WEBHOOKS.labels(provider_name, "rejected").inc()
-        raise Unauthorized(f"webhook rejected: {exc}") from None
-    except (ValueError, TypeError, OverflowError, OSError, KeyError, AttributeError) as exc:
-        # Signed or not, absurd values (a timestamp of 10^20, a list where an id goes)
-        # are the sender's to fix: a 422, never a 500.
-        WEBHOOKS.labels(provider_name, "rejected").inc()
-        raise MalformedWebhook(f"webhook body: {exc}", field="body") from None
-    applied = await handle_events(session, events)
-    WEBHOOKS.labels(provider_name, "accepted").inc()
-
-    async def reaction() -> None:
-        await react(provider, events)
-
-    if after_commit is not None:
-        after_commit(reaction)
-    else:
-        await reaction()
-    return applied
-
-
-class MalformedWebhook(InvalidInput):
-    """The webhook body holds values no call can have."""
+from dialer.telephony.base import CallEvent
 
 
 async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set[str]:
@@ -120,4 +62,4 @@ async def handle_events(
     return await apply_events(session, todo, now or clock.now())
 
 
-__all__ = ["MalformedWebhook", "handle_events", "receive_webhook"]
+__all__ = ["handle_events"]

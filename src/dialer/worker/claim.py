@@ -39,7 +39,7 @@ Invariants:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.batch.filters import BatchContext, JobFilter, Snooze
 from dialer.batch.rules import batch_rules
 from dialer.batch.settings import CallSettings
 from dialer.batch.windows import Schedule, next_open_anywhere, open_anywhere
@@ -105,34 +106,7 @@ class ClaimedJob:
 VOICEMAIL_ACTIONS: dict[str | None, str] = {"hang_up": "hangup", "leave_message": "message"}
 
 
-@dataclass(frozen=True)
-class BatchContext:
-    """An open batch being claimed from, handed to per-job filters."""
-
-    batch_id: str
-    account_id: str
-    settings: CallSettings
-    schedule: Schedule
-    country: str | None
-    # Filled by the filters: per job, the most seconds its call may last (the time
-    # left in the debtor's calling window).
-    call_limits: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Snooze:
-    """A filter's verdict: do not dial this job now; it waits until ``until`` (no attempt spent)."""
-
-    until: datetime
-    reason: str
-
-
-# Per-job filters run on the locked due jobs of one batch, before they are dialed.
-# Each returns {job_id: Snooze} for the jobs that must wait. Compliance rules (contacts
-# per debtor per week, do-not-call at dial time) register here.
-JobFilter = Callable[
-    [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
-]
+# The filters the claim runs, compliance rules first (see ``batch.filters``).
 JOB_FILTERS: list[JobFilter] = [*DIAL_TIME_FILTERS]
 
 

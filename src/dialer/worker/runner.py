@@ -56,6 +56,7 @@ from dialer.hooks.delivery import Deliverer
 from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import Clock
+from dialer.kit.group_commit import GroupCommit
 from dialer.kit.heap import settle_heap
 from dialer.metrics import CALLS_CLAIMED, CALLS_IN_FLIGHT, CALLS_PLACED, CLAIM_LATENCY
 from dialer.script.render import job_variables
@@ -72,7 +73,6 @@ from dialer.telephony.base import (
 from dialer.telephony.registry import get_provider
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
-from dialer.worker.batching import GroupCommit
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
 from dialer.worker.maintenance import heartbeat, rescue_expired
 

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from dialer.account import service as account_service
 from dialer.account import users
 from dialer.account.auth import RoleForbidden
+from dialer.account.ratelimit import check_login_failures, count_login_failure
 from dialer.dashboard.auth import (
     LOGIN_CSRF_COOKIE,
     CsrfRefused,
@@ -26,7 +27,6 @@ from dialer.dashboard.auth import (
 from dialer.dashboard.rendering import ACCOUNT_COOKIE, render
 from dialer.db.session import ReadSession
 from dialer.errors import Unauthorized
-from dialer.kit.ratelimit import check_login_failures, count_login_failure
 
 router = APIRouter()
 

@@ -367,19 +367,3 @@ async def react(provider: Any, events: Sequence[CallEvent]) -> None:
         except ProviderError as exc:
             log.warning("webhook.react_failed", provider=getattr(provider, "name", "?"),
                         error=str(exc))  # fmt: skip
-
-
-def _register() -> None:
-    from dialer.telephony.registry import register
-
-    def factory(name: str) -> Callable[[Settings, Database], Provider]:
-        def build(settings: Settings, db: Database) -> Provider:
-            return AccountRoutedProvider(name, settings, db)
-
-        return build
-
-    for name in BUILDERS:
-        register(name, factory(name))
-
-
-_register()

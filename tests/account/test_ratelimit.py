@@ -7,8 +7,8 @@ import pytest
 
 from dialer.account import service as account_service
 from dialer.account.auth import Principal
+from dialer.account.ratelimit import storage_for
 from dialer.config import Settings
-from dialer.kit.ratelimit import storage_for
 from tests.events.factories import create_account, create_batch
 
 

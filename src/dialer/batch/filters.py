@@ -1,0 +1,47 @@
+"""The per-job filter contract of the claim: what a filter is handed and what it answers.
+
+The worker's claim runs the filters; compliance rules are filters. Both import these
+types from here, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialer.batch.settings import CallSettings
+from dialer.batch.windows import Schedule
+from dialer.models import Job
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """An open batch being claimed from, handed to per-job filters."""
+
+    batch_id: str
+    account_id: str
+    settings: CallSettings
+    schedule: Schedule
+    country: str | None
+    # Filled by the filters: per job, the most seconds its call may last (the time
+    # left in the debtor's calling window).
+    call_limits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """A filter's verdict: do not dial this job now; it waits until ``until`` (no attempt spent)."""
+
+    until: datetime
+    reason: str
+
+
+# Per-job filters run on the locked due jobs of one batch, before they are dialed.
+# Each returns {job_id: Snooze} for the jobs that must wait. Compliance rules (contacts
+# per debtor per week, do-not-call at dial time) register here.
+JobFilter = Callable[
+    [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
+]
