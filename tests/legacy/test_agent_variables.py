@@ -5,7 +5,7 @@ Retell's ``collected_dynamic_variables`` as its agents left them."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from dialer.script.render import job_variables, plain_number
 from dialer.telephony.providers.retell import analysis_fields, event_from_call
 from dialer.worker.claim import claim_due_jobs
 from tests.account.helpers import create_account
-from tests.telephony.recorded import load
+from tests.telephony.recorded import business, load
 
 PAYLOAD = {
     "monto": 1234567.0, "fecha_limite": "20/03/2026", "fecha_maxima": "2026-03-25",
@@ -129,29 +129,29 @@ def _call_with_collected(collected: dict[str, Any], custom: dict[str, Any]) -> d
 class TestCollectedPromise:
     # Retell's call object carries collected_dynamic_variables (docs.retellai.com, Get Call
     # response); the replaced system's agents set fecha_pago_cliente / monto_pago_cliente.
+    # The adapter passes them as reported; the outcome parser reads the promise.
     def test_promise_from_collected_variables(self) -> None:
         call = _call_with_collected(
             {"fecha_pago_cliente": "2026-03-15", "monto_pago_cliente": "50000"}, {}
         )
-        result, extracted = analysis_fields(call)
-        assert result == "promise_to_pay"
-        assert (extracted["promise_date"], extracted["promise_amount"]) == ("2026-03-15", 50000)
+        extracted = analysis_fields(call)
         assert extracted["collected_dynamic_variables"]["fecha_pago_cliente"] == "2026-03-15"
-        event = event_from_call("call_analyzed", call)
-        assert event.extracted["promise_amount"] == 50000
+        result = business(event_from_call("call_analyzed", call))
+        assert result.kind == "promise_to_pay"
+        assert (result.promise.date, result.promise.amount) == (date(2026, 3, 15), 50000)
 
     def test_analysis_data_wins(self) -> None:
         call = _call_with_collected(
             {"fecha_pago_cliente": "2026-03-15", "monto_pago_cliente": "50000"},
             {"fecha_promesa": "20/03/2026", "monto_promesa": "$60.000"},
         )
-        _, extracted = analysis_fields(call)
-        assert (extracted["promise_date"], extracted["promise_amount"]) == ("2026-03-20", 60000)
+        result = business(event_from_call("call_analyzed", call))
+        assert (result.promise.date, result.promise.amount) == (date(2026, 3, 20), 60000)
 
     def test_malformed_collected_is_ignored(self) -> None:
         call = _call_with_collected({}, {})
         call["collected_dynamic_variables"] = "not a dict"
-        result, extracted = analysis_fields(call)
-        assert "promise_date" not in extracted
-        assert result == "no_result"
+        extracted = analysis_fields(call)
+        assert "collected_dynamic_variables" not in extracted
+        assert business(event_from_call("call_analyzed", call)).kind == "no_result"
         assert json.dumps(extracted)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from dialer.call.business import read_outcome
+
+CALL_AT = datetime(2026, 3, 2, 15, 2, tzinfo=UTC)  # the recorded calls' day
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 
 
@@ -41,3 +46,13 @@ class Recorder:
 
 async def no_sleep(_: float) -> None:
     return None
+
+
+def business(event: Any, *, tz: str = "America/Santiago", currency: str = "CLP") -> Any:
+    """The structured business result the settlement reads from an adapter's event
+    (``dialer.job.outcomes`` through ``call.business.read_outcome``, as settlement does):
+    adapters pass what the agent reported; only the parser interprets it."""
+    return read_outcome(
+        raw=event.raw, extracted=event.extracted, declared=event.business_result,
+        call_at=event.ended_at or CALL_AT, tz=ZoneInfo(tz), currency=currency,
+    )  # fmt: skip

@@ -146,6 +146,7 @@ async def snapshot(database: Database, attempt_id: str) -> dict[str, Any]:
                       batch.answered_calls, batch.billed_seconds),
             "ledger": ledger,
             "extracted": dict(a.extracted),
+            "result": dict(a.result or {}),
         }  # fmt: skip
 
 
@@ -213,8 +214,13 @@ class TestRetellWebhooks:
         analyzed = await snapshot(database, attempt.id)
         assert analyzed["attempt"][2] == "promise_to_pay"
         assert analyzed["job"][2] == "promise_to_pay"
-        assert analyzed["extracted"]["promise_date"] == "2026-03-20"
-        assert analyzed["extracted"]["promise_amount"] == 1234567
+        # Read once, by the outcome parser: the amount in pesos, the date as a day.
+        assert analyzed["result"]["promise_to_pay"] == {
+            "amount": 1234567,
+            "currency": "CLP",
+            "date": "2026-03-20",
+            "method": None,
+        }
         # The analysis changes no money and no counters.
         assert analyzed["ledger"] == ended["ledger"]
         assert analyzed["batch"] == ended["batch"]
@@ -342,6 +348,7 @@ class TestTwilioAgentReport:
         assert r.json()["applied"] == 1
         state = await snapshot(database, attempt.id)
         assert state["attempt"][2] == "promise_to_pay"
-        assert state["extracted"]["promise_date"] == "2026-03-20"
+        assert state["result"]["promise_to_pay"]["date"] == "2026-03-20"
+        assert state["result"]["promise_to_pay"]["amount"] == 1234567
         # The report changes no money and no counters.
         assert (state["ledger"], state["batch"]) == (ended["ledger"], ended["batch"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -23,7 +23,7 @@ from dialer.telephony.providers.retell import (
     event_from_call,
     sign,
 )
-from tests.telephony.recorded import Recorder, load, no_sleep, raw
+from tests.telephony.recorded import Recorder, business, load, no_sleep, raw
 
 API_KEY = "key_3f9b0c1d2e4a5b6c7d8e9f00"
 NOW = datetime(2026, 3, 2, 15, 2, tzinfo=UTC)
@@ -289,7 +289,7 @@ class TestGetCall:
         assert event.final
         assert event.attempt_id == "att_0001"
         assert event.outcome == "completed"
-        assert event.business_result == "call_back_later"
+        assert business(event).kind == "call_back_later"
         assert event.duration_s == 95
 
     async def test_unknown_call_is_none(self) -> None:
@@ -325,9 +325,13 @@ class TestWebhooks:
             body=body, headers=signed_headers(body), url="u", now=NOW
         )
         assert event.outcome == "completed"
-        assert event.business_result == "promise_to_pay"
-        assert event.extracted["promise_date"] == "2026-03-20"
-        assert event.extracted["promise_amount"] == 1234567
+        # The adapter passes the agent's fields as reported; the parser reads them.
+        assert event.business_result is None
+        assert event.extracted["monto_promesa"] == "$1.234.567"
+        assert "promise_amount" not in event.extracted
+        result = business(event)
+        assert result.kind == "promise_to_pay"
+        assert (result.promise.date, result.promise.amount) == (date(2026, 3, 20), 1234567)
         assert event.extracted["user_sentiment"] == "Positive"
         assert event.summary
         assert "20/03/2026" in event.summary
@@ -339,11 +343,11 @@ class TestWebhooks:
         (no_answer,) = p.parse_webhook(body=body, headers=signed_headers(body), url="u", now=NOW)
         assert no_answer.outcome == "no_answer"
         assert no_answer.duration_s == 0
-        assert no_answer.business_result is None
+        assert business(no_answer) is None
         body = raw("retell", "webhook_call_analyzed_voicemail")
         (vm,) = p.parse_webhook(body=body, headers=signed_headers(body), url="u", now=NOW)
         assert vm.outcome == "voicemail"
-        assert vm.business_result is None
+        assert vm.extracted == {}
 
     def test_tampered_body_is_rejected(self) -> None:
         body = raw("retell", "webhook_call_analyzed")

@@ -5,7 +5,7 @@ families. Payloads: tests/fixtures/providers/<vendor> (SOURCES.md names the SDK/
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -20,7 +20,7 @@ from dialer.telephony.base import (
 )
 from dialer.telephony.providers import elevenlabs, twilio, vapi
 from tests.telephony.contract.harness import call_request
-from tests.telephony.recorded import Recorder, load, no_sleep, raw
+from tests.telephony.recorded import Recorder, business, load, no_sleep, raw
 
 NOW = datetime(2026, 3, 2, 15, 2, tzinfo=UTC)
 SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
@@ -143,13 +143,13 @@ class TestElevenLabs:
         body = raw("elevenlabs", "webhook_post_call_transcription")
         sig = elevenlabs.sign(body, "wsec", int(NOW.timestamp()))
         (done,) = p.parse_webhook(body=body, headers={"ElevenLabs-Signature": sig}, url="", now=NOW)
-        assert (done.outcome, done.business_result, done.duration_s) == (
+        assert (done.outcome, business(done).kind, done.duration_s) == (
             "completed",
             "promise_to_pay",
             95,
         )
         assert done.attempt_id == "att_0001"
-        assert done.extracted["promise_date"] == "2026-03-20"
+        assert business(done).promise.date == date(2026, 3, 20)
         assert done.provider_cost == {"amount": 633, "unit": "elevenlabs_credits"}
         assert done.other_ids == {"call_sid": "CA1f2e3d4c5b6a79881726354433221100"}
         busy = raw("elevenlabs", "webhook_call_initiation_failure_busy")
@@ -193,7 +193,7 @@ class TestVapi:
         (event,) = p.parse_webhook(
             body=body, headers={"Authorization": "Bearer whsec"}, url="", now=NOW
         )
-        assert (event.outcome, event.duration_s, event.business_result) == (
+        assert (event.outcome, event.duration_s, business(event).kind) == (
             "completed",
             95,
             "promise_to_pay",

@@ -16,6 +16,7 @@ from dialer.account.schemas import AccountRead, AccountStats, BalanceRead, Ledge
 from dialer.batch.schemas import BatchRead, BatchStatusRead, BatchSummary
 from dialer.billing.pricing import to_display
 from dialer.billing.schemas import LedgerEntryRead
+from dialer.job.outcomes import CURRENCY_EXPONENT
 from dialer.job.schemas import AttemptRead, CallRecord, JobRead
 from dialer.models import PlanType
 
@@ -289,6 +290,15 @@ def summary(s: BatchSummary, *, priority: int) -> dict[str, Any]:
 # -- jobs and calls ---------------------------------------------------------------------
 
 
+def _main_unit(amount: Any, currency: Any) -> int | float | None:
+    """A parsed amount (smallest unit) in the currency's main unit, as the replaced
+    system's ``monto_pago_cliente`` was."""
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return None
+    exponent = CURRENCY_EXPONENT.get(str(currency or ""), 0)
+    return amount if exponent == 0 else amount / 10**exponent
+
+
 def _collected(extracted: dict[str, Any]) -> dict[str, Any]:
     c = extracted.get("collected_dynamic_variables")
     return dict(c) if isinstance(c, dict) else {}
@@ -341,8 +351,18 @@ def job(j: JobRead, last: AttemptRead | None, *, cost_per_job: float) -> dict[st
     index = min(j.phone_index, max(len(phones) - 1, 0))
     extracted = dict((last.extracted if last else None) or (j.result or {}).get("extracted") or {})
     collected = _collected(extracted)
-    promise_date = collected.get("fecha_pago_cliente") or extracted.get("promise_date")
-    promise_amount = collected.get("monto_pago_cliente") or extracted.get("promise_amount")
+    # The promise as the outcome parser read it (the one interpretation of the agent's
+    # fields); rows settled before it was stored kept ``promise_date`` in ``extracted``.
+    parsed = (last.result if last else None) or (j.result or {}).get("outcome") or {}
+    promise = parsed.get("promise_to_pay") or {}
+    promise_date = (
+        collected.get("fecha_pago_cliente") or promise.get("date") or extracted.get("promise_date")
+    )
+    promise_amount = (
+        collected.get("monto_pago_cliente")
+        or _main_unit(promise.get("amount"), promise.get("currency"))
+        or extracted.get("promise_amount")
+    )
     out: dict[str, Any] = {
         "_id": j.job_id,
         "job_id": j.job_id,

@@ -8,11 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# Where the replaced system's agents left a promise to pay: Retell's
-# ``collected_dynamic_variables`` (variables the agent set during the call).
-COLLECTED_PROMISE_DATE_KEYS = ("fecha_pago_cliente",)
-COLLECTED_PROMISE_AMOUNT_KEYS = ("monto_pago_cliente",)
-
 
 def analysis_sources(call: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(custom_analysis_data, collected_dynamic_variables) of a Retell call object, each

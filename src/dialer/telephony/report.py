@@ -68,7 +68,7 @@ async def receive_agent_report(
         provider=twilio.NAME, provider_call_id=attempt.provider_call_id or "",
         event_key=f"{twilio.NAME}:{attempt.provider_call_id}:report", attempt_id=attempt.id,
         final=True, status="report", outcome=str(Outcome.COMPLETED),
-        business_result=report.business_result, transcript=report.transcript,
+        transcript=report.transcript,
         summary=report.summary, extracted=report.extracted,
     )  # fmt: skip
     changed = apply_late_analysis(attempt, job, event)

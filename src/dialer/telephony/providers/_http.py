@@ -1,6 +1,9 @@
-"""Shared HTTP plumbing for vendor adapters: timeouts, bounded retries, error split.
+"""Shared HTTP plumbing for vendor adapters: timeouts, bounded retries, error split,
+secrets kept out of messages.
 
-Every vendor call goes through ``send``: 429 and 5xx (and transport errors) are retried
+Each adapter holds one :class:`Vendor` (base URL, authentication, its SDK's timeout,
+retry budget, injectable sleep, the secrets to redact) and sends every request through
+it. Every vendor call goes through ``send``: 429 and 5xx (and transport errors) are retried
 with exponential backoff, honouring ``Retry-After``; when retries run out they surface as
 ``RetryableProviderError`` so the dispatcher reschedules the job. Other 4xx become
 ``PermanentProviderError`` (or whatever the vendor's ``classify`` hook decides).
@@ -15,7 +18,7 @@ asking the vendor can tell.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -38,6 +41,14 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], Awaitable[None]]
 Classifier = Callable[[httpx.Response], ProviderError]
+# The vendors' SDKs' read timeouts, by adapter (see DEFAULT_TIMEOUT).
+TIMEOUTS: dict[str, httpx.Timeout] = {
+    "retell": DEFAULT_TIMEOUT,
+    "twilio": DEFAULT_TIMEOUT,
+    "vapi": httpx.Timeout(60.0, connect=5.0),
+    "elevenlabs": httpx.Timeout(240.0, connect=5.0),
+}
+REDACTED = "[redacted]"
 
 
 def default_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -132,3 +143,82 @@ async def send(
             continue
         await sleep(backoff_s * (2**attempt))
         attempt += 1
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (API key, auth token, webhook secret) replaced."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class Vendor:
+    """One vendor's HTTP side, shared by its adapter's calls: base URL, authentication
+    (headers or HTTP Basic), timeouts (the client's; its SDK's by default), the retry
+    policy of :func:`send`, and the secrets no error message may carry."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        client: httpx.AsyncClient | None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        secrets: Iterable[str | None] = (),
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+        timeout: httpx.Timeout | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        # Per request, so a client shared by several vendors (the account router's)
+        # still gives each one its own SDK's timeout.
+        self.timeout = timeout or TIMEOUTS.get(name, DEFAULT_TIMEOUT)
+        self.client = client or default_client(self.timeout)
+        self._headers = dict(headers or {})
+        self._auth = auth
+        self._secrets = tuple(s for s in secrets if s)
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"Vendor({self.name!r}, base_url={self.base_url!r})"
+
+    def url(self, path: str) -> str:
+        """``path`` on the vendor's base URL; an absolute URL (a Vapi control URL) as is."""
+        return path if path.startswith(("https://", "http://")) else f"{self.base_url}{path}"
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        classify: Classifier = classify_default,
+        idempotent: bool = True,
+        authenticated: bool = True,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request with :func:`send`'s policy. ``authenticated=False`` sends no
+        credentials (a URL the vendor handed out, such as a call's control URL).
+        ProviderError messages never contain a secret."""
+        merged = {**(self._headers if authenticated else {}), **(headers or {})}
+        if authenticated and self._auth is not None:
+            kwargs["auth"] = self._auth
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return await send(
+                self.client, method, self.url(path), headers=merged,
+                max_retries=self.max_retries, backoff_s=self.backoff_s, sleep=self.sleep,
+                classify=classify, idempotent=idempotent, **kwargs,
+            )  # fmt: skip
+        except ProviderError as exc:
+            text = str(exc)
+            clean = redact(text, self._secrets)
+            if clean != text:
+                exc.args = (clean, *exc.args[1:])
+            raise

@@ -48,7 +48,6 @@ from dialer.telephony.base import (
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
-from dialer.telephony.providers.retell import results_from_fields
 
 NAME = "elevenlabs"
 BASE_URL = "https://api.elevenlabs.io"
@@ -162,7 +161,8 @@ def event_from_conversation(data: Mapping[str, Any], *, base_url: str = BASE_URL
     if not isinstance(analysis, dict):
         analysis = {}
     collected = _collected(analysis)
-    business_result, extracted = results_from_fields(collected, analysed=bool(analysis))
+    # As reported; the business result is read by dialer.job.outcomes from the raw data.
+    extracted: dict[str, Any] = dict(collected)
     if "call_successful" in analysis:
         extracted["call_successful"] = analysis["call_successful"]
     cost = metadata.get("cost")
@@ -174,7 +174,6 @@ def event_from_conversation(data: Mapping[str, Any], *, base_url: str = BASE_URL
         final=True,
         status=status,
         outcome=str(outcome),
-        business_result=business_result if answered else None,
         duration_s=duration_s if outcome != Outcome.FAILED else 0,
         answered_at=started_at if answered else None,
         ended_at=ended_at,
@@ -250,27 +249,19 @@ class ElevenLabsProvider:
     ) -> None:
         if telephony not in TELEPHONY:
             raise PermanentProviderError(f"elevenlabs: telephony must be one of {list(TELEPHONY)}")
-        self._api_key = api_key
         self._webhook_secret = webhook_secret
-        self._client = client or _http.default_client(httpx.Timeout(240.0, connect=5.0))
-        self._base_url = base_url.rstrip("/")
+        self._http = _http.Vendor(
+            NAME, base_url=base_url, client=client, headers={"xi-api-key": api_key},
+            secrets=(api_key, webhook_secret), max_retries=max_retries, backoff_s=backoff_s,
+            sleep=sleep,
+        )  # fmt: skip
         self.agent_id = agent_id
         self.phone_number_id = phone_number_id
         self.telephony = telephony
         self.tolerance = tolerance
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never show the key
         return f"ElevenLabsProvider(agent_id={self.agent_id!r}, telephony={self.telephony!r})"
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await _http.send(
-            self._client, method, f"{self._base_url}{path}",
-            headers={"xi-api-key": self._api_key}, max_retries=self._max_retries,
-            backoff_s=self._backoff_s, sleep=self._sleep, **kwargs,
-        )  # fmt: skip
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """Start an outbound conversation through the imported Twilio number or SIP trunk."""
@@ -295,7 +286,7 @@ class ElevenLabsProvider:
         }
         if request.ring_timeout_s:
             body["telephony_call_config"] = {"ringing_timeout_secs": request.ring_timeout_s}
-        response = await self._send(
+        response = await self._http.send(
             "POST", TELEPHONY[self.telephony], json=body, classify=_classify, idempotent=False
         )
         data = response.json()
@@ -321,12 +312,12 @@ class ElevenLabsProvider:
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """``GET /v1/convai/conversations/{id}``; None when ElevenLabs does not know it."""
         try:
-            response = await self._send("GET", f"/v1/convai/conversations/{provider_call_id}")
+            response = await self._http.send("GET", f"/v1/convai/conversations/{provider_call_id}")
         except PermanentProviderError as exc:
             if exc.status_code == 404:
                 return None
             raise
-        return event_from_conversation(response.json(), base_url=self._base_url)
+        return event_from_conversation(response.json(), base_url=self._http.base_url)
 
     async def find_call(
         self, attempt_id: str, *, to_number: str, since: datetime
@@ -340,7 +331,7 @@ class ElevenLabsProvider:
         }
         if self.agent_id:
             params["agent_id"] = self.agent_id
-        response = await self._send("GET", "/v1/convai/conversations", params=params)
+        response = await self._http.send("GET", "/v1/convai/conversations", params=params)
         for item in response.json().get("conversations") or []:
             if isinstance(item, dict) and item.get("conversation_id"):
                 event = await self.get_call(str(item["conversation_id"]))
@@ -381,7 +372,7 @@ class ElevenLabsProvider:
         if not isinstance(data, dict) or not data.get("conversation_id"):
             return []
         if kind == "post_call_transcription":
-            return [event_from_conversation(data, base_url=self._base_url)]
+            return [event_from_conversation(data, base_url=self._http.base_url)]
         if kind == "call_initiation_failure":
             return [event_from_failure(data)]
         return []  # post_call_audio and others carry nothing we settle on

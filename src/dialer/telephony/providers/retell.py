@@ -26,15 +26,13 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from dialer.job.states import BusinessResult, Outcome
+from dialer.job.states import Outcome
 from dialer.telephony.analysis import (
-    COLLECTED_PROMISE_AMOUNT_KEYS,
-    COLLECTED_PROMISE_DATE_KEYS,
     analysis_sources,
 )
 from dialer.telephony.base import (
@@ -97,37 +95,6 @@ NOT_DIALED = frozenset({"concurrency_limit_reached", "no_concurrency_fallback"})
 # voicemail policy (batch) -> Retell ``voicemail_option``.
 VOICEMAIL_OPTIONS = ("hangup", "message")
 
-# Words the agent's post-call analysis may use for the business result (Spanish or English).
-BUSINESS_RESULT_SYNONYMS: dict[str, BusinessResult] = {
-    "promise_to_pay": BusinessResult.PROMISE_TO_PAY,
-    "promesa_de_pago": BusinessResult.PROMISE_TO_PAY,
-    "promesa_pago": BusinessResult.PROMISE_TO_PAY,
-    "compromiso_de_pago": BusinessResult.PROMISE_TO_PAY,
-    "already_paid": BusinessResult.PAID,
-    "paid": BusinessResult.PAID,
-    "ya_pago": BusinessResult.PAID,
-    "pagado": BusinessResult.PAID,
-    "refused": BusinessResult.REFUSED,
-    "rechaza": BusinessResult.REFUSED,
-    "rechazo": BusinessResult.REFUSED,
-    "se_niega": BusinessResult.REFUSED,
-    "wrong_person": BusinessResult.WRONG_PERSON,
-    "persona_equivocada": BusinessResult.WRONG_PERSON,
-    "numero_equivocado": BusinessResult.WRONG_PERSON,
-    "call_back_later": BusinessResult.CALL_BACK_LATER,
-    "volver_a_llamar": BusinessResult.CALL_BACK_LATER,
-    "llamar_mas_tarde": BusinessResult.CALL_BACK_LATER,
-    "interested": BusinessResult.INTERESTED,
-    "interesado": BusinessResult.INTERESTED,
-    "not_interested": BusinessResult.NOT_INTERESTED,
-    "no_interesado": BusinessResult.NOT_INTERESTED,
-    "no_result": BusinessResult.NO_RESULT,
-    "sin_resultado": BusinessResult.NO_RESULT,
-}
-RESULT_KEYS = ("business_result", "resultado", "result")
-PROMISE_DATE_KEYS = ("promise_date", "fecha_promesa", "fecha_compromiso", "promise_to_pay_date")
-PROMISE_AMOUNT_KEYS = ("promise_amount", "monto_promesa", "monto_compromiso")
-
 
 def sign(body: bytes, api_key: str, timestamp_ms: int) -> str:
     """The ``x-retell-signature`` value Retell sends for ``body`` at ``timestamp_ms``."""
@@ -162,45 +129,6 @@ def _ms(value: Any) -> datetime | None:
     return None
 
 
-def _norm_key(value: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
-
-
-def _parse_date(value: Any) -> str | None:
-    """ISO ``YYYY-MM-DD`` from ``YYYY-MM-DD`` or ``dd/mm/yyyy`` (what agents are told to say)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        pass
-    m = re.match(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})$", text)
-    if m:
-        try:
-            return date(int(m.group(3)), int(m.group(2)), int(m.group(1))).isoformat()
-        except ValueError:
-            return None
-    return None
-
-
-def _parse_amount(value: Any) -> int | float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, str):
-        digits = re.sub(r"[^\d,.-]", "", value)
-        # "1.234.567" / "1.234,50" (es-CL / es-AR) -> drop thousands dots, comma decimal.
-        digits = digits.replace(".", "").replace(",", ".")
-        try:
-            number = float(digits)
-        except ValueError:
-            return None
-        return int(number) if number.is_integer() else number
-    return None
-
-
 def outcome_for(call: Mapping[str, Any]) -> Outcome:
     """Our outcome for a finished Retell call object."""
     analysis = call.get("call_analysis") or {}
@@ -214,52 +142,21 @@ def outcome_for(call: Mapping[str, Any]) -> Outcome:
     return Outcome.COMPLETED
 
 
-def results_from_fields(
-    custom: Mapping[str, Any],
-    *,
-    analysed: bool,
-    collected: Mapping[str, Any] | None = None,
-) -> tuple[str | None, dict[str, Any]]:
-    """Business result and extracted fields from the agent's post-call fields (Retell
-    ``custom_analysis_data`` and ``collected_dynamic_variables``, ElevenLabs data
-    collection, Vapi structured data)."""
-    collected = collected or {}
-    extracted: dict[str, Any] = dict(custom)
-    if collected:
-        extracted["collected_dynamic_variables"] = dict(collected)
-    # The analysis first, then what the agent collected during the call.
-    dates = [custom.get(k) for k in PROMISE_DATE_KEYS]
-    dates += [collected.get(k) for k in COLLECTED_PROMISE_DATE_KEYS]
-    amounts = [custom.get(k) for k in PROMISE_AMOUNT_KEYS]
-    amounts += [collected.get(k) for k in COLLECTED_PROMISE_AMOUNT_KEYS]
-    promise_date = next((d for v in dates if (d := _parse_date(v)) is not None), None)
-    promise_amount = next((a for v in amounts if (a := _parse_amount(v)) is not None), None)
-    if promise_date:
-        extracted["promise_date"] = promise_date
-    if promise_amount is not None:
-        extracted["promise_amount"] = promise_amount
-    result: BusinessResult | None = None
-    for key in RESULT_KEYS:
-        raw = custom.get(key)
-        if isinstance(raw, str) and _norm_key(raw) in BUSINESS_RESULT_SYNONYMS:
-            result = BUSINESS_RESULT_SYNONYMS[_norm_key(raw)]
-            break
-    if result is None and (promise_date or promise_amount is not None):
-        result = BusinessResult.PROMISE_TO_PAY
-    if result is None and analysed:
-        result = BusinessResult.NO_RESULT
-    return (str(result) if result else None), extracted
-
-
-def analysis_fields(call: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """Business result and extracted fields from ``call_analysis``."""
+def analysis_fields(call: Mapping[str, Any]) -> dict[str, Any]:
+    """What the agent reported about the call, as it reported it: ``custom_analysis_data``,
+    the ``collected_dynamic_variables`` (nested under that name) and the analysis flags.
+    Not interpreted here: the business result, a promise's amount and date are read by
+    ``dialer.job.outcomes`` (the one interpretation), from the raw call."""
     analysis = call.get("call_analysis") or {}
     custom, collected = analysis_sources(call)
-    result, extracted = results_from_fields(custom, analysed=bool(analysis), collected=collected)
-    for key in ("call_successful", "user_sentiment", "in_voicemail"):
-        if key in analysis:
-            extracted[key] = analysis[key]
-    return result, extracted
+    extracted: dict[str, Any] = dict(custom)
+    if collected:
+        extracted["collected_dynamic_variables"] = collected
+    if isinstance(analysis, Mapping):
+        for key in ("call_successful", "user_sentiment", "in_voicemail"):
+            if key in analysis:
+                extracted[key] = analysis[key]
+    return extracted
 
 
 def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
@@ -298,7 +195,7 @@ def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
     if outcome not in (Outcome.COMPLETED, Outcome.VOICEMAIL):
         # Nothing connected: whatever Retell measured was ringing, not talk time.
         duration_s = 0
-    business_result, extracted = analysis_fields(call)
+    extracted = analysis_fields(call)
     analysis = call.get("call_analysis") or {}
     reason = call.get("disconnection_reason")
     cost = call.get("call_cost") or {}
@@ -311,7 +208,6 @@ def event_from_call(event: str, call: Mapping[str, Any]) -> CallEvent:
         final=True,
         status=status,
         outcome=str(outcome),
-        business_result=business_result if outcome == Outcome.COMPLETED else None,
         duration_s=duration_s,
         started_at=started_at,
         answered_at=started_at if outcome == Outcome.COMPLETED else None,
@@ -386,31 +282,19 @@ class RetellProvider:
         backoff_s: float = 0.5,
         sleep: _http.Sleep = asyncio.sleep,
     ) -> None:
-        self._api_key = api_key
         self._webhook_secret = webhook_secret or api_key
-        self._client = client or _http.default_client()
-        self._base_url = base_url.rstrip("/")
+        self._http = _http.Vendor(
+            NAME, base_url=base_url, client=client,
+            headers={"Authorization": f"Bearer {api_key}"}, secrets=(api_key, webhook_secret),
+            max_retries=max_retries, backoff_s=backoff_s, sleep=sleep,
+        )  # fmt: skip
         self.agent_id = agent_id
         self.agent_version = agent_version
         self.from_number = from_number
         self.tolerance = tolerance
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never show the key
         return f"RetellProvider(agent_id={self.agent_id!r}, from_number={self.from_number!r})"
-
-    @property
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await _http.send(
-            self._client, method, f"{self._base_url}{path}", headers=self._headers,
-            max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
-            **kwargs,
-        )  # fmt: skip
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """Create an outbound phone call with the agent's dynamic variables."""
@@ -432,7 +316,7 @@ class RetellProvider:
             body["override_agent_version"] = int(version) if version.isdigit() else version
         # Retell takes no idempotency key: a create that may have been received is never
         # resent (CallOutcomeUnknown); the attempt is resolved through find_call.
-        response = await self._send(
+        response = await self._http.send(
             "POST", "/v2/create-phone-call", json=body, classify=_classify, idempotent=False
         )
         data = response.json()
@@ -443,7 +327,7 @@ class RetellProvider:
     async def hangup(self, provider_call_id: str) -> None:
         """``POST /v2/stop-call/{call_id}``; a call that already ended (404) is not an error."""
         try:
-            await self._send("POST", f"/v2/stop-call/{provider_call_id}")
+            await self._http.send("POST", f"/v2/stop-call/{provider_call_id}")
         except PermanentProviderError as exc:
             if exc.status_code not in (400, 404):
                 raise
@@ -451,7 +335,7 @@ class RetellProvider:
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """The call's state from ``GET /v2/get-call``; None when Retell does not know it."""
         try:
-            response = await self._send("GET", f"/v2/get-call/{provider_call_id}")
+            response = await self._http.send("GET", f"/v2/get-call/{provider_call_id}")
         except PermanentProviderError as exc:
             if exc.status_code == 404:
                 return None
@@ -475,7 +359,7 @@ class RetellProvider:
             "limit": 10,
             "sort_order": "descending",
         }
-        response = await self._send("POST", "/v3/list-calls", json=body)
+        response = await self._http.send("POST", "/v3/list-calls", json=body)
         data = response.json()
         items = data.get("items") if isinstance(data, dict) else data
         for call in items or []:

@@ -47,7 +47,6 @@ from dialer.telephony.base import (
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
-from dialer.telephony.providers.retell import results_from_fields
 
 NAME = "twilio"
 BASE_URL = "https://api.twilio.com"
@@ -310,28 +309,21 @@ class TwilioProvider:
     ) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
-        self._client = client or _http.default_client()
-        self._base_url = base_url.rstrip("/")
+        # Every request is on the account's Calls resource.
+        self._http = _http.Vendor(
+            NAME, base_url=f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Calls",
+            client=client, auth=httpx.BasicAuth(account_sid, auth_token), secrets=(auth_token,),
+            max_retries=max_retries, backoff_s=backoff_s, sleep=sleep,
+        )  # fmt: skip
         self.from_number = from_number
         self.twiml_url = twiml_url
         self.stream_url = stream_url
         self.webhook_base_url = webhook_base_url.rstrip("/") if webhook_base_url else None
         self.machine_detection = machine_detection
         self.ring_timeout_s = ring_timeout_s
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never show the token
         return f"TwilioProvider(account_sid={self.account_sid!r}, from_number={self.from_number!r})"
-
-    @property
-    def _calls_url(self) -> str:
-        return f"{self._base_url}/2010-04-01/Accounts/{self.account_sid}/Calls"
-
-    @property
-    def _auth(self) -> httpx.BasicAuth:
-        return httpx.BasicAuth(self.account_sid, self._auth_token)
 
     def status_callback_url(self, request: CallRequest) -> str | None:
         base = request.webhook_url or (
@@ -426,17 +418,12 @@ class TwilioProvider:
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """Create the call; status callbacks come to our webhook with the attempt id."""
         form = self.call_form(request)
-        response = await _http.send(
-            self._client,
+        response = await self._http.send(
             "POST",
-            f"{self._calls_url}.json",
+            ".json",
             # Encoded by hand: StatusCallbackEvent repeats, which a dict cannot express.
             content=urlencode(form).encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
-            auth=self._auth,
-            max_retries=self._max_retries,
-            backoff_s=self._backoff_s,
-            sleep=self._sleep,
             classify=_classify,
             # No idempotency key on Twilio's create: never resent once it may have arrived.
             idempotent=False,
@@ -461,40 +448,19 @@ class TwilioProvider:
                 continue
 
     async def _update(self, call_sid: str, data: dict[str, str]) -> None:
-        await _http.send(
-            self._client, "POST", f"{self._calls_url}/{call_sid}.json", data=data,
-            auth=self._auth, max_retries=self._max_retries, backoff_s=self._backoff_s,
-            sleep=self._sleep,
-        )  # fmt: skip
+        await self._http.send("POST", f"/{call_sid}.json", data=data)
 
     async def hangup(self, provider_call_id: str) -> None:
         """End the call (``Status=completed``); a call already over is not an error."""
         try:
-            await _http.send(
-                self._client,
-                "POST",
-                f"{self._calls_url}/{provider_call_id}.json",
-                data={"Status": "completed"},
-                auth=self._auth,
-                max_retries=self._max_retries,
-                backoff_s=self._backoff_s,
-                sleep=self._sleep,
-            )
+            await self._http.send("POST", f"/{provider_call_id}.json", data={"Status": "completed"})
         except PermanentProviderError:
             return None
 
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """The Call resource mapped to a CallEvent; None when Twilio does not know it."""
         try:
-            response = await _http.send(
-                self._client,
-                "GET",
-                f"{self._calls_url}/{provider_call_id}.json",
-                auth=self._auth,
-                max_retries=self._max_retries,
-                backoff_s=self._backoff_s,
-                sleep=self._sleep,
-            )
+            response = await self._http.send("GET", f"/{provider_call_id}.json")
         except PermanentProviderError as exc:
             if exc.status_code == 404:
                 return None
@@ -511,10 +477,7 @@ class TwilioProvider:
         params = {"To": to_number, "StartTime>": since.date().isoformat(), "PageSize": "20"}
         if self.from_number:
             params["From"] = self.from_number
-        response = await _http.send(
-            self._client, "GET", f"{self._calls_url}.json", params=params, auth=self._auth,
-            max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
-        )  # fmt: skip
+        response = await self._http.send("GET", ".json", params=params)
         floor = since.timestamp() - 60  # Twilio's clock may lag ours
         calls = [
             c
@@ -582,8 +545,7 @@ class AgentReport:
     call_sid: str
     transcript: str | None
     summary: str | None
-    business_result: str | None
-    extracted: dict[str, Any]
+    extracted: dict[str, Any]  # the agent's fields as reported (business result included)
 
 
 def sign_report(body: bytes, secret: str, at: datetime) -> str:
@@ -633,14 +595,13 @@ def parse_report(
 
     raw_fields = data.get("extracted")
     fields: dict[str, Any] = dict(raw_fields) if isinstance(raw_fields, dict) else {}
-    if isinstance(data.get("business_result"), str):
-        fields = {**fields, "resultado": data["business_result"]}
-    result, extracted = results_from_fields(fields, analysed=True)
+    if isinstance(data.get("business_result"), str) and data["business_result"].strip():
+        # Kept as said: dialer.job.outcomes reads it (an unknown word is flagged there).
+        fields = {**fields, "resultado": data["business_result"][:200]}
     return AgentReport(
         attempt_id=data["attempt_id"],
         call_sid=str(data.get("call_sid") or ""),
         transcript=text("transcript"),
         summary=text("summary"),
-        business_result=result,
-        extracted=extracted,
+        extracted=fields,
     )

@@ -48,7 +48,6 @@ from dialer.telephony.base import (
     WebhookVerificationError,
 )
 from dialer.telephony.providers import _http
-from dialer.telephony.providers.retell import results_from_fields
 
 NAME = "vapi"
 BASE_URL = "https://api.vapi.ai"
@@ -168,9 +167,8 @@ def event_from_call(call: Mapping[str, Any], message: Mapping[str, Any] | None =
     if not isinstance(analysis, dict):
         analysis = {}
     structured = analysis.get("structuredData") or {}
-    business_result, extracted = results_from_fields(
-        structured if isinstance(structured, dict) else {}, analysed=bool(analysis)
-    )
+    # As reported; the business result is read by dialer.job.outcomes from the raw message.
+    extracted: dict[str, Any] = dict(structured) if isinstance(structured, dict) else {}
     cost = msg.get("cost", call.get("cost"))
     variables = artifact.get("variableValues") or {}
     answered = outcome == Outcome.COMPLETED
@@ -180,7 +178,6 @@ def event_from_call(call: Mapping[str, Any], message: Mapping[str, Any] | None =
         final=True,
         status=status or "ended",
         outcome=str(outcome),
-        business_result=business_result if answered else None,
         duration_s=duration_s,
         started_at=started_at,
         answered_at=started_at if answered else None,
@@ -234,28 +231,19 @@ class VapiProvider:
     ) -> None:
         if webhook_auth not in AUTH_MODES:
             raise PermanentProviderError(f"vapi: webhook_auth must be one of {list(AUTH_MODES)}")
-        self._api_key = api_key
         self._webhook_secret = webhook_secret
-        self._client = client or _http.default_client(httpx.Timeout(60.0, connect=5.0))
-        self._base_url = base_url.rstrip("/")
+        self._http = _http.Vendor(
+            NAME, base_url=base_url, client=client,
+            headers={"Authorization": f"Bearer {api_key}"}, secrets=(api_key, webhook_secret),
+            max_retries=max_retries, backoff_s=backoff_s, sleep=sleep,
+        )  # fmt: skip
         self.assistant_id = assistant_id
         self.phone_number_id = phone_number_id
         self.webhook_auth = webhook_auth
         self.tolerance = tolerance
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._sleep = sleep
 
     def __repr__(self) -> str:  # never show the key
         return f"VapiProvider(assistant_id={self.assistant_id!r})"
-
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return await _http.send(
-            self._client, method, url if url.startswith("http") else f"{self._base_url}{url}",
-            headers={"Authorization": f"Bearer {self._api_key}"},
-            max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
-            **kwargs,
-        )  # fmt: skip
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """``POST /call`` to the customer with the assistant's variables and our metadata."""
@@ -282,7 +270,7 @@ class VapiProvider:
             "customer": {"number": request.to_number},
             "assistantOverrides": overrides,
         }
-        response = await self._send(
+        response = await self._http.send(
             "POST", "/call", json=body, classify=_classify, idempotent=False
         )
         data = response.json()
@@ -304,17 +292,15 @@ class VapiProvider:
         if not isinstance(control, str):
             raise PermanentProviderError("vapi: the call has no control URL (monitorPlan)")
         try:
-            await _http.send(
-                self._client, "POST", control, json={"type": "end-call"},
-                max_retries=self._max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
-            )  # fmt: skip
+            # The control URL is the call's own capability: no API key goes to it.
+            await self._http.send("POST", control, json={"type": "end-call"}, authenticated=False)
         except PermanentProviderError as exc:
             if exc.status_code not in (400, 404):
                 raise
 
     async def _get(self, call_id: str) -> dict[str, Any] | None:
         try:
-            response = await self._send("GET", f"/call/{call_id}")
+            response = await self._http.send("GET", f"/call/{call_id}")
         except PermanentProviderError as exc:
             if exc.status_code == 404:
                 return None
@@ -337,7 +323,7 @@ class VapiProvider:
         }
         if self.phone_number_id:
             params["phoneNumberId"] = self.phone_number_id
-        response = await self._send("GET", "/call", params=params)
+        response = await self._http.send("GET", "/call", params=params)
         calls = response.json()
         for call in calls if isinstance(calls, list) else []:
             if isinstance(call, dict) and _attempt_of(call) == attempt_id:
