@@ -190,6 +190,8 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("POST", "/dashboard/batches/{batch_id}/resume"): Probe("foreign", form={}),
     ("POST", "/dashboard/batches/{batch_id}/start"): Probe("foreign", form={}),
     ("POST", "/dashboard/batches/{batch_id}/cancel"): Probe("foreign", form={"reason": "x"}),
+    ("GET", "/dashboard/batches/{batch_id}/settings"): FOREIGN,
+    ("POST", "/dashboard/batches/{batch_id}/settings"): Probe("foreign", form={"name": "x"}),
     ("GET", "/dashboard/jobs/{job_id}"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/export.csv"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/export.xlsx"): FOREIGN,

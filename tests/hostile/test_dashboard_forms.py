@@ -25,6 +25,23 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/dashboard/batches/{batch_id}/resume": ("operator", {}),
     "/dashboard/batches/{batch_id}/start": ("operator", {}),
     "/dashboard/batches/{batch_id}/cancel": ("supervisor", {"reason": "x"}),
+    "/dashboard/batches/{batch_id}/settings": (
+        "supervisor",
+        {
+            "name": "Cambiada",
+            "priority": "9",
+            "allowed_weekdays": "mon",
+            "hours.mon.start": "10:00",
+            "hours.mon.end": "12:00",
+            "retry_settings.max_attempts": "2",
+            "retry_settings.retry_delay_hours": "1",
+            "max_concurrent_calls": "1",
+            "max_call_duration_s": "60",
+            "compliance_profile": "none",
+            "collections.max_callbacks": "1",
+            "collections.broken_promise.grace_days": "0",
+        },
+    ),
     "/dashboard/upload/preview": ("operator", {}),
     "/dashboard/upload/create": ("operator", {}),
     "/dashboard/users": ("supervisor", {"username": "nuevo", "password": "0123456789ab"}),
@@ -77,7 +94,10 @@ async def _snapshot(database: Database, account_id: str, batch_id: str) -> dict[
     async with database.read() as s:
         batch = await s.get(Batch, batch_id)
         assert batch is not None
-        batch_state = (str(batch.status), batch.cancelled_jobs)
+        batch_state = (
+            str(batch.status), batch.cancelled_jobs, batch.name, batch.priority,
+            batch.call_settings,
+        )  # fmt: skip
         keys = (
             await s.execute(
                 select(ApiKey.id, ApiKey.revoked)

@@ -70,7 +70,11 @@ _ES: dict[str, dict[str, str]] = {
     "country": {"CL": "Chile", "AR": "Argentina"},
     "account_status": {"active": "activa", "suspended": "suspendida"},
     "processing_type": {"basic": "cobranza", "acquisition": "venta / captación"},
-    "profile": {"none": "sin perfil", "cl_cobranza": "cobranza Chile (Ley 21.320)"},
+    "profile": {
+        "none": "sin perfil",
+        "cl_cobranza": "cobranza Chile (Ley 21.320)",
+        "ar_cobranza": "cobranza Argentina (Ley 24.240)",
+    },
     "weekday": {
         "mon": "lunes",
         "tue": "martes",
@@ -169,7 +173,11 @@ _EN: dict[str, dict[str, str]] = {
     "country": {"CL": "Chile", "AR": "Argentina"},
     "account_status": {"active": "active", "suspended": "suspended"},
     "processing_type": {"basic": "collection", "acquisition": "sales / acquisition"},
-    "profile": {"none": "no profile", "cl_cobranza": "Chile collections (Law 21.320)"},
+    "profile": {
+        "none": "no profile",
+        "cl_cobranza": "Chile collections (Law 21.320)",
+        "ar_cobranza": "Argentina collections (Law 24.240)",
+    },
     "weekday": {
         "mon": "Monday",
         "tue": "Tuesday",
