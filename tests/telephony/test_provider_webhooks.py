@@ -26,6 +26,7 @@ from dialer.call.service import mark_placed
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.job.schemas import NewJob
+from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt, Job, LedgerEntry
 from dialer.telephony import registry
@@ -304,6 +305,30 @@ class TestTwilioWebhooks:
         again = await post(machine)
         assert again.json()["applied"] == 0
         assert await snapshot(database, attempt.id) == state
+
+
+class TestTwilioFindCall:
+    async def test_a_call_another_attempt_owns_is_not_taken_for_a_lost_create(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        # Attempt A's call is known; B (same debtor, same number) lost its create answer.
+        a, _ = await dial_one(database, settings, admin, "twilio")
+        async with database.write() as session:
+            session.add(CallAttempt(
+                id="att-b-lost", job_id=a.job_id, batch_id=a.batch_id, account_id=a.account_id,
+                number=2, phone=a.phone, provider="twilio", status=AttemptStatus.UNKNOWN,
+                started_at=frozen_clock.now(),
+            ))  # fmt: skip
+        created = frozen_clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000")
+        theirs = {**load("twilio", "get_call_response"), "date_created": created}
+        mine = {**theirs, "sid": "CA9999999999999999999999999999999f"}
+        assert theirs["sid"] == a.provider_call_id
+        VENDOR.records["Calls"] = {"calls": [theirs, mine], "page": 0}  # GET Calls.json
+        router = registry.get_provider("twilio", settings, database)
+        found = await router.find_call("att-b-lost", to_number=a.phone, since=frozen_clock.now())
+        assert found is not None
+        assert (found.provider_call_id, found.attempt_id) == (mine["sid"], "att-b-lost")
 
 
 class TestTwilioAgentReport:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
+from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import (
     CallRequest,
     InvalidNumberError,
     PermanentProviderError,
     Provider,
+    ProviderError,
     RetryableProviderError,
     WebhookVerificationError,
 )
-from dialer.telephony.providers.twilio import TwilioProvider, compute_signature
+from dialer.telephony.providers.twilio import (
+    ATTRIBUTION_DEADLINE,
+    TwilioProvider,
+    compute_signature,
+)
 from tests.telephony.recorded import Recorder, load, no_sleep
 
 SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
@@ -267,3 +273,84 @@ class TestStatusCallbacks:
             provider(Recorder()).parse_webhook(
                 body=form(params), headers=signed(params), url=CALLBACK, now=NOW
             )
+
+
+class TestFindCallAfterAnUnknownCreate:
+    """``find_call`` for an attempt whose create answer never came. Twilio's Call resource
+    keeps no metadata: the candidates are our number's calls to the debtor around the
+    create (list shaped as https://www.twilio.com/docs/voice/api/call-resource#read-
+    multiple-call-resources), told apart by the claimed calls and the Call Events."""
+
+    SENT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # when the lost create was sent
+
+    def _call(self, sid: str, created: str) -> dict[str, object]:
+        return {**load("twilio", "get_call_response"), "sid": sid, "date_created": created,
+                "answered_by": "human"}  # fmt: skip
+
+    def _list(self, *calls: dict[str, object]) -> httpx.Response:
+        return httpx.Response(200, json={"calls": list(calls), "page": 0, "page_size": 50})
+
+    async def _find(self, rec: Recorder, claimed: set[str] | None = None) -> object:
+        async def owned(sids: list[str]) -> set[str]:
+            return {s for s in sids if s in (claimed or set())}
+
+        return await provider(rec).find_call(
+            "att_0002", to_number="+56912345678", since=self.SENT, claimed=owned
+        )
+
+    async def test_an_earlier_attempts_call_to_the_same_number_is_not_a_candidate(self) -> None:
+        rec = Recorder(self._list(
+            self._call("CA1111111111111111111111111111111a", "Mon, 02 Mar 2026 13:58:00 +0000"),
+            self._call("CA2222222222222222222222222222222b", "Mon, 02 Mar 2026 15:00:02 +0000"),
+            self._call("CA3333333333333333333333333333333c", "Mon, 02 Mar 2026 15:40:00 +0000"),
+        ))  # fmt: skip
+        found = await self._find(rec)
+        assert found.provider_call_id == "CA2222222222222222222222222222222b"  # type: ignore[attr-defined]
+        sent = rec.requests[0].url.params
+        assert (sent["To"], sent["From"]) == ("+56912345678", "+56229145000")
+
+    async def test_a_call_another_attempt_owns_is_not_a_candidate(self) -> None:
+        rec = Recorder(self._list(
+            self._call("CA1111111111111111111111111111111a", "Mon, 02 Mar 2026 15:00:01 +0000"),
+            self._call("CA2222222222222222222222222222222b", "Mon, 02 Mar 2026 15:00:02 +0000"),
+        ))  # fmt: skip
+        found = await self._find(rec, claimed={"CA1111111111111111111111111111111a"})
+        assert found.provider_call_id == "CA2222222222222222222222222222222b"  # type: ignore[attr-defined]
+        assert len(rec.requests) == 1  # no need to ask for call events
+
+    async def test_two_unclaimed_calls_are_told_apart_by_their_call_events(self) -> None:
+        a, b = "CA1111111111111111111111111111111a", "CA2222222222222222222222222222222b"
+        other = load("twilio", "call_events")
+        for e in other["events"]:
+            e["request"]["url"] = e["request"]["url"].replace("att_0002", "att_0001")
+        rec = Recorder(
+            self._list(self._call(a, "Mon, 02 Mar 2026 15:00:01 +0000"),
+                       self._call(b, "Mon, 02 Mar 2026 15:00:02 +0000")),
+            httpx.Response(200, json=other),  # a: the other attempt's status callbacks
+            httpx.Response(200, json=load("twilio", "call_events")),  # b: ours
+        )  # fmt: skip
+        found = await self._find(rec)
+        assert found.provider_call_id == b  # type: ignore[attr-defined]
+        assert [r.url.path.rsplit("/", 2)[-2] for r in rec.requests[1:]] == [a, b]
+
+    async def test_undecided_waits_then_is_decided_once_the_deadline_passed(
+        self, frozen_clock: FrozenClock
+    ) -> None:
+        a, b = "CA1111111111111111111111111111111a", "CA2222222222222222222222222222222b"
+        listing = self._list(self._call(b, "Mon, 02 Mar 2026 15:00:02 +0000"),
+                             self._call(a, "Mon, 02 Mar 2026 15:00:01 +0000"))  # fmt: skip
+        not_yet = httpx.Response(404, json={"code": 20404, "message": "not found"})
+        frozen_clock.set(self.SENT + timedelta(minutes=10))
+        with pytest.raises(ProviderError, match="do not yet tell"):
+            await self._find(Recorder(listing, not_yet, not_yet))
+        # An hour after the create the attempt is not left waiting: the earliest
+        # unclaimed call is taken as its own.
+        frozen_clock.set(self.SENT + ATTRIBUTION_DEADLINE)
+        found = await self._find(Recorder(listing, not_yet, not_yet))
+        assert found.provider_call_id == a  # type: ignore[attr-defined]
+
+    async def test_no_call_near_the_create_proves_none_was_made(self) -> None:
+        rec = Recorder(self._list(
+            self._call("CA1111111111111111111111111111111a", "Mon, 02 Mar 2026 13:58:00 +0000"),
+        ))  # fmt: skip
+        assert await self._find(rec) is None

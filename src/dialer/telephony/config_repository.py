@@ -80,6 +80,17 @@ class ProviderConfigRepository:
         stmt = select(CallAttempt.account_id).where(CallAttempt.id == attempt_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def calls_of_other_attempts(
+        self, provider: str, provider_call_ids: list[str], attempt_id: str
+    ) -> set[str]:
+        """Which of ``provider_call_ids`` are the calls of attempts other than ``attempt_id``."""
+        stmt = select(CallAttempt.provider_call_id).where(
+            CallAttempt.provider == provider,
+            CallAttempt.provider_call_id.in_(provider_call_ids),
+            CallAttempt.id != attempt_id,
+        )
+        return {r for r in (await self.session.execute(stmt)).scalars().all() if r}
+
     def add(self, config: ProviderConfig) -> ProviderConfig:
         self.session.add(config)
         return config

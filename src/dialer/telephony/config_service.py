@@ -385,3 +385,14 @@ async def account_of_call(
     return await ProviderConfigRepository.from_session(session).account_of_call(
         provider, provider_call_id
     )
+
+
+async def calls_of_other_attempts(
+    session: AsyncSession, provider: str, provider_call_ids: list[str], attempt_id: str
+) -> set[str]:
+    """Which of the provider's calls are already bound to another attempt of ours."""
+    if not provider_call_ids:
+        return set()
+    return await ProviderConfigRepository.from_session(session).calls_of_other_attempts(
+        provider, provider_call_ids, attempt_id
+    )

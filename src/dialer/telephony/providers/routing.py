@@ -216,6 +216,18 @@ class AccountRoutedProvider:
         async with self._db.read() as session:
             account = await config_service.account_of_attempt(session, attempt_id)
         provider = await self.for_account(account)
+        if isinstance(provider, TwilioProvider):
+            # Twilio's calls carry no metadata: the calls other attempts of ours already
+            # own are not candidates.
+            async def claimed(sids: list[str]) -> set[str]:
+                async with self._db.read() as session:
+                    return await config_service.calls_of_other_attempts(
+                        session, self.name, sids, attempt_id
+                    )
+
+            return await provider.find_call(
+                attempt_id, to_number=to_number, since=since, claimed=claimed
+            )
         return await provider.find_call(attempt_id, to_number=to_number, since=since)
 
     async def react(self, events: list[CallEvent]) -> None:

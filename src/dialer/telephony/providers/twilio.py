@@ -25,7 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 import httpx
 
 from dialer.job.states import Outcome
+from dialer.kit import clock
 from dialer.telephony.base import (
     CallEvent,
     CallRequest,
@@ -89,6 +90,15 @@ RETRY_CODES = frozenset({20429})  # too many requests
 TWIML_LIMIT = 4000  # characters of inline TwiML (error 32018 beyond)
 MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence",
                    "machine_end_other", "fax")  # fmt: skip
+# find_call: a create sent at ``since`` made its call (if any) between ``since`` minus the
+# providers' clock skew and the end of its own request (120 s read timeout) plus slack.
+CLOCK_SKEW = timedelta(seconds=60)
+CREATE_WINDOW = timedelta(seconds=180)
+# Two candidate calls: wait this long after the create for Twilio's call events to tell
+# them apart (they appear after a call ends; calls are capped by TimeLimit), then decide.
+ATTRIBUTION_DEADLINE = timedelta(hours=1)
+# Which of some call SIDs are already other attempts' calls (the router asks our rows).
+Claimed = Callable[[list[str]], Awaitable[set[str]]]
 # SIP responses on a failed call that mean "no such number".
 INVALID_NUMBER_SIP = frozenset({"404", "410", "484", "604"})
 
@@ -468,32 +478,76 @@ class TwilioProvider:
         return _event_from_resource(response.json(), provider_call_id)
 
     async def find_call(
-        self, attempt_id: str, *, to_number: str, since: datetime
+        self,
+        attempt_id: str,
+        *,
+        to_number: str,
+        since: datetime,
+        claimed: Claimed | None = None,
     ) -> CallEvent | None:
-        """Calls from our number to ``to_number`` created since ``since`` (``GET Calls.json``
-        with ``To``/``From``/``StartTime>=``). The Call resource carries no metadata, and the
-        job is not re-dialed while unresolved, so one such call is ours; none proves none
-        was created; two cannot be told apart (ProviderError: ask again later)."""
-        params = {"To": to_number, "StartTime>": since.date().isoformat(), "PageSize": "20"}
+        """The call created for ``attempt_id`` (``since``: when its create was sent).
+
+        The Call resource carries no metadata, so the candidates are the calls from our
+        number to ``to_number`` created within :data:`CREATE_WINDOW` of ``since`` (the
+        create cannot have made a call earlier, nor after its own request timed out),
+        minus those ``claimed`` reports as other attempts' calls. One candidate is ours;
+        none proves no call was created. Two or more (the same debtor dialled by two
+        batches whose creates were both lost) are told apart by the per-attempt
+        ``attempt_id`` of our ``StatusCallback`` URL, which Twilio's Call Events show
+        (``Calls/{Sid}/Events.json``, available once a call has ended). Until
+        :data:`ATTRIBUTION_DEADLINE` after ``since`` an undecided case raises
+        ProviderError (ask again later); after it, the earliest unclaimed candidate is
+        taken as ours, so an attempt never waits for ever."""
+        params = {"To": to_number, "StartTime>": since.date().isoformat(), "PageSize": "50"}
         if self.from_number:
             params["From"] = self.from_number
         response = await self._http.send("GET", ".json", params=params)
-        floor = since.timestamp() - 60  # Twilio's clock may lag ours
-        calls = [
-            c
-            for c in (response.json().get("calls") or [])
-            if (created := _rfc2822(c.get("date_created"))) is not None
-            and created.timestamp() >= floor
-        ]
-        if not calls:
+        low = since.timestamp() - CLOCK_SKEW.total_seconds()  # Twilio's clock may lag ours
+        high = (since + CREATE_WINDOW).timestamp()
+        calls = sorted(
+            (
+                (created.timestamp(), c)
+                for c in (response.json().get("calls") or [])
+                if isinstance(c, dict)
+                and isinstance(c.get("sid"), str)
+                and (created := _rfc2822(c.get("date_created"))) is not None
+                and low <= created.timestamp() <= high
+            ),
+            key=lambda pair: pair[0],
+        )
+        candidates = [c for _, c in calls]
+        if candidates and claimed is not None:
+            taken = await claimed([c["sid"] for c in candidates])
+            candidates = [c for c in candidates if c["sid"] not in taken]
+        if not candidates:
             return None
-        if len(calls) > 1:
-            raise ProviderError(
-                f"twilio: {len(calls)} calls to {to_number} since {since.isoformat()}; "
-                f"cannot tell which one is attempt {attempt_id}"
-            )
-        event = _event_from_resource(calls[0])
+        if len(candidates) > 1:
+            mine = [c for c in candidates if await self._names_attempt(c["sid"], attempt_id)]
+            if len(mine) == 1:
+                candidates = mine
+            elif clock.now() < since + ATTRIBUTION_DEADLINE:
+                raise ProviderError(
+                    f"twilio: {len(candidates)} calls to {to_number} near {since.isoformat()}; "
+                    f"their call events do not yet tell which one is attempt {attempt_id}"
+                )
+        event = _event_from_resource(candidates[0])
         return replace(event, attempt_id=attempt_id)
+
+    async def _names_attempt(self, call_sid: str, attempt_id: str) -> bool:
+        """Whether Twilio's record of the requests it made for the call (Call Events: our
+        status callbacks, whose URL carries the attempt id) names ``attempt_id``."""
+        try:
+            response = await self._http.send("GET", f"/{call_sid}/Events.json")
+        except PermanentProviderError:
+            return False  # not available yet (events appear after the call ended)
+        for item in response.json().get("events") or []:
+            request = item.get("request") if isinstance(item, dict) else None
+            url = request.get("url") if isinstance(request, dict) else None
+            if isinstance(url, str) and parse_qs(urlsplit(url).query).get("attempt_id") == [
+                attempt_id
+            ]:
+                return True
+        return False
 
     def parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
