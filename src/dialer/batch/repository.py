@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.job.states import WAITING
+from dialer.job.states import WAITING, JobStatus
 from dialer.models import Account, Batch, CallAttempt, Job
 
 # The columns the polling view needs: reading only these keeps /status one narrow row.
@@ -169,3 +169,17 @@ class BatchRepository:
         return [
             (str(h), int(n), int(a or 0)) for h, n, a in (await self.session.execute(stmt)).all()
         ]
+
+    async def retry_waits(self, batch_id: str) -> Sequence[tuple[str | None, int, datetime]]:
+        """(last outcome, jobs, earliest next attempt) of the batch's jobs waiting for a
+        retry after an unanswered call (the claim index: batch, status, due time)."""
+        stmt = (
+            select(Job.last_outcome, func.count(), func.min(Job.next_attempt_at))
+            .where(
+                Job.batch_id == batch_id,
+                Job.status == JobStatus.SCHEDULED,
+                Job.wait_reason == "retry",
+            )
+            .group_by(Job.last_outcome)
+        )
+        return [(o, int(n), at) for o, n, at in (await self.session.execute(stmt)).all()]

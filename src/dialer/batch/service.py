@@ -16,6 +16,7 @@ cancelled because completion only applies to active or paused batches.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -566,6 +567,32 @@ async def get_status(session: AsyncSession, principal: Principal, batch_id: str)
     if row is None or not principal.can_see(row.account_id):
         raise _not_found(batch_id)
     return status_of(row)
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """The jobs of a batch waiting for a retry: how many, when the first is due, and
+    how many of them by the outcome of their last call."""
+
+    jobs: int
+    next_at: datetime
+    by_outcome: dict[str, int]
+
+
+async def retry_wait(session: AsyncSession, batch: Batch) -> RetryWait | None:
+    """Why the batch's retry-waiting jobs wait, for a batch the caller may see."""
+    rows = await BatchRepository.from_session(session).retry_waits(batch.id)
+    if not rows:
+        return None
+    by_outcome: dict[str, int] = {}
+    for outcome, n, _at in rows:
+        key = outcome or "unknown"
+        by_outcome[key] = by_outcome.get(key, 0) + n
+    return RetryWait(
+        jobs=sum(n for _o, n, _at in rows),
+        next_at=min(at for _o, _n, at in rows),
+        by_outcome=dict(sorted(by_outcome.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
 
 
 async def get_summary(session: AsyncSession, principal: Principal, batch_id: str) -> BatchSummary:

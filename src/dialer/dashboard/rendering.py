@@ -165,6 +165,37 @@ def _waiting_sentence(ctx: Context, b: Any) -> str:
     return label
 
 
+def retry_sentence(lang: str, tz: str | None, wait: Any, now: datetime) -> str:
+    """``6 contactos esperando reintento, el próximo hoy a las 17:05 (Santiago): 4 no
+    contesta, 2 ocupado.`` from a ``batch.service.RetryWait``; "" without one."""
+    if wait is None or not wait.jobs:
+        return ""
+    t = translator(lang)
+    zone = ZoneInfo(tz or "UTC")
+    at, today = wait.next_at.astimezone(zone), now.astimezone(zone).date()
+    clock_text = f"{at:%H:%M} ({zone_label(tz)})"
+    if wait.next_at <= now:
+        when = t["retry_due_now"]
+    elif at.date() == today:
+        when = t["retry_today"].format(time=clock_text)
+    elif (at.date() - today).days == 1:
+        when = t["retry_tomorrow"].format(time=clock_text)
+    else:
+        day = at.strftime("%d-%m-%Y" if lang == "es" else "%Y-%m-%d")
+        when = t["retry_on"].format(day=day, time=clock_text)
+    why = ", ".join(
+        f"{format_number(n, lang)} {code_label(lang, 'outcome', o) or o}"
+        for o, n in wait.by_outcome.items()
+    )
+    key = "retry_wait_one" if wait.jobs == 1 else "retry_wait"
+    return t[key].format(n=format_number(wait.jobs, lang), when=when, why=why)
+
+
+@pass_context
+def _retry_sentence(ctx: Context, wait: Any) -> str:
+    return retry_sentence(ctx.get("lang", "es"), ctx.get("tz"), wait, clock.now())
+
+
 templates.env.filters["dt"] = _dt
 templates.env.filters["dtz"] = _dtz
 templates.env.filters["num"] = _num
@@ -175,6 +206,7 @@ templates.env.globals["code"] = _code
 templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label
 templates.env.globals["waiting_sentence"] = _waiting_sentence
+templates.env.globals["retry_sentence"] = _retry_sentence
 
 
 def render(

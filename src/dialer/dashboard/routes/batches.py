@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import RedirectResponse, Response
 
@@ -27,6 +28,7 @@ from dialer.events.stream import batch_stream
 from dialer.ingestion import export
 from dialer.ingestion.endpoints import csv_response, xlsx_response
 from dialer.job.states import JobStatus
+from dialer.models import Batch
 
 router = APIRouter()
 
@@ -61,9 +63,11 @@ async def batches_page(
     )
 
 
-def _live_context(batch: BatchRead | dict[str, object]) -> dict[str, object]:
+def _live_context(
+    batch: BatchRead | dict[str, object], retry: batch_service.RetryWait | None
+) -> dict[str, object]:
     data = batch.model_dump() if isinstance(batch, BatchRead) else batch
-    return {"b": data}
+    return {"b": data, "retry": retry}
 
 
 @router.get("/batches/{batch_id}", name="dashboard_batch")
@@ -91,11 +95,12 @@ async def batch_page(
     if batch.status == "draft":
         balance = await account_service.get_balance(session, user, batch.account_id)
         review = _review(batch, report, balance.balance, balance.balance_unit)
+    retry = await batch_service.retry_wait(session, row)
     return render(
         request,
         "batch.html",
         {
-            **_live_context(batch),
+            **_live_context(batch, retry),
             "batch": batch,
             "tz": tz,
             "summary": summary,
@@ -162,8 +167,10 @@ async def batch_live(
     request: Request, batch_id: str, user: DashboardUser, session: ReadSession
 ) -> Response:
     """The progress panel alone (what the stream swaps in; also a no-JS fallback)."""
-    batch = BatchRead.of(await batch_service.get_batch(session, user, batch_id))
-    return render(request, "_live.html", _live_context(batch))
+    row = await batch_service.get_batch(session, user, batch_id)
+    retry = await batch_service.retry_wait(session, row)
+    tz = await batch_service.calling_zone(session, row)
+    return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | {"tz": tz})
 
 
 @router.get("/batches/{batch_id}/outcomes", name="dashboard_batch_outcomes")
@@ -200,17 +207,21 @@ async def batch_stream_html(
             session, await batch_service.get_batch(session, user, batch_id)
         )
 
-    def panel(snapshot: dict[str, object]) -> str:
+    async def panel(snapshot: dict[str, object]) -> str:
+        # The retry waits are read again with each change: a settled call moves them.
+        async with db.read() as session:
+            row = await batch_service.get_batch(session, user, batch_id)
+            retry = await batch_service.retry_wait(session, row)
         template = templates.get_template("_live.html")
-        ctx = _panel_ctx(lang_request, user, snapshot) | {"tz": tz}
+        ctx = _panel_ctx(lang_request, user, snapshot) | {"tz": tz, "retry": retry}
         return template.render(ctx)
 
     async def body() -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(panel(first.data), event="progress")
+        yield ServerSentEvent(await panel(first.data), event="progress")
         async for item in stream:
             if item.kind == "event":
                 continue  # the panel shows counters; job rows are on their own pages
-            yield ServerSentEvent(panel(item.data), event="progress")
+            yield ServerSentEvent(await panel(item.data), event="progress")
             if item.kind == "end":
                 yield ServerSentEvent("", event="end")
 
@@ -222,16 +233,20 @@ def _panel_ctx(request: Request, user: Principal, snapshot: dict[str, object]) -
     return {"b": snapshot, "t": translator(lang), "lang": lang, "user": user, "request": request}
 
 
-async def _after_action(request: Request, batch_id: str, batch: BatchRead) -> Response:
+async def _after_action(
+    request: Request, session: AsyncSession, batch_id: str, row: Batch
+) -> Response:
     if request.headers.get("hx-request") == "true":
-        return render(request, "_live.html", _live_context(batch))
+        retry = await batch_service.retry_wait(session, row)
+        tz = await batch_service.calling_zone(session, row)
+        return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | {"tz": tz})
     return RedirectResponse(f"/dashboard/batches/{batch_id}", status_code=303)
 
 
 @router.post("/batches/{batch_id}/pause", name="dashboard_batch_pause")
 async def pause(request: Request, batch_id: str, user: CsrfUser, session: WriteSession) -> Response:
-    batch = BatchRead.of(await batch_service.pause_batch(session, user, batch_id))
-    return await _after_action(request, batch_id, batch)
+    row = await batch_service.pause_batch(session, user, batch_id)
+    return await _after_action(request, session, batch_id, row)
 
 
 @router.post("/batches/{batch_id}/start", name="dashboard_batch_start")
@@ -263,8 +278,8 @@ async def start(
 async def resume(
     request: Request, batch_id: str, user: CsrfUser, session: WriteSession
 ) -> Response:
-    batch = BatchRead.of(await batch_service.resume_batch(session, user, batch_id))
-    return await _after_action(request, batch_id, batch)
+    row = await batch_service.resume_batch(session, user, batch_id)
+    return await _after_action(request, session, batch_id, row)
 
 
 @router.post("/batches/{batch_id}/cancel", name="dashboard_batch_cancel")
@@ -275,10 +290,8 @@ async def cancel(
     session: WriteSession,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    batch = BatchRead.of(
-        await batch_service.cancel_batch(session, user, batch_id, reason.strip() or None)
-    )
-    return await _after_action(request, batch_id, batch)
+    row = await batch_service.cancel_batch(session, user, batch_id, reason.strip() or None)
+    return await _after_action(request, session, batch_id, row)
 
 
 @router.get("/jobs/{job_id}", name="dashboard_job")

@@ -1,0 +1,112 @@
+"""The batch page says, in one sentence, how many contacts wait for a retry, when the
+next one is called and why (the outcome of their last call), from the jobs the
+dispatcher and the settlement really left scheduled."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from dialer.db.session import Database
+from dialer.job.states import Outcome
+from dialer.kit.clock import FrozenClock
+from dialer.telephony.base import CallEvent
+from dialer.telephony.webhooks import handle_events
+from dialer.worker.claim import claim_due_jobs
+from tests.compliance.factories import make_account, make_batch
+from tests.dashboard.helpers import login
+from tests.events.factories import create_account, create_user
+
+SANTIAGO = ZoneInfo("America/Santiago")
+# Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
+TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=SANTIAGO).astimezone(UTC)
+
+
+@pytest.fixture
+async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with database.write() as s:
+        home, _key = await create_account(s)
+        admin = await create_user(s, home, "admin")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        assert (await login(c, admin.username)).status_code == 303
+        yield c
+
+
+async def _end(db: Database, attempt_id: str, outcome: Outcome, at: datetime) -> None:
+    """The provider's final event of an unanswered call (simulated provider's shape)."""
+    event = CallEvent(
+        provider="simulated", provider_call_id=f"sim-{attempt_id}", event_key=f"t:{attempt_id}",
+        attempt_id=attempt_id, final=True, status="ended", outcome=outcome.value,
+        duration_s=0, started_at=at, answered_at=None, ended_at=at,
+    )  # fmt: skip
+    async with db.write() as s:
+        await handle_events(s, [event], now=at)
+
+
+def _sentence(html: str) -> str:
+    m = re.search(r'id="retry-wait" data-jobs="(\d+)">([^<]+)<', html)
+    assert m, html
+    return m[2].strip()
+
+
+async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
+    database: Database, browser: httpx.AsyncClient, frozen_clock: FrozenClock
+) -> None:
+    now = TUESDAY_10
+    frozen_clock.set(now)
+    acc = await make_account(database)
+    settings = {"retry_settings": {"max_attempts": 3, "retry_delay_hours": 2}}
+    debtors = [
+        ("11111111-1", ["+56911111111"]),
+        ("12345678-5", ["+56922222222"]),
+        ("22222222-2", ["+56933333333"]),
+        ("33333333-3", ["+56944444444"]),
+    ]
+    batch_id = await make_batch(database, acc, debtors, now=now, settings=settings)
+    async with database.write() as s:
+        claimed = await claim_due_jobs(
+            s, worker_id="w-test", now=now, limit=50, lease=timedelta(minutes=5)
+        )
+    assert len(claimed) == 4
+    # Two do not answer (retry in 2 h), one is busy (the busy rule: 30 min); one is
+    # still on the line.
+    outcomes = (Outcome.NO_ANSWER, Outcome.NO_ANSWER, Outcome.BUSY)
+    for c, outcome in zip(claimed[:3], outcomes, strict=True):
+        await _end(database, c.attempt_id, outcome, now)
+
+    page = await browser.get(f"/dashboard/batches/{batch_id}")
+    assert page.status_code == 200
+    assert _sentence(page.text) == (
+        "3 contactos esperando reintento, el próximo hoy a las 10:30 (Santiago): "
+        "2 no contesta, 1 ocupado."
+    )
+    # The live panel (what the event stream swaps in) says the same, in English too.
+    live = await browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
+    assert _sentence(live.text) == (
+        "3 contacts waiting for a retry, the next today at 10:30 (Santiago): 2 no answer, 1 busy."
+    )
+
+    # After the busy contact's retry time the earliest left is the 12:00 pair; the
+    # day is named once the next try is not today.
+    async with database.write() as s:
+        again = await claim_due_jobs(
+            s, worker_id="w-test", now=now + timedelta(minutes=31), limit=50,
+            lease=timedelta(minutes=5),
+        )  # fmt: skip
+    assert len(again) == 1
+    frozen_clock.set(now + timedelta(minutes=31))
+    await _end(database, again[0].attempt_id, Outcome.NO_ANSWER, now + timedelta(minutes=31))
+    page = await browser.get(f"/dashboard/batches/{batch_id}?lang=es")
+    assert _sentence(page.text) == (
+        "3 contactos esperando reintento, el próximo hoy a las 12:00 (Santiago): 3 no contesta."
+    )
+    frozen_clock.set(datetime(2026, 3, 9, 20, 0, tzinfo=SANTIAGO))  # the evening before
+    page = await browser.get(f"/dashboard/batches/{batch_id}")
+    assert "el próximo mañana a las 12:00 (Santiago)" in _sentence(page.text)
