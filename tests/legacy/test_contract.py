@@ -482,7 +482,7 @@ async def test_country_use_cases(world: World) -> None:
     assert body["stats"]["jobs_created"] == 2
     assert body["message"] == "Batch chileno de debt_collection creado exitosamente"
     batch = (await world.client.get(f"{L}/batches/{body['batch_id']}")).json()
-    assert batch["description"] == "Retail Sur: debt_collection"
+    assert batch["description"] == "Batch chileno para debt_collection"
     native = (await world.client.get(f"/api/v1/batches/{body['batch_id']}")).json()
     assert (native["variable_set"], native["processing_type"]) == ("legacy", "basic")
     async with world.database.read() as session:
@@ -490,7 +490,8 @@ async def test_country_use_cases(world: World) -> None:
         assert stored is not None
         assert stored.provider_options == {"agent_id": "agent_cobranza"}
     bad = await _upload(world.client, f"{L}/batches/argentina/lottery",
-                        {"account_id": world.account_id, "company_name": "X"})  # fmt: skip
+                        {"account_id": world.account_id, "company_name": "X",
+                         "retell_agent_id": "agent_cobranza"})  # fmt: skip
     assert bad.status_code == 422
     assert "lottery" in bad.json()["message"]
     cases = (await world.client.get(f"{L}/use-cases")).json()

@@ -23,6 +23,14 @@ DEFAULT_TIMEZONE: dict[str, str] = {
 # One movement at most a million minutes/credits: ledger amounts are 32-bit integers.
 MAX_TOPUP = 1_000_000
 
+# Calls the account may start per day (the replaced system's daily_call_limit).
+MAX_DAILY_CALLS = 10_000_000
+DAILY_LIMIT_DOC = (
+    "Calls the account may start per calendar day in its timezone (every batch together);"
+    " once reached its batches wait until midnight (waiting_reason daily_limit)."
+    " Absent or null: no daily limit."
+)
+
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
 
 
@@ -43,6 +51,9 @@ class AccountSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     pricing: PricingSettings | None = None
+    daily_call_limit: int | None = Field(
+        None, ge=1, le=MAX_DAILY_CALLS, description=DAILY_LIMIT_DOC
+    )
 
 
 class AccountCreate(BaseModel):
@@ -100,6 +111,9 @@ class AccountUpdate(BaseModel):
     timezone: str | None = Field(None, description="IANA name.")
     max_concurrent_calls: int | None = Field(None, ge=1, le=1000)
     features: dict[str, Any] | None = Field(None, description="Replaces the features object.")
+    daily_call_limit: int | None = Field(
+        None, ge=1, le=MAX_DAILY_CALLS, description=DAILY_LIMIT_DOC + " null removes it."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -296,6 +296,15 @@ async def update_account(
         if name in data.model_fields_set and (value is not None or name.startswith("contact_")):
             setattr(account, name, value)
             changed.append(name)
+    if "daily_call_limit" in data.model_fields_set:
+        # Kept in the account's settings (AccountSettings), where the claim reads it.
+        settings = dict(account.settings or {})
+        if data.daily_call_limit is None:
+            settings.pop("daily_call_limit", None)
+        else:
+            settings["daily_call_limit"] = data.daily_call_limit
+        account.settings = settings
+        changed.append("daily_call_limit")
     if changed:
         account.updated_at = clock.now()
         await session.flush()

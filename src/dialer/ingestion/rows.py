@@ -108,6 +108,9 @@ class RowOptions:
     # One job per debtor: rows of the same RUT/DNI are merged by the reader, and every
     # job carries ``cuotas`` and its ``instalments``. Off: one job per row, as filed.
     consolidate: bool = False
+    # Values every job's payload carries, over the file's own (an operator's constants:
+    # the company a campaign is for, an offer), as (key, value) pairs.
+    constants: tuple[tuple[str, str | int | float], ...] = ()
 
 
 def _empty(value: object) -> bool:
@@ -169,6 +172,7 @@ class RowValidator:
             self._fixed["fecha_limite"] = options.fecha_limite.isoformat()
         if options.fecha_maxima:
             self._fixed["fecha_maxima"] = options.fecha_maxima.isoformat()
+        self._fixed.update(options.constants)
         self._id_label = "RUT" if options.country == "CL" else "DNI/CUIT"
         # The country's normaliser itself (normalize_id only dispatches on the country).
         self._normalize_id: Callable[[object], str] = (

@@ -32,6 +32,9 @@ class ImportOptions(BaseModel):
     # One job per debtor (rows of the same RUT/DNI merged, with their instalments).
     # None: on for processing_type basic (collection), off for acquisition.
     consolidate: bool | None = None
+    # Written into every job's payload, over the file's own values (the legacy use-case
+    # routes: the campaign's company and offer).
+    payload_constants: dict[str, str | int | float] = Field(default_factory=dict)
 
     @property
     def consolidating(self) -> bool:

@@ -411,6 +411,7 @@ async def _plan(
         fecha_limite=shifted(options.dias_fecha_limite),
         fecha_maxima=shifted(options.dias_fecha_maxima),
         consolidate=options.consolidating,
+        constants=tuple(options.payload_constants.items()),
     )
     return _Plan(
         account=account,

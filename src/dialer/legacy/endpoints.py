@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
@@ -56,6 +56,9 @@ class CreateAccountRequest(BaseModel):
     features: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     account_id: str | None = None  # dialer: an optional slug
+    # Its AccountModel's limit (the original could not set it through the API); here
+    # enforced: calls started per day on the account's clock. None: no limit.
+    daily_call_limit: int | None = None
 
 
 class TopupRequest(BaseModel):
@@ -76,6 +79,7 @@ class UpdateAccountRequest(BaseModel):
     max_concurrent_calls: int | None = None
     features: dict[str, Any] | None = None
     status: str | None = None
+    daily_call_limit: int | None = None  # null removes the limit
 
 
 class CreateBatchRequest(BaseModel):
@@ -316,6 +320,41 @@ async def create_excel(
         )
 
 
+class UseCaseForm:
+    """The form of the original's ``/batches/chile/{use_case}`` and
+    ``/batches/argentina/{use_case}`` (one declaration for both routes)."""
+
+    def __init__(
+        self,
+        file: Annotated[UploadFile, File()],
+        account_id: Annotated[str, Form()],
+        company_name: Annotated[str, Form(description="la empresa: `empresa` del agente")],
+        batch_name: Annotated[str | None, Form()] = None,
+        batch_description: Annotated[str | None, Form()] = None,
+        allow_duplicates: Annotated[bool, Form()] = False,
+        discount_percentage: Annotated[
+            float | None, Form(description="marketing: `descuento_porcentaje` (0-100)")
+        ] = 0.0,
+        offer_description: Annotated[
+            str | None, Form(description="marketing (requerido): `descripcion_oferta`")
+        ] = "",
+        product_category: Annotated[
+            str | None, Form(description="marketing: `categoria_producto`")
+        ] = "general",
+        retell_agent_id: Annotated[str | None, Form(description="requerido")] = None,
+    ) -> None:
+        self.file = file
+        self.account_id = account_id
+        self.company_name = company_name
+        self.batch_name = batch_name
+        self.batch_description = batch_description
+        self.allow_duplicates = allow_duplicates
+        self.discount_percentage = discount_percentage
+        self.offer_description = offer_description
+        self.product_category = product_category
+        self.retell_agent_id = retell_agent_id
+
+
 async def _use_case(
     request: Request,
     session: Any,
@@ -323,33 +362,28 @@ async def _use_case(
     *,
     country: str,
     use_case: str,
-    file: UploadFile,
-    account_id: str,
-    company_name: str,
-    batch_name: str | None,
-    batch_description: str | None,
-    allow_duplicates: bool,
-    retell_agent_id: str | None,
+    form: UseCaseForm,
 ) -> LegacyDict:
-    if use_case not in ("debt_collection", "marketing"):
-        raise InvalidInput(
-            f"Caso de uso '{use_case}' no válido. Disponibles: ['debt_collection', 'marketing']",
-            field="use_case",
-        )
-    name = "Chile" if country == "CL" else "Argentina"
+    plan = service.use_case_plan(
+        country=country, use_case=use_case, company_name=form.company_name,
+        retell_agent_id=form.retell_agent_id, offer_description=form.offer_description,
+        discount_percentage=form.discount_percentage, product_category=form.product_category,
+    )  # fmt: skip
     options = service.validated(ImportOptions, {
-        "account_id": account_id,
-        "batch_name": batch_name or f"{name} {use_case.replace('_', ' ').title()} Batch",
-        "batch_description": batch_description or f"{company_name}: {use_case}",
-        "processing_type": "basic" if use_case == "debt_collection" else "acquisition",
+        "account_id": form.account_id,
+        "batch_name": form.batch_name or plan.batch_name,
+        "batch_description": form.batch_description or plan.batch_description,
+        "processing_type": plan.processing_type,
         "country": country,
-        "allow_duplicates": allow_duplicates,
+        "allow_duplicates": form.allow_duplicates,
+        "call_settings": plan.call_settings,
         "variable_set": "legacy",
-        "provider_options": {"agent_id": retell_agent_id} if retell_agent_id else {},
+        "provider_options": {"agent_id": plan.agent_id},
+        "payload_constants": plan.payload,
     })  # fmt: skip
-    async with _saved_upload(file, request.app.state.settings) as path:
+    async with _saved_upload(form.file, request.app.state.settings) as path:
         created = await service.create_from_file(
-            session, principal, options, path, file.filename or "",
+            session, principal, options, path, form.file.filename or "",
             stats_extra={"processing_type": use_case},
         )  # fmt: skip
     country_word = "chileno" if country == "CL" else "argentino"
@@ -360,7 +394,7 @@ async def _use_case(
     }
 
 
-UseCaseForm = Annotated[str | None, Form()]
+UseCaseFields = Annotated[UseCaseForm, Depends()]
 
 
 @router.post("/api/v1/batches/chile/{use_case}", response_model=LegacyDict)
@@ -369,24 +403,10 @@ async def create_chile_batch(
     request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
-    file: Annotated[UploadFile, File()],
-    account_id: Annotated[str, Form()],
-    company_name: Annotated[str, Form()],
-    batch_name: UseCaseForm = None,
-    batch_description: UseCaseForm = None,
-    allow_duplicates: Annotated[bool, Form()] = False,
-    discount_percentage: Annotated[float | None, Form()] = 0.0,
-    offer_description: UseCaseForm = "",
-    product_category: UseCaseForm = "general",
-    retell_agent_id: UseCaseForm = None,
+    form: UseCaseFields,
 ) -> LegacyDict:
     """Chilean normalisation (RUT, +56 phones, dd/mm/yyyy dates) is dialer's own."""
-    return await _use_case(
-        request, session, principal, country="CL", use_case=use_case, file=file,
-        account_id=account_id, company_name=company_name, batch_name=batch_name,
-        batch_description=batch_description, allow_duplicates=allow_duplicates,
-        retell_agent_id=retell_agent_id,
-    )  # fmt: skip
+    return await _use_case(request, session, principal, country="CL", use_case=use_case, form=form)
 
 
 @router.post("/api/v1/batches/argentina/{use_case}", response_model=LegacyDict)
@@ -395,24 +415,10 @@ async def create_argentina_batch(
     request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
-    file: Annotated[UploadFile, File()],
-    account_id: Annotated[str, Form()],
-    company_name: Annotated[str, Form()],
-    batch_name: UseCaseForm = None,
-    batch_description: UseCaseForm = None,
-    allow_duplicates: Annotated[bool, Form()] = False,
-    discount_percentage: Annotated[float | None, Form()] = 0.0,
-    offer_description: UseCaseForm = "",
-    product_category: UseCaseForm = "general",
-    retell_agent_id: UseCaseForm = None,
+    form: UseCaseFields,
 ) -> LegacyDict:
     """Argentine normalisation (DNI/CUIT, +54 9 mobiles) is dialer's own."""
-    return await _use_case(
-        request, session, principal, country="AR", use_case=use_case, file=file,
-        account_id=account_id, company_name=company_name, batch_name=batch_name,
-        batch_description=batch_description, allow_duplicates=allow_duplicates,
-        retell_agent_id=retell_agent_id,
-    )  # fmt: skip
+    return await _use_case(request, session, principal, country="AR", use_case=use_case, form=form)
 
 
 @router.get("/api/v1/use-cases", response_model=LegacyDict)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,7 +95,8 @@ class _Prices:
 
 async def account(session: AsyncSession, principal: Principal, account_id: str) -> dict[str, Any]:
     s = await account_service.get_summary(session, principal, account_id)
-    return shapes.account(s.account, s.balance, s.ledger)
+    today = await reporting_service.overview(session, principal, account_id)
+    return shapes.account(s.account, s.balance, s.ledger, today.calls_today)
 
 
 async def create_account(
@@ -117,6 +119,9 @@ async def create_account(
     for key in ("features", "settings"):
         if data.get(key) is None:
             data.pop(key, None)
+    limit = data.pop("daily_call_limit", None)
+    if limit is not None:  # dialer keeps it in the account's settings
+        data["settings"] = {**(data.get("settings") or {}), "daily_call_limit": limit}
     created, api_key = await account_service.create_account(session, validated(AccountCreate, data))
     return {
         "success": True,
@@ -464,6 +469,95 @@ async def delete_batch(
     history (409: cancel it instead)."""
     await batch_service.delete_batch(session, principal, batch_id)
     return {"success": True, "message": "Batch deleted"}
+
+
+USE_CASES = ("debt_collection", "marketing")
+
+
+@dataclass(frozen=True)
+class UseCasePlan:
+    """What the original's country use-case routes made of their form."""
+
+    processing_type: str
+    batch_name: str
+    batch_description: str
+    call_settings: CallSettings
+    agent_id: str
+    # Into every job's payload, so the agent gets them (and the job documents show them).
+    payload: dict[str, str | int | float]
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def use_case_plan(
+    *,
+    country: str,
+    use_case: str,
+    company_name: str,
+    retell_agent_id: str | None,
+    offer_description: str | None,
+    discount_percentage: float | None,
+    product_category: str | None,
+) -> UseCasePlan:
+    """The original's use-case configuration (``api.py`` and ``domain/use_cases``):
+    ``company_name`` is every job's ``empresa`` (over the file's company column),
+    collections get 3 attempts and the ``tipo_deuda`` its worker sent, marketing 2
+    attempts and the offer variables its worker sent (``descripcion_oferta``,
+    ``descuento_porcentaje``, ``categoria_producto``, ``segmento_cliente``,
+    ``tipo_campana``, ``llamada_accion``, ``valor_oferta``). Its validation stands:
+    ``company_name`` and ``retell_agent_id`` are required, and for marketing an
+    ``offer_description`` and a discount between 0 and 100."""
+    if use_case not in USE_CASES:
+        raise InvalidInput(
+            f"Caso de uso '{use_case}' no válido. Disponibles: {list(USE_CASES)}",
+            field="use_case",
+        )
+    marketing = use_case == "marketing"
+    if not company_name.strip():
+        raise InvalidInput(
+            f"company_name es requerido para {'marketing' if marketing else 'cobranza'}",
+            field="company_name",
+        )
+    if not (retell_agent_id or "").strip():
+        raise InvalidInput("retell_agent_id es requerido", field="retell_agent_id")
+    payload: dict[str, str | int | float] = {"empresa": company_name.strip()}
+    if marketing:
+        if not (offer_description or "").strip():
+            raise InvalidInput(
+                "offer_description es requerido para marketing", field="offer_description"
+            )
+        discount = 0.0 if discount_percentage is None else discount_percentage
+        if not 0 <= discount <= 100:
+            raise InvalidInput(
+                "discount_percentage debe ser un número entre 0 y 100",
+                field="discount_percentage",
+            )
+        payload |= {
+            "descripcion_oferta": (offer_description or "").strip(),
+            "descuento_porcentaje": _number(discount),
+            "categoria_producto": (product_category or "").strip() or "general",
+            # Constants of its MarketingProcessor: the segment was always the default
+            # (its simple reader kept no amount), the campaign promotional.
+            "segmento_cliente": "general",
+            "tipo_campana": "promotional",
+            "llamada_accion": "learn_more",
+            "valor_oferta": 0,
+        }
+    else:
+        payload["tipo_deuda"] = "consolidated"  # its rows were always grouped by RUT
+    place, word = ("Chile", "chileno") if country == "CL" else ("Argentina", "argentino")
+    return UseCasePlan(
+        processing_type="acquisition" if marketing else "basic",
+        batch_name=f"{place} {use_case.title()} Batch",
+        batch_description=f"Batch {word} para {use_case}",
+        call_settings=CallSettings.model_validate(
+            {"retry_settings": {"max_attempts": 2 if marketing else 3}}
+        ),
+        agent_id=(retell_agent_id or "").strip(),
+        payload=payload,
+    )
 
 
 def call_settings_json(raw: str | None) -> CallSettings | None:

@@ -67,8 +67,17 @@ def pricing_figures(settings: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def account(a: AccountRead, balance: BalanceRead, ledger: LedgerTotals) -> dict[str, Any]:
-    """The original AccountModel.to_dict() keys, from the account, its balance and ledger."""
+def daily_call_limit(a: AccountRead) -> int | None:
+    """The account's ``daily_call_limit`` (its settings; enforced by the claim)."""
+    value = (a.settings or {}).get("daily_call_limit")
+    return value if isinstance(value, int) else None
+
+
+def account(
+    a: AccountRead, balance: BalanceRead, ledger: LedgerTotals, calls_today: int | None = None
+) -> dict[str, Any]:
+    """The original AccountModel.to_dict() keys, from the account, its balance and ledger
+    (``calls_today``: the calls that ended today on the account's clock)."""
     minutes = a.plan_type != "credit_based"
     return {
         "_id": a.account_id,
@@ -84,8 +93,8 @@ def account(a: AccountRead, balance: BalanceRead, ledger: LedgerTotals) -> dict[
         "credit_reserved": 0.0 if minutes else balance.reserved_in_flight,
         **pricing_figures(a.settings),
         "max_concurrent_calls": a.max_concurrent_calls,
-        "daily_call_limit": None,
-        "calls_today": None,
+        "daily_call_limit": daily_call_limit(a),
+        "calls_today": calls_today,
         "country": a.country,
         "timezone": a.timezone,
         "contact_name": a.contact_name,
@@ -127,7 +136,7 @@ def account_stats(
         "plan_type": a.plan_type,
         "created_at": iso(a.created_at),
         "calls_today": calls_today,
-        "daily_limit": None,
+        "daily_limit": daily_call_limit(a),
         "max_concurrent": a.max_concurrent_calls,
     }
     if a.plan_type == "minutes_based":

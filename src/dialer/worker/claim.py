@@ -12,6 +12,8 @@ One transaction (the caller's ``db.write()``)::
     BEGIN IMMEDIATE already serialises writers), re-read the account and batch status,
     read the in-flight counters of the account's batches (kept transactionally),
     room = min(account cap - in flight, batch cap - in flight)
+    daily_call_limit (account settings): calls ended today (hourly roll-up) + in flight;
+    reached -> waiting_reason = daily_limit, waiting_until = the account's midnight
         ▼
     balance: affordable = balance // reservation; short -> waiting_reason = insufficient_balance
         ▼
@@ -41,7 +43,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,13 +65,23 @@ from dialer.db.session import dialect_of
 from dialer.job.service import bump_batch, set_status
 from dialer.job.states import WAITING, AttemptStatus, JobStatus
 from dialer.kit.ids import new_id
-from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, Job
+from dialer.models import (
+    Account,
+    AccountStatus,
+    Batch,
+    BatchStatus,
+    CallAttempt,
+    CallStat,
+    Job,
+)
 from dialer.script.pinned import script_for_batch
 from dialer.script.render import job_variables
 
 OUTSIDE_WINDOW = "outside_window"
 INSUFFICIENT_BALANCE = "insufficient_balance"
 ACCOUNT_SUSPENDED = "account_suspended"
+# The account's daily_call_limit (settings) is reached: its batches wait for midnight.
+DAILY_LIMIT = "daily_limit"
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,12 @@ async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
     for c in candidates:
         if c.account_status != AccountStatus.ACTIVE:
             continue
+        if (
+            c.waiting_reason == DAILY_LIMIT
+            and c.waiting_until is not None
+            and c.waiting_until > now
+        ):
+            continue  # nothing until the account's next day
         settings, schedule = batch_rules(
             c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
         )
@@ -337,6 +355,27 @@ async def _account_in_flight(session: AsyncSession, account_id: str) -> int:
     return int(total)
 
 
+def _local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The start of ``now``'s day and the next midnight on the account's clock."""
+    tz = ZoneInfo(timezone)
+    day = now.astimezone(tz).date()
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+
+
+async def _calls_ended_since(session: AsyncSession, account_id: str, start: datetime) -> int:
+    """Attempts of the account that ended since ``start``, from the hourly roll-up (a
+    day's rows, never the attempts); with the ones in flight, its calls of the day."""
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(CallStat.calls), 0)).where(
+                CallStat.account_id == account_id, CallStat.hour >= start
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
 async def _due_job_ids(session: AsyncSession, batch_id: str, now: datetime, n: int) -> list[str]:
     # One index range per waiting status, merged: ORDER BY over "status IN (...)" would
     # sort every due row of a large batch on each claim.
@@ -406,7 +445,17 @@ async def _claim_for_account(
     account = await read_account(session, account_id)
     if account is None or account.status != AccountStatus.ACTIVE:  # suspended meanwhile
         return []
-    room_account = account.max_concurrent_calls - await _account_in_flight(session, account_id)
+    in_flight_account = await _account_in_flight(session, account_id)
+    room_account = account.max_concurrent_calls - in_flight_account
+    daily = (account.settings or {}).get("daily_call_limit")
+    if isinstance(daily, int) and not isinstance(daily, bool):
+        start, midnight = _local_day(now, account.timezone)
+        left = daily - in_flight_account - await _calls_ended_since(session, account_id, start)
+        if left <= 0:
+            for c in batches:
+                _set_waiting(writes, c, DAILY_LIMIT, midnight)
+            return []
+        room_account = min(room_account, left)
     pricing = pricing_of(account)
     available = account.balance  # what this claim has not reserved yet
     claimed: list[ClaimedJob] = []
