@@ -72,3 +72,18 @@ def test_any_allowed_life_keeps_the_counters_consistent(path: list[JobStatus], n
     assert total["in_progress_jobs"] == (
         n if last in {JobStatus.DIALING, JobStatus.IN_PROGRESS} else 0
     )
+
+
+def test_a_providers_correction_reopens_a_completed_job_and_nothing_else_does() -> None:
+    # A call settled as answered that the provider then reports as a voicemail.
+    assert plan_transition(JobStatus.COMPLETED, JobStatus.SCHEDULED, correction=True) == Counter(
+        completed_jobs=-1, pending_jobs=1
+    )
+    assert plan_transition(JobStatus.COMPLETED, JobStatus.FAILED, correction=True) == Counter(
+        completed_jobs=-1, failed_jobs=1
+    )
+    for dst in (JobStatus.DIALING, JobStatus.CANCELLED, JobStatus.PENDING):
+        with pytest.raises(InvalidTransition):
+            plan_transition(JobStatus.COMPLETED, dst, correction=True)
+    with pytest.raises(InvalidTransition):
+        plan_transition(JobStatus.CANCELLED, JobStatus.SCHEDULED, correction=True)

@@ -9,14 +9,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
-from dialer.models import Account, CallAttempt, Job, LedgerEntry
+from dialer.models import Account, Batch, CallAttempt, CallStat, Job, LedgerEntry
+from dialer.telephony.providers.twilio import compute_signature
 from tests.telephony import test_provider_webhooks as pw
 from tests.telephony.recorded import load
 
@@ -84,6 +88,116 @@ async def test_provider_report_is_kept_and_a_late_voicemail_resettles_once(
         ("adjustment", charged, f"voicemail:{attempt.id}")
     ]
     assert await balance(database) == settled + charged  # the charge came back
+    # The one-job campaign had finished with that call: nobody was reached, so the job
+    # is failed now (not completed), and the hourly figures count a voicemail.
+    assert state["job"][0] == "failed"
+    async with database.read() as s:
+        b = await s.get(Batch, attempt.batch_id)
+        assert b is not None
+        assert (b.status, b.completed_jobs, b.failed_jobs, b.pending_jobs) == (
+            "completed", 0, 1, 0)  # fmt: skip
+    assert await hourly(database) == {"voicemail": (1, 0)}
+
+
+async def hourly(database: Database) -> dict[str, tuple[int, int]]:
+    """The account's hourly roll-up by outcome: (calls, cost), buckets with calls only."""
+    async with database.read() as s:
+        rows = await s.execute(
+            select(CallStat.outcome, func.sum(CallStat.calls), func.sum(CallStat.cost_units))
+            .where(CallStat.account_id == "acc-acme")
+            .group_by(CallStat.outcome)
+        )
+        return {str(o): (int(c), int(u)) for o, c, u in rows if c}
+
+
+async def second_waiting_job(database: Database, attempt: CallAttempt) -> None:
+    """Another contact still waiting in the campaign: it stays open after the first call."""
+    async with database.write() as s:
+        s.add(
+            Job(
+                id="job-second",
+                batch_id=attempt.batch_id,
+                account_id=attempt.account_id,
+                phones=["+56987654321"],
+                next_attempt_at=datetime(2030, 1, 1, tzinfo=UTC),
+            )
+        )
+        await s.execute(
+            update(Batch).where(Batch.id == attempt.batch_id)
+            .values(total_jobs=Batch.total_jobs + 1, pending_jobs=Batch.pending_jobs + 1)
+        )  # fmt: skip
+
+
+async def job_and_batch(database: Database, attempt: CallAttempt) -> tuple[Any, ...]:
+    async with database.read() as s:
+        job = await s.get(Job, attempt.job_id)
+        b = await s.get(Batch, attempt.batch_id)
+        assert job is not None
+        assert b is not None
+        return (job.status, job.wait_reason, job.completed_at, job.next_attempt_at,
+                b.status, b.completed_jobs, b.pending_jobs, b.answered_calls)  # fmt: skip
+
+
+async def test_a_late_voicemail_in_a_running_campaign_schedules_the_voicemail_retry(
+    database: Database, settings: Settings, admin: httpx.AsyncClient,
+    client: httpx.AsyncClient, frozen_clock: FrozenClock,
+) -> None:  # fmt: skip
+    attempt, _ = await pw.dial_one(database, settings, admin, "retell")
+    await second_waiting_job(database, attempt)
+    ended = {**load("retell", "webhook_call_ended")["call"], "metadata": {"attempt_id": attempt.id}}
+    r = await pw.post_retell(client, body(ended, "call_ended"), frozen_clock)
+    assert r.status_code == 200, r.text
+    assert (await job_and_batch(database, attempt))[:2] == ("completed", None)
+    analysis = load("retell", "webhook_call_analyzed_voicemail")["call"]["call_analysis"]
+    frozen_clock.advance(timedelta(seconds=20))
+    r = await pw.post_retell(client, body({**ended, "call_analysis": analysis}, "call_analyzed"),
+                             frozen_clock)  # fmt: skip
+    assert r.status_code == 200, r.text
+    status, reason, completed_at, due, b_status, done, pending, answered = await job_and_batch(
+        database, attempt
+    )
+    # Re-decided as the voicemail it was: the batch's voicemail retry (first of 3 attempts).
+    assert (status, reason, completed_at) == ("scheduled", "retry", None)
+    assert due > frozen_clock.now()
+    assert (b_status, done, pending, answered) == ("active", 0, 2, 0)
+
+
+async def test_a_twilio_amd_verdict_after_the_final_status_re_decides_the_job(
+    database: Database, settings: Settings, admin: httpx.AsyncClient,
+    client: httpx.AsyncClient, frozen_clock: FrozenClock,
+) -> None:  # fmt: skip
+    attempt, sent = await pw.dial_one(database, settings, admin, "twilio")
+    await second_waiting_job(database, attempt)
+    fields = dict(httpx.QueryParams(sent.content.decode()).multi_items())
+    sid = "CA5d0d0d8047bf685c3f0ff980fe62c123"
+
+    async def post(url: str, params: dict[str, str]) -> httpx.Response:
+        return await client.post(
+            url[len(settings.PUBLIC_BASE_URL):], content=urlencode(params),
+            headers={"content-type": "application/x-www-form-urlencoded",
+                     "x-twilio-signature": compute_signature(url, params, pw.TWILIO_TOKEN)},
+        )  # fmt: skip
+
+    # Twilio's record (asked to confirm each final report) first says a person answered.
+    record = {"sid": sid, "status": "completed", "answered_by": "human", "duration": "87"}
+    pw.VENDOR.records[sid] = record
+    human = {**load("twilio", "status_callback_completed_human"), "CallSid": sid}
+    assert (await post(fields["StatusCallback"], human)).status_code == 200
+    assert (await job_and_batch(database, attempt))[0] == "completed"
+    # The asynchronous AMD verdict comes after the final status: a machine.
+    record["answered_by"] = "machine_end_beep"
+    machine = {**load("twilio", "amd_callback_machine"), "CallSid": sid}
+    r = await post(fields["AsyncAmdStatusCallback"], machine)
+    assert r.status_code == 200, r.text
+    state = await pw.snapshot(database, attempt.id)
+    assert state["attempt"][:2] == ("ended", "voicemail")
+    status, reason, completed_at, _, b_status, done, pending, answered = await job_and_batch(
+        database, attempt
+    )
+    assert (status, reason, completed_at) == ("scheduled", "retry", None)
+    assert (b_status, done, pending, answered) == ("active", 0, 2, 0)
+    assert (await hourly(database))["voicemail"][0] == 1
+    assert "completed" not in await hourly(database)
 
 
 async def test_concurrency_limit_spends_no_attempt_and_backs_off(

@@ -76,7 +76,15 @@ from dialer.job.outcomes import Outcome as BusinessOutcome
 from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.job.repository import JobRepository
 from dialer.job.service import bump_batch, set_status
-from dialer.job.states import ATTEMPT_FINAL, FINAL, IN_FLIGHT, AttemptStatus, JobStatus, Outcome
+from dialer.job.states import (
+    ATTEMPT_FINAL,
+    CORRECTIONS,
+    FINAL,
+    IN_FLIGHT,
+    AttemptStatus,
+    JobStatus,
+    Outcome,
+)
 from dialer.kit import clock
 from dialer.logging import get_logger
 from dialer.metrics import CALL_OUTCOMES
@@ -230,23 +238,35 @@ def _late_voicemail(a: CallAttempt, e: CallEvent) -> bool:
 async def resettle_as_voicemail(
     session: AsyncSession, a: CallAttempt, job: Job, e: CallEvent, now: datetime
 ) -> int:
-    """A completed attempt the provider's later analysis says reached a voicemail (Retell
-    ``call_analysis.in_voicemail``): its outcome, billed time and charge become a
-    voicemail's, the difference goes to the ledger once (key ``voicemail:<attempt>``),
-    the answered-call counter and the job's result follow. The job's status stays what
-    the first report made it. Returns 1 when applied."""
+    """A completed attempt the provider's later report says reached a voicemail (Retell
+    ``call_analysis.in_voicemail``, a Twilio async AMD verdict after the final status) is
+    settled again as one, once:
+
+    * billing: its billed time and charge become a voicemail's (the unanswered price
+      class); the difference is one ledger ``adjustment`` (key ``voicemail:<attempt>``);
+      the hourly roll-up moves the call from the ``completed`` to the ``voicemail``
+      bucket; the answered-call counter and the recovery figures lose it;
+    * the job, when this attempt is what decided its state (completed, or scheduled for
+      the call's callback / promise follow-up): re-decided by the retry policy as for a
+      voicemail (``next_step``) - a retry in another band, or failed when no attempt is
+      left or the campaign is over - through the checked ``CORRECTIONS`` moves.
+
+    Returns 1 when applied."""
     account = await read_account(session, a.account_id)
     if account is None:
         return 0
+    # The line time: what the provider measured for the call, whichever report says more.
+    duration = max(e.duration_s, a.duration_s or 0, 0)
     secs, cost = call_cost(
-        account.plan_type, pricing_of(account), duration_s=max(e.duration_s, 0), answered=False
+        account.plan_type, pricing_of(account), duration_s=duration, answered=False
     )
-    d_secs, d_cost = secs - a.billed_seconds, cost - a.cost_units
+    old_secs, old_cost = a.billed_seconds, a.cost_units
+    d_secs, d_cost = secs - old_secs, cost - old_cost
     a.outcome = str(Outcome.VOICEMAIL)
     a.business_result = None
     a.answered_at = None
     a.billed_seconds, a.cost_units = secs, cost
-    a.duration_s = max(e.duration_s, 0)
+    a.duration_s = duration
     a.summary = e.summary or a.summary
     record_provider_report(a, e)
     job.billed_seconds += d_secs
@@ -256,13 +276,24 @@ async def resettle_as_voicemail(
     if (job.result or {}).get("attempt_id") == a.id:
         job.business_result = None
         job.result = {}
+    batches = await _batch_rules(session, {job.batch_id})
+    step = _redecided(job, a, batches.get(job.batch_id), account, now)
+    moved = _correct_job(job, step, now) if step is not None else Counter()
     await session.flush()
     # Lock order: jobs (held) -> hourly stats -> batch -> account.
+    hour = hour_bucket(a.ended_at or now)
     await record_attempt(
-        session, account_id=a.account_id, at=hour_bucket(a.ended_at or now),
-        outcome=str(Outcome.VOICEMAIL), billed_seconds=d_secs, cost_units=d_cost, calls=0,
+        session, account_id=a.account_id, at=hour, outcome=str(Outcome.COMPLETED),
+        billed_seconds=-old_secs, cost_units=-old_cost, calls=-1,
     )  # fmt: skip
-    deltas = {"answered_calls": -1, "billed_seconds": d_secs, "cost_units": d_cost}
+    await record_attempt(
+        session, account_id=a.account_id, at=hour, outcome=str(Outcome.VOICEMAIL),
+        billed_seconds=secs, cost_units=cost, calls=1,
+    )  # fmt: skip
+    deltas: Counter[str] = Counter(
+        {"answered_calls": -1, "billed_seconds": d_secs, "cost_units": d_cost}
+    )
+    deltas.update(moved)
     kind = (a.result or {}).get("kind")
     await add_recovery(
         session,
@@ -271,6 +302,8 @@ async def resettle_as_voicemail(
                        cost_units=d_cost)],
     )  # fmt: skip
     a.result = None
+    if step is not None:
+        await insert_rows(session, Event, [_job_event(job, now)])
     await bump_batch(session, a.batch_id, a.account_id, {k: v for k, v in deltas.items() if v})
     if d_cost and f"voicemail:{a.id}" not in await used_keys(session, {a.id}):
         locked = await lock_account(session, a.account_id)
@@ -282,8 +315,47 @@ async def resettle_as_voicemail(
             now=now,
         )  # fmt: skip
     log.info("settlement.resettled_voicemail", attempt_id=a.id, job_id=a.job_id,
-             account_id=a.account_id, refund=-d_cost)  # fmt: skip
+             account_id=a.account_id, refund=-d_cost,
+             job_status=str(job.status))  # fmt: skip
     return 1
+
+
+# Job states an attempt's own settlement leads to, which a correction of it re-decides.
+_DECIDED_BY_CALL = frozenset({"callback", "promise"})
+
+
+def _redecided(
+    job: Job, a: CallAttempt, batch: BatchRules | None, account: Account, now: datetime
+) -> NextStep | None:
+    """Where the job goes now that ``a`` is a voicemail; None when ``a`` is not what
+    decided the job's state (a later attempt did, it is in flight again, an operator or a
+    payment moved it) - then the job is left as it is. Pure."""
+    if job.current_attempt_id is not None or job.attempts != a.number:
+        return None
+    decided = job.status == JobStatus.COMPLETED or (
+        job.status == JobStatus.SCHEDULED and job.wait_reason in _DECIDED_BY_CALL
+    )
+    if not decided:
+        return None
+    if batch is None or batch.status not in (BatchStatus.ACTIVE, BatchStatus.PAUSED):
+        # The campaign is over (completed or cancelled): no retry; nobody was reached.
+        return NextStep(JobStatus.FAILED, None)
+    step = next_step(job, a, str(Outcome.VOICEMAIL), batch, account, now)
+    return step if step.status in CORRECTIONS[job.status] else None
+
+
+def _correct_job(job: Job, step: NextStep, now: datetime) -> Counter[str]:
+    """Apply a re-decided step to a settled job (``CORRECTIONS`` moves); its counter deltas."""
+    deltas = set_status(job, step.status, correction=True)
+    job.wait_reason = step.wait_reason
+    if step.next_attempt_at is not None:
+        job.next_attempt_at = step.next_attempt_at
+    if step.phone_index is not None:
+        job.phone_index = step.phone_index
+    if step.record is not None:
+        job.result = {**(job.result or {}), "follow_up": step.record}
+    job.completed_at = (job.completed_at or now) if step.status in FINAL else None
+    return deltas
 
 
 async def late_business(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dialer.errors import Conflict
-from dialer.models.states import IN_FLIGHT, JobStatus, can_transition
+from dialer.models.states import CORRECTIONS, IN_FLIGHT, JobStatus, can_transition
 
 _FINAL_COUNTER = {
     JobStatus.COMPLETED: "completed_jobs",
@@ -25,8 +25,13 @@ def _bucket(status: JobStatus) -> str:
     return _FINAL_COUNTER.get(status, "pending_jobs")
 
 
-def plan_transition(src: JobStatus | None, dst: JobStatus, n: int = 1) -> Counter[str]:
+def plan_transition(
+    src: JobStatus | None, dst: JobStatus, n: int = 1, *, correction: bool = False
+) -> Counter[str]:
     """Batch counter deltas for ``n`` jobs moving from ``src`` (None: new jobs) to ``dst``.
+
+    ``correction``: a provider's correction of the attempt that finished the job may also
+    make the moves of ``CORRECTIONS`` (a completed job re-decided as a voicemail's).
 
     Raises InvalidTransition when the state table forbids the move (new jobs start
     PENDING). The result holds only the counters that move; sum the plans of several
@@ -35,7 +40,9 @@ def plan_transition(src: JobStatus | None, dst: JobStatus, n: int = 1) -> Counte
     if src is None:
         if dst != JobStatus.PENDING:
             raise InvalidTransition(f"new jobs start {JobStatus.PENDING}, not {dst}")
-    elif not can_transition(src, dst):
+    elif not can_transition(src, dst) and not (
+        correction and dst in CORRECTIONS.get(src, frozenset())
+    ):
         raise InvalidTransition(f"{src} -> {dst} is not allowed")
     deltas: Counter[str] = Counter()
     if src is None:

@@ -50,11 +50,12 @@ async def transition(
         )
 
 
-def set_status(job: Job, dst: JobStatus) -> Counter[str]:
+def set_status(job: Job, dst: JobStatus, *, correction: bool = False) -> Counter[str]:
     """Write a checked status change on an in-memory job, for bulk paths that apply the
-    returned counter deltas once per batch themselves. Raises InvalidTransition."""
+    returned counter deltas once per batch themselves. Raises InvalidTransition.
+    ``correction``: see ``plan_transition``."""
     try:
-        deltas = plan_transition(job.status, dst)
+        deltas = plan_transition(job.status, dst, correction=correction)
     except InvalidTransition as exc:
         raise InvalidTransition(f"job {job.id}: {exc}") from None
     job.status = dst

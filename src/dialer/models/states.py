@@ -14,7 +14,9 @@ Invariants:
   * a job is in flight (counts against caps) exactly while ``dialing`` or ``in_progress``;
   * only ``pending``/``scheduled`` jobs are claimable, and only when ``next_attempt_at`` is due;
   * ``completed``, ``failed``, ``cancelled`` are final: nothing leaves them on its own;
-    only an operator's manual retry moves a ``failed`` job back to ``pending``.
+    only an operator's manual retry moves a ``failed`` job back to ``pending``, and only
+    a provider's later correction of the attempt that finished a job (``CORRECTIONS``:
+    an answered call its post-call analysis says reached a voicemail) re-decides it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset({JobStatus.PENDING}),  # manual retry only
     JobStatus.CANCELLED: frozenset(),
+}
+
+
+# The moves a provider's correction of a settled attempt may make, besides the table: a
+# job its call completed (or scheduled for the call's callback / promise follow-up)
+# becomes what a voicemail makes it - a retry, or failed when none is left. Planned with
+# ``plan_transition(..., correction=True)``; no other path may make them.
+CORRECTIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.COMPLETED: frozenset({JobStatus.SCHEDULED, JobStatus.FAILED}),
+    JobStatus.SCHEDULED: frozenset({JobStatus.SCHEDULED, JobStatus.FAILED}),
 }
 
 
