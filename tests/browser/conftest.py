@@ -1,4 +1,8 @@
-"""Browser tests: Debian's Chromium driven by Playwright against a live server process."""
+"""Browser tests: Debian's Chromium driven by Playwright against a live server process.
+
+One server and one browser for the whole session (starting them is most of the cost);
+each test gets its own browser context (cookies, downloads) and its own campaign.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("live")
     port = _free_port()
@@ -89,7 +93,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
@@ -109,9 +113,63 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 def shot(page: Page, name: str) -> Path:
     """Save a full-page screenshot to test-artifacts/ (kept by CI)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def shots(page: Page, name: str) -> None:
+    """The page at 1440x900 and at 390x844 (``NAME.png``, ``NAME-phone.png``), checking
+    the phone layout on the way; the page is left at desktop size."""
+    page.set_viewport_size(DESKTOP)
+    shot(page, name)
+    page.set_viewport_size(PHONE)
+    check_phone_layout(page)
+    shot(page, f"{name}-phone")
+    page.set_viewport_size(DESKTOP)
+
+
+# Elements a thumb must hit: buttons, fields, navigation and table links (links inside
+# running text are exempt, as in WCAG 2.5.8).
+TARGETS = (
+    "button, .button, select, input:not([type=hidden]):not([type=checkbox]),"
+    " header a, nav a, td a, th a"
+)
+
+
+def check_phone_layout(page: Page) -> None:
+    """No sideways scrolling, and every visible target at least 44 px high."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways on a phone: {widths}"
+    small = page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel)).filter(e => {
+            const r = e.getBoundingClientRect();
+            return r.width > 0 && r.height > 0 && r.height < 44;
+        }).map(e => (e.id || e.textContent.trim().slice(0, 30) || e.tagName)
+                   + ' ' + Math.round(e.getBoundingClientRect().height))""",
+        TARGETS,
+    )
+    assert not small, f"touch targets under 44 px: {small}"
+
+
+def login(page: Page, server: LiveServer, username: str, password: str) -> None:
+    """Log in through the form, as a person does."""
+    page.goto(f"{server.url}/dashboard/login")
+    page.get_by_label("Usuario o correo").fill(username)
+    page.get_by_label("Contraseña").fill(password)
+    page.get_by_role("button", name="Ingresar").click()
+    page.wait_for_url(f"{server.url}/dashboard/")
+
+
+def api(server: LiveServer) -> httpx.Client:
+    """The account's API key client (what a machine integration would use)."""
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}, timeout=10
+    )

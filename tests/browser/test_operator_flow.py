@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dialer.ingestion.samples import write_sample_chile
-from tests.browser.conftest import LiveServer, shot
+from tests.browser.conftest import LiveServer, shots
 from tests.browser.live_server import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def _login(page: Page, server: LiveServer, username: str = "supervisora") -> Non
 def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_server, tmp_path):
     server = live_server
     _login(page, server)
-    shot(page, "01-overview")
+    shots(page, "01-overview")
 
     # Upload: the preview shows the rows with errors before anything is created.
     sample = write_sample_chile(tmp_path / "cartera_marzo.xlsx", rows=200, with_errors=True)
@@ -46,7 +46,7 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     expect(page.locator("#preview-errors")).to_contain_text("RUT")
     accepted = int(page.locator("#count-accepted").inner_text())
     assert 190 <= accepted < 200
-    shot(page, "02-upload-preview")
+    shots(page, "02-upload-preview")
 
     # Create: the browser lands on the new draft's review; nothing is dialed yet.
     page.get_by_role("button", name="Crear campaña").click()
@@ -57,10 +57,7 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     expect(page.locator("#review-estimate")).to_contain_text("saldo disponible")
     expect(page.locator("#review-rejected tr.row-error").first).to_be_visible()
     assert page.locator("#c-completed").inner_text() == "0"
-    shot(page, "03a-draft-review")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, "03a-draft-review-phone")
-    page.set_viewport_size({"width": 1440, "height": 900})
+    shots(page, "03a-draft-review")
     page.locator("#btn-start").click()
     expect(page.locator("#batch-status")).to_have_attribute("data-status", "active")
 
@@ -73,7 +70,7 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
         timeout=60_000,
     )
     assert page.evaluate("window.__sameDocument") is True
-    shot(page, "03-batch-live-progress")
+    shots(page, "03-batch-live-progress")
 
     # Pause, resume, cancel from the live panel.
     page.locator("#btn-pause").click()
@@ -87,18 +84,20 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     assert page.evaluate("window.__sameDocument") is True
     cancelled = int(page.locator("#c-cancelled").inner_text().replace(".", ""))
     assert cancelled > 0
-    shot(page, "04-batch-cancelled")
+    shots(page, "04-batch-cancelled")
 
-    # The CSV export has one row per job, with the final statuses.
+    # The CSV export has one row per job, with the final statuses, in Chilean Excel's
+    # shape: semicolons, Spanish headers and statuses, named after the campaign.
     with page.expect_download() as download_info:
         page.locator("#export-csv").click()
-    content = download_info.value.path().read_text(encoding="utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(content)))
+    download = download_info.value
+    assert download.suggested_filename == "Cobranza marzo navegador.csv"
+    content = download.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content), delimiter=";"))
     assert len(rows) == accepted
-    status_column = next(k for k in rows[0] if k.lower() in ("status", "estado"))
-    statuses = {r[status_column] for r in rows}
-    assert "cancelled" in statuses
-    assert statuses & {"completed", "failed", "in_progress", "dialing", "scheduled"}
+    statuses = {r["Estado"] for r in rows}
+    assert "cancelado" in statuses
+    assert statuses & {"completado", "fallido", "en llamada", "marcando", "reintento programado"}
 
 
 def test_english_labels_and_job_page(page: Page, live_server):
@@ -110,8 +109,7 @@ def test_english_labels_and_job_page(page: Page, live_server):
     page.locator("#jobs-title").scroll_into_view_if_needed()
     page.locator("table a[href^='/dashboard/jobs/']").first.click()
     expect(page.get_by_role("heading", name="Attempts")).to_be_visible()
-    shot(page, "05-job-en")
-    page.set_viewport_size({"width": 390, "height": 844})
+    shots(page, "05-job-en")
     page.goto(f"{server.url}/dashboard/account")
     expect(page.locator("#balance")).to_contain_text("minutes")
-    shot(page, "06-account-mobile")
+    shots(page, "06-account-en")

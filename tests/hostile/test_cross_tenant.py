@@ -185,6 +185,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/batches/{batch_id}"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/live"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/outcomes"): FOREIGN,
+    ("GET", "/dashboard/batches/{batch_id}/jobs"): FOREIGN,
     ("GET", "/dashboard/batches/{batch_id}/stream"): FOREIGN,
     ("POST", "/dashboard/batches/{batch_id}/pause"): Probe("foreign", form={}),
     ("POST", "/dashboard/batches/{batch_id}/resume"): Probe("foreign", form={}),

@@ -45,6 +45,7 @@ from dialer.compliance import service as compliance_service
 from dialer.compliance.profiles import check_caller_id, check_no_llame
 from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.job import service as job_service
+from dialer.job.filters import JobFilter
 from dialer.job.repository import JobRepository
 from dialer.job.schemas import (
     AttemptRead,
@@ -663,6 +664,23 @@ async def list_jobs(
     return await JobRepository.from_session(session).list_for_batch(
         batch_id, status=status, limit=limit, skip=skip
     )
+
+
+async def find_jobs(
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: str,
+    flt: JobFilter,
+    *,
+    limit: int,
+    skip: int,
+) -> tuple[Sequence[Job], int, list[str]]:
+    """A page of the batch's jobs that pass ``flt``, how many pass, and the batch's
+    debtor regions (what the region filter offers)."""
+    await get_batch(session, principal, batch_id)
+    repo = JobRepository.from_session(session)
+    items, total = await repo.list_filtered(batch_id, flt, limit=limit, skip=skip)
+    return items, total, await repo.regions_of(batch_id)
 
 
 async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> JobDetail:

@@ -15,7 +15,7 @@ from dialer.dashboard.auth import secure_cookies, set_cookie
 from dialer.dashboard.errors import install_html_handlers
 from dialer.dashboard.i18n import LANG_COOKIE, LANGS
 from dialer.dashboard.rendering import HERE
-from dialer.dashboard.routes import batches, overview, people, session, settings, upload
+from dialer.dashboard.routes import batches, contacts, overview, people, session, settings, upload
 
 # Scripts only from this server (no inline script or handler anywhere), no framing by
 # any site (clickjacking), forms post only here. Inline style attributes stay allowed:
@@ -69,7 +69,7 @@ def create_dashboard(parent: FastAPI) -> FastAPI:
         return response
 
     dash.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (session, overview, batches, settings, upload, people):
+    for module in (session, overview, batches, contacts, settings, upload, people):
         dash.include_router(module.router)
     return dash
 

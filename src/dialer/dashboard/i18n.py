@@ -609,6 +609,70 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+# The contact table of a campaign (filters, search, order, pager) and its exports.
+_CONTACTS: dict[str, dict[str, str]] = {
+    "es": {
+        "filters": "Filtrar contactos",
+        "f_status": "Estado",
+        "f_outcome": "Resultado de la llamada",
+        "f_business": "Resultado de la gestión",
+        "f_promise": "Promesa de pago",
+        "f_region": "Región",
+        "f_search": "Buscar",
+        "f_search_hint": "Nombre, RUT o teléfono",
+        "f_all": "Todos",
+        "f_none_yet": "Sin resultado aún",
+        "f_no_region": "Sin región",
+        "f_promise_any": "Con promesa",
+        "f_promise_none": "Sin promesa",
+        "f_apply": "Filtrar",
+        "f_clear": "Limpiar filtros",
+        "f_showing": "{first}–{last} de {total}",
+        "f_no_match": "Ningún contacto coincide con los filtros.",
+        "f_sorted_asc": "orden ascendente",
+        "f_sorted_desc": "orden descendente",
+        "f_sort_by": "Ordenar por {col}",
+        "col_promise": "Promesa",
+        "col_region": "Región",
+        "export_rows": "Exportar {n} contactos",
+        "export_sheet": "Contactos",
+        "export_totals": "Totales",
+        "menu": "Menú",
+        "pager": "Páginas",
+    },
+    "en": {
+        "filters": "Filter contacts",
+        "f_status": "Status",
+        "f_outcome": "Call outcome",
+        "f_business": "Business result",
+        "f_promise": "Promise to pay",
+        "f_region": "Region",
+        "f_search": "Search",
+        "f_search_hint": "Name, RUT or phone",
+        "f_all": "All",
+        "f_none_yet": "No result yet",
+        "f_no_region": "No region",
+        "f_promise_any": "With a promise",
+        "f_promise_none": "Without a promise",
+        "f_apply": "Filter",
+        "f_clear": "Clear filters",
+        "f_showing": "{first}–{last} of {total}",
+        "f_no_match": "No contact matches the filters.",
+        "f_sorted_asc": "ascending",
+        "f_sorted_desc": "descending",
+        "f_sort_by": "Sort by {col}",
+        "col_promise": "Promise",
+        "col_region": "Region",
+        "export_rows": "Export {n} contacts",
+        "export_sheet": "Contacts",
+        "export_totals": "Totals",
+        "menu": "Menu",
+        "pager": "Pages",
+    },
+}
+for _lang, _labels in _CONTACTS.items():
+    MESSAGES[_lang].update(_labels)
+
 
 def pick_lang(query: str | None, cookie: str | None) -> str:
     """The query parameter wins, then the cookie, then Spanish."""

@@ -4,7 +4,7 @@ RUTs with dots and hyphen, times in a named zone with the zone shown."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -196,12 +196,37 @@ def _retry_sentence(ctx: Context, wait: Any) -> str:
     return retry_sentence(ctx.get("lang", "es"), ctx.get("tz"), wait, clock.now())
 
 
+@pass_context
+def _date_only(ctx: Context, value: date | str | None) -> str:
+    """A calendar day (no zone: a promise's date is the debtor's own day)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    else:
+        day = value
+    return day.strftime("%d-%m-%Y" if ctx.get("lang", "es") == "es" else "%Y-%m-%d")
+
+
+@pass_context
+def _region_name(ctx: Context, code: str | None) -> str:
+    """A region code (``RM``) by its name; a code without one as it is (a place name)."""
+    if not code:
+        return "—"
+    return code_label(ctx.get("lang", "es"), "region", code) or code
+
+
 templates.env.filters["dt"] = _dt
 templates.env.filters["dtz"] = _dtz
 templates.env.filters["num"] = _num
 templates.env.filters["money"] = _money
 templates.env.filters["rut"] = format_rut
 templates.env.filters["wd"] = lambda day, lang: code_label(lang, "weekday", day) or day
+templates.env.filters["date_only"] = _date_only
+templates.env.globals["region_name"] = _region_name
 templates.env.globals["code"] = _code
 templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.session import dialect_of
+from dialer.job.filters import JobFilter
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.models import Batch, CallAttempt, Job, Payment, Promise, WebhookSubscription
 
@@ -45,6 +46,27 @@ class JobRepository:
         items = (await self.session.execute(stmt)).scalars().all()
         total = (await self.session.execute(count)).scalar_one()
         return items, total
+
+    async def list_filtered(
+        self, batch_id: str, flt: JobFilter, *, limit: int, skip: int
+    ) -> tuple[Sequence[Job], int]:
+        """A page of the batch's jobs that pass ``flt``, in its order, and how many pass."""
+        where = flt.where(batch_id)
+        stmt = select(Job).where(where).order_by(*flt.order_by()).limit(limit).offset(skip)
+        items = (await self.session.execute(stmt)).scalars().all()
+        count = select(func.count()).select_from(Job).where(where)
+        total = (await self.session.execute(count)).scalar_one()
+        return items, total
+
+    async def regions_of(self, batch_id: str) -> list[str]:
+        """The debtor regions present in a batch (for the contact table's filter)."""
+        stmt = (
+            select(Job.region)
+            .where(Job.batch_id == batch_id, Job.region.is_not(None))
+            .distinct()
+            .order_by(Job.region)
+        )
+        return [str(r) for (r,) in await self.session.execute(stmt)]
 
     async def attempts_for(self, job_id: str) -> Sequence[CallAttempt]:
         stmt = select(CallAttempt).where(CallAttempt.job_id == job_id).order_by(CallAttempt.number)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import RedirectResponse, Response
@@ -20,14 +20,13 @@ from dialer.batch.schemas import BatchRead
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
 from dialer.dashboard.codes import code_label
+from dialer.dashboard.contacts import job_filter, table_context
 from dialer.dashboard.i18n import translator
 from dialer.dashboard.rendering import current_account_id, render, request_lang, templates
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.events.stream import batch_stream
-from dialer.ingestion import export
-from dialer.ingestion.endpoints import csv_response, xlsx_response
-from dialer.job.states import JobStatus
+from dialer.job.filters import JobFilter
 from dialer.models import Batch
 
 router = APIRouter()
@@ -76,15 +75,15 @@ async def batch_page(
     batch_id: str,
     user: DashboardUser,
     session: ReadSession,
-    status: JobStatus | None = None,
+    flt: Annotated[JobFilter, Depends(job_filter)],
     skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
     summary = await batch_service.get_summary(session, user, batch_id)
     row = await batch_service.get_batch(session, user, batch_id)
     report = row.import_report
     batch = BatchRead.of(row)
-    jobs, jobs_total = await batch_service.list_jobs(
-        session, user, batch_id, status=status, limit=PAGE, skip=skip
+    jobs, jobs_total, regions = await batch_service.find_jobs(
+        session, user, batch_id, flt, limit=PAGE, skip=skip
     )
     # Compliance times read in the batch's calling timezone, which defaults to the account's.
     tz = batch.call_settings.get("timezone")
@@ -106,11 +105,7 @@ async def batch_page(
             "summary": summary,
             "outcomes": breakdown(summary.outcomes),
             "business": breakdown(summary.business_results),
-            "jobs": jobs,
-            "jobs_total": jobs_total,
-            "job_status": status,
-            "skip": skip,
-            "page": PAGE,
+            **table_context(batch_id, flt, jobs, jobs_total, skip, regions),
             "review": review,
         },
     )
@@ -218,9 +213,16 @@ async def batch_stream_html(
 
     async def body() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(await panel(first.data), event="progress")
+        jobs_moved = False
         async for item in stream:
             if item.kind == "event":
-                continue  # the panel shows counters; job rows are on their own pages
+                # A job changed: the contact table re-reads its page (with its own
+                # filters), once per round of events rather than once per event.
+                jobs_moved = jobs_moved or bool(item.data.get("job_id"))
+                continue
+            if jobs_moved:
+                yield ServerSentEvent("", event="jobs")
+                jobs_moved = False
             yield ServerSentEvent(await panel(item.data), event="progress")
             if item.kind == "end":
                 yield ServerSentEvent("", event="end")
@@ -300,20 +302,3 @@ async def job_page(
 ) -> Response:
     job = await batch_service.get_job(session, user, job_id)
     return render(request, "job.html", {"job": job})
-
-
-@router.get("/batches/{batch_id}/export.csv", name="dashboard_export_csv")
-async def export_csv(batch_id: str, user: DashboardUser, db: DatabaseDep) -> Response:
-    """The same CSV as the API export, for the logged-in operator."""
-    async with db.read() as session:
-        target = await export.export_target(session, user, batch_id)
-    return csv_response(db, target, ",")
-
-
-@router.get("/batches/{batch_id}/export.xlsx", name="dashboard_export_xlsx")
-async def export_xlsx(
-    batch_id: str, user: DashboardUser, db: DatabaseDep, background: BackgroundTasks
-) -> Response:
-    async with db.read() as session:
-        target = await export.export_target(session, user, batch_id)
-    return await xlsx_response(db, target, background)

@@ -8,6 +8,8 @@ document.addEventListener("DOMContentLoaded", function () {
       { code: "[45]..", swap: true, error: true },
     ];
   }
+  cardTables(document);
+  if (window.htmx) htmx.onLoad(cardTables);
   // Phone layout: the navigation folds behind a button.
   var toggle = document.getElementById("nav-toggle");
   if (toggle) {
@@ -33,3 +35,23 @@ document.addEventListener("click", function (event) {
     }
   }
 }, true);
+
+// Phone layout: every data table can turn its rows into cards; each cell is labelled
+// with its column's header (cells that name their own label keep it).
+function cardTables(root) {
+  var scope = root && root.querySelectorAll ? root : document;
+  var tables = scope.matches && scope.matches("table") ? [scope] : scope.querySelectorAll("main table");
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = table.querySelectorAll("thead th");
+    if (!heads.length) return;
+    var labels = Array.prototype.map.call(heads, function (th) { return th.textContent.replace(/[▲▼]/g, "").trim(); });
+    table.classList.add("rows-as-cards");
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        if (!td.hasAttribute("data-label") && labels[i] && !td.hasAttribute("colspan")) {
+          td.setAttribute("data-label", labels[i]);
+        }
+      });
+    });
+  });
+}
