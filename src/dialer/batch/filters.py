@@ -29,6 +29,11 @@ class BatchContext:
     # Filled by the filters: per job, the most seconds its call may last (the time
     # left in the debtor's calling window).
     call_limits: dict[str, int] = field(default_factory=dict)
+    # The provider the calls go to, the batch's own caller ID (None: the account's
+    # configured default) and its processing type, for the caller-ID rule.
+    provider: str | None = None
+    from_number: str | None = None
+    processing_type: str = "basic"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import WAITING, JobStatus
-from dialer.models import Account, Batch, CallAttempt, Job
+from dialer.models import Account, Batch, CallAttempt, Job, ProviderConfig
 
 # The columns the polling view needs: reading only these keeps /status one narrow row.
 STATUS_COLUMNS = (
@@ -41,6 +41,18 @@ class BatchRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> BatchRepository:
         return cls(session)
+
+    async def configured_from_number(self, account_id: str, provider: str) -> str | None:
+        """The caller ID the account's configuration of ``provider`` presents by default."""
+        options = (
+            await self.session.execute(
+                select(ProviderConfig.options).where(
+                    ProviderConfig.account_id == account_id, ProviderConfig.provider == provider
+                )
+            )
+        ).scalar_one_or_none()
+        value = (options or {}).get("from_number")
+        return str(value) if value else None
 
     async def has_attempts(self, batch_id: str) -> bool:
         """Whether any call was ever placed (an attempt row exists) for the batch."""

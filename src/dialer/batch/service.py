@@ -135,17 +135,21 @@ async def create_batch(
     ensure_active(account)
     if data.status == "draft":
         # The caller ID is fixed now; the No Llame import is checked when it starts.
-        check_caller_id(
-            profile_name=data.call_settings.compliance_profile,
-            processing_type=data.processing_type,
-            country=account.country,
-            from_number=str((data.provider_options or {}).get("from_number") or "") or None,
-        )
-    else:
-        _check_can_start(
+        await _check_caller_id(
+            session,
             account,
             profile_name=data.call_settings.compliance_profile,
             processing_type=data.processing_type,
+            provider=data.provider,
+            provider_options=data.provider_options,
+        )
+    else:
+        await _check_can_start(
+            session,
+            account,
+            profile_name=data.call_settings.compliance_profile,
+            processing_type=data.processing_type,
+            provider=data.provider,
             provider_options=data.provider_options,
         )
     given = data.jobs if jobs is None else None
@@ -284,21 +288,50 @@ def _resume(batch: Batch) -> bool:
     return True
 
 
-def _check_can_start(
+async def _check_caller_id(
+    session: AsyncSession,
     account: Account,
     *,
     profile_name: str,
     processing_type: str,
+    provider: str | None,
     provider_options: dict[str, Any] | None,
 ) -> None:
-    """The rules a batch must meet to dial at all: Chile's caller-ID numbering (422) and,
-    for Argentine sales batches, a No Llame import of the last 30 days (409)."""
+    """Chile's caller-ID numbering (422 citing the rule) on the number the batch will
+    present: its own ``provider_options.from_number``, else the default number of the
+    account's configuration of the batch's provider. The dispatcher checks again, on
+    the number each call really presents."""
+    number = str((provider_options or {}).get("from_number") or "") or None
+    field = "provider_options.from_number"
+    if number is None and provider is not None:
+        number = await BatchRepository.from_session(session).configured_from_number(
+            account.id, provider
+        )
+        field = f"the account's {provider} configuration options.from_number"
     check_caller_id(
         profile_name=profile_name,
         processing_type=processing_type,
         country=account.country,
-        from_number=str((provider_options or {}).get("from_number") or "") or None,
+        from_number=number,
+        field=field,
     )
+
+
+async def _check_can_start(
+    session: AsyncSession,
+    account: Account,
+    *,
+    profile_name: str,
+    processing_type: str,
+    provider: str | None,
+    provider_options: dict[str, Any] | None,
+) -> None:
+    """The rules a batch must meet to dial at all: Chile's caller-ID numbering (422) and,
+    for Argentine sales batches, a No Llame import of the last 30 days (409)."""
+    await _check_caller_id(
+        session, account, profile_name=profile_name, processing_type=processing_type,
+        provider=provider, provider_options=provider_options,
+    )  # fmt: skip
     check_no_llame(
         processing_type=processing_type,
         country=account.country,
@@ -310,10 +343,12 @@ def _check_can_start(
 async def _check_resume(session: AsyncSession, batch: Batch) -> None:
     account = await AccountRepository.from_session(session).get(batch.account_id)
     if account is not None:
-        _check_can_start(
+        await _check_can_start(
+            session,
             account,
             profile_name=str((batch.call_settings or {}).get("compliance_profile") or "none"),
             processing_type=batch.processing_type or "basic",
+            provider=batch.provider,
             provider_options=batch.provider_options,
         )
 
@@ -442,12 +477,16 @@ async def update_batch(
             changed.append(name)
     if "call_settings" in fields and data.call_settings is not None:
         new: CallSettings = data.call_settings
-        check_caller_id(
-            profile_name=new.compliance_profile,
-            processing_type=batch.processing_type or "basic",
-            country=None,
-            from_number=str((batch.provider_options or {}).get("from_number") or "") or None,
-        )
+        account = await AccountRepository.from_session(session).get(batch.account_id)
+        if account is not None:
+            await _check_caller_id(
+                session,
+                account,
+                profile_name=new.compliance_profile,
+                processing_type=batch.processing_type or "basic",
+                provider=batch.provider,
+                provider_options=batch.provider_options,
+            )
         batch.call_settings = new.model_dump(mode="json")
         await BatchRepository.from_session(session).set_waiting_max_attempts(
             batch.id, new.retry_settings.max_attempts

@@ -195,31 +195,64 @@ class NoLlameOutdated(Conflict):
     """The account's No Llame import is missing or older than 30 days."""
 
 
-def check_caller_id(
-    *, profile_name: str, processing_type: str, country: str | None, from_number: str | None
-) -> None:
+@dataclass(frozen=True)
+class CallerIdRule:
+    """The numbering a batch's caller ID must have: ``prefix`` (E.164, digits after +)."""
+
+    prefix: str
+    rule: str
+    text: str
+
+
+CALLER_ID_600 = CallerIdRule(
+    "+56600", "cl.caller_id_600", "collection calls in Chile must present a 600 number"
+)
+CALLER_ID_809 = CallerIdRule(
+    "+56809", "cl.caller_id_809", "unsolicited sales calls in Chile must present an 809 number"
+)
+
+
+def caller_id_rule(
+    *, profile_name: str, processing_type: str, country: str | None
+) -> CallerIdRule | None:
     """Chile, SUBTEL Res. Exenta 286/2025: mass or automated calls must present a 600
     number when solicited (collection included) and an 809 number when they are
     unsolicited marketing. Under ``cl_cobranza`` the caller ID must be +56 600...; a
-    Chilean sales batch (``acquisition``) needs +56 809.... No number given: the
-    provider's default applies (configure it accordingly)."""
-    if not from_number:
+    Chilean sales batch (``acquisition``) needs +56 809.... None: no numbering rule."""
+    if profile_name == "cl_cobranza":
+        return CALLER_ID_600
+    if processing_type == "acquisition" and country == "CL":
+        return CALLER_ID_809
+    return None
+
+
+def caller_id_ok(rule: CallerIdRule, number: str) -> bool:
+    digits = "".join(c for c in number if c.isdigit() or c == "+")
+    return digits.startswith(rule.prefix)
+
+
+def check_caller_id(
+    *,
+    profile_name: str,
+    processing_type: str,
+    country: str | None,
+    from_number: str | None,
+    field: str = "provider_options.from_number",
+) -> None:
+    """Raise CallerIdRefused (422 citing the rule) when ``from_number`` breaks the
+    batch's caller-ID rule (see ``caller_id_rule``). ``field`` says where the number
+    comes from (the batch's ``provider_options`` or the account's provider configuration).
+    No number: nothing to check here; the dispatcher checks the number each call presents."""
+    rule = caller_id_rule(profile_name=profile_name, processing_type=processing_type,
+                          country=country)  # fmt: skip
+    if not from_number or rule is None or caller_id_ok(rule, from_number):
         return
-    number = "".join(c for c in from_number if c.isdigit() or c == "+")
-    if profile_name == "cl_cobranza" and not number.startswith("+56600"):
-        raise CallerIdRefused(
-            f"provider_options.from_number: '{from_number}' is not a +56 600 number; "
-            f"collection calls in Chile must present a 600 number — {CALLER_ID_RULE}",
-            field="provider_options.from_number",
-            rule="cl.caller_id_600",
-        )
-    if processing_type == "acquisition" and country == "CL" and not number.startswith("+56809"):
-        raise CallerIdRefused(
-            f"provider_options.from_number: '{from_number}' is not a +56 809 number; "
-            f"unsolicited sales calls in Chile must present an 809 number — {CALLER_ID_RULE}",
-            field="provider_options.from_number",
-            rule="cl.caller_id_809",
-        )
+    kind = rule.prefix[3:]
+    raise CallerIdRefused(
+        f"{field}: '{from_number}' is not a +56 {kind} number; {rule.text} — {CALLER_ID_RULE}",
+        field=field,
+        rule=rule.rule,
+    )
 
 
 def check_no_llame(

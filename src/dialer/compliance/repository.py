@@ -12,7 +12,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
-from dialer.models import Account, CallAttempt, ContactLog, DoNotCall, Job, LegalStop
+from dialer.models import (
+    Account,
+    CallAttempt,
+    ContactLog,
+    DoNotCall,
+    Job,
+    LegalStop,
+    ProviderConfig,
+)
 
 # Keeps IN (...) lists well under SQLite's and asyncpg's bound-parameter limits.
 _CHUNK = 900
@@ -34,6 +42,18 @@ class ComplianceRepository:
     @property
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
+
+    async def configured_from_number(self, account_id: str, provider: str) -> str | None:
+        """The caller ID the account's configuration of ``provider`` presents by default."""
+        options = (
+            await self.session.execute(
+                select(ProviderConfig.options).where(
+                    ProviderConfig.account_id == account_id, ProviderConfig.provider == provider
+                )
+            )
+        ).scalar_one_or_none()
+        value = (options or {}).get("from_number")
+        return str(value) if value else None
 
     async def get_account(self, account_id: str) -> Account | None:
         return await self.session.get(Account, account_id)

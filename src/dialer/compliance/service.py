@@ -28,7 +28,13 @@ from dialer.batch.windows import (
 from dialer.compliance import dnc_import
 from dialer.compliance.ids import normalise_debtor_id
 from dialer.compliance.place import resolve_place
-from dialer.compliance.profiles import PROFILES, describe, profile_for
+from dialer.compliance.profiles import (
+    PROFILES,
+    caller_id_ok,
+    caller_id_rule,
+    describe,
+    profile_for,
+)
 from dialer.compliance.repository import ComplianceRepository
 from dialer.compliance.rules import (
     SnoozeUntil,
@@ -74,6 +80,9 @@ LOCAL_WINDOW = "compliance_local_window"
 # identification and the message need about two minutes, and the provider's maximum
 # duration must end the call before the close.
 MIN_CALL_SECONDS = 120
+# The batch's caller ID breaks Chile's numbering rule: its jobs wait, re-checked this often.
+CALLER_ID_WAIT = "compliance_caller_id"
+CALLER_ID_RETRY = timedelta(minutes=15)
 # A schedule that never opens again (every day excluded) re-checks after this.
 NEVER_OPEN_RETRY = timedelta(days=1)
 REPORT_ROWS = dnc_import.REPORT_ROWS
@@ -815,9 +824,38 @@ async def contact_caps_filter(
     return out
 
 
+async def caller_id_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """Chile's caller-ID numbering on the number the calls would present: the batch's
+    ``provider_options.from_number``, else the default number of the account's
+    configuration of the provider (which may have changed since the batch started). A
+    number that breaks the rule holds every due job of the batch back
+    (``compliance_caller_id``, re-checked every ``CALLER_ID_RETRY``), no attempt spent.
+    A provider that names its number only by id (Vapi, ElevenLabs ``phone_number_id``)
+    cannot be checked here."""
+    rule = caller_id_rule(
+        profile_name=ctx.settings.compliance_profile,
+        processing_type=ctx.processing_type,
+        country=ctx.country,
+    )
+    if rule is None or not jobs:
+        return {}
+    number = ctx.from_number
+    if not number and ctx.provider:
+        number = await ComplianceRepository.from_session(session).configured_from_number(
+            ctx.account_id, ctx.provider
+        )
+    if not number or caller_id_ok(rule, number):
+        return {}
+    wait = Snooze(until=now + CALLER_ID_RETRY, reason=CALLER_ID_WAIT)
+    return {job.id: wait for job in jobs}
+
+
 # Registered in the dispatcher's claim, in this order: the debtor's own window first (a
 # closed window decides nothing else), then the lists that end a job, then the limits.
 DIAL_TIME_FILTERS = (
+    caller_id_filter,
     local_window_filter,
     legal_stop_filter,
     do_not_call_filter,

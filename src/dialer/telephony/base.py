@@ -38,6 +38,23 @@ class InvalidNumberError(PermanentProviderError):
     """The destination number is not valid or not reachable."""
 
 
+class CallerIdRefusedError(PermanentProviderError):
+    """The number the call would present breaks the caller-ID rule it must follow."""
+
+
+def require_caller_id(provider: str, request: CallRequest, from_number: str) -> None:
+    """Refuse (before anything is sent) a call whose caller ID, as the adapter resolved
+    it, is not of the numbering ``request.caller_id_prefix`` demands (Chile, SUBTEL Res.
+    Exenta 286/2025: 600 for collection, 809 for unsolicited sales)."""
+    prefix = request.caller_id_prefix
+    digits = "".join(c for c in from_number if c.isdigit() or c == "+")
+    if prefix and not digits.startswith(prefix):
+        raise CallerIdRefusedError(
+            f"{provider}: caller ID {from_number} is not a {prefix[:3]} {prefix[3:]} number, "
+            "as SUBTEL Res. Exenta 286/2025 requires for this batch; the call was not placed"
+        )
+
+
 class CallOutcomeUnknown(RetryableProviderError):
     """The create request may have reached the provider (timeout after sending, connection
     reset, 408, 5xx): a call may exist. The attempt must not be re-dialed until the
@@ -74,6 +91,9 @@ class CallRequest:
     # What the agent does on a machine: "hangup" or "message" (with voicemail_message).
     voicemail_action: str | None = None
     voicemail_message: str | None = None
+    # The E.164 prefix the presented caller ID must have ("+56600": Chile's rule for
+    # collection); None: no numbering rule. See ``require_caller_id``.
+    caller_id_prefix: str | None = None
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ from dialer.batch.windows import Schedule, next_open_anywhere, open_anywhere
 from dialer.billing.pricing import limited, reservation
 from dialer.billing.repository import read_account, serialize_claims
 from dialer.billing.service import Hold, pricing_of, reserve_many
-from dialer.compliance.profiles import COUNTRY_ZONES
+from dialer.compliance.profiles import COUNTRY_ZONES, caller_id_rule
 from dialer.compliance.rules import debtor_key
 from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.db.bulk import insert_rows
@@ -112,6 +112,9 @@ class ClaimedJob:
     # The batch's voicemail policy (call_settings.collections.voicemail).
     voicemail_action: str | None = None  # "hangup" | "message"
     voicemail_message: str | None = None
+    # The caller ID the call must present (E.164 prefix, Chile's 600/809 rule): the
+    # adapter refuses to dial from another number. None: no numbering rule.
+    caller_id_prefix: str | None = None
 
 
 # call_settings.collections.voicemail.action -> CallRequest.voicemail_action
@@ -482,7 +485,12 @@ async def _claim_for_account(
             else []
         )
         balance_short = affordable < room and len(jobs) >= n
-        ctx = BatchContext(c.batch_id, c.account_id, c.settings, c.schedule, c.account_country)
+        ctx = BatchContext(
+            c.batch_id, c.account_id, c.settings, c.schedule, c.account_country,
+            provider=c.provider or default_provider,
+            from_number=str(c.provider_options.get("from_number") or "") or None,
+            processing_type=c.processing_type,
+        )  # fmt: skip
         if JOB_FILTERS and jobs:
             jobs = await _apply_filters(session, writes, c, ctx, jobs, now)
         if jobs:
@@ -551,6 +559,10 @@ async def _dial(
     variable_set = c.variable_set or (script.variable_set if script else None) or "standard"
     # The legacy variables carry the current time in the batch's timezone.
     local_now = now.astimezone(ZoneInfo(c.settings.timezone or c.account_timezone))
+    rule = caller_id_rule(
+        profile_name=c.settings.compliance_profile, processing_type=c.processing_type,
+        country=c.account_country,
+    )  # fmt: skip
     out: list[ClaimedJob] = []
     attempts: list[dict[str, Any]] = []
     deltas: Counter[str] = Counter()
@@ -605,6 +617,7 @@ async def _dial(
                 ring_timeout_s=c.settings.ring_timeout_s,
                 voicemail_action=VOICEMAIL_ACTIONS.get(c.settings.collections.voicemail.action),
                 voicemail_message=c.settings.collections.voicemail.message,
+                caller_id_prefix=rule.prefix if rule else None,
             )
         )  # fmt: skip
     await session.flush()  # the jobs first: attempts reference them

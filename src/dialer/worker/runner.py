@@ -255,6 +255,7 @@ class Worker:
             agent_version=opts.get("agent_version"),
             voicemail_action=job.voicemail_action,
             voicemail_message=job.voicemail_message,
+            caller_id_prefix=job.caller_id_prefix,
             webhook_url=f"{self.settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/webhooks/{provider.name}",
         )
 

@@ -44,6 +44,7 @@ from dialer.telephony.base import (
     ProviderBusy,
     ProviderError,
     WebhookVerificationError,
+    require_caller_id,
 )
 from dialer.telephony.providers import _http
 
@@ -301,6 +302,7 @@ class RetellProvider:
         from_number = request.from_number or self.from_number
         if not from_number:
             raise PermanentProviderError("retell: no from_number configured")
+        require_caller_id("retell", request, from_number)
         body: dict[str, Any] = {
             "from_number": from_number,
             "to_number": request.to_number,

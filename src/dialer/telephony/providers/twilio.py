@@ -46,6 +46,7 @@ from dialer.telephony.base import (
     ProviderError,
     RetryableProviderError,
     WebhookVerificationError,
+    require_caller_id,
 )
 from dialer.telephony.providers import _http
 
@@ -388,6 +389,7 @@ class TwilioProvider:
         from_number = request.from_number or self.from_number
         if not from_number:
             raise PermanentProviderError("twilio: no from_number configured")
+        require_caller_id("twilio", request, from_number)
         form: list[tuple[str, str]] = [("To", request.to_number), ("From", from_number)]
         if self.stream_url:
             twiml = self.twiml(request)
