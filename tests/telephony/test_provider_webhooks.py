@@ -30,6 +30,7 @@ from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt, Job, LedgerEntry
 from dialer.telephony import registry
+from dialer.telephony.base import CallRequest, RetryableProviderError
 from dialer.telephony.providers.retell import sign
 from dialer.telephony.providers.routing import AccountRoutedProvider
 from dialer.telephony.providers.twilio import compute_signature, sign_report
@@ -50,12 +51,20 @@ class Vendor:
         self.create = create
         self.records: dict[str, dict[str, Any]] = {}  # call id -> the vendor's record
         self.requests: list[httpx.Request] = []
+        # The agent's versions as Retell lists them (the batch is pinned at its first call).
+        self.agent_versions: list[dict[str, Any]] | None = load(
+            "retell", "get_agent_versions_response"
+        )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
         if request.method == "POST" and path.endswith(("/create-phone-call", "/Calls.json")):
             return self.create
+        if path.startswith("/get-agent-versions/"):
+            if self.agent_versions is None:
+                return httpx.Response(503, json={"status": "error", "message": "unavailable"})
+            return httpx.Response(200, json=self.agent_versions)
         call_id = path.rsplit("/", 1)[-1].removesuffix(".json")
         record = self.records.get(call_id)
         return httpx.Response(200, json=record) if record else httpx.Response(404)
@@ -128,7 +137,8 @@ async def dial_one(
         )  # fmt: skip
         attempt = await session.get(CallAttempt, job.attempt_id)
         assert attempt is not None
-    return attempt, rec.requests[0]
+    (create,) = [r for r in rec.requests if r.method == "POST"]
+    return attempt, create
 
 
 async def snapshot(database: Database, attempt_id: str) -> dict[str, Any]:
@@ -269,6 +279,55 @@ class TestRetellWebhooks:
         assert r.status_code == 401
         assert r.json()["error"] == "Unauthorized"
         assert await snapshot(database, attempt.id) == before
+
+
+class TestAgentVersionPin:
+    async def test_a_batch_keeps_the_version_published_when_it_started_calling(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        attempt, sent = await dial_one(database, settings, admin, "retell")
+        body = json.loads(sent.content)
+        # Versions 1 and 2 published, 3 a draft: the campaign runs version 2.
+        assert (body["override_agent_id"], body["override_agent_version"]) == ("agent_marzo", 2)
+        async with database.read() as session:
+            batch = await session.get(Batch, attempt.batch_id)
+            assert batch is not None
+            assert batch.provider_options == {"agent_id": "agent_marzo", "agent_version": "2"}
+        # Mid-campaign the agent is edited and version 4 published.
+        assert VENDOR.agent_versions is not None
+        VENDOR.agent_versions.append({**VENDOR.agent_versions[-1], "version": 4,
+                                      "is_published": True})  # fmt: skip
+        # The next calls of the batch - claimed before the pin was stored, placed by this
+        # worker and by another (a cold router) - still run version 2.
+        later = CallRequest(
+            attempt_id="att-later", to_number="+56912345678", from_number=None,
+            agent_id="agent_marzo", metadata={"account_id": "acc-acme", "batch_id": attempt.batch_id},
+        )  # fmt: skip
+        other_worker = AccountRoutedProvider("retell", settings, database, client=VENDOR.client())
+        for router in (registry.get_provider("retell", settings, database), other_worker):
+            VENDOR.requests.clear()
+            await router.place_call(later)
+            (create,) = VENDOR.requests  # the version is not asked again
+            assert json.loads(create.content)["override_agent_version"] == 2
+
+    async def test_no_call_goes_out_unpinned_when_the_version_cannot_be_read(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        attempt, _ = await dial_one(database, settings, admin, "retell")
+        async with database.write() as session:
+            batch = await session.get(Batch, attempt.batch_id)
+            assert batch is not None
+            batch.provider_options = {"agent_id": "agent_abril"}  # another batch, not pinned
+        VENDOR.agent_versions = None  # Retell answers 503
+        router = AccountRoutedProvider("retell", settings, database, client=VENDOR.client())
+        VENDOR.requests.clear()
+        request = CallRequest(
+            attempt_id="att-2", to_number="+56912345678", from_number=None,
+            agent_id="agent_abril", metadata={"account_id": "acc-acme", "batch_id": attempt.batch_id},
+        )  # fmt: skip
+        with pytest.raises(RetryableProviderError, match="version"):
+            await router.place_call(request)
+        assert all(r.method == "GET" for r in VENDOR.requests)  # nothing was dialled
 
 
 class TestTwilioWebhooks:

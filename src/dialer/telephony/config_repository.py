@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.models import Account, CallAttempt, ProviderConfig
+from dialer.db.session import dialect_of
+from dialer.models import Account, Batch, CallAttempt, ProviderConfig
 
 
 class AttemptBinding(NamedTuple):
@@ -90,6 +91,27 @@ class ProviderConfigRepository:
             CallAttempt.id != attempt_id,
         )
         return {r for r in (await self.session.execute(stmt)).scalars().all() if r}
+
+    async def batch_options(self, batch_id: str) -> dict[str, Any]:
+        stmt = select(Batch.provider_options).where(Batch.id == batch_id)
+        return dict((await self.session.execute(stmt)).scalar_one_or_none() or {})
+
+    async def pin_batch_options(self, batch_id: str, values: dict[str, str]) -> dict[str, Any]:
+        """Store ``values`` in the batch's ``provider_options`` unless it already pins an
+        agent version (another worker was first); the batch's options as stored. The
+        batch row is locked (PostgreSQL) so two workers agree on one pin."""
+        stmt = select(Batch).where(Batch.id == batch_id)
+        if dialect_of(self.session) == "postgresql":
+            stmt = stmt.with_for_update()
+        batch = (await self.session.execute(stmt)).scalar_one_or_none()
+        if batch is None:
+            return dict(values)
+        options = dict(batch.provider_options or {})
+        if not options.get("agent_version"):
+            options.update({k: v for k, v in values.items() if not options.get(k)})
+            batch.provider_options = options
+            await self.session.flush()
+        return options
 
     def add(self, config: ProviderConfig) -> ProviderConfig:
         self.session.add(config)

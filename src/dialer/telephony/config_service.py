@@ -396,3 +396,22 @@ async def calls_of_other_attempts(
     return await ProviderConfigRepository.from_session(session).calls_of_other_attempts(
         provider, provider_call_ids, attempt_id
     )
+
+
+async def agent_version_pin(session: AsyncSession, batch_id: str) -> tuple[str, str] | None:
+    """The (agent id, version) a batch is pinned to, None while it has none."""
+    options = await ProviderConfigRepository.from_session(session).batch_options(batch_id)
+    if not options.get("agent_version") or not options.get("agent_id"):
+        return None
+    return str(options["agent_id"]), str(options["agent_version"])
+
+
+async def pin_agent_version(
+    session: AsyncSession, batch_id: str, agent_id: str, agent_version: str
+) -> tuple[str, str]:
+    """Pin a batch to ``agent_id`` at ``agent_version`` unless it already is pinned;
+    the (agent id, version) every call of the batch must use."""
+    stored = await ProviderConfigRepository.from_session(session).pin_batch_options(
+        batch_id, {"agent_id": agent_id, "agent_version": agent_version}
+    )
+    return str(stored.get("agent_id") or agent_id), str(stored["agent_version"])

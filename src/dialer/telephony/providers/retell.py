@@ -11,6 +11,9 @@ retell-python-sdk 5.60 ``types/call_create_phone_call_params.py``, ``phone_call_
   ``POST /v3/list-calls`` filtered by ``metadata.attempt_id`` and ``to_number`` to find a
   call whose create answer never arrived.
 * ``POST /v2/stop-call/{call_id}`` (204) ends a call in progress.
+* ``GET /get-agent-versions/{agent_id}``: the agent's versions, to pin a batch to the
+  newest published one at its first call (``current_agent_version``; the router stores
+  it on the batch and sends it as ``override_agent_version`` on every call of the batch).
 * Webhooks ``call_started`` / ``call_ended`` / ``call_analyzed`` with
   ``x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256(key, raw body + timestamp)>``, the key
   being the API key with the webhook badge (``webhook_secret``; the calling key when unset).
@@ -325,6 +328,25 @@ class RetellProvider:
         return PlacedCall(
             provider_call_id=str(data["call_id"]), status=str(data.get("call_status", "queued"))
         )
+
+    async def current_agent_version(self, agent_id: str) -> str:
+        """The version a campaign starting now should keep: the newest **published**
+        version of the agent (``GET /get-agent-versions/{agent_id}``, retell-python-sdk
+        5.60 ``agent.get_versions`` -> ``List[AgentResponse]`` with ``version`` and
+        ``is_published``), else - nothing published yet - its newest version."""
+        response = await self._http.send("GET", f"/get-agent-versions/{agent_id}")
+        data = response.json()
+        versions = [
+            (bool(v.get("is_published")), int(v["version"]))
+            for v in (data if isinstance(data, list) else [])
+            if isinstance(v, dict)
+            and isinstance(v.get("version"), int | float)
+            and not isinstance(v.get("version"), bool)
+        ]
+        if not versions:
+            raise PermanentProviderError(f"retell: agent {agent_id} has no versions")
+        published = [n for is_published, n in versions if is_published]
+        return str(max(published or [n for _, n in versions]))
 
     async def hangup(self, provider_call_id: str) -> None:
         """``POST /v2/stop-call/{call_id}``; a call that already ended (404) is not an error."""

@@ -32,9 +32,11 @@ from dialer.telephony import config_service
 from dialer.telephony.base import (
     CallEvent,
     CallRequest,
+    PermanentProviderError,
     PlacedCall,
     Provider,
     ProviderError,
+    RetryableProviderError,
     WebhookVerificationError,
     check_event,
 )
@@ -50,6 +52,7 @@ Builder = Callable[[config_service.ResolvedConfig, httpx.AsyncClient, Settings],
 Claims = Callable[[bytes, str], tuple[str | None, str | None]]
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 512
+PIN_CACHE_SECONDS = 3600.0
 
 
 def _tolerance(cfg: config_service.ResolvedConfig, default: timedelta) -> timedelta:
@@ -160,6 +163,9 @@ class AccountRoutedProvider:
         # "No deployment-wide credentials" is remembered as briefly: webhooks about no
         # attempt of ours would otherwise each cost a configuration read.
         self._no_default: TTLCache[None, str] = TTLCache(cache_seconds, 1)
+        # Each batch's pinned (agent id, agent version), keyed by batch ids of our own
+        # rows (the worker's claimed jobs). A pin never changes once stored.
+        self._pins: TTLCache[str, tuple[str, str]] = TTLCache(PIN_CACHE_SECONDS, cache_entries)
 
     @property
     def cached_accounts(self) -> int:
@@ -199,7 +205,42 @@ class AccountRoutedProvider:
         """Dial with the credentials of ``request.metadata['account_id']`` (set by the worker
         from the claimed job, never from outside input)."""
         provider = await self.for_account(request.metadata.get("account_id"))
-        return await provider.place_call(request)
+        return await provider.place_call(await self._pinned(provider, request))
+
+    async def _pinned(self, provider: Provider, request: CallRequest) -> CallRequest:
+        """The request with its batch's pinned agent version (vendors whose create-call
+        takes one: Retell ``override_agent_version``). A batch with none pinned yet is
+        pinned at this, its first call: to the account's ``agent_version`` option when
+        set, else to the agent's newest published version (asked of the vendor); the pin
+        is stored on the batch (``provider_options``), so an agent edited mid-campaign
+        does not change the calls still to come. A batch naming its own version keeps it."""
+        current = getattr(provider, "current_agent_version", None)
+        batch_id = request.metadata.get("batch_id")
+        agent_id = request.agent_id or getattr(provider, "agent_id", None)
+        if current is None or request.agent_version or not batch_id or not agent_id:
+            return request
+        pin = self._pins.get(batch_id)
+        if pin is None:
+            async with self._db.read() as session:
+                pin = await config_service.agent_version_pin(session, batch_id)
+        if pin is None:
+            try:
+                version = getattr(provider, "agent_version", None) or await current(agent_id)
+            except PermanentProviderError:
+                raise
+            except ProviderError as exc:
+                # Never an unpinned call: the job backs off (its attempt is not spent).
+                raise RetryableProviderError(
+                    f"{self.name}: could not read agent {agent_id}'s version: {exc}"
+                ) from exc
+            async with self._db.write() as session:
+                pin = await config_service.pin_agent_version(
+                    session, batch_id, agent_id, str(version)
+                )
+            log.info("provider.agent_version_pinned", provider=self.name, batch_id=batch_id,
+                     agent_id=pin[0], agent_version=pin[1])  # fmt: skip
+        self._pins.put(batch_id, pin)
+        return replace(request, agent_id=pin[0], agent_version=pin[1])
 
     async def hangup(self, provider_call_id: str) -> None:
         """Hang up with the credentials of the account that placed the call."""
