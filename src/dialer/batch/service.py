@@ -733,6 +733,7 @@ async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> J
         AttemptRead.model_validate(a) for a in await repo.attempts_for(job_id)
     ]
     detail.promises = [PromiseRead.model_validate(p) for p in await repo.promises_for(job_id)]
+    detail.compliance_stop = await compliance_service.job_stop(session, job)
     if job.dni:
         detail.payments = [
             JobPaymentRead.model_validate(p)

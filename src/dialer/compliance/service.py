@@ -63,6 +63,7 @@ from dialer.compliance.schemas import (
 from dialer.db.session import Database
 from dialer.errors import InvalidInput, NotFound
 from dialer.job import service as job_service
+from dialer.job.schemas import ComplianceStop
 from dialer.job.states import WAITING, JobStatus, Outcome
 from dialer.kit import child, clock
 from dialer.kit import phone as phone_kit
@@ -599,6 +600,26 @@ async def honour_do_not_call_request(
     if not dni:
         return 0  # the list blocks the number at dial time in every batch
     return await stop_debtors(session, account_id, [dni], outcome=Outcome.DO_NOT_CALL.value)
+
+
+async def job_stop(session: AsyncSession, job: Job) -> ComplianceStop | None:
+    """Why compliance ended ``job`` (``last_outcome`` legal_stop / do_not_call): the
+    legal stop on its debtor, or the do-not-call entry of one of its numbers, with its
+    reason, note and source. None when the job ended otherwise or the entry was lifted."""
+    repo = ComplianceRepository.from_session(session)
+    if job.last_outcome == Outcome.LEGAL_STOP.value and job.dni:
+        stop = await repo.get_stop(job.account_id, stop_key(job.dni))
+        if stop is not None:
+            return ComplianceStop(kind="legal_stop", reason=stop.reason, note=stop.note,
+                                  source=stop.source, since=stop.created_at)  # fmt: skip
+    if job.last_outcome == Outcome.DO_NOT_CALL.value:
+        for phone in job.phones or []:
+            entry = await repo.get_entry(job.account_id, list(phone_variants(phone)))
+            if entry is not None:
+                return ComplianceStop(kind="do_not_call", reason=entry.reason,
+                                      source=entry.source, phone=entry.phone,
+                                      since=entry.created_at)  # fmt: skip
+    return None
 
 
 RETENTION_CHUNK = 1000

@@ -1,0 +1,99 @@
+"""A job ended by compliance says why: the job API's ``compliance_stop`` (the legal stop's
+reason and note, or the do-not-call entry of its number with its source and reason) and
+the dashboard's job page, in Spanish."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from dialer.billing.service import topup
+from dialer.db.session import Database
+from dialer.job.states import JobStatus
+from dialer.kit.clock import FrozenClock
+from tests.compliance.conftest import NewAccount
+from tests.compliance.factories import jobs_of, make_batch, settings_json
+from tests.compliance.test_dial_time import claim
+from tests.dashboard.helpers import login
+from tests.events.factories import create_account, create_user
+
+RUT = "12345678-5"
+NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
+
+
+@pytest.fixture
+async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client logged in to the dashboard as an admin user."""
+    async with database.write() as s:
+        home, _key = await create_account(s)
+        admin = await create_user(s, home, "admin")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await login(c, admin.username)
+        assert r.status_code == 303, r.text
+        yield c
+
+
+async def test_a_legal_stop_shows_its_reason_and_note(
+    database: Database, new_account: NewAccount, browser: httpx.AsyncClient
+) -> None:
+    acc, client = await new_account("CL")
+    batch = await make_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1",
+                             ["+56987654322"])], now=datetime.now(UTC))  # fmt: skip
+    r = await client.post(f"/api/v1/accounts/{acc}/legal-stops", json={
+        "debtor_id": "12.345.678-5", "reason": "insolvency", "note": "Rol C-1234-2026"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    stopped, other = await jobs_of(database, batch)
+    body = (await client.get(f"/api/v1/jobs/{stopped.id}")).json()
+    assert body["last_outcome"] == "legal_stop"
+    stop = body["compliance_stop"]
+    assert (stop["kind"], stop["reason"], stop["note"]) == (
+        "legal_stop", "insolvency", "Rol C-1234-2026"
+    )  # fmt: skip
+    assert stop["since"] is not None
+    assert (await client.get(f"/api/v1/jobs/{other.id}")).json()["compliance_stop"] is None
+
+    page = (await browser.get(f"/dashboard/jobs/{stopped.id}")).text
+    assert 'id="compliance-stop" data-kind="legal_stop"' in page
+    assert "procedimiento concursal (insolvencia)" in page
+    assert "Rol C-1234-2026" in page
+    assert 'id="compliance-stop"' not in (await browser.get(f"/dashboard/jobs/{other.id}")).text
+
+    # Lifting the stop: the job stays cancelled and no longer claims a reason it lost.
+    assert (await client.delete(f"/api/v1/accounts/{acc}/legal-stops/{RUT}")).status_code == 204
+    body = (await client.get(f"/api/v1/jobs/{stopped.id}")).json()
+    assert (body["status"], body["compliance_stop"]) == ("cancelled", None)
+
+
+async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
+    database: Database, new_account: NewAccount, browser: httpx.AsyncClient,
+    frozen_clock: FrozenClock,  # after the login: the dashboard session is not expired
+) -> None:  # fmt: skip
+    frozen_clock.set(NOW)
+    acc, client = await new_account("CL")
+    async with database.write() as s:
+        await topup(s, acc, 60_000, key=f"topup:{acc}")
+    batch = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW,
+                             settings=settings_json(compliance_profile="none"))  # fmt: skip
+    r = await client.post(f"/api/v1/accounts/{acc}/do-not-call", json={
+        "phone": "+56 9 8765 4321", "reason": "pidió por correo no ser llamado",
+        "source": "import"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert await claim(database, NOW + timedelta(seconds=1)) == []
+    [job] = await jobs_of(database, batch)
+    assert (job.status, job.last_outcome) == (JobStatus.FAILED, "do_not_call")
+    stop = (await client.get(f"/api/v1/jobs/{job.id}")).json()["compliance_stop"]
+    assert stop["kind"] == "do_not_call"
+    assert stop["phone"] == "+56987654321"
+    assert (stop["source"], stop["reason"]) == ("import", "pidió por correo no ser llamado")
+
+    r = await browser.get(f"/dashboard/jobs/{job.id}")
+    assert r.status_code == 200
+    page = r.text
+    assert 'data-kind="do_not_call"' in page
+    assert "importado de una planilla" in page
+    assert "pidió por correo no ser llamado" in page
