@@ -267,6 +267,38 @@ async def test_a_refusal_is_the_apis_beside_the_field_and_nothing_changes(
     assert (await _stored(database, world["batch"])).call_settings == before
 
 
+async def test_the_caller_id_is_checked_like_the_api_and_saved_for_the_dialer(
+    client, world, database, app
+):
+    await login(client, world["sup"])
+    r = await _save(client, world["batch"], full_form(provider_options__from_number="+56223456789"))
+    assert r.status_code == 422
+    shown = _error_beside(r.text, "provider_options.from_number")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+        headers={"Authorization": f"Bearer {world['key']}"},
+    ) as api:  # fmt: skip
+        a = await api.patch(
+            f"/api/v1/batches/{world['batch']}",
+            json={"provider_options": {"from_number": "+56223456789"}},
+        )
+    assert a.status_code == 422
+    assert a.json()["detail"] == shown
+    assert "SUBTEL" in shown
+    assert (await _stored(database, world["batch"])).provider_options == {}
+    r = await _save(
+        client, world["batch"],
+        full_form(provider_options__from_number="+56600123456", provider_options__agent_id="ag-7"),
+    )  # fmt: skip
+    assert r.status_code == 303
+    assert (await _stored(database, world["batch"])).provider_options == {
+        "from_number": "+56600123456",
+        "agent_id": "ag-7",
+    }
+    page = await client.get(f"/dashboard/batches/{world['batch']}/settings")
+    assert 'name="provider_options.from_number" maxlength="200" value="+56600123456"' in page.text
+
+
 async def test_an_operator_sees_the_settings_but_cannot_save(client, world, database):
     await login(client, world["op"])
     page = await client.get(f"/dashboard/batches/{world['batch']}/settings")

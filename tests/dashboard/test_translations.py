@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from dialer.audit.service import ACTIONS
+from dialer.batch.settings import WEEKDAYS
+from dialer.compliance.profiles import PROFILES
 from dialer.job.states import AttemptStatus, BusinessResult, JobStatus, Outcome
 from dialer.models import BatchStatus, EntryKind, Role
 from dialer.worker.claim import ACCOUNT_SUSPENDED, INSUFFICIENT_BALANCE, OUTSIDE_WINDOW
@@ -40,6 +42,8 @@ CODES = (
     }
     | set(ACTIONS)
     | {OUTSIDE_WINDOW, INSUFFICIENT_BALANCE, ACCOUNT_SUSPENDED}
+    | set(PROFILES) - {"none"}
+    | set(WEEKDAYS)
 )
 # In English some codes are plain words ("active", "busy"): only the unmistakable ones
 # (snake_case, dotted) are searched for there; in Spanish every code is.

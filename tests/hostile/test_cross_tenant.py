@@ -179,6 +179,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ),
     # dashboard (B's session cookie; A named in the query and the account cookie)
     ("GET", "/dashboard/"): Probe("own", query=A_QUERY),
+    ("GET", "/dashboard/overview/live"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/accounts"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/account"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/batches"): Probe("own", query=A_QUERY),

@@ -93,6 +93,12 @@ class BatchUpdate(BaseModel):
     description: str | None = Field(None, max_length=5000)
     priority: int | None = Field(None, ge=-100, le=100)
     call_settings: CallSettings | None = None
+    provider_options: dict[str, str] | None = Field(
+        None,
+        description="Replace the per-batch provider options (agent_id, agent_version, "
+        "from_number = the caller ID, phone_number_id); checked against the caller-ID "
+        "rules like on creation. Takes effect from the next call.",
+    )
     is_active: bool | None = None
 
 

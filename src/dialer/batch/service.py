@@ -475,6 +475,9 @@ async def update_batch(
         if name in fields and (value is not None or name == "description"):
             setattr(batch, name, value)
             changed.append(name)
+    options = batch.provider_options or {}
+    if "provider_options" in fields and data.provider_options is not None:
+        options = {k: v.strip() for k, v in data.provider_options.items() if v.strip()}
     if "call_settings" in fields and data.call_settings is not None:
         new: CallSettings = data.call_settings
         account = await AccountRepository.from_session(session).get(batch.account_id)
@@ -485,13 +488,27 @@ async def update_batch(
                 profile_name=new.compliance_profile,
                 processing_type=batch.processing_type or "basic",
                 provider=batch.provider,
-                provider_options=batch.provider_options,
+                provider_options=options,
             )
         batch.call_settings = new.model_dump(mode="json")
         await BatchRepository.from_session(session).set_waiting_max_attempts(
             batch.id, new.retry_settings.max_attempts
         )
         changed.append("call_settings")
+    if "provider_options" in fields and data.provider_options is not None:
+        account = await AccountRepository.from_session(session).get(batch.account_id)
+        if "call_settings" not in changed and account is not None:
+            await _check_caller_id(
+                session,
+                account,
+                profile_name=str((batch.call_settings or {}).get("compliance_profile") or "none"),
+                processing_type=batch.processing_type or "basic",
+                provider=batch.provider,
+                provider_options=options,
+            )
+        if options != (batch.provider_options or {}):
+            batch.provider_options = options
+            changed.append("provider_options")
     event = None
     if "is_active" in fields and data.is_active is not None:
         if data.is_active and batch.status != BatchStatus.ACTIVE:

@@ -12,13 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from dialer.account.auth import CurrentPrincipal
-from dialer.collection import figures, payments
+from dialer.collection import payments
 from dialer.collection.rows import RowError, sheet_records
-from dialer.collection.schemas import PaymentImport, PaymentIn, PaymentPage, RecoveryReport
+from dialer.collection.schemas import PaymentImport, PaymentIn, PaymentPage
 from dialer.db.session import ReadSession, WriteSession
 from dialer.errors import AppError, InvalidInput
 from dialer.ingestion.parsers import FileFormatError, UploadLimitError, check_limits, open_sheet
 from dialer.kit import child, clock
+from dialer.reporting import recovery
+from dialer.reporting.schemas import RecoveryReport
 
 router = APIRouter(tags=["collections"])
 
@@ -139,7 +141,7 @@ async def account_recovery(
     end: date | None = None,
 ) -> RecoveryReport:
     """Recovery figures of the account: totals, by day and by hour of day (local time)."""
-    return await figures.recovery(session, principal, account_id=account_id, start=start, end=end)
+    return await recovery.recovery(session, principal, account_id=account_id, start=start, end=end)
 
 
 @router.get("/api/v1/batches/{batch_id}/recovery", response_model=RecoveryReport)
@@ -151,4 +153,4 @@ async def batch_recovery(
     end: date | None = None,
 ) -> RecoveryReport:
     """Recovery figures of one batch: totals, by day and by hour of day (local time)."""
-    return await figures.recovery(session, principal, batch_id=batch_id, start=start, end=end)
+    return await recovery.recovery(session, principal, batch_id=batch_id, start=start, end=end)

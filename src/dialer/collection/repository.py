@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.models import Account, Batch, Job, Payment, RecoveryStat
+from dialer.models import Account, Job, Payment
 
 _CHUNK = 900  # under SQLite's and asyncpg's bound-parameter limits
 
@@ -78,39 +77,3 @@ class CollectionRepository:
             )
         ).all()
         return int(total), rows
-
-    async def batch_owner(self, batch_id: str) -> tuple[str, str] | None:
-        row = (
-            await self.session.execute(
-                select(Batch.account_id, Batch.name).where(Batch.id == batch_id)
-            )
-        ).first()
-        return (str(row[0]), str(row[1])) if row else None
-
-    async def recovery_rows(
-        self,
-        *,
-        account_id: str | None,
-        batch_id: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> list[tuple[Any, ...]]:
-        """(hour, counters...) per hour over the roll-up, summed across batches."""
-        cols = [
-            func.sum(getattr(RecoveryStat, name))
-            for name in (
-                "attempts", "contacts", "right_party", "promises", "promised_amount", "kept",
-                "broken", "payments", "recovered_amount", "cost_units", "billed_seconds",
-            )
-        ]  # fmt: skip
-        stmt = select(RecoveryStat.hour, *cols)
-        if batch_id is not None:
-            stmt = stmt.where(RecoveryStat.batch_id == batch_id)
-        if account_id is not None:
-            stmt = stmt.where(RecoveryStat.account_id == account_id)
-        if start is not None:
-            stmt = stmt.where(RecoveryStat.hour >= start)
-        if end is not None:
-            stmt = stmt.where(RecoveryStat.hour < end)
-        stmt = stmt.group_by(RecoveryStat.hour).order_by(RecoveryStat.hour)
-        return [tuple(r) for r in (await self.session.execute(stmt)).all()]

@@ -57,38 +57,3 @@ class PaymentImport(BaseModel):
 class PaymentPage(BaseModel):
     total: int
     items: list[PaymentRead]
-
-
-class RecoveryFigures(BaseModel):
-    attempts: int
-    contacts: int = Field(description="Answered calls.")
-    right_party_contacts: int = Field(description="Answered by the debtor (not a wrong person).")
-    contact_rate: float = Field(description="Right-party contacts per attempt, percent.")
-    promises: int
-    promised_amount: int
-    promises_kept: int
-    promises_broken: int
-    payments: int
-    recovered_amount: int
-    currency: str
-    minutes: float
-    cost: float = Field(description="Minutes (minutes plans) or credits (credit plans).")
-    cost_unit: str
-    cost_per_promise: float | None
-    cost_per_recovered_unit: float | None = Field(
-        description="Cost per unit of currency recovered (per peso)."
-    )
-
-
-class RecoveryBucket(RecoveryFigures):
-    key: str = Field(description="YYYY-MM-DD (by day) or HH (hour of day), local time.")
-
-
-class RecoveryReport(BaseModel):
-    scope: str
-    account_id: str | None
-    batch_id: str | None
-    timezone: str
-    totals: RecoveryFigures
-    by_day: list[RecoveryBucket]
-    by_hour: list[RecoveryBucket]

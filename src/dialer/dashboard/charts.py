@@ -64,3 +64,66 @@ def breakdown(counts: dict[str, int]) -> list[Share]:
         Share(key=k, count=v, percent=round(100.0 * v / total, 1) if total else 0.0)
         for k, v in items
     ]
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    values: tuple[int, ...]
+    bars: tuple[Bar, ...]  # one per series, side by side
+
+
+@dataclass(frozen=True)
+class GroupChart:
+    groups: list[Group]
+    width: int
+    height: int
+    max_value: int
+    baseline: float
+    series: int
+
+
+def grouped_chart(
+    points: list[tuple[str, tuple[int, ...]]], *, width: int = 720, height: int = 200
+) -> GroupChart:
+    """Bars of several series side by side per label (calls and contacts per hour)."""
+    top, bottom = 10.0, 20.0
+    plot = height - top - bottom
+    series = max((len(v) for _, v in points), default=1)
+    peak = max((max(v) for _, v in points if v), default=0)
+    slot = width / max(len(points), 1)
+    inner = max(slot - 2.0, 1.0)
+    bar_w = inner / series
+    groups = []
+    for i, (label, values) in enumerate(points):
+        bars = []
+        for k, value in enumerate(values):
+            h = plot * value / peak if peak else 0.0
+            bars.append(
+                Bar(
+                    label=label,
+                    value=value,
+                    x=round(i * slot + 1.0 + k * bar_w, 2),
+                    y=round(top + plot - h, 2),
+                    width=round(max(bar_w - 0.5, 0.5), 2),
+                    height=round(h, 2),
+                )
+            )
+        groups.append(Group(label=label, values=values, bars=tuple(bars)))
+    return GroupChart(groups, width, height, peak, top + plot, series)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    count: int
+    percent: float  # of the first step
+
+
+def funnel(steps: list[tuple[str, int]]) -> list[Step]:
+    """Each step as a share of the first (attempts -> contacts -> ... -> kept)."""
+    first = steps[0][1] if steps else 0
+    return [
+        Step(key=k, count=n, percent=round(100.0 * n / first, 1) if first else 0.0)
+        for k, n in steps
+    ]

@@ -21,6 +21,8 @@ from dialer.account.auth import Principal
 from dialer.dashboard.auth import csrf_token_of
 from dialer.dashboard.codes import code_label
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
+from dialer.dashboard.ingest_messages import row_message
+from dialer.job.outcomes import CURRENCY_EXPONENT
 from dialer.kit import clock
 
 HERE = Path(__file__).parent
@@ -57,11 +59,19 @@ def format_number(value: float | int | None, lang: str, digits: int = 0) -> str:
     return text
 
 
-def format_money(value: float | int | None, lang: str, digits: int = 0) -> str:
+def format_money(
+    value: float | int | None, lang: str, currency: str = "CLP", *, minor: bool = False
+) -> str:
+    """``$214.939`` (CLP, no decimals), ``$1.234,56 ARS`` (ARS, centavos): always ``$``
+    with the locale's grouping; a currency other than CLP is named after the amount.
+    ``minor``: ``value`` is in the currency's smallest unit (promises, payments)."""
     if value is None:
         return "—"
-    sign = "-" if value < 0 else ""
-    return f"{sign}${format_number(abs(value), lang, digits)}"
+    digits = CURRENCY_EXPONENT.get(currency, 2)
+    amount = value / 10**digits if minor else value
+    sign = "-" if amount < 0 else ""
+    text = f"{sign}${format_number(abs(amount), lang, digits)}"
+    return text if currency == "CLP" else f"{text} {currency}"
 
 
 def format_rut(value: str | None) -> str:
@@ -90,8 +100,13 @@ def _num(ctx: Context, value: float | int | None, digits: int = 0) -> str:
 
 
 @pass_context
-def _money(ctx: Context, value: float | int | None, digits: int = 0) -> str:
-    return format_money(value, ctx.get("lang", "es"), digits)
+def _money(
+    ctx: Context, value: float | int | None, currency: str | None = None, minor: bool = False
+) -> str:
+    """Money in the page's currency (``currency`` in the context, else CLP)."""
+    return format_money(
+        value, ctx.get("lang", "es"), currency or ctx.get("currency") or "CLP", minor=minor
+    )
 
 
 @pass_context
@@ -132,7 +147,7 @@ def _audit_details(ctx: Context, entry: Any) -> str:
         elif key == "start_at":
             value = format_dt(str(value), lang, ctx.get("tz"), label=True)
         elif key == "changed" and isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
+            value = ", ".join(translator(lang).get(f"field_{v}", str(v)) for v in value)
         parts.append(f"{translator(lang).get('detail_' + key, key)}: {value}")
     return "; ".join(parts)
 
@@ -232,6 +247,9 @@ templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label
 templates.env.globals["waiting_sentence"] = _waiting_sentence
 templates.env.globals["retry_sentence"] = _retry_sentence
+templates.env.filters["row_msg"] = pass_context(
+    lambda ctx, message: row_message(str(message or ""), ctx.get("lang", "es"))
+)
 
 
 def render(

@@ -149,3 +149,40 @@ async def overview_figures(
         else:
             figures.update(kept=int(a or 0), broken=int(b or 0), payments=int(c or 0))
     return outcomes, figures
+
+
+RECOVERY_COUNTERS = (
+    "attempts", "contacts", "right_party", "promises", "promised_amount", "kept", "broken",
+    "payments", "recovered_amount", "cost_units", "billed_seconds",
+)  # fmt: skip
+
+
+async def batch_owner(session: AsyncSession, batch_id: str) -> tuple[str, str] | None:
+    """(account id, name) of a batch, or None."""
+    row = (
+        await session.execute(select(Batch.account_id, Batch.name).where(Batch.id == batch_id))
+    ).first()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+async def recovery_rows(
+    session: AsyncSession,
+    *,
+    account_id: str | None,
+    batch_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[tuple[Any, ...]]:
+    """(hour, counters...) per hour over the roll-up, summed across batches."""
+    cols = [func.sum(getattr(RecoveryStat, name)) for name in RECOVERY_COUNTERS]
+    stmt = select(RecoveryStat.hour, *cols)
+    if batch_id is not None:
+        stmt = stmt.where(RecoveryStat.batch_id == batch_id)
+    if account_id is not None:
+        stmt = stmt.where(RecoveryStat.account_id == account_id)
+    if start is not None:
+        stmt = stmt.where(RecoveryStat.hour >= start)
+    if end is not None:
+        stmt = stmt.where(RecoveryStat.hour < end)
+    stmt = stmt.group_by(RecoveryStat.hour).order_by(RecoveryStat.hour)
+    return [tuple(r) for r in (await session.execute(stmt)).all()]

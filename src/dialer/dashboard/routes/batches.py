@@ -21,13 +21,16 @@ from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
 from dialer.dashboard.codes import code_label
 from dialer.dashboard.contacts import job_filter, table_context
+from dialer.dashboard.figures import figures_of
 from dialer.dashboard.i18n import translator
+from dialer.dashboard.ingest_messages import row_message
 from dialer.dashboard.rendering import current_account_id, render, request_lang, templates
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.events.stream import batch_stream
 from dialer.job.filters import JobFilter
 from dialer.models import Batch
+from dialer.reporting import recovery as recovery_service
 
 router = APIRouter()
 
@@ -60,6 +63,19 @@ async def batches_page(
             "page": PAGE,
         },
     )
+
+
+async def _figures(session: AsyncSession, user: Principal, batch_id: str) -> dict[str, object]:
+    """The recovery figures of the batch (cards, charts, funnel) from the roll-up."""
+    report = await recovery_service.recovery(session, user, batch_id=batch_id)
+    fig = figures_of(report)
+    return {
+        "fig": fig,
+        "rec": fig.totals,
+        "fid": "batch",
+        "fig_tz": report.timezone,
+        "currency": fig.currency,
+    }
 
 
 def _live_context(
@@ -95,11 +111,13 @@ async def batch_page(
         balance = await account_service.get_balance(session, user, batch.account_id)
         review = _review(batch, report, balance.balance, balance.balance_unit)
     retry = await batch_service.retry_wait(session, row)
+    figures = await _figures(session, user, batch_id)
     return render(
         request,
         "batch.html",
         {
             **_live_context(batch, retry),
+            **figures,
             "batch": batch,
             "tz": tz,
             "summary": summary,
@@ -145,10 +163,14 @@ async def rejected_csv(
     writer = csv.writer(out, delimiter=sep)
     writer.writerow([t["row"], t["column"], t["error"]])
     for e in report.get("errors", []):
-        writer.writerow([e.get("row"), e.get("column") or "", e.get("message")])
+        writer.writerow(
+            [e.get("row"), e.get("column") or "", row_message(str(e.get("message")), lang)]
+        )
     for e in report.get("skipped", []):
         label = code_label(lang, "skip", str(e.get("reason"))) or e.get("reason")
-        writer.writerow([e.get("row"), "", f"{label}: {e.get('message')}"])
+        writer.writerow(
+            [e.get("row"), "", label if lang == "es" else f"{label}: {e.get('message')}"]
+        )
     name = "".join(c if c.isalnum() else "_" for c in row.name)[:60] or row.id
     return Response(
         "\ufeff" + out.getvalue(),
@@ -211,6 +233,12 @@ async def batch_stream_html(
         ctx = _panel_ctx(lang_request, user, snapshot) | {"tz": tz, "retry": retry}
         return template.render(ctx)
 
+    async def figures_panel(snapshot: dict[str, object]) -> str:
+        async with db.read() as session:
+            figures = await _figures(session, user, batch_id)
+        template = templates.get_template("_figures.html")
+        return template.render(_panel_ctx(lang_request, user, snapshot) | figures)
+
     async def body() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(await panel(first.data), event="progress")
         jobs_moved = False
@@ -224,6 +252,8 @@ async def batch_stream_html(
                 yield ServerSentEvent("", event="jobs")
                 jobs_moved = False
             yield ServerSentEvent(await panel(item.data), event="progress")
+            # The figures move with the counters (a settled call, a promise, a payment).
+            yield ServerSentEvent(await figures_panel(item.data), event="figures")
             if item.kind == "end":
                 yield ServerSentEvent("", event="end")
 

@@ -9,22 +9,41 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from dialer.account import service as account_service
+from dialer.account.auth import Principal
 from dialer.billing.schemas import unit_name
 from dialer.dashboard import queries
 from dialer.dashboard.auth import DashboardUser
 from dialer.dashboard.charts import bar_chart, breakdown
+from dialer.dashboard.figures import figures_of, today_of
 from dialer.dashboard.rendering import current_account_id, render
-from dialer.db.session import ReadSession
+from dialer.db.session import AsyncReadSession, ReadSession
 from dialer.kit import clock
 from dialer.models import PlanType
+from dialer.reporting import recovery as recovery_service
 from dialer.reporting import service as reporting_service
 from dialer.reporting.service import hour_bucket
 
 router = APIRouter()
 
 
+# The overview's charts of recovery cover the last two weeks (local days of the account).
+FIGURE_DAYS = 14
+
+
 @router.get("/", name="dashboard_home")
 async def overview_page(request: Request, user: DashboardUser, session: ReadSession) -> Response:
+    return await _overview(request, user, session, "overview.html")
+
+
+@router.get("/overview/live", name="dashboard_overview_live")
+async def overview_live(request: Request, user: DashboardUser, session: ReadSession) -> Response:
+    """The overview's cards and charts alone (the page fetches them again every 10 s)."""
+    return await _overview(request, user, session, "_overview_body.html")
+
+
+async def _overview(
+    request: Request, user: Principal, session: AsyncReadSession, template: str
+) -> Response:
     account_id = current_account_id(request, user)
     cards = await reporting_service.overview(session, user, account_id)
     tz = ZoneInfo(cards.timezone)
@@ -36,17 +55,31 @@ async def overview_page(request: Request, user: DashboardUser, session: ReadSess
         hour = start + timedelta(hours=i)
         points.append((hour.astimezone(tz).strftime("%H"), per_hour.get(hour, 0)))
     unit = "minutes"
+    figures: dict[str, object] = {}
     if account_id is not None:
         account = await account_service.get_account(session, user, account_id)
         unit = unit_name(PlanType(account.plan_type))
+        report = await recovery_service.recovery(
+            session, user, account_id=account_id,
+            start=cards.date - timedelta(days=FIGURE_DAYS - 1), end=cards.date,
+        )  # fmt: skip
+        fig = figures_of(report)
+        figures = {
+            "fig": fig,
+            "rec": today_of(report, cards.date),
+            "fid": "overview",
+            "fig_tz": report.timezone,
+            "currency": fig.currency,
+        }
     return render(
         request,
-        "overview.html",
+        template,
         {
             "cards": cards,
             "unit": unit,
             "chart": bar_chart(points),
             "outcomes": breakdown(cards.outcomes_today),
+            **figures,
         },
     )
 

@@ -33,6 +33,8 @@ from dialer.models import Batch
 router = APIRouter()
 
 EDITABLE = ("draft", "active", "paused")
+# The provider options the page edits (others a batch was created with are kept).
+PROVIDER_KEYS = ("from_number", "agent_id", "agent_version", "phone_number_id")
 # Zones offered in the list (any IANA name may be typed).
 ZONES = (
     "America/Santiago", "America/Punta_Arenas", "Pacific/Easter",
@@ -64,6 +66,7 @@ async def _page(
             "weekdays": WEEKDAYS,
             "outcomes": RETRY_OUTCOMES,
             "zones": ZONES,
+            "provider_keys": PROVIDER_KEYS,
             "account_timezone": account_timezone,
             "profile_rules": all_profile_rules(request_lang(request)),
             "tz": values.get("timezone") or account_timezone,
@@ -82,6 +85,9 @@ def _stored_values(batch: Batch) -> dict[str, Any]:
     values.update(
         name=batch.name, description=batch.description or "", priority=str(batch.priority)
     )
+    options = batch.provider_options or {}
+    for key in PROVIDER_KEYS:
+        values[f"provider_options.{key}"] = str(options.get(key) or "")
     return values
 
 
@@ -96,14 +102,20 @@ async def settings_page(
                        saved=saved)  # fmt: skip
 
 
-def _update_of(form: FormData) -> BatchUpdate:
+def _update_of(form: FormData, stored_options: dict[str, Any]) -> BatchUpdate:
     """The form as the API's update body; raises ValidationError with the API's rules."""
+    options = {k: str(v) for k, v in stored_options.items() if k not in PROVIDER_KEYS}
+    for key in PROVIDER_KEYS:
+        value = str(form.get(f"provider_options.{key}") or "").strip()
+        if value:
+            options[key] = value
     return BatchUpdate.model_validate(
         {
             "name": str(form.get("name") or "").strip(),
             "description": str(form.get("description") or "").strip() or None,
             "priority": str(form.get("priority") or "").strip(),
             "call_settings": settings_from_form(form),
+            "provider_options": options,
         }
     )
 
@@ -117,12 +129,14 @@ async def save_settings(
     # before any value is judged.
     user.require("edit_settings")
     async with db.read() as session:
-        await batch_service.get_batch(session, user, batch_id)
+        stored = dict(
+            (await batch_service.get_batch(session, user, batch_id)).provider_options or {}
+        )
     form = await request.form()
     errors: dict[str, str] = {}
     status_code = 422
     try:
-        data = _update_of(form)
+        data = _update_of(form, stored)
     except ValidationError as exc:
         errors = field_errors(exc)
     else:
@@ -142,6 +156,10 @@ async def save_settings(
         "name": str(form.get("name") or ""),
         "description": str(form.get("description") or ""),
         "priority": str(form.get("priority") or ""),
+        **{
+            f"provider_options.{k}": str(form.get(f"provider_options.{k}") or "")
+            for k in PROVIDER_KEYS
+        },
     }
     async with db.read() as session:  # rendered inside: the rows expire on leaving
         batch = await batch_service.get_batch(session, user, batch_id)

@@ -1,5 +1,8 @@
 """Recovery figures per batch and per account, from the hourly roll-up only: the cost of a
-report grows with the hours it covers, never with the number of jobs or attempts."""
+report grows with the hours it covers, never with the number of jobs or attempts.
+
+Served by the API (``/api/v1/.../recovery``, collection endpoints) and drawn by the
+dashboard, from this one implementation."""
 
 from __future__ import annotations
 
@@ -13,17 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.billing.pricing import CREDIT_UNITS
-from dialer.collection.payments import account_for, currency_of
-from dialer.collection.repository import CollectionRepository
-from dialer.collection.schemas import RecoveryBucket, RecoveryFigures, RecoveryReport
 from dialer.errors import NotFound
-from dialer.job.outcomes import CURRENCY_EXPONENT
-from dialer.models import PlanType
+from dialer.job.outcomes import CURRENCY_EXPONENT, DEFAULT_CURRENCY
+from dialer.models import Account, PlanType
+from dialer.reporting import queries
+from dialer.reporting.schemas import RecoveryBucket, RecoveryFigures, RecoveryReport
 
-NAMES = (
-    "attempts", "contacts", "right_party", "promises", "promised_amount", "kept", "broken",
-    "payments", "recovered_amount", "cost_units", "billed_seconds",
-)  # fmt: skip
+NAMES = queries.RECOVERY_COUNTERS
 
 
 @dataclass
@@ -73,14 +72,16 @@ async def recovery(
     """Recovery figures of a batch or an account, in total, by local day and by hour of day.
 
     ``start`` / ``end`` (inclusive) are local days of the account."""
-    repo = CollectionRepository.from_session(session)
     if batch_id is not None:
-        owner = await repo.batch_owner(batch_id)
+        owner = await queries.batch_owner(session, batch_id)
         if owner is None or not principal.can_see(owner[0]):
             raise NotFound(f"batch '{batch_id}' not found", field="batch_id")
         account_id = owner[0]
     assert account_id is not None
-    account = await account_for(session, principal, account_id)
+    principal.check_account(account_id)
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account '{account_id}' not found", field="account_id")
     tz = ZoneInfo(account.timezone)
     lo = datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC) if start else None
     hi = (
@@ -88,8 +89,8 @@ async def recovery(
         if end
         else None
     )
-    rows = await repo.recovery_rows(
-        account_id=None if batch_id else account_id, batch_id=batch_id, start=lo, end=hi
+    rows = await queries.recovery_rows(
+        session, account_id=None if batch_id else account_id, batch_id=batch_id, start=lo, end=hi
     )
     total, days, hours = Sums(), dict[str, Sums](), dict[str, Sums]()
     for hour, *counters in rows:
@@ -97,7 +98,8 @@ async def recovery(
         total.add(counters)
         days.setdefault(local.date().isoformat(), Sums()).add(counters)
         hours.setdefault(f"{local.hour:02d}", Sums()).add(counters)
-    plan, currency = PlanType(account.plan_type), currency_of(account)
+    plan = PlanType(account.plan_type)
+    currency = DEFAULT_CURRENCY.get(account.country, "CLP")
 
     def buckets(groups: dict[str, Sums]) -> list[RecoveryBucket]:
         return [
