@@ -115,12 +115,13 @@ class TestElevenLabs:
 
     async def test_sip_trunk_route_with_dynamic_variables_and_phone_number_id(self) -> None:
         rec = Recorder(
-            httpx.Response(200, json=load("elevenlabs", "sip_trunk_outbound_call_response"))
+            httpx.Response(200, json=load("elevenlabs", "get_agent_response")),
+            httpx.Response(200, json=load("elevenlabs", "sip_trunk_outbound_call_response")),
         )
         placed = await self.provider(rec, telephony="sip_trunk").place_call(
-            call_request("att_1", ring_timeout_s=25)
+            call_request("att_1", ring_timeout_s=25, max_duration_s=300)
         )
-        sent = rec.requests[0]
+        sent = rec.requests[1]
         assert sent.url.path == "/v1/convai/sip-trunk/outbound-call"
         assert sent.headers["xi-api-key"] == "xi"
         body = json.loads(sent.content)
@@ -134,9 +135,49 @@ class TestElevenLabs:
         assert placed.other_ids["sip_call_id"].endswith("@sip.rtc.elevenlabs.io")
 
     async def test_a_call_elevenlabs_did_not_start_is_permanent(self) -> None:
-        rec = Recorder(httpx.Response(200, json=load("elevenlabs", "outbound_call_not_started")))
+        rec = Recorder(
+            httpx.Response(200, json=load("elevenlabs", "get_agent_response")),
+            httpx.Response(200, json=load("elevenlabs", "outbound_call_not_started")),
+        )
         with pytest.raises(PermanentProviderError, match="unverified"):
-            await self.provider(rec).place_call(call_request("att_1"))
+            await self.provider(rec).place_call(call_request("att_1", max_duration_s=300))
+
+    async def test_without_a_way_to_hang_up_an_agent_that_may_talk_too_long_is_not_dialled(
+        self,
+    ) -> None:
+        agent = httpx.Response(200, json=load("elevenlabs", "get_agent_response"))  # 300 s
+        created = httpx.Response(200, json=load("elevenlabs", "twilio_outbound_call_response"))
+        rec = Recorder(agent, created, created)
+        p = self.provider(rec)
+        assert not p.supports_hangup
+        with pytest.raises(PermanentProviderError, match="at most 120 s"):
+            await p.place_call(call_request("att_1", max_duration_s=120))
+        assert [r.url.path for r in rec.requests] == ["/v1/convai/agents/agent_1"]  # no dial
+        # Within the job's limit it dials, and the agent is not asked again.
+        await p.place_call(call_request("att_2", max_duration_s=300))
+        await p.place_call(call_request("att_3", max_duration_s=600))
+        assert [r.url.path for r in rec.requests[1:]] == ["/v1/convai/twilio/outbound-call"] * 2
+
+    async def test_hangup_ends_the_conversations_twilio_call(self) -> None:
+        conversation = load("elevenlabs", "get_conversation_in_progress")
+        conversation["metadata"]["phone_call"] = {
+            "direction": "outbound", "type": "twilio", "call_sid": "CA" + "1" * 32,
+            "phone_number_id": "phnum_1", "agent_number": "+56229145000",
+            "external_number": "+56912345678", "stream_sid": "MZ" + "2" * 32,
+        }  # fmt: skip
+        rec = Recorder(
+            httpx.Response(200, json=conversation),
+            httpx.Response(200, json={"sid": "CA" + "1" * 32, "status": "completed"}),
+        )
+        p = self.provider(rec, twilio_account_sid="AC" + "9" * 32, twilio_auth_token="tw_tok")
+        assert p.supports_hangup
+        await p.hangup("conv_1")
+        get, end = rec.requests
+        assert get.url.path == "/v1/convai/conversations/conv_1"
+        assert (end.url.host, end.url.path) == (
+            "api.twilio.com", f"/2010-04-01/Accounts/AC{'9' * 32}/Calls/CA{'1' * 32}.json")  # fmt: skip
+        assert end.content == b"Status=completed"
+        assert end.headers["authorization"].startswith("Basic ")
 
     def test_post_call_webhook_and_initiation_failure(self) -> None:
         p = self.provider(Recorder())

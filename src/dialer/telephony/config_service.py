@@ -73,6 +73,9 @@ SPECS: dict[str, ProviderSpec] = {
     ),
     "elevenlabs": ProviderSpec(
         credentials=("api_key", "webhook_secret"),
+        # The Twilio account of the imported number (telephony twilio): ElevenLabs has no
+        # API to end a conversation, but its Twilio call can be ended there (hangup).
+        optional_credentials=("twilio_account_sid", "twilio_auth_token"),
         options=(
             "agent_id",
             "phone_number_id",

@@ -245,6 +245,7 @@ class FakeTwilio(FakeVendor):
 class FakeElevenLabs(FakeVendor):
     KEY = "xi_contract_key"
     SECRET = "wsec_contract_elevenlabs"
+    TWILIO_SID = "ACcontract0000000000000000000000aa"
 
     def __init__(self) -> None:
         super().__init__(name="elevenlabs")
@@ -254,7 +255,13 @@ class FakeElevenLabs(FakeVendor):
             api_key=self.KEY, webhook_secret=self.SECRET, client=self.client(),
             agent_id="agent_01jx2w3v4u5t6s7r8q9p0n1m2k",
             phone_number_id="phnum_01jx9a8b7c6d5e4f3g2h1j0k9m", sleep=no_sleep,
+            # The imported Twilio number's account: hangup ends the conversation's call.
+            twilio_account_sid=self.TWILIO_SID, twilio_auth_token="contract_twilio_token",
         )  # fmt: skip
+
+    @staticmethod
+    def call_sid(c: VendorCall) -> str:
+        return "CA" + c.call_id.removeprefix("conv_").rjust(32, "0")
 
     def is_create(self, request: httpx.Request) -> bool:
         return request.url.path.endswith("/outbound-call")
@@ -263,6 +270,16 @@ class FakeElevenLabs(FakeVendor):
         name = "get_conversation_done" if c.ended else "get_conversation_in_progress"
         data = load("elevenlabs", name)
         data.update(conversation_id=c.call_id, user_id=c.attempt_id)
+        if c.hung_up:
+            data["status"] = "done"
+        # elevenlabs-python 2.59 ConversationHistoryMetadataCommonModel.phone_call
+        # (ConversationHistoryTwilioPhoneCallModel: direction, phone_number_id, agent_number,
+        # external_number, type "twilio", stream_sid, call_sid).
+        data["metadata"]["phone_call"] = {
+            "direction": "outbound", "phone_number_id": "phnum_01jx9a8b7c6d5e4f3g2h1j0k9m",
+            "agent_number": "+56229145000", "external_number": c.to_number, "type": "twilio",
+            "stream_sid": "MZ" + "0" * 32, "call_sid": self.call_sid(c),
+        }  # fmt: skip
         data["conversation_initiation_client_data"]["user_id"] = c.attempt_id
         data["conversation_initiation_client_data"]["dynamic_variables"]["dialer_attempt_id"] = (
             c.attempt_id
@@ -289,6 +306,17 @@ class FakeElevenLabs(FakeVendor):
                 if c.attempt_id == user
             ]
             return httpx.Response(200, json=page)
+        twilio_call = re.fullmatch(
+            rf"/2010-04-01/Accounts/{self.TWILIO_SID}/Calls/(CA\w+)\.json", path
+        )
+        if twilio_call and request.method == "POST":
+            # Twilio's Calls API (https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource).
+            for c3 in self.calls.values():
+                if self.call_sid(c3) == twilio_call.group(1):
+                    c3.ended = c3.hung_up = True
+                    return httpx.Response(200, json={"sid": twilio_call.group(1),
+                                                     "status": "completed"})  # fmt: skip
+            return httpx.Response(404, json={"code": 20404, "message": "not found"})
         if m := re.fullmatch(r"/v1/convai/conversations/([^/]+)", path):
             c2 = self.calls.get(m.group(1))
             if c2 is None:

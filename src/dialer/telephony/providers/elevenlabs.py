@@ -17,8 +17,16 @@ elevenlabs-python 2.59 ``conversational_ai/twilio/raw_client.py``,
   ``call_initiation_failure`` (busy / no-answer / unknown), signed with
   ``ElevenLabs-Signature: t=<unix s>,v0=<hex HMAC-SHA256(webhook secret, "<t>.<body>")>``
   - the workspace's webhook secret, not the API key. The SDK accepts 30 minutes of age.
-* Hangup: the API has no call to end a phone conversation; the agent's maximum
-  conversation duration bounds it (docs/providers.md).
+* Hangup: the ElevenLabs API has no call that ends a conversation (elevenlabs-python
+  2.59: ``twilio`` has ``outbound_call`` / ``register_call``, ``sip_trunk`` only
+  ``outbound_call``, ``conversations`` get / list / delete; deleting a conversation
+  deletes its record, it does not end the call), and no per-call maximum duration
+  (``conversation_config_override.conversation`` holds only ``text_only``; the limit
+  is the agent's ``conversation_config.conversation.max_duration_seconds``). So:
+  with the Twilio credentials of an imported Twilio number, ``hangup`` ends the
+  conversation's Twilio call (``metadata.phone_call.call_sid``) through Twilio's Calls
+  API; without them no call is placed whose agent may talk longer than the job's limit
+  (``GET /v1/convai/agents/{agent_id}``, checked before dialing).
 
 Outcomes: ``call_initiation_failure`` busy -> busy, no-answer -> no_answer, otherwise
 failed; ``failed`` conversations -> failed; ``done`` -> voicemail when the termination
@@ -51,6 +59,7 @@ from dialer.telephony.providers import _http
 
 NAME = "elevenlabs"
 BASE_URL = "https://api.elevenlabs.io"
+TWILIO_BASE_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "elevenlabs-signature"
 ATTEMPT_VARIABLE = "dialer_attempt_id"
 TELEPHONY = {"twilio": "/v1/convai/twilio/outbound-call",
@@ -230,7 +239,6 @@ class ElevenLabsProvider:
     """Places calls through ElevenLabs Agents and reads its signed post-call webhooks."""
 
     name = NAME
-    supports_hangup = False
 
     def __init__(
         self,
@@ -246,6 +254,9 @@ class ElevenLabsProvider:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         sleep: _http.Sleep = asyncio.sleep,
+        twilio_account_sid: str | None = None,
+        twilio_auth_token: str | None = None,
+        twilio_base_url: str = TWILIO_BASE_URL,
     ) -> None:
         if telephony not in TELEPHONY:
             raise PermanentProviderError(f"elevenlabs: telephony must be one of {list(TELEPHONY)}")
@@ -259,6 +270,20 @@ class ElevenLabsProvider:
         self.phone_number_id = phone_number_id
         self.telephony = telephony
         self.tolerance = tolerance
+        # The imported number's Twilio account: the only way to end the call.
+        self._twilio = (
+            _http.Vendor(
+                "twilio",
+                base_url=f"{twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{twilio_account_sid}/Calls",
+                client=self._http.client, auth=httpx.BasicAuth(twilio_account_sid, twilio_auth_token),
+                secrets=(twilio_auth_token,), max_retries=max_retries, backoff_s=backoff_s,
+                sleep=sleep,
+            )
+            if telephony == "twilio" and twilio_account_sid and twilio_auth_token
+            else None
+        )  # fmt: skip
+        self.supports_hangup = self._twilio is not None
+        self._agent_limits: dict[str, int | None] = {}  # agent id -> max_duration_seconds
 
     def __repr__(self) -> str:  # never show the key
         return f"ElevenLabsProvider(agent_id={self.agent_id!r}, telephony={self.telephony!r})"
@@ -272,6 +297,8 @@ class ElevenLabsProvider:
                 "elevenlabs: configure agent_id and phone_number_id (the number's id in "
                 "ElevenLabs, not its E.164 form)"
             )
+        if self._twilio is None:
+            await self._check_duration_bound(agent_id, request.max_duration_s)
         body: dict[str, Any] = {
             "agent_id": agent_id,
             "agent_phone_number_id": phone_number_id,
@@ -305,9 +332,55 @@ class ElevenLabsProvider:
             provider_call_id=str(conversation_id), status="initiated", other_ids=other
         )
 
+    async def _check_duration_bound(self, agent_id: str, limit_s: int) -> None:
+        """Refuse, before dialing, a call nothing could end in time: without a way to hang
+        up, the agent's own maximum conversation duration must be within the job's."""
+        if agent_id not in self._agent_limits:
+            response = await self._http.send("GET", f"/v1/convai/agents/{agent_id}")
+            data = response.json()
+            config = data.get("conversation_config") if isinstance(data, dict) else None
+            conversation = config.get("conversation") if isinstance(config, dict) else None
+            value = (
+                conversation.get("max_duration_seconds") if isinstance(conversation, dict) else None
+            )
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            self._agent_limits[agent_id] = value if ok else None
+        agent_limit = self._agent_limits[agent_id]
+        if agent_limit is None or agent_limit > limit_s:
+            said = f"{agent_limit} s" if agent_limit is not None else "no limit we can read"
+            raise PermanentProviderError(
+                f"elevenlabs: agent {agent_id} lets a conversation run {said} and this call "
+                f"may last {limit_s} s; ElevenLabs has no API to end a call, so set the "
+                f"agent's maximum conversation duration to at most {limit_s} s, or store the "
+                "imported number's twilio_account_sid and twilio_auth_token so dialer can "
+                "hang up through Twilio"
+            )
+
     async def hangup(self, provider_call_id: str) -> None:
-        """No API ends an ElevenLabs phone conversation: its maximum duration bounds it."""
-        return None
+        """End the conversation's Twilio call (``Status=completed`` on Twilio's Calls API;
+        its CallSid from the conversation's ``metadata.phone_call``). Without the Twilio
+        credentials there is no way to end it: a no-op (``supports_hangup`` is False and
+        the agent's maximum duration, checked at dialing, bounds the call)."""
+        if self._twilio is None:
+            return None
+        try:
+            response = await self._http.send("GET", f"/v1/convai/conversations/{provider_call_id}")
+        except PermanentProviderError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        data = response.json()
+        if not isinstance(data, dict) or data.get("status") not in RUNNING:
+            return None  # already over
+        metadata = data.get("metadata")
+        sid = _other_ids(metadata if isinstance(metadata, dict) else {}).get("call_sid")
+        if not sid:
+            raise PermanentProviderError("elevenlabs: the conversation has no Twilio CallSid yet")
+        try:
+            await self._twilio.send("POST", f"/{sid}.json", data={"Status": "completed"})
+        except PermanentProviderError as exc:
+            if exc.status_code not in (400, 404):
+                raise
 
     async def get_call(self, provider_call_id: str) -> CallEvent | None:
         """``GET /v1/convai/conversations/{id}``; None when ElevenLabs does not know it."""

@@ -101,6 +101,8 @@ def build_elevenlabs(
         phone_number_id=cfg.options.get("phone_number_id"),
         telephony=cfg.options.get("telephony", "twilio"),
         tolerance=_tolerance(cfg, timedelta(minutes=30)),
+        twilio_account_sid=cfg.credentials.get("twilio_account_sid"),
+        twilio_auth_token=cfg.credentials.get("twilio_auth_token"),
     )
 
 
