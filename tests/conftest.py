@@ -16,6 +16,7 @@ from dialer.db.session import Database
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import FrozenClock
 from dialer.main import create_app
+from tests.fixtures import routes
 from tests.fixtures.database import (
     configured_pg_url,
     fresh_sqlite,
@@ -30,6 +31,8 @@ ADMIN_KEY = "test-admin-key-0123456789"
 # tests hash with the cheapest argon2id parameters instead (same code path, same hash
 # format). The browser tests' live server keeps the production cost.
 passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+# Every test's application shares one build of the route handlers (see routes.py).
+routes.install()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
