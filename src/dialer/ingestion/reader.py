@@ -183,6 +183,8 @@ def parse_chunks(
             except hdr.HeaderError as exc:
                 fld = "column_mapping" if column_mapping else "file"
                 raise ParseFailed("header", str(exc), fld) from None
+            # Only the columns the mapping reads: a streaming reader skips the others.
+            sheet.keep_columns([c.index for c in mapping.columns])
             summary = Summary(file_format=sheet.format, mapping=mapping)
             validator = RowValidator(mapping, options)
             validate = validator.validate

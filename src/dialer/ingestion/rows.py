@@ -189,6 +189,7 @@ class RowValidator:
             if col is not None
         ]
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
+        self._read = sorted(c.index for c in mapping.columns)
         # The payload is written as JSON directly, member by member, each member of a
         # repeating cell (date, company, currency, extra columns) encoded once per file.
         # Exactly dumps_payload of the dict the reference path builds, as long as no
@@ -317,8 +318,10 @@ class RowValidator:
             payload_json = dumps_payload(self._payload_dict(row_number, cells, errors))
 
         if errors:
-            # Whitespace-only rows are empty rows, not errors; only checked on this path.
-            if all(_empty(c) for c in cells):
+            # Rows with nothing in the columns the import reads (whitespace, or a note in
+            # a column without a header) are empty rows, not errors; only checked on this
+            # path. The same whether or not the reader skipped the other columns.
+            if all(_empty(cells[i]) for i in self._read):
                 return None
             if self.consolidate and dni is not None and errors == [phone_error]:
                 # An instalment row without a phone still belongs to its debtor, whose
