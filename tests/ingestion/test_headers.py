@@ -45,14 +45,30 @@ def test_english_headers() -> None:
 
 
 def test_several_phone_columns_keep_their_order() -> None:
-    mapping = detect([["Fono 1", "Rut", "Celular", "Teléfono_3", "fono2", "Comuna"]])
+    mapping = detect([["Fono 1", "Rut", "Celular", "Teléfono_3", "fono2", "Sucursal"]])
     assert [c.header for c in mapping.columns if c.field == "phone"] == [
         "Fono 1",
         "Celular",
         "Teléfono_3",
         "fono2",
     ]
-    assert {c.header: c.key for c in mapping.columns if c.field is None} == {"Comuna": "comuna"}
+    assert {c.header: c.key for c in mapping.columns if c.field is None} == {"Sucursal": "sucursal"}
+
+
+def test_place_columns_are_recognised_and_kept_under_their_own_key() -> None:
+    """Chile's comuna/región and Argentina's localidad/provincia name the debtor's place
+    (compliance.place): recognised as such, and still in the payload as written."""
+    cl = detect([["RUT", "Teléfono", "Comuna Deudor", "Región", "Zona Horaria"]])
+    assert [(c.header, c.field, c.key) for c in cl.columns[2:]] == [
+        ("Comuna Deudor", "comuna", "comuna_deudor"),
+        ("Región", "region", "region"),
+        ("Zona Horaria", "zona_horaria", "zona_horaria"),
+    ]
+    ar = detect([["DNI", "Celular", "Localidad", "Provincia"]])
+    assert [(c.field, c.key) for c in ar.columns[2:]] == [
+        ("ciudad", "localidad"),
+        ("region", "provincia"),
+    ]
 
 
 def test_header_found_below_title_rows() -> None:

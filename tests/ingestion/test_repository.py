@@ -57,7 +57,7 @@ async def test_fast_insert_stores_the_same_row_as_the_core_insert(
             now=now,
             columns=(
                 [job.row_number or 0], [job.contact_name], [job.dni], [dumps_phones(job.phones)],
-                [job.email], [dumps_payload(job.payload)],
+                [job.email], [dumps_payload(job.payload)], [None], [None], [None],
             ),
         )  # fmt: skip
     async with database.read() as s:

@@ -61,9 +61,13 @@ def calamine_rows(path: Path) -> Rows:
 
 def stream_rows(path: Path) -> Rows:
     sheet = xlsx.open_first_sheet(str(path))
-    assert sheet is not None
+    if sheet is None:
+        return []
     with sheet:
-        return [(n, _trim(cells)) for n, cells in sheet.rows()]
+        rows = [(n, _trim(cells)) for n, cells in sheet.rows()]
+    while rows and not rows[-1][1]:
+        rows.pop()  # a last row whose only values are "" (both readers count it a row)
+    return rows
 
 
 def same_as_calamine(path: Path) -> Rows:
@@ -123,7 +127,9 @@ def write_xlsx(
             )
             z.writestr(
                 "xl/sharedStrings.xml",
-                f'<sst {NS} count="{len(shared)}">' + "".join(f"<si>{s}</si>" for s in shared) + "</sst>",
+                f'<sst {NS} count="{len(shared)}">'
+                + "".join(f"<si>{s}</si>" for s in shared)
+                + "</sst>",
             )
         z.writestr(
             "xl/_rels/workbook.xml.rels",
@@ -136,7 +142,9 @@ def write_xlsx(
             for i, (name, state, _) in enumerate(sheets)
         )
         pr = '<workbookPr date1904="1"/>' if date1904 else ""
-        z.writestr("xl/workbook.xml", f"<workbook {NS} {RNS}>{pr}<sheets>{entries}</sheets></workbook>")
+        z.writestr(
+            "xl/workbook.xml", f"<workbook {NS} {RNS}>{pr}<sheets>{entries}</sheets></workbook>"
+        )
         z.writestr("xl/styles.xml", STYLES)
         for i, (_, _, data) in enumerate(sheets):
             z.writestr(
@@ -152,7 +160,7 @@ SHARED = [
     "<t>RUT</t>",
     "<t>Teléfono</t>",
     '<r><rPr><b/><color rgb="FFFF0000"/></rPr><t>Muñoz </t></r><r><t xml:space="preserve">&amp; Cía</t></r>',
-    "<t>ヤマダ</t><rPh sb=\"0\" eb=\"1\"><t>やまだ</t></rPh>",
+    '<t>ヤマダ</t><rPh sb="0" eb="1"><t>やまだ</t></rPh>',
     '<t xml:space="preserve">  con espacios  </t>',
     "<t>  recortado  </t>",
     "<t>línea 1&#10;línea 2_x000D_</t>",
@@ -189,17 +197,20 @@ def test_shared_strings_dates_booleans_errors_sparse(tmp_path: Path) -> None:
     assert by_number[1][3] == "ヤマダ"  # phonetic run left out
     assert by_number[2][:3] == ["  con espacios  ", "recortado", "línea 1\nlínea 2\r"]
     assert by_number[3][:3] == [date(2025, 10, 11), date(2000, 1, 1), timedelta(hours=36)]
-    assert by_number[3][4] == time(18, 0) and by_number[3][5] == datetime(2025, 10, 11, 12)
+    assert by_number[3][4] == time(18, 0)
+    assert by_number[3][5] == datetime(2025, 10, 11, 12)
     assert by_number[5][:3] == [True, False, ""]
-    assert by_number[4] == [] and by_number[6] == [] and 9 not in by_number
+    assert by_number[4] == []
+    assert by_number[6] == []
+    assert 9 not in by_number
 
 
 def test_inline_strings_prefixes_no_references_other_attribute_order(tmp_path: Path) -> None:
     data = (
-        "<x:row><x:c t=\"inlineStr\"><x:is><x:t>Nombre</x:t></x:is></x:c>"
+        '<x:row><x:c t="inlineStr"><x:is><x:t>Nombre</x:t></x:is></x:c>'
         '<x:c t="inlineStr"><x:is><x:t xml:space="preserve"> Fono </x:t></x:is></x:c></x:row>'
         '<x:row><x:c s="0" r="A2" t="inlineStr"><x:is><x:r><x:t>Ana</x:t></x:r>'
-        "<x:r><x:t xml:space=\"preserve\"> Díaz</x:t></x:r></x:is></x:c>"
+        '<x:r><x:t xml:space="preserve"> Díaz</x:t></x:r></x:is></x:c>'
         '<x:c r="C2" t="inlineStr"><x:is><x:t>+56 9 8765 4321</x:t></x:is></x:c></x:row>'
         '<x:row r="4"><x:c><x:v>1</x:v></x:c><x:c/><x:c><x:v>3</x:v></x:c></x:row>'
     )
@@ -268,18 +279,21 @@ def _write_xlsxwriter(path: Path, grid: list[list[object]], inline: bool) -> Non
     workbook.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(grid=GRID, inline=st.booleans())
-def test_xlsxwriter_files_read_the_same(tmp_path: Path, grid: list[list[object]], inline: bool) -> None:
+def test_xlsxwriter_files_read_the_same(
+    tmp_path: Path, grid: list[list[object]], inline: bool
+) -> None:
     path = tmp_path / "w.xlsx"
     _write_xlsxwriter(path, grid, inline)
-    if not calamine_rows(path):
-        assert xlsx.open_first_sheet(str(path)) is None
-        return
     same_as_calamine(path)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(grid=GRID)
 def test_openpyxl_files_read_the_same(tmp_path: Path, grid: list[list[object]]) -> None:
     path = tmp_path / "o.xlsx"
@@ -290,9 +304,6 @@ def test_openpyxl_files_read_the_same(tmp_path: Path, grid: list[list[object]]) 
             if value is not None and not (isinstance(value, str) and value.strip() == ""):
                 sheet.cell(row=r, column=c, value=value)
     workbook.save(path)
-    if not calamine_rows(path):
-        assert xlsx.open_first_sheet(str(path)) is None
-        return
     same_as_calamine(path)
 
 
@@ -313,7 +324,9 @@ def test_a_real_export_imports_the_same_with_either_reader(
     whole = _parse(path)
     assert streamed == whole
     summary = streamed[-1]
-    assert isinstance(summary, Summary) and summary.merges and not summary.errors
+    assert isinstance(summary, Summary)
+    assert summary.merges
+    assert not summary.errors
     assert sum(len(c) for c in streamed if isinstance(c, Chunk)) == 300  # one job per debtor
 
 
@@ -344,7 +357,12 @@ def test_columns_without_a_header_are_skipped_and_rows_with_only_them_are_empty(
     options = RowOptions(country="CL")
     streamed = list(parse_chunks(path, None, None, options))[-1]
     assert isinstance(streamed, Summary)
-    assert (streamed.valid, streamed.invalid, streamed.empty_rows, streamed.errors) == (39, 0, 1, [])
+    assert (streamed.valid, streamed.invalid, streamed.empty_rows, streamed.errors) == (
+        39,
+        0,
+        1,
+        [],
+    )
     if block < 1000:
         assert "total de la hoja" not in seen  # skipped while parsing
     monkeypatch.setattr(parsers, "_open_xlsx", lambda p: parsers._open_calamine(p, "xlsx"))

@@ -5,7 +5,9 @@ Pure. Resolution order (the first that answers wins, and the job records which):
 1. an explicit column of the row (kept in the job's payload by ingestion): ``comuna``,
    ``ciudad``/``localidad``, ``región``/``provincia``, ``zona horaria``/``timezone``;
 2. a landline's area code or number range (Chile: 61 Magallanes, 67 Aysén, Easter
-   Island's range of 32; mobiles are not geographic and say nothing);
+   Island's range of 32; Chilean mobiles are not geographic and say nothing); in
+   Argentina any number's area code, mobiles included (``+54 9 351 ...`` is Córdoba:
+   Argentine mobiles keep the area code of the town they were issued in);
 3. the batch's timezone (no region).
 
 The region is a ``holidays`` subdivision code (``"AP"`` Arica y Parinacota, ``"NB"``
@@ -143,6 +145,65 @@ _AR_PROVINCES: dict[str, tuple[str, str]] = {
     "santa cruz": ("Z", "America/Argentina/Rio_Gallegos"),
 }  # fmt: skip
 
+# Argentine area codes (after +54, and after the mobile 9) -> province (holidays
+# subdivision). Longest prefix first; 11 is the Buenos Aires metropolitan area, which
+# spans the City (C) and the Province (B): zone only, no region. Source: ENACOM's
+# numbering plan (Plan Fundamental de Numeración Nacional), the main code of each area.
+_AR_AREA_CODES: dict[str, str] = {
+    # 4 digits
+    "2901": "V", "2964": "V", "2902": "Z", "2966": "Z", "2962": "Z", "2954": "L",
+    "2920": "R", "2944": "R", "2945": "U", "2965": "U", "2972": "Q", "3757": "N",
+    "3755": "N", "3772": "W", "3773": "W", "3782": "W", "3722": "H", "3735": "H",
+    "3717": "P", "3711": "P", "3821": "F", "3825": "F", "3833": "K", "3834": "K",
+    "3844": "G", "3858": "G", "3868": "A", "3873": "A", "3886": "Y", "3885": "Y",
+    "2657": "D", "2622": "M", "2625": "M", "2627": "M", "3492": "S",
+    "3462": "S", "3471": "S", "3564": "X", "3571": "X", "3572": "X", "3543": "X",
+    "3442": "E", "3446": "E", "3447": "E",
+    # 3 digits
+    "220": "B", "221": "B", "223": "B", "230": "B", "236": "B", "237": "B", "249": "B",
+    "291": "B", "336": "B", "348": "B", "260": "M", "261": "M", "263": "M", "264": "J",
+    "266": "D", "280": "U", "297": "U", "294": "R", "298": "R", "299": "Q", "341": "S",
+    "342": "S", "343": "E", "345": "E", "351": "X", "353": "X", "358": "X", "362": "H",
+    "364": "H", "370": "P", "376": "N", "379": "W", "380": "F", "381": "T", "383": "K",
+    "385": "G", "387": "A", "388": "Y",
+}  # fmt: skip
+_AR_METRO_AREA = "11"
+# Argentine towns as a "localidad" column names them -> province: the capitals and the
+# larger cities (a province name in that column is read as the province).
+_AR_TOWNS: dict[str, str] = {
+    "la plata": "B", "mar del plata": "B", "bahia blanca": "B", "tandil": "B",
+    "quilmes": "B", "lomas de zamora": "B", "la matanza": "B", "moron": "B",
+    "lanus": "B", "avellaneda": "B", "tigre": "B",
+    "moreno": "B", "san nicolas de los arroyos": "B",
+    "zarate": "B", "campana": "B", "escobar": "B", "olavarria": "B", "necochea": "B",
+    "pergamino": "B", "banfield": "B", "berazategui": "B",
+    "florencio varela": "B", "almirante brown": "B", "tres de febrero": "B",
+    "vicente lopez": "B", "san miguel": "B",
+    "jose c paz": "B", "malvinas argentinas": "B", "hurlingham": "B",
+    "esteban echeverria": "B", "ezeiza": "B",
+    "palermo": "C", "belgrano": "C", "caballito": "C",
+    "recoleta": "C", "san telmo": "C", "almagro": "C", "villa urquiza": "C",
+    "rosario": "S", "rafaela": "S", "venado tuerto": "S", "reconquista": "S",
+    "cordoba capital": "X", "villa maria": "X", "rio cuarto": "X", "villa carlos paz": "X",
+    "san francisco": "X", "mendoza capital": "M", "godoy cruz": "M", "guaymallen": "M",
+    "san rafael": "M", "maipu mendoza": "M", "parana": "E",
+    "concordia": "E", "gualeguaychu": "E", "resistencia": "H",
+    "presidencia roque saenz pena": "H", "posadas": "N", "obera": "N",
+    "puerto iguazu": "N", "corrientes capital": "W", "goya": "W",
+    "paso de los libres": "W", "san miguel de tucuman": "T", "yerba buena": "T",
+    "salta capital": "A", "oran": "A", "san salvador de jujuy": "Y",
+    "santiago del estero capital": "G", "la banda": "G",
+    "san fernando del valle de catamarca": "K", "la rioja capital": "F",
+    "san juan capital": "J", "san luis capital": "D", "villa mercedes": "D",
+    "santa rosa": "L", "general pico": "L", "neuquen capital": "Q", "cutral co": "Q",
+    "san martin de los andes": "Q", "viedma": "R", "san carlos de bariloche": "R",
+    "bariloche": "R", "general roca": "R", "cipolletti": "R", "rawson": "U",
+    "trelew": "U", "comodoro rivadavia": "U", "puerto madryn": "U", "esquel": "U",
+    "rio gallegos": "Z", "caleta olivia": "Z", "el calafate": "Z", "ushuaia": "V",
+    "rio grande": "V", "formosa capital": "P", "clorinda": "P",
+}  # fmt: skip
+_AR_ZONE_OF = {code: zone for code, zone in _AR_PROVINCES.values()}
+
 # Payload keys (ingestion's ``extra_key`` of the header) that name a place, by the
 # word they contain. Most specific first.
 _KEY_WORDS: tuple[tuple[str, str], ...] = (
@@ -151,6 +212,12 @@ _KEY_WORDS: tuple[tuple[str, str], ...] = (
     ("huso_horario", "zona horaria"), ("timezone", "zona horaria"),
     ("time_zone", "zona horaria"),
 )  # fmt: skip
+
+
+def place_keys(keys: Sequence[str]) -> list[str]:
+    """The payload keys among ``keys`` that ``resolve_place`` reads (ingestion resolves
+    the place at upload from these columns alone)."""
+    return [k for k in keys if any(word in k.lower() for word, _ in _KEY_WORDS)]
 
 
 def _norm(text: object) -> str:
@@ -207,6 +274,9 @@ def _from_columns(country: str | None, cols: dict[str, tuple[str, str]]) -> Plac
         name = _norm(value)
         if country == "AR":
             hit = _AR_PROVINCES.get(name)
+            if hit is None and kind != "region":
+                town = _AR_TOWNS.get(name)
+                hit = (town, _AR_ZONE_OF[town]) if town else None
             if hit:
                 region, tz = hit
                 why.append(f"{kind} '{value}'")
@@ -231,7 +301,28 @@ def _from_columns(country: str | None, cols: dict[str, tuple[str, str]]) -> Plac
     return Place(timezone=tz, region=region, source=", ".join(why)[:SOURCE_MAX])
 
 
+def _from_ar_phones(phones: Sequence[str]) -> Place | None:
+    for phone in phones:
+        if not phone.startswith("+54"):
+            continue
+        national = phone[4:] if phone.startswith("+549") else phone[3:]
+        for size in (4, 3):
+            code = _AR_AREA_CODES.get(national[:size])
+            if code:
+                area = national[:size]
+                return Place(
+                    _AR_ZONE_OF[code], code, f"phone {phone} (area code {area}, province {code})"
+                )
+        if national.startswith(_AR_METRO_AREA):
+            return Place(
+                BUENOS_AIRES, None, f"phone {phone} (area code 11, Buenos Aires metropolitan area)"
+            )
+    return None
+
+
 def _from_phones(country: str | None, phones: Sequence[str]) -> Place | None:
+    if country == "AR":
+        return _from_ar_phones(phones)
     if country not in (None, "CL"):
         return None
     for phone in phones:

@@ -32,8 +32,16 @@ FIELDS = (
     "fecha_limite",
     "fecha_maxima",
     "company",
+    # Where the debtor is (compliance.place reads them: zone, region, holidays).
+    "comuna",
+    "ciudad",
+    "region",
+    "zona_horaria",
     "ignore",
 )
+# Place fields: read for the debtor's place and, like unknown columns, kept in the payload
+# under the column's own key (scripts may name them: {comuna}, {provincia}).
+PLACE_FIELDS = frozenset({"comuna", "ciudad", "region", "zona_horaria"})
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "dni": (
@@ -103,6 +111,26 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "fecha_maxima": (
         "fecha maxima", "fecha maxima pago", "fecha maxima de pago", "fecha tope",
         "fecha tope pago", "fecha_maxima", "max date", "deadline", "last payment date",
+    ),
+    "comuna": (
+        "comuna", "comuna deudor", "comuna cliente", "comuna del deudor", "comuna del cliente",
+        "comuna particular", "comuna domicilio", "comuna residencia", "comuna titular",
+        "municipio", "municipality", "commune",
+    ),
+    # Argentina's "localidad" (town) and "partido" (a Buenos Aires county) play the part
+    # of Chile's comuna for the place: both name a town that belongs to one province.
+    "ciudad": (
+        "ciudad", "ciudad deudor", "ciudad cliente", "ciudad domicilio", "localidad",
+        "localidad deudor", "localidad cliente", "localidad domicilio", "partido", "city",
+        "town",
+    ),
+    "region": (
+        "region", "region deudor", "region cliente", "region domicilio", "nombre region",
+        "provincia", "provincia deudor", "provincia cliente", "provincia domicilio",
+        "state", "province",
+    ),
+    "zona_horaria": (
+        "zona horaria", "huso horario", "timezone", "time zone", "zona_horaria",
     ),
     "company": (
         "origen empresa", "empresa origen", "empresa", "compania", "acreedor", "institucion", "cartera", "comercio", "company",

@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 
 import anyio.to_thread
 
+from dialer.compliance.place import Place
 from dialer.ingestion import headers as hdr
 from dialer.ingestion.normalize import person_key
 from dialer.ingestion.parsers import FileFormatError, open_sheet
@@ -72,13 +73,17 @@ class Chunk:
     phones: list[str]  # JSON arrays of E.164 numbers (``dumps_phones``), as stored
     payloads: list[str]  # JSON objects, as stored
     keys: list[str | None]  # person_key(dni): what duplicates are matched on
+    # The debtor's place (compliance.place), stored on the job at upload.
+    timezones: list[str | None]
+    regions: list[str | None]
+    place_sources: list[str | None]
     warnings: dict[int, list[RowError]]  # position in the chunk -> that row's warnings
     done: int = 0  # data rows read so far (progress)
     total: int | None = None
 
     @classmethod
     def empty(cls) -> Chunk:
-        return cls([], [], [], [], [], [], [], {})
+        return cls([], [], [], [], [], [], [], [], [], [], {})
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -88,6 +93,7 @@ class Chunk:
         return (
             self.row_numbers.append, self.names.append, self.dnis.append,
             self.emails.append, self.phones.append, self.payloads.append, self.keys.append,
+            self.timezones.append, self.regions.append, self.place_sources.append,
         )  # fmt: skip
 
     def select(self, keep: list[bool]) -> Chunk:
@@ -102,6 +108,9 @@ class Chunk:
             list(compress(self.phones, keep)),
             list(compress(self.payloads, keep)),
             list(compress(self.keys, keep)),
+            list(compress(self.timezones, keep)),
+            list(compress(self.regions, keep)),
+            list(compress(self.place_sources, keep)),
             {new_pos[i]: w for i, w in self.warnings.items() if i in new_pos},
             self.done,
             self.total,
@@ -116,6 +125,7 @@ class Merge:
     rows: list[int]  # every row of the debtor, in file order
     phones: list[str]  # all the debtor's numbers, first-seen order
     payload: str  # the merged payload (RowValidator.merge), JSON
+    place: Place  # the debtor's place (RowValidator.merged_place)
 
 
 @dataclass
@@ -205,9 +215,8 @@ def parse_chunks(
 
             chunk = Chunk.empty()
             # The columns' append methods, looked up once per chunk rather than per row.
-            add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key = (
-                chunk.appenders()
-            )
+            (add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key,
+             add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
             size = valid = 0
             for row_number, cells in data_rows():
                 done += 1
@@ -255,14 +264,17 @@ def parse_chunks(
                 add_phones('["' + '","'.join(phones) + '"]' if phones else "[]")
                 add_payload(row.payload_json)
                 add_key(person_key(dni) if dni else None)
+                place = row.place
+                add_tz(place.timezone if place else None)
+                add_region(place.region if place else None)
+                add_source(place.source if place else None)
                 size += 1
                 if size >= chunk_size:
                     chunk.done, chunk.total = done, total
                     yield chunk
                     chunk = Chunk.empty()
-                    add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key = (
-                        chunk.appenders()
-                    )
+                    (add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key,
+                     add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
                     size = 0
             if size:
                 chunk.done, chunk.total = done, total
@@ -288,12 +300,14 @@ def parse_chunks(
         # File order: a row without a phone may come before the debtor's first job row.
         debtor = sorted([first, *rest], key=lambda r: r[0])
         numbers = list(dict.fromkeys(p for _, ps, _ in debtor for p in ps))
+        payload = validator.merge([pj for _, _, pj in debtor])
         summary.merges.append(
             Merge(
                 row_number=first[0],
                 rows=[r for r, _, _ in debtor],
                 phones=numbers,
-                payload=validator.merge([pj for _, _, pj in debtor]),
+                payload=payload,
+                place=validator.merged_place(payload, numbers),
             )
         )
     yield summary

@@ -71,23 +71,29 @@ class IngestionRepository:
         """The id ``insert_jobs_fast`` gave the row at ``position`` of its insert."""
         return f"{prefix}{position:08x}"
 
-    async def update_job_contacts(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Set (phones, payload) of jobs by id; the JSON already encoded, as inserted."""
+    async def update_job_contacts(
+        self, rows: Sequence[tuple[str, str, str, str | None, str | None, str | None]]
+    ) -> None:
+        """Set (phones, payload, timezone, region, place_source) of jobs by id; the JSON
+        already encoded, as inserted."""
         if not rows:
             return
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
         table = Job.__tablename__
+        params = [(*rest, job_id) for job_id, *rest in rows]
         if conn.dialect.name == "postgresql":
-            sql = f'UPDATE "{table}" SET phones = $1, payload = $2 WHERE id = $3'
-            await raw.driver_connection.executemany(  # type: ignore[union-attr]
-                sql, [(phones, payload, job_id) for job_id, phones, payload in rows]
+            sql = (
+                f'UPDATE "{table}" SET phones = $1, payload = $2, timezone = $3, region = $4, '
+                "place_source = $5 WHERE id = $6"
             )
+            await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
             return
-        sql = f'UPDATE "{table}" SET phones = ?, payload = ? WHERE id = ?'
-        cursor = await raw.driver_connection.executemany(  # type: ignore[union-attr]
-            sql, [(phones, payload, job_id) for job_id, phones, payload in rows]
+        sql = (
+            f'UPDATE "{table}" SET phones = ?, payload = ?, timezone = ?, region = ?, '
+            "place_source = ? WHERE id = ?"
         )
+        cursor = await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
         await cursor.close()
 
     async def insert_jobs_fast(
@@ -105,12 +111,15 @@ class IngestionRepository:
             Sequence[str],
             Sequence[str | None],
             Sequence[str],
+            Sequence[str | None],
+            Sequence[str | None],
+            Sequence[str | None],
         ],
     ) -> int:
         """Insert pending jobs in bulk, in the session's transaction, bypassing the ORM.
 
-        ``columns``: (row_number, contact_name, dni, phones_json, email, payload_json),
-        one sequence per column, the JSON already encoded. The ORM/Core path spends most
+        ``columns``: (row_number, contact_name, dni, phones_json, email, payload_json,
+        timezone, region, place_source), one sequence per column, the JSON already encoded. The ORM/Core path spends most
         of its time re-processing values that are the same on every row (three
         timestamps, the status) or already known to be clean; here the constant columns
         are bound once through the dialect's own column types (so SQLite and PostgreSQL
@@ -145,7 +154,8 @@ class IngestionRepository:
             proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             bound[name] = proc(value) if proc else value
         names = [
-            "id", "row_number", "contact_name", "dni", "phones", "email", "payload", *bound,
+            "id", "row_number", "contact_name", "dni", "phones", "email", "payload",
+            "timezone", "region", "place_source", *bound,
         ]  # fmt: skip
         # Ids: the prefix, then the row's position in this insert as 8 hex digits.
         ids = map(f"{id_prefix or _id_prefix()}{{:08x}}".format, range(n))

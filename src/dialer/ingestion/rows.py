@@ -14,8 +14,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from dialer.compliance.place import Place, place_keys, resolve_place
 from dialer.ingestion import normalize as nz
-from dialer.ingestion.headers import HeaderMapping
+from dialer.ingestion.headers import PLACE_FIELDS, HeaderMapping
 from dialer.job.schemas import NewJob
 from dialer.kit import phone
 
@@ -72,6 +73,8 @@ class ContactRow:
     warnings: list[RowError] = field(default_factory=list)
     # Consolidating: the row has no usable phone (this error) but its debtor may.
     phone_error: RowError | None = None
+    # Where the debtor is (compliance.place), resolved at upload and stored on the job.
+    place: Place | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -95,6 +98,9 @@ class ContactRow:
             "phones": self.phones,
             "email": self.email,
             "payload": self.payload,
+            "timezone": self.place.timezone if self.place else None,
+            "region": self.place.region if self.place else None,
+            "place_source": self.place.source if self.place else None,
         }
 
 
@@ -166,7 +172,13 @@ class RowValidator:
         self._phones = [by_index[i] for i in mapping.phone_columns] or [
             c for c in mapping.columns if c.field == "phone"
         ]
-        self._extras = [c for c in mapping.columns if c.field is None]
+        # Unknown columns and the place columns are kept in the payload under their key.
+        self._extras = [c for c in mapping.columns if c.field is None or c.field in PLACE_FIELDS]
+        # The columns the debtor's place is read from (the payload keys compliance.place
+        # reads), in payload order; their values' places are remembered per file.
+        wanted = set(place_keys([c.key for c in self._extras]))
+        self._place_cols = [(c.key, c.index) for c in self._extras if c.key in wanted]
+        self._place_memo: dict[tuple[object, ...], Place] = {}
         self._fixed: dict[str, Any] = {}
         if options.fecha_limite:
             self._fixed["fecha_limite"] = options.fecha_limite.isoformat()
@@ -330,9 +342,46 @@ class RowValidator:
                     row_number, name, dni, [], email, payload_json, phone_error=phone_error
                 )
             return errors
+        place = self.place(cells, phones)
         if warnings:
-            return ContactRow(row_number, name, dni, phones, email, payload_json, warnings)
-        return ContactRow(row_number, name, dni, phones, email, payload_json)
+            return ContactRow(
+                row_number, name, dni, phones, email, payload_json, warnings, place=place
+            )
+        return ContactRow(row_number, name, dni, phones, email, payload_json, place=place)
+
+    def place(self, cells: Sequence[object], phones: Sequence[str]) -> Place:
+        """The debtor's place from the row's place columns, else its phones' area codes,
+        else the batch's timezone: what compliance.place.resolve_place gives for the
+        job's payload and phones, resolved here so the job carries it from the upload."""
+        if self._place_cols:
+            raw = tuple(cells[i] for _, i in self._place_cols)
+            hit = self._place_memo.get(raw)
+            if hit is None:
+                given: dict[str, object] = {}
+                for (key, _), value in zip(self._place_cols, raw, strict=True):
+                    if not _empty(value):
+                        try:
+                            given[key] = _extra_value(value)
+                        except ValueError:
+                            continue
+                hit = resolve_place(country=self.country, payload=given, phones=())
+                if len(self._place_memo) >= _MEMO_MAX:
+                    self._place_memo.clear()
+                self._place_memo[raw] = hit
+            if hit.timezone is not None or hit.region is not None:
+                return hit
+        return resolve_place(country=self.country, payload=None, phones=phones)
+
+    def merged_place(self, payload_json: str, phones: Sequence[str]) -> Place:
+        """The place of a consolidated debtor: its first row's place columns (the base of
+        the merged payload), else any of its phones."""
+        if self._place_cols:
+            payload = json.loads(payload_json)
+            given = {k: payload[k] for k, _ in self._place_cols if k in payload}
+            hit = resolve_place(country=self.country, payload=given, phones=())
+            if hit.timezone is not None or hit.region is not None:
+                return hit
+        return resolve_place(country=self.country, payload=None, phones=phones)
 
     def _payload_dict(
         self, row_number: int, cells: Sequence[object], errors: list[RowError]

@@ -225,10 +225,13 @@ class _Filter:
                 {
                     "row": row, "contact_name": name, "dni": dni, "phones": phone_list(pj),
                     "email": email, "payload": json.loads(payload),
+                    # Where the debtor is, as the job will store it (compliance.place).
+                    "timezone": tz, "region": region, "place_source": source,
                 }
-                for row, name, dni, pj, email, payload in islice(
+                for row, name, dni, pj, email, payload, tz, region, source in islice(
                     zip(accepted.row_numbers, accepted.names, accepted.dnis, accepted.phones,
-                        accepted.emails, accepted.payloads, strict=True),
+                        accepted.emails, accepted.payloads, accepted.timezones,
+                        accepted.regions, accepted.place_sources, strict=True),
                     room,
                 )
             )  # fmt: skip
@@ -258,6 +261,8 @@ class _Filter:
                 item["phones"] = list(merge.phones)
                 item["payload"] = json.loads(merge.payload)
                 item["rows"] = merge.rows
+                item["timezone"], item["region"] = merge.place.timezone, merge.place.region
+                item["place_source"] = merge.place.source
         return kept
 
     def _keep(self, chunk: Chunk, listed: set[str]) -> list[bool]:
@@ -664,7 +669,7 @@ async def _write_jobs(
             id_prefix=prefix,
             columns=(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
-                chunk.payloads,
+                chunk.payloads, chunk.timezones, chunk.regions, chunk.place_sources,
             ),
         )  # fmt: skip
 
@@ -678,7 +683,17 @@ async def _write_jobs(
             if row in wanted
         }
         await repo.update_job_contacts(
-            [(job_ids[m.row_number], dumps_phones(m.phones), m.payload) for m in merges]
+            [
+                (
+                    job_ids[m.row_number],
+                    dumps_phones(m.phones),
+                    m.payload,
+                    m.place.timezone,
+                    m.place.region,
+                    m.place.source,
+                )
+                for m in merges
+            ]
         )
 
     # The batch row is written while the reader loads the file.
