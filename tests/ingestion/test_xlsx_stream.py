@@ -238,6 +238,10 @@ def test_a_damaged_sheet_is_a_clear_file_error(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "d.xlsx", [("S", "visible", cut)], ["<t>a</t>"])
     with pytest.raises(parsers.FileFormatError, match="shared string 5"):
         parsers.read_all(path)
+    negative = '<row r="1"><c r="A1" t="s"><v>-1</v></c></row>'
+    path = write_xlsx(tmp_path / "f.xlsx", [("S", "visible", negative)], ["<t>a</t>"])
+    with pytest.raises(parsers.FileFormatError, match="shared string -1"):
+        parsers.read_all(path)
     bad = '<row r="1"><c r="A1" t="n"><v>doce</v></c></row>'
     path = write_xlsx(tmp_path / "e.xlsx", [("S", "visible", bad)])
     with pytest.raises(parsers.FileFormatError, match="A1: 'doce' is not a number"):

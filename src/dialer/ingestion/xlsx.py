@@ -343,10 +343,7 @@ class XlsxSheet:
                         except ValueError:
                             value = _text(v, trim=False)  # calamine: text when untyped
                 elif kind == b"s":
-                    try:
-                        value = self._strings[int(v)]
-                    except (ValueError, IndexError):
-                        value = self._shared(v, letters + number)
+                    value = self._shared(v, letters + number)
                 else:
                     value = self._typed(kind, v, style, letters + number)
             elif other:
@@ -486,13 +483,13 @@ class XlsxSheet:
         )
 
     def _shared(self, v: bytes, ref: bytes) -> str:
-        try:
+        """The shared string a cell refers to by position."""
+        if v.isdigit() and int(v) < len(self._strings):
             return self._strings[int(v)]
-        except (ValueError, IndexError):
-            raise XlsxError(
-                f"cell {ref.decode()} refers to shared string {v.decode(errors='replace')}, "
-                f"which the workbook does not have"
-            ) from None
+        raise XlsxError(
+            f"cell {ref.decode()} refers to shared string {v.decode(errors='replace')}, "
+            "which the workbook does not have"
+        )
 
 
 def _attributes(raw: bytes) -> dict[bytes, bytes]:
