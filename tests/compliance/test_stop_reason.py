@@ -18,7 +18,7 @@ from dialer.kit.clock import FrozenClock
 from tests.compliance.conftest import NewAccount
 from tests.compliance.factories import jobs_of, make_batch, settings_json
 from tests.compliance.test_dial_time import claim
-from tests.dashboard.helpers import login
+from tests.dashboard.helpers import csrf_token, hx_post, login
 from tests.events.factories import create_account, create_user
 
 RUT = "12345678-5"
@@ -97,3 +97,20 @@ async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
     assert 'data-kind="do_not_call"' in page
     assert "importado de una planilla" in page
     assert "pidió por correo no ser llamado" in page
+
+
+async def test_the_dashboard_says_why_an_argentine_sales_draft_cannot_start(
+    new_account: NewAccount, browser: httpx.AsyncClient
+) -> None:
+    acc, client = await new_account("AR")
+    r = await client.post("/api/v1/batches", json={
+        "account_id": acc, "name": "Ventas", "processing_type": "acquisition",
+        "status": "draft"})  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    batch_id = r.json()["batch_id"]
+    token = await csrf_token(browser, f"/dashboard/batches/{batch_id}")
+    r = await hx_post(browser, f"/dashboard/batches/{batch_id}/start", token)
+    assert r.status_code == 409
+    assert "Registro Nacional No Llame" in r.text
+    assert "últimos 30 días" in r.text
+    assert (await client.get(f"/api/v1/batches/{batch_id}")).json()["status"] == "draft"
