@@ -43,7 +43,9 @@ async def world(
     frozen_clock.set(AT_11)
     async with database.write() as s:
         account, _ = await create_account(s)
-        batch, _ = await create_batch(s, account, jobs=2, name="Cobranza marzo")
+        batch, jobs = await create_batch(s, account, jobs=2, name="Cobranza marzo")
+        jobs[0].payload = {"amount": 214939, "currency": "CLP", "paid_amount": 50000,
+                           "last_payment_on": "2026-03-09"}  # fmt: skip
         batch.status = BatchStatus.COMPLETED
         batch.is_active = False
         batch.completed_jobs, batch.pending_jobs = 2, 0
@@ -51,7 +53,8 @@ async def world(
         ar_batch, _ = await create_batch(s, ar, jobs=1, name="Cobranza AR")
         sup = await create_user(s, account, "supervisor")
         ar_sup = await create_user(s, ar, "supervisor")
-        ids = {"account": account.id, "batch": batch.id, "ar": ar.id, "ar_batch": ar_batch.id}
+        ids = {"account": account.id, "batch": batch.id, "ar": ar.id, "ar_batch": ar_batch.id,
+               "job": jobs[0].id}  # fmt: skip
         # What settling calls, judging promises and importing payments added.
         await add_recovery(s, [
             RecoveryDelta(batch.id, account.id, AT_10, attempts=10, contacts=6, right_party=5,
@@ -138,3 +141,10 @@ async def test_argentine_money_is_in_pesos_with_centavos_and_named(world) -> Non
     assert card(r.text, "promised_amount") == "$1.234,56 ARS"
     overview = await world["ar_client"].get("/dashboard/")
     assert card(overview.text, "promised_amount") == "$1.234,56 ARS"
+
+
+async def test_the_job_page_shows_the_debt_and_payments_as_money(world) -> None:
+    r = await world["client"].get(f"/dashboard/jobs/{world['job']}")
+    assert r.status_code == 200
+    assert re.search(r'id="owed">\$214\.939<', r.text), r.text
+    assert 'id="paid">$50.000 (' in r.text

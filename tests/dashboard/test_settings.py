@@ -93,6 +93,16 @@ async def _save(c: httpx.AsyncClient, batch_id: str, form: dict[str, Any]) -> ht
     )
 
 
+def _words_beside(html: str, field: str) -> str:
+    """The Spanish reading shown above the API's text."""
+    m = re.search(
+        rf'<p class="error-text field-error-words">([^<]*)</p><p class="error-text field-error" data-field="{re.escape(field)}"',
+        html,
+    )
+    assert m, field
+    return unescape(m[1])
+
+
 def _error_beside(html: str, field: str) -> str:
     m = re.search(
         rf'class="error-text field-error"[^>]*data-field="{re.escape(field)}"[^>]*>([^<]*)<', html
@@ -263,6 +273,8 @@ async def test_a_refusal_is_the_apis_beside_the_field_and_nothing_changes(
             a = await api.patch(f"/api/v1/batches/{world['batch']}", json=body)
             assert a.status_code == 422, a.text
             assert any(e["message"] == shown for e in a.json()["errors"]), (shown, a.json())
+            # Read in Spanish too, above the API's words.
+            assert _words_beside(r.text, field), shown
     # Nothing was saved.
     assert (await _stored(database, world["batch"])).call_settings == before
 

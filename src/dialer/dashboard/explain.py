@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dialer.compliance.profiles import PROFILES, Profile
 
 _DAYS = {
@@ -99,3 +101,41 @@ def profile_rules(name: str, lang: str) -> list[str]:
 
 def all_profile_rules(lang: str) -> dict[str, list[str]]:
     return {name: profile_rules(name, lang) for name in PROFILES}
+
+
+# A refusal of the settings in the reader's words, shown above the API's own text.
+_REFUSALS: tuple[tuple[str, str], ...] = (
+    (r"violates rule \w+\.weekdays", "El perfil de cumplimiento no permite llamar ese día."),
+    (r"violates rule \w+\.hours",
+     "Ese horario sale del permitido por el perfil de cumplimiento (ver sus reglas)."),
+    (r"violates rule \w+\.timezone", "En esa zona horaria no rige el perfil elegido."),
+    (r"violates rule \w+\.holidays", "El perfil exige los feriados de su propio país."),
+    (r"must present a 600 number",
+     "La cobranza en Chile debe mostrar un número 600 (SUBTEL Res. Exenta 286/2025)."),
+    (r"must present an 809 number",
+     "Las ventas en Chile deben mostrar un número 809 (SUBTEL Res. Exenta 286/2025)."),
+    (r"Input should be greater than or equal to (?P<n>[\d.]+)", "Debe ser mayor o igual a {n}."),
+    (r"Input should be less than or equal to (?P<n>[\d.]+)", "Debe ser menor o igual a {n}."),
+    (r"Input should be a valid integer", "Debe ser un número entero."),
+    (r"Input should be a valid number", "Debe ser un número (use punto para decimales)."),
+    (r"is not a time in HH:MM format", "Escriba la hora como HH:MM."),
+    (r"is not a valid time of day", "La hora debe estar entre 00:00 y 24:00."),
+    (r"must be before end", "La hora de inicio debe ser anterior a la de término."),
+    (r"unknown timezone",
+     "Zona horaria desconocida: use un nombre IANA como America/Santiago."),
+    (r"at least one weekday must be allowed", "Marque al menos un día."),
+    (r"message is required to leave a message", "Escriba el mensaje que se dejará en el buzón."),
+    (r"String should have at least 1 character", "No puede quedar vacío."),
+    (r"cannot update", "La campaña terminó: ya no se puede cambiar."),
+)  # fmt: skip
+_REFUSAL_RE = [(re.compile(rx), es) for rx, es in _REFUSALS]
+
+
+def refusal_in_words(message: str, lang: str) -> str | None:
+    """The Spanish reading of an API refusal, or None (English pages, unknown texts)."""
+    if lang != "es":
+        return None
+    for rx, es in _REFUSAL_RE:
+        if m := rx.search(message):
+            return es.format(**m.groupdict())
+    return None

@@ -20,6 +20,7 @@ from stdnum.cl import rut as cl_rut
 from dialer.account.auth import Principal
 from dialer.dashboard.auth import csrf_token_of
 from dialer.dashboard.codes import code_label
+from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
 from dialer.dashboard.ingest_messages import row_message
 from dialer.job.outcomes import CURRENCY_EXPONENT
@@ -247,6 +248,7 @@ templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label
 templates.env.globals["waiting_sentence"] = _waiting_sentence
 templates.env.globals["retry_sentence"] = _retry_sentence
+templates.env.globals["refusal_in_words"] = refusal_in_words
 templates.env.filters["row_msg"] = pass_context(
     lambda ctx, message: row_message(str(message or ""), ctx.get("lang", "es"))
 )
