@@ -63,7 +63,9 @@ class Vendor:
             return self.create
         if path.startswith("/get-agent-versions/"):
             if self.agent_versions is None:
-                return httpx.Response(503, json={"status": "error", "message": "unavailable"})
+                # Retry-After 0: the adapter's retries do not wait in the test.
+                return httpx.Response(503, headers={"retry-after": "0"},
+                                      json={"status": "error", "message": "unavailable"})  # fmt: skip
             return httpx.Response(200, json=self.agent_versions)
         call_id = path.rsplit("/", 1)[-1].removesuffix(".json")
         record = self.records.get(call_id)
