@@ -6,6 +6,7 @@ each test gets its own browser context (cookies, downloads) and its own campaign
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,26 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Numbers whose simulated calls the tests decide (every other number draws its call).
+PROMISE_PHONE = "+56987654322"  # answers and promises $50.000 by transfer
+NO_ANSWER_PHONES = ("+56933330001", "+56933330002")  # never answer
+SIM_SCRIPT = {
+    PROMISE_PHONE: [
+        {
+            "outcome": "completed",
+            "business_result": "promise_to_pay",
+            "extracted": {
+                "fecha_promesa": "el viernes",
+                "monto_promesa": "$50.000",
+                "medio_pago": "transferencia",
+            },
+            "duration_s": 60,
+        }
+    ],
+    **{n: [{"outcome": "no_answer"}] for n in NO_ANSWER_PHONES},
+}
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -45,8 +66,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class _Starting:
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def _server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Starting]:
+    """The server process, started first so that it boots while Chromium does."""
     data_dir = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {
@@ -57,44 +86,51 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "DIALER_SIM_SPEEDUP": "60",
         "DIALER_LOG_LEVEL": "WARNING",
         "DIALER_ENV": "test",
+        "DIALER_SIM_SCRIPT": json.dumps(SIM_SCRIPT),
     }
     env.pop("DIALER_CLOCK_FILE", None)
-    log = (data_dir / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.browser.live_server", str(port), str(data_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text())
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("live server did not start")
-            time.sleep(0.2)
-        key = (data_dir / "account_key").read_text().strip()
-        yield LiveServer(url=url, key=key, data_dir=data_dir)
-    finally:
-        proc.terminate()
+    with (data_dir / "server.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.browser.live_server", str(port), str(data_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            yield _Starting(proc=proc, url=f"http://127.0.0.1:{port}", data_dir=data_dir)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def live_server(_server_process: _Starting) -> LiveServer:
+    """The running server (waits for its health check; on a loaded machine booting
+    takes a while, so the limit is generous)."""
+    proc, url, data_dir = _server_process.proc, _server_process.url, _server_process.data_dir
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError((data_dir / "server.log").read_text())
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.2)
+    key = (data_dir / "account_key").read_text().strip()
+    return LiveServer(url=url, key=key, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def browser(_server_process: _Starting) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     with sync_playwright() as p:

@@ -7,12 +7,14 @@ import csv
 import io
 import re
 import secrets
+from collections.abc import Sequence
+from typing import Any
 
 import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer, api, login, shots
+from tests.browser.conftest import PROMISE_PHONE, LiveServer, api, login, shots
 from tests.browser.live_server import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,8 +28,17 @@ ALL_DAY = {
 }
 
 
-def _draft(server: LiveServer, name: str, contacts: int) -> str:
-    """A draft campaign (nothing dialed until started) of ``contacts`` Chilean debtors."""
+def draft(
+    server: LiveServer,
+    name: str,
+    contacts: int,
+    *,
+    first_phone: str = "+56987654321",
+    settings: dict[str, Any] | None = None,
+    phones: Sequence[str] = (),
+) -> str:
+    """A draft campaign (nothing dialed until started) of ``contacts`` Chilean debtors;
+    the first is María José Pérez at ``first_phone``, the next ones at ``phones``."""
     jobs = [
         {
             "contact_name": f"Deudor {i:02d}",
@@ -38,14 +49,16 @@ def _draft(server: LiveServer, name: str, contacts: int) -> str:
         }
         for i in range(contacts)
     ]
-    jobs[0] |= {"contact_name": "María José Pérez", "dni": "12345678-5", "phones": ["+56987654321"]}
+    jobs[0] |= {"contact_name": "María José Pérez", "dni": "12345678-5", "phones": [first_phone]}
+    for job, phone in zip(jobs[1:], phones, strict=False):
+        job["phones"] = [phone]
     with api(server) as c:
         r = c.post(
             "/api/v1/batches",
             json={
                 "account_id": "browser-test",
                 "name": name,
-                "call_settings": ALL_DAY,
+                "call_settings": ALL_DAY | (settings or {}),
                 "jobs": jobs,
                 "status": "draft",
             },
@@ -56,7 +69,7 @@ def _draft(server: LiveServer, name: str, contacts: int) -> str:
 
 def test_filter_search_sort_pages_and_export_the_filtered_rows(page: Page, live_server, tmp_path):
     server = live_server
-    batch_id = _draft(server, "Cartera Ñuñoa diciembre", contacts=40)
+    batch_id = draft(server, "Cartera Ñuñoa diciembre", contacts=40)
     login(page, server, "supervisora", PASSWORD)
     page.goto(f"{server.url}/dashboard/batches/{batch_id}")
     rows = page.locator("#jobs-table tbody tr[data-job-id]")
@@ -126,7 +139,7 @@ def test_filter_search_sort_pages_and_export_the_filtered_rows(page: Page, live_
 
 def test_rows_change_live_without_reload_and_keep_the_filter(page: Page, live_server):
     server = live_server
-    batch_id = _draft(server, "Cartera en vivo", contacts=3)
+    batch_id = draft(server, "Cartera en vivo", contacts=3, first_phone=PROMISE_PHONE)
     login(page, server, "supervisora", PASSWORD)
     page.goto(f"{server.url}/dashboard/batches/{batch_id}")
     page.get_by_label("Buscar").fill("maría")

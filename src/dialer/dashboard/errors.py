@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from dialer.dashboard.auth import LoginRequired, clear_session_cookie
+from dialer.dashboard.auth import SESSION_COOKIE, LoginRequired, clear_session_cookie
 from dialer.dashboard.i18n import translator
 from dialer.dashboard.rendering import render, request_lang
 from dialer.errors import AppError
@@ -42,7 +42,10 @@ async def app_error(request: Request, exc: Exception) -> Response:
             response: Response = Response(status_code=401, headers={"HX-Redirect": str(login)})
         else:
             response = RedirectResponse(str(login), status_code=303)
-        clear_session_cookie(response)
+        # Only a cookie that was sent is cleared: a request that came without one (another
+        # site's form post, where SameSite keeps it back) must not log the person out.
+        if request.cookies.get(SESSION_COOKIE):
+            clear_session_cookie(response)
         return response
     # Known refusals in the reader's language; other messages as the API words them.
     message = translator(request_lang(request)).get("error_" + type(exc).__name__)

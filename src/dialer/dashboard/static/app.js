@@ -51,6 +51,10 @@ function cardTables(root) {
         if (!td.hasAttribute("data-label") && labels[i] && !td.hasAttribute("colspan")) {
           td.setAttribute("data-label", labels[i]);
         }
+        // Long text (an error message, a payload) takes the card's whole width.
+        if (td.textContent.trim().length > 28 || td.querySelector("form, textarea")) {
+          td.classList.add("wide");
+        }
       });
     });
   });
