@@ -10,6 +10,7 @@ vendor answers with the call as it reported it.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -311,6 +312,22 @@ class TestAgentVersionPin:
             await router.place_call(later)
             (create,) = VENDOR.requests  # the version is not asked again
             assert json.loads(create.content)["override_agent_version"] == 2
+        # An operator moves the batch to another agent (PATCH provider_options, no
+        # version): its calls are pinned anew, to that agent's published version.
+        async with database.write() as session:
+            batch = await session.get(Batch, attempt.batch_id)
+            assert batch is not None
+            batch.provider_options = {"agent_id": "agent_abril"}
+        VENDOR.agent_versions = [{**VENDOR.agent_versions[0], "agent_id": "agent_abril",
+                                  "version": 5, "is_published": True}]  # fmt: skip
+        VENDOR.requests.clear()
+        await other_worker.place_call(replace(later, agent_id="agent_abril"))
+        sent = json.loads(VENDOR.requests[-1].content)
+        assert (sent["override_agent_id"], sent["override_agent_version"]) == ("agent_abril", 5)
+        async with database.read() as session:
+            batch = await session.get(Batch, attempt.batch_id)
+            assert batch is not None
+            assert batch.provider_options == {"agent_id": "agent_abril", "agent_version": "5"}
 
     async def test_no_call_goes_out_unpinned_when_the_version_cannot_be_read(
         self, database: Database, settings: Settings, admin: httpx.AsyncClient,

@@ -107,7 +107,8 @@ class ProviderConfigRepository:
         if batch is None:
             return dict(values)
         options = dict(batch.provider_options or {})
-        if not options.get("agent_version"):
+        same_agent = options.get("agent_id") in (None, "", values.get("agent_id"))
+        if not options.get("agent_version") and same_agent:
             options.update({k: v for k, v in values.items() if not options.get(k)})
             batch.provider_options = options
             await self.session.flush()

@@ -167,7 +167,9 @@ class AccountRoutedProvider:
         self._no_default: TTLCache[None, str] = TTLCache(cache_seconds, 1)
         # Each batch's pinned (agent id, agent version), keyed by batch ids of our own
         # rows (the worker's claimed jobs). A pin never changes once stored.
-        self._pins: TTLCache[str, tuple[str, str]] = TTLCache(PIN_CACHE_SECONDS, cache_entries)
+        self._pins: TTLCache[tuple[str, str], tuple[str, str]] = TTLCache(
+            PIN_CACHE_SECONDS, cache_entries
+        )
 
     @property
     def cached_accounts(self) -> int:
@@ -221,10 +223,14 @@ class AccountRoutedProvider:
         agent_id = request.agent_id or getattr(provider, "agent_id", None)
         if current is None or request.agent_version or not batch_id or not agent_id:
             return request
-        pin = self._pins.get(batch_id)
+        # Keyed by the agent too: an operator who changes the batch's agent (PATCH) gets a
+        # pin for the new agent, never the old agent's version.
+        pin = self._pins.get((batch_id, agent_id))
         if pin is None:
             async with self._db.read() as session:
                 pin = await config_service.agent_version_pin(session, batch_id)
+            if pin is not None and pin[0] != agent_id:
+                pin = None
         if pin is None:
             try:
                 version = getattr(provider, "agent_version", None) or await current(agent_id)
@@ -239,10 +245,14 @@ class AccountRoutedProvider:
                 pin = await config_service.pin_agent_version(
                     session, batch_id, agent_id, str(version)
                 )
+            if pin[0] != agent_id:
+                # The batch names another agent now (edited meanwhile): its next claims
+                # carry that; this call keeps the version read for its own agent.
+                pin = (agent_id, str(version))
             log.info("provider.agent_version_pinned", provider=self.name, batch_id=batch_id,
                      agent_id=pin[0], agent_version=pin[1])  # fmt: skip
-        self._pins.put(batch_id, pin)
-        return replace(request, agent_id=pin[0], agent_version=pin[1])
+        self._pins.put((batch_id, agent_id), pin)
+        return replace(request, agent_id=agent_id, agent_version=pin[1])
 
     async def hangup(self, provider_call_id: str) -> None:
         """Hang up with the credentials of the account that placed the call."""
