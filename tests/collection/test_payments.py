@@ -58,6 +58,32 @@ async def test_full_payment_cancels_the_debtor_in_every_batch_partial_lowers_the
         assert status["pending_jobs"] == (2 if batch is first else 1)
 
 
+async def test_partial_payment_lowers_the_amount_under_the_key_the_job_was_given(
+    admin: httpx.AsyncClient,
+) -> None:
+    # Jobs created through JSON keep their own keys ("monto", the replaced system's
+    # "debt_amount"); the amount the agent is told is read from that key.
+    acc = (await create_account(admin))["account_id"]
+    jobs = [
+        {"contact_name": "Ana", "dni": rut(1), "phones": ["+56990000001"],
+         "payload": {"monto": 150_000}},
+        {"contact_name": "Luis", "dni": rut(2), "phones": ["+56990000002"],
+         "payload": {"debt_amount": 80_000, "currency": "CLP"}},
+    ]  # fmt: skip
+    batch = await batch_of(admin, acc, jobs)
+    r = await admin.post(f"/api/v1/accounts/{acc}/payments",
+                         json=[pay(1, 50_000, "T-1"), pay(2, 80_000, "T-2")])  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["jobs_cancelled"] == 1
+    got = await jobs_of(admin, batch["batch_id"])
+    ana = got[rut(1)]["payload"]
+    assert (ana["monto"], ana["amount_original"], ana["paid_amount"]) == (100_000, 150_000, 50_000)
+    assert "amount" not in ana
+    v = job_variables(contact_name="Ana", dni=rut(1), payload=ana, variable_set="legacy")
+    assert (v["monto"], v["monto_total"]) == ("$100.000", "100000")
+    assert got[rut(2)]["status"] == "cancelled"  # paid in full, read from debt_amount
+
+
 async def test_import_is_idempotent_by_reference_and_conflicts_are_refused(
     admin: httpx.AsyncClient,
 ) -> None:

@@ -2,7 +2,8 @@
 batch of the account.
 
 For each job of the debtor: the payment adds to ``payload.paid_amount`` (smallest unit)
-and ``payload.amount`` becomes what is still owed (``payload.amount_original`` keeps the
+and the job's amount (``payload.amount``, or the key the job was given: ``monto``,
+``debt_amount`` ...) becomes what is still owed (``payload.amount_original`` keeps the
 debt), so the next call's script variables say the remaining amount. A job paid in full
 that is still waiting is cancelled with reason ``paid``; jobs already final only record
 the payment. The recovery goes to the batch of the debtor's most recent job (counted
@@ -18,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +42,7 @@ from dialer.job.repository import JobRepository
 from dialer.job.service import transition
 from dialer.job.states import WAITING, JobStatus
 from dialer.models import Account, Job, OutboxEvent, Payment
+from dialer.script.render import AMOUNT_KEYS
 
 
 class PaymentRowsInvalid(InvalidInput):
@@ -63,10 +66,17 @@ def currency_of(account: Account) -> str:
     return DEFAULT_CURRENCY.get(account.country, "CLP")
 
 
+def amount_key(payload: Mapping[str, Any]) -> str:
+    """The payload key holding the job's amount: the first the agent's variables read
+    (``script.render.AMOUNT_KEYS``: ``monto``, ``amount``, ``debt_amount`` ...), so a
+    partial payment lowers the amount the next call says; ``amount`` when there is none."""
+    return next((k for k in AMOUNT_KEYS if payload.get(k) not in (None, "")), "amount")
+
+
 def _owed_base(job: Job, currency: str) -> int | None:
     """The job's debt in the smallest unit (its original amount), or None when unknown."""
     payload = job.payload or {}
-    raw = payload.get("amount_original", payload.get("amount"))
+    raw = payload.get("amount_original", payload.get(amount_key(payload)))
     if raw is None or (payload.get("currency") or currency) != currency:
         return None
     try:
@@ -216,9 +226,10 @@ async def _apply_to_job(session: AsyncSession, job: Job, row: PaymentRow, *, now
     if base is None:
         job.payload = payload
         return 0
-    payload.setdefault("amount_original", payload.get("amount"))
+    key = amount_key(payload)
+    payload.setdefault("amount_original", payload.get(key))
     owed = max(base - paid, 0)
-    payload["amount"] = _main_units(owed, row.currency)
+    payload[key] = _main_units(owed, row.currency)
     job.payload = payload
     if owed == 0 and job.status in WAITING:
         result = {**(job.result or {}), "cancelled_reason": "paid"}
