@@ -228,10 +228,10 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("POST", "/legacy/api/v1/batches/excel/preview"): Probe("foreign", query=A_QUERY, upload=True),
     ("POST", "/legacy/api/v1/batches/excel/create"): Probe("foreign", form=A_QUERY, upload=True),
     ("POST", "/legacy/api/v1/batches/chile/{use_case}"): Probe(
-        "foreign", form={**A_QUERY, "company_name": "x"}, upload=True
+        "foreign", form={**A_QUERY, "company_name": "x", "retell_agent_id": "a1"}, upload=True
     ),
     ("POST", "/legacy/api/v1/batches/argentina/{use_case}"): Probe(
-        "foreign", form={**A_QUERY, "company_name": "x"}, upload=True
+        "foreign", form={**A_QUERY, "company_name": "x", "retell_agent_id": "a1"}, upload=True
     ),
     ("GET", "/legacy/api/v1/use-cases"): Probe("own"),
     ("GET", "/legacy/api/v1/jobs"): Probe("foreign", query=A_QUERY),

@@ -364,6 +364,8 @@ async def _use_case(
     use_case: str,
     form: UseCaseForm,
 ) -> LegacyDict:
+    # Another account's id is a 404 before anything about the form is said.
+    principal.check_account(form.account_id)
     plan = service.use_case_plan(
         country=country, use_case=use_case, company_name=form.company_name,
         retell_agent_id=form.retell_agent_id, offer_description=form.offer_description,
