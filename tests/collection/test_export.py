@@ -120,6 +120,6 @@ async def test_job_page_shows_promise_payments_instalments_and_recording(
     html = page.text
     assert 'href="https://recordings.example/att-y.wav"' in html
     assert "2026-12-04" in html
-    assert "kept" in html
+    assert "cumplida" in html  # the promise was kept, in words
     assert "R9" in html
     assert 'id="instalments"' in html
