@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Transcripts, summaries and recording links of calls older than this are deleted
     # (Ley 21.719: keep personal data no longer than needed); the contact log is kept.
     TRANSCRIPT_RETENTION_DAYS: Annotated[int, Ge(1)] = 180
+    # Progress events, webhook receipts and delivered simulated calls older than this are
+    # deleted by the workers (they serve the running system, not the record).
+    MAINTENANCE_RETENTION_DAYS: Annotated[int, Ge(1)] = 30
     RESERVE_SECONDS: Annotated[int, Ge(1)] = 300
     CLAIM_BATCH_SIZE: Annotated[int, Ge(1)] = 50
     # CPU priority of `dialer worker` processes (os.nice increment, 0-19). Dispatching

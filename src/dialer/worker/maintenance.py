@@ -1,4 +1,5 @@
-"""Worker side tasks: the lease rescuer and the heartbeat.
+"""Worker side tasks: the lease rescuer, the heartbeat and the retention of the
+maintenance tables.
 
 Rescuer (any worker may run it; every step re-checks under the job lock, so two rescuers
 or a rescuer racing a late webhook do no harm):
@@ -13,6 +14,12 @@ or a rescuer racing a late webhook do no harm):
 * a job IN_PROGRESS past the call timeout: the final webhook was lost. The provider is
   asked (``get_call``) and its final state applied through the webhook path; if it has
   none, the attempt fails as ``failed`` (hold released, retry policy applies).
+
+Retention (``prune_maintenance_tables``): rows that only serve the running system are
+deleted once older than ``MAINTENANCE_RETENTION_DAYS`` - progress events (the SSE and
+feed backlog), webhook receipts (the replay guard: providers stop retrying within
+days) and the simulated carrier's delivered calls. Never the contact log, the
+attempts, the ledger or the audit log: those are the record of what was done.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,7 +39,7 @@ from dialer.db.session import Database, dialect_of
 from dialer.job.states import JobStatus, Outcome
 from dialer.logging import get_logger
 from dialer.metrics import LEASES_RESCUED
-from dialer.models import CallAttempt, Job, WorkerHeartbeat
+from dialer.models import CallAttempt, Event, Job, SimulatedCall, WebhookReceipt, WorkerHeartbeat
 from dialer.telephony.base import CallEvent, ProviderError
 from dialer.telephony.webhooks import handle_events
 
@@ -153,3 +160,33 @@ async def heartbeat(db: Database, *, worker_id: str, started_at: datetime, now: 
             .values(values)
             .on_conflict_do_update(index_elements=["worker_id"], set_={"last_seen_at": now})
         )
+
+
+PRUNE_CHUNK = 1000  # rows per table per round: short transactions (SQLite's write lock)
+
+
+async def prune_maintenance_tables(db: Database, *, now: datetime, retention_days: int) -> int:
+    """Delete up to ``PRUNE_CHUNK`` rows per table older than ``retention_days``; returns
+    how many went (the retention task repeats while there are some)."""
+    cutoff = now - timedelta(days=retention_days)
+    old: list[tuple[Any, Any, Any]] = [
+        (Event, Event.id, Event.created_at < cutoff),
+        (WebhookReceipt, WebhookReceipt.id, WebhookReceipt.received_at < cutoff),
+        # Only calls whose report was delivered: an undelivered one is still news.
+        (
+            SimulatedCall,
+            SimulatedCall.id,
+            (SimulatedCall.delivered == 1) & (SimulatedCall.complete_at < cutoff),
+        ),
+    ]
+    removed = 0
+    for model, key, condition in old:
+        chunk = select(key).where(condition).order_by(key).limit(PRUNE_CHUNK)
+        async with db.write() as session:
+            result = await session.execute(
+                delete(model).where(key.in_(chunk)).execution_options(synchronize_session=False)
+            )
+        removed += result.rowcount or 0  # type: ignore[attr-defined]
+    if removed:
+        log.info("worker.retention_pruned", rows=removed, before=cutoff.isoformat())
+    return removed

@@ -24,7 +24,17 @@ Invariants:
     any worker recovers it.
 
 SIGTERM/SIGINT set the stop event: no new claims, calls in progress get
-``SHUTDOWN_TIMEOUT`` to be handed to the provider and persisted, then the process exits.
+``SHUTDOWN_TIMEOUT`` to be handed to the provider and persisted; a call task cancelled
+after that still has its save (shielded) awaited before the database is closed, then
+the process exits.
+
+A side task that ends while the worker runs (a bug, not a failed round: each round's
+exception is logged and the task goes on) stops the worker: ``run`` raises
+``SideTaskDied`` after the graceful shutdown, and the process exits non-zero for its
+supervisor to restart it - never a dispatcher without its rescuer or carrier.
+
+Every wait (poll, side-task interval) is jittered by +-``POLL_JITTER`` so that workers
+started together do not claim, rescue and deliver in lock-step.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import secrets
 import signal
 import socket
@@ -40,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer import logging as dlog
+from dialer.billing.service import BalanceMoved
 from dialer.call import promises
 from dialer.call.service import (
     PlacedResult,
@@ -74,14 +86,21 @@ from dialer.telephony.registry import get_provider
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
-from dialer.worker.maintenance import heartbeat, rescue_expired
+from dialer.worker.maintenance import heartbeat, prune_maintenance_tables, rescue_expired
 
 log = dlog.get_logger("dialer.worker")
 
 SHUTDOWN_TIMEOUT = 15.0  # seconds calls in progress get to be persisted on stop
+# ... and then the saves of calls the provider already has: one database write each.
+SAVE_TIMEOUT = 30.0
 RETRYABLE_BACKOFF = timedelta(seconds=30)
 # An unknown create is looked up at the provider after this (and each rescue pass after).
 UNKNOWN_RECHECK = timedelta(seconds=60)
+POLL_JITTER = 0.2  # each wait lasts between 0.8 and 1.2 times its interval
+
+
+class SideTaskDied(RuntimeError):
+    """A side task (heartbeat, rescuer, carrier...) ended while the worker was running."""
 
 
 class Worker:
@@ -109,6 +128,10 @@ class Worker:
         self._full = False
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Saves of placed calls, shielded from the cancellation of their call task.
+        self._saves: set[asyncio.Task[Any]] = set()
+        self._rng = random.Random()
+        self._died: list[str] = []
         self.poll = settings.POLL_INTERVAL.total_seconds()
         # Calls accepted together are recorded IN_PROGRESS in one transaction.
         self._marks: GroupCommit[tuple[str, str], PlacedResult] = GroupCommit(self._mark_many)
@@ -139,7 +162,7 @@ class Worker:
             # on SQLite each fan-out takes the write lock.
             asyncio.create_task(self._every(stop, self.poll * 5, self._webhooks), name="webhooks"),
             asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
-            # Records retention: transcripts and recordings past the retention period.
+            # Retention: transcripts and recordings, then the maintenance tables.
             asyncio.create_task(
                 self._every(stop, self.poll * 60, self._retention), name="retention"
             ),
@@ -147,6 +170,8 @@ class Worker:
         simulated = self._simulated()
         if simulated is not None:
             side.append(asyncio.create_task(self._carrier(stop, simulated), name="carrier"))
+        for task in side:
+            task.add_done_callback(self._side_task_ended)
         try:
             while not stop.is_set():
                 claimed = await self._claim_round(stop)
@@ -156,6 +181,23 @@ class Worker:
         finally:
             await self._shutdown(side)
             log.info("worker.stopped", worker_id=self.worker_id)
+        if self._died:
+            raise SideTaskDied(f"side task(s) ended while running: {', '.join(self._died)}")
+
+    def _side_task_ended(self, task: asyncio.Task[None]) -> None:
+        if self._stop.is_set():
+            return  # shutting down: side tasks end (or are cancelled) as they should
+        exc = None if task.cancelled() else task.exception()
+        self._died.append(task.get_name())
+        log.error(
+            "worker.side_task_died", worker_id=self.worker_id, task=task.get_name(),
+            error=repr(exc) if exc else "returned",
+        )  # fmt: skip
+        self._stop.set()  # a half-alive worker is worse than none: stop, to be restarted
+
+    def jittered(self, interval: float) -> float:
+        """``interval`` moved by up to +-POLL_JITTER of itself, at random."""
+        return interval * (1 + self._rng.uniform(-POLL_JITTER, POLL_JITTER))
 
     async def _claim_round(self, stop: asyncio.Event) -> int:
         free = self._concurrency - self._running
@@ -181,6 +223,11 @@ class Worker:
                         reserve_seconds=self.settings.RESERVE_SECONDS,
                         default_provider=self.settings.PROVIDER,
                     )
+        except BalanceMoved as exc:
+            # Another claim or a settlement charged the account between this claim's
+            # read and its reservation: nothing was written; claim again at once.
+            log.info("worker.claim_raced", worker_id=self.worker_id, account_id=str(exc))
+            return 1
         except Exception:
             # A lost connection or a deadlock victim: nothing was claimed, try again later.
             log.exception("worker.claim_failed", worker_id=self.worker_id)
@@ -200,7 +247,9 @@ class Worker:
         self._wake.clear()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
         try:
-            await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters, timeout=self.jittered(self.poll), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for w in waiters:
                 w.cancel()
@@ -268,33 +317,36 @@ class Worker:
         except CallOutcomeUnknown as exc:
             log.warning("worker.create_outcome_unknown", job_id=job.job_id,
                         attempt_id=job.attempt_id, error=str(exc))  # fmt: skip
-            await asyncio.shield(self._persist(self._unknown(job, str(exc))))
+            await self._save(self._unknown(job, str(exc)))
             return
         except RetryableProviderError as exc:
-            await asyncio.shield(self._persist(self._abandon(job, str(exc))))
+            await self._save(self._abandon(job, str(exc)))
             return
         except PermanentProviderError as exc:
             outcome = (
                 Outcome.INVALID_NUMBER if isinstance(exc, InvalidNumberError) else Outcome.FAILED
             )
-            await asyncio.shield(
-                self._persist(self._rejected(job, provider.name, outcome, str(exc)))
-            )
+            await self._save(self._rejected(job, provider.name, outcome, str(exc)))
             return
         CALLS_PLACED.labels(provider.name).inc()
-        result = await asyncio.shield(self._persist(self._placed(job, placed.provider_call_id)))
+        result = await self._save(self._placed(job, placed.provider_call_id))
         if placed.other_ids:
             # The call's further ids (the Twilio CallSid behind an ElevenLabs conversation,
             # a Vapi control URL): only these providers pay for this extra write.
-            await asyncio.shield(self._persist(self._ids(job, dict(placed.other_ids))))
+            await self._save(self._ids(job, dict(placed.other_ids)))
         if result == PlacedResult.ABANDONED:
             # The lease expired while the provider was answering and the job was handed
             # back: this late call must not go on.
             with contextlib.suppress(ProviderError):
                 await provider.hangup(placed.provider_call_id)
 
-    async def _persist(self, work: Callable[[], Awaitable[Any]]) -> Any:
-        return await work()
+    async def _save(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``work`` (the record of what the provider said) to its end even if the call
+        task is cancelled: it runs as a task of its own, which shutdown awaits."""
+        task = asyncio.ensure_future(work())
+        self._saves.add(task)
+        task.add_done_callback(self._saves.discard)
+        return await asyncio.shield(task)
 
     def _placed(self, job: ClaimedJob, call_id: str) -> Callable[[], Awaitable[PlacedResult]]:
         async def work() -> PlacedResult:
@@ -380,7 +432,9 @@ class Worker:
             sim.ended.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(sim.ended.wait())]
             try:
-                await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters, timeout=self.jittered(self.poll), return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 for w in waiters:
                     w.cancel()
@@ -407,10 +461,18 @@ class Worker:
             await promises.evaluate_due(session, now=now)
 
     async def _retention(self) -> None:
-        async with self.db.write() as session:
-            await compliance_service.purge_call_records(
-                session, now=self.now(), retention_days=self.settings.TRANSCRIPT_RETENTION_DAYS
+        """Records past their retention period, a chunk per table, until none is left."""
+        while not self._stop.is_set():
+            now = self.now()
+            async with self.db.write() as session:
+                records = await compliance_service.purge_call_records(
+                    session, now=now, retention_days=self.settings.TRANSCRIPT_RETENTION_DAYS
+                )
+            rows = await prune_maintenance_tables(
+                self.db, now=now, retention_days=self.settings.MAINTENANCE_RETENTION_DAYS
             )
+            if not records and not rows:
+                return
 
     async def _rescue(self) -> None:
         await rescue_expired(
@@ -426,7 +488,7 @@ class Worker:
             except Exception:
                 log.exception("worker.side_task_failed", worker_id=self.worker_id)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(interval, 0.05))
+                await asyncio.wait_for(stop.wait(), timeout=self.jittered(max(interval, 0.05)))
 
     async def _shutdown(self, side: list[asyncio.Task[None]]) -> None:
         if self._tasks:
@@ -435,6 +497,12 @@ class Worker:
                 t.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        if self._saves:
+            # A cancelled call task left its save running (shielded): the provider has
+            # the call, so its record must reach the database before the database closes.
+            _, unsaved = await asyncio.wait(set(self._saves), timeout=SAVE_TIMEOUT)
+            if unsaved:
+                log.error("worker.saves_unfinished", worker_id=self.worker_id, n=len(unsaved))
         # The deliverer finishes the POST in hand (bounded by its timeout) rather than
         # leaving it to be sent again after its lease: fewer duplicates for receivers.
         hooks = [t for t in side if t.get_name() == "webhooks"]
