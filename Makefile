@@ -1,9 +1,11 @@
-.PHONY: run test test-sqlite test-pg test-browser lint migrate revision dev-api dev-worker bench
+.PHONY: run test test-fast test-sqlite test-pg test-browser lint migrate revision dev-api dev-worker bench
 
 run:            ## the product with demo data (SQLite, simulated calls)
 	bash scripts/run.sh
 test:           ## the whole suite: SQLite, PostgreSQL, browser
 	bash scripts/test.sh
+test-fast:       ## the suite without the slow (multi-process, load) and browser tests, on SQLite
+	uv run pytest -q -p no:randomly -m "not slow and not browser"
 test-sqlite:
 	uv run pytest -q -m "not browser"
 test-pg:
@@ -14,8 +16,8 @@ lint:
 	uv run ruff check src tests bench scripts migrations && uv run ruff format --check src tests && uv run lint-imports
 migrate:
 	uv run dialer migrate
-revision:       ## regenerate the initial migration after a model change (pre-release)
-	bash scripts/regen-initial-migration.sh
+revision:       ## a new migration from the model changes: make revision m="what changed"
+	bash scripts/new-revision.sh "$(m)"
 dev-api:
 	uv run dialer serve --no-worker
 dev-worker:

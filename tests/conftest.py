@@ -135,4 +135,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-os.environ.setdefault("DIALER_LOG_LEVEL", "WARNING")
+# The suite decides every setting itself: a developer's DIALER_* variables (a database
+# URL, a provider, production mode) must not leak into the tests or the processes they
+# start (worker processes and live servers inherit this environment).
+for _name in [n for n in os.environ if n.startswith("DIALER_")]:
+    del os.environ[_name]
+os.environ["DIALER_LOG_LEVEL"] = "WARNING"

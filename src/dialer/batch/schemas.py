@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -110,6 +110,17 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+# Not "waiting to be dialed": every job that is not final yet - waiting, being dialed or
+# on a call (so in_progress_jobs is part of it). Progress is total_jobs - pending_jobs.
+PendingJobs = Annotated[
+    int,
+    Field(
+        description="jobs not final yet: waiting, being dialed or on a call "
+        "(in_progress_jobs is part of it); progress is total_jobs - pending_jobs"
+    ),
+]
+
+
 class BatchStatusRead(BaseModel):
     """The polling view: one batch row, constant time."""
 
@@ -118,7 +129,7 @@ class BatchStatusRead(BaseModel):
     status: str
     total_jobs: int
     completed_jobs: int
-    pending_jobs: int
+    pending_jobs: PendingJobs
     failed_jobs: int
     cancelled_jobs: int
     in_progress_jobs: int
@@ -158,7 +169,7 @@ class BatchRead(BaseModel):
     script_version: int | None
     variable_set: str | None
     total_jobs: int
-    pending_jobs: int
+    pending_jobs: PendingJobs
     in_progress_jobs: int
     completed_jobs: int
     failed_jobs: int
@@ -227,7 +238,7 @@ class BatchSummary(BaseModel):
     status: str
     is_active: bool
     total_jobs: int
-    pending_jobs: int
+    pending_jobs: PendingJobs
     in_progress_jobs: int
     completed_jobs: int
     failed_jobs: int

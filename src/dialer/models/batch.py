@@ -48,7 +48,8 @@ class Batch(TimestampedMixin, Base):
     provider_options: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
 
     total_jobs: Mapped[int] = mapped_column(Integer, default=0)
-    pending_jobs: Mapped[int] = mapped_column(Integer, default=0)  # not final yet
+    # Every job not final yet (waiting, dialing or on a call), not only those waiting.
+    pending_jobs: Mapped[int] = mapped_column(Integer, default=0)
     in_progress_jobs: Mapped[int] = mapped_column(Integer, default=0)
     completed_jobs: Mapped[int] = mapped_column(Integer, default=0)
     failed_jobs: Mapped[int] = mapped_column(Integer, default=0)
