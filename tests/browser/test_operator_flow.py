@@ -109,6 +109,9 @@ def test_english_labels_and_job_page(page: Page, live_server):
     page.locator("#jobs-title").scroll_into_view_if_needed()
     page.locator("table a[href^='/dashboard/jobs/']").first.click()
     expect(page.get_by_role("heading", name="Attempts")).to_be_visible()
+    debt = page.locator("section[aria-labelledby=jp-title]")
+    expect(debt).to_contain_text("Amount owed")  # imported fields by name, not as codes
+    expect(debt).not_to_contain_text("fecha_vencimiento")
     shots(page, "05-job-en")
     page.goto(f"{server.url}/dashboard/account")
     expect(page.locator("#balance")).to_contain_text("minutes")

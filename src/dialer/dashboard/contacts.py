@@ -229,6 +229,36 @@ _TOTALS: dict[str, dict[str, str]] = {
 }
 
 
+# Payload fields the import writes, named for the job page (others show as imported).
+_PAYLOAD_EXTRA = {
+    "es": {
+        "fecha_vencimiento": "Fecha de vencimiento",
+        "company": "Empresa",
+        "empresa": "Empresa",
+        "cuotas": "Cuotas",
+        "comuna": "Comuna",
+        "region": "Región",
+        "producto": "Producto",
+    },
+    "en": {
+        "fecha_vencimiento": "Due on",
+        "company": "Company",
+        "empresa": "Company",
+        "cuotas": "Instalments",
+        "comuna": "Commune",
+        "region": "Region",
+        "producto": "Product",
+    },
+}
+MONEY_FIELDS = frozenset({"amount", "amount_original", "paid_amount"})
+
+
+def payload_label(lang: str, key: str) -> str:
+    """A payload field's name in words (``amount`` -> ``Monto deuda``); else as imported."""
+    lang = lang if lang in _HEADERS else "es"
+    return _HEADERS[lang].get(key) or _PAYLOAD_EXTRA[lang].get(key) or key
+
+
 def localisation(lang: str) -> Localisation:
     """es: Chilean Excel's shape (semicolons, decimal comma, dd-mm-yyyy); en: ISO."""
     lang = lang if lang in _HEADERS else "es"

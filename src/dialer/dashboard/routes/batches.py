@@ -20,7 +20,7 @@ from dialer.batch.schemas import BatchRead
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
 from dialer.dashboard.codes import code_label
-from dialer.dashboard.contacts import job_filter, table_context
+from dialer.dashboard.contacts import MONEY_FIELDS, job_filter, payload_label, table_context
 from dialer.dashboard.figures import figures_of
 from dialer.dashboard.i18n import translator
 from dialer.dashboard.ingest_messages import row_message
@@ -331,4 +331,8 @@ async def job_page(
     request: Request, job_id: str, user: DashboardUser, session: ReadSession
 ) -> Response:
     job = await batch_service.get_job(session, user, job_id)
-    return render(request, "job.html", {"job": job})
+    return render(
+        request,
+        "job.html",
+        {"job": job, "payload_label": payload_label, "money_fields": MONEY_FIELDS},
+    )
