@@ -110,7 +110,7 @@ class TestApiKeys:
             r = await admin.delete(f"/api/v1/accounts/acc-k2/api-keys/{extra['api_key_id']}")
             assert r.status_code == 200
             assert r.json()["revoked"] is True
-            # The key was cached a moment ago: revocation still takes effect at once.
+            # The key was used a moment ago: revocation still takes effect at once.
             assert (await crm.get("/api/v1/accounts/acc-k2/balance")).status_code == 401
         assert (
             await admin.delete(f"/api/v1/accounts/acc-k2/api-keys/{extra['api_key_id']}")

@@ -25,7 +25,6 @@ from sqlalchemy import select, update
 from dialer.config import Settings
 from dialer.errors import NotFound, PermissionDenied, Unauthorized
 from dialer.kit import clock
-from dialer.kit.ttlcache import TTLCache
 from dialer.models import ApiKey, Role
 
 ACCOUNT_KEY_PREFIX = "dk_"
@@ -154,32 +153,14 @@ def _extract_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-# A valid account key is remembered for a few seconds per API process: pollers send the
-# same key every second or so, and looking it up each time doubled the database work
-# of /status (a session of its own). Revoking or rotating a key through the API or the
-# dashboard evicts it from this process's cache at once (``forget_key``); another API
-# process may honour it for at most KEY_CACHE_TTL_S more. Unknown keys are not cached:
-# a new key works at once and garbage keys cannot fill the memory.
-KEY_CACHE_TTL_S = 10.0
-KEY_CACHE_MAX = 10_000
+# Every request with an account key reads the key's row (one indexed read): a key
+# revoked or rotated by any API process, the dashboard or by hand in the database is
+# refused by every process from the next request on. No positive cache: one could only
+# be invalidated per process, and another process would honour a revoked key until its
+# entry expired (bench/auth_bench.py measures what the read costs). Unknown keys are
+# never remembered either.
 # ``api_keys.last_used_at`` is kept to the minute.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class KeyCache(TTLCache[str, Principal]):
-    """key hash -> Principal for KEY_CACHE_TTL_S."""
-
-    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S, max_entries: int = KEY_CACHE_MAX) -> None:
-        super().__init__(ttl_s, max_entries)
-
-
-def key_cache(app_state: object) -> KeyCache:
-    """The app's key cache (one per app, so test apps never share entries)."""
-    cache: KeyCache | None = getattr(app_state, "key_cache", None)
-    if cache is None:
-        cache = KeyCache()
-        app_state.key_cache = cache  # type: ignore[attr-defined]
-    return cache
 
 
 async def authenticate(request: Request, key: str | None) -> Principal:
@@ -191,10 +172,6 @@ async def authenticate(request: Request, key: str | None) -> Principal:
     if not key.startswith(ACCOUNT_KEY_PREFIX):
         raise Unauthorized("invalid API key")
     digest = hash_key(key)
-    cache = key_cache(request.app.state)
-    cached = cache.get(digest)
-    if cached is not None:
-        return cached
     db = request.app.state.db
     async with db.read() as session:
         row = (
@@ -208,7 +185,7 @@ async def authenticate(request: Request, key: str | None) -> Principal:
         raise Unauthorized("invalid API key")
     now = clock.now()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        # At most one write per key a minute per process (lookups are cached besides).
+        # At most one write per key a minute, whichever process serves it.
         async with db.write() as session:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
@@ -219,13 +196,7 @@ async def authenticate(request: Request, key: str | None) -> Principal:
         key_id=row.id,
         actor_name=f"API key {row.name} ({row.id})",
     )
-    cache.put(digest, principal)
     return principal
-
-
-def forget_key(app_state: object, key_hash: str) -> None:
-    """Evict a revoked key from this process's cache: it stops working at once."""
-    key_cache(app_state).discard(key_hash)
 
 
 async def current_principal(request: Request) -> Principal:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from dialer.account import service, users
-from dialer.account.auth import AdminPrincipal, CurrentPrincipal, forget_key
+from dialer.account.auth import AdminPrincipal, CurrentPrincipal
 from dialer.account.schemas import (
     AccountCreate,
     AccountCreated,
@@ -183,13 +183,11 @@ async def list_api_keys(
 async def revoke_api_key(
     account_id: str,
     key_id: str,
-    request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
 ) -> ApiKeyRead:
     """Revoke a key; requests with it are refused from now on."""
     key = await service.revoke_api_key(session, principal, account_id, key_id)
-    forget_key(request.app.state, key.key_hash)
     return ApiKeyRead.model_validate(key)
 
 
@@ -197,13 +195,11 @@ async def revoke_api_key(
 async def rotate_api_key(
     account_id: str,
     key_id: str,
-    request: Request,
     session: WriteSession,
     principal: CurrentPrincipal,
 ) -> ApiKeyCreated:
     """A new key with the same name (shown only once); the old one stops working now."""
-    old, created = await service.rotate_api_key(session, principal, account_id, key_id)
-    forget_key(request.app.state, old.key_hash)
+    _old, created = await service.rotate_api_key(session, principal, account_id, key_id)
     return created
 
 

@@ -199,8 +199,8 @@ async def _live_key(
 async def revoke_api_key(
     session: AsyncSession, principal: Principal, account_id: str, key_id: str
 ) -> ApiKey:
-    """Revoke a key: every later request with it is refused (401). The caller evicts it
-    from the process's key cache (``account.auth.forget_key``) with ``key.key_hash``."""
+    """Revoke a key: once committed, every later request with it is refused (401) by
+    every API process (each request reads the key's row)."""
     key = await _live_key(session, principal, account_id, key_id)
     key.revoked = True
     key.updated_at = clock.now()

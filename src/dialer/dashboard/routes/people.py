@@ -10,7 +10,6 @@ from starlette.responses import RedirectResponse, Response
 
 from dialer.account import service as account_service
 from dialer.account import users
-from dialer.account.auth import forget_key
 from dialer.account.schemas import UserCreate, UserUpdate
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.rendering import current_account_id, render
@@ -119,8 +118,7 @@ async def revoke_key(
     account_id = current_account_id(request, user)
     if account_id is None:
         raise InvalidInput("choose an account first", field="account_id")
-    key = await account_service.revoke_api_key(session, user, account_id, key_id)
-    forget_key(request.app.state, key.key_hash)
+    await account_service.revoke_api_key(session, user, account_id, key_id)
     return RedirectResponse("/dashboard/account#keys", status_code=303)
 
 
@@ -131,8 +129,7 @@ async def rotate_key(
     account_id = current_account_id(request, user)
     if account_id is None:
         raise InvalidInput("choose an account first", field="account_id")
-    old, created = await account_service.rotate_api_key(session, user, account_id, key_id)
-    forget_key(request.app.state, old.key_hash)
+    _old, created = await account_service.rotate_api_key(session, user, account_id, key_id)
     return render(request, "key_created.html", {"created": created})
 
 
