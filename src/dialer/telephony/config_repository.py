@@ -36,16 +36,6 @@ class ProviderConfigRepository:
         stmt = select(Account.id).where(Account.id == account_id)
         return (await self.session.execute(stmt)).first() is not None
 
-    async def account_of_call(self, provider: str, provider_call_id: str) -> str | None:
-        stmt = (
-            select(CallAttempt.account_id)
-            .where(
-                CallAttempt.provider == provider, CallAttempt.provider_call_id == provider_call_id
-            )
-            .limit(1)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def attempt_binding(
         self, provider: str, attempt_id: str | None, provider_call_id: str | None
     ) -> AttemptBinding | None:
@@ -76,10 +66,6 @@ class ProviderConfigRepository:
         # Our own id wins over a call-id match (both are indexed lookups, one statement).
         row = next((r for r in rows if r.id == attempt_id), rows[0] if rows else None)
         return AttemptBinding(*row) if row is not None else None
-
-    async def account_of_attempt(self, attempt_id: str) -> str | None:
-        stmt = select(CallAttempt.account_id).where(CallAttempt.id == attempt_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def calls_of_other_attempts(
         self, provider: str, provider_call_ids: list[str], attempt_id: str

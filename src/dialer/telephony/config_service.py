@@ -376,20 +376,6 @@ async def attempt_binding(
     )
 
 
-async def account_of_attempt(session: AsyncSession, attempt_id: str) -> str | None:
-    """The account an attempt belongs to (to pick its credentials)."""
-    return await ProviderConfigRepository.from_session(session).account_of_attempt(attempt_id)
-
-
-async def account_of_call(
-    session: AsyncSession, provider: str, provider_call_id: str
-) -> str | None:
-    """The account that placed a provider call (to pick its credentials)."""
-    return await ProviderConfigRepository.from_session(session).account_of_call(
-        provider, provider_call_id
-    )
-
-
 async def calls_of_other_attempts(
     session: AsyncSession, provider: str, provider_call_ids: list[str], attempt_id: str
 ) -> set[str]:

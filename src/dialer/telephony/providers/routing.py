@@ -200,10 +200,18 @@ class AccountRoutedProvider:
         """The vendor adapter configured for ``account_id`` (deployment default when None)."""
         return (await self._adapter(account_id)).provider
 
-    async def _for_call(self, provider_call_id: str) -> Provider:
+    async def _for_attempt(
+        self, *, attempt_id: str | None = None, provider_call_id: str | None = None
+    ) -> Provider:
+        """The adapter of the account that owns the attempt (by our id or the call's id)."""
         async with self._db.read() as session:
-            account = await config_service.account_of_call(session, self.name, provider_call_id)
-        return await self.for_account(account)
+            binding = await config_service.attempt_binding(
+                session, self.name, attempt_id, provider_call_id
+            )
+        return await self.for_account(binding.account_id if binding is not None else None)
+
+    async def _for_call(self, provider_call_id: str) -> Provider:
+        return await self._for_attempt(provider_call_id=provider_call_id)
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """Dial with the credentials of ``request.metadata['account_id']`` (set by the worker
@@ -266,9 +274,7 @@ class AccountRoutedProvider:
         self, attempt_id: str, *, to_number: str, since: datetime
     ) -> CallEvent | None:
         """Ask the attempt's account's provider for the call placed for ``attempt_id``."""
-        async with self._db.read() as session:
-            account = await config_service.account_of_attempt(session, attempt_id)
-        provider = await self.for_account(account)
+        provider = await self._for_attempt(attempt_id=attempt_id)
         if isinstance(provider, TwilioProvider):
             # Twilio's calls carry no metadata: the calls other attempts of ours already
             # own are not candidates.
@@ -289,9 +295,7 @@ class AccountRoutedProvider:
             if e.attempt_id is None:
                 continue
             try:
-                async with self._db.read() as session:
-                    account = await config_service.account_of_attempt(session, e.attempt_id)
-                provider = await self.for_account(account)
+                provider = await self._for_attempt(attempt_id=e.attempt_id)
             except ProviderError:
                 continue
             react = getattr(provider, "react", None)
