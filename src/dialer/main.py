@@ -39,6 +39,7 @@ from dialer.reporting import endpoints as reporting_endpoints
 from dialer.script import endpoints as script_endpoints
 from dialer.telephony import config_endpoints as telephony_config_endpoints
 from dialer.telephony import endpoints as telephony_endpoints
+from dialer.telephony.registry import Providers
 from dialer.worker.runner import Worker
 
 # Each domain exposes ``router``; the list is fixed so the API surface is explicit.
@@ -75,6 +76,7 @@ def create_app(
         dlog.configure(settings.LOG_LEVEL, settings.LOG_JSON)
         db = database or Database(settings.DATABASE_URL)
         app.state.db = db
+        app.state.providers = providers = Providers(settings, db)
         key, generated = admin_key(settings)
         app.state.admin_key = key
         if generated:
@@ -87,7 +89,7 @@ def create_app(
         app.state.stop = stop
         tasks.append(asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints"))
         if embedded_worker:
-            worker = Worker(db, settings)
+            worker = Worker(db, settings, providers=providers)
             app.state.worker = worker
             tasks.append(asyncio.create_task(worker.run(stop), name="embedded-worker"))
         settle_heap()

@@ -14,7 +14,6 @@ import pytest
 
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
-from dialer.script.pinned import clear_cache
 from dialer.script.render import job_variables, plain_number
 from dialer.telephony.providers.retell import analysis_fields, event_from_call
 from dialer.worker.claim import claim_due_jobs
@@ -82,7 +81,6 @@ class TestSelected:
     async def test_per_batch(
         self, admin: httpx.AsyncClient, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        clear_cache()
         await create_account(admin, account_id="acc-vars", initial_minutes=60)
         r = await admin.post("/api/v1/batches", json={
             "account_id": "acc-vars", "name": "Legacy", "variable_set": "legacy",
@@ -101,7 +99,6 @@ class TestSelected:
     async def test_per_script(
         self, admin: httpx.AsyncClient, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        clear_cache()
         await create_account(admin, account_id="acc-vars", initial_minutes=60)
         s = await admin.post("/api/v1/scripts", json={
             "account_id": "acc-vars", "name": "Agente antiguo", "variable_set": "legacy",

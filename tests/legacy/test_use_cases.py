@@ -16,7 +16,6 @@ from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch
-from dialer.script.pinned import clear_cache
 from dialer.telephony.providers.retell import RetellProvider
 from dialer.worker.claim import ClaimedJob, claim_due_jobs
 from dialer.worker.runner import Worker
@@ -39,7 +38,6 @@ async def _post(
 
 
 async def _claim(database: Database, now: Any) -> list[ClaimedJob]:
-    clear_cache()
     async with database.write() as s:
         return await claim_due_jobs(s, worker_id="w", now=now, limit=10,
                                     lease=timedelta(seconds=60))  # fmt: skip

@@ -30,11 +30,11 @@ from dialer.job.schemas import NewJob
 from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt, Job, LedgerEntry
-from dialer.telephony import registry
 from dialer.telephony.base import CallRequest, RetryableProviderError
 from dialer.telephony.providers.retell import sign
 from dialer.telephony.providers.routing import AccountRoutedProvider
 from dialer.telephony.providers.twilio import compute_signature, sign_report
+from dialer.telephony.registry import Providers
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
 from tests.script.accounts import make_account
@@ -77,6 +77,12 @@ class Vendor:
 
 
 VENDOR = Vendor(httpx.Response(500))
+
+
+def providers_of(client: httpx.AsyncClient) -> Providers:
+    """The provider instances of the app ``client`` speaks to."""
+    providers: Providers = client._transport.app.state.providers  # type: ignore[attr-defined]
+    return providers
 
 
 async def dial_one(
@@ -126,7 +132,7 @@ async def dial_one(
     global VENDOR
     VENDOR = rec = Vendor(response)
     router = AccountRoutedProvider(provider_name, settings, database, client=rec.client())
-    registry.install(provider_name, settings, database, router)
+    providers_of(admin).install(provider_name, router)
     worker = Worker(database, settings, provider=router)
     async with database.write() as session:
         (job,) = await claim_due_jobs(
@@ -307,7 +313,7 @@ class TestAgentVersionPin:
             agent_id="agent_marzo", metadata={"account_id": "acc-acme", "batch_id": attempt.batch_id},
         )  # fmt: skip
         other_worker = AccountRoutedProvider("retell", settings, database, client=VENDOR.client())
-        for router in (registry.get_provider("retell", settings, database), other_worker):
+        for router in (providers_of(admin).get("retell"), other_worker):
             VENDOR.requests.clear()
             await router.place_call(later)
             (create,) = VENDOR.requests  # the version is not asked again
@@ -403,7 +409,7 @@ class TestTwilioFindCall:
         mine = {**theirs, "sid": "CA9999999999999999999999999999999f"}
         assert theirs["sid"] == a.provider_call_id
         VENDOR.records["Calls"] = {"calls": [theirs, mine], "page": 0}  # GET Calls.json
-        router = registry.get_provider("twilio", settings, database)
+        router = providers_of(admin).get("twilio")
         found = await router.find_call("att-b-lost", to_number=a.phone, since=frozen_clock.now())
         assert found is not None
         assert (found.provider_call_id, found.attempt_id) == (mine["sid"], "att-b-lost")

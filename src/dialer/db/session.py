@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from dialer.db.caches import INFO_KEY, Caches
 from dialer.db.engine import create_engine
 from dialer.errors import AppError
 from dialer.logging import get_logger
@@ -53,8 +54,15 @@ class Database:
             # Under a busy CPU each round trip waits for the server process to be
             # scheduled, so this shortens the API's tail latency the most.
             self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        # Caches of rows read from this database (db/caches.py), reached from its sessions.
+        self.caches = Caches()
+        info = {INFO_KEY: self.caches}
+        self._write = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, info=info
+        )
+        self._read = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False, info=info
+        )
         # Reads that stream rows need a transaction (PostgreSQL server-side cursors): on
         # PostgreSQL the write pool in a transaction that is only ever rolled back, on
         # SQLite the read engine (a deferred BEGIN never takes the write lock).

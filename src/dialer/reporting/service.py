@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.account.repository import AccountRepository
 from dialer.billing.pricing import CREDIT_UNITS
+from dialer.db.caches import caches_of
 from dialer.errors import NotFound
 from dialer.job.states import ANSWERED
 from dialer.kit import clock
-from dialer.kit.ttlcache import TTLCache
 from dialer.models import PlanType
 from dialer.reporting import queries
 from dialer.reporting.schemas import Overview
@@ -56,13 +57,15 @@ async def record_attempt(
 
 
 # An account's plan never changes and its timezone only by an admin's PATCH, while
-# dashboards ask for the overview every few seconds: remembered per process (bounded),
-# the overview is one query instead of two. The TTL bounds how long a changed timezone
+# dashboards ask for the overview every few seconds: remembered by the database's owner
+# (db/caches.py; bounded), the overview is one query instead of two. The TTL bounds how long a changed timezone
 # (or an account edited directly in the database) keeps its old day boundaries here.
-_profiles: TTLCache[str, tuple[PlanType, str]] = TTLCache(ttl_s=60.0, max_entries=10_000)
+def _profiles_cache() -> TTLCache[str, tuple[PlanType, str]]:
+    return TTLCache(maxsize=10_000, ttl=60.0)
 
 
 async def _plan_and_timezone(session: AsyncSession, account_id: str) -> tuple[PlanType, str]:
+    _profiles = caches_of(session).get("reporting.profiles", _profiles_cache)
     hit = _profiles.get(account_id)
     if hit is not None:
         return hit
@@ -70,7 +73,7 @@ async def _plan_and_timezone(session: AsyncSession, account_id: str) -> tuple[Pl
     if row is None:
         raise NotFound(f"account '{account_id}' not found", field="account_id")
     profile = (PlanType(row[0]), row[1])
-    _profiles.put(account_id, profile)
+    _profiles[account_id] = profile
     return profile
 
 

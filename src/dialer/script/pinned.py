@@ -1,7 +1,8 @@
-"""The script a batch's calls use, as the dispatcher sees it: cached in the process.
+"""The script a batch's calls use, as the dispatcher sees it: cached by the database's
+owner (``db/caches.py``: the worker's or the app's ``Database``).
 
 A pinned script version never changes (versions are immutable rows), so it is read once
-per process and kept. A batch that pinned nothing uses the account's default script for
+and kept (least recently used entries go first). A batch that pinned nothing uses the account's default script for
 its ``processing_type`` when the account already has one; that lookup is cached per
 batch for a short while only, because the account may add a default version or create
 the default later. The dispatcher never creates scripts.
@@ -9,11 +10,12 @@ the default later. The dispatcher never creates scripts.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from cachetools import LRUCache, TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.caches import caches_of
 from dialer.script.defaults import DEFAULTS
 from dialer.script.repository import ScriptRepository
 
@@ -32,14 +34,12 @@ class CallScript:
     variable_set: str | None = None
 
 
-_pinned: dict[tuple[str, int | None], CallScript | None] = {}
-_defaults: dict[str, tuple[float, CallScript | None]] = {}
+def _pinned_cache() -> LRUCache[tuple[str, int | None], CallScript | None]:
+    return LRUCache(maxsize=_MAX_ENTRIES)
 
 
-def clear_cache() -> None:
-    """Forget every cached script (tests that rebuild the database between runs)."""
-    _pinned.clear()
-    _defaults.clear()
+def _defaults_cache() -> TTLCache[str, CallScript | None]:
+    return TTLCache(maxsize=_MAX_ENTRIES, ttl=DEFAULT_LOOKUP_TTL)
 
 
 async def script_for_batch(
@@ -57,7 +57,9 @@ async def script_for_batch(
     account's existing default for ``processing_type`` is used; it is never created
     here. At most one query, and none when cached.
     """
+    caches = caches_of(session)
     if script_id is not None:
+        _pinned = caches.get("script.pinned", _pinned_cache)
         key = (script_id, script_version)
         if key in _pinned:
             return _pinned[key]
@@ -67,8 +69,6 @@ async def script_for_batch(
             if row is not None and row.account_id == account_id
             else None
         )
-        if len(_pinned) > _MAX_ENTRIES:
-            _pinned.clear()
         _pinned[key] = found
         return found
 
@@ -76,18 +76,14 @@ async def script_for_batch(
     if default is None:
         return None
     # Keyed by batch (ids are unique), so one lookup serves the batch for the TTL.
-    dkey = batch_id
-    now = time.monotonic()
-    hit = _defaults.get(dkey)
-    if hit is not None and now - hit[0] < DEFAULT_LOOKUP_TTL:
-        return hit[1]
+    _defaults = caches.get("script.defaults", _defaults_cache)
+    if batch_id in _defaults:
+        return _defaults[batch_id]
     latest = await ScriptRepository.from_session(session).latest(account_id, default.name)
     script = (
         CallScript(latest.id, latest.version, tuple(latest.variables or ()), latest.variable_set)
         if latest is not None
         else None
     )
-    if len(_defaults) > _MAX_ENTRIES:
-        _defaults.clear()
-    _defaults[dkey] = (now, script)
+    _defaults[batch_id] = script
     return script

@@ -40,8 +40,7 @@ async def provider_webhook(
         body=await request.body(),
         headers=request.headers,
         url=str(request.url),
-        settings=request.app.state.settings,
-        db=request.app.state.db,
+        providers=request.app.state.providers,
         # Background tasks run after the response, so after the session's commit.
         after_commit=background.add_task,
     )

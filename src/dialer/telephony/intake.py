@@ -8,14 +8,12 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.config import Settings
-from dialer.db.session import Database
 from dialer.errors import InvalidInput, NotFound, Unauthorized
 from dialer.kit import clock
 from dialer.metrics import WEBHOOKS
 from dialer.telephony.base import WebhookVerificationError, check_event
 from dialer.telephony.providers.routing import react, verify_webhook
-from dialer.telephony.registry import get_provider, known_providers
+from dialer.telephony.registry import Providers, known_providers
 from dialer.telephony.webhooks import handle_events
 
 
@@ -26,8 +24,7 @@ async def receive_webhook(
     body: bytes,
     headers: Mapping[str, str],
     url: str,
-    settings: Settings,
-    db: Database,
+    providers: Providers,
     after_commit: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
 ) -> int:
     """Verify and apply one provider webhook. Raises NotFound for an unknown provider and
@@ -38,11 +35,11 @@ async def receive_webhook(
     committed, never while the settlement's locks are held."""
     if provider_name not in known_providers():
         raise NotFound(f"unknown provider '{provider_name}'")
-    provider = get_provider(provider_name, settings, db)
+    provider = providers.get(provider_name)
     try:
         # Verified with the credentials of the attempt's own account and bound to it.
         events = await verify_webhook(
-            provider, db, body=body, headers=headers, url=url, now=clock.now()
+            provider, providers.db, body=body, headers=headers, url=url, now=clock.now()
         )
         for event in events:
             check_event(event)

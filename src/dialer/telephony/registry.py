@@ -30,7 +30,6 @@ _FACTORIES: dict[str, ProviderFactory] = {
     "simulated": lambda settings, db: SimulatedProvider(db, settings),
     **{name: _routed(name) for name in BUILDERS},
 }
-_instances: dict[tuple[str, int, int], Provider] = {}
 
 
 def register(name: str, factory: ProviderFactory) -> None:
@@ -38,25 +37,33 @@ def register(name: str, factory: ProviderFactory) -> None:
     _FACTORIES[name] = factory
 
 
-def install(name: str, settings: Settings, db: Database, provider: Provider) -> None:
-    """Use ``provider`` as ``name`` for this settings+db (tests, embedding)."""
-    _instances[(name, id(settings), id(db))] = provider
-
-
 def known_providers() -> set[str]:
     return set(_FACTORIES)
 
 
-def get_provider(name: str | None, settings: Settings, db: Database) -> Provider:
-    """The provider called ``name`` (``settings.PROVIDER`` when None), one per settings+db."""
-    name = name or settings.PROVIDER
-    factory = _FACTORIES.get(name)
-    if name == "simulated" and not settings.simulated_enabled:
-        factory = None  # off in production unless DIALER_SIMULATED_ENABLED
-    if factory is None:
-        raise NotFound(f"unknown provider '{name}'")
-    key = (name, id(settings), id(db))
-    provider = _instances.get(key)
-    if provider is None:
-        provider = _instances[key] = factory(settings, db)
-    return provider
+class Providers:
+    """The provider instances of one app or worker (``app.state.providers``,
+    ``Worker.providers``), built on first use with its settings and database. An API
+    process with an embedded worker hands it its own, so both use the same instances."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self._instances: dict[str, Provider] = {}
+
+    def install(self, name: str, provider: Provider) -> None:
+        """Use ``provider`` as ``name`` (tests, embedding)."""
+        self._instances[name] = provider
+
+    def get(self, name: str | None) -> Provider:
+        """The provider called ``name`` (``settings.PROVIDER`` when None)."""
+        name = name or self.settings.PROVIDER
+        factory = _FACTORIES.get(name)
+        if name == "simulated" and not self.settings.simulated_enabled:
+            factory = None  # off in production unless DIALER_SIMULATED_ENABLED
+        if factory is None:
+            raise NotFound(f"unknown provider '{name}'")
+        provider = self._instances.get(name)
+        if provider is None:
+            provider = self._instances[name] = factory(self.settings, self.db)
+        return provider

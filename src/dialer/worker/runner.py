@@ -82,7 +82,7 @@ from dialer.telephony.base import (
     ProviderError,
     RetryableProviderError,
 )
-from dialer.telephony.registry import get_provider
+from dialer.telephony.registry import Providers
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
@@ -112,11 +112,14 @@ class Worker:
         settings: Settings,
         *,
         provider: Provider | None = None,
+        providers: Providers | None = None,
         worker_id: str | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        # The provider instances this worker dials with (an embedded worker: the app's).
+        self.providers = providers or Providers(settings, db)
         self._provider = provider
         self.worker_id = worker_id or (
             f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -144,7 +147,7 @@ class Worker:
     def provider_for(self, name: str | None) -> Provider:
         if self._provider is not None:
             return self._provider
-        return get_provider(name, self.settings, self.db)
+        return self.providers.get(name)
 
     # -- main loop -------------------------------------------------------------------------
 
@@ -411,7 +414,7 @@ class Worker:
             return self._provider
         if self._provider is not None:
             return None
-        p = get_provider("simulated", self.settings, self.db)
+        p = self.providers.get("simulated")
         return p if isinstance(p, SimulatedProvider) else None
 
     async def _carrier(self, stop: asyncio.Event, sim: SimulatedProvider) -> None:

@@ -23,10 +23,10 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
+from cachetools import TTLCache
 
 from dialer.config import Settings
 from dialer.db.session import Database
-from dialer.kit.ttlcache import TTLCache
 from dialer.logging import get_logger
 from dialer.telephony import config_service
 from dialer.telephony.base import (
@@ -161,19 +161,19 @@ class AccountRoutedProvider:
         self._client = client or _http.default_client()
         # Keys are account ids of our own rows (or None: the deployment default), never a
         # value a request names, so unauthenticated traffic cannot grow it.
-        self._cache: TTLCache[str | None, _Adapter] = TTLCache(cache_seconds, cache_entries)
+        self._cache: TTLCache[str | None, _Adapter] = TTLCache(cache_entries, cache_seconds)
         # "No deployment-wide credentials" is remembered as briefly: webhooks about no
         # attempt of ours would otherwise each cost a configuration read.
-        self._no_default: TTLCache[None, str] = TTLCache(cache_seconds, 1)
+        self._no_default: TTLCache[None, str] = TTLCache(1, cache_seconds)
         # Each batch's pinned (agent id, agent version), keyed by batch ids of our own
         # rows (the worker's claimed jobs). A pin never changes once stored.
         self._pins: TTLCache[tuple[str, str], tuple[str, str]] = TTLCache(
-            PIN_CACHE_SECONDS, cache_entries
+            cache_entries, PIN_CACHE_SECONDS
         )
 
     @property
     def cached_accounts(self) -> int:
-        return len(self._cache._entries)
+        return len(self._cache)
 
     async def _adapter(self, account_id: str | None) -> _Adapter:
         hit = self._cache.get(account_id)
@@ -186,14 +186,14 @@ class AccountRoutedProvider:
                 cfg = await config_service.resolve(session, account_id, self.name, self._settings)
         except config_service.ProviderNotConfigured as exc:
             if account_id is None:
-                self._no_default.put(None, str(exc))
+                self._no_default[None] = str(exc)
             raise
         bases = [
             b for b in (cfg.options.get("webhook_base_url"), self._settings.PUBLIC_BASE_URL) if b
         ]
         adapter = _Adapter(self._build(cfg, self._client, self._settings), bases,
                            cfg.tenant_supplied)  # fmt: skip
-        self._cache.put(account_id, adapter)
+        self._cache[account_id] = adapter
         return adapter
 
     async def for_account(self, account_id: str | None) -> Provider:
@@ -259,7 +259,7 @@ class AccountRoutedProvider:
                 pin = (agent_id, str(version))
             log.info("provider.agent_version_pinned", provider=self.name, batch_id=batch_id,
                      agent_id=pin[0], agent_version=pin[1])  # fmt: skip
-        self._pins.put((batch_id, agent_id), pin)
+        self._pins[(batch_id, agent_id)] = pin
         return replace(request, agent_id=agent_id, agent_version=pin[1])
 
     async def hangup(self, provider_call_id: str) -> None:
