@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.dialect import POSTGRESQL, dialect_of
 from dialer.job.states import WAITING, JobStatus
 from dialer.models import Account, Batch, CallAttempt, Job, ProviderConfig
 
@@ -71,8 +72,7 @@ class BatchRepository:
         if for_update:
             # Re-read committed values: a worker may have moved counters since.
             stmt = stmt.execution_options(populate_existing=True)
-            if self.session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def account_of(self, batch_id: str) -> str | None:
@@ -158,7 +158,7 @@ class BatchRepository:
     async def hourly_calls(self, batch_id: str, since: datetime) -> Sequence[tuple[str, int, int]]:
         """(hour 'YYYY-MM-DD HH:00:00' UTC, calls, answered) of the batch's finished calls
         since ``since``, newest hour first. Grouped in SQL (the attempts' batch index)."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if dialect_of(self.session) == POSTGRESQL:
             hour: Any = func.to_char(
                 func.timezone("UTC", CallAttempt.ended_at), "YYYY-MM-DD HH24:00:00"
             )

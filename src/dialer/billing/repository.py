@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.db.session import dialect_of
+from dialer.db.dialect import transaction_lock
 from dialer.models import Account, LedgerEntry
 
 
@@ -30,8 +30,7 @@ class LedgerRepository:
             .where(Account.id == account_id)
             .execution_options(populate_existing=True)
         )
-        if dialect_of(self.session) == "postgresql":
-            stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def has_key(self, key: str) -> bool:
@@ -93,13 +92,7 @@ async def serialize_claims(session: AsyncSession, account_id: str, *, wait: bool
     transaction holds it (a worker then leaves that account to the one claiming it).
     SQLite: BEGIN IMMEDIATE already serialises writers; always True.
     """
-    if dialect_of(session) != "postgresql":
-        return True
-    key = func.hashtextextended("dialer.claim:" + account_id, 0)
-    if wait:
-        await session.execute(select(func.pg_advisory_xact_lock(key)))
-        return True
-    return bool((await session.execute(select(func.pg_try_advisory_xact_lock(key)))).scalar_one())
+    return await transaction_lock(session, "dialer.claim:" + account_id, wait=wait)
 
 
 async def read_account(session: AsyncSession, account_id: str) -> Account | None:

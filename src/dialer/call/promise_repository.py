@@ -39,8 +39,7 @@ class PromiseRepository:
             .order_by(Promise.judge_at, Promise.id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True)
         return (await self.session.scalars(stmt)).all()
 
     async def open_for_debtors(

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.service import Charge, settle
 from dialer.db.bulk import update_rows
-from dialer.db.session import dialect_of
 from dialer.job.counters import plan_transition
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
@@ -101,8 +100,7 @@ async def mark_placed_many(
         .where(Job.id.in_(sorted(set(job_ids))))
         .order_by(Job.id)
     )
-    if dialect_of(session) == "postgresql":
-        jobs_stmt = jobs_stmt.with_for_update()  # job rows first: the lock order of every path
+    jobs_stmt = jobs_stmt.with_for_update()  # job rows first: the lock order of every path
     jobs = {r.id: r for r in (await session.execute(jobs_stmt)).all()}
     # Read again under the job locks: a final webhook may have ended an attempt meanwhile.
     attempts = {

@@ -68,7 +68,6 @@ from dialer.call.event import CallEvent
 from dialer.call.service import abandon_attempt
 from dialer.compliance import service as compliance_service
 from dialer.db.bulk import insert_rows
-from dialer.db.session import dialect_of
 from dialer.errors import NotFound
 from dialer.job.counters import plan_transition
 from dialer.job.outcomes import KIND_SYNONYMS, Kind, norm_key
@@ -417,8 +416,7 @@ async def _lock(
         .options(defer(Job.payload, raiseload=True))
         .execution_options(populate_existing=True)
     )
-    if dialect_of(session) == "postgresql":
-        jobs_stmt = jobs_stmt.with_for_update()
+    jobs_stmt = jobs_stmt.with_for_update()
     jobs = {j.id: j for j in (await session.execute(jobs_stmt)).scalars().all()}
     attempts_stmt = (
         select(CallAttempt)

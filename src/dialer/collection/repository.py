@@ -49,8 +49,7 @@ class CollectionRepository:
             stmt = (
                 select(Job).where(Job.account_id == account_id, Job.dni.in_(chunk)).order_by(Job.id)
             )
-            if self.session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update()
             out.extend((await self.session.scalars(stmt)).all())
         return out
 

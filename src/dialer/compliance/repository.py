@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.dialect import POSTGRESQL, dialect_of, insert
 from dialer.job.states import IN_FLIGHT, WAITING, AttemptStatus, JobStatus
 from dialer.models import (
     Account,
@@ -38,10 +37,6 @@ class ComplianceRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> ComplianceRepository:
         return cls(session)
-
-    @property
-    def _dialect(self) -> str:
-        return self.session.get_bind().dialect.name
 
     async def configured_from_number(self, account_id: str, provider: str) -> str | None:
         """The caller ID the account's configuration of ``provider`` presents by default."""
@@ -90,14 +85,7 @@ class ComplianceRepository:
         if not rows:
             return set()
         values = [{"account_id": account_id, **r} for r in rows]
-        # ON CONFLICT DO NOTHING exists in both dialects but under different imports.
-        stmt: Any
-        if self._dialect == "postgresql":
-            stmt = pg_insert(DoNotCall).on_conflict_do_nothing()
-        elif self._dialect == "sqlite":
-            stmt = sqlite_insert(DoNotCall).on_conflict_do_nothing()
-        else:  # pragma: no cover - only the two supported dialects
-            stmt = insert(DoNotCall)
+        stmt = insert(self.session, DoNotCall).on_conflict_do_nothing()
         added: set[str] = set()
         for i in range(0, len(values), 500):
             result = await self.session.execute(
@@ -109,7 +97,7 @@ class ComplianceRepository:
     async def refresh_statistics(self) -> None:
         """After a bulk insert: PostgreSQL would plan lookups on the list from stale row
         counts (sequential scans of a big table) until autovacuum gets to it."""
-        if self._dialect == "postgresql":
+        if dialect_of(self.session) == POSTGRESQL:
             await self.session.execute(text("ANALYZE do_not_call"))
 
     async def delete_phones(self, account_id: str, phones: Sequence[str]) -> int:
@@ -215,11 +203,7 @@ class ComplianceRepository:
         if not rows:
             return set()
         values = [{"account_id": account_id, **r} for r in rows]
-        stmt: Any
-        if self._dialect == "postgresql":
-            stmt = pg_insert(LegalStop).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(LegalStop).on_conflict_do_nothing()
+        stmt = insert(self.session, LegalStop).on_conflict_do_nothing()
         added: set[str] = set()
         for i in range(0, len(values), 500):
             result = await self.session.execute(
@@ -279,8 +263,7 @@ class ComplianceRepository:
                 Job.dni.in_(chunk),
                 Job.status.in_(list(WAITING)),
             )
-            if self._dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
+            stmt = stmt.with_for_update(skip_locked=True)
             out.extend((await self.session.execute(stmt)).scalars().all())
         return out
 

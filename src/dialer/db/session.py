@@ -148,8 +148,3 @@ ReadSession = Annotated[AsyncReadSession, Depends(_read_session)]
 # Previews: read everything a write would, streaming, without ever taking a write lock.
 SnapshotSession = Annotated[AsyncReadSession, Depends(_snapshot_session)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-def dialect_of(session: AsyncSession) -> str:
-    """'sqlite' or 'postgresql': the one place code asks which database it is on."""
-    return session.get_bind().dialect.name

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.dialect import insert
 from dialer.models import (
     Account,
     OutboxEvent,
@@ -27,10 +26,6 @@ class HookRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> HookRepository:
         return cls(session)
-
-    @property
-    def _dialect(self) -> str:
-        return self.session.get_bind().dialect.name
 
     # -- subscriptions -------------------------------------------------------------------
 
@@ -72,16 +67,14 @@ class HookRepository:
 
     async def oldest_outbox(self, limit: int) -> Sequence[OutboxEvent]:
         stmt = select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)
-        if self._dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True)
         return (await self.session.scalars(stmt)).all()
 
     async def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
         """Insert deliveries; one already there for (subscription, event) is kept."""
         if not rows:
             return
-        ins = pg_insert if self._dialect == "postgresql" else sqlite_insert
-        stmt = ins(WebhookDelivery).on_conflict_do_nothing(
+        stmt = insert(self.session, WebhookDelivery).on_conflict_do_nothing(
             index_elements=["subscription_id", "event_id"]
         )
         await self.session.execute(stmt, rows)
@@ -125,8 +118,7 @@ class HookRepository:
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
         )
-        if self._dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True)
         ids = list((await self.session.scalars(stmt)).all())
         if not ids:
             return []

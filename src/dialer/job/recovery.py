@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.dialect import insert
 from dialer.models import RecoveryStat
 
 COUNTERS = (
@@ -80,9 +80,7 @@ async def add_recovery(session: AsyncSession, deltas: Iterable[RecoveryDelta]) -
     rows = [d.row() for d in merge(deltas)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RecoveryStat)
+    stmt = insert(session, RecoveryStat)
     stmt = stmt.on_conflict_do_update(
         index_elements=[RecoveryStat.batch_id, RecoveryStat.hour],
         set_={

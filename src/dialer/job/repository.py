@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.db.session import dialect_of
 from dialer.job.filters import JobFilter
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.models import Batch, CallAttempt, Job, Payment, Promise, WebhookSubscription
@@ -30,7 +29,7 @@ class JobRepository:
         if refresh:
             # Re-read committed values (a worker may have moved the job since).
             stmt = stmt.execution_options(populate_existing=True)
-        if for_update and dialect_of(self.session) == "postgresql":
+        if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, literal_column, null, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.db.dialect import insert
 from dialer.models import Batch, BatchStatus, CallStat, RecoveryStat
 
 
@@ -25,12 +25,10 @@ async def upsert_call_stat(
 ) -> None:
     """Add ``calls`` attempts to their hourly bucket: INSERT .. ON CONFLICT DO UPDATE.
 
-    Both dialects spell the upsert the same way (SQLite >= 3.24), but SQLAlchemy keeps
-    the construct per dialect, hence the switch.
+    Both dialects spell the upsert the same way (SQLite >= 3.24); ``db.dialect.insert``
+    picks SQLAlchemy's construct.
     """
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(CallStat).values(
+    stmt = insert(session, CallStat).values(
         account_id=account_id,
         hour=hour,
         outcome=outcome,

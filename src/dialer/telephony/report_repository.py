@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.db.session import dialect_of
 from dialer.models import CallAttempt, Job
 
 
@@ -27,8 +26,7 @@ class ReportRepository:
         if job_id is None:
             return None
         stmt = select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
-        if dialect_of(self.session) == "postgresql":
-            stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update()
         job = (await self.session.execute(stmt)).scalar_one()
         attempt = (
             await self.session.execute(

@@ -36,13 +36,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.config import Settings
 from dialer.db.bulk import table_of
-from dialer.db.session import Database, dialect_of
+from dialer.db.dialect import insert
+from dialer.db.session import Database
 from dialer.job.states import BusinessResult, Outcome
 from dialer.kit import clock
 from dialer.kit.group_commit import GroupCommit
@@ -395,11 +394,12 @@ class SimulatedProvider:
 
 
 async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     # An executemany on the table, not a multi-row VALUES: the statement compiles once
     # per process instead of once per batch (its text would grow with every row).
     await session.execute(
-        ins(table_of(SimulatedCall)).on_conflict_do_nothing(index_elements=["attempt_id"]),
+        insert(session, table_of(SimulatedCall)).on_conflict_do_nothing(
+            index_elements=["attempt_id"]
+        ),
         list(rows),
     )
 
@@ -416,8 +416,7 @@ async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
         .order_by(SimulatedCall.complete_at)
         .limit(limit)
     )
-    if dialect_of(session) == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).all())
 
 

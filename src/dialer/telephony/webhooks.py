@@ -16,13 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.call.settlement import apply_events
 from dialer.db.bulk import table_of
-from dialer.db.session import dialect_of
+from dialer.db.dialect import insert
 from dialer.kit import clock
 from dialer.models import WebhookReceipt
 from dialer.telephony.base import CallEvent
@@ -39,11 +37,12 @@ async def _fresh_keys(session: AsyncSession, events: Sequence[CallEvent]) -> set
         }
         for e in sorted(events, key=lambda e: e.event_key)
     ]
-    ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
     table = table_of(WebhookReceipt)
     # executemany with RETURNING (insertmanyvalues): compiled once, batched by the driver.
     stmt = (
-        ins(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
+        insert(session, table)
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(table.c.event_key)
     )
     return set((await session.execute(stmt, rows)).scalars().all())
 

@@ -61,7 +61,6 @@ from dialer.compliance.profiles import COUNTRY_ZONES, caller_id_rule
 from dialer.compliance.rules import debtor_key
 from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.db.bulk import insert_rows
-from dialer.db.session import dialect_of
 from dialer.job.service import bump_batch, set_status
 from dialer.job.states import WAITING, AttemptStatus, JobStatus
 from dialer.kit.ids import new_id
@@ -422,9 +421,8 @@ async def _lock_jobs(session: AsyncSession, ids: list[str], now: datetime) -> li
         .order_by(Job.next_attempt_at, Job.id)
         .execution_options(populate_existing=True)
     )
-    if dialect_of(session) == "postgresql":
-        # Rows being cancelled or claimed elsewhere are skipped, not waited for.
-        stmt = stmt.with_for_update(skip_locked=True)
+    # Rows being cancelled or claimed elsewhere are skipped, not waited for.
+    stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())
 
 

@@ -31,11 +31,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dialer.call.service import abandon_attempt, mark_placed
-from dialer.db.session import Database, dialect_of
+from dialer.db.dialect import insert
+from dialer.db.session import Database
 from dialer.job.states import JobStatus, Outcome
 from dialer.logging import get_logger
 from dialer.metrics import LEASES_RESCUED
@@ -154,9 +153,8 @@ async def heartbeat(db: Database, *, worker_id: str, started_at: datetime, now: 
         "last_seen_at": now,
     }
     async with db.write() as session:
-        ins = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
         await session.execute(
-            ins(WorkerHeartbeat)
+            insert(session, WorkerHeartbeat)
             .values(values)
             .on_conflict_do_update(index_elements=["worker_id"], set_={"last_seen_at": now})
         )
