@@ -47,6 +47,6 @@ class Snooze:
 # Per-job filters run on the locked due jobs of one batch, before they are dialed.
 # Each returns {job_id: Snooze} for the jobs that must wait. Compliance rules (contacts
 # per debtor per week, do-not-call at dial time) register here.
-JobFilter = Callable[
+DialFilter = Callable[
     [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
 ]

@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.db.session import dialect_of
 from dialer.models import Account, Batch, CallAttempt, ProviderConfig
 
 
@@ -86,9 +85,7 @@ class ProviderConfigRepository:
         """Store ``values`` in the batch's ``provider_options`` unless it already pins an
         agent version (another worker was first); the batch's options as stored. The
         batch row is locked (PostgreSQL) so two workers agree on one pin."""
-        stmt = select(Batch).where(Batch.id == batch_id)
-        if dialect_of(self.session) == "postgresql":
-            stmt = stmt.with_for_update()
+        stmt = select(Batch).where(Batch.id == batch_id).with_for_update()
         batch = (await self.session.execute(stmt)).scalar_one_or_none()
         if batch is None:
             return dict(values)

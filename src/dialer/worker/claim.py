@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.batch.filters import BatchContext, JobFilter, Snooze
+from dialer.batch.filters import BatchContext, DialFilter, Snooze
 from dialer.batch.rules import batch_rules
 from dialer.batch.settings import CallSettings
 from dialer.batch.windows import Schedule, next_open_anywhere, open_anywhere
@@ -121,7 +121,7 @@ VOICEMAIL_ACTIONS: dict[str | None, str] = {"hang_up": "hangup", "leave_message"
 
 
 # The filters the claim runs, compliance rules first (see ``batch.filters``).
-JOB_FILTERS: list[JobFilter] = [*DIAL_TIME_FILTERS]
+JOB_FILTERS: list[DialFilter] = [*DIAL_TIME_FILTERS]
 
 
 @dataclass
