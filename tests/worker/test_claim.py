@@ -11,7 +11,7 @@ from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, Job, LedgerEntry
-from dialer.worker.claim import claim_due_jobs
+from dialer.worker.claim import claim_due_jobs, has_claimable_work
 from tests.worker.factories import (
     account_row,
     batch_row,
@@ -168,3 +168,75 @@ async def test_priority_and_due_order(database: Database, frozen_clock: FrozenCl
 
     assert {c.batch_id for c in claimed} == {high}
     assert len(claimed) == 2
+
+
+async def claimable(db: Database, now: datetime) -> bool:
+    async with db.read() as s:
+        return await has_claimable_work(s, now)
+
+
+class TestHasClaimableWork:
+    """The runner's cheap read before a claim: it must never say "nothing" when a claim
+    would take a call, and says "nothing" only when every due batch is held."""
+
+    async def test_nothing_due_then_a_due_job(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        now = frozen_clock.now()
+        assert not await claimable(database, now)  # no batch at all
+        acc = await make_account(database)
+        await make_batch(database, acc, jobs=1, now=now + timedelta(hours=1))
+        assert not await claimable(database, now)  # due only in an hour
+        assert await claimable(database, now + timedelta(hours=1))
+        await make_batch(database, acc, jobs=1, now=now)
+        assert await claimable(database, now)
+
+    async def test_batch_cap_and_account_cap_reached(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        now = frozen_clock.now()
+        acc = await make_account(database, cap=10)
+        batch = await make_batch(
+            database, acc, jobs=4, now=now, settings=call_settings(max_concurrent_calls=2)
+        )
+        assert len(await claim(database, now)) == 2
+        assert not await claimable(database, now)  # the batch is at its 2 lines
+        other = await make_account(database, cap=1)
+        await make_batch(database, other, jobs=2, now=now)
+        assert await claimable(database, now)
+        assert {c.batch_id for c in await claim(database, now)} != {batch}
+        assert not await claimable(database, now)  # the other account is at its 1 line
+
+    async def test_closed_window_is_claimable_until_the_claim_recorded_why(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        now = frozen_clock.now()  # 12:00 in Santiago
+        acc = await make_account(database)
+        await make_batch(
+            database, acc, jobs=1, now=now,
+            settings=call_settings(allowed_call_hours={"start": "13:00", "end": "14:00"}),
+        )  # fmt: skip
+        assert await claimable(database, now)  # a claim must record the wait first
+        assert await claim(database, now) == []
+        assert not await claimable(database, now)  # recorded: nothing to do until 13:00
+        assert await claimable(database, datetime.fromisoformat("2026-03-02T16:00:00+00:00"))
+
+    async def test_suspended_account_and_paused_batch(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        now = frozen_clock.now()
+        suspended = await make_account(database, status=AccountStatus.SUSPENDED)
+        await make_batch(database, suspended, jobs=1, now=now)
+        assert not await claimable(database, now)
+        acc = await make_account(database)
+        paused = await make_batch(database, acc, jobs=1, now=now)
+        async with database.write() as s:
+            await s.execute(
+                update(Batch).where(Batch.id == paused).values(status=BatchStatus.PAUSED)
+            )
+        assert not await claimable(database, now)
+        async with database.write() as s:
+            await s.execute(
+                update(Batch).where(Batch.id == paused).values(status=BatchStatus.ACTIVE)
+            )
+        assert await claimable(database, now)
