@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.dialect import POSTGRESQL, dialect_of
 from dialer.job.states import WAITING, JobStatus
-from dialer.models import Account, Batch, CallAttempt, Job, ProviderConfig
+from dialer.models import Account, Batch, CallAttempt, Job
 
 # The columns the polling view needs: reading only these keeps /status one narrow row.
 STATUS_COLUMNS = (
@@ -42,18 +42,6 @@ class BatchRepository:
     @classmethod
     def from_session(cls, session: AsyncSession) -> BatchRepository:
         return cls(session)
-
-    async def configured_from_number(self, account_id: str, provider: str) -> str | None:
-        """The caller ID the account's configuration of ``provider`` presents by default."""
-        options = (
-            await self.session.execute(
-                select(ProviderConfig.options).where(
-                    ProviderConfig.account_id == account_id, ProviderConfig.provider == provider
-                )
-            )
-        ).scalar_one_or_none()
-        value = (options or {}).get("from_number")
-        return str(value) if value else None
 
     async def has_attempts(self, batch_id: str) -> bool:
         """Whether any call was ever placed (an attempt row exists) for the batch."""

@@ -304,9 +304,7 @@ async def _check_caller_id(
     number = str((provider_options or {}).get("from_number") or "") or None
     field = "provider_options.from_number"
     if number is None and provider is not None:
-        number = await BatchRepository.from_session(session).configured_from_number(
-            account.id, provider
-        )
+        number = await compliance_service.default_caller_id(session, account.id, provider)
         field = f"the account's {provider} configuration options.from_number"
     check_caller_id(
         profile_name=profile_name,

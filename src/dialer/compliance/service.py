@@ -864,13 +864,19 @@ async def caller_id_filter(
         return {}
     number = ctx.from_number
     if not number and ctx.provider:
-        number = await ComplianceRepository.from_session(session).configured_from_number(
-            ctx.account_id, ctx.provider
-        )
+        number = await default_caller_id(session, ctx.account_id, ctx.provider)
     if not number or caller_id_ok(rule, number):
         return {}
     wait = Snooze(until=now + CALLER_ID_RETRY, reason=CALLER_ID_WAIT)
     return {job.id: wait for job in jobs}
+
+
+async def default_caller_id(session: AsyncSession, account_id: str, provider: str) -> str | None:
+    """The caller ID the account's configuration of ``provider`` presents when a batch
+    names none (checked at create/start/settings change and again at each claim)."""
+    return await ComplianceRepository.from_session(session).configured_from_number(
+        account_id, provider
+    )
 
 
 # Registered in the dispatcher's claim, in this order: the debtor's own window first (a
