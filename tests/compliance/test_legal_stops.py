@@ -10,9 +10,9 @@ from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
-from dialer.compliance.rules import stop_key
+from dialer.compliance.service import _stop_id
 from dialer.db.session import Database
-from dialer.ingestion.normalize import person_key
+from dialer.ingestion.normalize import normalize_id, person_key
 from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Account, LegalStop
@@ -111,9 +111,19 @@ class TestApi:
         assert "RUT" in r.json()["detail"]
 
 
-def test_stop_key_matches_ingestions_duplicate_key() -> None:
-    for doc in (RUT, "12345678", "01234567", "20-12345678-6", "30-71234567-1"):
-        assert stop_key(doc) == person_key(doc)
+def test_a_stop_in_any_spelling_has_the_key_of_the_ingested_debtor() -> None:
+    # What the operator types for a stop and what a portfolio cell holds for the same
+    # debtor, spelled differently: the stop's key is the ingested job's key.
+    same = [
+        ("CL", "07.000.013-K", "7000013-k"),
+        ("CL", "12.345.678-5", 123456785.0),
+        ("CL", "123456785.0", " 12345678-5"),
+        ("AR", "20-12345678-6", "12.345.678"),
+        ("AR", "20123456.0", 20123456.0),
+        ("AR", "30-71234567-1", "30712345671"),
+    ]
+    for country, typed, cell in same:
+        assert _stop_id(typed, country) == person_key(normalize_id(cell, country)), typed
 
 
 class TestEnforcement:

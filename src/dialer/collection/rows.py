@@ -120,7 +120,7 @@ def _one(
     debtor_id = amount = paid_on = None
     if debtor is not None:
         try:
-            debtor_id = normalize_id(debtor, country)  # type: ignore[arg-type]
+            debtor_id = normalize_id(debtor, country)
         except ValueError as exc:
             errors.append(RowError(number, "debtor_id", str(exc)))
     if amount_raw is not None and cur in CURRENCY_EXPONENT:

@@ -132,12 +132,3 @@ def cap_decision(
 # -- legal stops --------------------------------------------------------------------------
 
 LEGAL_STOP_REASONS = ("judicial", "insolvency", "dispute", "deceased", "other")
-
-
-def stop_key(document: str) -> str:
-    """The key a legal stop matches a debtor by (same rule as ingestion's duplicate key):
-    an Argentine CUIT/CUIL of a person (prefix 20, 23, 24, 27) embeds the DNI, so a stop
-    on the DNI covers the CUIL and the other way round; RUTs are used as normalised."""
-    if len(document) == 13 and document[2] == "-" and document[:2] in ("20", "23", "24", "27"):
-        return document[3:11].lstrip("0")
-    return document.lstrip("0") if document.isdigit() else document

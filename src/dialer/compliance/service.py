@@ -26,7 +26,6 @@ from dialer.batch.windows import (
     schedule_for,
 )
 from dialer.compliance import dnc_import
-from dialer.compliance.ids import normalise_debtor_id
 from dialer.compliance.place import resolve_place
 from dialer.compliance.profiles import (
     PROFILES,
@@ -42,7 +41,6 @@ from dialer.compliance.rules import (
     contact_decision,
     debtor_key,
     phone_variants,
-    stop_key,
 )
 from dialer.compliance.schemas import (
     ComplianceProfileRead,
@@ -67,6 +65,7 @@ from dialer.job.schemas import ComplianceStop
 from dialer.job.states import WAITING, JobStatus, Outcome
 from dialer.kit import child, clock
 from dialer.kit import phone as phone_kit
+from dialer.kit.debtor_id import normalize_id, person_key
 from dialer.models import Account, Batch, Job
 
 # Wait reasons set on jobs held back by a compliance rule all start with this.
@@ -383,7 +382,11 @@ async def stop_debtors(
 
 
 def _stop_id(raw: str, country: str) -> str:
-    return stop_key(normalise_debtor_id(raw, country))
+    """A legal stop's key: the debtor id in the spelling ingestion stores on jobs."""
+    text = raw.strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]  # a number cell written out as text
+    return person_key(normalize_id(text, country))
 
 
 async def add_legal_stops(
@@ -608,7 +611,7 @@ async def job_stop(session: AsyncSession, job: Job) -> ComplianceStop | None:
     reason, note and source. None when the job ended otherwise or the entry was lifted."""
     repo = ComplianceRepository.from_session(session)
     if job.last_outcome == Outcome.LEGAL_STOP.value and job.dni:
-        stop = await repo.get_stop(job.account_id, stop_key(job.dni))
+        stop = await repo.get_stop(job.account_id, person_key(job.dni))
         if stop is not None:
             return ComplianceStop(kind="legal_stop", reason=stop.reason, note=stop.note,
                                   source=stop.source, since=stop.created_at)  # fmt: skip
@@ -792,7 +795,7 @@ async def legal_stop_filter(
 ) -> dict[str, Snooze]:
     """No collection contact with a debtor under a legal stop, in any batch: the job
     ends CANCELLED with ``legal_stop`` (no attempt spent, nothing reserved)."""
-    keys = {j.id: stop_key(j.dni) for j in jobs if j.dni}
+    keys = {j.id: person_key(j.dni) for j in jobs if j.dni}
     if not keys:
         return {}
     repo = ComplianceRepository.from_session(session)

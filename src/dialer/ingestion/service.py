@@ -168,7 +168,7 @@ class _Filter:
         self.dnc_mode = "query"
         self.dnc_set: set[str] = set()
         self.kept_rows: set[int] = set()  # first rows of debtors that became jobs
-        # Debtors under a legal stop (compliance.rules.stop_key, equal to person_key).
+        # Debtors under a legal stop (keyed by person_key, as compliance matches them).
         self.stopped_ids: set[str] = set()
 
     async def load_open_batches(self) -> None:
