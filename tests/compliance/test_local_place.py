@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialer.batch.compliance_checks import LOCAL_WINDOW, MIN_CALL_SECONDS
 from dialer.batch.settings import CallSettings
 from dialer.batch.windows import (
     close_of_current_window,
@@ -19,7 +20,6 @@ from dialer.batch.windows import (
 )
 from dialer.billing.service import topup
 from dialer.compliance.place import resolve_place
-from dialer.compliance.service import LOCAL_WINDOW, MIN_CALL_SECONDS
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.kit.localtime import first_instant

@@ -7,6 +7,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,15 @@ def test_the_source_keeps_its_layers_and_fails_on_an_upward_import(tmp_path: Pat
     assert "no import cycles between the modules or packages of one package BROKEN" in (
         broken.stdout
     )
+
+
+def test_the_contracts_list_no_exception() -> None:
+    """Every import obeys the layers: no contract tolerates a listed import (compliance,
+    for one, never reads the batch; the dial-time filters live in the batch package)."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
+    assert [c["name"] for c in contracts if c.get("ignore_imports")] == []
 
 
 def _imports_inside_functions(path: Path) -> list[str]:

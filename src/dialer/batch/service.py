@@ -27,6 +27,7 @@ from dialer.account.auth import Principal
 from dialer.account.repository import AccountRepository
 from dialer.account.status import ensure_active, require_active
 from dialer.audit import service as audit
+from dialer.batch.compliance_checks import waiting_summary
 from dialer.batch.repository import BatchRepository
 from dialer.batch.schemas import (
     BatchCreate,
@@ -695,7 +696,7 @@ async def get_summary(session: AsyncSession, principal: Principal, batch_id: str
         cost_unit=unit_name(plan),
         waiting_reason=batch.waiting_reason,
         waiting_until=batch.waiting_until,
-        compliance=await compliance_service.waiting_summary(session, batch.id),
+        compliance=await waiting_summary(session, batch.id),
         hourly_stats=await hourly_stats(session, batch.id),
         created_at=batch.created_at,
         started_at=batch.started_at,

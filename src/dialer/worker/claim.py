@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.batch.compliance_checks import DIAL_TIME_FILTERS
 from dialer.batch.filters import BatchContext, DialFilter, Snooze
 from dialer.batch.rules import batch_rules
 from dialer.batch.settings import CallSettings
@@ -59,7 +60,6 @@ from dialer.billing.repository import read_account, serialize_claims
 from dialer.billing.service import Hold, pricing_of, reserve_many
 from dialer.compliance.profiles import COUNTRY_ZONES, caller_id_rule
 from dialer.compliance.rules import debtor_key
-from dialer.compliance.service import DIAL_TIME_FILTERS
 from dialer.db.bulk import insert_rows
 from dialer.job.service import bump_batch, set_status
 from dialer.job.states import WAITING, AttemptStatus, JobStatus
@@ -206,7 +206,7 @@ async def claim_due_jobs(
             c.batch_id, c.call_settings, timezone=c.account_timezone, country=c.account_country
         )
         # The batch's hours on any clock its debtors may have: each job's own window is
-        # checked in the claim (compliance.service.local_window_filter).
+        # checked in the claim (batch.compliance_checks.local_window_filter).
         zones = _debtor_zones(c.account_country)
         if not open_anywhere(c.schedule, zones, now):
             _set_waiting(writes, c, OUTSIDE_WINDOW, next_open_anywhere(c.schedule, zones, now))
