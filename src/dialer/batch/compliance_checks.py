@@ -265,7 +265,9 @@ async def caller_id_filter(
     number that breaks the rule holds every due job of the batch back
     (``compliance_caller_id``, re-checked every ``CALLER_ID_RETRY``), no attempt spent.
     A provider that names its number only by id (Vapi, ElevenLabs ``phone_number_id``)
-    cannot be checked here."""
+    is checked on the number behind the id, as read when the account's configuration
+    was saved; a batch's own id that is not the configuration's is checked by the
+    adapter, which reads the number from the vendor right before the call."""
     rule = caller_id_rule(
         profile_name=ctx.settings.compliance_profile,
         processing_type=ctx.processing_type,
@@ -275,7 +277,7 @@ async def caller_id_filter(
         return {}
     number = ctx.from_number
     if not number and ctx.provider:
-        number = await default_caller_id(session, ctx.account_id, ctx.provider)
+        number = await default_caller_id(session, ctx.account_id, ctx.provider, ctx.from_number_id)
     if not number or caller_id_ok(rule, number):
         return {}
     wait = Snooze(until=now + CALLER_ID_RETRY, reason=CALLER_ID_WAIT)

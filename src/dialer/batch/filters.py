@@ -34,6 +34,8 @@ class BatchContext:
     provider: str | None = None
     from_number: str | None = None
     processing_type: str = "basic"
+    # The batch's own caller number named by id (Vapi/ElevenLabs ``phone_number_id``).
+    from_number_id: str | None = None
 
 
 @dataclass(frozen=True)

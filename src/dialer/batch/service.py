@@ -289,6 +289,10 @@ def _resume(batch: Batch) -> bool:
     return True
 
 
+# Providers whose caller number is named by id (telephony config_service.NUMBER_BY_ID).
+ID_NAMED = frozenset({"elevenlabs", "vapi"})
+
+
 async def _check_caller_id(
     session: AsyncSession,
     account: Account,
@@ -301,12 +305,24 @@ async def _check_caller_id(
     """Chile's caller-ID numbering (422 citing the rule) on the number the batch will
     present: its own ``provider_options.from_number``, else the default number of the
     account's configuration of the batch's provider. The dispatcher checks again, on
-    the number each call really presents."""
-    number = str((provider_options or {}).get("from_number") or "") or None
+    the number each call really presents. Vapi and ElevenLabs name the number by id
+    (``phone_number_id``): the number behind the configuration's id was read from the
+    vendor when it was saved; a batch's own id is read by the adapter before each call."""
+    options = provider_options or {}
+    number = str(options.get("from_number") or "") or None
+    number_id = str(options.get("phone_number_id") or "") or None
     field = "provider_options.from_number"
     if number is None and provider is not None:
-        number = await compliance_service.default_caller_id(session, account.id, provider)
-        field = f"the account's {provider} configuration options.from_number"
+        number = await compliance_service.default_caller_id(
+            session, account.id, provider, number_id
+        )
+        field = (
+            "provider_options.phone_number_id"
+            if number_id
+            else f"the account's {provider} configuration options.from_number"
+            if provider not in ID_NAMED
+            else f"the account's {provider} configuration options.phone_number_id"
+        )
     check_caller_id(
         profile_name=profile_name,
         processing_type=processing_type,

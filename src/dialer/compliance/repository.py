@@ -38,16 +38,26 @@ class ComplianceRepository:
     def from_session(cls, session: AsyncSession) -> ComplianceRepository:
         return cls(session)
 
-    async def configured_from_number(self, account_id: str, provider: str) -> str | None:
-        """The caller ID the account's configuration of ``provider`` presents by default."""
+    async def configured_from_number(
+        self, account_id: str, provider: str, phone_number_id: str | None = None
+    ) -> str | None:
+        """The caller ID the account's configuration of ``provider`` presents by default:
+        its ``from_number``, else the E.164 number behind its ``phone_number_id`` (read
+        from the vendor when the configuration was saved). With ``phone_number_id`` (a
+        batch naming its own number by id) the stored number only when it is that id's."""
         options = (
             await self.session.execute(
                 select(ProviderConfig.options).where(
                     ProviderConfig.account_id == account_id, ProviderConfig.provider == provider
                 )
             )
-        ).scalar_one_or_none()
-        value = (options or {}).get("from_number")
+        ).scalar_one_or_none() or {}
+        if phone_number_id is not None:
+            if options.get("phone_number_id") != phone_number_id:
+                return None
+            value = options.get("phone_number")
+        else:
+            value = options.get("from_number") or options.get("phone_number")
         return str(value) if value else None
 
     async def get_account(self, account_id: str) -> Account | None:

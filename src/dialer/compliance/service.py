@@ -616,9 +616,14 @@ def resolve_job_place(job: Job, country: str | None) -> None:
     job.timezone, job.region, job.place_source = place.timezone, place.region, place.source
 
 
-async def default_caller_id(session: AsyncSession, account_id: str, provider: str) -> str | None:
+async def default_caller_id(
+    session: AsyncSession, account_id: str, provider: str, phone_number_id: str | None = None
+) -> str | None:
     """The caller ID the account's configuration of ``provider`` presents when a batch
-    names none (checked at create/start/settings change and again at each claim)."""
+    names no ``from_number`` (checked at create/start/settings change and again at each
+    claim): its ``from_number`` or the number behind its ``phone_number_id``. A batch
+    naming its own ``phone_number_id``: the number behind it when the configuration
+    knows it, else None (the adapter checks it at dial time)."""
     return await ComplianceRepository.from_session(session).configured_from_number(
-        account_id, provider
+        account_id, provider, phone_number_id
     )

@@ -55,6 +55,19 @@ def require_caller_id(provider: str, request: CallRequest, from_number: str) -> 
         )
 
 
+def e164_of(provider: str, phone_number_id: str, value: object) -> str:
+    """The E.164 number a provider's phone-number record gives (``+`` added to a bare
+    digit string); PermanentProviderError when it gives none (a SIP URI only)."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    digits = text[1:] if text.startswith("+") else text
+    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        raise PermanentProviderError(
+            f"{provider}: phone number {phone_number_id} has no E.164 number the caller-ID "
+            "rule can be checked on"
+        )
+    return f"+{digits}"
+
+
 class CallOutcomeUnknown(RetryableProviderError):
     """The create request may have reached the provider (timeout after sending, connection
     reset, 408, 5xx): a call may exist. The attempt must not be re-dialed until the

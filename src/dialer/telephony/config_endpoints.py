@@ -32,10 +32,27 @@ async def put_provider_config(
     provider: str,
     body: ProviderConfigUpdate,
     request: Request,
+    read: ReadSession,
     session: WriteSession,
     principal: CurrentPrincipal,
 ) -> ProviderConfigRead:
-    """Store credentials (encrypted) or environment references, and options."""
-    return await config_service.put_config(
-        session, principal, account_id, provider, body, request.app.state.settings
+    """Store credentials (encrypted) or environment references, and options. For a
+    vendor that names the caller number by id (Vapi, ElevenLabs ``phone_number_id``),
+    the number behind it is asked of the vendor first (before the write transaction)
+    and kept as ``options.phone_number``."""
+    settings = request.app.state.settings
+    number = await config_service.caller_number_of(
+        read, principal, account_id, provider, body, settings, _lookup(request, provider)
     )
+    return await config_service.put_config(
+        session, principal, account_id, provider, body, settings, caller_number=number
+    )
+
+
+def _lookup(request: Request, provider: str) -> config_service.CallerNumberLookup | None:
+    if provider not in config_service.NUMBER_BY_ID:
+        return None
+    lookup: config_service.CallerNumberLookup | None = getattr(
+        request.app.state.providers.get(provider), "caller_number", None
+    )
+    return lookup

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from dialer.config import Settings
 from dialer.errors import InvalidInput, NotFound, PermissionDenied
 from dialer.logging import get_logger
 from dialer.models import ProviderConfig
-from dialer.telephony.base import PermanentProviderError
+from dialer.telephony.base import PermanentProviderError, ProviderError
 from dialer.telephony.config_repository import AttemptBinding, ProviderConfigRepository
 
 log = get_logger("dialer.telephony.config")
@@ -101,6 +102,11 @@ OPTION_CHOICES: dict[str, tuple[str, ...]] = {
     "webhook_auth": ("hmac", "bearer"),
     "machine_detection": ("Enable", "DetectMessageEnd", ""),
 }
+# Vendors whose options name the caller number only by id (``phone_number_id``): the
+# E.164 number behind it is asked of the vendor when the id is saved and kept as the
+# read-only option ``phone_number``, so the caller-ID rule can be checked on it.
+NUMBER_BY_ID = frozenset({"elevenlabs", "vapi"})
+CallerNumberLookup = Callable[["ResolvedConfig", str], Awaitable[str]]
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _ENV_SUFFIX = "_env"
 
@@ -219,11 +225,15 @@ async def put_config(
     provider: str,
     data: ProviderConfigUpdate,
     settings: Settings,
+    *,
+    caller_number: str | None = None,
 ) -> ProviderConfigRead:
     """Create or update the account's provider config; credentials are encrypted at rest.
 
     Environment-variable references are an operator's tool (they read the server's
-    environment), so only the admin key may set them.
+    environment), so only the admin key may set them. ``caller_number``: the E.164
+    number behind the saved ``phone_number_id`` (``caller_number_of``), kept as option
+    ``phone_number``.
     """
     spec = _spec(provider)
     await _check_account(session, principal, account_id)
@@ -290,6 +300,10 @@ async def put_config(
             f"{provider} needs '{missing[0]}' (or '{missing[0]}_env')",
             field=f"credentials.{missing[0]}",
         )
+    if provider in NUMBER_BY_ID:
+        options.pop("phone_number", None)
+        if caller_number and options.get("phone_number_id"):
+            options["phone_number"] = caller_number
     if env_refs:
         options["credential_env"] = env_refs
     if row is None:
@@ -300,6 +314,63 @@ async def put_config(
     log.info("provider.config_saved", account_id=account_id, provider=provider,
              fields=sorted(set(stored) | set(env_refs)))  # fmt: skip
     return _to_read(account_id, provider, row, settings)
+
+
+async def caller_number_of(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    provider: str,
+    data: ProviderConfigUpdate,
+    settings: Settings,
+    lookup: CallerNumberLookup | None,
+) -> str | None:
+    """The E.164 number behind the ``phone_number_id`` a configuration of a vendor in
+    ``NUMBER_BY_ID`` will have once ``data`` is saved, asked of the vendor with the
+    credentials it will have (``lookup``); the stored one when the id is unchanged.
+    None when there is no id, no usable credentials yet, or the vendor cannot be reached
+    (logged; the dial-time check still applies). An id the vendor does not know is a 422.
+    Run before the write transaction: the vendor's answer is awaited without a lock."""
+    if provider not in NUMBER_BY_ID or lookup is None:
+        return None
+    await _check_account(session, principal, account_id)
+    row = await ProviderConfigRepository.from_session(session).get(account_id, provider)
+    options = dict(row.options or {}) if row else {}
+    new_id = data.options.get("phone_number_id", options.get("phone_number_id"))
+    if not isinstance(new_id, str) or not new_id.strip():
+        return None
+    if new_id == options.get("phone_number_id") and options.get("phone_number"):
+        return str(options["phone_number"])
+    creds = decrypt(settings, row.credentials_encrypted) if row else {}
+    env_refs: dict[str, str] = dict(options.pop("credential_env", {}) or {})
+    for key, value in data.credentials.items():
+        name = key[: -len(_ENV_SUFFIX)] if key.endswith(_ENV_SUFFIX) else key
+        if value is None:
+            creds.pop(name, None)
+            env_refs.pop(name, None)
+        elif key.endswith(_ENV_SUFFIX):
+            env_refs[name] = value
+        else:
+            creds[name] = value.strip()
+    for name, var in env_refs.items():
+        if (value := _env(var)) is not None:
+            creds[name] = value
+    if any(c not in creds for c in _spec(provider).credentials):
+        return None  # put_config names what is missing
+    options.update({k: v for k, v in data.options.items() if v is not None})
+    cfg = ResolvedConfig(provider=provider, account_id=account_id, credentials=creds,
+                         options=options, tenant_supplied=True)  # fmt: skip
+    try:
+        return await lookup(cfg, new_id)
+    except PermanentProviderError as exc:
+        raise InvalidInput(
+            f"{provider} gives no number for this id ({exc}); the caller-ID rule needs it",
+            field="options.phone_number_id",
+        ) from exc
+    except ProviderError as exc:
+        log.warning("provider.caller_number_unavailable", account_id=account_id,
+                    provider=provider, error=str(exc))  # fmt: skip
+        return None
 
 
 def _env(name: str) -> str | None:

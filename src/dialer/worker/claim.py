@@ -488,6 +488,7 @@ async def _claim_for_account(
             provider=c.provider or default_provider,
             from_number=str(c.provider_options.get("from_number") or "") or None,
             processing_type=c.processing_type,
+            from_number_id=str(c.provider_options.get("phone_number_id") or "") or None,
         )  # fmt: skip
         if JOB_FILTERS and jobs:
             jobs = await _apply_filters(session, writes, c, ctx, jobs, now)

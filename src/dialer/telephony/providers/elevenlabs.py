@@ -10,6 +10,10 @@ elevenlabs-python 2.59 ``conversational_ai/twilio/raw_client.py``,
   script variables plus ``dialer_attempt_id``) and ``user_id`` = our attempt id.
   The answer carries the ``conversation_id`` (our provider call id) and the telephony
   leg's id (``callSid`` / ``sip_call_id``), kept as a second id.
+* Caller ID: ``GET /v1/convai/phone-numbers/{phone_number_id}`` gives the number behind
+  ``agent_phone_number_id`` (``phone_number``, as ``conversational_ai/phone_numbers/
+  raw_client.py`` ``get`` -> ``types/phone_numbers_get_response.py``); read (and cached)
+  only when a caller-ID rule applies.
 * State: ``GET /v1/convai/conversations/{conversation_id}`` (``initiated``,
   ``in-progress``, ``processing``, ``done``, ``failed``); a lost create is looked up with
   ``GET /v1/convai/conversations?agent_id=&user_id=<attempt id>&call_start_after_unix=``.
@@ -42,8 +46,10 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from cachetools import TTLCache
 
 from dialer.job.states import Outcome
 from dialer.telephony.base import (
@@ -54,10 +60,13 @@ from dialer.telephony.base import (
     PlacedCall,
     ProviderError,
     WebhookVerificationError,
+    e164_of,
+    require_caller_id,
 )
 from dialer.telephony.providers import _http
 
 NAME = "elevenlabs"
+NUMBER_CACHE_SECONDS = 3600.0
 BASE_URL = "https://api.elevenlabs.io"
 TWILIO_BASE_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "elevenlabs-signature"
@@ -284,6 +293,8 @@ class ElevenLabsProvider:
         )  # fmt: skip
         self.supports_hangup = self._twilio is not None
         self._agent_limits: dict[str, int | None] = {}  # agent id -> max_duration_seconds
+        # A phone-number id names one number for its life: its E.164 form, read once an hour.
+        self._numbers: TTLCache[str, str] = TTLCache(64, NUMBER_CACHE_SECONDS)
 
     def __repr__(self) -> str:  # never show the key
         return f"ElevenLabsProvider(agent_id={self.agent_id!r}, telephony={self.telephony!r})"
@@ -297,6 +308,8 @@ class ElevenLabsProvider:
                 "elevenlabs: configure agent_id and phone_number_id (the number's id in "
                 "ElevenLabs, not its E.164 form)"
             )
+        if request.caller_id_prefix:
+            require_caller_id(NAME, request, await self.phone_number(phone_number_id))
         if self._twilio is None:
             await self._check_duration_bound(agent_id, request.max_duration_s)
         body: dict[str, Any] = {
@@ -331,6 +344,22 @@ class ElevenLabsProvider:
         return PlacedCall(
             provider_call_id=str(conversation_id), status="initiated", other_ids=other
         )
+
+    async def phone_number(self, phone_number_id: str) -> str:
+        """The E.164 number behind ``phone_number_id`` (``GET /v1/convai/phone-numbers/
+        {id}``, cached): what the call presents as its caller ID. PermanentProviderError
+        (404/422) when ElevenLabs has no such number."""
+        hit = self._numbers.get(phone_number_id)
+        if hit is not None:
+            return hit
+        response = await self._http.send(
+            "GET", f"/v1/convai/phone-numbers/{quote(phone_number_id, safe='')}"
+        )
+        data = response.json()
+        value = data.get("phone_number") if isinstance(data, dict) else None
+        number = e164_of(NAME, phone_number_id, value)
+        self._numbers[phone_number_id] = number
+        return number
 
     async def _check_duration_bound(self, agent_id: str, limit_s: int) -> None:
         """Refuse, before dialing, a call nothing could end in time: without a way to hang

@@ -196,6 +196,16 @@ class AccountRoutedProvider:
         self._cache[account_id] = adapter
         return adapter
 
+    async def caller_number(self, cfg: config_service.ResolvedConfig, phone_number_id: str) -> str:
+        """The E.164 number a vendor that names numbers by id (Vapi, ElevenLabs) has
+        behind ``phone_number_id``, asked with the credentials of ``cfg`` (a configuration
+        being saved). PermanentProviderError when the vendor has none."""
+        adapter = self._build(cfg, self._client, self._settings)
+        lookup = getattr(adapter, "phone_number", None)
+        if lookup is None:
+            raise PermanentProviderError(f"{self.name} does not name its numbers by id")
+        return str(await lookup(phone_number_id))
+
     async def for_account(self, account_id: str | None) -> Provider:
         """The vendor adapter configured for ``account_id`` (deployment default when None)."""
         return (await self._adapter(account_id)).provider

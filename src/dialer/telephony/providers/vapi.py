@@ -8,6 +8,9 @@
   ``assistantOverrides`` = ``variableValues`` (the script variables), ``metadata`` (our
   attempt id, echoed in every server message), ``maxDurationSeconds``,
   ``monitorPlan.controlEnabled`` (so the call can be ended) and ``server.url``.
+* Caller ID: ``GET /phone-number/{id}`` gives the number behind ``phoneNumberId``
+  (``number``, as the SDK's ``phone_numbers/raw_client.py`` ``get`` and
+  ``types/twilio_phone_number.py``); read (and cached) only when a caller-ID rule applies.
 * State: ``GET /call/{id}``; a lost create is looked up with ``GET /call?phoneNumberId=
   &createdAtGt=`` and matched on the echoed metadata.
 * Hangup: ``POST <call.monitor.controlUrl>`` ``{"type": "end-call"}``.
@@ -33,8 +36,10 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from cachetools import TTLCache
 
 from dialer.job.states import Outcome
 from dialer.telephony.base import (
@@ -46,6 +51,8 @@ from dialer.telephony.base import (
     ProviderBusy,
     ProviderError,
     WebhookVerificationError,
+    e164_of,
+    require_caller_id,
 )
 from dialer.telephony.providers import _http
 
@@ -54,6 +61,8 @@ BASE_URL = "https://api.vapi.ai"
 SIGNATURE_HEADER = "x-signature"
 TIMESTAMP_HEADER = "x-timestamp"
 AUTH_MODES = ("hmac", "bearer")
+# A phone-number id names one number for its life: its E.164 form is read once an hour.
+NUMBER_CACHE_SECONDS = 3600.0
 
 COMPLETED_REASONS = frozenset(
     {
@@ -241,6 +250,7 @@ class VapiProvider:
         self.phone_number_id = phone_number_id
         self.webhook_auth = webhook_auth
         self.tolerance = tolerance
+        self._numbers: TTLCache[str, str] = TTLCache(64, NUMBER_CACHE_SECONDS)
 
     def __repr__(self) -> str:  # never show the key
         return f"VapiProvider(assistant_id={self.assistant_id!r})"
@@ -253,6 +263,8 @@ class VapiProvider:
             raise PermanentProviderError(
                 "vapi: configure assistant_id and phone_number_id (the number's id in Vapi)"
             )
+        if request.caller_id_prefix:
+            require_caller_id(NAME, request, await self.phone_number(phone_number_id))
         overrides: dict[str, Any] = {
             "variableValues": {k: str(v) for k, v in request.variables.items()},
             "metadata": {**request.metadata, "attempt_id": request.attempt_id},
@@ -281,6 +293,21 @@ class VapiProvider:
             status=str(data.get("status") or "queued"),
             other_ids={"control_url": control} if isinstance(control, str) else {},
         )
+
+    async def phone_number(self, phone_number_id: str) -> str:
+        """The E.164 number behind ``phone_number_id`` (``GET /phone-number/{id}``, cached):
+        what the call presents as its caller ID. PermanentProviderError (404) when Vapi
+        has no such number."""
+        hit = self._numbers.get(phone_number_id)
+        if hit is not None:
+            return hit
+        response = await self._http.send("GET", f"/phone-number/{quote(phone_number_id, safe='')}")
+        data = response.json()
+        number = e164_of(
+            NAME, phone_number_id, data.get("number") if isinstance(data, dict) else None
+        )
+        self._numbers[phone_number_id] = number
+        return number
 
     async def hangup(self, provider_call_id: str) -> None:
         """End the call through its control URL (read from the call); ended calls are fine."""
