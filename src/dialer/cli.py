@@ -17,11 +17,12 @@ from dialer.db.migrate import migrate_database
 from dialer.db.session import Database
 from dialer.demo import run_demo
 from dialer.ingestion.cli import run_import
-from dialer.main import create_app
+from dialer.main import create_app, run_server
 from dialer.worker.runner import run_worker_process
 
 app = typer.Typer(no_args_is_help=True, help="dialer: outbound voice-AI call campaigns.")
 console = Console()
+err_console = Console(stderr=True)
 
 
 @app.command()
@@ -39,9 +40,8 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Run the dispatcher in the same process")] = True,
     auto_migrate: bool = True,
 ) -> None:
-    """Run the API + dashboard (and, by default, a worker in the same process)."""
-    import uvicorn
-
+    """Run the API + dashboard (and, by default, a worker in the same process). If the
+    embedded worker dies, the process stops and exits 1."""
     settings = get_settings()
     if auto_migrate:
         migrate_database(settings)
@@ -49,7 +49,13 @@ def serve(
     console.print(
         f"dialer listening on http://{host}:{port}  (dashboard: /dashboard, API docs: /docs)"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    _exit_on_failure(run_server(application, host=host, port=port))
+
+
+def _exit_on_failure(failure: str | None) -> None:
+    if failure is not None:
+        err_console.print(f"[red]dialer stopped:[/] {failure}")
+        raise typer.Exit(code=1)
 
 
 @app.command("worker")
@@ -140,7 +146,7 @@ def demo(
     """Run the product with a demo account and a sample Chilean batch (SQLite, simulated calls)."""
     os.environ.setdefault("DIALER_SIM_SPEEDUP", str(speedup))
     get_settings.cache_clear()
-    run_demo(get_settings(), host=host, port=port, console=console)
+    _exit_on_failure(run_demo(get_settings(), host=host, port=port, console=console))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from dialer.errors import NotFound
 from dialer.ingestion import service as ingestion_service
 from dialer.ingestion.samples import write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
-from dialer.main import create_app
+from dialer.main import create_app, run_server
 
 DEMO_ACCOUNT_ID = "demo-cobranzas"
 DEMO_ROWS = 60
@@ -195,10 +195,9 @@ def _write_users(path: Path, known: dict[str, str]) -> None:
     path.write_text("".join(f"{n} {p}\n" for n, p in known.items()))
 
 
-def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> None:
-    """Migrate, seed the demo data, then serve API + dashboard + embedded worker."""
-    import uvicorn
-
+def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> str | None:
+    """Migrate, seed the demo data, then serve API + dashboard + embedded worker (see
+    ``main.run_server``: the failure that stopped it, if any)."""
     migrate_database(settings)
     demo = asyncio.run(seed_demo(settings))
     application = create_app(settings, embedded_worker=True)
@@ -214,4 +213,4 @@ def run_demo(settings: Settings, *, host: str, port: int, console: Console) -> N
     console.print(f"  [bold]{demo.api_key}[/]")
     console.print(f"Live batch: {url}/dashboard/batches/{demo.batch_id}   API docs: {url}/docs")
     console.print(f"Simulated calls at x{settings.SIM_SPEEDUP:g} speed. Ctrl+C to stop.")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    return run_server(application, host=host, port=port)

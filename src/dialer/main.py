@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -88,15 +90,32 @@ def create_app(
         stop = asyncio.Event()
         app.state.stop = stop
         tasks.append(asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints"))
+        shutting_down = False
+
+        def worker_ended(task: asyncio.Task[None]) -> None:
+            # The worker only returns once the lifespan below set ``stop``; ending before
+            # that (a bug, or a side task that died and stopped it) leaves an API that
+            # accepts batches nobody dials. The process stops, non-zero, to be restarted.
+            if shutting_down:
+                return
+            exc = None if task.cancelled() else task.exception()
+            reason = repr(exc) if exc is not None else "returned"
+            app.state.failure = f"embedded worker died: {reason}"
+            log.error("api.embedded_worker_died", error=reason, action="stopping the process")
+            app.state.on_failure()
+
         if embedded_worker:
             worker = Worker(db, settings, providers=providers)
             app.state.worker = worker
-            tasks.append(asyncio.create_task(worker.run(stop), name="embedded-worker"))
+            worker_task = asyncio.create_task(worker.run(stop), name="embedded-worker")
+            worker_task.add_done_callback(worker_ended)
+            tasks.append(worker_task)
         settle_heap()
         log.info("api.started", database=db.dialect, embedded_worker=embedded_worker)
         try:
             yield
         finally:
+            shutting_down = True
             stop.set()
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -115,6 +134,10 @@ def create_app(
         openapi_url="/openapi.json" if settings.docs_exposed else None,
     )
     app.state.settings = settings
+    # Set when a task the API cannot run without died; ``run_server`` then stops the
+    # server (on_failure) and the process exits 1.
+    app.state.failure = None
+    app.state.on_failure = lambda: None
     install_handlers(app)
     install_legacy_errors(app)
     app.add_middleware(RejectNulMiddleware)
@@ -133,10 +156,14 @@ def create_app(
     app.add_middleware(HttpMetricsMiddleware)  # outermost: times the whole stack
 
     @app.get("/health", tags=["ops"])
-    async def health(request: Request) -> dict[str, str]:
+    async def health(request: Request) -> Any:
         db: Database = request.app.state.db
         async with db.read() as session:
             await session.execute(text("SELECT 1"))
+        failure = request.app.state.failure
+        if failure is not None:  # answered until the server has stopped
+            body = {"status": "failing", "database": db.dialect, "error": failure}
+            return JSONResponse(body, status_code=503)
         return {"status": "ok", "database": db.dialect}
 
     if settings.metrics_exposed:  # off in production unless DIALER_EXPOSE_METRICS
@@ -149,3 +176,18 @@ def create_app(
         app.include_router(router, responses=API_ERROR_RESPONSES)
     mount_dashboard(app)
     return app
+
+
+def run_server(application: FastAPI, *, host: str, port: int) -> str | None:
+    """Serve ``application`` until SIGTERM/SIGINT (None), or until a task it cannot run
+    without died: then the server stops gracefully and the failure is returned, for the
+    command to exit non-zero (a supervisor restarts it, as it restarts ``dialer worker``)."""
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
+
+    def stop_serving() -> None:
+        server.should_exit = True
+
+    application.state.on_failure = stop_serving
+    server.run()
+    failure: str | None = application.state.failure
+    return failure

@@ -182,6 +182,9 @@ class Worker:
                     continue  # claim until nothing is due
                 await self._sleep(stop)
         finally:
+            # Also when the loop raised: the side tasks stop on this event, and shutdown
+            # would otherwise wait out their timeouts.
+            stop.set()
             await self._shutdown(side)
             log.info("worker.stopped", worker_id=self.worker_id)
         if self._died:
