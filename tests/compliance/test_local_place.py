@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 
 from dialer.batch.compliance_checks import LOCAL_WINDOW, MIN_CALL_SECONDS
 from dialer.batch.settings import CallSettings
 from dialer.batch.windows import (
+    COMMUNAL_HOLIDAYS,
     close_of_current_window,
     for_debtor,
     is_open,
@@ -19,7 +21,7 @@ from dialer.batch.windows import (
     schedule_for,
 )
 from dialer.billing.service import topup
-from dialer.compliance.place import resolve_place
+from dialer.compliance.place import commune_of, resolve_place
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.kit.localtime import first_instant
@@ -179,8 +181,33 @@ class TestRegionalHolidays:
             country="CL",
         )  # fmt: skip
         thursday = utc(2026, 8, 20, 11, 0, SANTIAGO)  # 20 August 2026, Thursday
-        assert not is_open(for_debtor(base, "cl_cobranza", "America/Santiago", "NB"), thursday)
+        for commune in ("chillan", "chillan viejo"):
+            sched = for_debtor(base, "cl_cobranza", "America/Santiago", "NB", commune)
+            assert not is_open(sched, thursday)
+            assert next_open(sched, thursday) == utc(2026, 8, 21, 8, 0, SANTIAGO)
+        # Ley 20.768 gives the day to the two communes only: the rest of Ñuble, and a
+        # debtor known only to be in Ñuble (region column, area code 42), is called.
+        assert is_open(for_debtor(base, "cl_cobranza", "America/Santiago", "NB", "san carlos"),
+                       thursday)  # fmt: skip
+        assert is_open(for_debtor(base, "cl_cobranza", "America/Santiago", "NB"), thursday)
         assert is_open(for_debtor(base, "cl_cobranza", "America/Santiago", "RM"), thursday)
+        # A national holiday still closes all of Ñuble (19 September).
+        assert not is_open(for_debtor(base, "cl_cobranza", "America/Santiago", "NB", "san carlos"),
+                           utc(2026, 9, 19, 11, 0, SANTIAGO))  # fmt: skip
+
+    def test_the_holidays_calendar_files_chillans_day_under_nuble_for_two_communes(self) -> None:
+        # What COMMUNAL_HOLIDAYS corrects: the `holidays` package lists 20 August as Ñuble's
+        # (subdivision NB) and names the two communes; it is Ñuble's only own holiday.
+        national = holidays.country_holidays("CL", years=2026)
+        nuble = holidays.country_holidays("CL", subdiv="NB", years=2026)
+        own = {d: n for d, n in nuble.items() if d not in national}
+        assert list(own) == [date(2026, 8, 20)]
+        assert "Chillán and Chillán Viejo" in own[date(2026, 8, 20)]
+        assert set(COMMUNAL_HOLIDAYS[("CL", "NB")][(8, 20)]) == {
+            commune_of({"comuna": "Chillán"}), commune_of({"Comuna Deudor": "CHILLÁN VIEJO"}),
+        }  # fmt: skip
+        assert commune_of({"ciudad": "San Carlos"}) == "san carlos"
+        assert commune_of({"region": "Ñuble"}) is None
 
     def test_arica_holiday_closes_arica_y_parinacota_only(self) -> None:
         base = schedule_for(
@@ -262,16 +289,22 @@ class TestClaimOnTheDebtorsClock:
         acc = await make_account(database)
         batch = await make_batch(
             database, acc,
-            [("11111111-1", ["+56987654321"]), ("22222222-2", ["+56422234567"])],
-            payloads=[{"comuna": "Concepción"}, {}],
+            [("11111111-1", ["+56987654321"]), ("22222222-2", ["+56422234567"]),
+             ("33333333-3", ["+56987654323"]), ("44444444-4", ["+56987654324"])],
+            payloads=[{"comuna": "Concepción"}, {"comuna": "Chillán Viejo"},
+                      {"comuna": "San Carlos"}, {"ciudad": "Chillán"}],
             now=now,
         )  # fmt: skip
         claimed = await claim(database, now)
-        assert [c.dni for c in claimed] == ["11111111-1"]
+        # Concepción (Biobío) and San Carlos (Ñuble, not one of the law's two communes)
+        # are called; Chillán Viejo and Chillán wait for the next day.
+        assert sorted(c.dni for c in claimed) == ["11111111-1", "33333333-3"]
         jobs = {j.dni: j for j in await jobs_of(database, batch)}
-        wake = jobs["22222222-2"].next_attempt_at.astimezone(SANTIAGO)
-        assert (wake.date(), wake.time()) == (date(2026, 8, 21), time(8, 0))
-        assert jobs["22222222-2"].region == "NB"
+        for dni in ("22222222-2", "44444444-4"):
+            wake = jobs[dni].next_attempt_at.astimezone(SANTIAGO)
+            assert (wake.date(), wake.time()) == (date(2026, 8, 21), time(8, 0))
+            assert jobs[dni].region == "NB"
+        assert jobs["33333333-3"].region == "NB"
 
 
 class TestShown:
@@ -294,6 +327,39 @@ class TestShown:
         header, row = export.splitlines()[:2]
         assert header.endswith("timezone,region,place_source")
         assert "America/Punta_Arenas,MA," in row
+
+    async def test_json_jobs_get_their_place_at_creation(
+        self, database: Database, frozen_clock: FrozenClock, new_account: NewAccount
+    ) -> None:
+        # POST /batches with JSON jobs: the place is resolved as the jobs are written,
+        # like an upload's, before any claim ever sees them.
+        frozen_clock.set(utc(2026, 7, 6, 10, 0, SANTIAGO))
+        acc, client = await new_account("CL")
+        body = {
+            "account_id": acc, "name": "JSON", "call_settings": settings_json(),
+            "jobs": [
+                {"dni": "11111111-1", "phones": ["+56612234567"]},
+                {"dni": "22222222-2", "phones": ["+56987654321"],
+                 "payload": {"comuna": "Chillán Viejo"}},
+                {"dni": "33333333-3", "phones": ["+56987654323"]},
+            ],
+        }  # fmt: skip
+        r = await client.post("/api/v1/batches", json=body)
+        assert r.status_code in (200, 201), r.text
+        jobs = {j.dni: j for j in await jobs_of(database, r.json()["batch_id"])}
+        assert (jobs["11111111-1"].timezone, jobs["11111111-1"].region) == (
+            "America/Punta_Arenas", "MA",
+        )  # fmt: skip
+        assert "area code 61" in (jobs["11111111-1"].place_source or "")
+        assert jobs["22222222-2"].region == "NB"
+        assert jobs["22222222-2"].place_source == "comuna 'Chillán Viejo'"
+        assert (jobs["33333333-3"].timezone, jobs["33333333-3"].place_source) == (
+            None, "batch timezone",
+        )  # fmt: skip
+        assert all(j.wait_reason is None and j.attempts == 0 for j in jobs.values())
+        listed = (await client.get(f"/api/v1/batches/{r.json()['batch_id']}/jobs")).json()
+        items = listed["items"] if isinstance(listed, dict) else listed
+        assert {i["dni"]: i["region"] for i in items}["11111111-1"] == "MA"
 
 
 def test_a_window_open_across_midnight_does_not_close_at_midnight() -> None:

@@ -22,9 +22,11 @@ from dialer.batch.windows import (
     close_of_current_window,
     for_debtor,
     is_open,
+    needs_commune,
     next_open,
     schedule_for,
 )
+from dialer.compliance.place import commune_of
 from dialer.compliance.profiles import caller_id_ok, caller_id_rule, profile_for
 from dialer.compliance.repository import ComplianceRepository
 from dialer.compliance.rules import SnoozeUntil, cap_decision, contact_decision, debtor_key
@@ -168,8 +170,14 @@ async def contact_limit_filter(
 
 
 def debtor_schedule(ctx: BatchContext, job: Job) -> Schedule:
-    """The batch's schedule on the job's debtor's clock and regional calendar."""
-    return for_debtor(ctx.schedule, ctx.settings.compliance_profile, job.timezone, job.region)
+    """The batch's schedule on the job's debtor's clock and regional calendar (and its
+    commune, read from the row's place columns, where a holiday is communal)."""
+    commune = (
+        commune_of(job.payload) if needs_commune(ctx.schedule.holiday_country, job.region) else None
+    )
+    return for_debtor(
+        ctx.schedule, ctx.settings.compliance_profile, job.timezone, job.region, commune
+    )
 
 
 async def local_window_filter(

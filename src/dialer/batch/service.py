@@ -43,6 +43,7 @@ from dialer.billing.pricing import to_display
 from dialer.billing.repository import serialize_claims
 from dialer.billing.schemas import unit_name
 from dialer.compliance import service as compliance_service
+from dialer.compliance.place import resolve_place
 from dialer.compliance.profiles import check_caller_id, check_no_llame
 from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.job import service as job_service
@@ -112,6 +113,16 @@ def normalise_job_phones(jobs: Sequence[NewJob], country: str) -> list[NewJob]:
                 phones.append(number)
         out.append(job if phones == job.phones else job.model_copy(update={"phones": phones}))
     return out
+
+
+def _place_of(country: str | None) -> job_service.PlaceOf:
+    """The debtor's place of a JSON job, as ingestion resolves a row's (compliance.place)."""
+
+    def place_of(job: NewJob) -> tuple[str | None, str | None, str | None]:
+        place = resolve_place(country=country, payload=job.payload, phones=job.phones)
+        return place.timezone, place.region, place.source
+
+    return place_of
 
 
 async def create_batch(
@@ -202,7 +213,10 @@ async def create_batch(
     session.add(batch)
     await session.flush()
     source = jobs if jobs is not None else (given or [])
-    created = await job_service.insert_jobs(session, batch, source, now=now)
+    # Each job's place (zone, region, why) at creation, as a spreadsheet upload does.
+    created = await job_service.insert_jobs(
+        session, batch, source, now=now, place_of=_place_of(account.country)
+    )
     if created:
         await session.refresh(batch)
     await publish(

@@ -29,25 +29,53 @@ class Schedule:
     # The debtor's region (a ``holidays`` subdivision code, e.g. "AP" Arica y Parinacota):
     # its regional holidays close the window too.
     holiday_region: str | None = None
+    # The debtor's commune when known (``compliance.place.commune_of``): a holiday the law
+    # gives to some communes of a region only (``COMMUNAL_HOLIDAYS``) closes it there only.
+    holiday_commune: str | None = None
 
     def window_on(self, d: date) -> tuple[time, time] | None:
-        if self.holiday_country and is_holiday(self.holiday_country, d, self.holiday_region):
+        if self.holiday_country and is_holiday(
+            self.holiday_country, d, self.holiday_region, self.holiday_commune
+        ):
             return None
         return self.days[d.weekday()]
 
-    def at_place(self, tz: ZoneInfo, region: str | None) -> Schedule:
+    def at_place(self, tz: ZoneInfo, region: str | None, commune: str | None = None) -> Schedule:
         """The same hours and days, read on the debtor's own clock and calendar."""
-        if tz == self.tz and region == self.holiday_region:
+        if tz == self.tz and region == self.holiday_region and commune == self.holiday_commune:
             return self
-        return replace(self, tz=tz, holiday_region=region)
+        return replace(self, tz=tz, holiday_region=region, holiday_commune=commune)
+
+
+# Holidays the ``holidays`` calendar files under a region but the law gives to some of
+# its communes only: (country, region) -> (month, day) -> the communes (as
+# ``compliance.place.commune_of`` names them). Chile, Ley 20.768 (2014), single article:
+# "Declárase feriado el día 20 de agosto de cada año para las comunas de Chillán y
+# Chillán Viejo" - not for the rest of Ñuble, and no law extends it to the region.
+COMMUNAL_HOLIDAYS: dict[tuple[str, str], dict[tuple[int, int], frozenset[str]]] = {
+    ("CL", "NB"): {(8, 20): frozenset({"chillan", "chillan viejo"})},
+}
+
+
+def needs_commune(country: str | None, region: str | None) -> bool:
+    """Whether the debtor's commune decides some holiday of ``region``."""
+    return country is not None and region is not None and (country, region) in COMMUNAL_HOLIDAYS
 
 
 @lru_cache(maxsize=256)
-def _holidays(country: str, year: int, region: str | None) -> frozenset[date]:
+def _holidays(country: str, year: int, region: str | None, commune: str | None) -> frozenset[date]:
     if region is not None and region not in _subdivisions(country):
         region = None  # a region the calendar does not know has only national holidays
-    days = holidays_lib.country_holidays(country, subdiv=region, years=year)
-    return frozenset(days.keys())
+    days = frozenset(holidays_lib.country_holidays(country, subdiv=region, years=year).keys())
+    communal = COMMUNAL_HOLIDAYS.get((country, region or ""))
+    if not communal:
+        return days
+    national = _holidays(country, year, None, None)
+    return frozenset(
+        d
+        for d in days
+        if d in national or commune in communal.get((d.month, d.day), frozenset({commune}))
+    )
 
 
 @lru_cache(maxsize=8)
@@ -55,9 +83,14 @@ def _subdivisions(country: str) -> frozenset[str]:
     return frozenset(holidays_lib.country_holidays(country).subdivisions)
 
 
-def is_holiday(country: str, d: date, region: str | None = None) -> bool:
-    """National holiday of ``country``, or a holiday of its subdivision ``region``."""
-    return d in _holidays(country, d.year, region)
+def is_holiday(
+    country: str, d: date, region: str | None = None, commune: str | None = None
+) -> bool:
+    """National holiday of ``country``, or a holiday of its subdivision ``region`` (one
+    the law gives to some communes only when ``commune`` is one of them)."""
+    if not needs_commune(country, region):
+        commune = None  # one cache entry per region where the commune decides nothing
+    return d in _holidays(country, d.year, region, commune)
 
 
 def schedule_for(settings: CallSettings, *, default_timezone: str, country: str | None) -> Schedule:
@@ -146,17 +179,22 @@ def zone(name: str) -> ZoneInfo:
 
 
 def for_debtor(
-    schedule: Schedule, profile_name: str, timezone: str | None, region: str | None
+    schedule: Schedule,
+    profile_name: str,
+    timezone: str | None,
+    region: str | None,
+    commune: str | None = None,
 ) -> Schedule:
-    """The batch's schedule on a debtor's own clock and regional calendar.
+    """The batch's schedule on a debtor's own clock and regional calendar (and commune,
+    for the holidays the law gives to some communes only).
 
     ``timezone`` None (the debtor's place is unknown) keeps the batch's zone. Under a
     profile, a zone where the profile does not apply falls back to the profile's zone.
     """
     if timezone is None:
-        return schedule.at_place(schedule.tz, region)
+        return schedule.at_place(schedule.tz, region, commune)
     tzname = effective_timezone(profile_for(profile_name), timezone)
-    return schedule.at_place(zone(tzname), region)
+    return schedule.at_place(zone(tzname), region, commune)
 
 
 def open_anywhere(schedule: Schedule, zones: frozenset[str], now: datetime) -> bool:

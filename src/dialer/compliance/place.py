@@ -340,6 +340,19 @@ def _from_phones(country: str | None, phones: Sequence[str]) -> Place | None:
     return None
 
 
+def commune_of(payload: Mapping[str, Any] | None) -> str | None:
+    """The Chilean commune a row names in its ``comuna`` (else ``ciudad``) column, as a
+    key of the commune table (``"chillan viejo"``); None when it names none we know.
+    Decides the holidays the law gives to some communes of a region only."""
+    cols = _columns(payload or {})
+    for kind in ("comuna", "ciudad"):
+        if kind in cols:
+            name = _norm(cols[kind][1])
+            if name in _CL_COMMUNES:
+                return name
+    return None
+
+
 def resolve_place(
     *, country: str | None, payload: Mapping[str, Any] | None, phones: Sequence[str] | None
 ) -> Place:

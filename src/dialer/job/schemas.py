@@ -96,9 +96,9 @@ class JobRead(BaseModel):
     next_attempt_at: datetime | None
     wait_reason: str | None
     # The debtor's place its calling rules are read in (compliance.place): the local zone
-    # (null: the batch's), the region (holidays subdivision) and why. A spreadsheet
-    # import resolves it at upload; other jobs when first due (``place_source`` null
-    # until then).
+    # (null: the batch's), the region (holidays subdivision) and why. Resolved when the
+    # job is created (spreadsheet upload or JSON batch creation); a job written without
+    # one (``place_source`` null) gets it when first due.
     timezone: str | None = None
     region: str | None = None
     place_source: str | None = None

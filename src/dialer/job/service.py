@@ -5,7 +5,7 @@ some states) move the batch counters in the same transaction."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -152,10 +152,22 @@ def max_attempts_of(batch: Batch) -> int:
     return int(value) if isinstance(value, int) and value >= 1 else 3
 
 
+# A job's place (local timezone or None for the batch's, region, why), decided by the
+# layer that knows the rules (compliance.place, called by the batch service).
+PlaceOf = Callable[[NewJob], tuple[str | None, str | None, str | None]]
+
+
 async def insert_jobs(
-    session: AsyncSession, batch: Batch, jobs: Iterable[NewJob], *, now: datetime
+    session: AsyncSession,
+    batch: Batch,
+    jobs: Iterable[NewJob],
+    *,
+    now: datetime,
+    place_of: PlaceOf | None = None,
 ) -> int:
     """Add ``jobs`` to ``batch`` as pending, due at ``now``; returns how many.
+    ``place_of`` gives each job its place (``timezone``, ``region``, ``place_source``)
+    as it is inserted; without it the place is resolved when the job is first due.
 
     Rows go in with Core ``executemany`` in chunks (no ORM objects, memory bounded by
     the chunk) and the batch counters move with ONE update at the end, so 100k jobs
@@ -167,6 +179,7 @@ async def insert_jobs(
     total = 0
     chunk: list[dict[str, Any]] = []
     for job in jobs:
+        timezone, region, place_source = place_of(job) if place_of else (None, None, None)
         chunk.append(
             {
                 "id": new_id("job"),
@@ -186,6 +199,9 @@ async def insert_jobs(
                 "result": {},
                 "billed_seconds": 0,
                 "cost_units": 0,
+                "timezone": timezone,
+                "region": region,
+                "place_source": place_source,
                 "created_at": now,
                 "updated_at": now,
             }
