@@ -207,6 +207,22 @@ class TestImport:
         assert r.json()["added"] == 2
         assert (await client.get(_url(acc, "/+56987654321"))).status_code == 200
 
+    async def test_a_true_or_false_cell_in_the_phone_column_is_refused_with_its_row(
+        self, new_account: NewAccount
+    ) -> None:
+        """A checkbox column pasted over the phones is a mistake: each TRUE/FALSE cell is
+        refused naming its row, column and value, never read as the number 1 or 0."""
+        acc, client = await new_account("CL")
+        data = _xlsx([["RUT", "Fono 1"], ["1-9", 987654321], ["2-7", True], ["3-5", False]])
+        r = await client.post(_url(acc, "/import"), files={"file": ("l.xlsx", data)})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["added"], body["invalid"]) == (1, 2)
+        problems = {p["row"]: (p["column"], p["value"]) for p in body["invalid_rows"]}
+        assert problems == {3: ("Fono 1", "TRUE"), 4: ("Fono 1", "FALSE")}
+        assert all("not a valid CL phone number" in p["reason"] for p in body["invalid_rows"])
+        assert (await client.get(_url(acc))).json()["total"] == 1
+
     async def test_file_without_a_phone_column_is_a_422(self, new_account: NewAccount) -> None:
         acc, client = await new_account("CL")
         r = await client.post(

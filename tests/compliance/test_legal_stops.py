@@ -106,6 +106,15 @@ class TestApi:
             _url(acc, "/import"), files={"file": ("s.xlsx", data)}, data={"reason": "other"}
         )
         assert r.json()["added"] == 1
+        # A TRUE cell in the RUT column is refused with its row, not read as RUT "1".
+        data = _xlsx([["RUT"], [True], ["6.666.666-2"]])
+        r = await client.post(
+            _url(acc, "/import"), files={"file": ("b.xlsx", data)}, data={"reason": "other"}
+        )
+        assert (r.json()["added"], r.json()["invalid"]) == (1, 1)
+        refused = r.json()["invalid_rows"][0]
+        assert (refused["row"], refused["column"], refused["value"]) == (2, "RUT", "TRUE")
+        assert "not a valid RUT" in refused["reason"]
         r = await client.post(_url(acc, "/import"), files={"file": ("s.csv", b"Nombre\nAna\n")})
         assert r.status_code == 422
         assert "RUT" in r.json()["detail"]

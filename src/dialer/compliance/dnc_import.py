@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from dialer.compliance.schemas import RowProblem
 from dialer.errors import AppError, InvalidInput
 from dialer.kit import phone, workbook_guard
+from dialer.kit.cells import cell_text
 
 PHONE_HEADERS = frozenset(
     {
@@ -90,15 +91,6 @@ def find_phone_column(first_row: list[str]) -> PhoneColumn | None:
     return None
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        # Spreadsheets store long digit strings as floats: 1145678901.0.
-        return str(int(value))
-    return str(value).strip()
-
-
 def _rows_csv(data: bytes) -> Iterator[list[str]]:
     try:
         text = data.decode("utf-8-sig")
@@ -128,7 +120,7 @@ def _rows_xlsx(data: bytes) -> Iterator[list[str]]:
     try:
         ws = wb.worksheets[0]
         for row in ws.iter_rows(values_only=True):
-            yield [_cell_text(v) for v in row]
+            yield [cell_text(v) for v in row]
     finally:
         wb.close()
 

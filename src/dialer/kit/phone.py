@@ -41,6 +41,8 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.phonemetadata import PhoneMetadata
 
+from dialer.kit.cells import cell_text
+
 Country = Literal["CL", "AR"]
 Reason = Literal[
     "empty", "not_a_number", "too_short", "too_long", "unassigned_range",
@@ -146,7 +148,7 @@ def _compact(text: str) -> str | None:
 
 def normalize(value: object, country: str) -> Phone:
     """The number in E.164, with a warning when repaired or unlisted; raises PhoneInvalid."""
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         raise PhoneInvalid(text, country, "empty", "empty")
     warning: str | None = None
@@ -173,16 +175,6 @@ def normalize(value: object, country: str) -> Phone:
 def e164(value: object, country: str) -> str:
     """``normalize(value, country).e164``; raises PhoneInvalid."""
     return normalize(value, country).e164
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a number cell: 56987654321.0
-    if isinstance(value, bool):
-        return ""
-    return str(value).strip()
 
 
 _Failure = tuple[Reason, str]
