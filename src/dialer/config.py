@@ -185,10 +185,6 @@ class Settings(BaseSettings):
             return self.SIMULATED_ENABLED
         return self.ENV != "production"
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.DATABASE_URL.startswith("sqlite")
-
 
 @lru_cache
 def get_settings() -> Settings:

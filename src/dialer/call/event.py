@@ -43,6 +43,3 @@ class CallEvent:
     # False when the provider refused before dialing (concurrency limit): no attempt spent.
     spend_attempt: bool = True
     other_ids: Mapping[str, str] = field(default_factory=dict)
-    # Only the adapter that verified the webhook may vouch for the outcome; a final
-    # event whose outcome must be confirmed with the provider first sets this.
-    needs_confirmation: bool = False

@@ -78,10 +78,3 @@ class PromiseRepository:
             await self.session.execute(select(Batch.call_settings).where(Batch.id == batch_id))
         ).first()
         return dict(row[0] or {}) if row is not None else None
-
-    async def of_job(self, job_id: str) -> Sequence[Promise]:
-        return (
-            await self.session.scalars(
-                select(Promise).where(Promise.job_id == job_id).order_by(Promise.created_at)
-            )
-        ).all()

@@ -127,8 +127,3 @@ def cap_decision(
         d = now.astimezone(tz).date() + timedelta(days=1)
         return SnoozeUntil(until=_first_instant(d, tz), reason=DAILY_CAP)
     return None
-
-
-# -- legal stops --------------------------------------------------------------------------
-
-LEGAL_STOP_REASONS = ("judicial", "insolvency", "dispute", "deceased", "other")

@@ -24,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 POSTGRESQL = "postgresql"
-SQLITE = "sqlite"
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -118,7 +118,3 @@ def _create_private(path: str | None) -> None:
         return
     with contextlib.suppress(FileExistsError):
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-def dialect_name(engine: AsyncEngine) -> str:
-    return engine.dialect.name

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.dialect import insert
@@ -81,11 +81,6 @@ class HookRepository:
 
     async def delete_outbox(self, ids: Sequence[int]) -> None:
         await self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
-
-    async def outbox_size(self) -> int:
-        return int(
-            (await self.session.execute(select(func.count()).select_from(OutboxEvent))).scalar_one()
-        )
 
     async def has_work(self, now: datetime) -> bool:
         """Anything to fan out or deliver at ``now`` (two index probes, on a read session)."""

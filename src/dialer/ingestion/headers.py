@@ -221,12 +221,6 @@ class HeaderMapping:
     phone_columns: tuple[int, ...] = field(default=())  # dialing order: mobiles, landlines
     ignored: tuple[Ignored, ...] = field(default=())
 
-    def index_of(self, name: str) -> int | None:
-        for c in self.columns:
-            if c.field == name:
-                return c.index
-        return None
-
     def as_dict(self) -> list[dict[str, object]]:
         return [
             {"column": c.index + 1, "header": c.header, "field": c.field or "extra", "key": c.key}

@@ -21,7 +21,6 @@ from dialer.kit.debtor_id import person_key as person_key
 from dialer.kit.debtor_id import rut_check_digit as rut_check_digit
 
 Country = Literal["CL", "AR"]
-COUNTRIES: tuple[Country, ...] = ("CL", "AR")
 CURRENCY: dict[str, str] = {"CL": "CLP", "AR": "ARS"}
 
 # Excel's day zero (1900 date system, including its fictitious 1900-02-29).

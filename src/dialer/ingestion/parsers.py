@@ -309,11 +309,6 @@ def _check_csv_rows(path: Path, max_rows: int) -> None:
                 raise _too_many_rows(max_rows)
 
 
-def check_workbook_archive(source: IO[bytes], max_rows: int) -> None:
-    """The zip-bomb and row-limit checks of ``check_limits`` for an .xlsx held in memory."""
-    _check_archive(source, "xlsx", max_rows)
-
-
 def _check_archive(path: Path | IO[bytes], fmt: Format, max_rows: int) -> None:
     try:
         workbook_guard.check_archive(path, fmt, max_rows)

@@ -17,7 +17,6 @@ from typing import Any, Literal
 from dialer.compliance.place import Place, place_keys, resolve_place
 from dialer.ingestion import normalize as nz
 from dialer.ingestion.headers import PLACE_FIELDS, HeaderMapping
-from dialer.job.schemas import NewJob
 from dialer.kit import phone
 
 ProcessingType = Literal["basic", "acquisition"]
@@ -79,16 +78,6 @@ class ContactRow:
     @property
     def payload(self) -> dict[str, Any]:
         return json.loads(self.payload_json)  # type: ignore[no-any-return]
-
-    def to_new_job(self) -> NewJob:
-        return NewJob(
-            contact_name=self.contact_name,
-            dni=self.dni,
-            phones=self.phones,
-            email=self.email,
-            payload=self.payload,
-            row_number=self.row_number,
-        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

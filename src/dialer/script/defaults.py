@@ -76,4 +76,3 @@ Reglas: sé breve, no insistas más de una vez y respeta si pide no ser llamado 
 )
 
 DEFAULTS: dict[str, DefaultScript] = {d.processing_type: d for d in (BASIC, ACQUISITION)}
-PROCESSING_TYPES = tuple(DEFAULTS)

@@ -186,7 +186,6 @@ COMPANY_KEYS = ("empresa", "company")
 COLLECTOR_KEYS = ("empresa_cobranza", "agencia", "agencia_cobranza", "collector")
 DATE_KEYS = ("fecha_limite", "fecha_maxima")
 CURRENCY_BY_COUNTRY = {"CL": "CLP", "AR": "ARS"}
-VARIABLE_SETS = ("standard", "legacy")
 LEGACY_VARIABLES = (
     "nombre", "RUT", "empresa", "monto_total", "cantidad_cupones", "cuotas_adeudadas",
     "fecha_limite", "fecha_maxima", "dias_vencidos", "tipo_llamada",

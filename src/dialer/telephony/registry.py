@@ -2,7 +2,7 @@
 
 The registry sits above the adapters: it imports the simulated provider and the
 account-routed vendor providers (``providers.routing.BUILDERS``) and lists them; the
-adapters never import the registry. ``register`` adds another (tests, embedding).
+adapters never import the registry.
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ _FACTORIES: dict[str, ProviderFactory] = {
     "simulated": lambda settings, db: SimulatedProvider(db, settings),
     **{name: _routed(name) for name in BUILDERS},
 }
-
-
-def register(name: str, factory: ProviderFactory) -> None:
-    """Make a provider available under ``name``."""
-    _FACTORIES[name] = factory
 
 
 def known_providers() -> set[str]:

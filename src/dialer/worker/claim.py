@@ -248,7 +248,7 @@ async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
     it to skip opening a write transaction (on SQLite, the database-wide write lock)
     when every due batch is closed, suspended or at its caps.
     """
-    candidates = await _candidate_batches(session, now, with_counters=True)
+    candidates = await _candidate_batches(session, now)
     in_flight: dict[str, int] = {}
     for c in candidates:
         in_flight[c.account_id] = in_flight.get(c.account_id, 0) + c.in_flight
@@ -275,9 +275,7 @@ async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
     return False
 
 
-async def _candidate_batches(
-    session: AsyncSession, now: datetime, *, with_counters: bool = False
-) -> list[_Candidate]:
+async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Candidate]:
     due = exists().where(
         Job.batch_id == Batch.id, Job.status.in_(WAITING), Job.next_attempt_at <= now
     )

@@ -96,8 +96,6 @@ DISCONNECTION_OUTCOMES: dict[str, Outcome] = {
 }
 # Reasons meaning the call never went out because of the provider's capacity.
 NOT_DIALED = frozenset({"concurrency_limit_reached", "no_concurrency_fallback"})
-# voicemail policy (batch) -> Retell ``voicemail_option``.
-VOICEMAIL_OPTIONS = ("hangup", "message")
 
 
 def sign(body: bytes, api_key: str, timestamp_ms: int) -> str:
