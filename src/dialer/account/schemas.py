@@ -198,7 +198,9 @@ class AccountStats(BaseModel):
     completed_batches: int
     cancelled_batches: int
     total_jobs: int
-    pending_jobs: int
+    pending_jobs: int = Field(
+        description="Jobs not final yet (waiting or on a call; in_progress_jobs is part of it)."
+    )
     in_progress_jobs: int
     completed_jobs: int
     failed_jobs: int

@@ -51,7 +51,8 @@ async def app_error(request: Request, exc: Exception) -> Response:
     message = translator(request_lang(request)).get("error_" + type(exc).__name__)
     if message is None:
         message = exc.message
-        if exc.field:
+        # errors.invalid_input already names the field in the message.
+        if exc.field and not message.startswith(f"{exc.field}: "):
             message = f"{exc.field}: {message}"
     return error_response(request, exc.status_code, message)
 

@@ -14,18 +14,11 @@ from dialer.account.schemas import UserCreate, UserUpdate
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.rendering import current_account_id, render
 from dialer.db.session import ReadSession, WriteSession
-from dialer.errors import InvalidInput
+from dialer.errors import InvalidInput, invalid_input
 
 router = APIRouter()
 
 PAGE = 50
-
-
-def _invalid(exc: ValidationError) -> InvalidInput:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ()))
-    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return InvalidInput(msg, field=field or None)
 
 
 @router.get("/users", name="dashboard_users")
@@ -67,7 +60,7 @@ async def create_user(
             full_name=full_name.strip() or None,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_input(exc) from None
     await users.create_user(session, user, account_id, data)
     return RedirectResponse("/dashboard/users", status_code=303)
 
@@ -92,7 +85,7 @@ async def update_user(
             password=password or None,
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid_input(exc) from None
     await users.update_user(session, user, account_id, user_id, data)
     return RedirectResponse("/dashboard/users", status_code=303)
 
