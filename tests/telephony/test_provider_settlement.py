@@ -3,6 +3,8 @@
 * the recording URL, the provider's cost, the collected variables are kept on the attempt;
 * a late ``in_voicemail`` (Retell ``call_analyzed``) re-settles a completed attempt as a
   voicemail, with the charge difference in the ledger exactly once;
+* the promise recorded from the first report is withdrawn, with the follow-up it
+  scheduled, and the account's webhooks hear ``promise.withdrawn`` and ``call.corrected``;
 * ``concurrency_limit_reached`` spends no attempt: the hold is released and the job backs off.
 """
 
@@ -19,8 +21,19 @@ from sqlalchemy import func, select, update
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
-from dialer.models import Account, Batch, CallAttempt, CallStat, Job, LedgerEntry
-from dialer.telephony.providers.twilio import compute_signature
+from dialer.models import (
+    Account,
+    Batch,
+    CallAttempt,
+    CallStat,
+    Job,
+    LedgerEntry,
+    OutboxEvent,
+    Promise,
+    RecoveryStat,
+    WebhookSubscription,
+)
+from dialer.telephony.providers.twilio import compute_signature, sign_report
 from tests.telephony import test_provider_webhooks as pw
 from tests.telephony.recorded import load
 
@@ -220,3 +233,148 @@ async def test_concurrency_limit_spends_no_attempt_and_backs_off(
         assert job.next_attempt_at > frozen_clock.now()
     entries = await ledger(database, attempt.id)
     assert sum(amount for _, amount, _ in entries) == 0  # the hold came back, nothing charged
+
+
+async def subscribe_crm(database: Database, events: list[str]) -> None:
+    """The account's CRM subscription (row written directly: the outbox is what is shown
+    here; delivery and signing of every event type are tests/hooks')."""
+    async with database.write() as s:
+        s.add(WebhookSubscription(id="wh-crm", account_id="acc-acme", url="https://crm.example/h",
+                                  events=events, secret_encrypted="-"))  # fmt: skip
+
+
+async def outbox(database: Database) -> list[dict[str, Any]]:
+    async with database.read() as s:
+        rows = (await s.execute(select(OutboxEvent.payload).order_by(OutboxEvent.id))).scalars()
+        return [dict(p) for p in rows]
+
+
+async def promises_of(database: Database, job_id: str) -> list[tuple[str, str]]:
+    async with database.read() as s:
+        rows = await s.execute(select(Promise.id, Promise.status).where(Promise.job_id == job_id))
+        return [(str(i), str(st)) for i, st in rows]
+
+
+async def recovery(database: Database, batch_id: str) -> tuple[int, int, int]:
+    async with database.read() as s:
+        row = (
+            await s.execute(
+                select(func.sum(RecoveryStat.contacts), func.sum(RecoveryStat.promises),
+                       func.sum(RecoveryStat.promised_amount))
+                .where(RecoveryStat.batch_id == batch_id)
+            )
+        ).one()  # fmt: skip
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
+CRM_EVENTS = ["call.completed", "promise.created", "promise.withdrawn", "call.corrected"]
+
+
+async def test_a_late_voicemail_withdraws_the_promise_and_its_follow_up_and_tells_the_crm(
+    database: Database, settings: Settings, admin: httpx.AsyncClient,
+    client: httpx.AsyncClient, frozen_clock: FrozenClock,
+) -> None:  # fmt: skip
+    attempt, _ = await pw.dial_one(database, settings, admin, "retell")
+    await second_waiting_job(database, attempt)
+    await subscribe_crm(database, CRM_EVENTS)
+    async with database.write() as s:
+        await s.execute(
+            update(Batch).where(Batch.id == attempt.batch_id)
+            .values(call_settings={"collections": {"broken_promise": {"follow_up": True}}})
+        )  # fmt: skip
+    # The first final report carries the agent's analysis: a promise to pay on 20/03/2026.
+    promised = load("retell", "webhook_call_analyzed")["call"]["call_analysis"]
+    ended = {**load("retell", "webhook_call_ended")["call"], "metadata": {"attempt_id": attempt.id},
+             "call_analysis": promised}  # fmt: skip
+    r = await pw.post_retell(client, body(ended, "call_ended"), frozen_clock)
+    assert r.status_code == 200, r.text
+    ((promise_id, status),) = await promises_of(database, attempt.job_id)
+    assert status == "open"
+    # The promise's follow-up keeps the job scheduled (not finished).
+    assert (await job_and_batch(database, attempt))[:2] == ("scheduled", "promise")
+    assert await recovery(database, attempt.batch_id) == (1, 1, 1234567)
+    assert [e["type"] for e in await outbox(database)] == ["promise.created", "call.completed"]
+
+    # Retell's later analysis says the line was a voicemail (delivered twice).
+    voicemail = load("retell", "webhook_call_analyzed_voicemail")["call"]["call_analysis"]
+    frozen_clock.advance(timedelta(seconds=20))
+    for _ in range(2):
+        r = await pw.post_retell(
+            client, body({**ended, "call_analysis": voicemail}, "call_analyzed"), frozen_clock
+        )
+        assert r.status_code == 200, r.text
+    # Nobody promised anything: the promise is withdrawn (never judged broken), it leaves
+    # the recovery figures, and the follow-up it scheduled is replaced by a voicemail retry.
+    assert await promises_of(database, attempt.job_id) == [(promise_id, "withdrawn")]
+    assert await recovery(database, attempt.batch_id) == (0, 0, 0)
+    status, reason, *_ = await job_and_batch(database, attempt)
+    assert (status, reason) == ("scheduled", "retry")
+    async with database.read() as s:
+        job = await s.get(Job, attempt.job_id)
+        assert job is not None
+        assert job.business_result is None
+        assert "follow_up" not in (job.result or {}) or job.result["follow_up"].get(
+            "reason") != "promise"  # fmt: skip
+    # The CRM hears it once: the promise withdrawn, the call corrected.
+    events = await outbox(database)
+    assert [e["type"] for e in events] == [
+        "promise.created", "call.completed", "promise.withdrawn", "call.corrected"
+    ]
+    withdrawn, corrected = events[2]["data"], events[3]["data"]
+    assert (withdrawn["promise_id"], withdrawn["status"]) == (promise_id, "withdrawn")
+    assert corrected["attempt_id"] == attempt.id
+    assert (corrected["previous_outcome"], corrected["outcome"]) == ("completed", "voicemail")
+    assert corrected["withdrawn_promises"] == [promise_id]
+    assert corrected["business_result"] is None
+    assert corrected["refund_units"] == events[1]["data"]["cost_units"] > 0
+    assert corrected["cost_units"] == 0
+    assert corrected["job"]["status"] == "scheduled"
+    assert corrected["reason"] == "provider_voicemail_verdict"
+
+
+async def test_twilio_amd_after_the_agents_promise_withdraws_it_and_corrects_the_webhooks(
+    database: Database, settings: Settings, admin: httpx.AsyncClient,
+    client: httpx.AsyncClient, frozen_clock: FrozenClock,
+) -> None:  # fmt: skip
+    attempt, sent = await pw.dial_one(database, settings, admin, "twilio")
+    await subscribe_crm(database, [*CRM_EVENTS, "job.finished"])
+    r = await admin.put("/api/v1/accounts/acc-acme/providers/twilio",
+                        json={"credentials": {"report_secret": "rsec_acme"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    fields = dict(httpx.QueryParams(sent.content.decode()).multi_items())
+    sid = "CA5d0d0d8047bf685c3f0ff980fe62c123"
+
+    async def post(url: str, params: dict[str, str]) -> httpx.Response:
+        return await client.post(
+            url[len(settings.PUBLIC_BASE_URL):], content=urlencode(params),
+            headers={"content-type": "application/x-www-form-urlencoded",
+                     "x-twilio-signature": compute_signature(url, params, pw.TWILIO_TOKEN)},
+        )  # fmt: skip
+
+    record = {"sid": sid, "status": "completed", "answered_by": "human", "duration": "87"}
+    pw.VENDOR.records[sid] = record
+    human = {**load("twilio", "status_callback_completed_human"), "CallSid": sid}
+    assert (await post(fields["StatusCallback"], human)).status_code == 200
+    # The agent server reports the debtor's promise (docs/providers.md section 4.5).
+    report = json.dumps({
+        "attempt_id": attempt.id, "call_sid": sid, "business_result": "promesa_de_pago",
+        "extracted": {"fecha_promesa": "20/03/2026", "monto_promesa": "1.234.567"},
+    }).encode()  # fmt: skip
+    r = await client.post("/api/v1/webhooks/twilio/report", content=report, headers={
+        "content-type": "application/json",
+        "x-dialer-signature": sign_report(report, "rsec_acme", frozen_clock.now())})  # fmt: skip
+    assert r.status_code == 200, r.text
+    ((promise_id, _),) = await promises_of(database, attempt.job_id)
+    # Then the asynchronous AMD verdict: a machine.
+    record["answered_by"] = "machine_end_beep"
+    machine = {**load("twilio", "amd_callback_machine"), "CallSid": sid}
+    assert (await post(fields["AsyncAmdStatusCallback"], machine)).status_code == 200
+    assert await promises_of(database, attempt.job_id) == [(promise_id, "withdrawn")]
+    types = [e["type"] for e in await outbox(database)]
+    assert types == ["call.completed", "job.finished", "promise.created",
+                     "promise.withdrawn", "call.corrected"]  # fmt: skip
+    corrected = (await outbox(database))[-1]["data"]
+    assert corrected["reason"] == "answering_machine_detected"
+    # The one-job campaign had finished with a "completed" job: it is failed now.
+    assert corrected["job"]["status"] == "failed"
+    assert corrected["withdrawn_promises"] == [promise_id]

@@ -166,6 +166,33 @@ def call_json(s: Settled) -> dict[str, Any]:
     }
 
 
+def correction_json(
+    a: CallAttempt, job: Job, *, previous_outcome: str, refund_units: int,
+    withdrawn_promises: Sequence[str], reason: str,
+) -> dict[str, Any]:  # fmt: skip
+    """``call.corrected``: a call already reported (``call.completed``) is settled again -
+    what it is now, what it was, the money given back, the promises withdrawn and where
+    its job stands (``job.finished`` may have said it was done)."""
+    return {
+        "attempt_id": a.id,
+        "job_id": a.job_id,
+        "batch_id": a.batch_id,
+        "phone": a.phone,
+        "attempt_number": a.number,
+        "reason": reason,
+        "previous_outcome": previous_outcome,
+        "outcome": a.outcome,
+        "business_result": a.business_result,
+        "ended_at": _iso(a.ended_at),
+        "duration_s": a.duration_s,
+        "billed_seconds": a.billed_seconds,
+        "cost_units": a.cost_units,
+        "refund_units": refund_units,
+        "withdrawn_promises": list(withdrawn_promises),
+        "job": job_json(job),
+    }
+
+
 def job_json(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,

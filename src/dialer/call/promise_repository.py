@@ -27,6 +27,11 @@ class PromiseRepository:
             .values(status="superseded", evaluated_at=now)
         )
 
+    async def open_of_attempt(self, attempt_id: str) -> Sequence[Promise]:
+        """The attempt's promise while it is still open (at most one: unique per attempt)."""
+        stmt = select(Promise).where(Promise.attempt_id == attempt_id, Promise.status == "open")
+        return (await self.session.scalars(stmt.with_for_update())).all()
+
     async def any_due(self, now: datetime) -> bool:
         """One index probe: is an open promise waiting for its judgement?"""
         stmt = select(Promise.id).where(Promise.status == "open", Promise.judge_at <= now).limit(1)

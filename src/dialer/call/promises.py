@@ -10,6 +10,10 @@
 
 Each judgement adds to the recovery roll-up and enqueues ``promise.broken`` (outbound
 webhooks) in the same transaction.
+
+A promise is **withdrawn** (``withdraw_of_attempt``) when the call it was recorded from
+turns out not to have reached anyone (a provider's late voicemail verdict): it is never
+judged, leaves the recovery figures and ``promise.withdrawn`` is enqueued.
 """
 
 from __future__ import annotations
@@ -108,6 +112,33 @@ async def record_promise(
             )
         )
     return promise
+
+
+async def withdraw_of_attempt(
+    session: AsyncSession, attempt_id: str, *, home_currency: str, now: datetime,
+    at: datetime,
+) -> list[Promise]:  # fmt: skip
+    """Withdraw the open promise recorded from ``attempt_id`` (the call reached a voicemail,
+    not the debtor): status ``withdrawn``, out of the recovery figures of the hour ``at``
+    it was counted in, and ``promise.withdrawn`` for the subscribed accounts. A promise
+    already judged (kept / broken) or superseded stays as it is. Returns those withdrawn."""
+    promises = list(await PromiseRepository.from_session(session).open_of_attempt(attempt_id))
+    deltas = []
+    for p in promises:
+        p.status, p.evaluated_at = "withdrawn", now
+        promised = p.amount if p.amount is not None and p.currency == home_currency else 0
+        deltas.append(
+            RecoveryDelta(p.batch_id, p.account_id, at, promises=-1, promised_amount=-promised)
+        )
+        if await _wanted(session, p.account_id, "promise.withdrawn"):
+            session.add(
+                OutboxEvent.new(
+                    account_id=p.account_id, type="promise.withdrawn", at=now,
+                    data=promise_json(p),
+                )
+            )  # fmt: skip
+    await add_recovery(session, deltas)
+    return promises
 
 
 async def _wanted(session: AsyncSession, account_id: str, type: str) -> bool:

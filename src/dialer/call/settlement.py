@@ -58,6 +58,7 @@ from dialer.call.analysis import (
 from dialer.call.business import (
     Settled,
     business_step,
+    correction_json,
     currency_for,
     read_outcome,
     record_business,
@@ -65,6 +66,7 @@ from dialer.call.business import (
     voicemail_retry,
 )
 from dialer.call.event import CallEvent
+from dialer.call.promises import withdraw_of_attempt
 from dialer.call.service import abandon_attempt
 from dialer.compliance import service as compliance_service
 from dialer.db.bulk import insert_rows
@@ -96,6 +98,7 @@ from dialer.models import (
     EntryKind,
     Event,
     Job,
+    OutboxEvent,
 )
 from dialer.outbox import publish
 from dialer.reporting.service import hour_bucket, record_attempt
@@ -248,7 +251,11 @@ async def resettle_as_voicemail(
     * the job, when this attempt is what decided its state (completed, or scheduled for
       the call's callback / promise follow-up): re-decided by the retry policy as for a
       voicemail (``next_step``) - a retry in another band, or failed when no attempt is
-      left or the campaign is over - through the checked ``CORRECTIONS`` moves.
+      left or the campaign is over - through the checked ``CORRECTIONS`` moves; a callback
+      or promise follow-up the call had scheduled goes with it;
+    * the promise to pay recorded from the call is withdrawn (``promise.withdrawn``, out of
+      the recovery figures), and ``call.corrected`` tells the account's webhooks what the
+      call is now (they were told ``call.completed``, perhaps ``job.finished``).
 
     Returns 1 when applied."""
     account = await read_account(session, a.account_id)
@@ -301,8 +308,28 @@ async def resettle_as_voicemail(
                        cost_units=d_cost)],
     )  # fmt: skip
     a.result = None
+    # The promise recorded from the call (and the follow-up scheduled from it, re-decided
+    # above) is withdrawn: nobody made it.
+    withdrawn = await withdraw_of_attempt(
+        session, a.id, home_currency=currency_for(account.country), now=now,
+        at=a.ended_at or now,
+    )  # fmt: skip
     if step is not None:
         await insert_rows(session, Event, [_job_event(job, now)])
+    wanted = await JobRepository.from_session(session).subscribed([a.account_id])
+    if "call.corrected" in wanted.get(a.account_id, frozenset()):
+        # The customer's CRM heard "completed" (call.completed, maybe job.finished and
+        # promise.created): it hears the correction, signed and delivered like those.
+        session.add(
+            OutboxEvent.new(
+                account_id=a.account_id, type="call.corrected", at=now,
+                data=correction_json(
+                    a, job, previous_outcome=str(Outcome.COMPLETED), refund_units=-d_cost,
+                    withdrawn_promises=[p.id for p in withdrawn],
+                    reason=_correction_reason(e),
+                ),
+            )
+        )  # fmt: skip
     await bump_batch(session, a.batch_id, a.account_id, {k: v for k, v in deltas.items() if v})
     if d_cost and f"voicemail:{a.id}" not in await used_keys(session, {a.id}):
         locked = await lock_account(session, a.account_id)
@@ -314,9 +341,16 @@ async def resettle_as_voicemail(
             now=now,
         )  # fmt: skip
     log.info("settlement.resettled_voicemail", attempt_id=a.id, job_id=a.job_id,
-             account_id=a.account_id, refund=-d_cost,
+             account_id=a.account_id, refund=-d_cost, withdrawn_promises=len(withdrawn),
              job_status=str(job.status))  # fmt: skip
     return 1
+
+
+def _correction_reason(e: CallEvent) -> str:
+    """Why a completed call became a voicemail, as the correction event names it."""
+    if str((e.extracted or {}).get("answered_by", "")).startswith(("machine", "fax")):
+        return "answering_machine_detected"  # Twilio's async AMD verdict came late
+    return "provider_voicemail_verdict"  # the provider's post-call analysis
 
 
 # Job states an attempt's own settlement leads to, which a correction of it re-decides.

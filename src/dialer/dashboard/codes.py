@@ -112,6 +112,7 @@ _ES: dict[str, dict[str, str]] = {
         "kept": "cumplida",
         "broken": "incumplida",
         "superseded": "reemplazada",
+        "withdrawn": "retirada (era un buzón de voz)",
     },
     "payment_method": {
         "transfer": "transferencia",
@@ -254,6 +255,7 @@ _EN: dict[str, dict[str, str]] = {
         "kept": "kept",
         "broken": "broken",
         "superseded": "superseded",
+        "withdrawn": "withdrawn (a voicemail)",
     },
     "payment_method": {
         "transfer": "bank transfer",

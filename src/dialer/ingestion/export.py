@@ -232,7 +232,7 @@ async def _promise_status(session: AsyncSession, job_ids: list[str]) -> dict[str
     """The status of each job's latest promise (open, kept, broken)."""
     rows = await session.execute(
         select(Promise.job_id, Promise.status)
-        .where(Promise.job_id.in_(job_ids), Promise.status != "superseded")
+        .where(Promise.job_id.in_(job_ids), Promise.status.not_in(("superseded", "withdrawn")))
         .order_by(Promise.job_id, Promise.created_at)
     )
     return {job_id: status for job_id, status in rows}

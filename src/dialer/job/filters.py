@@ -70,7 +70,7 @@ class JobFilter:
             elif value:
                 out.append(column == value)
         if self.promise is not None:
-            current = Promise.status != "superseded"
+            current = Promise.status.not_in(("superseded", "withdrawn"))
             if self.promise in ("any", "none"):
                 has = exists().where(Promise.job_id == Job.id, current)
                 out.append(has if self.promise == "any" else not_(has))

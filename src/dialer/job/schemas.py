@@ -63,7 +63,7 @@ class PromiseRead(BaseModel):
     currency: str
     due_on: date | None
     method: str | None
-    status: str = Field(description="open | kept | broken | superseded")
+    status: str = Field(description="open | kept | broken | superseded | withdrawn")
     paid_amount: int
     created_at: datetime
 

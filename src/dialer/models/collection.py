@@ -35,6 +35,8 @@ EVENT_TYPES = (
     "job.finished",
     "promise.created",
     "promise.broken",
+    "promise.withdrawn",
+    "call.corrected",
     "payment.matched",
     "batch.completed",
 )
@@ -168,7 +170,8 @@ class Promise(Base):
     # in the debtor's timezone (None: no date was given, judged on payments only).
     judge_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     method: Mapped[str | None] = mapped_column(String(32))
-    # open -> kept | broken; superseded when a later call makes a new promise.
+    # open -> kept | broken; superseded when a later call makes a new promise; withdrawn
+    # when its call turns out to have reached a voicemail (a late verdict).
     status: Mapped[str] = mapped_column(String(16), default="open")
     paid_amount: Mapped[int] = mapped_column(Integer, default=0)
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
