@@ -10,6 +10,7 @@ import pytest
 
 from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import (
+    CallNotAttributable,
     CallRequest,
     InvalidNumberError,
     PermanentProviderError,
@@ -333,7 +334,7 @@ class TestFindCallAfterAnUnknownCreate:
         assert found.provider_call_id == b  # type: ignore[attr-defined]
         assert [r.url.path.rsplit("/", 2)[-2] for r in rec.requests[1:]] == [a, b]
 
-    async def test_undecided_waits_then_is_decided_once_the_deadline_passed(
+    async def test_undecided_waits_then_goes_to_the_operator_never_guessed(
         self, frozen_clock: FrozenClock
     ) -> None:
         a, b = "CA1111111111111111111111111111111a", "CA2222222222222222222222222222222b"
@@ -341,13 +342,29 @@ class TestFindCallAfterAnUnknownCreate:
                              self._call(a, "Mon, 02 Mar 2026 15:00:01 +0000"))  # fmt: skip
         not_yet = httpx.Response(404, json={"code": 20404, "message": "not found"})
         frozen_clock.set(self.SENT + timedelta(minutes=10))
-        with pytest.raises(ProviderError, match="do not yet tell"):
+        with pytest.raises(ProviderError, match="do not yet tell") as early:
             await self._find(Recorder(listing, not_yet, not_yet))
-        # An hour after the create the attempt is not left waiting: the earliest
-        # unclaimed call is taken as its own.
+        assert not isinstance(early.value, CallNotAttributable)
+        # An hour after the create, still no proof: no call is taken for the attempt
+        # (the earliest is not guessed); the operator is told which calls to check.
         frozen_clock.set(self.SENT + ATTRIBUTION_DEADLINE)
-        found = await self._find(Recorder(listing, not_yet, not_yet))
-        assert found.provider_call_id == a  # type: ignore[attr-defined]
+        with pytest.raises(CallNotAttributable, match=f"{b}, {a}|{a}, {b}"):
+            await self._find(Recorder(listing, not_yet, not_yet))
+
+    async def test_a_call_whose_events_name_another_attempt_is_not_ours(self) -> None:
+        a, b = "CA1111111111111111111111111111111a", "CA2222222222222222222222222222222b"
+        other = load("twilio", "call_events")
+        for e in other["events"]:
+            e["request"]["url"] = e["request"]["url"].replace("att_0002", "att_0001")
+        not_yet = httpx.Response(404, json={"code": 20404, "message": "not found"})
+        rec = Recorder(
+            self._list(self._call(a, "Mon, 02 Mar 2026 15:00:01 +0000"),
+                       self._call(b, "Mon, 02 Mar 2026 15:00:02 +0000")),
+            httpx.Response(200, json=other),  # a: provably another attempt's
+            not_yet,  # b: no events yet, but the only call left
+        )  # fmt: skip
+        found = await self._find(rec)
+        assert found.provider_call_id == b  # type: ignore[attr-defined]
 
     async def test_no_call_near_the_create_proves_none_was_made(self) -> None:
         rec = Recorder(self._list(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -20,10 +21,12 @@ from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
-from dialer.models import LedgerEntry
+from dialer.models import Event, Job, LedgerEntry
+from dialer.telephony.providers.twilio import ATTRIBUTION_DEADLINE
+from dialer.worker.maintenance import UNATTRIBUTED_RECHECK
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.runner import UNKNOWN_RECHECK, Worker
-from tests.telephony.contract.vendors import VENDORS, FakeRetell
+from tests.telephony.contract.vendors import VENDORS, FakeRetell, FakeTwilio, VendorCall
 from tests.worker.factories import attempts_of, batch_row, job_statuses, make_account, make_batch
 
 
@@ -153,3 +156,59 @@ async def test_further_provider_ids_are_kept_from_the_create(
     assert attempt.provider_ids == {
         "control_url": f"https://control.vapi.example/{call.call_id}/control"
     }
+
+
+async def test_twilio_calls_it_cannot_tell_apart_go_to_the_operator_never_guessed(
+    database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    """Twilio keeps no metadata: a lost create is matched to its call only by proof (the
+    call's Call Events naming the attempt). Two candidate calls without proof past the
+    attribution deadline are not guessed: the attempt stays unknown, the job is never
+    re-dialed, the operator sees it; once Twilio's events name the attempt, it is found."""
+    vendor = FakeTwilio()
+    vendor.lose_create_answer = True
+    worker = Worker(database, settings, provider=vendor.adapter())
+    account = await make_account(database)
+    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+    await claim_and_place(worker)
+    (attempt,) = await attempts_of(database, batch)
+    (ours,) = vendor.calls.values()
+    # A second call to the same debtor from our number in the same minutes, that no
+    # attempt of ours owns (placed outside dialer, or by a create lost for good).
+    vendor.calls["CA" + "9" * 32] = VendorCall("CA" + "9" * 32, "elsewhere", ours.to_number)
+
+    async def job_row() -> Any:
+        async with database.read() as s:
+            return (await s.execute(
+                select(Job.id, Job.status, Job.wait_reason, Job.lease_expires_at)
+                .where(Job.id == attempt.job_id)
+            )).one()  # fmt: skip
+
+    frozen_clock.advance(UNKNOWN_RECHECK)
+    await worker._rescue()  # two candidates, no events yet: ask again later
+    assert (await job_row()).wait_reason is None
+    frozen_clock.set(attempt.started_at + ATTRIBUTION_DEADLINE)
+    for _ in range(2):
+        await worker._rescue()  # past the deadline, still no proof: the operator's
+        await claim_and_place(worker)
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.UNKNOWN
+    assert "no call event names attempt" in (attempt.error or "")
+    job = await job_row()
+    assert (job.status, job.wait_reason) == ("dialing", "unresolved_call")
+    assert job.lease_expires_at == frozen_clock.now() + UNATTRIBUTED_RECHECK
+    assert len(vendor.creates()) == 1  # never re-dialed
+    async with database.read() as s:
+        shown = (await s.execute(select(Event.data).where(Event.job_id == job.id))).scalars()
+        assert [d.get("wait_reason") for d in shown if d.get("wait_reason")] == [
+            "unresolved_call"
+        ]  # shown once, however often asked
+
+    # Twilio's Call Events become readable: they name the attempt on its own call.
+    vendor.events_ready = True
+    frozen_clock.advance(UNATTRIBUTED_RECHECK + timedelta(seconds=1))
+    await worker._rescue()
+    (attempt,) = await attempts_of(database, batch)
+    assert (attempt.status, attempt.provider_call_id) == ("in_progress", ours.call_id)
+    assert (await job_row()).wait_reason is None
+    assert len(vendor.creates()) == 1

@@ -5,6 +5,10 @@
 * ``mark_unknown``: the create may have reached the provider but its answer never came
   (timeout, reset, 408, 5xx) -> the attempt is UNKNOWN and the job stays in flight with
   its hold, never re-dialed; the lease rescuer asks the provider when the lease expires;
+* ``hold_unattributable``: the provider shows calls that could be the attempt's but
+  nothing proves which -> the attempt stays UNKNOWN, the job in flight (never
+  re-dialed, ``wait_reason`` ``unresolved_call``) and the operator is shown it; the
+  rescuer asks again after ``recheck_at``;
 * ``abandon_attempt``: no call was placed (provider temporarily unavailable, worker died
   before dialing, the provider proved it has no call for an unknown attempt) -> the hold
   is released, the job waits again and the attempt is not counted.
@@ -26,12 +30,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.billing.service import Charge, settle
-from dialer.db.bulk import update_rows
+from dialer.db.bulk import insert_rows, update_rows
 from dialer.job.counters import plan_transition
 from dialer.job.repository import JobRepository
 from dialer.job.service import transition
 from dialer.job.states import IN_FLIGHT, AttemptStatus, JobStatus, can_transition
-from dialer.models import Batch, BatchStatus, CallAttempt, Job
+from dialer.models import Batch, BatchStatus, CallAttempt, Event, Job
 
 
 class PlacedResult(StrEnum):
@@ -139,6 +143,7 @@ async def mark_placed_many(
                     "k_id": job.id,
                     "status": JobStatus.IN_PROGRESS,
                     "lease_expires_at": now + call_timeout,
+                    "wait_reason": None,  # an unresolved call is resolved now
                 }
             out.append(PlacedResult.IN_PROGRESS)
         call = attempt.provider_call_id or call_id
@@ -194,6 +199,39 @@ async def mark_unknown(
         job.lease_expires_at = recheck_at
     await session.flush()
     return True
+
+
+UNRESOLVED_CALL = "unresolved_call"  # the job's wait reason while the operator must look
+
+
+async def hold_unattributable(
+    session: AsyncSession, attempt_id: str, *, now: datetime, recheck_at: datetime, error: str
+) -> bool:
+    """The provider cannot prove which of its calls is the attempt's: keep it UNKNOWN and
+    its job in flight with its hold (never re-dialed, never guessed) until ``recheck_at``,
+    and show it - the attempt's error, the job's ``wait_reason`` ``unresolved_call`` and,
+    the first time, a ``job.status`` progress event. True the first time."""
+    attempt, job = await _attempt_and_job(session, attempt_id)
+    if attempt is None or job is None or attempt.status not in ABANDONABLE:
+        return False
+    attempt.status = AttemptStatus.UNKNOWN
+    attempt.error = error[:1000]
+    if job.current_attempt_id != attempt_id or job.status not in IN_FLIGHT:
+        await session.flush()
+        return False
+    job.lease_expires_at = recheck_at
+    first = job.wait_reason != UNRESOLVED_CALL
+    job.wait_reason = UNRESOLVED_CALL
+    if first:
+        await insert_rows(session, Event, [{
+            "account_id": job.account_id, "batch_id": job.batch_id, "job_id": job.id,
+            "type": "job.status", "created_at": now,
+            "data": {"job_id": job.id, "status": str(job.status), "outcome": None,
+                     "wait_reason": UNRESOLVED_CALL, "attempt_id": attempt_id,
+                     "error": attempt.error},
+        }])  # fmt: skip
+    await session.flush()
+    return first
 
 
 async def abandon_attempt(

@@ -472,6 +472,7 @@ def _apply_progress(a: CallAttempt, job: Job, e: CallEvent) -> int:
     a.status = AttemptStatus.IN_PROGRESS
     if job.current_attempt_id == a.id and job.status == JobStatus.DIALING:
         set_status(job, JobStatus.IN_PROGRESS)  # moves no counter
+        job.wait_reason = None  # an unresolved call (operator's attention) is resolved now
     return 1
 
 

@@ -74,6 +74,13 @@ class CallOutcomeUnknown(RetryableProviderError):
     provider is asked (``find_call``) or a webhook tells."""
 
 
+class CallNotAttributable(ProviderError):
+    """Several provider calls could be the attempt's and nothing the provider reports
+    proves which (Twilio: no call metadata, no call events naming the attempt). The
+    attempt stays unknown - never re-dialed, never guessed - and is shown to the
+    operator; the provider is asked again later (proof may still come)."""
+
+
 class ProviderBusy(RetryableProviderError):
     """The provider refused the call for capacity (concurrency limit): no call exists;
     back off without spending an attempt."""
@@ -175,6 +182,7 @@ def check_event(event: CallEvent) -> None:
 __all__ = [
     "MAX_CALL_SECONDS",
     "CallEvent",
+    "CallNotAttributable",
     "CallOutcomeUnknown",
     "CallRequest",
     "InvalidNumberError",

@@ -10,7 +10,10 @@ or a rescuer racing a late webhook do no harm):
   the attempt). A call found did go out: the job becomes IN_PROGRESS (and a finished one
   is settled from the provider's record). Only an answer proving no call exists abandons
   the attempt (hold released, job due again, attempt not counted); a provider that cannot
-  answer leaves the job as it is for the next pass - it is never re-dialed meanwhile;
+  answer leaves the job as it is for the next pass - it is never re-dialed meanwhile; one
+  that shows calls it cannot prove are the attempt's (Twilio, past its attribution
+  deadline) leaves it unknown for the operator (``wait_reason`` ``unresolved_call``),
+  asked again hourly;
 * a job IN_PROGRESS past the call timeout: the final webhook was lost. The provider is
   asked (``get_call``) and its final state applied through the webhook path; if it has
   none, the attempt fails as ``failed`` (hold released, retry policy applies).
@@ -32,17 +35,20 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from dialer.call.service import abandon_attempt, mark_placed
+from dialer.call.service import abandon_attempt, hold_unattributable, mark_placed
 from dialer.db.dialect import insert
 from dialer.db.session import Database
 from dialer.job.states import JobStatus, Outcome
 from dialer.logging import get_logger
 from dialer.metrics import LEASES_RESCUED
 from dialer.models import CallAttempt, Event, Job, SimulatedCall, WebhookReceipt, WorkerHeartbeat
-from dialer.telephony.base import CallEvent, ProviderError
+from dialer.telephony.base import CallEvent, CallNotAttributable, ProviderError
 from dialer.telephony.webhooks import handle_events
 
 log = get_logger("dialer.worker")
+
+# An attempt whose call the provider cannot attribute is asked about again this often.
+UNATTRIBUTED_RECHECK = timedelta(hours=1)
 
 
 async def rescue_expired(
@@ -81,6 +87,17 @@ async def rescue_expired(
                 )  # fmt: skip
             else:
                 rescued += await _rescue_in_progress(db, provider, attempt_id, call_id, now)
+        except CallNotAttributable as exc:
+            # Calls that may be the attempt's, none proven: never guessed, never re-dialed.
+            # The operator is shown it; the provider is asked again in an hour.
+            async with db.write() as session:
+                first = await hold_unattributable(
+                    session, attempt_id, now=now, recheck_at=now + UNATTRIBUTED_RECHECK,
+                    error=str(exc),
+                )  # fmt: skip
+            if first:
+                log.error("worker.call_not_attributable", job_id=job_id, attempt_id=attempt_id,
+                          error=str(exc))  # fmt: skip
         except ProviderError as exc:
             # The provider cannot answer now: leave the job for the next pass.
             log.warning(

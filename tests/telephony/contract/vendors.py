@@ -172,6 +172,9 @@ class FakeTwilio(FakeVendor):
     def __init__(self) -> None:
         super().__init__(name="twilio")
         self.callback_urls: dict[str, str] = {}
+        # Call Events are readable 15 minutes after a call ends (call-event-resource):
+        # until a test says so, Twilio has none to show.
+        self.events_ready = False
 
     def adapter(self) -> Provider:
         return twilio.TwilioProvider(
@@ -206,6 +209,15 @@ class FakeTwilio(FakeVendor):
             to = request.url.params.get("To")
             calls = [self._resource(c, created) for c in self.calls.values() if c.to_number == to]
             return httpx.Response(200, json={"calls": calls, "page": 0, "page_size": 20})
+        if (m := re.search(r"/Calls/(CA\w+)/Events\.json$", path)) and self.events_ready:
+            # https://www.twilio.com/docs/voice/api/call-event-resource: each event's
+            # request.url is the status callback Twilio requested (ours: attempt_id).
+            page = load("twilio", "call_events")
+            url = self.callback_urls.get(m.group(1))
+            for e in page["events"]:
+                e["request"]["url"] = url or "https://elsewhere.example/status"
+                e["request"]["parameters"]["call_sid"] = m.group(1)
+            return httpx.Response(200, json=page)
         if m := re.search(r"/Calls/(CA\w+)\.json$", path):
             c2 = self.calls.get(m.group(1))
             if c2 is None:

@@ -39,6 +39,7 @@ from dialer.job.states import Outcome
 from dialer.kit import clock
 from dialer.telephony.base import (
     CallEvent,
+    CallNotAttributable,
     CallRequest,
     InvalidNumberError,
     PermanentProviderError,
@@ -95,8 +96,10 @@ MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence",
 # providers' clock skew and the end of its own request (120 s read timeout) plus slack.
 CLOCK_SKEW = timedelta(seconds=60)
 CREATE_WINDOW = timedelta(seconds=180)
-# Two candidate calls: wait this long after the create for Twilio's call events to tell
-# them apart (they appear after a call ends; calls are capped by TimeLimit), then decide.
+# Two candidate calls the call events do not yet tell apart: past this long after the
+# create, the attempt is handed to the operator (CallNotAttributable), never guessed.
+# Call Events are readable 15 minutes after a call ends and calls are capped by TimeLimit,
+# so an hour leaves room for the proof to appear.
 ATTRIBUTION_DEADLINE = timedelta(hours=1)
 # Which of some call SIDs are already other attempts' calls (the router asks our rows).
 Claimed = Callable[[list[str]], Awaitable[set[str]]]
@@ -492,14 +495,16 @@ class TwilioProvider:
         The Call resource carries no metadata, so the candidates are the calls from our
         number to ``to_number`` created within :data:`CREATE_WINDOW` of ``since`` (the
         create cannot have made a call earlier, nor after its own request timed out),
-        minus those ``claimed`` reports as other attempts' calls. One candidate is ours;
-        none proves no call was created. Two or more (the same debtor dialled by two
-        batches whose creates were both lost) are told apart by the per-attempt
-        ``attempt_id`` of our ``StatusCallback`` URL, which Twilio's Call Events show
-        (``Calls/{Sid}/Events.json``, available once a call has ended). Until
-        :data:`ATTRIBUTION_DEADLINE` after ``since`` an undecided case raises
-        ProviderError (ask again later); after it, the earliest unclaimed candidate is
-        taken as ours, so an attempt never waits for ever."""
+        minus those ``claimed`` reports as other attempts' calls and those whose Call
+        Events name another attempt. One candidate is ours; none proves no call was
+        created. Two or more (the same debtor dialled by two batches whose creates were
+        both lost) are told apart only by proof: the per-attempt ``attempt_id`` of our
+        ``StatusCallback`` (and hosted TwiML) URL, which Twilio's Call Events show as each
+        event's ``request.url`` (``GET Calls/{Sid}/Events.json``, readable 15 minutes after
+        the call ends; https://www.twilio.com/docs/voice/api/call-event-resource). Without
+        proof the call is never guessed: until :data:`ATTRIBUTION_DEADLINE` after
+        ``since`` a ProviderError says "ask again later"; after it CallNotAttributable
+        says "show the operator" (the attempt stays unknown, the job is not re-dialed)."""
         params = {"To": to_number, "StartTime>": since.date().isoformat(), "PageSize": "50"}
         if self.from_number:
             params["From"] = self.from_number
@@ -524,32 +529,43 @@ class TwilioProvider:
         if not candidates:
             return None
         if len(candidates) > 1:
-            mine = [c for c in candidates if await self._names_attempt(c["sid"], attempt_id)]
-            if len(mine) == 1:
-                candidates = mine
-            elif clock.now() < since + ATTRIBUTION_DEADLINE:
-                raise ProviderError(
-                    f"twilio: {len(candidates)} calls to {to_number} near {since.isoformat()}; "
-                    f"their call events do not yet tell which one is attempt {attempt_id}"
+            named = {c["sid"]: await self._named_attempts(c["sid"]) for c in candidates}
+            mine = [c for c in candidates if attempt_id in named[c["sid"]]]
+            # A call whose events name only other attempts is provably not ours.
+            candidates = mine or [c for c in candidates if not named[c["sid"]]]
+            if not candidates:
+                return None
+            if len(candidates) > 1:
+                sids = ", ".join(c["sid"] for c in candidates)
+                if clock.now() < since + ATTRIBUTION_DEADLINE:
+                    raise ProviderError(
+                        f"twilio: {len(candidates)} calls to {to_number} near "
+                        f"{since.isoformat()} ({sids}); their call events do not yet tell "
+                        f"which one is attempt {attempt_id}"
+                    )
+                raise CallNotAttributable(
+                    f"twilio: {len(candidates)} calls to {to_number} near {since.isoformat()} "
+                    f"({sids}) and no call event names attempt {attempt_id}: check them in "
+                    "Twilio's call log; the attempt is not re-dialed"
                 )
         event = _event_from_resource(candidates[0])
         return replace(event, attempt_id=attempt_id)
 
-    async def _names_attempt(self, call_sid: str, attempt_id: str) -> bool:
-        """Whether Twilio's record of the requests it made for the call (Call Events: our
-        status callbacks, whose URL carries the attempt id) names ``attempt_id``."""
+    async def _named_attempts(self, call_sid: str) -> set[str]:
+        """The attempt ids in the URLs of the requests Twilio made for the call (Call
+        Events: each event's ``request.url``, i.e. our status callbacks and hosted TwiML,
+        both carrying ``attempt_id``); empty while Twilio has none to show yet."""
         try:
             response = await self._http.send("GET", f"/{call_sid}/Events.json")
         except PermanentProviderError:
-            return False  # not available yet (events appear after the call ended)
+            return set()  # not available yet (readable 15 minutes after the call ended)
+        names: set[str] = set()
         for item in response.json().get("events") or []:
             request = item.get("request") if isinstance(item, dict) else None
             url = request.get("url") if isinstance(request, dict) else None
-            if isinstance(url, str) and parse_qs(urlsplit(url).query).get("attempt_id") == [
-                attempt_id
-            ]:
-                return True
-        return False
+            if isinstance(url, str):
+                names.update(parse_qs(urlsplit(url).query).get("attempt_id") or [])
+        return names
 
     def parse_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str, now: datetime
