@@ -318,7 +318,10 @@ async def test_a_late_voicemail_withdraws_the_promise_and_its_follow_up_and_tell
     # The CRM hears it once: the promise withdrawn, the call corrected.
     events = await outbox(database)
     assert [e["type"] for e in events] == [
-        "promise.created", "call.completed", "promise.withdrawn", "call.corrected"
+        "promise.created",
+        "call.completed",
+        "promise.withdrawn",
+        "call.corrected",
     ]
     withdrawn, corrected = events[2]["data"], events[3]["data"]
     assert (withdrawn["promise_id"], withdrawn["status"]) == (promise_id, "withdrawn")

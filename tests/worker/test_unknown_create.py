@@ -23,8 +23,8 @@ from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Event, Job, LedgerEntry
 from dialer.telephony.providers.twilio import ATTRIBUTION_DEADLINE
-from dialer.worker.maintenance import UNATTRIBUTED_RECHECK
 from dialer.telephony.webhooks import handle_events
+from dialer.worker.maintenance import UNATTRIBUTED_RECHECK
 from dialer.worker.runner import UNKNOWN_RECHECK, Worker
 from tests.telephony.contract.vendors import VENDORS, FakeRetell, FakeTwilio, VendorCall
 from tests.worker.factories import attempts_of, batch_row, job_statuses, make_account, make_batch
