@@ -355,6 +355,118 @@ class TestAgentVersionPin:
         assert all(r.method == "GET" for r in VENDOR.requests)  # nothing was dialled
 
 
+async def draft_retell_batch(
+    database: Database, settings: Settings, admin: httpx.AsyncClient
+) -> tuple[str, AccountRoutedProvider]:
+    """A draft Retell batch of one job, the account's Retell config and the app's router
+    speaking to the fake Retell (``VENDOR``)."""
+    global VENDOR
+    await make_account(database, "acc-acme")
+    async with database.write() as session:
+        await topup(session, "acc-acme", 3600, key="t1")
+        batch, _ = await create_batch(
+            session, Principal(is_admin=True),
+            BatchCreate(account_id="acc-acme", name="abril", status="draft", provider="retell",
+                        provider_options={"agent_id": "agent_marzo"},
+                        jobs=[NewJob(contact_name="Ana", dni="12345678-5",
+                                     phones=["+56912345678"])]),
+        )  # fmt: skip
+    r = await admin.put(
+        "/api/v1/accounts/acc-acme/providers/retell",
+        json={
+            "credentials": {"api_key": RETELL_KEY},
+            "options": {"from_number": "+56229145000", "agent_id": "agent_marzo"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    VENDOR = Vendor(httpx.Response(201, json=load("retell", "create_phone_call_response")))
+    router = AccountRoutedProvider("retell", settings, database, client=VENDOR.client())
+    providers_of(admin).install("retell", router)
+    return batch.id, router
+
+
+async def pinned(database: Database, batch_id: str) -> Any:
+    async with database.read() as session:
+        batch = await session.get(Batch, batch_id)
+        assert batch is not None
+        return batch.provider_options.get("agent_version")
+
+
+def publish_version(n: int) -> None:
+    assert VENDOR.agent_versions is not None
+    VENDOR.agent_versions.append({**VENDOR.agent_versions[-1], "version": n,
+                                  "is_published": True})  # fmt: skip
+
+
+class TestAgentVersionPinnedAtStart:
+    """The version is the one published when the start fires, not at the first call (a
+    window closed at the start can put hours between the two)."""
+
+    async def test_pinned_when_started_through_the_api_not_at_the_first_call(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        batch_id, router = await draft_retell_batch(database, settings, admin)
+        worker = Worker(database, settings, provider=router)
+        await worker._pins()
+        assert await pinned(database, batch_id) is None  # a draft is not started
+        r = await admin.post(f"/api/v1/batches/{batch_id}/start")
+        assert r.status_code == 200, r.text
+        await worker._pins()  # the worker's pin task, within a few poll intervals
+        assert await pinned(database, batch_id) == "2"
+        # Before the first call the agent is edited and version 4 published.
+        publish_version(4)
+        frozen_clock.advance(timedelta(hours=2))
+        async with database.write() as session:
+            (job,) = await claim_due_jobs(session, worker_id="w1", now=worker.now(), limit=5,
+                                          lease=timedelta(seconds=60))  # fmt: skip
+        VENDOR.requests.clear()
+        await router.place_call(worker.request_for(job, router))
+        (create,) = VENDOR.requests  # not asked again
+        assert json.loads(create.content)["override_agent_version"] == 2
+
+    async def test_a_scheduled_start_is_pinned_when_it_fires(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        batch_id, router = await draft_retell_batch(database, settings, admin)
+        worker = Worker(database, settings, provider=router)
+        start_at = frozen_clock.now() + timedelta(days=1)
+        r = await admin.post(f"/api/v1/batches/{batch_id}/start",
+                             json={"start_at": start_at.isoformat()})  # fmt: skip
+        assert r.status_code == 200, r.text
+        await worker._pins()
+        assert await pinned(database, batch_id) is None  # scheduled, not fired yet
+        publish_version(4)  # published before the start fires: the campaign runs it
+        frozen_clock.set(start_at)
+        await worker._pins()
+        assert await pinned(database, batch_id) == "4"
+        publish_version(5)
+        await worker._pins()
+        assert await pinned(database, batch_id) == "4"
+
+    async def test_a_batch_created_active_is_pinned_at_creation_and_retell_down_defers(
+        self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,
+    ) -> None:  # fmt: skip
+        batch_id, router = await draft_retell_batch(database, settings, admin)
+        worker = Worker(database, settings, provider=router)
+        # Created active (as the legacy routes create theirs): its creation is its start.
+        async with database.write() as session:
+            batch, _ = await create_batch(
+                session, Principal(is_admin=True),
+                BatchCreate(account_id="acc-acme", name="legacy", provider="retell",
+                            jobs=[NewJob(contact_name="Luis", phones=["+56987654321"])]),
+            )  # fmt: skip
+        VENDOR.agent_versions, versions = None, VENDOR.agent_versions  # Retell answers 503
+        await worker._pins()
+        assert await pinned(database, batch.id) is None  # asked again next round
+        VENDOR.agent_versions = versions
+        await worker._pins()
+        assert await pinned(database, batch.id) == "2"
+        assert await pinned(database, batch_id) is None  # the draft still is not started
+
+
 class TestTwilioWebhooks:
     async def test_form_callbacks_signed_over_the_public_url(
         self, database: Database, settings: Settings, admin: httpx.AsyncClient,

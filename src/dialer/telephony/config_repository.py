@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.models import Account, Batch, CallAttempt, ProviderConfig
+from dialer.models import Account, Batch, BatchStatus, CallAttempt, ProviderConfig
 
 
 class AttemptBinding(NamedTuple):
@@ -96,6 +97,29 @@ class ProviderConfigRepository:
             batch.provider_options = options
             await self.session.flush()
         return options
+
+    async def started_batches(
+        self, providers: list[str], *, default: str, started_from: datetime, now: datetime,
+        limit: int,
+    ) -> list[tuple[str, str, str | None, dict[str, Any]]]:  # fmt: skip
+        """(id, account id, provider, provider options) of the active batches of these
+        providers (``default``: the one a batch naming none uses) whose start fired
+        between ``started_from`` and ``now``, oldest start first."""
+        names: ColumnElement[bool] = Batch.provider.in_(providers)
+        if default in providers:
+            names = or_(names, Batch.provider.is_(None))
+        stmt = (
+            select(Batch.id, Batch.account_id, Batch.provider, Batch.provider_options)
+            .where(
+                Batch.status == BatchStatus.ACTIVE,
+                Batch.started_at <= now,
+                Batch.started_at >= started_from,
+                names,
+            )
+            .order_by(Batch.started_at, Batch.id)
+            .limit(limit)
+        )
+        return [(r[0], r[1], r[2], dict(r[3] or {})) for r in await self.session.execute(stmt)]
 
     def add(self, config: ProviderConfig) -> ProviderConfig:
         self.session.add(config)

@@ -466,6 +466,27 @@ async def agent_version_pin(session: AsyncSession, batch_id: str) -> tuple[str, 
     return str(options["agent_id"]), str(options["agent_version"])
 
 
+async def unpinned_started_batches(
+    session: AsyncSession, providers: list[str], *, default: str, started_from: datetime,
+    now: datetime, limit: int = 200,
+) -> list[tuple[str, str, str | None, str | None]]:  # fmt: skip
+    """(batch id, account id, provider, agent id) of the batches of these providers whose
+    start fired since ``started_from`` and that have no agent version pinned yet."""
+    rows = await ProviderConfigRepository.from_session(session).started_batches(
+        providers, default=default, started_from=started_from, now=now, limit=limit
+    )
+    return [
+        (
+            batch_id,
+            account_id,
+            provider,
+            str(options["agent_id"]) if options.get("agent_id") else None,
+        )
+        for batch_id, account_id, provider, options in rows
+        if not options.get("agent_version")
+    ]
+
+
 async def pin_agent_version(
     session: AsyncSession, batch_id: str, agent_id: str, agent_version: str
 ) -> tuple[str, str]:

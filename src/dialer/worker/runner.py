@@ -9,7 +9,8 @@ Loop (procrastinate-style)::
         nothing claimed -> wait POLL_INTERVAL, or until a local call ends, or stop
 
 Side tasks: heartbeat, lease rescuer (maintenance.py), the outbound webhook deliverer
-(``hooks/delivery.py``), the promise judge (``call/promises.py``) and the simulated carrier loop (delivers the simulated provider's
+(``hooks/delivery.py``), the promise judge (``call/promises.py``), the agent-version pin
+of started batches (``telephony/pinning.py``) and the simulated carrier loop (delivers the simulated provider's
 webhooks; every worker runs one, they share the work through row locks and leases).
 
 Invariants:
@@ -82,6 +83,7 @@ from dialer.telephony.base import (
     ProviderError,
     RetryableProviderError,
 )
+from dialer.telephony.pinning import pin_started_batches
 from dialer.telephony.registry import Providers
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
@@ -165,6 +167,8 @@ class Worker:
             # on SQLite each fan-out takes the write lock.
             asyncio.create_task(self._every(stop, self.poll * 5, self._webhooks), name="webhooks"),
             asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
+            # Agent versions pinned as batches start (immediate or scheduled starts).
+            asyncio.create_task(self._every(stop, self.poll * 5, self._pins), name="pins"),
             # Retention: transcripts and recordings, then the maintenance tables.
             asyncio.create_task(
                 self._every(stop, self.poll * 60, self._retention), name="retention"
@@ -465,6 +469,11 @@ class Worker:
                 return
         async with self.db.write() as session:
             await promises.evaluate_due(session, now=now)
+
+    async def _pins(self) -> None:
+        await pin_started_batches(
+            self.db, self.provider_for, default=self.settings.PROVIDER, now=self.now()
+        )
 
     async def _retention(self) -> None:
         """Records past their retention period, a chunk per table, until none is left."""

@@ -12,7 +12,7 @@ retell-python-sdk 5.60 ``types/call_create_phone_call_params.py``, ``phone_call_
   call whose create answer never arrived.
 * ``POST /v2/stop-call/{call_id}`` (204) ends a call in progress.
 * ``GET /get-agent-versions/{agent_id}``: the agent's versions, to pin a batch to the
-  newest published one at its first call (``current_agent_version``; the router stores
+  newest published one when its start fires (``current_agent_version``; the router stores
   it on the batch and sends it as ``override_agent_version`` on every call of the batch).
 * Webhooks ``call_started`` / ``call_ended`` / ``call_analyzed`` with
   ``x-retell-signature: v=<unix ms>,d=<hex HMAC-SHA256(key, raw body + timestamp)>``, the key

@@ -53,6 +53,9 @@ Claims = Callable[[bytes, str], tuple[str | None, str | None]]
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 512
 PIN_CACHE_SECONDS = 3600.0
+# Vendors whose create-call takes an agent version (Retell ``override_agent_version``);
+# ElevenLabs' and Vapi's take none (docs/providers.md section 1).
+VERSIONED = frozenset({"retell"})
 
 
 def _tolerance(cfg: config_service.ResolvedConfig, default: timedelta) -> timedelta:
@@ -231,16 +234,41 @@ class AccountRoutedProvider:
 
     async def _pinned(self, provider: Provider, request: CallRequest) -> CallRequest:
         """The request with its batch's pinned agent version (vendors whose create-call
-        takes one: Retell ``override_agent_version``). A batch with none pinned yet is
-        pinned at this, its first call: to the account's ``agent_version`` option when
-        set, else to the agent's newest published version (asked of the vendor); the pin
-        is stored on the batch (``provider_options``), so an agent edited mid-campaign
-        does not change the calls still to come. A batch naming its own version keeps it."""
-        current = getattr(provider, "current_agent_version", None)
+        takes one: Retell ``override_agent_version``). Batches are pinned at their start
+        (``pin_batch``, run by the worker as soon as a start fires); a batch with no pin
+        yet (its call claimed before the pin task ran) is pinned here, the same way. A
+        batch naming its own version keeps it."""
         batch_id = request.metadata.get("batch_id")
         agent_id = request.agent_id or getattr(provider, "agent_id", None)
-        if current is None or request.agent_version or not batch_id or not agent_id:
+        if request.agent_version or not batch_id or not agent_id:
             return request
+        pin = await self._pin(provider, batch_id, agent_id)
+        if pin is None:
+            return request
+        return replace(request, agent_id=agent_id, agent_version=pin[1])
+
+    async def pin_batch(
+        self, account_id: str, batch_id: str, agent_id: str | None
+    ) -> tuple[str, str] | None:
+        """Pin a started batch to its agent's version (its account's ``agent_version``
+        option, else the agent's newest published version, asked of the vendor); the
+        (agent id, version) pinned, None when the vendor's create takes no version or no
+        agent is configured. Raises ProviderError when the version cannot be read."""
+        provider = await self.for_account(account_id)
+        agent_id = agent_id or getattr(provider, "agent_id", None)
+        if not agent_id:
+            return None
+        return await self._pin(provider, batch_id, agent_id)
+
+    async def _pin(
+        self, provider: Provider, batch_id: str, agent_id: str
+    ) -> tuple[str, str] | None:
+        """The batch's stored pin for ``agent_id``, else a new one: the version read now,
+        stored on the batch (``provider_options``) unless another process stored one
+        first, so an agent edited mid-campaign does not change the calls still to come."""
+        current = getattr(provider, "current_agent_version", None)
+        if current is None:
+            return None
         # Keyed by the agent too: an operator who changes the batch's agent (PATCH) gets a
         # pin for the new agent, never the old agent's version.
         pin = self._pins.get((batch_id, agent_id))
@@ -270,7 +298,7 @@ class AccountRoutedProvider:
             log.info("provider.agent_version_pinned", provider=self.name, batch_id=batch_id,
                      agent_id=pin[0], agent_version=pin[1])  # fmt: skip
         self._pins[(batch_id, agent_id)] = pin
-        return replace(request, agent_id=agent_id, agent_version=pin[1])
+        return pin
 
     async def hangup(self, provider_call_id: str) -> None:
         """Hang up with the credentials of the account that placed the call."""
