@@ -52,6 +52,8 @@ class TestCreateAccount:
             ({"max_concurrent_calls": 0}, "max_concurrent_calls"),
             ({"account_id": "Bad Id!"}, "account_id"),
             ({"settings": {"pricing": {"rounding": "hour"}}}, "settings.pricing.rounding"),
+            # A setting nothing would read is refused, not stored and ignored.
+            ({"settings": {"max_calls_per_day": 10}}, "settings.max_calls_per_day"),
             ({"initial_minutes": -5}, "initial_minutes"),
         ],
     )

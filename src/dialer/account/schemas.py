@@ -46,9 +46,10 @@ def validate_timezone(v: str) -> str:
 
 
 class AccountSettings(BaseModel):
-    """Free-form account settings; ``pricing`` is validated when present."""
+    """The account settings the product enforces; any other key is refused (422), since a
+    setting nothing reads would be accepted and silently ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     pricing: PricingSettings | None = None
     daily_call_limit: int | None = Field(
@@ -72,7 +73,11 @@ class AccountCreate(BaseModel):
     timezone: str | None = Field(None, description="IANA name; defaults from the country.")
     plan_type: Plan = "minutes_based"
     max_concurrent_calls: int = Field(10, ge=1, le=1000)
-    features: dict[str, Any] = Field(default_factory=dict)
+    features: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The client's own labels, stored and returned as given; the dialer "
+        "reads nothing from them (behaviour is set by settings and call_settings).",
+    )
     settings: AccountSettings = Field(default_factory=AccountSettings)
     initial_minutes: float | None = Field(None, gt=0, le=MAX_TOPUP)
     initial_credits: float | None = Field(None, gt=0, le=MAX_TOPUP)
