@@ -1,14 +1,18 @@
 """A job ended by compliance says why: the job API's ``compliance_stop`` (the legal stop's
 reason and note, or the do-not-call entry of its number with its source and reason) and
-the dashboard's job page, in Spanish."""
+the dashboard's job page, in Spanish; the job lists, the CSV/XLSX exports and the
+contact table too."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from dialer.billing.service import topup
@@ -22,6 +26,7 @@ from tests.dashboard.helpers import csrf_token, hx_post, login
 from tests.events.factories import create_account, create_user
 
 RUT = "12345678-5"
+STOP_COLUMNS = ("compliance_stop", "compliance_stop_reason", "compliance_stop_detail")
 NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
 
 
@@ -63,6 +68,36 @@ async def test_a_legal_stop_shows_its_reason_and_note(
     assert "Rol C-1234-2026" in page
     assert 'id="compliance-stop"' not in (await browser.get(f"/dashboard/jobs/{other.id}")).text
 
+    # The job lists, the export and the contact table say it too.
+    for url in (f"/api/v1/batches/{batch}/jobs", f"/api/v1/jobs?batch_id={batch}"):
+        listed = {j["job_id"]: j for j in (await client.get(url)).json()["items"]}
+        assert listed[stopped.id]["compliance_stop"]["reason"] == "insolvency"
+        assert listed[other.id]["compliance_stop"] is None
+    rows = list(csv.DictReader(io.StringIO(
+        (await client.get(f"/api/v1/batches/{batch}/export.csv")).text)))  # fmt: skip
+    by_id = {r["job_id"]: r for r in rows}
+    assert [by_id[stopped.id][c] for c in STOP_COLUMNS] == [
+        "legal_stop", "insolvency", "Rol C-1234-2026"]  # fmt: skip
+    assert [by_id[other.id][c] for c in STOP_COLUMNS] == ["", "", ""]
+    book = openpyxl.load_workbook(io.BytesIO(
+        (await client.get(f"/api/v1/batches/{batch}/export.xlsx")).content))  # fmt: skip
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    cells = {r[header.index("job_id")]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert [cells[stopped.id][header.index(c)] for c in STOP_COLUMNS] == [
+        "legal_stop", "insolvency", "Rol C-1234-2026"]  # fmt: skip
+    table = (await browser.get(f"/dashboard/batches/{batch}/jobs")).text
+    row = table.split(f'data-job-id="{stopped.id}"')[1].split("</tr>")[0]
+    assert 'class="muted compliance-stop" data-kind="legal_stop"' in row
+    assert "Impedimento legal: procedimiento concursal (insolvencia) — Rol C-1234-2026" in row
+    assert "compliance-stop" not in table.split(f'data-job-id="{other.id}"')[1].split("</tr>")[0]
+    spanish = (await browser.get(f"/dashboard/batches/{batch}/export.csv")).content
+    text = spanish.decode("utf-8-sig")
+    head, *lines = text.splitlines()
+    assert "Motivo de la detención" in head.split(";")
+    line = next(x for x in lines if stopped.id in x)
+    assert "Impedimento legal;procedimiento concursal (insolvencia);Rol C-1234-2026" in line
+
     # Lifting the stop: the job stays cancelled and no longer claims a reason it lost.
     assert (await client.delete(f"/api/v1/accounts/{acc}/legal-stops/{RUT}")).status_code == 204
     body = (await client.get(f"/api/v1/jobs/{stopped.id}")).json()
@@ -97,6 +132,15 @@ async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
     assert 'data-kind="do_not_call"' in page
     assert "importado de una planilla" in page
     assert "pidió por correo no ser llamado" in page
+
+    [listed] = (await client.get(f"/api/v1/batches/{batch}/jobs")).json()["items"]
+    assert listed["compliance_stop"]["phone"] == "+56987654321"
+    [row] = csv.DictReader(io.StringIO(
+        (await client.get(f"/api/v1/batches/{batch}/export.csv")).text))  # fmt: skip
+    assert [row[c] for c in STOP_COLUMNS] == [
+        "do_not_call", "import", "pidió por correo no ser llamado (+56987654321)"]  # fmt: skip
+    table = (await browser.get(f"/dashboard/batches/{batch}/jobs")).text
+    assert "Lista de no llamar: importado de una planilla" in table
 
 
 async def test_the_dashboard_says_why_an_argentine_sales_draft_cannot_start(

@@ -146,12 +146,12 @@ async def list_jobs(
     limit: Limit = 50,
     skip: Skip = 0,
 ) -> Page[JobRead]:
+    """A page of the batch's jobs in file order; a job compliance ended says why
+    (``compliance_stop``)."""
     items, total = await service.list_jobs(
         session, principal, batch_id, status=status, limit=limit, skip=skip
     )
-    return Page(
-        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, skip=skip
-    )
+    return Page(items=await service.job_reads(session, items), total=total, limit=limit, skip=skip)
 
 
 @jobs.get("", response_model=Page[JobRead])
@@ -172,9 +172,7 @@ async def list_all_jobs(
         session, principal, account_id=account_id, batch_id=batch_id, statuses=status,
         created_from=_utc(created_from), created_to=_utc(created_to), limit=limit, skip=skip,
     )  # fmt: skip
-    return Page(
-        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, skip=skip
-    )
+    return Page(items=await service.job_reads(session, items), total=total, limit=limit, skip=skip)
 
 
 @jobs.get("/{job_id}", response_model=JobDetail)

@@ -53,8 +53,10 @@ from dialer.job.schemas import (
     AttemptRead,
     CallHistoryPage,
     CallRecord,
+    ComplianceStop,
     JobDetail,
     JobPaymentRead,
+    JobRead,
     NewJob,
     PromiseRead,
 )
@@ -766,6 +768,28 @@ async def find_jobs(
     repo = JobRepository.from_session(session)
     items, total = await repo.list_filtered(batch_id, flt, limit=limit, skip=skip)
     return items, total, await repo.regions_of(batch_id)
+
+
+async def job_stops(session: AsyncSession, jobs: Sequence[Job]) -> dict[str, ComplianceStop]:
+    """Why compliance ended each listed job (legal stop / do-not-call), by job id."""
+    out: dict[str, ComplianceStop] = {}
+    by_account: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_account.setdefault(job.account_id, []).append(job)
+    for account_id, own in by_account.items():
+        out.update(await compliance_service.job_stops(session, account_id, own))
+    return out
+
+
+async def job_reads(session: AsyncSession, jobs: Sequence[Job]) -> list[JobRead]:
+    """A page of jobs as the API lists them, each with its ``compliance_stop``."""
+    stops = await job_stops(session, jobs)
+    out = []
+    for job in jobs:
+        read = JobRead.model_validate(job)
+        read.compliance_stop = stops.get(job.id)
+        out.append(read)
+    return out
 
 
 async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> JobDetail:

@@ -116,6 +116,20 @@ class ComplianceRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def entries_for(self, account_id: str, phones: Sequence[str]) -> dict[str, DoNotCall]:
+        """The account's do-not-call entries of any of ``phones`` (exact spellings), by
+        phone; where two spellings of one line are listed, the older entry."""
+        found: dict[str, DoNotCall] = {}
+        for part in _chunks(sorted(set(phones))):
+            stmt = (
+                select(DoNotCall)
+                .where(DoNotCall.account_id == account_id, DoNotCall.phone.in_(part))
+                .order_by(DoNotCall.id)
+            )
+            for entry in (await self.session.execute(stmt)).scalars():
+                found.setdefault(entry.phone, entry)
+        return found
+
     async def get_entry(self, account_id: str, phones: Sequence[str]) -> DoNotCall | None:
         stmt = (
             select(DoNotCall)
@@ -221,6 +235,16 @@ class ComplianceRepository:
             )
             added.update(result.scalars())
         return added
+
+    async def stops_for(self, account_id: str, debtor_ids: Sequence[str]) -> dict[str, LegalStop]:
+        """The account's legal stops on any of ``debtor_ids``, by debtor id."""
+        found: dict[str, LegalStop] = {}
+        for part in _chunks(sorted(set(debtor_ids))):
+            stmt = select(LegalStop).where(
+                LegalStop.account_id == account_id, LegalStop.debtor_id.in_(part)
+            )
+            found.update({s.debtor_id: s for s in (await self.session.execute(stmt)).scalars()})
+        return found
 
     async def get_stop(self, account_id: str, debtor_id: str) -> LegalStop | None:
         return (

@@ -8,8 +8,9 @@ spelling that ingestion produces (and the other way round).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -569,24 +570,56 @@ async def honour_do_not_call_request(
     return await stop_debtors(session, account_id, [dni], outcome=Outcome.DO_NOT_CALL.value)
 
 
-async def job_stop(session: AsyncSession, job: Job) -> ComplianceStop | None:
-    """Why compliance ended ``job`` (``last_outcome`` legal_stop / do_not_call): the
-    legal stop on its debtor, or the do-not-call entry of one of its numbers, with its
-    reason, note and source. None when the job ended otherwise or the entry was lifted."""
+class StopSubject(Protocol):
+    """What ``job_stops`` reads of a job (an ORM row or a selected row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def dni(self) -> str | None: ...
+    @property
+    def phones(self) -> list[str] | None: ...
+    @property
+    def last_outcome(self) -> str | None: ...
+
+
+async def job_stops(
+    session: AsyncSession, account_id: str, jobs: Iterable[StopSubject]
+) -> dict[str, ComplianceStop]:
+    """Why compliance ended each of ``jobs`` (``last_outcome`` legal_stop / do_not_call):
+    the legal stop on its debtor, or the do-not-call entry of one of its numbers, with
+    its reason, note and source, by job id; in two queries for any number of jobs. A job
+    that ended otherwise, or whose stop or entry was lifted since, is not in the map."""
+    legal: dict[str, str] = {}
+    dnc: dict[str, list[str]] = {}
+    for job in jobs:
+        if job.last_outcome == Outcome.LEGAL_STOP.value and job.dni:
+            legal[job.id] = person_key(job.dni)
+        elif job.last_outcome == Outcome.DO_NOT_CALL.value and job.phones:
+            dnc[job.id] = [v for p in job.phones for v in phone_variants(p)]
     repo = ComplianceRepository.from_session(session)
-    if job.last_outcome == Outcome.LEGAL_STOP.value and job.dni:
-        stop = await repo.get_stop(job.account_id, person_key(job.dni))
-        if stop is not None:
-            return ComplianceStop(kind="legal_stop", reason=stop.reason, note=stop.note,
-                                  source=stop.source, since=stop.created_at)  # fmt: skip
-    if job.last_outcome == Outcome.DO_NOT_CALL.value:
-        for phone in job.phones or []:
-            entry = await repo.get_entry(job.account_id, list(phone_variants(phone)))
+    out: dict[str, ComplianceStop] = {}
+    if legal:
+        stops = await repo.stops_for(account_id, list(legal.values()))
+        for job_id, key in legal.items():
+            if (stop := stops.get(key)) is not None:
+                out[job_id] = ComplianceStop(kind="legal_stop", reason=stop.reason, note=stop.note,
+                                             source=stop.source, since=stop.created_at)  # fmt: skip
+    if dnc:
+        entries = await repo.entries_for(account_id, [v for vs in dnc.values() for v in vs])
+        for job_id, variants in dnc.items():
+            entry = next((entries[v] for v in variants if v in entries), None)
             if entry is not None:
-                return ComplianceStop(kind="do_not_call", reason=entry.reason,
-                                      source=entry.source, phone=entry.phone,
-                                      since=entry.created_at)  # fmt: skip
-    return None
+                out[job_id] = ComplianceStop(kind="do_not_call", reason=entry.reason,
+                                             source=entry.source, phone=entry.phone,
+                                             since=entry.created_at)  # fmt: skip
+    return out
+
+
+async def job_stop(session: AsyncSession, job: Job) -> ComplianceStop | None:
+    """Why compliance ended ``job`` (see ``job_stops``); None when it ended otherwise
+    or the entry was lifted."""
+    return (await job_stops(session, job.account_id, [job])).get(job.id)
 
 
 RETENTION_CHUNK = 1000

@@ -85,6 +85,7 @@ _ES: dict[str, dict[str, str]] = {
         "compliance_weekly_cap": "tope semanal de llamadas al deudor",
         "compliance_caller_id": "el número de origen no es 600/809 (SUBTEL)",
     },
+    "stop_kind": {"legal_stop": "Impedimento legal", "do_not_call": "Lista de no llamar"},
     "stop_reason": {
         "judicial": "cobranza judicial (demanda)",
         "insolvency": "procedimiento concursal (insolvencia)",
@@ -228,6 +229,7 @@ _EN: dict[str, dict[str, str]] = {
         "compliance_weekly_cap": "weekly call cap per debtor",
         "compliance_caller_id": "caller ID is not a 600/809 number (SUBTEL)",
     },
+    "stop_kind": {"legal_stop": "Legal stop", "do_not_call": "Do-not-call list"},
     "stop_reason": {
         "judicial": "judicial collection (lawsuit)",
         "insolvency": "insolvency proceedings",

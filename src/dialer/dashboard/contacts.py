@@ -8,6 +8,7 @@ them; the export writes exactly the rows the table lists (in file order).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -103,13 +104,16 @@ def table_context(
     total: int,
     skip: int,
     regions: list[str],
+    stops: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What ``_jobs.html`` and ``_job_filters.html`` need."""
+    """What ``_jobs.html`` and ``_job_filters.html`` need; ``stops``: why compliance
+    ended listed jobs (``batch.service.job_stops``), by job id."""
     return {
         "batch_id": batch_id,
         "flt": flt,
         "jobs": jobs,
         "promises": {j.id: _promise_of(j) for j in jobs},
+        "stops": stops or {},
         "jobs_total": total,
         "skip": skip,
         "page": PAGE,
@@ -162,6 +166,9 @@ _HEADERS: dict[str, dict[str, str]] = {
         "timezone": "Zona horaria del deudor",
         "region": "Región",
         "place_source": "Origen de la zona",
+        "compliance_stop": "Detenido por",
+        "compliance_stop_reason": "Motivo de la detención",
+        "compliance_stop_detail": "Detalle de la detención",
     },
     "en": {
         "row": "Row",
@@ -197,6 +204,9 @@ _HEADERS: dict[str, dict[str, str]] = {
         "timezone": "Debtor's timezone",
         "region": "Region",
         "place_source": "Zone taken from",
+        "compliance_stop": "Stopped by",
+        "compliance_stop_reason": "Why it was stopped",
+        "compliance_stop_detail": "Stop detail",
     },
 }
 assert all(set(h) == set(COLUMNS) for h in _HEADERS.values())

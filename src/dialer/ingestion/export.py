@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
 from dialer.billing.pricing import to_display
+from dialer.compliance import service as compliance_service
 from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.job.filters import JobFilter
@@ -39,6 +40,7 @@ from dialer.job.outcomes import (
     parse_amount,
     parse_outcome,
 )
+from dialer.job.schemas import ComplianceStop
 from dialer.job.states import ANSWERED
 from dialer.models import Account, Batch, CallAttempt, Job, PlanType, Promise
 
@@ -79,6 +81,11 @@ COLUMNS = (
     "timezone",
     "region",
     "place_source",
+    # Why compliance ended the job (compliance.service.job_stops): legal_stop (reason
+    # code, note) or do_not_call (the entry's source code; its reason and number).
+    "compliance_stop",
+    "compliance_stop_reason",
+    "compliance_stop_detail",
 )
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -99,6 +106,7 @@ class ExportTarget:
     plan: PlanType
     timezone: str = ""  # the batch's zone, for jobs whose debtor is placed in it
     only: JobFilter = field(default_factory=JobFilter)  # the rows a contact list shows
+    account_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ async def export_target(
         plan=row.plan_type,
         timezone=str((row.call_settings or {}).get("timezone") or row.timezone),
         only=only or JobFilter(),
+        account_id=row.account_id,
     )
 
 
@@ -298,6 +307,7 @@ async def records(db: Database, target: ExportTarget) -> AsyncIterator[list[obje
             promise_status = await _promise_status(session, ids)
             recordings = await _recordings(session, ids)
             reports = await _provider_reports(session, ids)
+            stops = await compliance_service.job_stops(session, target.account_id, page)
         for r in page:
             payload = r.payload or {}
             currency = str(payload.get("currency") or "CLP")
@@ -337,12 +347,24 @@ async def records(db: Database, target: ExportTarget) -> AsyncIterator[list[obje
                 r.timezone or (target.timezone if r.place_source else None),
                 r.region,
                 r.place_source,
+                *_stop_cells(stops.get(r.id)),
             ]
         last = page[-1]
         # Jobs created through the JSON API have no row number; they sort first as 0.
         after = (last.row_number if last.row_number is not None else 0, last.id)
         if len(page) < PAGE:
             return
+
+
+def _stop_cells(stop: ComplianceStop | None) -> tuple[str | None, str | None, str | None]:
+    """(kind, reason code, detail) of why compliance ended a job."""
+    if stop is None:
+        return None, None, None
+    if stop.kind == "legal_stop":
+        return stop.kind, stop.reason, stop.note
+    # The reason first: a cell starting with "+" and text would be neutralised.
+    detail = f"{stop.reason} ({stop.phone})" if stop.reason else stop.phone
+    return stop.kind, stop.source, detail
 
 
 def _machine(value: object) -> object:
@@ -368,6 +390,7 @@ CODE_COLUMNS = {
     "business_result": "business",
     "promise_status": "promise_status",
     "promise_method": "payment_method",
+    "compliance_stop": "stop_kind",
 }
 MONEY_COLUMNS = ("amount", "amount_original", "paid_amount", "promise_amount")
 DATE_COLUMNS = ("fecha_limite", "promise_date", "last_payment_on")
@@ -402,6 +425,12 @@ class _Localiser:
             code = out[i]
             if isinstance(code, str):
                 out[i] = self.loc.code(kind, code) or code
+        # A legal stop's reason is a stop reason; a do-not-call entry's, its source.
+        i = _COL["compliance_stop_reason"]
+        reason = out[i]
+        if isinstance(reason, str):
+            legal = values[_COL["compliance_stop"]] == "legal_stop"
+            out[i] = self.loc.code("stop_reason" if legal else "stop_source", reason) or reason
         i = _COL["needs_review"]
         if out[i] is True:
             out[i] = self.loc.code("yes_no", "yes") or "yes"

@@ -77,6 +77,21 @@ class JobPaymentRead(BaseModel):
     paid_on: date
 
 
+class ComplianceStop(BaseModel):
+    """Why compliance ended this job: the legal stop on its debtor, or the do-not-call
+    entry of its number, as recorded now (null when the stop or entry was lifted since)."""
+
+    kind: str = Field(description="legal_stop | do_not_call")
+    reason: str | None = Field(
+        description="legal_stop: judicial | insolvency | dispute | deceased | other; "
+        "do_not_call: the entry's reason (free text)"
+    )
+    note: str | None = None
+    source: str | None = Field(default=None, description="api, import, no_llame, call, ...")
+    phone: str | None = Field(default=None, description="do_not_call: the listed number")
+    since: datetime | None = None
+
+
 class JobRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -109,28 +124,14 @@ class JobRead(BaseModel):
     cost_units: int
     created_at: datetime
     completed_at: datetime | None
-
-
-class ComplianceStop(BaseModel):
-    """Why compliance ended this job: the legal stop on its debtor, or the do-not-call
-    entry of its number, as recorded now (null when the stop or entry was lifted since)."""
-
-    kind: str = Field(description="legal_stop | do_not_call")
-    reason: str | None = Field(
-        description="legal_stop: judicial | insolvency | dispute | deceased | other; "
-        "do_not_call: the entry's reason (free text)"
+    compliance_stop: ComplianceStop | None = Field(
+        default=None,
+        description="Why compliance ended the job: set when it ended with last_outcome "
+        "legal_stop or do_not_call (the stop or list entry as it stands; null once lifted).",
     )
-    note: str | None = None
-    source: str | None = Field(default=None, description="api, import, no_llame, call, ...")
-    phone: str | None = Field(default=None, description="do_not_call: the listed number")
-    since: datetime | None = None
 
 
 class JobDetail(JobRead):
-    compliance_stop: ComplianceStop | None = Field(
-        default=None,
-        description="Set when the job ended with last_outcome legal_stop or do_not_call.",
-    )
     attempt_history: list[AttemptRead] = Field(default_factory=list)
     promises: list[PromiseRead] = Field(default_factory=list)
     payments: list[JobPaymentRead] = Field(

@@ -112,6 +112,7 @@ async def batch_page(
         review = _review(batch, report, balance.balance, balance.balance_unit)
     retry = await batch_service.retry_wait(session, row)
     figures = await _figures(session, user, batch_id)
+    stops = await batch_service.job_stops(session, jobs)
     return render(
         request,
         "batch.html",
@@ -123,7 +124,7 @@ async def batch_page(
             "summary": summary,
             "outcomes": breakdown(summary.outcomes),
             "business": breakdown(summary.business_results),
-            **table_context(batch_id, flt, jobs, jobs_total, skip, regions),
+            **table_context(batch_id, flt, jobs, jobs_total, skip, regions, stops),
             "review": review,
         },
     )

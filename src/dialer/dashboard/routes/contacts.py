@@ -50,8 +50,9 @@ async def jobs_table(
     jobs, total, regions = await batch_service.find_jobs(
         session, user, batch_id, flt, limit=PAGE, skip=skip
     )
+    stops = await batch_service.job_stops(session, jobs)
     response = render(
-        request, "_jobs.html", table_context(batch_id, flt, jobs, total, skip, regions)
+        request, "_jobs.html", table_context(batch_id, flt, jobs, total, skip, regions, stops)
     )
     # A person's choice (not the live refresh) becomes the page's address, so reload,
     # back and a shared link show the same filtered page.
