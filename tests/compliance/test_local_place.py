@@ -325,8 +325,8 @@ class TestShown:
         assert body["wait_reason"] == LOCAL_WINDOW
         export = (await client.get(f"/api/v1/batches/{batch}/export.csv")).text
         header, row = export.splitlines()[:2]
-        assert header.endswith("timezone,region,place_source")
-        assert "America/Punta_Arenas,MA," in row
+        assert "timezone,region,place_source," in header
+        assert 'America/Punta_Arenas,MA,"phone +56612234567 (area code 61, region MA)",' in row
 
     async def test_json_jobs_get_their_place_at_creation(
         self, database: Database, frozen_clock: FrozenClock, new_account: NewAccount
