@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.ingestion import normalize as nz
+from dialer.kit import phone
 
 
 @pytest.mark.parametrize(
@@ -68,13 +69,13 @@ def test_bad_amounts(raw: str) -> None:
      ("11 2345 6789", "AR", "+541123456789")],
 )  # fmt: skip
 def test_phones_become_e164(raw: object, country: nz.Country, e164: str) -> None:
-    assert nz.normalize_phone(raw, country) == e164
+    assert phone.e164(raw, country) == e164
 
 
 @pytest.mark.parametrize("raw", ["12345", "sin número", "112345678", "0"])
 def test_bad_phones(raw: str) -> None:
     with pytest.raises(ValueError, match="not a valid CL phone"):
-        nz.normalize_phone(raw, "CL")
+        phone.e164(raw, "CL")
 
 
 def test_split_phone_cells() -> None:

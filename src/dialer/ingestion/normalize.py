@@ -136,12 +136,6 @@ def split_phones(value: object) -> list[str]:
     return [p for p in _PHONE_SPLIT.split(text) if p]
 
 
-def normalize_phone(value: object, country: Country) -> str:
-    """A phone number in E.164 (``+56912345678``, ``+5491123456789``) by the one
-    normaliser, ``kit.phone``; raises its ``PhoneInvalid`` (a ValueError) with the reason."""
-    return phone.e164(value, country)
-
-
 def phone_text_e164(text: str, country: Country) -> str | None:
     """E.164 of a stripped text that needs no repair and raises no warning, else None."""
     return phone.clean_e164(text, country)
