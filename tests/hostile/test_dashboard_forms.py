@@ -19,7 +19,7 @@ from tests.hostile.routes import all_routes
 
 # route -> (least role that may use it, form fields)
 FORMS: dict[str, tuple[str, dict[str, str]]] = {
-    "/dashboard/logout": ("operator", {}),
+    "/dashboard/logout": ("viewer", {}),
     "/dashboard/accounts": ("admin", {"account_id": "{account}"}),
     "/dashboard/batches/{batch_id}/pause": ("operator", {}),
     "/dashboard/batches/{batch_id}/resume": ("operator", {}),
@@ -52,7 +52,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
 }
 # The log-in form has its own double-submit token (tested below).
 OWN_TOKEN = {"/dashboard/login"}
-RANK = {"operator": 0, "supervisor": 1, "admin": 2}
+RANK = {"viewer": -1, "operator": 0, "supervisor": 1, "admin": 2}
 
 
 def test_every_form_route_is_listed(app: Any) -> None:
@@ -69,7 +69,7 @@ async def world(database: Database) -> dict[str, Any]:
         batch, _jobs = await create_batch(s, account, jobs=2, name="Campaña")
         people = {
             role: (await create_user(s, account, role)).username
-            for role in ("operator", "supervisor")
+            for role in ("viewer", "operator", "supervisor")
         }
         home, _ = await create_account(s, account_name="Casa")
         people["admin"] = (await create_user(s, home, "admin")).username
@@ -173,7 +173,7 @@ async def test_a_form_without_the_token_changes_nothing(
     [
         (t, role)
         for t, (least, _) in sorted(FORMS.items())
-        for role in ("operator", "supervisor")
+        for role in ("viewer", "operator", "supervisor")
         if RANK[role] < RANK[least]
     ],
 )

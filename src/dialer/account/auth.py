@@ -69,6 +69,12 @@ SUPERVISOR_ACTIONS = OPERATOR_ACTIONS | {
 # An account API key runs campaigns and reads everything of its account, but it
 # cannot issue keys or create users (a leaked key must not be able to persist itself).
 KEY_ACTIONS = SUPERVISOR_ACTIONS - {"manage_keys", "manage_users"}
+# A viewer (a user, or a read-only API key) reads the overview, campaigns, contacts and
+# their exports, and changes nothing: no upload, start, pause, settings, users or keys,
+# and not the ledger or the audit log. Every write it sends is refused (403) before any
+# service runs (``refuse_viewer_writes``, and the dashboard's CSRF check).
+VIEWER_ACTIONS = frozenset({"view"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,15 @@ class Principal:
             return f"API key {self.key_id}"
         return "admin key" if self.is_admin else "system"
 
+    @property
+    def read_only(self) -> bool:
+        return self.role == Role.VIEWER and not self.is_admin
+
     def may(self, action: str) -> bool:
         if self.is_admin:
             return True
+        if self.role == Role.VIEWER:  # a viewer user or a read-only key
+            return action in VIEWER_ACTIONS
         if self.user_id is None:  # an account API key: a machine, not a person
             return action in KEY_ACTIONS
         allowed = SUPERVISOR_ACTIONS if self.role == Role.SUPERVISOR else OPERATOR_ACTIONS
@@ -176,9 +188,9 @@ async def authenticate(request: Request, key: str | None) -> Principal:
     async with db.read() as session:
         row = (
             await session.execute(
-                select(ApiKey.id, ApiKey.account_id, ApiKey.name, ApiKey.last_used_at).where(
-                    ApiKey.key_hash == digest, ApiKey.revoked.is_(False)
-                )
+                select(
+                    ApiKey.id, ApiKey.account_id, ApiKey.name, ApiKey.last_used_at, ApiKey.read_only
+                ).where(ApiKey.key_hash == digest, ApiKey.revoked.is_(False))
             )
         ).first()
     if row is None:
@@ -194,18 +206,26 @@ async def authenticate(request: Request, key: str | None) -> Principal:
         is_admin=False,
         account_id=row.account_id,
         key_id=row.id,
+        role=Role.VIEWER if row.read_only else None,
         actor_name=f"API key {row.name} ({row.id})",
     )
     return principal
 
 
 async def current_principal(request: Request) -> Principal:
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    principal = await authenticate(request, _extract_key(request))
-    request.state.principal = principal
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await authenticate(request, _extract_key(request))
+        request.state.principal = principal
+    refuse_viewer_writes(request, principal)
     return principal
+
+
+def refuse_viewer_writes(request: Request, principal: Principal) -> None:
+    """A viewer reads only: any request that is not a read is refused (403) before the
+    endpoint runs, whether or not the service behind it checks a role itself."""
+    if principal.read_only and request.method not in SAFE_METHODS:
+        raise RoleForbidden("the viewer role is read-only", action="write")
 
 
 async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -165,9 +165,12 @@ async def create_api_key(
     principal: CurrentPrincipal,
     body: ApiKeyCreate | None = None,
 ) -> ApiKeyCreated:
-    """Issue another, named API key for the account (supervisor or admin). Shown only once."""
-    name = body.name if body else "default"
-    return await service.create_api_key(session, principal, account_id, name)
+    """Issue another, named API key for the account (supervisor or admin). Shown only once.
+    ``read_only``: the key acts with the viewer role (reads only)."""
+    body = body or ApiKeyCreate()
+    return await service.create_api_key(
+        session, principal, account_id, body.name, read_only=body.read_only
+    )
 
 
 @router.get("/{account_id}/api-keys", response_model=list[ApiKeyRead])

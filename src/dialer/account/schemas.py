@@ -264,6 +264,11 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("default", min_length=1, max_length=100)
+    read_only: bool = Field(
+        False,
+        description="A read-only key acts with the viewer role: it reads everything of "
+        "its account and every write it sends is refused (403).",
+    )
 
 
 class ApiKeyCreated(BaseModel):
@@ -271,6 +276,7 @@ class ApiKeyCreated(BaseModel):
     account_id: str
     name: str
     prefix: str
+    read_only: bool = False
     api_key: str = Field(description="Shown only once.")
     created_at: datetime
 
@@ -284,12 +290,13 @@ class ApiKeyRead(BaseModel):
     account_id: str
     name: str
     prefix: str
+    read_only: bool
     revoked: bool
     created_at: datetime
     last_used_at: datetime | None
 
 
-UserRole = Literal["admin", "supervisor", "operator"]
+UserRole = Literal["admin", "supervisor", "operator", "viewer"]
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"
 

@@ -88,12 +88,15 @@ async def get_account(session: AsyncSession, principal: Principal, account_id: s
     return account
 
 
-async def _new_key(session: AsyncSession, account_id: str, name: str) -> tuple[ApiKey, str]:
+async def _new_key(
+    session: AsyncSession, account_id: str, name: str, *, read_only: bool = False
+) -> tuple[ApiKey, str]:
     plaintext = generate_account_key()
     key = ApiKey(
         id=ids.new_id("key"),
         account_id=account_id,
         name=name,
+        read_only=read_only,
         prefix=plaintext[:10],
         key_hash=hash_key(plaintext),
     )
@@ -145,12 +148,18 @@ async def create_account(session: AsyncSession, data: AccountCreate) -> tuple[Ac
 
 
 async def create_api_key(
-    session: AsyncSession, principal: Principal, account_id: str, name: str
+    session: AsyncSession,
+    principal: Principal,
+    account_id: str,
+    name: str,
+    *,
+    read_only: bool = False,
 ) -> ApiKeyCreated:
-    """Issue an extra, named API key for an account (supervisors and admins)."""
+    """Issue an extra, named API key for an account (supervisors and admins); a
+    read-only key acts with the viewer role."""
     await get_account(session, principal, account_id)
     principal.require("manage_keys")
-    key, plaintext = await _new_key(session, account_id, name)
+    key, plaintext = await _new_key(session, account_id, name, read_only=read_only)
     await audit.record(
         session,
         principal,
@@ -159,6 +168,7 @@ async def create_api_key(
         target_type="api_key",
         target_id=key.id,
         name=name,
+        read_only=read_only or None,
     )
     return _created(key, plaintext)
 
@@ -169,6 +179,7 @@ def _created(key: ApiKey, plaintext: str) -> ApiKeyCreated:
         account_id=key.account_id,
         name=key.name,
         prefix=key.prefix,
+        read_only=key.read_only,
         api_key=plaintext,
         created_at=key.created_at,
     )
@@ -225,7 +236,7 @@ async def rotate_api_key(
     old = await _live_key(session, principal, account_id, key_id)
     old.revoked = True
     old.updated_at = clock.now()
-    key, plaintext = await _new_key(session, account_id, old.name)
+    key, plaintext = await _new_key(session, account_id, old.name, read_only=old.read_only)
     await audit.record(
         session,
         principal,

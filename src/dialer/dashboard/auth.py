@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from dialer.account import users
-from dialer.account.auth import Principal
+from dialer.account.auth import Principal, RoleForbidden
 from dialer.account.users import ActiveSession
 from dialer.config import Settings
 from dialer.errors import PermissionDenied, Unauthorized
@@ -140,14 +140,21 @@ async def _sent_token(request: Request) -> str:
     return token or ""
 
 
+# The only state-changing route a viewer may use: ending its own session.
+VIEWER_POSTS = frozenset({"/dashboard/logout"})
+
+
 async def csrf_protect(request: Request, user: DashboardUser) -> Principal:
-    """Dependency of every state-changing route: the session's CSRF token must come back."""
+    """Dependency of every state-changing route: the session's CSRF token must come back,
+    and a viewer (read-only) is refused whatever the route does (403)."""
     found: ActiveSession = request.state.dash_session
     sent = await _sent_token(request)
     if not _same_origin(request) or not hmac.compare_digest(
         sent.encode(), found.csrf_token.encode()
     ):
         raise CsrfRefused()
+    if user.read_only and request.url.path not in VIEWER_POSTS:
+        raise RoleForbidden("the viewer role is read-only", action="write")
     return user
 
 

@@ -67,4 +67,6 @@ class ApiKey(TimestampedMixin, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A read-only key acts with the viewer role: every write is refused (403).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,11 +16,13 @@ from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
 class Role(StrEnum):
     """What a user may do. ``admin``: every account; ``supervisor``: everything in its
     account; ``operator``: upload, start, pause and resume (no settings, users, keys
-    or ledger)."""
+    or ledger); ``viewer``: reads the overview, campaigns, contacts and exports and
+    changes nothing (also the role of a read-only API key)."""
 
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
     OPERATOR = "operator"
+    VIEWER = "viewer"
 
 
 class User(TimestampedMixin, Base):

@@ -34,7 +34,8 @@ async def users_page(request: Request, user: DashboardUser, session: ReadSession
 
 
 def _roles(is_admin: bool) -> list[str]:
-    return ["operator", "supervisor", "admin"] if is_admin else ["operator", "supervisor"]
+    roles = ["viewer", "operator", "supervisor"]
+    return [*roles, "admin"] if is_admin else roles
 
 
 @router.post("/users", name="dashboard_user_create")
@@ -44,7 +45,7 @@ async def create_user(
     session: WriteSession,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
-    role: Annotated[Literal["admin", "supervisor", "operator"], Form()] = "operator",
+    role: Annotated[Literal["admin", "supervisor", "operator", "viewer"], Form()] = "operator",
     email: Annotated[str, Form(max_length=320)] = "",
     full_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -71,7 +72,7 @@ async def update_user(
     user_id: str,
     user: CsrfUser,
     session: WriteSession,
-    role: Annotated[Literal["admin", "supervisor", "operator", ""], Form()] = "",
+    role: Annotated[Literal["admin", "supervisor", "operator", "viewer", ""], Form()] = "",
     is_active: Annotated[Literal["true", "false", ""], Form()] = "",
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -96,11 +97,14 @@ async def create_key(
     user: CsrfUser,
     session: WriteSession,
     name: Annotated[str, Form(min_length=1, max_length=100)],
+    read_only: Annotated[Literal["true", ""], Form()] = "",
 ) -> Response:
     account_id = current_account_id(request, user)
     if account_id is None:
         raise InvalidInput("choose an account first", field="account_id")
-    created = await account_service.create_api_key(session, user, account_id, name.strip())
+    created = await account_service.create_api_key(
+        session, user, account_id, name.strip(), read_only=read_only == "true"
+    )
     return render(request, "key_created.html", {"created": created})
 
 

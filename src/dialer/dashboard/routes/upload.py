@@ -26,6 +26,7 @@ Text = Annotated[str, Form(max_length=500)]
 
 @router.get("/upload", name="dashboard_upload")
 async def upload_page(request: Request, user: DashboardUser, session: ReadSession) -> Response:
+    user.require("upload")
     account_id = current_account_id(request, user)
     if account_id is None:
         return RedirectResponse("/dashboard/accounts", status_code=303)
