@@ -263,6 +263,19 @@ def render(
     principal: Principal | None = None,
 ) -> Response:
     """Render a template with the shared context (labels ``t``, ``lang``, operator)."""
+    ctx = _context(request, context, principal)
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def render_text(request: Request, name: str, context: dict[str, Any] | None = None) -> str:
+    """The same rendering as ``render``, as text (the body of a server-sent event)."""
+    ctx = _context(request, context, None) | {"request": request}
+    return templates.get_template(name).render(ctx)
+
+
+def _context(
+    request: Request, context: dict[str, Any] | None, principal: Principal | None
+) -> dict[str, Any]:
     lang = request_lang(request)
     principal = principal or getattr(request.state, "principal", None)
     ctx: dict[str, Any] = {
@@ -278,4 +291,4 @@ def render(
     ctx.setdefault("tz_label", "")
     if not ctx["tz_label"]:
         ctx["tz_label"] = f"({translator(lang)['times_in']} {zone_label(ctx['tz'])})"
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    return ctx

@@ -1,4 +1,5 @@
-"""``GET /api/v1/batches/{id}/events``: live batch progress as Server-Sent Events.
+"""Live progress as Server-Sent Events: ``GET /api/v1/batches/{id}/events`` (one batch)
+and ``GET /api/v1/accounts/{id}/events`` (everything of one account).
 
 Authenticated with the API key in a header (never in the query string, where it
 would end up in access logs). Browsers, whose EventSource cannot send headers, use
@@ -10,6 +11,16 @@ Wire format (``id:`` is the ``events`` row id, so ``Last-Event-ID`` resumes)::
     event: job.status        one per events row, oldest first
     event: status            the counters again whenever they changed
     event: end               final counters; the server closes the stream
+
+The account stream (never ends by itself; ``Last-Event-ID`` resumes the same way)::
+
+    event: ready             first: {"account_id", "cursor"} (id = resume cursor)
+    event: <events row type> every events row of the account, of every batch and of
+                             the account itself (balance, settings), oldest first, as
+                             {"id", "type", "batch_id", "job_id", "data", "created_at"}
+
+Both are read from the ``events`` table (an outbox written in the same transaction as
+the change), so every API process sees what any worker or API process committed.
 """
 
 from __future__ import annotations
@@ -25,9 +36,9 @@ from dialer.account.auth import CurrentPrincipal
 from dialer.account.ratelimit import StreamRateLimit
 from dialer.db.session import DatabaseDep
 from dialer.errors import InvalidInput
-from dialer.events.stream import StreamItem, batch_stream
+from dialer.events.stream import StreamItem, account_stream, batch_stream
 
-router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/api/v1")
 
 HEARTBEAT_S = 15
 
@@ -57,7 +68,8 @@ def to_sse(item: StreamItem) -> ServerSentEvent:
 
 
 @router.get(
-    "/{batch_id}/events",
+    "/batches/{batch_id}/events",
+    tags=["batches"],
     response_class=EventSourceResponse,
     summary="Live progress of a batch (Server-Sent Events)",
     dependencies=[StreamRateLimit],
@@ -79,5 +91,36 @@ async def batch_events(
         yield to_sse(first)
         async for item in stream:
             yield to_sse(item)
+
+    return EventSourceResponse(body(), ping=HEARTBEAT_S)
+
+
+@router.get(
+    "/accounts/{account_id}/events",
+    tags=["accounts"],
+    response_class=EventSourceResponse,
+    summary="Live events of an account, every batch included (Server-Sent Events)",
+    dependencies=[StreamRateLimit],
+)
+async def account_events(
+    account_id: str,
+    principal: CurrentPrincipal,
+    db: DatabaseDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    after_id = parse_last_event_id(last_event_id)
+    principal.check_account(account_id)  # another tenant's account: 404, as if absent
+    stream = account_stream(db, account_id, after_id=after_id)
+    first = await anext(stream)  # an unknown account is a plain 404 JSON
+
+    async def body() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(
+            data=json.dumps({"account_id": account_id, "cursor": first.cursor}),
+            event="ready",
+            id=str(first.cursor),
+        )
+        async for rnd in stream:
+            for item in rnd.events:
+                yield to_sse(item)
 
     return EventSourceResponse(body(), ping=HEARTBEAT_S)

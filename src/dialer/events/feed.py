@@ -1,5 +1,10 @@
 """One events poller per API process, shared by every progress stream it serves.
 
+A stream follows one batch (``watch``: the campaign page, ``/batches/{id}/events``) or
+one account (``watch_account``: the overview, ``/accounts/{id}/events``); each kind is
+read by its own query of the round, on its own index (``ix_events_batch_id``,
+``ix_events_account_id``), with the same cursors and late-commit look-back.
+
 Each open stream used to poll the database on its own: two or three queries every half
 second per stream, each in its own session, plus the decoding of every row it re-read.
 Under load those reads queued in front of the API's other requests (/status, the
@@ -54,6 +59,7 @@ class EventRow:
     job_id: str | None
     data: dict[str, Any]
     created_at: datetime
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +71,13 @@ class Round:
     drained: bool  # False when the round stopped at ROUND_ROWS: another follows at once
 
 
+ALL_ACCOUNTS = "*"  # an admin's account watch: every account's events
+
+
 @dataclass(eq=False)
 class Watch:
-    """One stream's place in the feed."""
+    """One stream's place in the feed: a batch's events, or an account's (``account_id``
+    set, ``batch_id`` empty; ALL_ACCOUNTS for every account)."""
 
     batch_id: str
     read_to: int  # every row of the batch with id <= read_to was read (or predates it)
@@ -75,6 +85,12 @@ class Watch:
     delivered: set[int] = field(default_factory=set)  # ids in (floor, read_to] already sent
     marks: deque[tuple[float, int]] = field(default_factory=deque)  # (when, read_to) reached
     pending: asyncio.Future[Round] | None = None
+    account_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The batch or account whose rows this watch gets."""
+        return self.account_id if self.account_id is not None else self.batch_id
 
 
 class EventFeed:
@@ -93,7 +109,14 @@ class EventFeed:
 
     def watch(self, batch_id: str, cursor: int) -> Watch:
         """Start following ``batch_id`` after event id ``cursor``."""
-        w = Watch(batch_id=batch_id, read_to=cursor, floor=cursor)
+        return self._add(Watch(batch_id=batch_id, read_to=cursor, floor=cursor))
+
+    def watch_account(self, account_id: str | None, cursor: int) -> Watch:
+        """Start following every event of ``account_id`` (None: of every account)."""
+        key = ALL_ACCOUNTS if account_id is None else account_id
+        return self._add(Watch(batch_id="", read_to=cursor, floor=cursor, account_id=key))
+
+    def _add(self, w: Watch) -> Watch:
         self._watches.add(w)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="events-feed")
@@ -154,25 +177,49 @@ class EventFeed:
 
     async def _round(self, ready: list[Watch]) -> dict[Watch, Round]:
         self.rounds += 1
-        batch_ids = sorted({w.batch_id for w in ready})
-        low = min(w.read_to for w in ready)
+        batches = [w for w in ready if w.account_id is None]
+        accounts = [w for w in ready if w.account_id is not None]
+        results: dict[Watch, Round] = {}
         async with self.db.read() as session:
             repo = EventRepository.from_session(session)
-            new = await repo.new_rows(batch_ids, low, ROUND_ROWS)
-            late = await self._late_rows(repo, ready) if self.lookback else []
-            counters = await repo.counters(batch_ids)
+            if batches:
+                batch_ids = sorted({w.batch_id for w in batches})
+                new = await repo.new_rows(batch_ids, _low(batches), ROUND_ROWS)
+                late = await self._late_rows(repo, batches, "batch") if self.lookback else []
+                counters = await repo.counters(batch_ids)
+                results |= self._deal(batches, new, late, counters)
+            if accounts:
+                keys = sorted({w.key for w in accounts})
+                scope = None if ALL_ACCOUNTS in keys else keys
+                new = await repo.new_account_rows(scope, _low(accounts), ROUND_ROWS)
+                late = await self._late_rows(repo, accounts, "account") if self.lookback else []
+                results |= self._deal(accounts, new, late, {})
+        return results
+
+    def _deal(
+        self,
+        ready: list[Watch],
+        new: Sequence[Any],
+        late: Sequence[Any],
+        counters: dict[str, Any],
+    ) -> dict[Watch, Round]:
+        """Hand each watch the rows of its batch or account from one query's result."""
         drained = len(new) < ROUND_ROWS
-        # Every watched batch was read up to here (the last id, when the round was cut).
+        # Every watched key was read up to here (the last id, when the round was cut).
         read_to = new[-1].id if new else None
-        by_batch: defaultdict[str, dict[int, Any]] = defaultdict(dict)
+        by_key: defaultdict[str, dict[int, Any]] = defaultdict(dict)
         for r in (*late, *new):  # the two reads may overlap: one entry per id
-            by_batch[r.batch_id][r.id] = r
+            if ready[0].account_id is None:
+                by_key[r.batch_id][r.id] = r
+            else:
+                by_key[r.account_id][r.id] = r
+                by_key[ALL_ACCOUNTS][r.id] = r
         now = time.monotonic()
         results: dict[Watch, Round] = {}
         for w in ready:
             rows = [
-                EventRow(r.id, r.type, r.job_id, r.data, r.created_at)
-                for _, r in sorted(by_batch.get(w.batch_id, {}).items())
+                EventRow(r.id, r.type, r.job_id, r.data, r.created_at, r.batch_id)
+                for _, r in sorted(by_key.get(w.key, {}).items())
                 if r.id > w.read_to or (w.floor < r.id and r.id not in w.delivered)
             ]
             if read_to is not None and read_to > w.read_to:
@@ -187,26 +234,35 @@ class EventFeed:
             results[w] = Round(rows, counters.get(w.batch_id), drained)
         return results
 
-    async def _late_rows(self, repo: EventRepository, ready: list[Watch]) -> Sequence[Any]:
+    async def _late_rows(self, repo: EventRepository, ready: list[Watch], by: str) -> Sequence[Any]:
         """Rows below the streams' read marks that committed after those were read."""
         open_ = [w for w in ready if w.read_to > w.floor]
         if not open_:
             return []
-        ids = await repo.ids_between(
-            sorted({w.batch_id for w in open_}),
-            min(w.floor for w in open_),
-            max(w.read_to for w in open_),
-        )
+        keys = sorted({w.key for w in open_})
+        low, high = min(w.floor for w in open_), max(w.read_to for w in open_)
+        if by == "batch":
+            ids = await repo.ids_between(keys, low, high)
+        else:
+            ids = await repo.account_ids_between(None if ALL_ACCOUNTS in keys else keys, low, high)
         watching: defaultdict[str, list[Watch]] = defaultdict(list)
         for w in open_:
-            watching[w.batch_id].append(w)
+            watching[w.key].append(w)
         missing = {
             r.id
             for r in ids
-            for w in watching[r.batch_id]
+            for w in (
+                watching[r.batch_id]
+                if by == "batch"
+                else [*watching[r.account_id], *watching[ALL_ACCOUNTS]]
+            )
             if w.floor < r.id <= w.read_to and r.id not in w.delivered
         }
         return await repo.rows_by_id(sorted(missing)) if missing else []
+
+
+def _low(watches: list[Watch]) -> int:
+    return min(w.read_to for w in watches)
 
 
 def _advance(w: Watch, now: float) -> None:

@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.batch.repository import STATUS_COLUMNS
 from dialer.models import Batch, Event
 
-EVENT_COLUMNS = (Event.id, Event.batch_id, Event.type, Event.job_id, Event.data, Event.created_at)
+EVENT_COLUMNS = (
+    Event.id, Event.batch_id, Event.account_id, Event.type, Event.job_id, Event.data,
+    Event.created_at,
+)  # fmt: skip
 COUNTER_COLUMNS = (*STATUS_COLUMNS, Batch.cancelled_reason)
 
 
@@ -39,6 +42,31 @@ class EventRepository:
             .order_by(Event.id)
             .limit(limit)
         )
+        return (await self.session.execute(stmt)).all()
+
+    async def last_account_id(self, account_id: str | None) -> int:
+        """The newest event id of the account (of every account for None; 0 if none)."""
+        stmt = select(func.max(Event.id))
+        if account_id is not None:
+            stmt = stmt.where(Event.account_id == account_id)
+        return int((await self.session.execute(stmt)).scalar() or 0)
+
+    async def new_account_rows(
+        self, account_ids: Sequence[str] | None, after_id: int, limit: int
+    ) -> Sequence[Any]:
+        """Events of these accounts (None: of all) with ``id > after_id``, oldest first."""
+        stmt = select(*EVENT_COLUMNS).where(Event.id > after_id)
+        if account_ids is not None:
+            stmt = stmt.where(Event.account_id.in_(account_ids))
+        return (await self.session.execute(stmt.order_by(Event.id).limit(limit))).all()
+
+    async def account_ids_between(
+        self, account_ids: Sequence[str] | None, low: int, high: int
+    ) -> Sequence[Any]:
+        """(id, account_id) of these accounts' events in (low, high]: the index alone."""
+        stmt = select(Event.id, Event.account_id).where(Event.id > low, Event.id <= high)
+        if account_ids is not None:
+            stmt = stmt.where(Event.account_id.in_(account_ids))
         return (await self.session.execute(stmt)).all()
 
     async def ids_between(self, batch_ids: Sequence[str], low: int, high: int) -> Sequence[Any]:

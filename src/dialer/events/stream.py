@@ -26,11 +26,11 @@ from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.events.feed import feed_for
 from dialer.events.repository import EventRepository
-from dialer.models import Batch, BatchStatus
+from dialer.models import Account, Batch, BatchStatus
 
 FINAL_BATCH = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELLED})
 
-__all__ = ["StreamItem", "batch_snapshot", "batch_stream"]
+__all__ = ["AccountRound", "StreamItem", "account_stream", "batch_snapshot", "batch_stream"]
 
 
 @dataclass(frozen=True)
@@ -114,5 +114,65 @@ async def batch_stream(
             if fresh != snapshot:
                 snapshot = fresh
                 yield StreamItem("status", snapshot)
+    finally:
+        feed.unwatch(watch)
+
+
+@dataclass(frozen=True)
+class AccountRound:
+    """What one poll found for an account stream: its cursor and the new events.
+
+    The first round is the cursor alone (``events`` empty), sent before any wait, so a
+    client that reconnects with it as Last-Event-ID misses nothing.
+    """
+
+    cursor: int
+    events: list[StreamItem]
+
+
+async def account_stream(
+    db: Database, account_id: str | None, *, after_id: int | None = None
+) -> AsyncIterator[AccountRound]:
+    """Every event of an account (of every account for None: the admin's overview) as it
+    is committed, by whichever process or machine wrote it, one round at a time.
+
+    The caller has checked that the principal may see ``account_id``; an account that
+    does not exist raises NotFound. The stream never ends by itself (accounts do not
+    finish); the client closes it.
+    """
+    async with db.read() as session:
+        if account_id is not None and await session.get(Account, account_id) is None:
+            raise NotFound(f"account '{account_id}' not found")
+        repo = EventRepository.from_session(session)
+        cursor = after_id if after_id is not None else await repo.last_account_id(account_id)
+    yield AccountRound(cursor, [])
+
+    feed = feed_for(db)
+    watch = feed.watch_account(account_id, cursor)
+    at_once = after_id is not None  # a resumed stream may have a backlog
+    try:
+        while True:
+            rnd = await feed.next_round(watch, now=at_once)
+            at_once = not rnd.drained
+            if not rnd.rows:
+                continue
+            items = [
+                StreamItem(
+                    "event",
+                    {
+                        "id": row.id,
+                        "type": row.type,
+                        "batch_id": row.batch_id,
+                        "job_id": row.job_id,
+                        "data": row.data,
+                        "created_at": _iso(row.created_at),
+                    },
+                    id=row.id,
+                    event_type=row.type,
+                )
+                for row in rnd.rows
+            ]
+            cursor = max(cursor, rnd.rows[-1].id)
+            yield AccountRound(cursor, items)
     finally:
         feed.unwatch(watch)

@@ -59,3 +59,32 @@ function cardTables(root) {
     });
   });
 }
+
+// Live blocks fed by a stream (<div sse-connect ... data-fallback="url">): while the
+// stream is down (the server restarted, the network dropped) the block is fetched from
+// data-fallback every 10 s; once the stream is open again, the polling stops.
+(function () {
+  var timers = new Map();
+  document.addEventListener("htmx:sseError", function (event) {
+    var el = event.target;
+    if (!(el instanceof Element) || !el.hasAttribute("data-fallback") || timers.has(el)) return;
+    el.setAttribute("data-stream", "down");
+    timers.set(el, window.setInterval(function () {
+      if (!document.body.contains(el)) {
+        window.clearInterval(timers.get(el));
+        timers.delete(el);
+        return;
+      }
+      htmx.ajax("GET", el.getAttribute("data-fallback"), { target: el, swap: "innerHTML" });
+    }, 10000));
+  });
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var el = event.target;
+    if (!(el instanceof Element)) return;
+    el.setAttribute("data-stream", "open");
+    if (timers.has(el)) {
+      window.clearInterval(timers.get(el));
+      timers.delete(el);
+    }
+  });
+})();

@@ -1,0 +1,1 @@
+from tests.fixtures.workers import workers  # noqa: F401  (fixture)
