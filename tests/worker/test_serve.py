@@ -48,6 +48,7 @@ app()
 """
 
 
+@pytest.mark.slow  # a real process (the in-process tests below stay in test-fast)
 def test_serve_stops_with_exit_1_when_its_embedded_worker_dies(db_url: str, tmp_path: Path) -> None:
     port = free_port()
     trigger = tmp_path / "break-the-worker"

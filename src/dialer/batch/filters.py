@@ -1,7 +1,8 @@
 """The per-job filter contract of the claim: what a filter is handed and what it answers.
 
-The worker's claim runs the filters; compliance rules are filters. Both import these
-types from here, so neither imports the other.
+The worker's claim runs the filters; the dial-time compliance rules
+(``batch.compliance_checks``) are filters. Both import these types from here, so neither
+imports the other, and compliance itself knows nothing of claims.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class Snooze:
 
 
 # Per-job filters run on the locked due jobs of one batch, before they are dialed.
-# Each returns {job_id: Snooze} for the jobs that must wait. Compliance rules (contacts
-# per debtor per week, do-not-call at dial time) register here.
+# Each returns {job_id: Snooze} for the jobs that must wait. The compliance rules
+# (batch.compliance_checks.DIAL_TIME_FILTERS) are the claim's filters.
 DialFilter = Callable[
     [AsyncSession, BatchContext, Sequence[Job], datetime], Awaitable[dict[str, Snooze]]
 ]
