@@ -110,6 +110,30 @@ class TestCreateBatch:
         assert r.status_code == 422
         assert "21.320" in r.json()["detail"]
 
+    async def test_a_provider_option_no_call_uses_is_422_naming_it(
+        self, admin: httpx.AsyncClient, account: dict[str, Any]
+    ) -> None:
+        """A misspelt option (``agnet_id``) would be stored and never read: the calls would
+        silently use the account's agent. It is refused on create and on update."""
+        r = await admin.post(
+            "/api/v1/batches",
+            json={"account_id": "acc-batch", "name": "x", "provider_options": {"agnet_id": "a"}},
+        )
+        assert r.status_code == 422, r.text
+        assert "provider_options" in [e["field"] for e in r.json()["errors"]]
+        assert "agnet_id" in r.json()["detail"]
+        batch = await create_batch(admin, "acc-batch", name="ok")
+        r = await admin.patch(
+            f"/api/v1/batches/{batch['batch_id']}",
+            json={"provider_options": {"agent_id": "a", "voice": "b"}},
+        )
+        assert r.status_code == 422, r.text
+        assert "voice" in r.json()["detail"]
+        r = await admin.patch(
+            f"/api/v1/batches/{batch['batch_id']}", json={"provider_options": {"agent_id": "a"}}
+        )
+        assert r.status_code == 200, r.text
+
     async def test_job_without_phone_is_422(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:

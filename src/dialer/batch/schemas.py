@@ -16,6 +16,20 @@ from dialer.models import Batch, PlanType
 ProcessingType = Literal["basic", "acquisition"]
 VariableSet = Literal["standard", "legacy"]
 
+# The per-batch provider options a call uses (worker.runner.request_for). Another key
+# would be stored and never read, so it is refused, naming it.
+PROVIDER_OPTION_KEYS = ("agent_id", "agent_version", "from_number", "phone_number_id")
+
+
+def check_provider_options(options: dict[str, str] | None) -> dict[str, str] | None:
+    unknown = sorted(set(options or {}) - set(PROVIDER_OPTION_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown option {', '.join(unknown)}; the options are {', '.join(PROVIDER_OPTION_KEYS)}"
+        )
+    return options
+
+
 # Column limits of the jobs table: checked here so PostgreSQL never rejects a row (a 500).
 _JOB_LIMITS = {"contact_name": 200, "dni": 32, "email": 320}
 _MAX_INT = 2**31 - 1
@@ -60,6 +74,8 @@ class BatchCreate(BaseModel):
         "POST /api/v1/batches/{batch_id}/start.",
     )
 
+    _known_options = field_validator("provider_options")(check_provider_options)
+
     @field_validator("jobs")
     @classmethod
     def _fit_columns(cls, jobs: list[NewJob] | None) -> list[NewJob] | None:
@@ -100,6 +116,8 @@ class BatchUpdate(BaseModel):
         "rules like on creation. Takes effect from the next call.",
     )
     is_active: bool | None = None
+
+    _known_options = field_validator("provider_options")(check_provider_options)
 
 
 def progress_percentage(total: int, done: int) -> float:
