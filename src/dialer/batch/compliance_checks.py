@@ -27,7 +27,12 @@ from dialer.batch.windows import (
     schedule_for,
 )
 from dialer.compliance.place import commune_of
-from dialer.compliance.profiles import caller_id_ok, caller_id_rule, profile_for
+from dialer.compliance.profiles import (
+    caller_id_ok,
+    caller_id_rule,
+    profile_for,
+    provincial_registry,
+)
 from dialer.compliance.repository import ComplianceRepository
 from dialer.compliance.rules import SnoozeUntil, cap_decision, contact_decision, debtor_key
 from dialer.compliance.schemas import WaitingSummary
@@ -54,6 +59,10 @@ MIN_CALL_SECONDS = 120
 # The batch's caller ID breaks Chile's numbering rule: its jobs wait, re-checked this often.
 CALLER_ID_WAIT = "compliance_caller_id"
 CALLER_ID_RETRY = timedelta(minutes=15)
+# A sales call to a debtor of a province with its own No Llame registry (CABA, Córdoba)
+# waits until the account imported that registry, re-checked this often.
+PROVINCIAL_REGISTRY_WAIT = "compliance_provincial_registry"
+PROVINCIAL_REGISTRY_RETRY = timedelta(hours=1)
 # A schedule that never opens again (every day excluded) re-checks after this.
 NEVER_OPEN_RETRY = timedelta(days=1)
 
@@ -292,11 +301,37 @@ async def caller_id_filter(
     return {job.id: wait for job in jobs}
 
 
+async def provincial_registry_filter(
+    session: AsyncSession, ctx: BatchContext, jobs: Sequence[Job], now: datetime
+) -> dict[str, Snooze]:
+    """Argentine sales batches: a debtor placed in a province with its own No Llame
+    registry (``compliance.profiles.PROVINCIAL_REGISTRIES``: CABA Ley 2.014, Córdoba
+    Ley 10.016) is not called until the account has imported that registry (its
+    numbers then go through the do-not-call list like the national one's); the job
+    waits (``compliance_provincial_registry``), no attempt spent."""
+    needed = {
+        job.id: reg
+        for job in jobs
+        if (
+            reg := provincial_registry(
+                processing_type=ctx.processing_type, country=ctx.country, region=job.region
+            )
+        )
+    }
+    if not needed:
+        return {}
+    account = await ComplianceRepository.from_session(session).get_account(ctx.account_id)
+    imported = set((account.registry_imports or {}) if account else ())
+    wait = Snooze(until=now + PROVINCIAL_REGISTRY_RETRY, reason=PROVINCIAL_REGISTRY_WAIT)
+    return {job_id: wait for job_id, reg in needed.items() if reg.code not in imported}
+
+
 # Registered in the dispatcher's claim, in this order: the debtor's own window first (a
 # closed window decides nothing else), then the lists that end a job, then the limits.
 DIAL_TIME_FILTERS = (
     caller_id_filter,
     local_window_filter,
+    provincial_registry_filter,
     legal_stop_filter,
     do_not_call_filter,
     contact_limit_filter,

@@ -282,3 +282,42 @@ def check_no_llame(
             f"batch: it must be consulted every 30 days — {NO_LLAME_RULE}",
             rule="ar.no_llame_30_days",
         )
+
+
+@dataclass(frozen=True)
+class ProvincialRegistry:
+    """An Argentine province's own do-not-call registry for telephone marketing, on top
+    of the national Registro Nacional No Llame (Ley 26.951)."""
+
+    code: str  # the ``source`` a do-not-call import of it is given
+    province: str  # ``holidays`` subdivision code of the province (compliance.place)
+    name: str
+    law: str
+
+
+# Provincial registries confirmed by a source (docs/compliance.md): for each, whoever
+# advertises, offers or sells by telephone must not call the numbers registered there.
+# Checked and not modelled (no law number or text confirmed): Buenos Aires province,
+# Santa Fe, Mendoza and the other provinces.
+PROVINCIAL_REGISTRIES: dict[str, ProvincialRegistry] = {
+    "C": ProvincialRegistry(
+        "no_llame_caba", "C", "Registro No Llame de la Ciudad de Buenos Aires",
+        "Ciudad de Buenos Aires, Ley 2.014 (2006)",
+    ),
+    "X": ProvincialRegistry(
+        "no_llame_cordoba", "X", "Registro de Bloqueo de Llamadas No Deseadas de Córdoba",
+        "Córdoba, Ley 10.016 (2011), Decreto 301/2012",
+    ),
+}  # fmt: skip
+REGISTRY_CODES = frozenset(r.code for r in PROVINCIAL_REGISTRIES.values())
+
+
+def provincial_registry(
+    *, processing_type: str, country: str | None, region: str | None
+) -> ProvincialRegistry | None:
+    """The provincial registry a sales call to a debtor placed in ``region`` must be
+    checked against (Argentine ``acquisition`` batches only: the registries cover
+    advertising and sales, not the collection of a debt); None when there is none."""
+    if processing_type != "acquisition" or country != "AR" or region is None:
+        return None
+    return PROVINCIAL_REGISTRIES.get(region)

@@ -301,6 +301,12 @@ class ComplianceRepository:
             out.extend((await self.session.execute(stmt)).scalars().all())
         return out
 
+    async def mark_registry_import(self, account_id: str, code: str, at: datetime) -> None:
+        """Record an import of the provincial registry ``code`` (profiles.PROVINCIAL_REGISTRIES)."""
+        account = await self.session.get(Account, account_id, with_for_update=True)
+        if account is not None:
+            account.registry_imports = {**(account.registry_imports or {}), code: at.isoformat()}
+
     async def mark_no_llame_import(self, account_id: str, at: datetime) -> None:
         await self.session.execute(
             update(Account).where(Account.id == account_id).values(no_llame_imported_at=at)

@@ -19,6 +19,7 @@ from dialer.compliance import dnc_import
 from dialer.compliance.place import resolve_place
 from dialer.compliance.profiles import (
     PROFILES,
+    REGISTRY_CODES,
     describe,
 )
 from dialer.compliance.repository import ComplianceRepository
@@ -278,7 +279,13 @@ async def import_file(
         added, duplicates = await _insert(
             session, account_key, list(planned.row_of), source=source or "import", reason=reason
         )
-        if planned.format == "no_llame" or (source or "").lower().replace(" ", "_") == "no_llame":
+        registry = (source or "").lower().replace(" ", "_")
+        if registry in REGISTRY_CODES:
+            # A provincial registry (CABA, Córdoba): its sales calls are held until then.
+            await ComplianceRepository.from_session(session).mark_registry_import(
+                account_key, registry, clock.now()
+            )
+        elif planned.format == "no_llame" or registry == "no_llame":
             # Ley 26.951: Argentine sales batches need an import of the last 30 days.
             await ComplianceRepository.from_session(session).mark_no_llame_import(
                 account_key, clock.now()

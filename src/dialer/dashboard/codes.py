@@ -84,6 +84,7 @@ _ES: dict[str, dict[str, str]] = {
         "compliance_daily_cap": "tope diario de llamadas al deudor",
         "compliance_weekly_cap": "tope semanal de llamadas al deudor",
         "compliance_caller_id": "el número de origen no es 600/809 (SUBTEL)",
+        "compliance_provincial_registry": "falta importar el registro No Llame de su provincia",
     },
     "stop_kind": {"legal_stop": "Impedimento legal", "do_not_call": "Lista de no llamar"},
     "stop_reason": {
@@ -233,6 +234,7 @@ _EN: dict[str, dict[str, str]] = {
         "compliance_daily_cap": "daily call cap per debtor",
         "compliance_weekly_cap": "weekly call cap per debtor",
         "compliance_caller_id": "caller ID is not a 600/809 number (SUBTEL)",
+        "compliance_provincial_registry": "their province's No Llame registry is not imported",
     },
     "stop_kind": {"legal_stop": "Legal stop", "do_not_call": "Do-not-call list"},
     "stop_reason": {

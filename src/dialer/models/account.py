@@ -52,6 +52,9 @@ class Account(TimestampedMixin, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
     # Last import of Argentina's "No Llame" registry (Ley 26.951: consult every 30 days).
     no_llame_imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last import of each Argentine provincial "No Llame" registry, by registry code
+    # (compliance.profiles.PROVINCIAL_REGISTRIES): {"ar_caba": "2026-12-01T10:00:00+00:00"}.
+    registry_imports: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
 
 
 class ApiKey(TimestampedMixin, Base):
