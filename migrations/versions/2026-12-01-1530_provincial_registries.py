@@ -1,7 +1,7 @@
 """compliance: last import of each Argentine provincial "No Llame" registry per account
 
 Revision ID: complb_01
-Revises: compliance_01
+Revises: dashc_01
 Create Date: 2026-12-01 15:30:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "complb_01"
-down_revision: str | Sequence[str] | None = "compliance_01"
+down_revision: str | Sequence[str] | None = "dashc_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
