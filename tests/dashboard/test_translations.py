@@ -156,5 +156,5 @@ async def test_the_waiting_sentence_names_the_time_and_zone(pages) -> None:
     m = re.search(r'id="waiting" data-reason="outside_window">([^<]+)<', page.text)
     assert m, page.text
     assert re.fullmatch(
-        r"Fuera de horario — se reanuda \d\d-\d\d-\d{4} \d\d:\d\d \(Santiago\)\.", m[1].strip()
+        r"Fuera de horario — se reanuda (hoy|mañana|el \w+ \d+) a las \d\d:\d\d\.", m[1].strip()
     ), m[1]

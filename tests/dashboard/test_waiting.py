@@ -84,13 +84,12 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
     page = await browser.get(f"/dashboard/batches/{batch_id}")
     assert page.status_code == 200
     assert _sentence(page.text) == (
-        "3 contactos esperando reintento, el próximo hoy a las 10:30 (Santiago): "
-        "2 no contesta, 1 ocupado."
+        "3 contactos esperando reintento, el próximo hoy a las 10:30: 2 no contesta, 1 ocupado."
     )
     # The live panel (what the event stream swaps in) says the same, in English too.
     live = await browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
     assert _sentence(live.text) == (
-        "3 contacts waiting for a retry, the next today at 10:30 (Santiago): 2 no answer, 1 busy."
+        "3 contacts waiting for a retry, the next today at 10:30: 2 no answer, 1 busy."
     )
 
     # After the busy contact's retry time the earliest left is the 12:00 pair; the
@@ -105,8 +104,54 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
     await _end(database, again[0].attempt_id, Outcome.NO_ANSWER, now + timedelta(minutes=31))
     page = await browser.get(f"/dashboard/batches/{batch_id}?lang=es")
     assert _sentence(page.text) == (
-        "3 contactos esperando reintento, el próximo hoy a las 12:00 (Santiago): 3 no contesta."
+        "3 contactos esperando reintento, el próximo hoy a las 12:00: 3 no contesta."
     )
     frozen_clock.set(datetime(2026, 3, 9, 20, 0, tzinfo=SANTIAGO))  # the evening before
     page = await browser.get(f"/dashboard/batches/{batch_id}")
-    assert "el próximo mañana a las 12:00 (Santiago)" in _sentence(page.text)
+    assert "el próximo mañana a las 12:00:" in _sentence(page.text)
+
+
+def _waiting(html: str) -> str:
+    m = re.search(r'id="waiting" data-reason="outside_window">([^<]+)<', html)
+    assert m, html
+    return m[1].strip()
+
+
+async def test_outside_hours_says_today_or_tomorrow_on_the_campaigns_own_clock(
+    database: Database, browser: httpx.AsyncClient, frozen_clock: FrozenClock
+) -> None:
+    """A campaign of a Santiago account called on Punta Arenas' clock (UTC-3 all year;
+    Santiago is UTC-4 in June) names that zone; the day is "mañana" before midnight
+    there and "hoy" after it."""
+    acc = await make_account(database)
+    settings = {
+        "timezone": "America/Punta_Arenas",
+        "allowed_call_hours": {"start": "09:00", "end": "20:00"},
+        "allowed_weekdays": ["mon", "tue", "wed", "thu", "fri"],
+    }
+    # Wednesday 2026-06-10 23:30 in Punta Arenas (20:30 on Easter Island, the last of
+    # the country's clocks to close): closed everywhere until Thursday 09:00 there.
+    evening = datetime(2026, 6, 10, 23, 30, tzinfo=ZoneInfo("America/Punta_Arenas"))
+    batch_id = await make_batch(
+        database, acc, [("11111111-1", ["+56911111111"])], now=evening, settings=settings
+    )
+    for now, expected in (
+        (evening, "Fuera de horario — se reanuda mañana a las 09:00 (hora de Punta Arenas)."),
+        # 00:30 there is still 23:30 of Wednesday in Santiago: the campaign's clock counts.
+        (
+            evening + timedelta(hours=1),
+            "Fuera de horario — se reanuda hoy a las 09:00 (hora de Punta Arenas).",
+        ),
+    ):
+        frozen_clock.set(now)
+        async with database.write() as s:
+            claimed = await claim_due_jobs(
+                s, worker_id="w-test", now=now, limit=10, lease=timedelta(minutes=5)
+            )
+        assert claimed == []
+        page = await browser.get(f"/dashboard/batches/{batch_id}")
+        assert _waiting(page.text) == expected
+    live = await browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
+    assert _waiting(live.text) == (
+        "Outside calling hours — resumes today at 09:00 (Punta Arenas time)."
+    )

@@ -23,6 +23,7 @@ from dialer.dashboard.codes import code_label
 from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
 from dialer.dashboard.ingest_messages import row_message
+from dialer.dashboard.waiting import when_words, zone_name
 from dialer.job.outcomes import CURRENCY_EXPONENT
 from dialer.kit import clock
 
@@ -44,11 +45,7 @@ def current_account_id(request: Request, principal: Principal) -> str | None:
     return chosen or None
 
 
-def zone_label(tz: str | None) -> str:
-    """``America/Santiago`` -> ``Santiago``; no zone -> ``UTC``."""
-    if not tz:
-        return "UTC"
-    return tz.rsplit("/", 1)[-1].replace("_", " ")
+zone_label = zone_name  # ``America/Santiago`` -> ``Santiago``; no zone -> ``UTC``
 
 
 def format_number(value: float | int | None, lang: str, digits: int = 0) -> str:
@@ -153,52 +150,55 @@ def _audit_details(ctx: Context, entry: Any) -> str:
     return "; ".join(parts)
 
 
+def _instant(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 @pass_context
 def _waiting_sentence(ctx: Context, b: Any) -> str:
-    """Why nothing is being dialed, in one sentence with a time when there is one."""
+    """Why nothing is being dialed, in one sentence with a time when there is one: the
+    time on the clock of the place that opens (``wait_tz``), the zone named when it is
+    not the account's (``home_tz``)."""
     lang = ctx.get("lang", "es")
     t = translator(lang)
     get = b.get if isinstance(b, dict) else lambda k, d=None: getattr(b, k, d)
     tz = ctx.get("tz")
+    home = ctx.get("home_tz") or tz
+    now = clock.now()
     status, reason, until = get("status"), get("waiting_reason"), get("waiting_until")
     if status == "draft":
         return t["wait_draft"]
     if status != "active":
         return ""
     started = get("started_at")
-    if started:
-        at = datetime.fromisoformat(started) if isinstance(started, str) else started
-        if at > clock.now():
-            return t["wait_scheduled"].format(at=format_dt(at, lang, tz, label=True))
+    if started and (at := _instant(started)) > now:
+        return t["wait_scheduled"].format(at=when_words(at, now, tz, lang, home_tz=home))
     if not reason:
         return ""
     label = t.get("wait_" + reason)
     if label is None:
         return str(code_label(lang, "waiting", reason) or reason).capitalize()
-    when = format_dt(until, lang, tz, label=True) if until else ""
-    if "{at}" in label:
-        return label.format(at=when) if when else label.split(" — ")[0]
-    return label
+    if "{at}" not in label:
+        return label
+    if not until:
+        return label.split(" — ")[0] + "."
+    zone = ctx.get("wait_tz") or tz
+    return label.format(at=when_words(_instant(until), now, zone, lang, home_tz=home))
 
 
-def retry_sentence(lang: str, tz: str | None, wait: Any, now: datetime) -> str:
-    """``6 contactos esperando reintento, el próximo hoy a las 17:05 (Santiago): 4 no
-    contesta, 2 ocupado.`` from a ``batch.service.RetryWait``; "" without one."""
+def retry_sentence(
+    lang: str, tz: str | None, wait: Any, now: datetime, *, home_tz: str | None = None
+) -> str:
+    """``6 contactos esperando reintento, el próximo hoy a las 17:05: 4 no contesta, 2
+    ocupado.`` from a ``batch.service.RetryWait``; "" without one. The time is on the
+    campaign's clock (``tz``), its zone named when it is not ``home_tz``."""
     if wait is None or not wait.jobs:
         return ""
     t = translator(lang)
-    zone = ZoneInfo(tz or "UTC")
-    at, today = wait.next_at.astimezone(zone), now.astimezone(zone).date()
-    clock_text = f"{at:%H:%M} ({zone_label(tz)})"
     if wait.next_at <= now:
         when = t["retry_due_now"]
-    elif at.date() == today:
-        when = t["retry_today"].format(time=clock_text)
-    elif (at.date() - today).days == 1:
-        when = t["retry_tomorrow"].format(time=clock_text)
     else:
-        day = at.strftime("%d-%m-%Y" if lang == "es" else "%Y-%m-%d")
-        when = t["retry_on"].format(day=day, time=clock_text)
+        when = when_words(wait.next_at, now, tz, lang, home_tz=home_tz or tz)
     why = ", ".join(
         f"{format_number(n, lang)} {code_label(lang, 'outcome', o) or o}"
         for o, n in wait.by_outcome.items()
@@ -209,7 +209,10 @@ def retry_sentence(lang: str, tz: str | None, wait: Any, now: datetime) -> str:
 
 @pass_context
 def _retry_sentence(ctx: Context, wait: Any) -> str:
-    return retry_sentence(ctx.get("lang", "es"), ctx.get("tz"), wait, clock.now())
+    tz = ctx.get("tz")
+    return retry_sentence(
+        ctx.get("lang", "es"), tz, wait, clock.now(), home_tz=ctx.get("home_tz") or tz
+    )
 
 
 @pass_context

@@ -16,7 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.batch import service as batch_service
+from dialer.batch.rules import batch_rules
 from dialer.batch.schemas import BatchRead
+from dialer.compliance.profiles import COUNTRY_ZONES
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
 from dialer.dashboard.codes import code_label
@@ -25,6 +27,7 @@ from dialer.dashboard.figures import figures_of
 from dialer.dashboard.i18n import translator
 from dialer.dashboard.ingest_messages import row_message
 from dialer.dashboard.rendering import current_account_id, render, request_lang, templates
+from dialer.dashboard.waiting import opening_zone
 from dialer.db.session import DatabaseDep, ReadSession, WriteSession
 from dialer.errors import InvalidInput
 from dialer.events.stream import batch_stream
@@ -78,6 +81,25 @@ async def _figures(session: AsyncSession, user: Principal, batch_id: str) -> dic
     }
 
 
+async def _zones(session: AsyncSession, user: Principal, row: Batch) -> dict[str, str]:
+    """The clocks of the live panel: ``tz`` the campaign's calling zone (its own, else
+    the account's), ``home_tz`` the account's, ``wait_tz`` the zone whose window the
+    campaign waits for (a debtor's zone may open before the campaign's own)."""
+    account = await account_service.get_account(session, user, row.account_id)
+    settings = row.call_settings or {}
+    tz = str(settings.get("timezone") or account.timezone)
+    wait_tz = tz
+    if row.waiting_reason == "daily_limit":
+        wait_tz = account.timezone  # the account's day ends at its midnight
+    elif row.waiting_reason == "outside_window" and row.waiting_until is not None:
+        _s, schedule = batch_rules(
+            row.id, settings, timezone=account.timezone, country=account.country
+        )
+        zones = COUNTRY_ZONES.get(account.country or "", frozenset())
+        wait_tz = opening_zone(schedule, zones, row.waiting_until)
+    return {"tz": tz, "home_tz": account.timezone, "wait_tz": wait_tz}
+
+
 def _live_context(
     batch: BatchRead | dict[str, object], retry: batch_service.RetryWait | None
 ) -> dict[str, object]:
@@ -102,10 +124,7 @@ async def batch_page(
         session, user, batch_id, flt, limit=PAGE, skip=skip
     )
     # Compliance times read in the batch's calling timezone, which defaults to the account's.
-    tz = batch.call_settings.get("timezone")
-    account = await account_service.get_account(session, user, batch.account_id)
-    if not tz:
-        tz = account.timezone
+    zones = await _zones(session, user, row)
     review = None
     if batch.status == "draft":
         balance = await account_service.get_balance(session, user, batch.account_id)
@@ -120,7 +139,7 @@ async def batch_page(
             **_live_context(batch, retry),
             **figures,
             "batch": batch,
-            "tz": tz,
+            **zones,
             "summary": summary,
             "outcomes": breakdown(summary.outcomes),
             "business": breakdown(summary.business_results),
@@ -187,8 +206,8 @@ async def batch_live(
     """The progress panel alone (what the stream swaps in; also a no-JS fallback)."""
     row = await batch_service.get_batch(session, user, batch_id)
     retry = await batch_service.retry_wait(session, row)
-    tz = await batch_service.calling_zone(session, row)
-    return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | {"tz": tz})
+    zones = await _zones(session, user, row)
+    return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | zones)
 
 
 @router.get("/batches/{batch_id}/outcomes", name="dashboard_batch_outcomes")
@@ -220,18 +239,16 @@ async def batch_stream_html(
     stream = batch_stream(db, batch_id, account_id=user.scope(None))
     first = await anext(stream)
     lang_request = request
-    async with db.read() as session:
-        tz = await batch_service.calling_zone(
-            session, await batch_service.get_batch(session, user, batch_id)
-        )
 
     async def panel(snapshot: dict[str, object]) -> str:
-        # The retry waits are read again with each change: a settled call moves them.
+        # The retry waits are read again with each change: a settled call moves them,
+        # and so are the clocks (the zone waited for moves with the wait).
         async with db.read() as session:
             row = await batch_service.get_batch(session, user, batch_id)
             retry = await batch_service.retry_wait(session, row)
+            zones = await _zones(session, user, row)
         template = templates.get_template("_live.html")
-        ctx = _panel_ctx(lang_request, user, snapshot) | {"tz": tz, "retry": retry}
+        ctx = _panel_ctx(lang_request, user, snapshot) | zones | {"retry": retry}
         return template.render(ctx)
 
     async def figures_panel(snapshot: dict[str, object]) -> str:
@@ -267,19 +284,19 @@ def _panel_ctx(request: Request, user: Principal, snapshot: dict[str, object]) -
 
 
 async def _after_action(
-    request: Request, session: AsyncSession, batch_id: str, row: Batch
+    request: Request, session: AsyncSession, user: Principal, batch_id: str, row: Batch
 ) -> Response:
     if request.headers.get("hx-request") == "true":
         retry = await batch_service.retry_wait(session, row)
-        tz = await batch_service.calling_zone(session, row)
-        return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | {"tz": tz})
+        zones = await _zones(session, user, row)
+        return render(request, "_live.html", _live_context(BatchRead.of(row), retry) | zones)
     return RedirectResponse(f"/dashboard/batches/{batch_id}", status_code=303)
 
 
 @router.post("/batches/{batch_id}/pause", name="dashboard_batch_pause")
 async def pause(request: Request, batch_id: str, user: CsrfUser, session: WriteSession) -> Response:
     row = await batch_service.pause_batch(session, user, batch_id)
-    return await _after_action(request, session, batch_id, row)
+    return await _after_action(request, session, user, batch_id, row)
 
 
 @router.post("/batches/{batch_id}/start", name="dashboard_batch_start")
@@ -312,7 +329,7 @@ async def resume(
     request: Request, batch_id: str, user: CsrfUser, session: WriteSession
 ) -> Response:
     row = await batch_service.resume_batch(session, user, batch_id)
-    return await _after_action(request, session, batch_id, row)
+    return await _after_action(request, session, user, batch_id, row)
 
 
 @router.post("/batches/{batch_id}/cancel", name="dashboard_batch_cancel")
@@ -324,7 +341,7 @@ async def cancel(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     row = await batch_service.cancel_batch(session, user, batch_id, reason.strip() or None)
-    return await _after_action(request, session, batch_id, row)
+    return await _after_action(request, session, user, batch_id, row)
 
 
 @router.get("/jobs/{job_id}", name="dashboard_job")
