@@ -124,9 +124,7 @@ def test_waiting_is_explained_in_one_sentence_with_a_time(page: Page, live_serve
     waiting = page.locator("#waiting")
     expect(waiting).to_have_attribute("data-reason", "outside_window", timeout=30_000)
     expect(waiting).to_have_text(
-        re.compile(
-            r"^Fuera de horario — se reanuda (hoy|mañana) a las \d\d:00\.$"
-        )
+        re.compile(r"^Fuera de horario — se reanuda (hoy|mañana) a las \d\d:00\.$")
     )
     shots(page, "26-waiting-outside-hours")
 

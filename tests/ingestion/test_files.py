@@ -54,6 +54,7 @@ async def test_comma_utf8_bom_csv(new_account: NewAccount, tmp_path: Path) -> No
         "header": "Rut Deudor",
         "field": "dni",
         "key": "rut_deudor",
+        "landline": False,
     }
     assert body["sample"][0]["payload"]["amount"] == 1234567.5
     assert body["sample"][1]["contact_name"] == "Tomás Muñoz"

@@ -4,11 +4,13 @@ RUTs with dots and hyphen, times in a named zone with the zone shown."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -20,6 +22,7 @@ from stdnum.cl import rut as cl_rut
 from dialer.account.auth import Principal
 from dialer.dashboard.auth import csrf_token_of
 from dialer.dashboard.codes import code_label
+from dialer.dashboard.contacts import MONEY_FIELDS
 from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
 from dialer.dashboard.ingest_messages import row_message
@@ -80,6 +83,140 @@ def format_rut(value: str | None) -> str:
         return str(cl_rut.format(value))
     except Exception:  # stdnum raises its own ValidationError subclasses, or ValueError
         return value
+
+
+def format_phone(value: str | None) -> str:
+    """``+56987654322`` -> ``+56 9 8765 4322`` (E.164 in groups, as printed on a card);
+    anything that is not a number as given."""
+    if not value:
+        return ""
+    if len(value) == 12 and value.startswith("+56") and value[1:].isdigit():
+        # Chile's plan is uniform (9 mobile, 2 Santiago, else a two-digit area); the
+        # library leaves ranges it does not list ungrouped.
+        rest = value[3:]
+        if rest[0] in "29":
+            return f"+56 {rest[0]} {rest[1:5]} {rest[5:]}"
+        return f"+56 {rest[:2]} {rest[2:5]} {rest[5:]}"
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def phone_kind(value: str | None) -> str | None:
+    """``mobile`` / ``landline``, else None. Chile and Argentina by their mobile prefix
+    (``+569``, ``+549``: libphonenumber calls Chilean ranges "fixed line or mobile"),
+    other countries by the range libphonenumber lists."""
+    if not value:
+        return None
+    for country in ("+56", "+54"):
+        if value.startswith(country):
+            return "mobile" if value.startswith(country + "9") else "landline"
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(value, None))
+    except phonenumbers.NumberParseException:
+        return None
+    if kind == phonenumbers.PhoneNumberType.MOBILE:
+        return "mobile"
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+        return "landline"
+    return None
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def format_day(value: date | str | None, lang: str) -> str:
+    """A calendar day as ``dd-mm-aaaa`` (es) or ISO (en); a text that is no day as given."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    else:
+        day = value
+    return day.strftime("%d-%m-%Y" if lang == "es" else "%Y-%m-%d")
+
+
+def format_value(key: str, value: object, lang: str, currency: str = "CLP") -> str:
+    """An imported field's value as the pages show it: amounts as money, ISO days as
+    ``dd-mm-aaaa``, numbers grouped, yes/no in words, lists joined."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return translator(lang)["yes" if value else "no"]
+    if key in MONEY_FIELDS and isinstance(value, int | float):
+        return format_money(value, lang, currency)
+    if isinstance(value, int | float):
+        return format_number(value, lang, 0 if float(value).is_integer() else 2)
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        return format_day(value, lang)
+    if isinstance(value, list):
+        return ", ".join(format_value(key, v, lang, currency) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(k, v, lang, currency)}" for k, v in value.items())
+    return str(value)
+
+
+_PLACE_PARTS = re.compile(
+    r"phone (?P<phone>\+\d+) \((?:area code (?P<area>\d+), (?:(?P<kind>region|province) "
+    r"(?P<code>\w+)|(?P<metro>Buenos Aires metropolitan area))|(?P<easter>Easter Island "
+    r"number range))\)|(?P<col>comuna|ciudad|region|zona horaria) '(?P<value>[^']*)'"
+    r"|(?P<batch>batch timezone)"
+)
+_PLACE_WORDS = {
+    "es": {
+        "batch": "la zona horaria de la campaña",
+        "area": "teléfono {phone} (código de área {area}, {where})",
+        "region": "región {name}",
+        "province": "provincia {name}",
+        "metro": "área metropolitana de Buenos Aires",
+        "easter": "teléfono {phone} (numeración de Isla de Pascua)",
+        "col": "columna {col}: {value}",
+        "cols": {"comuna": "comuna", "ciudad": "ciudad", "region": "región",
+                 "zona horaria": "zona horaria"},
+    },
+    "en": {
+        "batch": "the campaign's timezone",
+        "area": "phone {phone} (area code {area}, {where})",
+        "region": "region {name}",
+        "province": "province {name}",
+        "metro": "Buenos Aires metropolitan area",
+        "easter": "phone {phone} (Easter Island number range)",
+        "col": "{col} column: {value}",
+        "cols": {"comuna": "commune", "ciudad": "city", "region": "region",
+                 "zona horaria": "timezone"},
+    },
+}  # fmt: skip
+
+
+def place_in_words(source: str | None, lang: str) -> str:
+    """Where a debtor's zone was taken from (``compliance.place``'s ``place_source``),
+    in the reader's words; a text it does not know as it is."""
+    if not source:
+        return ""
+    w = _PLACE_WORDS.get(lang, _PLACE_WORDS["es"])
+    parts = []
+    for m in _PLACE_PARTS.finditer(source):
+        phone = format_phone(m["phone"]) if m["phone"] else ""
+        if m["batch"]:
+            parts.append(str(w["batch"]))
+        elif m["easter"]:
+            parts.append(str(w["easter"]).format(phone=phone))
+        elif m["area"]:
+            if m["metro"]:
+                where = str(w["metro"])
+            else:
+                name = code_label(lang, "region", m["code"]) or m["code"]
+                where = str(w[m["kind"]]).format(name=name)
+            parts.append(str(w["area"]).format(phone=phone, area=m["area"], where=where))
+        elif m["col"]:
+            col = w["cols"][m["col"]]  # type: ignore[index]
+            parts.append(str(w["col"]).format(col=col, value=m["value"]))
+    return "; ".join(parts) if parts else source
 
 
 def format_dt(value: datetime | str | None, lang: str, tz: str | None, *, label: bool) -> str:
@@ -218,16 +355,12 @@ def _retry_sentence(ctx: Context, wait: Any) -> str:
 @pass_context
 def _date_only(ctx: Context, value: date | str | None) -> str:
     """A calendar day (no zone: a promise's date is the debtor's own day)."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        try:
-            day = date.fromisoformat(value[:10])
-        except ValueError:
-            return value
-    else:
-        day = value
-    return day.strftime("%d-%m-%Y" if ctx.get("lang", "es") == "es" else "%Y-%m-%d")
+    return format_day(value, ctx.get("lang", "es"))
+
+
+@pass_context
+def _value(ctx: Context, value: object, key: str = "", currency: str | None = None) -> str:
+    return format_value(key, value, ctx.get("lang", "es"), currency or ctx.get("currency") or "CLP")
 
 
 @pass_context
@@ -243,6 +376,10 @@ templates.env.filters["dtz"] = _dtz
 templates.env.filters["num"] = _num
 templates.env.filters["money"] = _money
 templates.env.filters["rut"] = format_rut
+templates.env.filters["phone"] = format_phone
+templates.env.filters["value"] = _value
+templates.env.globals["phone_kind"] = phone_kind
+templates.env.globals["place_in_words"] = place_in_words
 templates.env.filters["wd"] = lambda day, lang: code_label(lang, "weekday", day) or day
 templates.env.filters["date_only"] = _date_only
 templates.env.globals["region_name"] = _region_name

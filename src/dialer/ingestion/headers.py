@@ -223,7 +223,13 @@ class HeaderMapping:
 
     def as_dict(self) -> list[dict[str, object]]:
         return [
-            {"column": c.index + 1, "header": c.header, "field": c.field or "extra", "key": c.key}
+            {
+                "column": c.index + 1,
+                "header": c.header,
+                "field": c.field or "extra",
+                "key": c.key,
+                "landline": c.landline,
+            }
             for c in self.columns
         ]
 

@@ -67,6 +67,7 @@ class ColumnRead(BaseModel):
     header: str
     field: str = Field(description="canonical field, or 'extra' (kept in the payload)")
     key: str = Field(description="payload key for extra columns")
+    landline: bool = Field(False, description="a phone column named as a landline")
 
 
 class IgnoredColumnRead(BaseModel):

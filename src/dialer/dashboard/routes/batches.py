@@ -18,6 +18,8 @@ from dialer.account.auth import Principal
 from dialer.batch import service as batch_service
 from dialer.batch.rules import batch_rules
 from dialer.batch.schemas import BatchRead
+from dialer.billing.pricing import to_display
+from dialer.billing.schemas import unit_name
 from dialer.compliance.profiles import COUNTRY_ZONES
 from dialer.dashboard.auth import CsrfUser, DashboardUser
 from dialer.dashboard.charts import breakdown
@@ -349,8 +351,22 @@ async def job_page(
     request: Request, job_id: str, user: DashboardUser, session: ReadSession
 ) -> Response:
     job = await batch_service.get_job(session, user, job_id)
+    row = await batch_service.get_batch(session, user, job.batch_id)
+    account = await account_service.get_account(session, user, job.account_id)
+    calling_tz = str((row.call_settings or {}).get("timezone") or account.timezone)
     return render(
         request,
         "job.html",
-        {"job": job, "payload_label": payload_label, "money_fields": MONEY_FIELDS},
+        {
+            "job": job,
+            "payload_label": payload_label,
+            "money_fields": MONEY_FIELDS,
+            # Times on the debtor's clock (its own zone, else the campaign's), labelled.
+            "tz": job.timezone or calling_tz,
+            "calling_tz": calling_tz,
+            "currency": str(job.payload.get("currency") or "CLP"),
+            # Cost in the account's own unit, as the balance and the figures count it.
+            "cost": to_display(account.plan_type, job.cost_units),
+            "cost_unit": unit_name(account.plan_type),
+        },
     )

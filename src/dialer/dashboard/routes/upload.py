@@ -12,7 +12,8 @@ from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.batch.settings import CallSettings
 from dialer.dashboard.auth import CsrfUser, DashboardUser
-from dialer.dashboard.rendering import current_account_id, render
+from dialer.dashboard.preview import preview_view
+from dialer.dashboard.rendering import current_account_id, render, request_lang
 from dialer.db.session import ReadSession, SnapshotSession, WriteSession
 from dialer.errors import InvalidInput, invalid_input
 from dialer.ingestion import service as ingestion_service
@@ -143,8 +144,10 @@ async def preview(
         report = await ingestion_service.preview_import(
             session, user, options, path, filename=form.file.filename
         )
-    columns = list(report.sample[0].keys()) if report.sample else []
-    return render(request, "_preview.html", {"report": report, "columns": columns})
+    account = await account_service.get_account(session, user, options.account_id)
+    zone = (options.call_settings.timezone if options.call_settings else None) or account.timezone
+    view = preview_view(report, request_lang(request), zone)
+    return render(request, "_preview.html", {"report": report, "view": view})
 
 
 @router.post("/upload/create", name="dashboard_upload_create")
