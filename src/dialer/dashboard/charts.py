@@ -1,4 +1,10 @@
-"""Server-side SVG charts: geometry only, drawn by the templates. Pure, no build step."""
+"""Server-side SVG charts: geometry only, drawn by the templates. Pure, no build step.
+
+The bars are SVG stretched to the box (``preserveAspectRatio="none"``); the labels are
+HTML placed by percentage under it (``Tick``), so their text keeps the page's font size
+on a 390 px phone instead of being squeezed with the drawing. Every other label is
+``minor``: a narrow screen hides those (app.css), keeping about four.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +22,41 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Tick:
+    label: str
+    left: float  # percent of the chart's width, the label's centre
+    minor: bool  # hidden on a narrow screen
+
+
+def ticks(centres: list[tuple[str, float]], width: float, *, most: int = 8) -> list[Tick]:
+    """At most ``most`` labels, evenly spaced from the first; every other one minor."""
+    every = max(-(-len(centres) // most), 1)
+    shown = centres[::every]
+    return [
+        Tick(label=label, left=round(100.0 * x / width, 2), minor=i % 2 == 1)
+        for i, (label, x) in enumerate(shown)
+    ]
+
+
+# Room above the tallest bar and below the axis, in viewBox units (the labels are HTML).
+TOP, BOTTOM = 4.0, 2.0
+
+
+@dataclass(frozen=True)
 class BarChart:
     bars: list[Bar]
     width: int
     height: int
     max_value: int
     baseline: float  # y of the x axis
+    ticks: list[Tick]
 
 
 def bar_chart(
     points: list[tuple[str, int]], *, width: int = 720, height: int = 200, gap: float = 2.0
 ) -> BarChart:
     """Vertical bars for ``points`` (label, value); the tallest fills the plot height."""
-    top, bottom = 10.0, 20.0  # room for the top value and the hour labels
+    top, bottom = TOP, BOTTOM
     plot = height - top - bottom
     peak = max((v for _, v in points), default=0)
     n = max(len(points), 1)
@@ -46,7 +74,15 @@ def bar_chart(
                 height=round(h, 2),
             )
         )
-    return BarChart(bars=bars, width=width, height=height, max_value=peak, baseline=top + plot)
+    centres = [(b.label, b.x + b.width / 2) for b in bars]
+    return BarChart(
+        bars=bars,
+        width=width,
+        height=height,
+        max_value=peak,
+        baseline=top + plot,
+        ticks=ticks(centres, width),
+    )
 
 
 @dataclass(frozen=True)
@@ -81,13 +117,14 @@ class GroupChart:
     max_value: int
     baseline: float
     series: int
+    ticks: list[Tick]
 
 
 def grouped_chart(
     points: list[tuple[str, tuple[int, ...]]], *, width: int = 720, height: int = 200
 ) -> GroupChart:
     """Bars of several series side by side per label (calls and contacts per hour)."""
-    top, bottom = 10.0, 20.0
+    top, bottom = TOP, BOTTOM
     plot = height - top - bottom
     series = max((len(v) for _, v in points), default=1)
     peak = max((max(v) for _, v in points if v), default=0)
@@ -110,7 +147,8 @@ def grouped_chart(
                 )
             )
         groups.append(Group(label=label, values=values, bars=tuple(bars)))
-    return GroupChart(groups, width, height, peak, top + plot, series)
+    centres = [(label, (i + 0.5) * slot) for i, (label, _v) in enumerate(points)]
+    return GroupChart(groups, width, height, peak, top + plot, series, ticks(centres, width))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from dialer.dashboard.auth import SESSION_COOKIE, LoginRequired, clear_session_cookie
+from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import translator
 from dialer.dashboard.rendering import render, request_lang
 from dialer.errors import AppError
@@ -48,22 +49,31 @@ async def app_error(request: Request, exc: Exception) -> Response:
             clear_session_cookie(response)
         return response
     # Known refusals in the reader's language; other messages as the API words them.
-    message = translator(request_lang(request)).get("error_" + type(exc).__name__)
+    lang = request_lang(request)
+    t = translator(lang)
+    message = t.get("error_" + type(exc).__name__)
     if message is None:
         message = exc.message
-        # errors.invalid_input already names the field in the message.
-        if exc.field and not message.startswith(f"{exc.field}: "):
-            message = f"{exc.field}: {message}"
+        # errors.invalid_input already names the field in the message: named once.
+        if exc.field and message.startswith(f"{exc.field}: "):
+            message = message.removeprefix(f"{exc.field}: ")
+        message = refusal_in_words(message, lang) or message
+        if exc.field:
+            message = f"{t.get('field_' + exc.field, exc.field)}: {message}"
     return error_response(request, exc.status_code, message)
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    lang = request_lang(request)
+    t = translator(lang)
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+        msg = refusal_in_words(msg, lang) or msg
+        where = ".".join(loc)
+        parts.append(f"{t.get('field_' + where, where)}: {msg}" if loc else msg)
     return error_response(request, 422, "; ".join(parts))
 
 

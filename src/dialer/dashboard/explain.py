@@ -127,6 +127,8 @@ _REFUSALS: tuple[tuple[str, str], ...] = (
     (r"message is required to leave a message", "Escriba el mensaje que se dejará en el buzón."),
     (r"String should have at least 1 character", "No puede quedar vacío."),
     (r"cannot update", "La campaña terminó: ya no se puede cambiar."),
+    (r"write the date as dd-mm-aaaa", "Escriba la fecha como dd-mm-aaaa, por ejemplo 07-12-2026."),
+    (r"is not a date of the calendar", "Esa fecha no existe en el calendario."),
 )  # fmt: skip
 _REFUSAL_RE = [(re.compile(rx), es) for rx, es in _REFUSALS]
 

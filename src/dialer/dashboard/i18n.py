@@ -364,6 +364,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preview_read_as": "Se lee como",
         "preview_ignored": "Columnas que no se usan",
         "preview_first_rows": "Primeros deudores, tal como se llamarán",
+        "date_placeholder": "dd-mm-aaaa",
+        "date_hint": "Fecha como dd-mm-aaaa, por ejemplo 07-12-2026; hora de 24 horas (HH:MM).",
+        "time_hint": "Hora de 24 horas, HH:MM",
+        "field_start_date": "fecha de inicio",
+        "field_start_time": "hora de inicio",
     },
     "en": {
         "app_name": "Dialer",
@@ -718,6 +723,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preview_read_as": "Read as",
         "preview_ignored": "Columns not used",
         "preview_first_rows": "First debtors, as they will be called",
+        "date_placeholder": "yyyy-mm-dd",
+        "date_hint": "Date as yyyy-mm-dd (or dd-mm-yyyy); 24-hour time (HH:MM).",
+        "time_hint": "24-hour time, HH:MM",
+        "field_start_date": "start date",
+        "field_start_time": "start time",
     },
 }
 

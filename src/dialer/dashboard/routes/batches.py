@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -301,24 +302,47 @@ async def pause(request: Request, batch_id: str, user: CsrfUser, session: WriteS
     return await _after_action(request, session, user, batch_id, row)
 
 
+_DAY_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+_DAY_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def local_day(text: str) -> date:
+    """A day as Chileans write it, ``07-12-2026`` (or ``07/12/2026``), or ISO
+    ``2026-12-07``; anything else a 422 naming the field."""
+    text = text.strip()
+    if m := _DAY_DMY.match(text):
+        d, mo, y = (int(g) for g in m.groups())
+    elif m := _DAY_ISO.match(text):
+        y, mo, d = (int(g) for g in m.groups())
+    else:
+        raise InvalidInput("write the date as dd-mm-aaaa", field="start_date")
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        raise InvalidInput(f"'{text}' is not a date of the calendar", field="start_date") from None
+
+
+def local_time(text: str) -> time:
+    m = _TIME.match(text.strip())
+    if m is None or int(m[1]) > 23 or int(m[2]) > 59:
+        raise InvalidInput(f"'{text.strip()}' is not a time in HH:MM format", field="start_time")
+    return time(int(m[1]), int(m[2]))
+
+
 @router.post("/batches/{batch_id}/start", name="dashboard_batch_start")
 async def start(
     request: Request,
     batch_id: str,
     user: CsrfUser,
     session: WriteSession,
-    start_date: Annotated[str, Form(max_length=10)] = "",
-    start_time: Annotated[str, Form(max_length=5)] = "",
+    start_date: Annotated[str, Form(max_length=20)] = "",
+    start_time: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Start a reviewed draft now, or at a date and time of the batch's calling zone."""
     at = None
     if start_date.strip():
-        try:
-            at = datetime.fromisoformat(f"{start_date.strip()}T{start_time.strip() or '00:00'}")
-        except ValueError:
-            raise InvalidInput("not a date and time", field="start_date") from None
-        if at.tzinfo is not None:
-            raise InvalidInput("give the local date and time only", field="start_date")
+        at = datetime.combine(local_day(start_date), local_time(start_time or "00:00"))
     await batch_service.start_batch(session, user, batch_id, at)
     target = f"/dashboard/batches/{batch_id}"
     if request.headers.get("hx-request") == "true":
