@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -44,6 +45,14 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     expect(errors.first).to_be_visible()
     assert errors.count() >= 1
     expect(page.locator("#preview-errors")).to_contain_text("RUT")
+    # The file's columns beside the fields they are read as; values as they will be used.
+    expect(page.locator("#preview-columns")).to_contain_text("Monto deuda")
+    expect(page.locator("#preview-rows td[data-key=dni]").first).to_have_text(
+        re.compile(r"^\d{1,2}\.\d{3}\.\d{3}-[\dK]$")
+    )
+    expect(page.locator("#preview-rows td[data-key=amount]").first).to_have_text(
+        re.compile(r"^\$\d{1,3}(\.\d{3})+$")
+    )
     accepted = int(page.locator("#count-accepted").inner_text())
     assert 190 <= accepted < 200
     shots(page, "02-upload-preview")
@@ -57,6 +66,14 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     expect(page.locator("#review-estimate")).to_contain_text("saldo disponible")
     expect(page.locator("#review-rejected tr.row-error").first).to_be_visible()
     assert page.locator("#c-completed").inner_text() == "0"
+    # The scheduled start is typed as dd-mm-aaaa (a text field: Chromium would draw a
+    # date field in its own US format); the field itself refuses what is no such day.
+    start_date = page.locator("#start-date")
+    start_date.fill("mañana")
+    assert start_date.evaluate("e => e.validity.patternMismatch") is True
+    start_date.fill("07-12-2026")
+    assert start_date.evaluate("e => e.validity.valid") is True
+    start_date.fill("")
     shots(page, "03a-draft-review")
     page.locator("#btn-start").click()
     expect(page.locator("#batch-status")).to_have_attribute("data-status", "active")

@@ -50,10 +50,15 @@ async def batches_page(
     session: ReadSession,
     skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Response:
+    account_id = current_account_id(request, user)
+    # Creation times on the account's clock (an admin seeing every account: UTC).
+    tz = "UTC"
+    if account_id is not None:
+        tz = (await account_service.get_account(session, user, account_id)).timezone
     items, total = await batch_service.list_batches(
         session,
         user,
-        account_id=current_account_id(request, user),
+        account_id=account_id,
         is_active=None,
         status=None,
         limit=PAGE,
@@ -67,6 +72,7 @@ async def batches_page(
             "total": total,
             "skip": skip,
             "page": PAGE,
+            "tz": tz,
         },
     )
 

@@ -157,5 +157,6 @@ async def account_page(
             "balance": balance,
             "ledger": ledger,
             "keys": keys,
+            "tz": account.timezone,  # the ledger's times, and its "(horas de ...)" label
         },
     )

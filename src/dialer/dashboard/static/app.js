@@ -20,6 +20,15 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 });
+// The upload's file field names the chosen file beside our button.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.classList.contains("file-input")) return;
+  var label = document.getElementById(input.getAttribute("aria-describedby") || "");
+  if (label) {
+    label.textContent = input.files && input.files.length ? input.files[0].name : label.getAttribute("data-empty");
+  }
+});
 document.addEventListener("click", function (event) {
   var target = event.target;
   if (target instanceof Element && target.classList.contains("toast-close")) {
