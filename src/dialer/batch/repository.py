@@ -134,6 +134,16 @@ class BatchRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def payload_keys(self, batch_id: str, *, sample: int = 500) -> set[str]:
+        """The payload keys of the batch's first ``sample`` rows (the file's columns)."""
+        stmt = (
+            select(Job.payload)
+            .where(Job.batch_id == batch_id)
+            .order_by(Job.row_number.asc().nulls_last(), Job.id)
+            .limit(sample)
+        )
+        return {k for p in (await self.session.execute(stmt)).scalars() for k in (p or {})}
+
     async def set_waiting_max_attempts(self, batch_id: str, max_attempts: int) -> None:
         """New retry settings apply to the jobs that have not finished yet."""
         await self.session.execute(

@@ -115,6 +115,16 @@ class BatchUpdate(BaseModel):
         "from_number = the caller ID, phone_number_id); checked against the caller-ID "
         "rules like on creation. Takes effect from the next call.",
     )
+    script_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Pin another script (any version's id; null: the account's default "
+        "script). Checked like on creation against the batch's rows. On a running batch "
+        "the calls placed from then on use it; calls already on the line keep theirs.",
+    )
+    script_version: int | None = Field(
+        None, ge=1, le=_MAX_INT, description="With script_id: pin this version of it."
+    )
     is_active: bool | None = None
 
     _known_options = field_validator("provider_options")(check_provider_options)

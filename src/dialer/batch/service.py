@@ -526,6 +526,9 @@ async def update_batch(
             batch.id, new.retry_settings.max_attempts
         )
         changed.append("call_settings")
+    if "script_id" in fields or "script_version" in fields:
+        if await _change_script(session, batch, data):
+            changed.append("script_id")
     if "provider_options" in fields and data.provider_options is not None:
         account = await AccountRepository.from_session(session).get(batch.account_id)
         if "call_settings" not in changed and account is not None:
@@ -560,11 +563,45 @@ async def update_batch(
             "batch.settings",
             changed=changed,
             call_settings=batch.call_settings if "call_settings" in changed else None,
+            script_id=batch.script_id if "script_id" in changed else None,
+            script_version=batch.script_version if "script_id" in changed else None,
         )
     if event:
         await _publish_status(session, batch, event)
         await _audit(session, principal, batch, _ACTION_OF_EVENT[event])
     return batch
+
+
+async def _change_script(session: AsyncSession, batch: Batch, data: BatchUpdate) -> bool:
+    """Pin the script named by the update (None: the account's default), checked as on
+    creation against the payload keys of the batch's rows; True when it changed.
+
+    The claim reads the batch's script for every call it places and stores the variables
+    it sent on the attempt, so on a running batch the next calls use the new script and
+    the calls already on the line keep the one they were placed with.
+    """
+    script_id = data.script_id
+    if script_id is None:
+        if data.script_version is not None:
+            raise InvalidInput("script_version needs a script_id", field="script_version")
+        if batch.script_id is None:
+            return False
+        batch.script_id, batch.script_version = None, None
+        return True
+    keys = await BatchRepository.from_session(session).payload_keys(batch.id)
+    script = await script_service.validate_batch_script(
+        session,
+        account_id=batch.account_id,
+        script_id=script_id,
+        version=data.script_version,
+        sample_payload_keys=keys,
+        processing_type=batch.processing_type or "basic",
+        variable_set=batch.variable_set,
+    )
+    if (script.id, script.version) == (batch.script_id, batch.script_version):
+        return False
+    batch.script_id, batch.script_version = script.id, script.version
+    return True
 
 
 class BatchHasCalls(Conflict):

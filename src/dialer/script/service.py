@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.errors import Conflict, InvalidInput, NotFound
 from dialer.kit.ids import new_id
-from dialer.models import Account, Script
+from dialer.models import Account, Batch, Script
 from dialer.script import render
 from dialer.script.defaults import DEFAULTS
 from dialer.script.repository import ScriptRepository
@@ -167,6 +167,21 @@ async def list_scripts(
         limit=limit,
         skip=skip,
     )
+
+
+async def list_scripts_for_batch(session: AsyncSession, batch: Batch) -> list[Script]:
+    """The scripts a batch may pin: the latest version of each of its account's, and the
+    version the batch pins now (even when a newer one exists)."""
+    latest, _total = await ScriptRepository.from_session(session).list(
+        account_id=batch.account_id, name=None, processing_type=None,
+        latest_only=True, limit=200, skip=0,
+    )  # fmt: skip
+    scripts = list(latest)
+    if batch.script_id is not None and all(s.id != batch.script_id for s in scripts):
+        pinned = await ScriptRepository.from_session(session).get(batch.script_id)
+        if pinned is not None and pinned.account_id == batch.account_id:
+            scripts.append(pinned)
+    return sorted(scripts, key=lambda s: (s.name, s.version))
 
 
 async def ensure_default_script(

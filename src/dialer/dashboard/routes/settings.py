@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -29,6 +30,7 @@ from dialer.dashboard.settings_form import (
 from dialer.db.session import DatabaseDep, ReadSession
 from dialer.errors import AppError
 from dialer.models import Batch
+from dialer.script import service as script_service
 
 router = APIRouter()
 
@@ -45,6 +47,7 @@ ZONES = (
 
 async def _page(
     request: Request,
+    session: AsyncSession,
     user: Principal,
     batch: Batch,
     account_timezone: str,
@@ -55,6 +58,7 @@ async def _page(
     saved: bool = False,
 ) -> Response:
     read = BatchRead.of(batch)
+    scripts = list(await script_service.list_scripts_for_batch(session, batch))
     return render(
         request,
         "batch_settings.html",
@@ -68,6 +72,7 @@ async def _page(
             "zones": ZONES,
             "provider_keys": PROVIDER_KEYS,
             "account_timezone": account_timezone,
+            "scripts": scripts,
             "profile_rules": all_profile_rules(request_lang(request)),
             "tz": values.get("timezone") or account_timezone,
             "saved": saved,
@@ -88,6 +93,7 @@ def _stored_values(batch: Batch) -> dict[str, Any]:
     options = batch.provider_options or {}
     for key in PROVIDER_KEYS:
         values[f"provider_options.{key}"] = str(options.get(key) or "")
+    values["script_id"] = batch.script_id or ""
     return values
 
 
@@ -98,8 +104,8 @@ async def settings_page(
     batch = await batch_service.get_batch(session, user, batch_id)
     account = await account_service.get_account(session, user, batch.account_id)
     saved = request.query_params.get("saved") == "1"
-    return await _page(request, user, batch, account.timezone, _stored_values(batch), {},
-                       saved=saved)  # fmt: skip
+    return await _page(request, session, user, batch, account.timezone, _stored_values(batch),
+                       {}, saved=saved)  # fmt: skip
 
 
 def _update_of(form: FormData, stored_options: dict[str, Any]) -> BatchUpdate:
@@ -116,6 +122,7 @@ def _update_of(form: FormData, stored_options: dict[str, Any]) -> BatchUpdate:
             "priority": str(form.get("priority") or "").strip(),
             "call_settings": settings_from_form(form),
             "provider_options": options,
+            "script_id": str(form.get("script_id") or "").strip() or None,
         }
     )
 
@@ -147,6 +154,8 @@ async def save_settings(
             if exc.status_code in (401, 403, 404):
                 raise
             field = (exc.field or "").removeprefix("call_settings.")
+            if field.startswith("script"):  # script_id, script_version, script.variables.x
+                field = "script_id"
             errors = {input_of(field) if field else "": exc.message}
             status_code = exc.status_code
     if not errors:
@@ -156,6 +165,7 @@ async def save_settings(
         "name": str(form.get("name") or ""),
         "description": str(form.get("description") or ""),
         "priority": str(form.get("priority") or ""),
+        "script_id": str(form.get("script_id") or ""),
         **{
             f"provider_options.{k}": str(form.get(f"provider_options.{k}") or "")
             for k in PROVIDER_KEYS
@@ -164,5 +174,5 @@ async def save_settings(
     async with db.read() as session:  # rendered inside: the rows expire on leaving
         batch = await batch_service.get_batch(session, user, batch_id)
         account = await account_service.get_account(session, user, batch.account_id)
-        return await _page(request, user, batch, account.timezone, values, errors,
+        return await _page(request, session, user, batch, account.timezone, values, errors,
                            status_code=status_code)  # fmt: skip
