@@ -134,6 +134,33 @@ class TestElevenLabs:
         assert placed.provider_call_id == "conv_01jxk8c0z8f6rb7s4y3x2w1v0t"
         assert placed.other_ids["sip_call_id"].endswith("@sip.rtc.elevenlabs.io")
 
+    async def test_a_batch_branch_runs_the_conversation_and_bounds_the_duration(self) -> None:
+        # elevenlabs-python 2.59: ConversationInitiationClientDataRequestInput.branch_id
+        # ("ID of the agent branch to use for this conversation"); agents.get(agent_id,
+        # branch_id=...) reads that branch's configuration.
+        rec = Recorder(
+            httpx.Response(200, json=load("elevenlabs", "get_agent_response")),
+            httpx.Response(200, json=load("elevenlabs", "sip_trunk_outbound_call_response")),
+        )
+        provider = self.provider(rec, telephony="sip_trunk", branch_id="agtbrch_main")
+        await provider.place_call(
+            call_request("att_1", max_duration_s=300, agent_branch="agtbrch_marzo")
+        )
+        agent, create = rec.requests
+        assert agent.url.params["branch_id"] == "agtbrch_marzo"  # the batch's, not the account's
+        client_data = json.loads(create.content)["conversation_initiation_client_data"]
+        assert client_data["branch_id"] == "agtbrch_marzo"
+        # A batch naming no branch runs the account's (the agent was read for it too).
+        rec.responses.extend([
+            httpx.Response(200, json=load("elevenlabs", "get_agent_response")),
+            httpx.Response(200, json=load("elevenlabs", "sip_trunk_outbound_call_response")),
+        ])  # fmt: skip
+        await provider.place_call(call_request("att_2", max_duration_s=300))
+        agent, create = rec.requests[2:]
+        assert agent.url.params["branch_id"] == "agtbrch_main"
+        assert json.loads(create.content)["conversation_initiation_client_data"][
+            "branch_id"] == "agtbrch_main"  # fmt: skip
+
     async def test_a_call_elevenlabs_did_not_start_is_permanent(self) -> None:
         rec = Recorder(
             httpx.Response(200, json=load("elevenlabs", "get_agent_response")),

@@ -18,7 +18,13 @@ VariableSet = Literal["standard", "legacy"]
 
 # The per-batch provider options a call uses (worker.runner.request_for). Another key
 # would be stored and never read, so it is refused, naming it.
-PROVIDER_OPTION_KEYS = ("agent_id", "agent_version", "from_number", "phone_number_id")
+PROVIDER_OPTION_KEYS = (
+    "agent_id",
+    "agent_version",
+    "branch_id",  # ElevenLabs: the agent branch the calls run
+    "from_number",
+    "phone_number_id",
+)
 
 
 def check_provider_options(options: dict[str, str] | None) -> dict[str, str] | None:
@@ -62,8 +68,8 @@ class BatchCreate(BaseModel):
     provider_options: dict[str, str] = Field(
         default_factory=dict,
         description="Per-batch provider options: agent_id, agent_version (pinned, so editing "
-        "the agent does not change a running campaign), from_number, phone_number_id "
-        "(ElevenLabs/Vapi number id).",
+        "the agent does not change a running campaign), branch_id (ElevenLabs agent "
+        "branch), from_number, phone_number_id (ElevenLabs/Vapi number id).",
     )
     jobs: list[NewJob] | None = Field(
         None, description="Contacts for API-created batches (spreadsheets use /excel/create)."

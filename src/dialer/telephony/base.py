@@ -108,6 +108,9 @@ class CallRequest:
     from_number_id: str | None = None
     # Pinned agent version: editing the agent does not change a running campaign.
     agent_version: str | None = None
+    # The agent branch the call runs (ElevenLabs ``conversation_initiation_client_data.
+    # branch_id``: its create takes a branch, not a version); None: the agent's main.
+    agent_branch: str | None = None
     # What the agent does on a machine: "hangup" or "message" (with voicemail_message).
     voicemail_action: str | None = None
     voicemail_message: str | None = None

@@ -79,6 +79,7 @@ SPECS: dict[str, ProviderSpec] = {
         optional_credentials=("twilio_account_sid", "twilio_auth_token"),
         options=(
             "agent_id",
+            "branch_id",
             "phone_number_id",
             "telephony",
             "webhook_base_url",
@@ -89,6 +90,7 @@ SPECS: dict[str, ProviderSpec] = {
         credentials=("api_key", "webhook_secret"),
         options=(
             "assistant_id",
+            "assistant_version",
             "phone_number_id",
             "webhook_auth",
             "webhook_base_url",

@@ -1,8 +1,9 @@
 """Agent versions pinned when a batch starts.
 
-A Retell batch runs one version of its agent (``override_agent_version`` on every call),
-so that editing or publishing the agent mid-campaign changes only batches that start
-later. The version is the one current **when the batch's start fires**: the start action
+A Retell or Vapi batch runs one version of its agent (Retell ``override_agent_version``,
+Vapi ``assistantVersion`` on every call), so that editing or publishing the agent
+mid-campaign changes only batches that start later. (ElevenLabs' create takes a branch,
+not a version: ``branch_id``, docs/providers.md section 1.) The version is the one current **when the batch's start fires**: the start action
 (``POST /batches/{id}/start``, the dashboard's start, a batch created active - the
 legacy routes create them so), or, for a scheduled start, its ``start_at``. The worker's
 pin task (``pin_started_batches``, every few poll intervals) pins each batch whose start

@@ -312,6 +312,7 @@ class Worker:
             ring_timeout_s=job.ring_timeout_s,
             from_number_id=opts.get("phone_number_id"),
             agent_version=opts.get("agent_version"),
+            agent_branch=opts.get("branch_id"),
             voicemail_action=job.voicemail_action,
             voicemail_message=job.voicemail_message,
             caller_id_prefix=job.caller_id_prefix,

@@ -257,6 +257,7 @@ class ElevenLabsProvider:
         client: httpx.AsyncClient | None = None,
         base_url: str = BASE_URL,
         agent_id: str | None = None,
+        branch_id: str | None = None,
         phone_number_id: str | None = None,
         telephony: str = "twilio",
         tolerance: timedelta = timedelta(minutes=30),
@@ -276,6 +277,7 @@ class ElevenLabsProvider:
             sleep=sleep,
         )  # fmt: skip
         self.agent_id = agent_id
+        self.branch_id = branch_id
         self.phone_number_id = phone_number_id
         self.telephony = telephony
         self.tolerance = tolerance
@@ -310,8 +312,9 @@ class ElevenLabsProvider:
             )
         if request.caller_id_prefix:
             require_caller_id(NAME, request, await self.phone_number(phone_number_id))
+        branch = request.agent_branch or self.branch_id
         if self._twilio is None:
-            await self._check_duration_bound(agent_id, request.max_duration_s)
+            await self._check_duration_bound(agent_id, request.max_duration_s, branch)
         body: dict[str, Any] = {
             "agent_id": agent_id,
             "agent_phone_number_id": phone_number_id,
@@ -324,6 +327,10 @@ class ElevenLabsProvider:
                 },
             },
         }
+        if branch:
+            # The agent branch the conversation runs (elevenlabs-python 2.59
+            # ConversationInitiationClientDataRequestInput.branch_id).
+            body["conversation_initiation_client_data"]["branch_id"] = branch
         if request.ring_timeout_s:
             body["telephony_call_config"] = {"ringing_timeout_secs": request.ring_timeout_s}
         response = await self._http.send(
@@ -361,11 +368,16 @@ class ElevenLabsProvider:
         self._numbers[phone_number_id] = number
         return number
 
-    async def _check_duration_bound(self, agent_id: str, limit_s: int) -> None:
+    async def _check_duration_bound(
+        self, agent_id: str, limit_s: int, branch: str | None = None
+    ) -> None:
         """Refuse, before dialing, a call nothing could end in time: without a way to hang
-        up, the agent's own maximum conversation duration must be within the job's."""
-        if agent_id not in self._agent_limits:
-            response = await self._http.send("GET", f"/v1/convai/agents/{agent_id}")
+        up, the agent's own maximum conversation duration (on the call's branch) must be
+        within the job's."""
+        key = f"{agent_id}@{branch}" if branch else agent_id
+        if key not in self._agent_limits:
+            params = {"branch_id": branch} if branch else None
+            response = await self._http.send("GET", f"/v1/convai/agents/{agent_id}", params=params)
             data = response.json()
             config = data.get("conversation_config") if isinstance(data, dict) else None
             conversation = config.get("conversation") if isinstance(config, dict) else None
@@ -373,8 +385,8 @@ class ElevenLabsProvider:
                 conversation.get("max_duration_seconds") if isinstance(conversation, dict) else None
             )
             ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-            self._agent_limits[agent_id] = value if ok else None
-        agent_limit = self._agent_limits[agent_id]
+            self._agent_limits[key] = value if ok else None
+        agent_limit = self._agent_limits[key]
         if agent_limit is None or agent_limit > limit_s:
             said = f"{agent_limit} s" if agent_limit is not None else "no limit we can read"
             raise PermanentProviderError(

@@ -53,9 +53,9 @@ Claims = Callable[[bytes, str], tuple[str | None, str | None]]
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 512
 PIN_CACHE_SECONDS = 3600.0
-# Vendors whose create-call takes an agent version (Retell ``override_agent_version``);
-# ElevenLabs' and Vapi's take none (docs/providers.md section 1).
-VERSIONED = frozenset({"retell"})
+# Vendors whose create-call takes an agent version (Retell ``override_agent_version``,
+# Vapi ``assistantVersion``); ElevenLabs' takes a branch only (docs/providers.md section 1).
+VERSIONED = frozenset({"retell", "vapi"})
 
 
 def _tolerance(cfg: config_service.ResolvedConfig, default: timedelta) -> timedelta:
@@ -101,6 +101,7 @@ def build_elevenlabs(
         webhook_secret=cfg.credentials.get("webhook_secret"),
         client=client,
         agent_id=cfg.options.get("agent_id"),
+        branch_id=cfg.options.get("branch_id"),
         phone_number_id=cfg.options.get("phone_number_id"),
         telephony=cfg.options.get("telephony", "twilio"),
         tolerance=_tolerance(cfg, timedelta(minutes=30)),
@@ -117,6 +118,7 @@ def build_vapi(
         webhook_secret=cfg.credentials.get("webhook_secret"),
         client=client,
         assistant_id=cfg.options.get("assistant_id"),
+        assistant_version=cfg.options.get("assistant_version"),
         phone_number_id=cfg.options.get("phone_number_id"),
         webhook_auth=cfg.options.get("webhook_auth", "hmac"),
         tolerance=_tolerance(cfg, timedelta(minutes=5)),
@@ -277,6 +279,8 @@ class AccountRoutedProvider:
                 pin = await config_service.agent_version_pin(session, batch_id)
             if pin is not None and pin[0] != agent_id:
                 pin = None
+        if pin is not None and not pin[1]:
+            return None  # the vendor has no version to pin (asked within the hour)
         if pin is None:
             try:
                 version = getattr(provider, "agent_version", None) or await current(agent_id)
@@ -287,6 +291,11 @@ class AccountRoutedProvider:
                 raise RetryableProviderError(
                     f"{self.name}: could not read agent {agent_id}'s version: {exc}"
                 ) from exc
+            if not version:
+                # Nothing to pin (Vapi: the org is not on assistant versioning): calls
+                # follow the agent as it is; asked again within the hour.
+                self._pins[(batch_id, agent_id)] = (agent_id, "")
+                return None
             async with self._db.write() as session:
                 pin = await config_service.pin_agent_version(
                     session, batch_id, agent_id, str(version)

@@ -8,6 +8,12 @@
   ``assistantOverrides`` = ``variableValues`` (the script variables), ``metadata`` (our
   attempt id, echoed in every server message), ``maxDurationSeconds``,
   ``monitorPlan.controlEnabled`` (so the call can be ended) and ``server.url``.
+* Assistant version: ``assistantVersion`` on ``POST /call`` ("the assistant version to
+  use for this call. Supported only with direct ``assistantId``. Omit to follow the
+  latest version", ``CreateCallDTO`` in Vapi's OpenAPI, github.com/VapiAI/docs
+  ``fern/apis/api/openapi.json`` of 2026-08-20); a batch is pinned to the assistant's
+  ``latestVersion`` label (``GET /assistant/{id}``, e.g. ``v3``; null while the org is not
+  on versioning or nothing is published, then calls follow the assistant as it is).
 * Caller ID: ``GET /phone-number/{id}`` gives the number behind ``phoneNumberId``
   (``number``, as the SDK's ``phone_numbers/raw_client.py`` ``get`` and
   ``types/twilio_phone_number.py``); read (and cached) only when a caller-ID rule applies.
@@ -231,6 +237,7 @@ class VapiProvider:
         client: httpx.AsyncClient | None = None,
         base_url: str = BASE_URL,
         assistant_id: str | None = None,
+        assistant_version: str | None = None,
         phone_number_id: str | None = None,
         webhook_auth: str = "hmac",
         tolerance: timedelta = timedelta(minutes=5),
@@ -247,6 +254,9 @@ class VapiProvider:
             max_retries=max_retries, backoff_s=backoff_s, sleep=sleep,
         )  # fmt: skip
         self.assistant_id = assistant_id
+        # The account's chosen version label (option ``assistant_version``): batches are
+        # pinned to it instead of the assistant's latest.
+        self.agent_version = assistant_version
         self.phone_number_id = phone_number_id
         self.webhook_auth = webhook_auth
         self.tolerance = tolerance
@@ -254,6 +264,20 @@ class VapiProvider:
 
     def __repr__(self) -> str:  # never show the key
         return f"VapiProvider(assistant_id={self.assistant_id!r})"
+
+    @property
+    def agent_id(self) -> str | None:
+        """The configured assistant (the router pins batches by agent id)."""
+        return self.assistant_id
+
+    async def current_agent_version(self, assistant_id: str) -> str:
+        """The version label a campaign starting now should keep: the assistant's
+        ``latestVersion`` (``GET /assistant/{id}``); "" when Vapi has none (the org is not
+        on assistant versioning, or the assistant was never published under it)."""
+        response = await self._http.send("GET", f"/assistant/{quote(assistant_id, safe='')}")
+        data = response.json()
+        latest = data.get("latestVersion") if isinstance(data, dict) else None
+        return latest if isinstance(latest, str) and latest else ""
 
     async def place_call(self, request: CallRequest) -> PlacedCall:
         """``POST /call`` to the customer with the assistant's variables and our metadata."""
@@ -276,12 +300,14 @@ class VapiProvider:
             overrides["voicemailMessage"] = request.voicemail_message
         if request.webhook_url:
             overrides["server"] = {"url": request.webhook_url}
-        body = {
+        body: dict[str, Any] = {
             "assistantId": assistant_id,
             "phoneNumberId": phone_number_id,
             "customer": {"number": request.to_number},
             "assistantOverrides": overrides,
         }
+        if request.agent_version:
+            body["assistantVersion"] = request.agent_version  # the batch's pinned version
         response = await self._http.send(
             "POST", "/call", json=body, classify=_classify, idempotent=False
         )
