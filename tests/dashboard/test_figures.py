@@ -127,7 +127,9 @@ async def test_the_campaign_stream_carries_the_figures(world) -> None:
 async def test_the_overview_shows_todays_recovery_and_refreshes(world) -> None:
     r = await world["client"].get("/dashboard/")
     assert r.status_code == 200
-    assert 'hx-get="/dashboard/overview/live" hx-trigger="every 10s"' in r.text
+    # Redrawn by the account's stream; the polled block only while the stream is down.
+    assert 'sse-connect="/dashboard/overview/stream"' in r.text
+    assert 'data-fallback="/dashboard/overview/live"' in r.text
     assert card(r.text, "promised_amount") == "$314.939"
     assert card(r.text, "recovered") == "$214.939"
     live = await world["client"].get("/dashboard/overview/live")
@@ -147,4 +149,11 @@ async def test_the_job_page_shows_the_debt_and_payments_as_money(world) -> None:
     r = await world["client"].get(f"/dashboard/jobs/{world['job']}")
     assert r.status_code == 200
     assert re.search(r'id="owed">\$214\.939<', r.text), r.text
-    assert 'id="paid">$50.000 (' in r.text
+    assert 'id="paid">$50.000 (09-03-2026)<' in r.text
+    # Cost in the account's unit (no call billed yet), the phone grouped and typed,
+    # the next attempt in words on the debtor's clock, imported days as dd-mm-aaaa.
+    assert 'id="job-cost">0,00 minutos<' in r.text
+    assert '<span class="phone">+56 9 1234 5670</span> <small class="muted">móvil</small>' in r.text
+    assert re.search(r'id="next-attempt">(hoy|mañana|el \w+ \d+) a las \d\d:\d\d<', r.text)
+    assert "<dt>Último pago</dt><dd>09-03-2026</dd>" in r.text
+    assert "<dt>Monto pagado</dt><dd>$50.000</dd>" in r.text

@@ -128,5 +128,5 @@ def test_the_retry_sentence_uses_the_same_words() -> None:
         "4 no contesta, 2 ocupado."
     )
     assert retry_sentence("en", SCL, _Wait(1, now, {"busy": 1}), now) == (
-        "1 contact waiting for a retry, due now: 1 busy."
+        "1 contact waiting for a retry, can be called now: 1 busy."
     )

@@ -261,6 +261,8 @@ _PAYLOAD_EXTRA = {
     },
 }
 MONEY_FIELDS = frozenset({"amount", "amount_original", "paid_amount"})
+# Money kept in the currency's smallest unit (collection.payments: ``paid_amount``).
+MINOR_UNIT_FIELDS = frozenset({"paid_amount"})
 
 
 def payload_label(lang: str, key: str) -> str:

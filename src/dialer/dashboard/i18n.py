@@ -376,6 +376,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zone_time": "hora de {zone}",
         "choose_file": "Elegir archivo",
         "no_file": "Ningún archivo elegido",
+        "next_attempt": "Próximo intento",
     },
     "en": {
         "app_name": "Dialer",
@@ -661,7 +662,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "answered_rate": "Answered / calls",
         "retry_wait": "{n} contacts waiting for a retry, the next {when}: {why}.",
         "retry_wait_one": "1 contact waiting for a retry, {when}: {why}.",
-        "retry_due_now": "due now",
+        "retry_due_now": "can be called now",
         "settings_title": "Settings",
         "edit_settings": "Edit settings",
         "settings_saved": "Settings saved. They apply from the next call.",
@@ -742,6 +743,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zone_time": "{zone} time",
         "choose_file": "Choose a file",
         "no_file": "No file chosen",
+        "next_attempt": "Next attempt",
     },
 }
 

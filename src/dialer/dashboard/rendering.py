@@ -22,7 +22,7 @@ from stdnum.cl import rut as cl_rut
 from dialer.account.auth import Principal
 from dialer.dashboard.auth import csrf_token_of
 from dialer.dashboard.codes import code_label
-from dialer.dashboard.contacts import MONEY_FIELDS
+from dialer.dashboard.contacts import MINOR_UNIT_FIELDS, MONEY_FIELDS
 from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
 from dialer.dashboard.ingest_messages import row_message
@@ -149,7 +149,7 @@ def format_value(key: str, value: object, lang: str, currency: str = "CLP") -> s
     if isinstance(value, bool):
         return translator(lang)["yes" if value else "no"]
     if key in MONEY_FIELDS and isinstance(value, int | float):
-        return format_money(value, lang, currency)
+        return format_money(value, lang, currency, minor=key in MINOR_UNIT_FIELDS)
     if isinstance(value, int | float):
         return format_number(value, lang, 0 if float(value).is_integer() else 2)
     if isinstance(value, str) and _ISO_DAY.match(value):
@@ -345,6 +345,18 @@ def retry_sentence(
 
 
 @pass_context
+def _when(ctx: Context, at: datetime | str | None) -> str:
+    """``hoy a las 14:16`` on the page's clock (``tz``), its zone named when it is not
+    the account's (``home_tz``); ``—`` without a time."""
+    if at is None or at == "":
+        return "—"
+    tz = ctx.get("tz")
+    return when_words(
+        _instant(at), clock.now(), tz, ctx.get("lang", "es"), home_tz=ctx.get("home_tz") or tz
+    )
+
+
+@pass_context
 def _retry_sentence(ctx: Context, wait: Any) -> str:
     tz = ctx.get("tz")
     return retry_sentence(
@@ -388,6 +400,7 @@ templates.env.globals["audit_details"] = _audit_details
 templates.env.globals["zone_label"] = zone_label
 templates.env.globals["waiting_sentence"] = _waiting_sentence
 templates.env.globals["retry_sentence"] = _retry_sentence
+templates.env.globals["when"] = _when
 templates.env.globals["refusal_in_words"] = refusal_in_words
 templates.env.filters["row_msg"] = pass_context(
     lambda ctx, message: row_message(str(message or ""), ctx.get("lang", "es"))

@@ -393,6 +393,7 @@ async def job_page(
             "money_fields": MONEY_FIELDS,
             # Times on the debtor's clock (its own zone, else the campaign's), labelled.
             "tz": job.timezone or calling_tz,
+            "home_tz": account.timezone,
             "calling_tz": calling_tz,
             "currency": str(job.payload.get("currency") or "CLP"),
             # Cost in the account's own unit, as the balance and the figures count it.
