@@ -104,3 +104,30 @@ async def test_in_english_the_same_preview_is_in_english(client, tmp_path) -> No
     assert mapping["Saldo actualizado"] == "Amount owed"
     first = _cells(html, "preview-rows")[0]
     assert first[4:6] == ["$1,234,567", "2026-03-05"]
+
+
+async def test_rows_already_in_a_campaign_are_one_line_per_reason(client, tmp_path) -> None:
+    """A second upload of the same file: every debtor is already in an active campaign,
+    said once with the count and the rows, not once per row."""
+    await _preview(client, tmp_path)  # writes the file
+    created = await hx_post(
+        client,
+        "/dashboard/upload/create",
+        await csrf_token(client),
+        data={"batch_name": "Primera"},
+        files={"file": ("cartera.csv", (tmp_path / "cartera.csv").read_bytes())},
+    )
+    assert created.status_code == 204, created.text
+    # The draft is started, so its debtors are "in an active campaign".
+    batch_id = created.headers["HX-Redirect"].rsplit("/", 1)[-1]
+    started = await client.post(
+        f"/dashboard/batches/{batch_id}/start",
+        data={"csrf_token": await csrf_token(client)},
+    )
+    assert started.status_code == 303
+    html = await _preview(client, tmp_path)
+    items = re.findall(r'<li data-reason="([^"]+)">([^<]+)</li>', html)
+    assert len(items) == 1, items
+    reason, text = items[0]
+    assert reason == "duplicate_in_active_batch"
+    assert text.endswith(": 2 filas (2, 3)")

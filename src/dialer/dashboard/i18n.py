@@ -377,6 +377,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "choose_file": "Elegir archivo",
         "no_file": "Ningún archivo elegido",
         "next_attempt": "Próximo intento",
+        "rows_word": "filas",
+        "row_word": "fila",
     },
     "en": {
         "app_name": "Dialer",
@@ -744,6 +746,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "choose_file": "Choose a file",
         "no_file": "No file chosen",
         "next_attempt": "Next attempt",
+        "rows_word": "rows",
+        "row_word": "row",
     },
 }
 

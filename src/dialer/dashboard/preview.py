@@ -105,12 +105,34 @@ class Heading:
 
 
 @dataclass(frozen=True)
+class SkipGroup:
+    reason: str  # a skip code (dashboard.codes "skip")
+    count: int
+    rows: str  # "4, 5, 6 … 31" (the first and the last rows)
+
+
+def skip_groups(skipped: list[Any], *, shown: int = 12) -> list[SkipGroup]:
+    """The rows the import leaves out, one line per reason (a re-upload skips them all)."""
+    by_reason: dict[str, list[int]] = {}
+    for s in skipped:
+        by_reason.setdefault(str(s.reason), []).append(int(s.row))
+    groups = []
+    for reason, rows in by_reason.items():
+        text = ", ".join(str(r) for r in rows[:shown])
+        if len(rows) > shown:
+            text += f" … {rows[-1]}"
+        groups.append(SkipGroup(reason=reason, count=len(rows), rows=text))
+    return groups
+
+
+@dataclass(frozen=True)
 class PreviewView:
     mapped: list[MappedColumn]
     headings: list[Heading]
     rows: list[SampleRow]
     text: dict[str, str]
     ignored: list[str] = field(default_factory=list)  # headers of columns not read
+    skipped: list[SkipGroup] = field(default_factory=list)
 
 
 def field_label(lang: str, column: Any, country: str) -> str:
@@ -169,7 +191,14 @@ def preview_view(report: PreviewResponse, lang: str, batch_tz: str | None) -> Pr
     extra = {c.key: c.header for c in report.columns if c.field == "extra"}
     rows = [_row(item, lang, country, batch_tz, text, extra) for item in report.sample]
     ignored = [c.header for c in report.ignored_columns]
-    return PreviewView(mapped=mapped, headings=headings, rows=rows, text=text, ignored=ignored)
+    return PreviewView(
+        mapped=mapped,
+        headings=headings,
+        rows=rows,
+        text=text,
+        ignored=ignored,
+        skipped=skip_groups(report.skipped),
+    )
 
 
 def _label(lang: str, key: str, extra: dict[str, str]) -> str:
