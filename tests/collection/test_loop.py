@@ -363,3 +363,122 @@ async def test_an_analysis_after_the_settlement_records_the_promise_once(
     assert (promise.amount, promise.due_on.isoformat()) == (80_000, "2026-12-15")
     figures = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/recovery")).json()["totals"]
     assert (figures["attempts"], figures["promises"], figures["promised_amount"]) == (1, 1, 80_000)
+
+
+def _analyzed(a: CallAttempt, fields: dict[str, str]) -> CallEvent:
+    """Retell's ``call_analyzed``: the analysis after ``call_ended`` settled the call
+    (webhook shape: docs.retellai.com/features/webhook-overview, call.call_analysis)."""
+    return CallEvent(
+        provider=a.provider, provider_call_id=a.provider_call_id or "", attempt_id=a.id,
+        event_key=f"{a.provider}:{a.provider_call_id}:call_analyzed", final=True,
+        status="call_analyzed", outcome="completed",
+        raw={"call_analysis": {"custom_analysis_data": fields}}, extracted=fields,
+    )  # fmt: skip
+
+
+async def test_a_callback_or_promise_only_the_later_analysis_reports_is_followed_up(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    # Default collections settings: callbacks and promise follow-ups are on.
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    batch = await batch_of(admin, acc, [debtor(1), debtor(2), debtor(3)])
+    plain = {"outcome": "completed"}  # call_ended: no analysis yet
+    worker = worker_for(database, settings, frozen_clock, n1=[plain, ANSWER], n2=[plain],
+                        n3=[NO_ANSWER])  # fmt: skip
+
+    async def settled(n: int) -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == n
+
+    await run_until(worker, lambda: settled(3))
+    by_phone = {a.phone: a for a in await rows(database, CallAttempt)}
+    late = [
+        _analyzed(by_phone[phone(1)], {"resultado": "volver_a_llamar",
+                                       "callback_at": "mañana a las 11"}),
+        _analyzed(by_phone[phone(2)], {"resultado": "promesa_de_pago",
+                                       "fecha_promesa": "el viernes", "monto_promesa": "$50.000"}),
+    ]  # fmt: skip
+    for _ in range(2):  # delivered twice: followed up once
+        async with database.write() as s:
+            await apply_events(s, late, frozen_clock.now())
+    jobs = {j.dni: j for j in await rows(database, Job, Job.batch_id == batch["batch_id"])}
+    one, two = jobs[rut(1)], jobs[rut(2)]
+    assert (one.status, one.wait_reason, one.completed_at) == ("scheduled", "callback", None)
+    assert one.next_attempt_at == local(2026, 12, 3, 11, 0)
+    assert one.result["callbacks"] == 1
+    assert one.result["outcome"]["kind"] == "call_back_later"
+    # Promised for Friday, a day of grace, judged at Sunday's start: Monday's opening.
+    assert (two.status, two.wait_reason) == ("scheduled", "promise")
+    assert two.next_attempt_at == local(2026, 12, 7, 9, 0)
+    [promise] = await rows(database, Promise)
+    assert (promise.job_id, promise.amount) == (two.id, 50_000)
+    r = await admin.get(f"/api/v1/batches/{batch['batch_id']}")
+    assert r.status_code == 200, r.text
+    counts = r.json()
+    assert (counts["pending_jobs"], counts["completed_jobs"], counts["status"]) == (
+        3, 0, "active",
+    )  # fmt: skip
+
+    frozen_clock.set(local(2026, 12, 3, 11, 0))  # the callback is honoured at 11:00
+
+    async def called_back() -> bool:
+        mine = CallAttempt.phone == phone(1), CallAttempt.status == "ended"
+        return len(await rows(database, CallAttempt, *mine)) == 2
+
+    await run_until(worker, called_back)
+    second = max(
+        await rows(database, CallAttempt, CallAttempt.phone == phone(1)), key=lambda a: a.number
+    )
+    assert (second.number, second.started_at) == (2, local(2026, 12, 3, 11, 0))
+
+
+async def test_max_callbacks_ends_the_job_at_the_limit(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    await batch_of(admin, acc, [debtor(1)], collections={"max_callbacks": 2})
+    later = {"outcome": "completed", "business_result": "call_back_later",
+             "extracted": {"callback_at": "en 2 horas"}}  # fmt: skip
+    worker = worker_for(database, settings, frozen_clock, n1=[later])  # every call asks again
+
+    for n, (hour, status) in enumerate(((13, "scheduled"), (15, "scheduled"), (15, "completed"))):
+
+        async def settled(n: int = n + 1) -> bool:
+            return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == n
+
+        await run_until(worker, settled)
+        [job] = await rows(database, Job)
+        assert job.status == status, n
+        if status == "scheduled":
+            assert (job.wait_reason, job.result["callbacks"]) == ("callback", n + 1)
+            assert job.next_attempt_at == local(2026, 12, 2, hour, 0)
+            frozen_clock.set(local(2026, 12, 2, hour, 0))
+    assert job.result["callbacks"] == 2  # the third request ended the job
+
+
+async def test_callback_and_promise_times_are_read_on_the_debtors_own_clock(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    # Easter Island is two hours behind Santiago in December: 11:00 in Santiago is 09:00
+    # there, when the island's window opens.
+    easter = ZoneInfo("Pacific/Easter")
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    await batch_of(admin, acc, [debtor(n, zona_horaria="Pacific/Easter") for n in (1, 2)])
+    callback = {"outcome": "completed", "business_result": "call_back_later",
+                "extracted": {"callback_at": "mañana a las 11"}}  # fmt: skip
+    worker = worker_for(database, settings, frozen_clock, n1=[callback], n2=[PROMISE])
+
+    async def settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 2
+
+    await run_until(worker, settled)
+    jobs = {j.dni: j for j in await rows(database, Job)}
+    assert jobs[rut(1)].timezone == "Pacific/Easter"
+    assert jobs[rut(1)].next_attempt_at == datetime(2026, 12, 3, 11, 0, tzinfo=easter)
+    # Friday's promise, a day of grace: broken at the island's Sunday 00:00, followed up
+    # at its Monday opening.
+    [promise] = await rows(database, Promise)
+    assert promise.judge_at == datetime(2026, 12, 6, 0, 0, tzinfo=easter)
+    assert jobs[rut(2)].next_attempt_at == datetime(2026, 12, 7, 9, 0, tzinfo=easter)

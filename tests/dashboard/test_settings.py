@@ -131,6 +131,10 @@ async def test_the_page_shows_every_setting_filled_and_explained(client, world):
     assert 'name="ring_timeout_s" inputmode="decimal" value=""' in html
     assert 'id="wd-sat" type="checkbox" name="allowed_weekdays" value="sat">' in html
     assert 'name="hours.mon.end" value="19:00"' in html
+    # Stored without a collections part: callbacks and promise follow-ups are on by default.
+    for box in ("collections.callbacks", "collections.broken_promise.follow_up"):
+        assert f'name="{box}" value="true" checked' in html, box
+    assert 'name="collections.voicemail.retry_other_band" value="true" checked' not in html
     # Every setting of call_settings has an input (nothing is API-only).
     for name in (
         "timezone", "skip_holidays", "holiday_country", "compliance_profile",

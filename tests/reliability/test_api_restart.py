@@ -17,7 +17,13 @@ from dialer.kit.clock import FileClock
 from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
 from tests.reliability.live import ApiProcess
-from tests.worker.factories import batch_row, call_settings, make_account, make_batch
+from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +49,9 @@ async def test_api_restarted_while_webhooks_are_delivered(
         acc = await make_account(database, cap=8)
         batch = await make_batch(
             database, acc, jobs=80, now=t0,
-            settings=call_settings(max_concurrent_calls=8, retry_settings=RETRIES),
+            settings=call_settings(
+                max_concurrent_calls=8, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+            ),
         )  # fmt: skip
         workers.start(
             2, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4,

@@ -21,7 +21,13 @@ from tests.fixtures.database import configured_pg_url, migrate
 from tests.fixtures.workers import ROOT, WorkerProcesses, eventually, set_clock
 from tests.reliability.invariants import assert_run_is_sound
 from tests.reliability.live import free_port
-from tests.worker.factories import batch_row, call_settings, make_account, make_batch
+from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -70,7 +76,9 @@ async def test_workers_survive_postgres_restarts(
         acc = await make_account(db, cap=8)
         batch = await make_batch(
             db, acc, jobs=120, now=t0,
-            settings=call_settings(max_concurrent_calls=8, retry_settings=RETRIES),
+            settings=call_settings(
+                max_concurrent_calls=8, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+            ),
         )  # fmt: skip
         workers.start(3, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4, LEASE="PT3S")
         progress = 0

@@ -26,7 +26,13 @@ from dialer.telephony.simulated import SimulatedProvider, sign
 from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
 from tests.reliability.live import free_port
-from tests.worker.factories import batch_row, call_settings, make_account, make_batch
+from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +79,9 @@ async def test_duplicated_delayed_reordered_and_lost_webhooks(
     acc = await make_account(database, cap=10)
     batch = await make_batch(
         database, acc, jobs=60, now=t0,
-        settings=call_settings(max_concurrent_calls=10, retry_settings=RETRIES),
+        settings=call_settings(
+            max_concurrent_calls=10, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+        ),
     )  # fmt: skip
     # The carrier's own deliveries go nowhere: this test is the network. The clock jumps
     # past the call timeout, not past the dialing lease: no worker is stalled here.

@@ -15,6 +15,7 @@ from dialer.db.session import Database
 from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
 from tests.reliability.invariants import assert_run_is_sound
 from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
     batch_row,
     call_settings,
     job_statuses,
@@ -46,6 +47,7 @@ async def test_sigkilled_workers_lose_nothing_and_double_nothing(
         allowed_call_hours={"start": "09:00", "end": "20:00"},
         max_concurrent_calls=5,
         retry_settings=NO_DELAY_RETRIES,
+        collections=ENDS_WITH_LAST_CALL,
     )
     batches = [
         await make_batch(database, acc, jobs=60, now=BEFORE_CLOSE, settings=settings)

@@ -25,6 +25,7 @@ from dialer.kit.clock import FrozenClock
 from dialer.worker.runner import Worker
 from tests.fixtures.workers import eventually
 from tests.script.accounts import client_for
+from tests.worker.factories import ENDS_WITH_LAST_CALL
 
 ALWAYS_OPEN = {
     "allowed_call_hours": {"start": "00:00", "end": "24:00"},
@@ -132,7 +133,9 @@ async def test_attempts_show_the_rendered_script_variables_and_export_the_result
                 "account_id": "acc-e2e",
                 "name": "Marzo",
                 "script_id": script["script_id"],
-                "call_settings": ALWAYS_OPEN,
+                # Each job ends with its one answered call (no callback or promise
+                # follow-up waits): the test reads that call's variables and result.
+                "call_settings": {**ALWAYS_OPEN, "collections": ENDS_WITH_LAST_CALL},
                 "jobs": jobs,
             },
         )
@@ -205,7 +208,11 @@ async def test_unpinned_batch_uses_the_existing_default_script_and_argentine_pes
             json={
                 "account_id": "acc-ar",
                 "name": "Sin guion",
-                "call_settings": {**ALWAYS_OPEN, "timezone": "America/Argentina/Buenos_Aires"},
+                "call_settings": {
+                    **ALWAYS_OPEN,
+                    "timezone": "America/Argentina/Buenos_Aires",
+                    "collections": ENDS_WITH_LAST_CALL,
+                },
                 "jobs": [
                     {
                         "contact_name": "Diego Gómez",

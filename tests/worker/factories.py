@@ -22,6 +22,11 @@ ALWAYS_OPEN: dict[str, Any] = {
     "allowed_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
     "timezone": "America/Santiago",
 }
+# The collections loop's follow-ups off: every job ends with its last call. By default a
+# callback request or a promise keeps its job waiting (for the requested time, or days
+# until the promise is judged), so a run that waits for its batches to finish on the
+# simulated agent's random results (callbacks, promises) would not end.
+ENDS_WITH_LAST_CALL: dict[str, Any] = {"callbacks": False, "broken_promise": {"follow_up": False}}
 
 
 def call_settings(**overrides: Any) -> dict[str, Any]:

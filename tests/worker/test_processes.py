@@ -17,6 +17,7 @@ from dialer.job.states import AttemptStatus
 from dialer.models import CallAttempt, Job, LedgerEntry, SimulatedCall
 from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
 from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
     account_row,
     attempts_of,
     batch_row,
@@ -59,7 +60,9 @@ async def test_four_workers_500_calls_never_exceed_batch_or_account_caps(
     start = datetime.fromisoformat("2026-03-02T15:00:00+00:00")
     set_clock(workers.clock_file, start, rate=1)
     acc = await make_account(database, cap=8)
-    settings = call_settings(max_concurrent_calls=5, retry_settings=NO_DELAY_RETRIES)
+    settings = call_settings(
+        max_concurrent_calls=5, retry_settings=NO_DELAY_RETRIES, collections=ENDS_WITH_LAST_CALL
+    )
     # 500 calls (~650 attempts with the retries) keep the four workers racing for the
     # account's 8 lines for some 80 rounds of claims: every cap is hit over and over.
     batches = [
@@ -217,7 +220,9 @@ async def test_killed_worker_mid_call_is_recovered_and_charged_once(
     t0 = datetime.fromisoformat("2026-03-02T15:00:00+00:00")
     set_clock(workers.clock_file, t0)
     acc = await make_account(database, cap=10)
-    batch = await make_batch(database, acc, jobs=5, now=t0)
+    batch = await make_batch(
+        database, acc, jobs=5, now=t0, settings=call_settings(collections=ENDS_WITH_LAST_CALL)
+    )
     topped_up = await ledger_sum(database, acc)
     outcomes = json.dumps({"completed": 1})
     # Worker A claims, then hangs before the carrier answers: killed while dialing.

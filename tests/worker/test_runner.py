@@ -16,6 +16,7 @@ from dialer.models import CallAttempt, ContactLog, Event, Job, LedgerEntry
 from dialer.worker.runner import Worker
 from tests.fixtures.workers import eventually
 from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
     account_row,
     attempts_of,
     batch_row,
@@ -56,7 +57,9 @@ async def test_batch_runs_to_the_end_and_bills_every_answered_call_once(
              "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")}}  # fmt: skip
     batch = await make_batch(
         database, acc, jobs=40, now=now, phones=2,
-        settings=call_settings(retry_settings=retry, max_concurrent_calls=6),
+        settings=call_settings(
+            retry_settings=retry, max_concurrent_calls=6, collections=ENDS_WITH_LAST_CALL
+        ),
     )  # fmt: skip
     start_balance = await ledger_sum(database, acc)
     # Outcomes are drawn per (random) attempt id: a mix with many unanswered calls makes

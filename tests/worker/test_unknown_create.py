@@ -27,7 +27,15 @@ from dialer.telephony.webhooks import handle_events
 from dialer.worker.maintenance import UNATTRIBUTED_RECHECK
 from dialer.worker.runner import UNKNOWN_RECHECK, Worker
 from tests.telephony.contract.vendors import VENDORS, FakeRetell, FakeTwilio, VendorCall
-from tests.worker.factories import attempts_of, batch_row, job_statuses, make_account, make_batch
+from tests.worker.factories import (
+    ENDS_WITH_LAST_CALL,
+    attempts_of,
+    batch_row,
+    call_settings,
+    job_statuses,
+    make_account,
+    make_batch,
+)
 
 
 async def claim_and_place(worker: Worker) -> int:
@@ -59,7 +67,12 @@ async def test_create_answer_lost_dials_once_records_and_bills_once(
     vendor.lose_create_answer = True
     worker = Worker(database, settings, provider=vendor.adapter())
     account = await make_account(database)
-    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+    # The recorded final webhooks' agents report a promise to pay (ElevenLabs, Vapi):
+    # ended with that call, not waiting for the promise's follow-up.
+    batch = await make_batch(
+        database, account, jobs=1, now=frozen_clock.now(),
+        settings=call_settings(collections=ENDS_WITH_LAST_CALL),
+    )  # fmt: skip
 
     await claim_and_place(worker)
     (attempt,) = await attempts_of(database, batch)

@@ -137,7 +137,7 @@ class BrokenPromiseSettings(BaseModel):
     grace_days: Annotated[int, Field(ge=0, le=60)] = 1
     # Keep the job waiting after a promise and dial the debtor again when it is broken
     # (a payment in full cancels that follow-up). Off: the promise ends the job.
-    follow_up: bool = False
+    follow_up: bool = True
 
 
 class VoicemailSettings(BaseModel):
@@ -167,7 +167,7 @@ class CollectionSettings(BaseModel):
 
     # A requested callback schedules the job at that time (moved to the next opening
     # when outside the window), without the retry delay; at most max_callbacks per job.
-    callbacks: bool = False
+    callbacks: bool = True
     max_callbacks: Annotated[int, Field(ge=1, le=10)] = 2
     broken_promise: BrokenPromiseSettings = Field(default_factory=BrokenPromiseSettings)
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)

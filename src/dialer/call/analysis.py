@@ -35,13 +35,17 @@ def apply_late_analysis(attempt: CallAttempt, job: Job, event: CallEvent) -> int
 
 
 def record_result(job: Job, attempt: CallAttempt) -> None:
-    """The job's result is its answered attempt's: business result, summary, extracted."""
+    """The job's result is its answered attempt's: business result, summary, extracted.
+    The count of callbacks already scheduled is the job's, kept across its calls (it is
+    what ``collections.max_callbacks`` limits)."""
     job.business_result = attempt.business_result
+    kept = {k: v for k, v in (job.result or {}).items() if k == "callbacks"}
     job.result = {
         "attempt_id": attempt.id,
         "business_result": attempt.business_result,
         "summary": attempt.summary,
         "extracted": dict(attempt.extracted or {}),
+        **kept,
     }
 
 

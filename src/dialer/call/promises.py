@@ -25,6 +25,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.batch.settings import CallSettings
 from dialer.call.promise_repository import PromiseRepository
 from dialer.job.outcomes import Promise as PromiseTerms
 from dialer.job.recovery import RecoveryDelta, add_recovery
@@ -199,10 +200,13 @@ async def _follow_up(
     session: AsyncSession, repo: PromiseRepository, p: Promise, *, now: datetime
 ) -> None:
     """A broken promise makes its debtor due again (when the batch asks for it)."""
-    settings = await repo.batch_settings(p.batch_id) or {}
-    collections = settings.get("collections") or {}
-    broken = collections.get("broken_promise") if isinstance(collections, dict) else None
-    if not (isinstance(broken, dict) and broken.get("follow_up")):
+    stored = await repo.batch_settings(p.batch_id)
+    # Read through the settings model, as the settlement does: a batch stored without
+    # the setting has the default (on).
+    if (
+        stored is None
+        or not CallSettings.model_validate(stored).collections.broken_promise.follow_up
+    ):
         return
     job = await repo.job(p.job_id)
     if job is None or job.status not in WAITING:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import defer
 from dialer.batch.retry import GiveUp, JobState, decide
 from dialer.batch.rules import batch_rules
 from dialer.batch.settings import CallSettings
-from dialer.batch.windows import Schedule
+from dialer.batch.windows import Schedule, for_debtor
 from dialer.billing.pricing import call_cost
 from dialer.billing.repository import read_account
 from dialer.billing.service import (
@@ -399,7 +399,8 @@ async def late_business(
     if account is None:
         return
     rules = await _batch_rules(session, {job.batch_id})
-    settings, schedule = _rules_of(job, rules.get(job.batch_id), account)
+    batch = rules.get(job.batch_id)
+    settings, schedule = _rules_of(job, batch, account)
     currency = currency_for(account.country)
     business = read_outcome(
         raw=e.raw, extracted=a.extracted or {}, declared=a.business_result,
@@ -410,6 +411,51 @@ async def late_business(
             session, a, job, business, currency=currency, home_currency=currency,
             grace_days=settings.collections.broken_promise.grace_days, tz=schedule.tz, now=now,
         )  # fmt: skip
+        await _late_follow_up(session, a, job, batch, business, settings, schedule, now)
+
+
+async def _late_follow_up(
+    session: AsyncSession,
+    a: CallAttempt,
+    job: Job,
+    batch: BatchRules | None,
+    business: BusinessOutcome,
+    settings: CallSettings,
+    schedule: Schedule,
+    now: datetime,
+) -> None:
+    """A callback or promise follow-up that only the post-call analysis reported (Retell
+    sends the analysis in ``call_analyzed``, after ``call_ended`` settled the call): the
+    job its call completed waits for it, as if the settlement had read it - one checked
+    ``CORRECTIONS`` move (completed -> scheduled). Nothing when this attempt is not what
+    finished the job or the campaign is over."""
+    if (
+        job.status != JobStatus.COMPLETED
+        or job.current_attempt_id is not None
+        or job.attempts != a.number
+        or batch is None
+        or batch.status not in (BatchStatus.ACTIVE, BatchStatus.PAUSED)
+    ):
+        return
+    wait = business_step(
+        business, settings=settings, schedule=schedule, phone_index=a.phone_index,
+        callbacks_made=int((job.result or {}).get("callbacks") or 0), now=now,
+    )  # fmt: skip
+    if wait is None:
+        return
+    step = NextStep(JobStatus.SCHEDULED, wait.wait_reason, wait.at, wait.phone_index, wait.record)
+    deltas = _correct_job(job, step, now)
+    # The follow-up dial is one more attempt, whatever the retries already spent.
+    job.max_attempts = max(job.max_attempts, job.attempts + 1)
+    if wait.wait_reason == "callback":
+        result = dict(job.result or {})
+        result["callbacks"] = int(result.get("callbacks") or 0) + 1
+        job.result = result
+    await session.flush()
+    await insert_rows(session, Event, [_job_event(job, now)])
+    await bump_batch(session, job.batch_id, job.account_id, {k: v for k, v in deltas.items() if v})
+    log.info("settlement.late_follow_up", attempt_id=a.id, job_id=job.id,
+             reason=wait.wait_reason, at=wait.at.isoformat())  # fmt: skip
 
 
 def _call_key(e: CallEvent) -> tuple[str, str | None]:
@@ -543,10 +589,14 @@ def plan_endings(
 def _rules_of(
     job: Job, batch: BatchRules | None, account: Account
 ) -> tuple[CallSettings, Schedule]:
-    return batch_rules(
+    """The batch's settings and its schedule on the debtor's own clock and regional
+    calendar (the claim's): a callback's "mañana a las 11", a promise's "el viernes" and
+    the opening a follow-up moves to are the debtor's."""
+    settings, schedule = batch_rules(
         job.batch_id, (batch.call_settings if batch else None) or {},
         timezone=account.timezone, country=account.country,
     )  # fmt: skip
+    return settings, for_debtor(schedule, settings.compliance_profile, job.timezone, job.region)
 
 
 def next_step(

@@ -16,7 +16,8 @@ Invariants:
   * ``completed``, ``failed``, ``cancelled`` are final: nothing leaves them on its own;
     only an operator's manual retry moves a ``failed`` job back to ``pending``, and only
     a provider's later correction of the attempt that finished a job (``CORRECTIONS``:
-    an answered call its post-call analysis says reached a voicemail) re-decides it.
+    an answered call its post-call analysis says reached a voicemail, or whose analysis
+    asks for a callback or a promise's follow-up) re-decides it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 
 # The moves a provider's correction of a settled attempt may make, besides the table: a
 # job its call completed (or scheduled for the call's callback / promise follow-up)
-# becomes what a voicemail makes it - a retry, or failed when none is left. Planned with
+# becomes what a voicemail makes it - a retry, or failed when none is left - and a job
+# its call completed waits for the callback or promise follow-up that only the call's
+# later analysis reported. Planned with
 # ``plan_transition(..., correction=True)``; no other path may make them.
 CORRECTIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.COMPLETED: frozenset({JobStatus.SCHEDULED, JobStatus.FAILED}),
