@@ -119,7 +119,7 @@ async def test_job_page_shows_promise_payments_instalments_and_recording(
     assert page.status_code == 200
     html = page.text
     assert 'href="https://recordings.example/att-y.wav"' in html
-    assert "2026-12-04" in html
+    assert "04-12-2026" in html  # the promised day, dd-mm-aaaa
     assert "cumplida" in html  # the promise was kept, in words
     assert "R9" in html
     assert 'id="instalments"' in html
