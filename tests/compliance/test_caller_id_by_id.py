@@ -156,6 +156,21 @@ class TestTheAccountsConfiguredNumber:
         r = await client.get(f"/api/v1/accounts/{acc}/providers/vapi")
         assert r.json()["configured"] is False  # nothing was saved
 
+    async def test_an_account_key_naming_a_server_variable_never_makes_a_lookup(
+        self, database: Database, new_account: NewAccount, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Only the admin key may reference the server's environment: an account key's
+        # reference is refused (403) before the server's variable is read or sent anywhere.
+        monkeypatch.setenv("SERVER_VAPI_KEY", "server-secret")
+        acc, client = await new_account("CL")
+        rec = Recorder()  # any request fails the test
+        install(client, database, "vapi", rec)
+        body = config_body("vapi", VAPI_ID)
+        body["credentials"] = {"api_key_env": "SERVER_VAPI_KEY", "webhook_secret": "whsec"}
+        r = await client.put(f"/api/v1/accounts/{acc}/providers/vapi", json=body)
+        assert r.status_code == 403, r.text
+        assert rec.requests == []
+
     async def test_a_batchs_own_id_is_checked_when_it_is_the_configured_one(
         self, database: Database, new_account: NewAccount
     ) -> None:

@@ -351,6 +351,8 @@ async def caller_number_of(
             creds.pop(name, None)
             env_refs.pop(name, None)
         elif key.endswith(_ENV_SUFFIX):
+            if not principal.is_admin or not _ENV_NAME.match(value) or value.startswith("DIALER_"):
+                return None  # put_config refuses it; never read the server's environment
             env_refs[name] = value
         else:
             creds[name] = value.strip()
