@@ -59,6 +59,36 @@ def test_direct_json_payload_equals_the_dict_path(
         assert direct.validate(n, cells) == reference.validate(n, cells)
 
 
+EXTRAS = ["RUT", "Nombre", "Teléfono", "Monto", "Sucursal", "Ejecutivo", "Tasa", "Gestor",
+          "Observación", "Campaña"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sample=st.lists(
+        st.lists(st.sampled_from(["", "x", 0.0, None]), min_size=6, max_size=6), max_size=4
+    ),
+    rows=st.lists(st.lists(cell, min_size=6, max_size=6), min_size=1, max_size=6),
+    blank_share=st.sampled_from([0.0, 0.5, 0.9]),
+)
+def test_extra_columns_blank_under_the_header_change_nothing(
+    sample: list[list[object]], rows: list[list[object]], blank_share: float
+) -> None:
+    # The validator skips the extra columns that were blank in the sampled rows while
+    # a row has them blank too: a row with a value there (of any type), a None or a
+    # space is validated as without the sample, member order and errors included.
+    mapping = hdr.detect([EXTRAS], None)
+    head = ["12.345.678-5", "Ana Pérez", "+56 9 8765 4321", 1000.0]
+    sampled = RowValidator(mapping, RowOptions(country="CL"), [[*head, *extra] for extra in sample])
+    reference = RowValidator(mapping, RowOptions(country="CL"))
+    reference._json_direct = False
+    for n, extra in enumerate(rows, start=2):
+        # Most rows of an export leave those columns blank: blank some cells.
+        cut = int(len(extra) * blank_share)
+        cells = [*head, *([""] * cut), *extra[cut:]]
+        assert sampled.validate(n, cells) == reference.validate(n, cells)
+
+
 def test_an_extra_column_named_like_a_payload_key_uses_the_dict_path() -> None:
     # "company" is both the Empresa column's payload key and an extra column's key: the
     # dict keeps the first, as before.

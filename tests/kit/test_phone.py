@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -24,7 +28,7 @@ from dialer.kit import phone
 def test_clean_numbers_have_no_warning(raw: object, country: str, e164: str) -> None:
     assert phone.normalize(raw, country) == phone.Phone(e164)
     if isinstance(raw, str):
-        assert phone.clean_e164(raw.strip(), country) == e164
+        assert phone.normalize_text(raw.strip(), country) == phone.Phone(e164)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +59,7 @@ def test_repairs_and_unlisted_ranges_are_accepted_with_a_warning(
     assert f"'{raw}'" in found.warning
     assert e164 in found.warning
     assert why in found.warning
-    assert phone.clean_e164(raw, country) is None  # never taken silently by the fast path
+    assert phone.normalize_text(raw.strip(), country) == found  # the cells' entry point
 
 
 @pytest.mark.parametrize(
@@ -81,7 +85,9 @@ def test_refusals_say_why(raw: str, country: str, reason: str, why: str) -> None
         phone.normalize(raw, country)
     assert exc.value.reason == reason
     assert why in str(exc.value)
-    assert phone.clean_e164(raw, country) is None
+    with pytest.raises(phone.PhoneInvalid) as cell:
+        phone.normalize_text(raw.strip(), country)
+    assert str(cell.value) == str(exc.value)
 
 
 def _phonenumbers_callable(compact: str) -> str | None:
@@ -115,7 +121,7 @@ def test_fast_chilean_path_is_libphonenumbers_answer(prefix: str, digits: str) -
     if m is not None:
         e164 = "+56" + m.group(1)
         assert _phonenumbers_callable(compact) == e164
-        assert phone.normalize(compact, "CL") == phone.Phone(e164)
+        assert phone._normalize_compact(compact, "CL") == (e164, None, None)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -135,10 +141,84 @@ def test_normalize_is_total_and_idempotent(country: str, text: str) -> None:
     assert found.e164.startswith("+")
     assert found.e164[1:].isdigit()
     assert phone.normalize(found.e164, country).e164 == found.e164
-    assert phone.clean_e164(text.strip(), country) in (found.e164, None)
+    assert phone.normalize_text(text.strip(), country) == found
 
 
 def test_argentine_mobile_and_landline_spellings_are_one_line() -> None:
     assert phone.line_variants("+5491123456789") == ("+5491123456789", "+541123456789")
     assert phone.line_variants("+541123456789") == ("+541123456789", "+5491123456789")
     assert phone.line_variants("+56987654321") == ("+56987654321",)
+
+
+def _libphonenumber_type(national: str) -> int:
+    number = phonenumbers.PhoneNumber(country_code=56, national_number=int(national))
+    kind = phonenumbers.number_type(number)
+    # is_valid_number is "a known type", which the fast path relies on.
+    assert phonenumbers.is_valid_number(number) == (kind != phonenumbers.PhoneNumberType.UNKNOWN)
+    return kind  # type: ignore[no-any-return]
+
+
+def test_number_type_on_compiled_metadata_is_libphonenumbers() -> None:
+    # Every 4-digit start of a 9-digit national number (the ranges are set by the first
+    # 4-6 digits), each with three random endings, and the other lengths libphonenumber
+    # knows for Chile (10 and 11 digits: shared-cost, toll-free): the same type, always.
+    rng = random.Random(56)
+    nationals = [
+        f"{head}{rng.randrange(100_000):05d}" for head in range(1000, 10_000) for _ in range(3)
+    ]
+    nationals += [f"{rng.randrange(10**9, 10**11)}" for _ in range(2000)]
+    nationals += ["80012345678", "12300123456", "6001234567", "60012345678", "441234567"]
+    mismatches = [n for n in nationals if phone._CL_TYPE(n) != _libphonenumber_type(n)]
+    assert mismatches == []
+
+
+_SPELLINGS = [
+    "{n}", "+56{n}", "56{n}", "+56 {a} {b} {c}", "{a} {b} {c}", " 56{n}", "56{n}.0",
+    "0{n}", "(0{a}) {b}-{c}", "+56-{a}-{b}-{c}", "0056{n}", "{n8}", "56 {n8}", "{n}/{n}",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    national=st.one_of(
+        st.integers(100_000_000, 999_999_999).map(str),
+        st.sampled_from(["969", "970", "971", "9", "22", "23", "32", "44", "800", "41"]).flatmap(
+            lambda head: st.text(alphabet="0123456789", min_size=9 - len(head),
+                                 max_size=9 - len(head)).map(lambda tail: head + tail)
+        ),
+    ),
+    spelling=st.sampled_from(_SPELLINGS),
+)  # fmt: skip
+def test_normalize_on_compiled_metadata_answers_as_with_libphonenumber(
+    national: str, spelling: str
+) -> None:
+    # The whole normaliser, fast type check against libphonenumber's own, on the
+    # spellings files use: the same number, the same warning, the same refusal.
+    text = spelling.format(
+        n=national, a=national[:1], b=national[1:5], c=national[5:], n8=national[1:]
+    )
+    fast = _outcome(text)
+    with _libphonenumber_types():
+        reference = _outcome(text)
+    assert fast == reference
+
+
+def _outcome(text: str) -> tuple[str, str | None] | tuple[str, str]:
+    phone._normalize_compact.cache_clear()
+    try:
+        found = phone.normalize(text, "CL")
+    except phone.PhoneInvalid as exc:
+        return ("refused", str(exc))
+    return (found.e164, found.warning)
+
+
+@contextmanager
+def _libphonenumber_types() -> Iterator[None]:
+    """A context in which kit.phone asks libphonenumber itself for a number's type."""
+    fast = phone._CL_TYPE
+    phone._CL_TYPE = _libphonenumber_type  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        phone._CL_TYPE = fast
+        phone._normalize_compact.cache_clear()

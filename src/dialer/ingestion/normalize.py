@@ -136,11 +136,6 @@ def split_phones(value: object) -> list[str]:
     return [p for p in _PHONE_SPLIT.split(text) if p]
 
 
-def phone_text_e164(text: str, country: Country) -> str | None:
-    """E.164 of a stripped text that needs no repair and raises no warning, else None."""
-    return phone.clean_e164(text, country)
-
-
 def single_phone(text: str) -> bool:
     """Whether a stripped phone cell holds one number (``split_phones`` would not split it)."""
     # Every separator _PHONE_SPLIT knows contains one of these characters, and "-" or ","

@@ -196,7 +196,8 @@ def parse_chunks(
             # Only the columns the mapping reads: a streaming reader skips the others.
             sheet.keep_columns([c.index for c in mapping.columns])
             summary = Summary(file_format=sheet.format, mapping=mapping)
-            validator = RowValidator(mapping, options)
+            sample = [cells for _, cells in head[mapping.header_row + 1 :]]
+            validator = RowValidator(mapping, options, sample)
             validate = validator.validate
             # Consolidation: the first row of each debtor goes out as a job at once (so
             # inserting overlaps reading); later rows of the same debtor only update

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal
 
 from dialer.compliance.place import Place, place_keys, resolve_place
@@ -133,7 +134,14 @@ def _extra_value(value: object) -> object:
 class RowValidator:
     """Validates rows against a header mapping; build once per file."""
 
-    def __init__(self, mapping: HeaderMapping, options: RowOptions) -> None:
+    def __init__(
+        self,
+        mapping: HeaderMapping,
+        options: RowOptions,
+        sample: Sequence[Sequence[object]] = (),
+    ) -> None:
+        """``sample``: rows of the file (the first under the header), which only make
+        validation faster for files shaped like them, never change its results."""
         self.options = options
         self.country = options.country
         self.currency = nz.CURRENCY[options.country]
@@ -212,7 +220,25 @@ class RowValidator:
         self._member_dates = [
             (col, _memoized(_member(key, _date_value))) for key, col, _ in self._dates
         ]
-        self._member_extras = [(c.index, c.header, _extra_member(c.key)) for c in self._extras]
+        # (header, '"key":', the member function, a memo of its date cells) per column
+        self._member_extras: list[tuple[str, str, Callable[[object], Any], dict[Any, Any]]]
+        self._member_extras = [
+            (c.header, json_member(c.key, 0)[:-1], _extra_member(c.key), {}) for c in self._extras
+        ]
+        self._extra_values = _tuple_getter([c.index for c in self._extras])
+        # The extra columns blank in every sampled row (the rows under the header): as
+        # long as a row has them blank too, only the others need encoding.
+        sparse = {
+            c.index
+            for c in self._extras
+            if sample and all(_blank_cell(row, c.index) for row in sample)
+        }
+        self._sparse_values = _tuple_getter(sorted(sparse)) if sparse else None
+        self._sparse_blank = ("",) * len(sparse)
+        dense = [(c, m) for c, m in zip(self._extras, self._member_extras, strict=True)
+                 if c.index not in sparse]  # fmt: skip
+        self._dense_plan = [m for _, m in dense]
+        self._dense_values = _tuple_getter([c.index for c, _ in dense])
         # Plain (index, header) pairs for the per-row loop: no attribute lookups there.
         self._phone_cols = [(c.index, c.header) for c in self._phones]
         self._extra_cols = [(c.index, c.key, c.header) for c in self._extras]
@@ -247,17 +273,27 @@ class RowValidator:
 
         phones: list[str] = []
         first_bad: RowError | None = None
+        country = self.country
+        normalize_text = phone.normalize_text
         for index, header in self._phone_cols:
             raw = cells[index]
             if raw is None or raw == "":
                 continue
             if type(raw) is str and (text := raw.strip()) and nz.single_phone(text):
-                # The usual cell, one number as text: no list, no exception.
-                e164 = nz.phone_text_e164(text, self.country)
-                if e164 is not None:
-                    if e164 not in phones:
-                        phones.append(e164)
+                # The usual cell, one number as text: what _phone_cell gives, without
+                # the list (kit.phone answers the usual number with one regex).
+                try:
+                    found = normalize_text(text, country)
+                except phone.PhoneInvalid as exc:
+                    bad = RowError(row_number, header, str(exc))
+                    first_bad = first_bad or bad
+                    warnings.append(bad)
                     continue
+                if found.warning is not None:
+                    warnings.append(RowError(row_number, header, found.warning))
+                if found.e164 not in phones:
+                    phones.append(found.e164)
+                continue
             parsed = self._phone_cell(raw)
             if parsed is None:
                 continue  # whitespace only
@@ -476,18 +512,64 @@ class RowValidator:
             )
         elif cuota is not None:
             members.append(json_member("cuota", cuota))
-        for index, header, extra in self._member_extras:
-            raw = cells[index]
-            if raw is None or raw == "":
+        if self._member_extras:
+            self._extra_members(row_number, cells, members, errors)
+        return "{" + ",".join(members) + "}"
+
+    def _extra_members(
+        self,
+        row_number: int,
+        cells: Sequence[object],
+        members: list[str],
+        errors: list[RowError],
+    ) -> None:
+        """The extra columns' members (``_extra_member`` of each cell), in column order.
+
+        This runs for every extra cell of every row, and many are empty in an export
+        (columns nobody fills): the columns that were empty in the rows under the
+        header are compared with blanks in one step (a tuple comparison, in C) and,
+        while they still are, only the other columns are looked at; otherwise every
+        column is, in order. The usual cells (a text, a whole or finite number, a date
+        of a column of dates) are encoded inline.
+        """
+        if self._sparse_values is not None and self._sparse_values(cells) == self._sparse_blank:
+            plan, values = self._dense_plan, self._dense_values(cells)
+        else:
+            plan, values = self._member_extras, self._extra_values(cells)
+        append = members.append
+        for (header, prefix, extra, seen), raw in zip(plan, values, strict=True):
+            t = type(raw)
+            if t is str:
+                text = raw.strip()
+                if text:
+                    append(prefix + _encode_str(text))
                 continue
+            if t is float:
+                if raw.is_integer():
+                    append(prefix + int.__repr__(int(raw)))
+                    continue
+                if _FINITE_LOW < raw < _FINITE_HIGH:
+                    append(prefix + float.__repr__(raw))
+                    continue
+            elif raw is None:
+                continue
+            elif t is date or t is datetime:
+                # Dates repeat within a column: each one encoded once per file.
+                hit = seen.get(raw, _MISS)
+                if hit is _MISS:
+                    hit = seen[raw] = extra(raw)
+                    if len(seen) >= _MEMO_MAX:
+                        seen.clear()
+                if hit is not None and hit[0]:
+                    append(hit[1])
+                    continue
             encoded = extra(raw)
             if encoded is None:
                 continue
             if encoded[0]:
-                members.append(encoded[1])
+                append(encoded[1])
             else:
                 errors.append(RowError(row_number, header, encoded[1]))
-        return "{" + ",".join(members) + "}"
 
     def merge(self, payloads: Sequence[str]) -> str:
         """The payload of one debtor from the payloads of its rows (file order), as JSON.
@@ -706,6 +788,20 @@ def _amount_value(raw: object) -> int | float:
 
 
 _encode_str = json.encoder.encode_basestring  # what dumps_payload's encoder uses
+# Bounds of the finite floats (nan compares false with both).
+_FINITE_LOW, _FINITE_HIGH = -math.inf, math.inf
+
+
+def _tuple_getter(indices: Sequence[int]) -> Callable[[Sequence[object]], tuple[Any, ...]]:
+    """The cells at ``indices`` as a tuple (``itemgetter``, a tuple for one or none)."""
+    if len(indices) <= 1:
+        picked = list(indices)
+        return lambda cells: tuple(cells[i] for i in picked)
+    return itemgetter(*indices)
+
+
+def _blank_cell(row: Sequence[object], index: int) -> bool:
+    return index < len(row) and type(row[index]) is str and row[index] == ""
 
 
 def _encoded(value: object) -> str:

@@ -308,6 +308,8 @@ class XlsxSheet:
         columns = self._columns
         dates = self._date_styles
         date_values = self._date_values
+        strings = self._strings
+        n_strings = len(strings)
         width = self._width
         blank: list[object] = [""] * width
         out: list[tuple[int, list[object]]] = []
@@ -326,13 +328,15 @@ class XlsxSheet:
             if idx < 0:
                 continue
             value: object
-            if inline:
-                if b"&" in inline or b"_x" in inline or b"\r" in inline:
-                    value = _text(inline, trim=True)
-                else:
-                    value = inline.decode().strip(" \t\n")
-            elif v:
-                if not kind:
+            if v:
+                # The usual cells first: a shared string, then a number.
+                if kind == b"s":
+                    # _shared, inlined: a position in the table, digits only.
+                    if v.isdigit() and (i := int(v)) < n_strings:
+                        value = strings[i]
+                    else:
+                        value = self._shared(v, letters + number)
+                elif not kind:
                     if style and style in dates:
                         value = date_values.get((style, v))
                         if value is None:
@@ -342,10 +346,13 @@ class XlsxSheet:
                             value = float(v)
                         except ValueError:
                             value = _text(v, trim=False)  # calamine: text when untyped
-                elif kind == b"s":
-                    value = self._shared(v, letters + number)
                 else:
                     value = self._typed(kind, v, style, letters + number)
+            elif inline:
+                if b"&" in inline or b"_x" in inline or b"\r" in inline:
+                    value = _text(inline, trim=True)
+                else:
+                    value = inline.decode().strip(" \t\n")
             elif other:
                 value = self._content(other, style, kind, letters + number)
                 if value is None:
