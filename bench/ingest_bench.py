@@ -17,6 +17,7 @@ machine the seconds depend on the other load, the CPU time much less.
     uv run --frozen python -m bench.ingest_bench [--rows 100000] [--repeat 3]
     uv run --frozen python -m bench.ingest_bench --quick     # 20,000 rows, one run
     uv run --frozen python -m bench.ingest_bench --shape export   # only the real export
+    ... --shape export --export-file /tmp/export.xlsx   # that file, kept from a run before
     DIALER_BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:54329/bench_ingest ...
 
 Without DIALER_BENCH_PG_URL, PostgreSQL is started with scripts/pg.sh when available.
@@ -232,6 +233,9 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--shape", choices=("sample", "export", "both"), default="both")
+    parser.add_argument(
+        "--export-file", help="an export written by an earlier run (generating takes ~20 s)"
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, Path(args.file), args.url)
@@ -250,14 +254,16 @@ def main() -> None:
         print(f"generated {path.name}: {args.rows} rows, {path.stat().st_size / 1e6:.1f} MB "
               f"in {time.perf_counter() - t:.1f}s")  # fmt: skip
         files.append(("sample", path))
-    if args.shape in ("export", "both"):
+    if args.shape in ("export", "both") and args.export_file:
+        files.append(("export", Path(args.export_file)))
+    elif args.shape in ("export", "both"):
         # The real export shape: 45 columns, one row per instalment, ~10 % of the debtors
         # with 2-5 instalments (3.5 on average), so rows = 1.25 x debtors.
         path = work / f"export_{args.rows}.xlsx"
         t = time.perf_counter()
         expected = write_real_export_chile(path, debtors=round(args.rows / 1.25))
         n_rows = sum(int(d["cuotas"]) for d in expected)  # type: ignore[call-overload]
-        print(f"generated {path.name}: {n_rows} rows (45 columns), {len(expected)} debtors, "
+        print(f"generated {path}: {n_rows} rows (45 columns), {len(expected)} debtors, "
               f"{path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.1f}s")  # fmt: skip
         files.append(("export", path))
 

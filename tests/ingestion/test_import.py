@@ -87,11 +87,15 @@ async def test_do_not_call_numbers(new_account: NewAccount, add_dnc: Any, tmp_pa
     body = (await upload(client, path, acc)).json()
     assert body["counts"]["do_not_call"] == 1
     assert body["skipped"] == [
-        {"row": 2, "reason": "do_not_call", "message": "every phone is on the do-not-call list"}
-    ]
+        {"row": 2, "reason": "do_not_call", "message": "every phone is on the do-not-call list",
+         "params": {"phones": ["+56987654321"]}}
+    ]  # fmt: skip
     jobs = (await client.get(f"/api/v1/batches/{body['batch_id']}/jobs")).json()["items"]
     assert [j["phones"] for j in jobs] == [["+56932301241"]]
-    assert "+56971924865" in body["warnings"][0]["message"]
+    assert body["warnings"][0] == {
+        "row": 3, "column": None, "message": "dropped do-not-call number(s) +56971924865",
+        "code": "dnc_dropped", "params": {"phones": ["+56971924865"]},
+    }  # fmt: skip
 
 
 async def test_dynamic_dates_use_the_account_timezone(

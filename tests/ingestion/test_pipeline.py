@@ -65,6 +65,7 @@ async def test_worker_process_gives_the_same_preview_and_jobs(
         "row": 4,
         "reason": "do_not_call",
         "message": "every phone is on the do-not-call list",
+        "params": {"phones": ["+56971924865"]},
     }
     assert [(e["row"], e["column"]) for e in created["errors"]] == [
         (8, "RUT"),

@@ -121,7 +121,7 @@ def test_fast_chilean_path_is_libphonenumbers_answer(prefix: str, digits: str) -
     if m is not None:
         e164 = "+56" + m.group(1)
         assert _phonenumbers_callable(compact) == e164
-        assert phone._normalize_compact(compact, "CL") == (e164, None, None)
+        assert phone._normalize_compact(compact, "CL") == (e164, (), None)
 
 
 @settings(max_examples=1500, deadline=None)

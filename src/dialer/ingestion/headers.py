@@ -209,7 +209,9 @@ class Ignored:
 
     index: int
     header: str
-    reason: str
+    reason: str  # English
+    code: str = "ignored"  # the reason's stable code (docs/ingestion.md)
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,14 @@ class HeaderMapping:
 
     def ignored_dict(self) -> list[dict[str, object]]:
         return [
-            {"column": i.index + 1, "header": i.header, "reason": i.reason} for i in self.ignored
+            {
+                "column": i.index + 1,
+                "header": i.header,
+                "reason": i.reason,
+                "code": i.code,
+                "params": dict(i.params),
+            }
+            for i in self.ignored
         ]
 
 
@@ -316,7 +325,7 @@ def detect(
         explicit_field = norm_explicit.get(key)
         f = explicit_field or field_for(header)
         if f == "ignore":
-            ignored.append(Ignored(idx, header, "column_mapping says ignore"))
+            ignored.append(Ignored(idx, header, "column_mapping says ignore", "ignored_by_mapping"))
             continue
         rank = -1 if explicit_field else _RANK.get(key, len(_RANK))
         candidates.append((idx, header, key, f, rank, explicit_field is not None))
@@ -329,15 +338,32 @@ def detect(
         best_col = min(options, key=lambda c: (not c[5] and empty_in_sample(c[0]), c[4], c[0]))
         if not best_col[5] and empty_in_sample(best_col[0]) and len(options) == 1:
             ignored.append(
-                Ignored(best_col[0], best_col[1], f"empty in the first rows; not read as {f}")
+                Ignored(
+                    best_col[0],
+                    best_col[1],
+                    f"empty in the first rows; not read as {f}",
+                    "empty_not_read",
+                    (("field", f),),
+                )
             )
             continue
         chosen[f] = best_col[0]
         for c in options:
             if c is not best_col:
-                why = "empty in the first rows" if empty_in_sample(c[0]) else "another column"
+                empty = empty_in_sample(c[0])
+                why = "empty in the first rows" if empty else "another column"
                 ignored.append(
-                    Ignored(c[0], c[1], f"{f} read from '{best_col[1]}' ({why}); kept as extra")
+                    Ignored(
+                        c[0],
+                        c[1],
+                        f"{f} read from '{best_col[1]}' ({why}); kept as extra",
+                        "kept_as_extra",
+                        (
+                            ("field", f),
+                            ("read_from", best_col[1]),
+                            ("because", "empty" if empty else "another_column"),
+                        ),
+                    )
                 )
     columns: list[Column] = []
     used_keys: set[str] = set()

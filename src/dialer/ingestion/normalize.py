@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from dialer.kit import phone
+from dialer.kit.cells import CellError
 from dialer.kit.cells import cell_text as cell_text
 from dialer.kit.debtor_id import normalize_ar_id as normalize_ar_id
 from dialer.kit.debtor_id import normalize_id as normalize_id
@@ -40,22 +40,27 @@ _AMOUNT_SHAPE = re.compile(r"^-?[\d.,]+$")
 def parse_amount(value: object) -> Decimal:
     """``$1.234.567``, ``1.234.567``, ``1234567,50``, ``1,234,567.50`` or a number cell."""
     if isinstance(value, bool):
-        raise ValueError(f"'{value}' is not an amount")
+        raise CellError("amount_invalid", f"'{value}' is not an amount", value=str(value))
     if isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"'{value}' is not an amount")
+            raise CellError("amount_invalid", f"'{value}' is not an amount", value=str(value))
         result = Decimal(repr(value))
     else:
         text = _AMOUNT_JUNK.sub("", str(value))
         if not text or not _AMOUNT_SHAPE.match(text):
-            raise ValueError(f"'{value}' is not an amount (expected e.g. $1.234.567 or 1234567,50)")
+            raise CellError(
+                "amount_unreadable",
+                f"'{value}' is not an amount (expected e.g. $1.234.567 or 1234567,50)",
+                value=str(value),
+            )
         result = _decimal_from_text(text, str(value))
     if result < 0:
-        raise ValueError(f"amount '{value}' is negative")
+        raise CellError("amount_negative", f"amount '{value}' is negative", value=str(value))
     if result >= MAX_AMOUNT:
-        raise ValueError(f"amount '{cell_text(value)[:40]}' is too large")
+        shown = cell_text(value)[:40]
+        raise CellError("amount_too_large", f"amount '{shown}' is too large", value=shown)
     return result
 
 
@@ -74,18 +79,20 @@ def _decimal_from_text(text: str, original: str) -> Decimal:
         elif all(len(g) == 3 for g in text.split(",")[1:]):
             text = text.replace(",", "")  # 1,234,567
         else:
-            raise ValueError(f"'{original}' is not an amount")
+            raise CellError("amount_invalid", f"'{original}' is not an amount", value=original)
     elif dots:
         groups = text.split(".")
         if dots > 1 or len(groups[1]) == 3:
             # Chilean/Argentine thousands: 1.234 is one thousand two hundred thirty-four.
             if not all(len(g) == 3 for g in groups[1:]):
-                raise ValueError(f"'{original}' is not an amount")
+                raise CellError("amount_invalid", f"'{original}' is not an amount", value=original)
             text = text.replace(".", "")
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"'{original}' is not an amount") from None
+        raise CellError(
+            "amount_invalid", f"'{original}' is not an amount", value=original
+        ) from None
 
 
 def amount_currency(value: object) -> str | None:
@@ -98,19 +105,23 @@ def amount_currency(value: object) -> str | None:
 def parse_days(value: object) -> int:
     """Days late: a whole number of days, 0 or more (``12``, ``12.0``, ``"12"``)."""
     if isinstance(value, bool):
-        raise ValueError(f"'{value}' is not a number of days")
+        raise CellError("days_invalid", f"'{value}' is not a number of days", value=str(value))
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
-            raise ValueError(f"'{value}' is not a whole number of days")
+            raise CellError(
+                "days_not_whole", f"'{value}' is not a whole number of days", value=str(value)
+            )
         value = int(value)
     text = str(value).strip()
     if not text.lstrip("-").isdigit():
-        raise ValueError(f"'{text}' is not a number of days")
+        raise CellError("days_invalid", f"'{text}' is not a number of days", value=text)
     days = int(text)
     if days < 0:
-        raise ValueError(f"days late '{text}' is negative")
+        raise CellError("days_negative", f"days late '{text}' is negative", value=text)
     if days > 36_500:
-        raise ValueError(f"days late '{text}' is more than a hundred years")
+        raise CellError(
+            "days_too_large", f"days late '{text}' is more than a hundred years", value=text
+        )
     return days
 
 
@@ -165,10 +176,13 @@ def excel_serial_to_date(serial: float) -> date:
     1900-02-29 as serial 60 (Lotus 1-2-3's leap-year bug), so serials 1-59 are
     1900-01-01..1900-02-28, 60 is refused, and 61 onwards is the epoch 1899-12-30 + n."""
     if not math.isfinite(serial) or not (_MIN_SERIAL <= serial <= _MAX_SERIAL):
-        raise ValueError(f"'{cell_text(serial)}' is not a date")
+        shown = cell_text(serial)
+        raise CellError("date_invalid", f"'{shown}' is not a date", value=shown)
     days = int(serial)
     if days == 60:
-        raise ValueError("Excel serial 60 is 29 February 1900, a date that did not exist")
+        raise CellError(
+            "date_excel_serial_60", "Excel serial 60 is 29 February 1900, a date that did not exist"
+        )
     if days < 60:
         return date(1899, 12, 31) + timedelta(days=days)
     return _EXCEL_EPOCH + timedelta(days=days)
@@ -182,7 +196,7 @@ def parse_date(value: object) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, bool):
-        raise ValueError(f"'{value}' is not a date")
+        raise CellError("date_invalid", f"'{value}' is not a date", value=str(value))
     if isinstance(value, int | float):
         return excel_serial_to_date(value)
     text = str(value).strip()
@@ -196,8 +210,8 @@ def parse_date(value: object) -> date:
             y, mth, d = (int(g) for g in m.groups())
             return date(y, mth, d)
     except ValueError:
-        raise ValueError(f"'{text}' is not a valid date") from None
-    raise ValueError(f"'{text}' is not a date (expected dd/mm/yyyy)")
+        raise CellError("date_impossible", f"'{text}' is not a valid date", value=text) from None
+    raise CellError("date_unreadable", f"'{text}' is not a date (expected dd/mm/yyyy)", value=text)
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -206,5 +220,5 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def normalize_email(value: object) -> str:
     text = cell_text(value).lower()
     if not _EMAIL.match(text):
-        raise ValueError(f"'{text}' is not an email address")
+        raise CellError("email_invalid", f"'{text}' is not an email address", value=text)
     return text

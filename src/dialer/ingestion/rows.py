@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -19,6 +19,7 @@ from dialer.compliance.place import Place, place_keys, resolve_place
 from dialer.ingestion import normalize as nz
 from dialer.ingestion.headers import PLACE_FIELDS, HeaderMapping
 from dialer.kit import phone
+from dialer.kit.cells import CellError
 
 ProcessingType = Literal["basic", "acquisition"]
 # Column sizes of the jobs table: longer values are row errors, not database errors.
@@ -28,12 +29,42 @@ MAX_EMAIL = 320
 
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """A row's error or warning: the English ``message`` the API has always given, and
+    a stable ``code`` with its ``params`` (docs/ingestion.md, "Message codes") that a
+    client words in its own language."""
+
     row_number: int
     column: str | None
     message: str
+    code: str = "invalid_value"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row_number: int, column: str | None, exc: ValueError) -> RowError:
+        """The error a cell's ValueError stands for (its code when it carries one)."""
+        if isinstance(exc, CellError):
+            return cls(row_number, column, str(exc), exc.code, exc.params)
+        return cls(row_number, column, str(exc), "invalid_value", {"message": str(exc)})
+
+    @classmethod
+    def phone_warning(
+        cls, row_number: int, column: str | None, original: str, found: phone.Phone
+    ) -> RowError:
+        """A number accepted with a warning (repaired, or in an unlisted range)."""
+        assert found.warning is not None
+        params = {"original": original, "result": found.e164, "notes": list(found.notes)}
+        if any(n in phone.UNLISTED_NOTES for n in found.notes):
+            params["library"] = phone.LIBRARY
+        return cls(row_number, column, found.warning, found.message_code, params)
 
     def as_dict(self) -> dict[str, object]:
-        return {"row": self.row_number, "column": self.column, "message": self.message}
+        return {
+            "row": self.row_number,
+            "column": self.column,
+            "message": self.message,
+            "code": self.code,
+            "params": dict(self.params),
+        }
 
 
 # The JSON the jobs table stores, encoded once here rather than by the ORM per row.
@@ -119,7 +150,7 @@ def _empty(value: object) -> bool:
 def _extra_value(value: object) -> object:
     if type(value) is float and not math.isfinite(value):
         # JSON has no inf/nan: a spreadsheet error value, refused with the row.
-        raise ValueError(f"'{value}' is not a number")
+        raise CellError("number_invalid", f"'{value}' is not a number", value=str(value))
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
     if isinstance(value, date):
@@ -261,7 +292,13 @@ class RowValidator:
             if _empty(raw):
                 if self.options.processing_type == "basic":
                     errors.append(
-                        RowError(row_number, self._dni.header, f"{self._id_label} is required")
+                        RowError(
+                            row_number,
+                            self._dni.header,
+                            f"{self._id_label} is required",
+                            "id_required",
+                            {"label": self._id_label},
+                        )
                     )
             else:
                 if self._dv is not None and not _empty(cells[self._dv.index]):
@@ -269,7 +306,7 @@ class RowValidator:
                 try:
                     dni = self._normalize_id(raw)
                 except ValueError as exc:
-                    errors.append(RowError(row_number, self._dni.header, str(exc)))
+                    errors.append(RowError.of(row_number, self._dni.header, exc))
 
         phones: list[str] = []
         first_bad: RowError | None = None
@@ -285,36 +322,36 @@ class RowValidator:
                 try:
                     found = normalize_text(text, country)
                 except phone.PhoneInvalid as exc:
-                    bad = RowError(row_number, header, str(exc))
+                    bad = RowError.of(row_number, header, exc)
                     first_bad = first_bad or bad
                     warnings.append(bad)
                     continue
                 if found.warning is not None:
-                    warnings.append(RowError(row_number, header, found.warning))
+                    warnings.append(RowError.phone_warning(row_number, header, text, found))
                 if found.e164 not in phones:
                     phones.append(found.e164)
                 continue
             parsed = self._phone_cell(raw)
             if parsed is None:
                 continue  # whitespace only
-            for e164, message in parsed:
-                if e164 is None:
-                    bad = RowError(row_number, header, message)
+            for part, outcome in parsed:
+                if isinstance(outcome, phone.PhoneInvalid):
+                    bad = RowError.of(row_number, header, outcome)
                     first_bad = first_bad or bad
                     warnings.append(bad)
                     continue
-                if message:
+                if outcome.warning is not None:
                     # Repaired (legacy spelling) or in a range libphonenumber does not list.
-                    warnings.append(RowError(row_number, header, message))
-                if e164 not in phones:
-                    phones.append(e164)
+                    warnings.append(RowError.phone_warning(row_number, header, part, outcome))
+                if outcome.e164 not in phones:
+                    phones.append(outcome.e164)
         phone_error: RowError | None = None
         if not phones:
             if first_bad is not None:
                 phone_error = first_bad
             else:
                 label = self._phones[0].header if self._phones else None
-                phone_error = RowError(row_number, label, "no phone number")
+                phone_error = RowError(row_number, label, "no phone number", "no_phone", {})
             errors.append(phone_error)
             warnings = []
 
@@ -339,6 +376,8 @@ class RowValidator:
                     row_number,
                     self._name.header if self._name else None,
                     f"name is longer than {MAX_NAME} characters",
+                    "name_too_long",
+                    {"max": MAX_NAME},
                 )
             )
         email: str | None = None
@@ -347,7 +386,7 @@ class RowValidator:
             if ok:
                 email = value
             else:
-                errors.append(RowError(row_number, self._email.header, value))
+                errors.append(RowError.of(row_number, self._email.header, value))
 
         if self._json_direct:
             payload_json = self._payload_json(row_number, cells, errors)
@@ -422,7 +461,7 @@ class RowValidator:
                 if ok:
                     payload["amount"] = value
                 else:
-                    errors.append(RowError(row_number, self._amount.header, value))
+                    errors.append(RowError.of(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
             cur = cells[self._currency.index] if self._currency is not None else None
             if not _empty(cur):
@@ -438,7 +477,7 @@ class RowValidator:
             if ok:
                 payload[key] = value
             else:
-                errors.append(RowError(row_number, date_col.header, value))
+                errors.append(RowError.of(row_number, date_col.header, value))
         due = self._due_fields(row_number, cells, errors)
         if due is not None:
             payload.update(due[0])
@@ -461,7 +500,7 @@ class RowValidator:
                 if ok:
                     payload[key] = value
                 else:
-                    errors.append(RowError(row_number, header, value))
+                    errors.append(RowError.of(row_number, header, value))
         return payload
 
     def _payload_json(
@@ -481,7 +520,7 @@ class RowValidator:
                     amount_value = value
                     members.append(self._member_amount(raw)[1])
                 else:
-                    errors.append(RowError(row_number, self._amount.header, value))
+                    errors.append(RowError.of(row_number, self._amount.header, value))
         if self._amount is not None or self._currency is not None:
             cur = cells[self._currency.index] if self._currency is not None else None
             if not _empty(cur):
@@ -498,7 +537,7 @@ class RowValidator:
             if ok:
                 members.append(value)
             else:
-                errors.append(RowError(row_number, date_col.header, value))
+                errors.append(RowError.of(row_number, date_col.header, value))
         due = self._due_fields(row_number, cells, errors)
         if due is not None and due[1]:
             members.append(due[1])
@@ -569,7 +608,7 @@ class RowValidator:
             if encoded[0]:
                 append(encoded[1])
             else:
-                errors.append(RowError(row_number, header, encoded[1]))
+                errors.append(RowError.of(row_number, header, encoded[1]))
 
     def merge(self, payloads: Sequence[str]) -> str:
         """The payload of one debtor from the payloads of its rows (file order), as JSON.
@@ -641,8 +680,8 @@ class RowValidator:
         ok, value = hit
         if ok:
             return value  # type: ignore[no-any-return]
-        column, message = value
-        errors.append(RowError(row_number, column, message))
+        column, exc = value
+        errors.append(RowError.of(row_number, column, exc))
         return None
 
     def _due_compute(self, due_raw: object, days_raw: object) -> tuple[bool, Any]:
@@ -652,14 +691,14 @@ class RowValidator:
             try:
                 due = nz.parse_date(due_raw)
             except ValueError as exc:
-                return False, (self._due.header, str(exc))
+                return False, (self._due.header, exc)
         if self._days is not None:
             days = 0
             if not _empty(days_raw):
                 try:
                     days = nz.parse_days(days_raw)
                 except ValueError as exc:
-                    return False, (self._days.header, str(exc))
+                    return False, (self._days.header, exc)
         fields: dict[str, Any] = {}
         if due is not None:
             fields["fecha_vencimiento"] = due.isoformat()
@@ -680,19 +719,17 @@ class RowValidator:
             return None
         return self._memo_cuota(cells[self._cuota.index])[1]  # type: ignore[no-any-return]
 
-    def _phone_cell(self, raw: object) -> list[tuple[str | None, str]] | None:
-        """Each number in a phone cell as (E.164, warning or "") or (None, error); None
-        when blank. One ``kit.phone.normalize`` per number."""
+    def _phone_cell(self, raw: object) -> list[tuple[str, phone.Phone | phone.PhoneInvalid]] | None:
+        """Each number in a phone cell, as written, with what ``kit.phone.normalize``
+        made of it (the number, or the refusal); None when blank."""
         if type(raw) is str and not raw.strip():
             return None
-        out: list[tuple[str | None, str]] = []
+        out: list[tuple[str, phone.Phone | phone.PhoneInvalid]] = []
         for part in nz.split_phones(raw):
             try:
-                found = phone.normalize(part, self.country)
+                out.append((part.strip(), phone.normalize(part, self.country)))
             except phone.PhoneInvalid as exc:
-                out.append((None, str(exc)))
-            else:
-                out.append((found.e164, found.warning or ""))
+                out.append((part.strip(), exc))
         return out
 
 
@@ -750,7 +787,7 @@ _MEMO_MAX = 20_000  # distinct values remembered per column; then the memo start
 
 
 def _memoized(fn: Callable[[Any], Any]) -> Callable[[object], tuple[bool, Any]]:
-    """``fn`` per distinct cell value: (True, result) or (False, the ValueError message).
+    """``fn`` per distinct cell value: (True, result) or (False, the ValueError).
 
     Names, amounts, dates and companies repeat a lot within a file, and the cells of a
     column are compared by value *and* type (1, 1.0 and True are equal as dict keys but
@@ -765,7 +802,7 @@ def _memoized(fn: Callable[[Any], Any]) -> Callable[[object], tuple[bool, Any]]:
             try:
                 hit = (True, fn(raw))
             except ValueError as exc:
-                hit = (False, str(exc))
+                hit = (False, exc)
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             memo[key] = hit
@@ -777,7 +814,9 @@ def _memoized(fn: Callable[[Any], Any]) -> Callable[[object], tuple[bool, Any]]:
 def _email_value(raw: object) -> str:
     email = nz.normalize_email(raw)
     if len(email) > MAX_EMAIL:
-        raise ValueError(f"email is longer than {MAX_EMAIL} characters")
+        raise CellError(
+            "email_too_long", f"email is longer than {MAX_EMAIL} characters", max=MAX_EMAIL
+        )
     return email
 
 
@@ -815,7 +854,7 @@ def _encoded(value: object) -> str:
     return json_member("v", value)[4:]
 
 
-def _extra_member(key: str) -> Callable[[object], tuple[bool, str] | None]:
+def _extra_member(key: str) -> Callable[[object], tuple[bool, Any] | None]:
     """An extra column's JSON member: (True, ``"key":value``) or (False, the error).
 
     Not memoized: such columns are mostly distinct values (document numbers, amounts,
@@ -823,7 +862,7 @@ def _extra_member(key: str) -> Callable[[object], tuple[bool, str] | None]:
     """
     prefix = json_member(key, 0)[:-1]  # '"key":'
 
-    def member(raw: object) -> tuple[bool, str] | None:
+    def member(raw: object) -> tuple[bool, Any] | None:
         # _extra_value then _encoded, with the two usual cell types inlined; None for a
         # whitespace-only text (an empty cell).
         t = type(raw)
@@ -835,7 +874,7 @@ def _extra_member(key: str) -> Callable[[object], tuple[bool, str] | None]:
         try:
             return True, prefix + _encoded(_extra_value(raw))
         except ValueError as exc:
-            return False, str(exc)
+            return False, exc
 
     return member
 

@@ -73,19 +73,31 @@ class ColumnRead(BaseModel):
 class IgnoredColumnRead(BaseModel):
     column: int = Field(description="1-based column position in the file")
     header: str
-    reason: str
+    reason: str = Field(description="why, in English")
+    code: str = Field(
+        "ignored", description="why, as a stable code (docs/ingestion.md, Message codes)"
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="the code's values")
 
 
 class RowErrorRead(BaseModel):
     row: int
     column: str | None
-    message: str
+    message: str = Field(description="the problem in English")
+    code: str = Field(
+        "invalid_value",
+        description="the problem as a stable code (docs/ingestion.md, Message codes)",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the code's values (the cell as written, ...)"
+    )
 
 
 class SkippedRowRead(BaseModel):
     row: int
-    reason: SkipReason
-    message: str
+    reason: SkipReason = Field(description="the stable code of why the row was skipped")
+    message: str = Field(description="the reason in English")
+    params: dict[str, Any] = Field(default_factory=dict, description="the reason's values")
 
 
 class ImportCounts(BaseModel):

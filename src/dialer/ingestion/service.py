@@ -113,13 +113,15 @@ class _Tally:
             self.truncated = True
         self.warnings.extend(warns[: max(room, 0)])
 
-    def skip(self, row: int, reason: str, message: str) -> None:
+    def skip(self, row: int, reason: str, message: str, **params: Any) -> None:
         if reason in ("do_not_call", "legal_stop"):  # must not be called, either way
             self.do_not_call += 1
         else:
             self.duplicates += 1
         if len(self.skipped) < MAX_REPORTED:
-            self.skipped.append(SkippedRowRead(row=row, reason=reason, message=message))
+            self.skipped.append(
+                SkippedRowRead(row=row, reason=reason, message=message, params=params)
+            )
         else:
             self.truncated = True
 
@@ -249,11 +251,8 @@ class _Filter:
         if listed:
             for m in kept:
                 if any(p in listed for p in m.phones):
-                    dropped = ", ".join(p for p in m.phones if p in listed)
+                    tally.warn([_dnc_dropped(m.row_number, [p for p in m.phones if p in listed])])
                     m.phones = [p for p in m.phones if p not in listed]
-                    tally.warn(
-                        [RowError(m.row_number, None, f"dropped do-not-call number(s) {dropped}")]
-                    )
         for item in tally.sample:
             # The preview shows the debtor as its job will be.
             merge = by_row.get(item["row"]) if (by_row := {m.row_number: m for m in kept}) else None
@@ -288,21 +287,25 @@ class _Filter:
         stopped = self.stopped_ids
         for pos, (row_number, dni, pj, key) in enumerate(rows):
             if key is not None and key in stopped:
-                skip(row_number, "legal_stop", f"{dni} is under a legal stop")
+                skip(row_number, "legal_stop", f"{dni} is under a legal stop", dni=dni)
                 keep[pos] = False
                 continue
             phones = phone_list(pj)
             if listed and any(p in listed for p in phones):
                 kept = [p for p in phones if p not in listed]
                 if not kept:
-                    skip(row_number, "do_not_call", "every phone is on the do-not-call list")
+                    skip(
+                        row_number,
+                        "do_not_call",
+                        "every phone is on the do-not-call list",
+                        phones=phones,
+                    )
                     keep[pos] = False
                     continue
-                dropped = ", ".join(p for p in phones if p in listed)
                 chunk.phones[pos] = dumps_phones(kept)
                 chunk.warnings[pos] = [
                     *chunk.warnings.get(pos, ()),
-                    RowError(row_number, None, f"dropped do-not-call number(s) {dropped}"),
+                    _dnc_dropped(row_number, [p for p in phones if p in listed]),
                 ]
                 phones = kept
             if not check_duplicates:
@@ -313,12 +316,19 @@ class _Filter:
                         row_number,
                         "duplicate_in_active_batch",
                         f"{dni} is already in an active batch of this account",
+                        dni=dni,
                     )
                     keep[pos] = False
                     continue
                 first = seen_ids.get(key)
                 if first is not None:
-                    skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
+                    skip(
+                        row_number,
+                        "duplicate_in_file",
+                        f"same id {dni} as row {first}",
+                        dni=dni,
+                        first_row=first,
+                    )
                     keep[pos] = False
                     continue
             duplicate = False
@@ -328,12 +338,19 @@ class _Filter:
                         row_number,
                         "duplicate_in_active_batch",
                         f"{phone} is already in an active batch of this account",
+                        phone=phone,
                     )
                     duplicate = True
                     break
                 first = seen_phones.get(phone)
                 if first is not None:
-                    skip(row_number, "duplicate_in_file", f"same phone {phone} as row {first}")
+                    skip(
+                        row_number,
+                        "duplicate_in_file",
+                        f"same phone {phone} as row {first}",
+                        phone=phone,
+                        first_row=first,
+                    )
                     duplicate = True
                     break
             if duplicate:
@@ -362,7 +379,13 @@ class _Filter:
             if key is not None:
                 first = seen_ids.setdefault(key, row_number)
                 if first != row_number:
-                    skip(row_number, "duplicate_in_file", f"same id {dni} as row {first}")
+                    skip(
+                        row_number,
+                        "duplicate_in_file",
+                        f"same id {dni} as row {first}",
+                        dni=dni,
+                        first_row=first,
+                    )
                     keep[pos] = False
                     continue
             if '","' not in pj:  # one number (or none): no list needed
@@ -383,11 +406,28 @@ class _Filter:
                     for number in phones:
                         seen_phones.setdefault(number, row_number)
                     continue
-            skip(row_number, "duplicate_in_file", f"same phone {phone} as row {first}")
+            skip(
+                row_number,
+                "duplicate_in_file",
+                f"same phone {phone} as row {first}",
+                phone=phone,
+                first_row=first,
+            )
             keep[pos] = False
             if key is not None:
                 del seen_ids[key]
         return keep
+
+
+def _dnc_dropped(row_number: int, phones: list[str]) -> RowError:
+    """The warning of a row (or debtor) whose do-not-call numbers were left out."""
+    return RowError(
+        row_number,
+        None,
+        f"dropped do-not-call number(s) {', '.join(phones)}",
+        "dnc_dropped",
+        {"phones": phones},
+    )
 
 
 # ---------------------------------------------------------------- public API
@@ -428,7 +468,16 @@ async def _plan(
 
 def _report_fields(plan: _Plan, parsed: Summary, tally: _Tally) -> dict[str, Any]:
     def errs(items: list[RowError]) -> list[RowErrorRead]:
-        return [RowErrorRead(row=e.row_number, column=e.column, message=e.message) for e in items]
+        return [
+            RowErrorRead(
+                row=e.row_number,
+                column=e.column,
+                message=e.message,
+                code=e.code,
+                params=dict(e.params),
+            )
+            for e in items
+        ]
 
     return {
         "file_format": parsed.file_format,

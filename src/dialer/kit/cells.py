@@ -19,3 +19,14 @@ def cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+class CellError(ValueError):
+    """A cell value that cannot be read. ``code`` and ``params`` say what is wrong in
+    any language (docs/ingestion.md lists the codes); the message is the English
+    sentence the API has always given."""
+
+    def __init__(self, code: str, message: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params

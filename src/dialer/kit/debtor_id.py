@@ -14,7 +14,7 @@ from stdnum.ar import cuit as ar_cuit
 from stdnum.ar import dni as ar_dni
 from stdnum.cl import rut as cl_rut
 
-from dialer.kit.cells import cell_text
+from dialer.kit.cells import CellError, cell_text
 
 _ID_JUNK = re.compile(r"[\s.\-_/]")
 
@@ -46,7 +46,7 @@ def normalize_rut(value: object) -> str:
     """Chilean RUT/RUN -> ``12345678-5`` (check digit verified, ``K`` upper case)."""
     text = value.strip() if type(value) is str else cell_text(value)
     if not text:
-        raise ValueError("RUT is empty")
+        raise CellError("id_empty", "RUT is empty", label="RUT")
     if text[0] == "0" or text.endswith(".0"):
         # Leading zeros (07.000.013-K is 7000013-K) and a number cell pasted as text
         # (156789012.0: body and check digit run together).
@@ -67,9 +67,13 @@ def normalize_rut(value: object) -> str:
     try:
         compact = cl_rut.validate(text)
     except stdnum_errors.InvalidChecksum:
-        raise ValueError(f"RUT '{text}' has a wrong check digit") from None
+        raise CellError(
+            "id_check_digit", f"RUT '{text}' has a wrong check digit", label="RUT", value=text
+        ) from None
     except stdnum_errors.ValidationError:
-        raise ValueError(f"'{text}' is not a valid RUT (expected e.g. 12.345.678-5)") from None
+        raise CellError(
+            "rut_invalid", f"'{text}' is not a valid RUT (expected e.g. 12.345.678-5)", value=text
+        ) from None
     return f"{compact[:-1]}-{compact[-1]}"
 
 
@@ -80,19 +84,27 @@ def normalize_ar_id(value: object) -> str:
     """
     text = cell_text(value)
     if not text:
-        raise ValueError("DNI/CUIT is empty")
+        raise CellError("id_empty", "DNI/CUIT is empty", label="DNI/CUIT")
     digits = _ID_JUNK.sub("", text)
     if len(digits) == 11:
         try:
             return str(ar_cuit.format(ar_cuit.validate(digits)))
         except stdnum_errors.InvalidChecksum:
-            raise ValueError(f"CUIT '{text}' has a wrong check digit") from None
+            raise CellError(
+                "id_check_digit", f"CUIT '{text}' has a wrong check digit", label="CUIT", value=text
+            ) from None
         except stdnum_errors.ValidationError:
-            raise ValueError(f"'{text}' is not a valid CUIT/CUIL") from None
+            raise CellError(
+                "cuit_invalid", f"'{text}' is not a valid CUIT/CUIL", value=text
+            ) from None
     try:
         return str(ar_dni.validate(digits))
     except stdnum_errors.ValidationError:
-        raise ValueError(f"'{text}' is not a valid DNI (7-8 digits) or CUIT (11 digits)") from None
+        raise CellError(
+            "dni_invalid",
+            f"'{text}' is not a valid DNI (7-8 digits) or CUIT (11 digits)",
+            value=text,
+        ) from None
 
 
 def normalize_id(value: object, country: str) -> str:

@@ -41,7 +41,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from dialer.kit.cells import cell_text
+from dialer.kit.cells import CellError, cell_text
 
 Country = Literal["CL", "AR"]
 Reason = Literal[
@@ -50,6 +50,7 @@ Reason = Literal[
 ]  # fmt: skip
 
 _LIB = f"libphonenumber {phonenumbers.__version__}"
+LIBRARY = _LIB  # named in the unlisted-range notes
 # Types a dialer may call: a debtor's mobile or landline (VoIP landlines included).
 _CALLABLE = frozenset(
     {
@@ -59,22 +60,79 @@ _CALLABLE = frozenset(
         PhoneNumberType.VOIP,
     }
 )
-_TYPE_NAMES = {
-    PhoneNumberType.TOLL_FREE: "a toll-free number",
-    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
-    PhoneNumberType.SHARED_COST: "a shared-cost number",
-    PhoneNumberType.UAN: "a company's universal access number",
-    PhoneNumberType.PAGER: "a pager number",
-    PhoneNumberType.VOICEMAIL: "a voicemail access number",
-    PhoneNumberType.PERSONAL_NUMBER: "a personal-number service",
+# The kinds of number a dialer does not call, by the code a refusal's ``kind`` names.
+_KINDS = {
+    PhoneNumberType.TOLL_FREE: "toll_free",
+    PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    PhoneNumberType.SHARED_COST: "shared_cost",
+    PhoneNumberType.UAN: "uan",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
 }
+KIND_NAMES = {
+    "toll_free": "a toll-free number",
+    "premium_rate": "a premium-rate number",
+    "shared_cost": "a shared-cost number",
+    "uan": "a company's universal access number",
+    "pager": "a pager number",
+    "voicemail": "a voicemail access number",
+    "personal_number": "a personal-number service",
+    "not_a_line": "not a line",
+}
+# Why a number is refused: the ``detail`` code of a refusal, its English (parameters in
+# braces). docs/ingestion.md lists them; the dashboard words each in Spanish.
+DETAILS = {
+    "empty": "empty",
+    "non_digits": "it contains characters other than digits",
+    "too_few_digits": "only {digits} digit(s)",
+    "too_many_digits": "{digits} digits, more than any phone number",
+    "toll_free_or_shared_cost": "a toll-free or shared-cost number",
+    "cl_digits": "{digits} digits; Chilean numbers have 9",
+    "ar_digits": "{digits} digits; Argentine numbers have 10 with the area code",
+    "cl_no_prefix": "no Chilean mobile (9...) or landline area code starts {prefix}",
+    "ar_no_area_code": "no Argentine area code starts {prefix}",
+    "ar_local_15": (
+        "15 is the local mobile prefix: write the area code before it (11 15 2345 6789)"
+    ),
+    "not_a_phone": "not a phone number",
+    "foreign_invalid": "not a valid number of country code +{country_code}",
+    "number_kind": "{kind_name}",
+}
+# What was done to a number that is accepted with a warning: the note codes.
+NOTES = {
+    "text_float": "a number stored as text with a decimal '.0'",
+    "trunk_zero": "dropped the trunk prefix 0 (not dialed since 2016)",
+    "old_mobile": "8-digit mobile from before 2012: added the leading 9",
+    "old_santiago_landline": "8-digit Santiago landline from before 2013: added the 2",
+    "unlisted_mobile": "well-formed mobile number in a range {library} does not list",
+    "unlisted_landline": "well-formed landline number in a range {library} does not list",
+}
+UNLISTED_NOTES = frozenset({"unlisted_mobile", "unlisted_landline"})
 
 
-class PhoneInvalid(ValueError):
-    """A text that cannot be normalised to a callable number; ``reason`` says why."""
+class PhoneInvalid(CellError):
+    """A text that cannot be normalised to a callable number; ``reason`` says why.
 
-    def __init__(self, text: str, country: str, reason: Reason, why: str) -> None:
-        super().__init__(f"'{text}' is not a valid {country} phone number: {why}")
+    Code ``phone_invalid``; ``params``: ``value``, ``country``, ``reason``, ``detail``
+    (a key of DETAILS) and the detail's own parameters."""
+
+    def __init__(
+        self, text: str, country: str, reason: Reason, detail: str, **params: object
+    ) -> None:
+        if detail == "number_kind":
+            params["kind_name"] = KIND_NAMES[str(params["kind"])]
+        why = DETAILS[detail].format(**params)
+        params.pop("kind_name", None)
+        super().__init__(
+            "phone_invalid",
+            f"'{text}' is not a valid {country} phone number: {why}",
+            value=text,
+            country=country,
+            reason=reason,
+            detail=detail,
+            **params,
+        )
         self.text = text
         self.reason = reason
         self.why = why
@@ -82,10 +140,19 @@ class PhoneInvalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Phone:
-    """A normalised number; ``warning`` when it was repaired or its range is unlisted."""
+    """A normalised number; ``warning`` when it was repaired or its range is unlisted,
+    ``notes`` the codes of what was done (keys of NOTES)."""
 
     e164: str
     warning: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def message_code(self) -> str:
+        """The row message's code: ``phone_repaired`` when the spelling was changed,
+        ``phone_unlisted_range`` when only the range is unlisted."""
+        repaired = any(n not in UNLISTED_NOTES for n in self.notes)
+        return "phone_repaired" if repaired else "phone_unlisted_range"
 
 
 # ---------------------------------------------------------------- the usual number, fast
@@ -214,7 +281,7 @@ def normalize_text(text: str, country: str) -> Phone:
     """``normalize`` of a text already stripped (a spreadsheet cell's): the same answer."""
     if not text:
         raise PhoneInvalid(text, country, "empty", "empty")
-    warning: str | None = None
+    first: tuple[str, ...] = ()
     if text.isdecimal():
         # Digits only (the usual cell): no '.0' to drop, nothing to compact.
         compact: str | None = text
@@ -222,21 +289,21 @@ def normalize_text(text: str, country: str) -> Phone:
             return Phone("+56" + fast.group(1))
     elif (m := _TEXT_FLOAT.match(text)) is not None:
         compact = m.group(1)
-        warning = "a number stored as text with a decimal '.0'"
+        first = ("text_float",)
     else:
         compact = _compact(text)
     if compact is None:
-        raise PhoneInvalid(
-            text, country, "not_a_number", "it contains characters other than digits"
-        )
-    e164, note, failure = _normalize_compact(compact, country)
+        raise PhoneInvalid(text, country, "not_a_number", "non_digits")
+    e164, more, failure = _normalize_compact(compact, country)
     if e164 is None:
         assert failure is not None
-        raise PhoneInvalid(text, country, failure[0], failure[1])
-    notes = [n for n in (warning, note) if n]
+        reason, detail, params = failure
+        raise PhoneInvalid(text, country, reason, detail, **dict(params))
+    notes = first + more
     if not notes:
         return Phone(e164)
-    return Phone(e164, f"'{text}' read as {e164}: {'; '.join(notes)}")
+    said = "; ".join(NOTES[n].format(library=_LIB) for n in notes)
+    return Phone(e164, f"'{text}' read as {e164}: {said}", notes)
 
 
 def e164(value: object, country: str) -> str:
@@ -244,15 +311,22 @@ def e164(value: object, country: str) -> str:
     return normalize(value, country).e164
 
 
-_Failure = tuple[Reason, str]
-_Result = tuple[str | None, str | None, _Failure | None]
+# (reason, detail, the detail's parameters as pairs): hashable, for the cache.
+_Failure = tuple[Reason, str, tuple[tuple[str, object], ...]]
+# (E.164, note codes, None) or (None, (), the failure)
+_Result = tuple[str | None, tuple[str, ...], _Failure | None]
+
+
+def _refused(reason: Reason, detail: str, **params: object) -> _Result:
+    return None, (), (reason, detail, tuple(params.items()))
 
 
 # One entry per distinct compact number: files repeat numbers, and phonenumbers costs
 # ~15 µs a parse. The fast regex above keeps the usual Chilean number out of it.
 @lru_cache(maxsize=100_000)
 def _normalize_compact(compact: str, country: str) -> _Result:
-    """(e164, warning, None) or (None, None, (reason, why)) for a compact digit string."""
+    """(e164, note codes, None) or (None, (), (reason, detail, params)) for a compact
+    digit string."""
     if not compact.isascii():
         # Other scripts' digits (Arabic-Indic, full-width) as ASCII.
         compact = "".join(c if c == "+" else str(unicodedata.decimal(c)) for c in compact)
@@ -260,9 +334,9 @@ def _normalize_compact(compact: str, country: str) -> _Result:
         compact = "+" + compact[2:]
     digits = compact.lstrip("+")
     if len(digits) < 5:
-        return None, None, ("too_short", f"only {len(digits)} digit(s)")
+        return _refused("too_short", "too_few_digits", digits=len(digits))
     if len(digits) > 15:
-        return None, None, ("too_long", f"{len(digits)} digits, more than any phone number")
+        return _refused("too_long", "too_many_digits", digits=len(digits))
     if compact.startswith("+"):
         if compact.startswith("+56"):
             return _chile(compact[3:])
@@ -288,46 +362,42 @@ _CL_AREAS = frozenset(
 def _chile(national: str) -> _Result:
     notes: list[str] = []
     if len(national) > 9 and national.startswith(("600", "12300")):
-        return None, None, ("not_mobile_or_landline", "a toll-free or shared-cost number")
+        return _refused("not_mobile_or_landline", "toll_free_or_shared_cost")
     if len(national) == 10 and national[0] == "0":
         national = national[1:]
-        notes.append("dropped the trunk prefix 0 (not dialed since 2016)")
+        notes.append("trunk_zero")
     if len(national) == 8 and national[0] in "56789":
         national = "9" + national
-        notes.append("8-digit mobile from before 2012: added the leading 9")
+        notes.append("old_mobile")
     elif len(national) == 8 and national[0] == "2":
         national = "2" + national
-        notes.append("8-digit Santiago landline from before 2013: added the 2")
+        notes.append("old_santiago_landline")
     if len(national) < 9:
-        return None, None, ("too_short", f"{len(national)} digits; Chilean numbers have 9")
+        return _refused("too_short", "cl_digits", digits=len(national))
     if len(national) > 9:
-        return None, None, ("too_long", f"{len(national)} digits; Chilean numbers have 9")
+        return _refused("too_long", "cl_digits", digits=len(national))
     e164 = "+56" + national
     # phonenumbers.number_type / is_valid_number, on compiled patterns (_NumberTypes).
     kind = _CL_TYPE(national) if national[0] != "0" else PhoneNumberType.UNKNOWN
     if kind != PhoneNumberType.UNKNOWN:
         if kind not in _CALLABLE:
-            return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
+            return _kind_refused(kind)
     elif national[0] == "9" or national[0] == "2" or national[:2] in _CL_AREAS:
-        kind_name = "mobile" if national[0] == "9" else "landline"
-        notes.append(f"well-formed {kind_name} number in a range {_LIB} does not list")
+        notes.append("unlisted_mobile" if national[0] == "9" else "unlisted_landline")
     else:
-        return (
-            None,
-            None,
-            (
-                "unassigned_range",
-                f"no Chilean mobile (9...) or landline area code starts {national[:2]}",
-            ),
-        )
-    return e164, "; ".join(notes) or None, None
+        return _refused("unassigned_range", "cl_no_prefix", prefix=national[:2])
+    return e164, tuple(notes), None
+
+
+def _kind_refused(kind: int) -> _Result:
+    return _refused("not_mobile_or_landline", "number_kind", kind=_KINDS.get(kind, "not_a_line"))
 
 
 def _argentina(compact: str) -> _Result:
     try:
         number = phonenumbers.parse(compact, "AR")
     except NumberParseException:
-        return None, None, ("not_a_number", "not a phone number")
+        return _refused("not_a_number", "not_a_phone")
     if number.country_code != 54:
         return _foreign(compact)
     national = phonenumbers.national_significant_number(number)
@@ -335,60 +405,32 @@ def _argentina(compact: str) -> _Result:
     if phonenumbers.is_valid_number(number):
         kind = phonenumbers.number_type(number)
         if kind not in _CALLABLE:
-            return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
-        return e164, None, None
+            return _kind_refused(kind)
+        return e164, (), None
     subscriber = national[1:] if len(national) == 11 and national[0] == "9" else national
     if len(subscriber) == 10 and (subscriber.startswith("11") or subscriber[0] in "23"):
-        kind_name = "mobile" if subscriber is not national else "landline"
-        return e164, f"well-formed {kind_name} number in a range {_LIB} does not list", None
+        note = "unlisted_mobile" if subscriber is not national else "unlisted_landline"
+        return e164, (note,), None
     if national.startswith("15"):
-        return (
-            None,
-            None,
-            (
-                "unassigned_range",
-                "15 is the local mobile prefix: write the area code before it (11 15 2345 6789)",
-            ),
-        )
+        return _refused("unassigned_range", "ar_local_15")
     if len(subscriber) < 10:
-        return (
-            None,
-            None,
-            (
-                "too_short",
-                f"{len(subscriber)} digits; Argentine numbers have 10 with the area code",
-            ),
-        )
+        return _refused("too_short", "ar_digits", digits=len(subscriber))
     if len(subscriber) > 10:
-        return (
-            None,
-            None,
-            (
-                "too_long",
-                f"{len(subscriber)} digits; Argentine numbers have 10 with the area code",
-            ),
-        )
-    return None, None, ("unassigned_range", f"no Argentine area code starts {subscriber[:2]}")
+        return _refused("too_long", "ar_digits", digits=len(subscriber))
+    return _refused("unassigned_range", "ar_no_area_code", prefix=subscriber[:2])
 
 
 def _foreign(compact: str) -> _Result:
     try:
         number = phonenumbers.parse(compact if compact.startswith("+") else "+" + compact)
     except NumberParseException:
-        return None, None, ("not_a_number", "not a phone number")
+        return _refused("not_a_number", "not_a_phone")
     if not phonenumbers.is_valid_number(number):
-        return (
-            None,
-            None,
-            (
-                "unassigned_range",
-                f"not a valid number of country code +{number.country_code}",
-            ),
-        )
+        return _refused("unassigned_range", "foreign_invalid", country_code=number.country_code)
     kind = phonenumbers.number_type(number)
     if kind not in _CALLABLE:
-        return None, None, ("not_mobile_or_landline", _TYPE_NAMES.get(kind, "not a line"))
-    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164)), None, None
+        return _kind_refused(kind)
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164)), (), None
 
 
 # ---------------------------------------------------------------- identity of a line
