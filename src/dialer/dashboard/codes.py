@@ -155,6 +155,7 @@ _ES: dict[str, dict[str, str]] = {
         "duplicate_in_file": "duplicado en el archivo",
         "duplicate_in_active_batch": "ya está en una campaña activa",
         "do_not_call": "en lista de no llamar",
+        "legal_stop": "deudor con impedimento legal",
     },
     "action": {
         "batch.create": "creó la campaña",
@@ -305,6 +306,7 @@ _EN: dict[str, dict[str, str]] = {
         "duplicate_in_file": "duplicate in the file",
         "duplicate_in_active_batch": "already in an active batch",
         "do_not_call": "on the do-not-call list",
+        "legal_stop": "debtor under a legal stop",
     },
     "action": {
         "batch.create": "created the batch",

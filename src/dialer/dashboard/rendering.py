@@ -25,7 +25,7 @@ from dialer.dashboard.codes import code_label
 from dialer.dashboard.contacts import MINOR_UNIT_FIELDS, MONEY_FIELDS
 from dialer.dashboard.explain import refusal_in_words
 from dialer.dashboard.i18n import LANG_COOKIE, pick_lang, translator
-from dialer.dashboard.ingest_messages import row_message
+from dialer.dashboard.ingest_messages import ignored_reason, row_message
 from dialer.dashboard.waiting import when_words, zone_name
 from dialer.job.outcomes import CURRENCY_EXPONENT
 from dialer.kit import clock
@@ -403,7 +403,10 @@ templates.env.globals["retry_sentence"] = _retry_sentence
 templates.env.globals["when"] = _when
 templates.env.globals["refusal_in_words"] = refusal_in_words
 templates.env.filters["row_msg"] = pass_context(
-    lambda ctx, message: row_message(str(message or ""), ctx.get("lang", "es"))
+    lambda ctx, entry: row_message(entry, ctx.get("lang", "es"))
+)
+templates.env.filters["ignored_msg"] = pass_context(
+    lambda ctx, entry: ignored_reason(entry, ctx.get("lang", "es"))
 )
 
 

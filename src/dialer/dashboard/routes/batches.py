@@ -192,9 +192,7 @@ async def rejected_csv(
     writer = csv.writer(out, delimiter=sep)
     writer.writerow([t["row"], t["column"], t["error"]])
     for e in report.get("errors", []):
-        writer.writerow(
-            [e.get("row"), e.get("column") or "", row_message(str(e.get("message")), lang)]
-        )
+        writer.writerow([e.get("row"), e.get("column") or "", row_message(e, lang)])
     for e in report.get("skipped", []):
         label = code_label(lang, "skip", str(e.get("reason"))) or e.get("reason")
         writer.writerow(
