@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 
+from tests.factories import batch_row, call_settings, make_account, make_batch  # noqa: E402
 from tests.fixtures.database import migrate, truncate_postgres  # noqa: E402
-from tests.worker.factories import batch_row, call_settings, make_account, make_batch  # noqa: E402
 
 from dialer.db.session import Database  # noqa: E402
 

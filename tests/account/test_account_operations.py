@@ -13,13 +13,12 @@ from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import PlanType
 from dialer.worker.claim import claim_due_jobs
-from tests.account.helpers import as_key, create_account
-from tests.worker.factories import account_row, ledger_sum, make_account, make_batch
+from tests.factories import account_row, api_account, as_key, ledger_sum, make_account, make_batch
 
 
 class TestPatch:
     async def test_changes_only_given_fields(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, account_id="acc-patch", contact_name="Ana")
+        acc = await api_account(admin, account_id="acc-patch", contact_name="Ana")
         r = await admin.patch(
             "/api/v1/accounts/acc-patch",
             json={
@@ -50,7 +49,7 @@ class TestPatch:
 
 class TestSummaryAndStats:
     async def test_summary(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="acc-sum", initial_minutes=30)
+        await api_account(admin, account_id="acc-sum", initial_minutes=30)
         await admin.post("/api/v1/accounts/acc-sum/topup", json={"minutes": 15})
         s = (await admin.get("/api/v1/accounts/acc-sum/summary")).json()
         assert s["account"]["account_id"] == "acc-sum"
@@ -62,8 +61,8 @@ class TestSummaryAndStats:
         assert (await admin.get("/api/v1/accounts/acc-nope/summary")).status_code == 404
 
     async def test_dashboard_stats(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, account_id="acc-dash", initial_minutes=10)
-        await create_account(admin, account_id="acc-dash2")
+        acc = await api_account(admin, account_id="acc-dash", initial_minutes=10)
+        await api_account(admin, account_id="acc-dash2")
         await admin.put("/api/v1/accounts/acc-dash2/suspend")
         system = (await admin.get("/api/v1/dashboard/stats")).json()
         assert system["system"] == {
@@ -82,7 +81,7 @@ class TestUnlimitedPlan:
     async def test_created_without_balance_and_refuses_topups(
         self, admin: httpx.AsyncClient
     ) -> None:
-        a = await create_account(admin, account_id="acc-unl", plan_type="unlimited")
+        a = await api_account(admin, account_id="acc-unl", plan_type="unlimited")
         assert (a["plan_type"], a["balance_unit"], a["balance"]) == ("unlimited", "minutes", 0)
         r = await admin.post("/api/v1/accounts/acc-unl/topup", json={"minutes": 10})
         assert r.status_code == 422

@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.account.helpers import as_key, create_account, create_batch
+from tests.factories import api_account, api_batch, as_key
 
 
 class TestCreateAccount:
     async def test_returns_account_and_a_working_key(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, account_id="sur-cobranzas", plan_type="minutes_based")
+        acc = await api_account(admin, account_id="sur-cobranzas", plan_type="minutes_based")
         assert acc["account_id"] == "sur-cobranzas"
         assert acc["timezone"] == "America/Santiago"
         assert acc["status"] == "active"
@@ -21,11 +21,11 @@ class TestCreateAccount:
         assert "api_key" not in r.json()
 
     async def test_argentina_defaults_to_buenos_aires(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, country="AR")
+        acc = await api_account(admin, country="AR")
         assert acc["timezone"] == "America/Argentina/Buenos_Aires"
 
     async def test_initial_minutes_become_a_topup(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, initial_minutes=120)
+        acc = await api_account(admin, initial_minutes=120)
         assert acc["balance"] == 120
         assert acc["balance_units"] == 120 * 60
         r = await admin.get(f"/api/v1/accounts/{acc['account_id']}/transactions")
@@ -34,7 +34,7 @@ class TestCreateAccount:
         assert entry["amount"] == 120
 
     async def test_credit_plan_with_pricing(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(
+        acc = await api_account(
             admin,
             plan_type="credit_based",
             initial_credits=50.5,
@@ -65,7 +65,7 @@ class TestCreateAccount:
         assert field in [e["field"] for e in r.json()["errors"]]
 
     async def test_duplicate_id_is_409(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="dup-acc")
+        await api_account(admin, account_id="dup-acc")
         r = await admin.post(
             "/api/v1/accounts", json={"account_name": "B", "account_id": "dup-acc"}
         )
@@ -73,7 +73,7 @@ class TestCreateAccount:
         assert r.json()["field"] == "account_id"
 
     async def test_needs_admin(self, admin: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         assert (
             await client.post("/api/v1/accounts", json={"account_name": "x"})
         ).status_code == 401
@@ -84,16 +84,16 @@ class TestCreateAccount:
 
 class TestListAccounts:
     async def test_admin_sees_all_and_filters(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="acc-cl", country="CL")
-        await create_account(admin, account_id="acc-ar", country="AR")
+        await api_account(admin, account_id="acc-cl", country="CL")
+        await api_account(admin, account_id="acc-ar", country="AR")
         r = await admin.get("/api/v1/accounts")
         assert r.json()["total"] == 2
         r = await admin.get("/api/v1/accounts", params={"country": "AR"})
         assert [a["account_id"] for a in r.json()["items"]] == ["acc-ar"]
 
     async def test_account_key_sees_only_itself(self, admin: httpx.AsyncClient) -> None:
-        a = await create_account(admin, account_id="acc-a")
-        await create_account(admin, account_id="acc-b")
+        a = await api_account(admin, account_id="acc-a")
+        await api_account(admin, account_id="acc-b")
         async with as_key(admin, a["api_key"]) as own:
             r = await own.get("/api/v1/accounts")
         assert [x["account_id"] for x in r.json()["items"]] == ["acc-a"]
@@ -103,7 +103,7 @@ class TestSuspendActivate:
     async def test_suspend_records_reason_and_activate_clears_it(
         self, admin: httpx.AsyncClient
     ) -> None:
-        acc = await create_account(admin, account_id="acc-s")
+        acc = await api_account(admin, account_id="acc-s")
         r = await admin.put("/api/v1/accounts/acc-s/suspend", params={"reason": "impago"})
         assert r.status_code == 200
         assert r.json()["status"] == "suspended"
@@ -122,9 +122,9 @@ class TestSuspendActivate:
 
 class TestStatsAndLastSettings:
     async def test_stats_sum_batch_counters(self, admin: httpx.AsyncClient) -> None:
-        acc = await create_account(admin, account_id="acc-st")
-        await create_batch(admin, "acc-st", jobs=3)
-        b2 = await create_batch(admin, "acc-st", jobs=2)
+        acc = await api_account(admin, account_id="acc-st")
+        await api_batch(admin, "acc-st", jobs=3)
+        b2 = await api_batch(admin, "acc-st", jobs=2)
         await admin.post(f"/api/v1/batches/{b2['batch_id']}/cancel")
         r = await admin.get(f"/api/v1/accounts/{acc['account_id']}/stats")
         s = r.json()
@@ -136,11 +136,11 @@ class TestStatsAndLastSettings:
         assert s["cancelled_jobs"] == 2
 
     async def test_last_call_settings_prefill(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="acc-l")
+        await api_account(admin, account_id="acc-l")
         r = await admin.get("/api/v1/accounts/acc-l/last-call-settings")
         assert r.json()["call_settings"] is None
-        await create_batch(admin, "acc-l", name="first")
-        newest = await create_batch(
+        await api_batch(admin, "acc-l", name="first")
+        newest = await api_batch(
             admin,
             "acc-l",
             name="second",
@@ -154,7 +154,7 @@ class TestStatsAndLastSettings:
 
 class TestApiKeys:
     async def test_admin_issues_extra_key_that_works(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="acc-k")
+        await api_account(admin, account_id="acc-k")
         r = await admin.post("/api/v1/accounts/acc-k/api-keys", json={"name": "crm"})
         assert r.status_code == 201
         key = r.json()["api_key"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.account.helpers import as_key, create_account
+from tests.factories import api_account, as_key
 
 
 async def test_repeated_requests_keep_each_key_on_its_own_account(admin: httpx.AsyncClient):
-    a = await create_account(admin, account_name="Cobranzas Norte")
-    b = await create_account(admin, account_name="Ventas Sur")
+    a = await api_account(admin, account_name="Cobranzas Norte")
+    b = await api_account(admin, account_name="Ventas Sur")
     async with as_key(admin, a["api_key"]) as ka, as_key(admin, b["api_key"]) as kb:
         for _ in range(3):
             assert (await ka.get(f"/api/v1/accounts/{a['account_id']}")).status_code == 200
@@ -25,7 +25,7 @@ async def test_repeated_requests_keep_each_key_on_its_own_account(admin: httpx.A
 
 
 async def test_a_key_issued_while_others_are_cached_works_at_once(admin: httpx.AsyncClient):
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     async with as_key(admin, acc["api_key"]) as first:
         assert (await first.get(f"/api/v1/accounts/{acc['account_id']}")).status_code == 200
     r = await admin.post(f"/api/v1/accounts/{acc['account_id']}/api-keys", json={"name": "poller"})

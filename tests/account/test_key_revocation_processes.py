@@ -13,7 +13,7 @@ import pytest
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.main import create_app
-from tests.account.helpers import as_key, create_account
+from tests.factories import api_account, as_key
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def _with_key(key: str) -> dict[str, Any]:
 async def test_a_key_revoked_in_one_process_is_refused_by_the_other_at_once(
     admin: httpx.AsyncClient, other_process: httpx.AsyncClient
 ):
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     extra = (
         await admin.post(f"/api/v1/accounts/{acc['account_id']}/api-keys", json={"name": "crm"})
     ).json()
@@ -63,7 +63,7 @@ async def test_a_key_revoked_in_one_process_is_refused_by_the_other_at_once(
 async def test_a_key_rotated_in_one_process_changes_in_the_other_at_once(
     admin: httpx.AsyncClient, other_process: httpx.AsyncClient
 ):
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     url = f"/api/v1/accounts/{acc['account_id']}"
     old = _with_key(acc["api_key"])
     assert (await other_process.get(url, **old)).status_code == 200

@@ -9,7 +9,7 @@ from dialer.account import service as account_service
 from dialer.account.auth import Principal
 from dialer.account.ratelimit import storage_for
 from dialer.config import Settings
-from tests.events.factories import create_account, create_batch
+from tests.factories import add_account, add_batch
 
 
 @pytest.fixture
@@ -19,8 +19,8 @@ def settings(settings: Settings) -> Settings:
 
 async def test_status_answers_429_with_retry_after_past_the_limit_per_key(app, database):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, _ = await create_batch(session, account, jobs=1)
+        account, key = await add_account(session)
+        batch, _ = await add_batch(session, account, jobs=1)
         second = await account_service.create_api_key(
             session, Principal(is_admin=True), account.id, "poller-2"
         )

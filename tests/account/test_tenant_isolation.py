@@ -8,14 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.account.helpers import as_key, create_account, create_batch
+from tests.factories import api_account, api_batch, as_key
 
 
 @pytest.fixture
 async def tenants(admin: httpx.AsyncClient) -> dict[str, Any]:
-    a = await create_account(admin, account_id="tenant-a", initial_minutes=30)
-    b = await create_account(admin, account_id="tenant-b", initial_minutes=30)
-    batch = await create_batch(admin, "tenant-a", jobs=2)
+    a = await api_account(admin, account_id="tenant-a", initial_minutes=30)
+    b = await api_account(admin, account_id="tenant-b", initial_minutes=30)
+    batch = await api_batch(admin, "tenant-a", jobs=2)
     jobs = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/jobs")).json()["items"]
     return {"a": a, "b": b, "batch_id": batch["batch_id"], "job_id": jobs[0]["job_id"]}
 
@@ -107,7 +107,7 @@ async def test_admin_only_endpoints_are_403_for_account_keys(
 async def test_lists_without_filter_show_only_own_data(
     admin: httpx.AsyncClient, tenants: dict[str, Any]
 ) -> None:
-    await create_batch(admin, "tenant-b", name="de B")
+    await api_batch(admin, "tenant-b", name="de B")
     async with as_key(admin, tenants["b"]["api_key"]) as b:
         batches = (await b.get("/api/v1/batches")).json()
         overview = (await b.get("/api/v1/dashboard/overview")).json()

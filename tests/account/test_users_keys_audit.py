@@ -8,8 +8,8 @@ import httpx
 
 from dialer.kit import clock
 from dialer.worker.claim import claim_due_jobs
-from tests.account.helpers import as_key, contacts, create_account
 from tests.dashboard.helpers import csrf_token, login
+from tests.factories import api_account, as_key, job_bodies
 
 PASSWORD = "una-clave-larga-1"
 
@@ -28,7 +28,7 @@ async def _user(admin: httpx.AsyncClient, account: str, name: str, role: str) ->
 
 class TestUsers:
     async def test_create_list_and_refuse_duplicates_and_weak_passwords(self, admin):
-        await create_account(admin, account_id="acc-u")
+        await api_account(admin, account_id="acc-u")
         made = await _user(admin, "acc-u", "Ana.Perez", "supervisor")
         assert made["username"] == "ana.perez"  # log-in names are case-insensitive
         listed = (await admin.get("/api/v1/accounts/acc-u/users")).json()
@@ -47,7 +47,7 @@ class TestUsers:
         assert "10 characters" in weak.text
 
     async def test_a_supervisor_cannot_make_admins_and_operators_cannot_manage(self, admin, app):
-        await create_account(admin, account_id="acc-r")
+        await api_account(admin, account_id="acc-r")
         await _user(admin, "acc-r", "jefa", "supervisor")
         await _user(admin, "acc-r", "oper", "operator")
         transport = httpx.ASGITransport(app=app)
@@ -86,7 +86,7 @@ class TestUsers:
         assert sorted(names) == ["jefa", "nuevo", "oper"]
 
     async def test_deactivating_or_demoting_ends_the_users_sessions(self, admin, app):
-        await create_account(admin, account_id="acc-d")
+        await api_account(admin, account_id="acc-d")
         made = await _user(admin, "acc-d", "temporal", "supervisor")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -103,7 +103,7 @@ class TestUsers:
 
 class TestApiKeys:
     async def test_list_name_revoke_at_once_and_last_used(self, admin):
-        created = await create_account(admin, account_id="acc-k2")
+        created = await api_account(admin, account_id="acc-k2")
         key = created["api_key"]
         extra = (await admin.post("/api/v1/accounts/acc-k2/api-keys", json={"name": "crm"})).json()
         async with as_key(admin, extra["api_key"]) as crm:
@@ -128,7 +128,7 @@ class TestApiKeys:
             assert (await default.get("/api/v1/accounts/acc-k2/balance")).status_code == 200
 
     async def test_rotate_gives_a_new_key_and_kills_the_old(self, admin):
-        created = await create_account(admin, account_id="acc-rot")
+        created = await api_account(admin, account_id="acc-rot")
         old_key = created["api_key"]
         async with as_key(admin, old_key) as old:
             assert (await old.get("/api/v1/accounts/acc-rot")).status_code == 200
@@ -149,7 +149,7 @@ class TestAuditAndDrafts:
     async def test_a_draft_dials_nothing_until_started_and_the_audit_says_who(
         self, admin, app, database
     ):
-        await create_account(admin, account_id="acc-a", initial_minutes=100)
+        await api_account(admin, account_id="acc-a", initial_minutes=100)
         await _user(admin, "acc-a", "operadora", "operator")
         r = await admin.post(
             "/api/v1/batches",
@@ -157,7 +157,7 @@ class TestAuditAndDrafts:
                 "account_id": "acc-a",
                 "name": "Borrador",
                 "status": "draft",
-                "jobs": contacts(3),
+                "jobs": job_bodies(3),
                 "call_settings": {
                     "allowed_call_hours": {"start": "00:00", "end": "24:00"},
                     "allowed_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -207,14 +207,14 @@ class TestAuditAndDrafts:
         assert start["actor_type"] == "user"
 
     async def test_a_scheduled_start_waits_for_its_time(self, admin, database):
-        await create_account(admin, account_id="acc-s", initial_minutes=100)
+        await api_account(admin, account_id="acc-s", initial_minutes=100)
         r = await admin.post(
             "/api/v1/batches",
             json={
                 "account_id": "acc-s",
                 "name": "Mañana",
                 "status": "draft",
-                "jobs": contacts(2),
+                "jobs": job_bodies(2),
                 "call_settings": {"allowed_call_hours": {"start": "00:00", "end": "24:00"},
                                   "allowed_weekdays": ["mon", "tue", "wed", "thu", "fri",
                                                        "sat", "sun"]},

@@ -6,18 +6,18 @@ from typing import Any
 
 import httpx
 
-from tests.account.helpers import as_key, contacts, create_account
+from tests.factories import api_account, as_key, job_bodies
 
 TEMPLATE = "Hola {{nombre}}, su deuda de {{monto}} con {{empresa}} vence el {{fecha_limite}}."
 
 
 async def _setup(admin: httpx.AsyncClient) -> tuple[str, httpx.AsyncClient]:
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     return acc["account_id"], as_key(admin, acc["api_key"])
 
 
 def _jobs(**payload: Any) -> list[dict[str, Any]]:
-    rows = contacts(2)
+    rows = job_bodies(2)
     for r in rows:
         r["payload"] = {"monto": 150000, **payload}
     return rows

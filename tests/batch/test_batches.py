@@ -15,7 +15,7 @@ from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
 from dialer.job.states import JobStatus
 from dialer.models import CallAttempt, Event
-from tests.account.helpers import DEFAULT_SETTINGS, create_account, create_batch
+from tests.factories import DEFAULT_SETTINGS, api_account, api_batch
 
 ADMIN = Principal(is_admin=True)
 
@@ -36,14 +36,14 @@ async def first_job_id(admin: httpx.AsyncClient, batch_id: str) -> str:
 
 @pytest.fixture
 async def account(admin: httpx.AsyncClient) -> dict[str, Any]:
-    return await create_account(admin, account_id="acc-batch", initial_minutes=60)
+    return await api_account(admin, account_id="acc-batch", initial_minutes=60)
 
 
 class TestCreateBatch:
     async def test_with_settings_and_jobs(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=5, description="mora 30", priority=3)
+        b = await api_batch(admin, "acc-batch", jobs=5, description="mora 30", priority=3)
         assert b["batch_id"].startswith("batch-")
         assert b["status"] == "active"
         assert b["is_active"] is True
@@ -161,8 +161,8 @@ class TestCreateBatch:
 
 class TestListBatches:
     async def test_filters(self, admin: httpx.AsyncClient, account: dict[str, Any]) -> None:
-        a = await create_batch(admin, "acc-batch", name="a")
-        b = await create_batch(admin, "acc-batch", name="b")
+        a = await api_batch(admin, "acc-batch", name="a")
+        b = await api_batch(admin, "acc-batch", name="b")
         await admin.post(f"/api/v1/batches/{a['batch_id']}/pause")
         r = await admin.get("/api/v1/batches", params={"account_id": "acc-batch"})
         assert r.json()["total"] == 2
@@ -179,7 +179,7 @@ class TestPauseResumePatch:
     async def test_pause_resume_publish_events(
         self, admin: httpx.AsyncClient, account: dict[str, Any], database: Database
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=2)
+        b = await api_batch(admin, "acc-batch", jobs=2)
         bid = b["batch_id"]
         r = await admin.post(f"/api/v1/batches/{bid}/pause")
         assert (r.json()["status"], r.json()["is_active"]) == ("paused", False)
@@ -203,7 +203,7 @@ class TestPauseResumePatch:
     async def test_patch_fields_and_settings(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=2)
+        b = await api_batch(admin, "acc-batch", jobs=2)
         bid = b["batch_id"]
         new_settings = DEFAULT_SETTINGS | {"retry_settings": {"max_attempts": 6}}
         r = await admin.patch(
@@ -227,7 +227,7 @@ class TestPauseResumePatch:
     async def test_patch_bad_settings_is_422(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:
-        b = await create_batch(admin, "acc-batch")
+        b = await api_batch(admin, "acc-batch")
         r = await admin.patch(
             f"/api/v1/batches/{b['batch_id']}",
             json={"call_settings": {"allowed_call_hours": {"start": "9", "end": "20:00"}}},
@@ -237,7 +237,7 @@ class TestPauseResumePatch:
     async def test_patch_pause_resume_on_cancelled_is_409(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:
-        b = await create_batch(admin, "acc-batch")
+        b = await api_batch(admin, "acc-batch")
         bid = b["batch_id"]
         await admin.post(f"/api/v1/batches/{bid}/cancel")
         assert (await admin.patch(f"/api/v1/batches/{bid}", json={"name": "x"})).status_code == 409
@@ -249,7 +249,7 @@ class TestCancel:
     async def test_cancel_semantics(
         self, admin: httpx.AsyncClient, account: dict[str, Any], database: Database
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=4)
+        b = await api_batch(admin, "acc-batch", jobs=4)
         bid = b["batch_id"]
         jobs = (await admin.get(f"/api/v1/batches/{bid}/jobs")).json()["items"]
         # One call in flight, one already done, one scheduled for retry.
@@ -291,7 +291,7 @@ class TestCancel:
     async def test_cancel_completed_batch_is_409(
         self, admin: httpx.AsyncClient, account: dict[str, Any], database: Database
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=1)
+        b = await api_batch(admin, "acc-batch", jobs=1)
         bid = b["batch_id"]
         job_id = await first_job_id(admin, bid)
         await move_job(database, job_id, JobStatus.DIALING, JobStatus.COMPLETED)
@@ -309,7 +309,7 @@ class TestStatusSummaryJobs:
     async def test_status_is_tiny_and_iso(
         self, admin: httpx.AsyncClient, account: dict[str, Any], database: Database
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=4)
+        b = await api_batch(admin, "acc-batch", jobs=4)
         bid = b["batch_id"]
         job_id = await first_job_id(admin, bid)
         await move_job(database, job_id, JobStatus.DIALING, JobStatus.FAILED)
@@ -329,7 +329,7 @@ class TestStatusSummaryJobs:
     async def test_summary_breakdowns(
         self, admin: httpx.AsyncClient, account: dict[str, Any], database: Database
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=2)
+        b = await api_batch(admin, "acc-batch", jobs=2)
         bid = b["batch_id"]
         job_id = await first_job_id(admin, bid)
         async with database.write() as session:
@@ -371,7 +371,7 @@ class TestStatusSummaryJobs:
     async def test_jobs_paging_and_bad_status(
         self, admin: httpx.AsyncClient, account: dict[str, Any]
     ) -> None:
-        b = await create_batch(admin, "acc-batch", jobs=7)
+        b = await api_batch(admin, "acc-batch", jobs=7)
         bid = b["batch_id"]
         r = await admin.get(f"/api/v1/batches/{bid}/jobs", params={"limit": 3, "skip": 6})
         assert r.json()["total"] == 7

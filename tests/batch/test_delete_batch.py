@@ -11,7 +11,7 @@ import httpx
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.worker.claim import claim_due_jobs
-from tests.compliance.factories import make_account
+from tests.factories import make_account
 
 TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("America/Santiago")).astimezone(UTC)
 SETTINGS = {"compliance_profile": "none", "allowed_call_hours": {"start": "00:00", "end": "24:00"}}
@@ -33,7 +33,7 @@ async def test_a_batch_without_calls_is_deleted_with_its_jobs(
     database: Database, frozen_clock: FrozenClock, admin: httpx.AsyncClient
 ) -> None:
     frozen_clock.set(TUESDAY_10)
-    acc = await make_account(database)
+    acc = await make_account(database, cap=100)
     batch_id, job_ids = await _batch(admin, acc, ["+56987654321", "+56971924865"])
     r = await admin.delete(f"/api/v1/batches/{batch_id}")
     assert r.status_code == 204, r.text
@@ -53,7 +53,7 @@ async def test_a_batch_that_placed_a_call_is_a_409(
     database: Database, frozen_clock: FrozenClock, admin: httpx.AsyncClient
 ) -> None:
     frozen_clock.set(TUESDAY_10)
-    acc = await make_account(database)
+    acc = await make_account(database, cap=100)
     batch_id, _ = await _batch(admin, acc, ["+56987654321"])
     async with database.write() as s:
         claimed = await claim_due_jobs(

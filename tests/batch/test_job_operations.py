@@ -15,13 +15,13 @@ from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt
-from tests.account.helpers import as_key, create_account, create_batch
 from tests.batch.test_batches import first_job_id, move_job
+from tests.factories import api_account, api_batch, as_key
 
 
 @pytest.fixture
 async def acc(admin: httpx.AsyncClient) -> dict[str, Any]:
-    return await create_account(admin, account_id="acc-ops", initial_minutes=60)
+    return await api_account(admin, account_id="acc-ops", initial_minutes=60)
 
 
 async def _attempt(
@@ -44,8 +44,8 @@ class TestListJobs:
     async def test_filters_and_paging(
         self, admin: httpx.AsyncClient, acc: dict[str, Any], database: Database
     ) -> None:
-        b1 = (await create_batch(admin, "acc-ops", jobs=3))["batch_id"]
-        b2 = (await create_batch(admin, "acc-ops", jobs=2))["batch_id"]
+        b1 = (await api_batch(admin, "acc-ops", jobs=3))["batch_id"]
+        b2 = (await api_batch(admin, "acc-ops", jobs=2))["batch_id"]
         job = await first_job_id(admin, b1)
         await move_job(database, job, JobStatus.DIALING, JobStatus.FAILED)
 
@@ -69,9 +69,9 @@ class TestListJobs:
     async def test_account_key_sees_only_its_own(
         self, admin: httpx.AsyncClient, acc: dict[str, Any]
     ) -> None:
-        other = await create_account(admin, account_id="acc-other", initial_minutes=5)
-        await create_batch(admin, "acc-ops", jobs=2)
-        theirs = (await create_batch(admin, "acc-other", jobs=1))["batch_id"]
+        other = await api_account(admin, account_id="acc-other", initial_minutes=5)
+        await api_batch(admin, "acc-ops", jobs=2)
+        theirs = (await api_batch(admin, "acc-other", jobs=1))["batch_id"]
         async with as_key(admin, acc["api_key"]) as mine:
             assert (await mine.get("/api/v1/jobs")).json()["total"] == 2
             assert (await mine.get("/api/v1/jobs?account_id=acc-other")).status_code == 404
@@ -84,7 +84,7 @@ class TestRetryAndCancel:
     async def test_retry_failed_job_reopens_completed_batch(
         self, admin: httpx.AsyncClient, acc: dict[str, Any], database: Database
     ) -> None:
-        bid = (await create_batch(admin, "acc-ops", jobs=1))["batch_id"]
+        bid = (await api_batch(admin, "acc-ops", jobs=1))["batch_id"]
         job = await first_job_id(admin, bid)
         await move_job(database, job, JobStatus.DIALING, JobStatus.FAILED, attempts=4)
         assert (await admin.get(f"/api/v1/batches/{bid}")).json()["status"] == "completed"
@@ -105,7 +105,7 @@ class TestRetryAndCancel:
     async def test_cancel_waiting_job_only(
         self, admin: httpx.AsyncClient, acc: dict[str, Any], database: Database
     ) -> None:
-        bid = (await create_batch(admin, "acc-ops", jobs=2))["batch_id"]
+        bid = (await api_batch(admin, "acc-ops", jobs=2))["batch_id"]
         jobs = (await admin.get(f"/api/v1/batches/{bid}/jobs")).json()["items"]
         r = await admin.put(f"/api/v1/jobs/{jobs[0]['job_id']}/cancel")
         assert r.status_code == 200
@@ -121,7 +121,7 @@ class TestRetryAndCancel:
     async def test_retry_refused_in_cancelled_batch(
         self, admin: httpx.AsyncClient, acc: dict[str, Any], database: Database
     ) -> None:
-        bid = (await create_batch(admin, "acc-ops", jobs=2))["batch_id"]
+        bid = (await api_batch(admin, "acc-ops", jobs=2))["batch_id"]
         job = await first_job_id(admin, bid)
         await move_job(database, job, JobStatus.DIALING, JobStatus.FAILED)
         await admin.post(f"/api/v1/batches/{bid}/cancel")
@@ -138,7 +138,7 @@ class TestHistoryStatusSummary:
         database: Database,
         frozen_clock: FrozenClock,
     ) -> None:
-        bid = (await create_batch(admin, "acc-ops", jobs=2))["batch_id"]
+        bid = (await api_batch(admin, "acc-ops", jobs=2))["batch_id"]
         jobs = [
             j["job_id"] for j in (await admin.get(f"/api/v1/batches/{bid}/jobs")).json()["items"]
         ]
@@ -177,9 +177,9 @@ class TestHistoryStatusSummary:
         assert hours[1]["success_rate_percentage"] == 100.0
 
     async def test_account_batches(self, admin: httpx.AsyncClient, acc: dict[str, Any]) -> None:
-        await create_account(admin, account_id="acc-other", initial_minutes=5)
-        b1 = (await create_batch(admin, "acc-ops", jobs=1))["batch_id"]
-        await create_batch(admin, "acc-other", jobs=1)
+        await api_account(admin, account_id="acc-other", initial_minutes=5)
+        b1 = (await api_batch(admin, "acc-ops", jobs=1))["batch_id"]
+        await api_batch(admin, "acc-other", jobs=1)
         await admin.post(f"/api/v1/batches/{b1}/pause")
         page = (await admin.get("/api/v1/accounts/acc-ops/batches")).json()
         assert [b["batch_id"] for b in page["items"]] == [b1]

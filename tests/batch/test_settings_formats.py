@@ -20,11 +20,10 @@ from dialer.telephony.base import CallRequest
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.account.helpers import create_account
+from tests.factories import api_account, make_account, make_batch
 from tests.telephony.recorded import Recorder, load
 from tests.telephony.test_twilio import provider as twilio_provider
 from tests.telephony.test_twilio import request as twilio_request
-from tests.worker.factories import make_account, make_batch
 
 # The shape the replaced system's worker read (app/call_worker.py) and its clients sent.
 WORKER_FORMAT: dict[str, Any] = {
@@ -87,7 +86,7 @@ class TestEverywhere:
     async def test_json_create_patch_and_spreadsheet(
         self, admin: httpx.AsyncClient, tmp_path: Any
     ) -> None:
-        await create_account(admin, account_id="acc-fmt", initial_minutes=10)
+        await api_account(admin, account_id="acc-fmt", initial_minutes=10)
         r = await admin.post(
             "/api/v1/batches",
             json={"account_id": "acc-fmt", "name": "W", "call_settings": WORKER_FORMAT},

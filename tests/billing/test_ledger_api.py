@@ -15,12 +15,12 @@ from dialer.db.session import Database
 from dialer.job.states import AttemptStatus
 from dialer.kit import clock
 from dialer.models import CallAttempt, EntryKind
-from tests.account.helpers import create_account, create_batch
+from tests.factories import api_account, api_batch
 
 
 @pytest.fixture
 async def acc(admin: httpx.AsyncClient) -> dict[str, Any]:
-    return await create_account(admin, account_id="led-acc", initial_minutes=10)
+    return await api_account(admin, account_id="led-acc", initial_minutes=10)
 
 
 async def ledger_sum(database: Database, account_id: str) -> int:
@@ -85,7 +85,7 @@ class TestTopup:
         assert r.status_code == 404
 
     async def test_credit_account_topup(self, admin: httpx.AsyncClient) -> None:
-        await create_account(admin, account_id="cred", plan_type="credit_based")
+        await api_account(admin, account_id="cred", plan_type="credit_based")
         r = await admin.post("/api/v1/accounts/cred/topup", json={"credits": 12.34})
         assert r.json()["balance"]["credits"] == 12.34
         assert r.json()["balance"]["balance_units"] == 1234
@@ -136,7 +136,7 @@ class TestTransactions:
     async def test_reserved_in_flight_shows_in_balance(
         self, admin: httpx.AsyncClient, acc: dict[str, Any], database: Database
     ) -> None:
-        batch = await create_batch(admin, "led-acc", jobs=1)
+        batch = await api_batch(admin, "led-acc", jobs=1)
         bid = batch["batch_id"]
         job_id = (await admin.get(f"/api/v1/batches/{bid}/jobs")).json()["items"][0]["job_id"]
         async with database.write() as s:

@@ -12,7 +12,6 @@ from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import CallAttempt, Job
-from tests.collection.helpers import batch_of, debtor, rut
 from tests.collection.test_loop import (
     ANSWER,
     WED_11,
@@ -22,6 +21,7 @@ from tests.collection.test_loop import (
     run_until,
     worker_for,
 )
+from tests.factories import api_debtor_batch, debtor, rut
 
 
 def callback_at(iso: str) -> dict[str, Any]:
@@ -34,7 +34,7 @@ async def test_a_callback_counts_toward_the_daily_and_weekly_caps(
 ) -> None:
     frozen_clock.set(WED_11)  # Wednesday 2 December 2026, 11:00 in Santiago
     acc = await account_with_balance(admin)
-    await batch_of(admin, acc, [debtor(1)],
+    await api_debtor_batch(admin, acc, [debtor(1)],
                    collections={"callbacks": True, "max_callbacks": 3},
                    max_calls_per_contact_per_day=1, max_calls_per_contact_per_week=2,
                    retry_settings={"max_attempts": 5, "retry_delay_hours": 1})  # fmt: skip

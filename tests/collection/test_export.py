@@ -15,19 +15,17 @@ from dialer.db.session import Database
 from dialer.job.outcomes import Kind, Outcome, Promise
 from dialer.models import Account, CallAttempt, Job
 from dialer.models import Promise as PromiseRow
-from tests.account.helpers import create_account
-from tests.collection.helpers import batch_of, debtor, rut
 from tests.dashboard.helpers import login
-from tests.events.factories import create_user
+from tests.factories import add_user, api_account, api_debtor_batch, debtor, rut
 
 
 async def test_export_columns_are_numbers_with_promise_payment_callback_and_recording(
     admin: httpx.AsyncClient, database: Database, tmp_path: Path
 ) -> None:
-    acc = (await create_account(admin))["account_id"]
+    acc = (await api_account(admin))["account_id"]
     instalments = [{"number": 1, "amount": 60000, "due_date": "2026-10-05"},
                    {"number": 2, "amount": 60000, "due_date": "2026-11-05"}]  # fmt: skip
-    batch = await batch_of(
+    batch = await api_debtor_batch(
         admin, acc, [debtor(1, 4_025_990, cuotas=2, instalments=instalments), debtor(2, 10_000)]
     )
     await admin.post(
@@ -83,9 +81,11 @@ async def test_export_columns_are_numbers_with_promise_payment_callback_and_reco
 async def test_job_page_shows_promise_payments_instalments_and_recording(
     app: object, admin: httpx.AsyncClient, database: Database
 ) -> None:
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     instalments = [{"number": 1, "amount": 60000, "due_date": "2026-10-05"}]
-    batch = await batch_of(admin, acc["account_id"], [debtor(1, 90_000, instalments=instalments)])
+    batch = await api_debtor_batch(
+        admin, acc["account_id"], [debtor(1, 90_000, instalments=instalments)]
+    )
     await admin.post(
         f"/api/v1/accounts/{acc['account_id']}/payments",
         json=[{"rut": rut(1), "amount": 30000, "date": "2026-12-01", "reference": "R9"}],
@@ -109,7 +109,7 @@ async def test_job_page_shows_promise_payments_instalments_and_recording(
     async with database.write() as s:
         account = await s.get(Account, acc["account_id"])
         assert account is not None
-        user = await create_user(s, account, "operator")
+        user = await add_user(s, account, "operator")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
         base_url="http://testserver",

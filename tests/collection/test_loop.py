@@ -20,9 +20,8 @@ from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import CallAttempt, Job, Payment, Promise
 from dialer.worker.runner import Worker
-from tests.account.helpers import create_account
-from tests.collection.helpers import batch_of, debtor, rut
-from tests.fixtures.workers import eventually
+from tests.factories import api_account, api_debtor_batch, debtor, rut
+from tests.fixtures.waiting import eventually
 from tests.hooks.receiver import Receiver
 
 SCL = ZoneInfo("America/Santiago")
@@ -61,7 +60,7 @@ async def run_until(worker: Worker, done: Callable[[], Awaitable[bool]]) -> None
 
 
 async def account_with_balance(admin: httpx.AsyncClient) -> str:
-    acc = (await create_account(admin))["account_id"]
+    acc = (await api_account(admin))["account_id"]
     r = await admin.post(f"/api/v1/accounts/{acc}/topup", json={"minutes": 1000})
     assert r.status_code in (200, 201), r.text
     return acc
@@ -85,8 +84,8 @@ async def test_a_payment_import_stops_the_debtors_calls_in_two_batches(
     acc = await account_with_balance(admin)
     hourly = {"retry_settings": {"max_attempts": 3, "retry_delay_hours": 1,
                                  "per_outcome": {"no_answer": {"delay_hours": 1}}}}  # fmt: skip
-    first = await batch_of(admin, acc, [debtor(1, 90_000), debtor(2)], **hourly)
-    second = await batch_of(admin, acc, [debtor(1, 90_000), debtor(3)], **hourly)
+    first = await api_debtor_batch(admin, acc, [debtor(1, 90_000), debtor(2)], **hourly)
+    second = await api_debtor_batch(admin, acc, [debtor(1, 90_000), debtor(3)], **hourly)
     worker = worker_for(database, settings, frozen_clock, n1=[NO_ANSWER], n2=[NO_ANSWER],
                         n3=[NO_ANSWER])  # fmt: skip
 
@@ -149,7 +148,7 @@ async def test_promise_follow_up_on_the_right_day_broken_requeues_inside_the_win
                                               "batch.completed"]},
     )  # fmt: skip
     assert r.status_code == 201, r.text
-    batch = await batch_of(admin, acc, [debtor(1, 200_000), debtor(2)], **FOLLOW_UP)
+    batch = await api_debtor_batch(admin, acc, [debtor(1, 200_000), debtor(2)], **FOLLOW_UP)
     worker = worker_for(
         database, settings.model_copy(update={"WEBHOOKS_ALLOW_PRIVATE": True}), frozen_clock,
         n1=[PROMISE, ANSWER], n2=[ANSWER],
@@ -225,7 +224,7 @@ async def test_callbacks_are_honoured_at_the_requested_time_or_the_next_opening(
 ) -> None:
     frozen_clock.set(WED_11)
     acc = await account_with_balance(admin)
-    await batch_of(admin, acc, [debtor(1), debtor(2)], collections={"callbacks": True},
+    await api_debtor_batch(admin, acc, [debtor(1), debtor(2)], collections={"callbacks": True},
                    retry_settings={"max_attempts": 3, "retry_delay_hours": 4})  # fmt: skip
     callback = {"outcome": "completed", "business_result": "call_back_later"}
     worker = worker_for(
@@ -277,7 +276,7 @@ async def test_each_business_result_is_structured_on_attempt_and_job(
             {"fecha_pago_cliente": "cuando pueda", "monto_pago_cliente": "50000"},
         ),
     }
-    batch = await batch_of(admin, acc, [debtor(n) for n in results])
+    batch = await api_debtor_batch(admin, acc, [debtor(n) for n in results])
     script = {f"n{n}": [{"outcome": "completed", "business_result": kind, "extracted": extra}]
               for n, (kind, extra) in results.items()}  # fmt: skip
     worker = worker_for(database, settings, frozen_clock, **script)
@@ -315,7 +314,7 @@ async def test_voicemail_leaves_the_message_and_retries_in_another_band(
     acc = await account_with_balance(admin)
     vm = {"action": "leave_message", "message": "Hola, le llamamos de Cobranzas Sur.",
           "retry_other_band": True}  # fmt: skip
-    await batch_of(admin, acc, [debtor(1)], collections={"voicemail": vm},
+    await api_debtor_batch(admin, acc, [debtor(1)], collections={"voicemail": vm},
                    retry_settings={"max_attempts": 3, "retry_delay_hours": 0.5})  # fmt: skip
     worker = worker_for(database, settings, frozen_clock, n1=[{"outcome": "voicemail"}, ANSWER])
 
@@ -337,7 +336,7 @@ async def test_an_analysis_after_the_settlement_records_the_promise_once(
     # Retell sends call_ended first and call_analyzed (the analysis) seconds later.
     frozen_clock.set(WED_11)
     acc = await account_with_balance(admin)
-    batch = await batch_of(admin, acc, [debtor(1)])
+    batch = await api_debtor_batch(admin, acc, [debtor(1)])
     worker = worker_for(database, settings, frozen_clock, n1=[{"outcome": "completed"}])
 
     async def settled() -> bool:

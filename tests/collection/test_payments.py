@@ -10,8 +10,7 @@ import httpx
 import openpyxl
 
 from dialer.script.render import job_variables
-from tests.account.helpers import as_key, create_account
-from tests.collection.helpers import batch_of, debtor, jobs_of, rut
+from tests.factories import api_account, api_debtor_batch, api_jobs_by_dni, as_key, debtor, rut
 
 
 def pay(n: int, amount: Any, ref: str, date: str = "2026-12-01", **extra: Any) -> dict[str, Any]:
@@ -21,9 +20,9 @@ def pay(n: int, amount: Any, ref: str, date: str = "2026-12-01", **extra: Any) -
 async def test_full_payment_cancels_the_debtor_in_every_batch_partial_lowers_the_amount(
     admin: httpx.AsyncClient,
 ) -> None:
-    acc = (await create_account(admin))["account_id"]
-    first = await batch_of(admin, acc, [debtor(1, 150_000), debtor(2, 80_000), debtor(3)])
-    second = await batch_of(admin, acc, [debtor(1, 150_000), debtor(4)])
+    acc = (await api_account(admin))["account_id"]
+    first = await api_debtor_batch(admin, acc, [debtor(1, 150_000), debtor(2, 80_000), debtor(3)])
+    second = await api_debtor_batch(admin, acc, [debtor(1, 150_000), debtor(4)])
 
     r = await admin.post(
         f"/api/v1/accounts/{acc}/payments",
@@ -37,7 +36,10 @@ async def test_full_payment_cancels_the_debtor_in_every_batch_partial_lowers_the
     assert sorted(j["status"] for j in by_ref["TRX-1"]["jobs"]) == ["cancelled", "cancelled"]
     assert by_ref["TRX-2"]["jobs"][0]["owed"] == 50_000
 
-    a, b = await jobs_of(admin, first["batch_id"]), await jobs_of(admin, second["batch_id"])
+    a, b = (
+        await api_jobs_by_dni(admin, first["batch_id"]),
+        await api_jobs_by_dni(admin, second["batch_id"]),
+    )
     for jobs in (a, b):
         paid = jobs[rut(1)]
         assert paid["status"] == "cancelled"
@@ -63,19 +65,19 @@ async def test_partial_payment_lowers_the_amount_under_the_key_the_job_was_given
 ) -> None:
     # Jobs created through JSON keep their own keys ("monto", the replaced system's
     # "debt_amount"); the amount the agent is told is read from that key.
-    acc = (await create_account(admin))["account_id"]
+    acc = (await api_account(admin))["account_id"]
     jobs = [
         {"contact_name": "Ana", "dni": rut(1), "phones": ["+56990000001"],
          "payload": {"monto": 150_000}},
         {"contact_name": "Luis", "dni": rut(2), "phones": ["+56990000002"],
          "payload": {"debt_amount": 80_000, "currency": "CLP"}},
     ]  # fmt: skip
-    batch = await batch_of(admin, acc, jobs)
+    batch = await api_debtor_batch(admin, acc, jobs)
     r = await admin.post(f"/api/v1/accounts/{acc}/payments",
                          json=[pay(1, 50_000, "T-1"), pay(2, 80_000, "T-2")])  # fmt: skip
     assert r.status_code == 200, r.text
     assert r.json()["jobs_cancelled"] == 1
-    got = await jobs_of(admin, batch["batch_id"])
+    got = await api_jobs_by_dni(admin, batch["batch_id"])
     ana = got[rut(1)]["payload"]
     assert (ana["monto"], ana["amount_original"], ana["paid_amount"]) == (100_000, 150_000, 50_000)
     assert "amount" not in ana
@@ -87,8 +89,8 @@ async def test_partial_payment_lowers_the_amount_under_the_key_the_job_was_given
 async def test_import_is_idempotent_by_reference_and_conflicts_are_refused(
     admin: httpx.AsyncClient,
 ) -> None:
-    acc = (await create_account(admin))["account_id"]
-    await batch_of(admin, acc, [debtor(1, 100_000)])
+    acc = (await api_account(admin))["account_id"]
+    await api_debtor_batch(admin, acc, [debtor(1, 100_000)])
     url = f"/api/v1/accounts/{acc}/payments"
     once = [pay(1, 40000, "A-1"), pay(1, 10000, "A-2")]
     assert (await admin.post(url, json=once)).json()["accepted"] == 2
@@ -104,7 +106,7 @@ async def test_import_is_idempotent_by_reference_and_conflicts_are_refused(
 
 
 async def test_bad_rows_name_row_and_column_and_record_nothing(admin: httpx.AsyncClient) -> None:
-    acc = (await create_account(admin))["account_id"]
+    acc = (await api_account(admin))["account_id"]
     url = f"/api/v1/accounts/{acc}/payments"
     r = await admin.post(
         url,
@@ -126,8 +128,8 @@ async def test_bad_rows_name_row_and_column_and_record_nothing(admin: httpx.Asyn
 
 
 async def test_csv_and_xlsx_files(admin: httpx.AsyncClient) -> None:
-    acc = (await create_account(admin))["account_id"]
-    await batch_of(admin, acc, [debtor(1, 100_000), debtor(2, 100_000)])
+    acc = (await api_account(admin))["account_id"]
+    await api_debtor_batch(admin, acc, [debtor(1, 100_000), debtor(2, 100_000)])
     url = f"/api/v1/accounts/{acc}/payments"
     csv = f"RUT;Monto;Fecha de pago;N° Operación\n{rut(1)};$100.000;01/12/2026;991\n"
     r = await admin.post(url, files={"file": ("pagos.csv", csv.encode(), "text/csv")})
@@ -157,8 +159,8 @@ async def test_csv_and_xlsx_files(admin: httpx.AsyncClient) -> None:
 
 
 async def test_another_accounts_key_sees_nothing(admin: httpx.AsyncClient) -> None:
-    acc = (await create_account(admin))["account_id"]
-    other = await create_account(admin, account_name="Otra")
+    acc = (await api_account(admin))["account_id"]
+    other = await api_account(admin, account_name="Otra")
     async with as_key(admin, other["api_key"]) as c:
         assert (await c.get(f"/api/v1/accounts/{acc}/payments")).status_code == 404
         r = await c.post(f"/api/v1/accounts/{acc}/payments", json=[pay(1, 1, "X")])

@@ -7,17 +7,16 @@ from datetime import timedelta
 import httpx
 
 from dialer.kit.clock import FrozenClock
-from tests.account.helpers import create_account
-from tests.collection.helpers import batch_of, debtor, rut
+from tests.factories import api_account, api_debtor_batch, debtor, rut
 
 
 async def test_a_payment_counts_once_for_the_account_in_the_crediting_batch(
     admin: httpx.AsyncClient, frozen_clock: FrozenClock
 ) -> None:
-    acc = (await create_account(admin))["account_id"]
-    old = await batch_of(admin, acc, [debtor(1, 100_000)])
+    acc = (await api_account(admin))["account_id"]
+    old = await api_debtor_batch(admin, acc, [debtor(1, 100_000)])
     frozen_clock.advance(timedelta(minutes=5))
-    new = await batch_of(admin, acc, [debtor(1, 100_000), debtor(2, 50_000)])
+    new = await api_debtor_batch(admin, acc, [debtor(1, 100_000), debtor(2, 50_000)])
     today = frozen_clock.now().date().isoformat()  # 2026-03-02, 12:00 in Santiago
     r = await admin.post(
         f"/api/v1/accounts/{acc}/payments",

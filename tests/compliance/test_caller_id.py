@@ -19,9 +19,14 @@ from dialer.models import Batch, ProviderConfig
 from dialer.telephony.base import CallerIdRefusedError
 from dialer.telephony.providers import retell, twilio
 from dialer.worker.runner import Worker
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of, make_account, make_batch, settings_json
 from tests.compliance.test_dial_time import claim
+from tests.factories import (
+    NewAccount,
+    cl_cobranza_settings,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 from tests.telephony.contract.harness import call_request
 from tests.telephony.recorded import Recorder, no_sleep
 
@@ -55,7 +60,7 @@ class TestAtStart:
         acc, client = await new_account("CL")
         await configure(database, acc, "twilio", LANDLINE)
         body = {"account_id": acc, "name": "Marzo", "provider": "twilio",
-                "call_settings": settings_json()}  # fmt: skip
+                "call_settings": cl_cobranza_settings()}  # fmt: skip
         r = await client.post("/api/v1/batches", json=body)
         assert r.status_code == 422, r.text
         assert r.json()["rule"] == "cl.caller_id_600"
@@ -76,7 +81,7 @@ class TestAtStart:
         await configure(database, acc, "retell", SIX_HUNDRED)
         r = await client.post("/api/v1/batches", json={
             "account_id": acc, "name": "Marzo", "provider": "retell",
-            "call_settings": settings_json()})  # fmt: skip
+            "call_settings": cl_cobranza_settings()})  # fmt: skip
         assert r.status_code in (200, 201), r.text
         batch_id = r.json()["batch_id"]
         assert (await client.post(f"/api/v1/batches/{batch_id}/pause")).status_code == 200
@@ -91,16 +96,16 @@ class TestAtDialTime:
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
         frozen_clock.set(TUESDAY_10)
-        acc = await make_account(database)
+        acc = await make_account(database, cap=100)
         await configure(database, acc, "simulated", SIX_HUNDRED)
-        batch = await make_batch(database, acc, [("12345678-5", ["+56911111111"]),
+        batch = await make_debtor_batch(database, acc, [("12345678-5", ["+56911111111"]),
                                                  ("11111111-1", ["+56922222222"])],
                                  now=TUESDAY_10)  # fmt: skip
         claimed = await claim(database, TUESDAY_10)
         assert len(claimed) == 2
         assert {c.caller_id_prefix for c in claimed} == {"+56600"}
 
-        other = await make_batch(database, acc, [("22222222-2", ["+56933333333"])],
+        other = await make_debtor_batch(database, acc, [("22222222-2", ["+56933333333"])],
                                  now=TUESDAY_10)  # fmt: skip
         await configure(database, acc, "simulated", LANDLINE)
         assert await claim(database, TUESDAY_10) == []
@@ -121,8 +126,8 @@ class TestAtDialTime:
     ) -> None:
         # A batch stored before the rule existed (or written by another path).
         frozen_clock.set(TUESDAY_10)
-        acc = await make_account(database)
-        batch = await make_batch(database, acc, [("12345678-5", ["+56911111111"])],
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(database, acc, [("12345678-5", ["+56911111111"])],
                                  now=TUESDAY_10)  # fmt: skip
         async with database.write() as s:
             row = await s.get(Batch, batch)
@@ -136,10 +141,10 @@ class TestAtDialTime:
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
         frozen_clock.set(TUESDAY_10)
-        acc = await make_account(database)
+        acc = await make_account(database, cap=100)
         await configure(database, acc, "simulated", LANDLINE)
-        await make_batch(database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10,
-                         settings=settings_json(compliance_profile="none"))  # fmt: skip
+        await make_debtor_batch(database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10,
+                         settings=cl_cobranza_settings(compliance_profile="none"))  # fmt: skip
         [job] = await claim(database, TUESDAY_10)
         assert job.caller_id_prefix is None
 
@@ -177,9 +182,9 @@ class TestTheNumberTheAdapterPresents:
         # The adapter's cached default is a landline while the database already says
         # 600 (the claim let it through): the adapter still refuses to present it.
         frozen_clock.set(TUESDAY_10)
-        acc = await make_account(database)
+        acc = await make_account(database, cap=100)
         await configure(database, acc, "simulated", SIX_HUNDRED)
-        await make_batch(database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10)
+        await make_debtor_batch(database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10)
         [job] = await claim(database, TUESDAY_10)
         rec = Recorder()
         provider = self.adapter("twilio", rec)

@@ -14,8 +14,14 @@ from dialer.compliance.rules import DAILY_CAP, WEEKLY_CAP, cap_decision
 from dialer.db.session import Database
 from dialer.job.states import Outcome
 from dialer.kit.clock import FrozenClock
-from tests.compliance.factories import attempts, jobs_of, make_account, make_batch, settings_json
 from tests.compliance.test_dial_time import claim, end_call
+from tests.factories import (
+    account_attempts,
+    cl_cobranza_settings,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 
 ZONES = [ZoneInfo(z) for z in ("America/Santiago", "Pacific/Easter", "America/Punta_Arenas")]
 # Three weeks around Chile's September 2026 change (Sunday 6 September).
@@ -80,14 +86,18 @@ class TestCapsAcrossBatches:
         # of 2 attempts a day and 3 a week; retries at once.
         now = datetime(2026, 3, 10, 10, 0, tzinfo=SANTIAGO).astimezone(UTC)
         frozen_clock.set(now)
-        caps = settings_json(
+        caps = cl_cobranza_settings(
             compliance_profile="none", allowed_call_hours={"start": "09:00", "end": "20:00"},
             max_calls_per_contact_per_day=2, max_calls_per_contact_per_week=3,
             retry_settings={"max_attempts": 10, "retry_delay_hours": 0},
         )  # fmt: skip
-        acc = await make_account(database)
-        a = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=now, settings=caps)
-        b = await make_batch(database, acc, [(RUT, ["+56987654322"])], now=now, settings=caps)
+        acc = await make_account(database, cap=100)
+        a = await make_debtor_batch(
+            database, acc, [(RUT, ["+56987654321"])], now=now, settings=caps
+        )
+        b = await make_debtor_batch(
+            database, acc, [(RUT, ["+56987654322"])], now=now, settings=caps
+        )
         # Both batches' jobs are due: one claim may start only two (the daily cap).
         first = await claim(database, now)
         assert len(first) == 2
@@ -108,6 +118,6 @@ class TestCapsAcrossBatches:
         assert WEEKLY_CAP in {j.wait_reason for j in waiting}
         wake = min(j.next_attempt_at for j in waiting).astimezone(SANTIAGO)
         assert (wake.date(), wake.time()) == (date(2026, 3, 16), time(9, 0))  # Monday
-        made = await attempts(database, acc)
+        made = await account_attempts(database, acc)
         assert len(made) == 3
         assert {m.debtor_key for m in made} == {RUT}

@@ -19,13 +19,13 @@ from dialer.models import LedgerEntry
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import ClaimedJob, claim_due_jobs
-from tests.compliance.factories import (
-    attempts,
-    contacts,
+from tests.factories import (
+    account_attempts,
+    cl_cobranza_settings,
+    contact_log,
     jobs_of,
     make_account,
-    make_batch,
-    settings_json,
+    make_debtor_batch,
 )
 
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -60,9 +60,9 @@ class TestWeeklyContactLimit:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc = await make_account(database)
-        march = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
-        april = await make_batch(database, acc, [(RUT, ["+56987654322"])], now=now)
+        acc = await make_account(database, cap=100)
+        march = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
+        april = await make_debtor_batch(database, acc, [(RUT, ["+56987654322"])], now=now)
 
         # Both jobs are due: only one of the debtor's jobs may be on the line at a time.
         first = await claim(database, now)
@@ -98,11 +98,11 @@ class TestWeeklyContactLimit:
         # the job waits for Saturday 2 May at 08:00.
         contact_at = datetime(2026, 4, 24, 19, 57, tzinfo=SANTIAGO).astimezone(UTC)
         frozen_clock.set(contact_at)
-        acc = await make_account(database)
-        a = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=contact_at)
+        acc = await make_account(database, cap=100)
+        a = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=contact_at)
         [c] = await claim(database, contact_at)
         await end_call(database, c, Outcome.COMPLETED, contact_at)
-        b = await make_batch(database, acc, [(RUT, ["+56987654329"])], now=contact_at)
+        b = await make_debtor_batch(database, acc, [(RUT, ["+56987654329"])], now=contact_at)
         monday = datetime(2026, 4, 27, 9, 0, tzinfo=SANTIAGO).astimezone(UTC)
         frozen_clock.set(monday)
         assert await claim(database, monday) == []
@@ -116,8 +116,10 @@ class TestWeeklyContactLimit:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(database, acc, [(RUT, ["+56987654321", "+56987654322"])], now=now)
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
+            database, acc, [(RUT, ["+56987654321", "+56987654322"])], now=now
+        )
         [c1] = await claim(database, now)
         await end_call(database, c1, Outcome.NO_ANSWER, now)
         # Phone fallback at once, same day: the week is not spent.
@@ -127,7 +129,7 @@ class TestWeeklyContactLimit:
         # Retry delay (1 h) then the first phone again, still the same day.
         [c3] = await claim(database, now + timedelta(hours=1, minutes=3))
         assert c3.attempt_number == 3
-        assert await contacts(database, acc) == []
+        assert await contact_log(database, acc) == []
         [job] = await jobs_of(database, batch)
         assert job.wait_reason is None
 
@@ -136,12 +138,12 @@ class TestWeeklyContactLimit:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc = await make_account(database)
-        plain = settings_json(compliance_profile="none")
-        await make_batch(database, acc, [(RUT, ["+56987654321"])], now=now, settings=plain)
+        acc = await make_account(database, cap=100)
+        plain = cl_cobranza_settings(compliance_profile="none")
+        await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=now, settings=plain)
         [c] = await claim(database, now)
         await end_call(database, c, Outcome.COMPLETED, now)
-        await make_batch(database, acc, [(RUT, ["+56987654322"])], now=now, settings=plain)
+        await make_debtor_batch(database, acc, [(RUT, ["+56987654322"])], now=now, settings=plain)
         assert len(await claim(database, now + timedelta(minutes=5))) == 1
 
     async def test_contacts_of_another_account_do_not_count(
@@ -149,11 +151,11 @@ class TestWeeklyContactLimit:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc_a, acc_b = await make_account(database), await make_account(database)
-        await make_batch(database, acc_a, [(RUT, ["+56987654321"])], now=now)
+        acc_a, acc_b = await make_account(database, cap=100), await make_account(database, cap=100)
+        await make_debtor_batch(database, acc_a, [(RUT, ["+56987654321"])], now=now)
         [c] = await claim(database, now)
         await end_call(database, c, Outcome.COMPLETED, now)
-        await make_batch(database, acc_b, [(RUT, ["+56987654321"])], now=now)
+        await make_debtor_batch(database, acc_b, [(RUT, ["+56987654321"])], now=now)
         claimed = await claim(database, now + timedelta(minutes=5))
         assert [x.account_id for x in claimed] == [acc_b]
 
@@ -164,8 +166,8 @@ class TestDoNotCallAtDialTime:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
             database,
             acc,
             [
@@ -174,7 +176,7 @@ class TestDoNotCallAtDialTime:
                 ("33333333-3", ["+56944444444"]),
             ],
             now=now,
-            settings=settings_json(max_concurrent_calls=1),
+            settings=cl_cobranza_settings(max_concurrent_calls=1),
         )
         [first] = await claim(database, now)
         assert first.phone == "+56911111111"
@@ -204,11 +206,12 @@ class TestDoNotCallAtDialTime:
             JobStatus.FAILED, "do_not_call", 0,
         )  # fmt: skip
         # A job with another phone keeps calling it (its fallback skips the listed one).
-        assert {a.phone for a in await attempts(database, acc) if a.job_id == jobs["11111111-1"].id} == {
+        assert {a.phone for a in await account_attempts(database, acc) if a.job_id == jobs["11111111-1"].id} == {
             "+56911111111"
         }  # fmt: skip
         assert all(
-            a.phone not in ("+56922222222", "+56933333333") for a in await attempts(database, acc)
+            a.phone not in ("+56922222222", "+56933333333")
+            for a in await account_attempts(database, acc)
         )
         summary = (await admin.get(f"/api/v1/batches/{batch}/summary")).json()
         assert summary["compliance"]["do_not_call_jobs"] == 1
@@ -225,10 +228,10 @@ class TestDoNotCallAtDialTime:
     ) -> None:
         now = TUESDAY_10
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
             database, acc, [(None, ["+5491145678901"])], now=now,
-            settings=settings_json(compliance_profile="none"),
+            settings=cl_cobranza_settings(compliance_profile="none"),
         )  # fmt: skip
         r = await admin.post(
             f"/api/v1/accounts/{acc}/do-not-call/import",

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from openpyxl import Workbook
 
-from tests.compliance.conftest import NewAccount
+from tests.factories import NewAccount
 
 
 def _url(account_id: str, rest: str = "") -> str:

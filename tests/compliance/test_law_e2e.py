@@ -6,7 +6,7 @@ mobile, Magallanes by a 61 landline, Aysén by its comuna, Easter Island by its 
 range), one in Chillán (Ñuble) and one under a legal stop; a second batch of the same
 account, claimed first (higher priority), repeats some debtors and caps attempts per
 contact (3 a day, 5 a week), counting the first batch's attempts too. Every call ends
-unanswered and is retried 30 minutes later, so the dispatcher keeps trying all day. Two
+unanswered and is retried 30 minutes later, so the dispatcher keeps trying all day. Three
 worker processes claim concurrently. The clock visits, on days either side of both DST
 changes (April 5 and September 6), a Chillán holiday (August 20) and two days of one
 week, each zone's opening, noon, ten minutes before each zone's close and each close.
@@ -38,8 +38,9 @@ from sqlalchemy import select
 from dialer.db.session import Database
 from dialer.job.states import IN_FLIGHT, JobStatus
 from dialer.models import CallAttempt, Job, LegalStop, SimulatedCall, WorkerHeartbeat
-from tests.compliance.factories import make_account, make_batch, settings_json
-from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
+from tests.factories import cl_cobranza_settings, make_account, make_debtor_batch
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import WorkerProcesses, set_clock
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ DAYS = [
     date(2026, 9, 7),  # Monday and Tuesday of the week after the September change
     date(2026, 9, 8),  # (mainland UTC-3, Easter UTC-5): the weekly cap is reached
 ]
-WORKERS = 2
+WORKERS = 3  # several processes racing for the same debtors' claims
 BATCH_MAX_S = 900
 STOPPED = "7654321-6"
 # (dni, phones, columns, zone the debtor must be called in, region)
@@ -109,16 +110,16 @@ async def test_chile_on_every_debtors_clock_across_both_dst_changes(
                            "per_outcome": {"no_answer": {"delay_hours": 0.5,
                                                          "next_phone_first": False}}},
     }  # fmt: skip
-    settings = settings_json(**common)
-    capped = settings_json(
+    settings = cl_cobranza_settings(**common)
+    capped = cl_cobranza_settings(
         **common, max_calls_per_contact_per_day=3, max_calls_per_contact_per_week=5
     )
-    main = await make_batch(
+    main = await make_debtor_batch(
         database, acc, [(d, p) for d, p, *_ in DEBTORS], now=start, settings=settings,
         payloads=[cols for _, _, cols, *_ in DEBTORS],
     )  # fmt: skip
     shared = [x for x in DEBTORS if x[0] in SHARED]
-    second = await make_batch(
+    second = await make_debtor_batch(
         database, acc, [(d, p) for d, p, *_ in shared], now=start, settings=capped,
         payloads=[cols for _, _, cols, *_ in shared], priority=1,
     )  # fmt: skip
@@ -202,6 +203,8 @@ async def test_chile_on_every_debtors_clock_across_both_dst_changes(
         per_week[week] += 1
         per_batch_day[job.batch_id, job.dni, local.date()] += 1
     assert clamped > 0
+    # Every worker process placed calls: the rules held across concurrent claimers.
+    assert len({attempt.worker_id for attempt, _ in calls}) == WORKERS
     # The cap held the second batch back while the first kept calling the same debtor.
     held = [
         d for d in DAYS

@@ -16,9 +16,14 @@ from dialer.ingestion.normalize import normalize_id, person_key
 from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Account, LegalStop
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of, make_account, make_batch, settings_json
 from tests.compliance.test_dial_time import claim
+from tests.factories import (
+    NewAccount,
+    cl_cobranza_settings,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 
 RUT = "12345678-5"
 
@@ -141,11 +146,13 @@ class TestEnforcement:
     ) -> None:
         now = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
         frozen_clock.set(now)
-        acc = await make_account(database)
-        none = settings_json(compliance_profile="none")
-        a = await make_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1", ["+56987654322"])],
+        acc = await make_account(database, cap=100)
+        none = cl_cobranza_settings(compliance_profile="none")
+        a = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1", ["+56987654322"])],
                              now=now, settings=none)  # fmt: skip
-        b = await make_batch(database, acc, [(RUT, ["+56987654323"])], now=now, settings=none)
+        b = await make_debtor_batch(
+            database, acc, [(RUT, ["+56987654323"])], now=now, settings=none
+        )
         async with database.write() as s:
             # A stop written without the API's immediate cancel (as if it committed while
             # the claim was reading): the dial-time check alone must block the debtor.
@@ -163,7 +170,7 @@ class TestEnforcement:
     ) -> None:
         acc, client = await new_account("CL", max_concurrent_calls=5)
         now = datetime.now(UTC)
-        batch = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
+        batch = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
         r = await client.post(_url(acc), json={"debtor_id": RUT, "reason": "insolvency"})
         assert r.json()["jobs_stopped"] == 1
         [job] = await jobs_of(database, batch)
@@ -189,7 +196,7 @@ class TestEnforcement:
 class TestStartRules:
     async def test_cl_cobranza_needs_a_600_caller_id(self, new_account: NewAccount) -> None:
         acc, client = await new_account("CL")
-        base = {"account_id": acc, "name": "Marzo", "call_settings": settings_json()}
+        base = {"account_id": acc, "name": "Marzo", "call_settings": cl_cobranza_settings()}
         r = await client.post("/api/v1/batches", json={
             **base, "provider_options": {"from_number": "+56229998888"}})  # fmt: skip
         assert r.status_code == 422

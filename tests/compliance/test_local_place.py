@@ -26,8 +26,13 @@ from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.kit.localtime import first_instant
 from dialer.worker.claim import ClaimedJob, claim_due_jobs
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of, make_account, make_batch, settings_json
+from tests.factories import (
+    NewAccount,
+    cl_cobranza_settings,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 
 SANTIAGO = ZoneInfo("America/Santiago")
 EASTER = ZoneInfo("Pacific/Easter")
@@ -128,7 +133,7 @@ class TestDstGap:
         self, zone: ZoneInfo, day: date
     ) -> None:
         base = schedule_for(
-            CallSettings.model_validate(settings_json()), default_timezone="America/Santiago",
+            CallSettings.model_validate(cl_cobranza_settings()), default_timezone="America/Santiago",
             country="CL",
         )  # fmt: skip
         sched = for_debtor(base, "cl_cobranza", zone.key, None)
@@ -143,12 +148,12 @@ class TestDstGap:
 
 class TestSettings:
     def test_coyhaique_is_a_chilean_zone(self) -> None:
-        s = CallSettings.model_validate(settings_json(timezone="America/Coyhaique"))
+        s = CallSettings.model_validate(cl_cobranza_settings(timezone="America/Coyhaique"))
         assert s.timezone == "America/Coyhaique"
 
     def test_a_foreign_zone_is_still_refused_under_cl_cobranza(self) -> None:
         with pytest.raises(ValueError, match=r"cl_cobranza\.timezone"):
-            CallSettings.model_validate(settings_json(timezone="Europe/Madrid"))
+            CallSettings.model_validate(cl_cobranza_settings(timezone="Europe/Madrid"))
 
     def test_ar_cobranza_narrows_saturday_and_refuses_sunday(self) -> None:
         base = {"compliance_profile": "ar_cobranza", "timezone": "America/Argentina/Buenos_Aires"}
@@ -177,7 +182,7 @@ class TestSettings:
 class TestRegionalHolidays:
     def test_chillan_holiday_closes_nuble_only(self) -> None:
         base = schedule_for(
-            CallSettings.model_validate(settings_json()), default_timezone="America/Santiago",
+            CallSettings.model_validate(cl_cobranza_settings()), default_timezone="America/Santiago",
             country="CL",
         )  # fmt: skip
         thursday = utc(2026, 8, 20, 11, 0, SANTIAGO)  # 20 August 2026, Thursday
@@ -211,7 +216,7 @@ class TestRegionalHolidays:
 
     def test_arica_holiday_closes_arica_y_parinacota_only(self) -> None:
         base = schedule_for(
-            CallSettings.model_validate(settings_json()), default_timezone="America/Santiago",
+            CallSettings.model_validate(cl_cobranza_settings()), default_timezone="America/Santiago",
             country="CL",
         )  # fmt: skip
         monday = utc(2027, 6, 7, 11, 0, SANTIAGO)  # 7 June 2027, Monday
@@ -234,8 +239,8 @@ class TestClaimOnTheDebtorsClock:
         # Aysén (UTC-3) = 17:30 on Easter Island (UTC-6).
         now = utc(2026, 7, 6, 19, 30, SANTIAGO)
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
             database, acc,
             [("11111111-1", ["+56987654321"]), ("22222222-2", ["+56612234567"]),
              ("33333333-3", ["+56987654323"]), ("44444444-4", ["+56987654324"])],
@@ -264,14 +269,14 @@ class TestClaimOnTheDebtorsClock:
     ) -> None:
         now = utc(2026, 3, 10, 19, 55, SANTIAGO)
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
             database, acc, [("11111111-1", ["+56987654321"])], now=now,
-            settings=settings_json(max_call_duration_s=900),
+            settings=cl_cobranza_settings(max_call_duration_s=900),
         )  # fmt: skip
         [c] = await claim(database, now)
         assert c.max_duration_s == 300  # 5 minutes to 20:00, not the batch's 900 s
-        other = await make_batch(
+        other = await make_debtor_batch(
             database, acc, [("22222222-2", ["+56987654322"])], now=now,
         )  # fmt: skip
         late = now + timedelta(minutes=5) - timedelta(seconds=MIN_CALL_SECONDS - 1)
@@ -286,8 +291,8 @@ class TestClaimOnTheDebtorsClock:
     ) -> None:
         now = utc(2026, 8, 20, 11, 0, SANTIAGO)  # Chillán's holiday, a Thursday
         frozen_clock.set(now)
-        acc = await make_account(database)
-        batch = await make_batch(
+        acc = await make_account(database, cap=100)
+        batch = await make_debtor_batch(
             database, acc,
             [("11111111-1", ["+56987654321"]), ("22222222-2", ["+56422234567"]),
              ("33333333-3", ["+56987654323"]), ("44444444-4", ["+56987654324"])],
@@ -316,7 +321,7 @@ class TestShown:
         acc, client = await new_account("CL", max_concurrent_calls=10)
         async with database.write() as s:
             await topup(s, acc, 6000, key=f"topup:{acc}")
-        batch = await make_batch(database, acc, [("22222222-2", ["+56612234567"])], now=now)
+        batch = await make_debtor_batch(database, acc, [("22222222-2", ["+56612234567"])], now=now)
         assert await claim(database, now) == []
         [job] = await jobs_of(database, batch)
         body = (await client.get(f"/api/v1/jobs/{job.id}")).json()

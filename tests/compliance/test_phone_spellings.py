@@ -12,14 +12,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from dialer.billing.service import topup
 from dialer.db.session import Database
 from dialer.job.states import JobStatus
-from dialer.kit import ids
 from dialer.kit.clock import FrozenClock
-from dialer.models import Account, PlanType
 from dialer.worker.claim import claim_due_jobs
-from tests.compliance.factories import attempts, jobs_of, make_account
+from tests.factories import account_attempts, jobs_of, make_account
 
 # Tuesday 2026-03-10 10:00 in Santiago: inside the default window.
 TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("America/Santiago")).astimezone(UTC)
@@ -51,21 +48,6 @@ AR_SPELLINGS: dict[str, Spelling] = {
 }
 
 
-async def _ar_account(db: Database) -> str:
-    account_id = ids.account_id()
-    async with db.write() as s:
-        s.add(
-            Account(
-                id=account_id, account_name="Cobranzas Plata", country="AR",
-                timezone="America/Argentina/Buenos_Aires", plan_type=PlanType.MINUTES_BASED,
-                balance=0, max_concurrent_calls=100, settings={}, features={},
-            )
-        )  # fmt: skip
-        await s.flush()
-        await topup(s, account_id, 100_000 * 60, key=f"topup:{account_id}")
-    return account_id
-
-
 async def _dial_everything(db: Database, now: datetime, rounds: int) -> list[str]:
     """Claim ``rounds`` times (a round may end listed jobs without dialing any); returns
     the numbers dialed."""
@@ -95,7 +77,7 @@ async def test_listed_in_any_spelling_blocks_the_line_in_any_other(
     control: str,
 ) -> None:
     frozen_clock.set(TUESDAY_10)
-    acc = await make_account(database) if country == "CL" else await _ar_account(database)
+    acc = await make_account(database, cap=100, country=country)
     names = list(spellings)
     # One line per (listed spelling, job spelling) pair; half the lines in ranges
     # libphonenumber lists as assigned, half in newer ranges it does not.
@@ -140,7 +122,7 @@ async def test_listed_in_any_spelling_blocks_the_line_in_any_other(
         if (after[j.id].status, after[j.id].last_outcome) != (JobStatus.FAILED, "do_not_call")
     ]
     assert not_blocked == []
-    assert [a.phone for a in await attempts(database, acc)] == [control_e164]
+    assert [a.phone for a in await account_attempts(database, acc)] == [control_e164]
 
     # Every spelling finds the entry through the lookup API too.
     d = lines[0]
@@ -155,7 +137,7 @@ async def test_listed_in_any_spelling_blocks_the_line_in_any_other(
 async def test_unnormalisable_numbers_are_a_422_naming_them(
     database: Database, admin: httpx.AsyncClient, country: str, bad: str
 ) -> None:
-    acc = await make_account(database) if country == "CL" else await _ar_account(database)
+    acc = await make_account(database, cap=100, country=country)
     r = await admin.post(
         f"/api/v1/accounts/{acc}/do-not-call",
         json={"phones": ["+56987654321", bad]} if country == "CL" else {"phones": [bad]},

@@ -16,8 +16,14 @@ from dialer.script.defaults import ACQUISITION, BASIC
 from dialer.script.render import available_variables, job_variables
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
-from tests.compliance.factories import contacts, jobs_of, make_account, make_batch, settings_json
 from tests.compliance.test_dial_time import claim
+from tests.factories import (
+    cl_cobranza_settings,
+    contact_log,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 
 RUT = "12345678-5"
 NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
@@ -40,11 +46,13 @@ class TestDoNotCallRequest:
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
         frozen_clock.set(NOW)
-        acc = await make_account(database)
-        none = settings_json(compliance_profile="none")
-        a = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW, settings=none)
+        acc = await make_account(database, cap=100)
+        none = cl_cobranza_settings(compliance_profile="none")
+        a = await make_debtor_batch(
+            database, acc, [(RUT, ["+56987654321"])], now=NOW, settings=none
+        )
         [c] = await claim(database, NOW)
-        b = await make_batch(database, acc, [(RUT, ["+56987654322"]), ("11111111-1",
+        b = await make_debtor_batch(database, acc, [(RUT, ["+56987654322"]), ("11111111-1",
                              ["+56987654323"])], now=NOW, settings=none)  # fmt: skip
         await _answer(database, c.attempt_id, NOW, "no_llamar")
         async with database.read() as s:
@@ -67,9 +75,9 @@ class TestDoNotCallRequest:
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
         frozen_clock.set(NOW)
-        acc = await make_account(database)
-        await make_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW,
-                         settings=settings_json(compliance_profile="none"))  # fmt: skip
+        acc = await make_account(database, cap=100)
+        await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW,
+                         settings=cl_cobranza_settings(compliance_profile="none"))  # fmt: skip
         [c] = await claim(database, NOW)
         await _answer(database, c.attempt_id, NOW, "promise_to_pay")
         async with database.read() as s:
@@ -83,9 +91,9 @@ class TestRetention:
         self, database: Database, frozen_clock: FrozenClock
     ) -> None:
         frozen_clock.set(NOW)
-        acc = await make_account(database)
-        await make_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1", ["+56987654322"])],
-                         now=NOW, settings=settings_json(compliance_profile="none"))  # fmt: skip
+        acc = await make_account(database, cap=100)
+        await make_debtor_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1", ["+56987654322"])],
+                         now=NOW, settings=cl_cobranza_settings(compliance_profile="none"))  # fmt: skip
         old, new = await claim(database, NOW)
         await _answer(database, old.attempt_id, NOW, "promise_to_pay")
         await _answer(database, new.attempt_id, NOW, "promise_to_pay")
@@ -112,7 +120,7 @@ class TestRetention:
         assert (gone.outcome, gone.duration_s) == ("completed", 60)  # the record of the call stays
         assert kept.transcript is not None
         assert kept.recording_url is not None
-        assert len(await contacts(database, acc)) == 2
+        assert len(await contact_log(database, acc)) == 2
         async with database.read() as s:
             assert (
                 len((await s.execute(select(ContactLog).where(ContactLog.account_id == acc))).all())

@@ -19,11 +19,16 @@ from dialer.billing.service import topup
 from dialer.db.session import Database
 from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of, make_batch, settings_json
 from tests.compliance.test_dial_time import claim
 from tests.dashboard.helpers import csrf_token, hx_post, login
-from tests.events.factories import create_account, create_user
+from tests.factories import (
+    NewAccount,
+    add_account,
+    add_user,
+    cl_cobranza_settings,
+    jobs_of,
+    make_debtor_batch,
+)
 
 RUT = "12345678-5"
 STOP_COLUMNS = ("compliance_stop", "compliance_stop_reason", "compliance_stop_detail")
@@ -34,8 +39,8 @@ NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
 async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A cookie-keeping client logged in to the dashboard as an admin user."""
     async with database.write() as s:
-        home, _key = await create_account(s)
-        admin = await create_user(s, home, "admin")
+        home, _key = await add_account(s)
+        admin = await add_user(s, home, "admin")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         r = await login(c, admin.username)
@@ -47,7 +52,7 @@ async def test_a_legal_stop_shows_its_reason_and_note(
     database: Database, new_account: NewAccount, browser: httpx.AsyncClient
 ) -> None:
     acc, client = await new_account("CL")
-    batch = await make_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1",
+    batch = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1",
                              ["+56987654322"])], now=datetime.now(UTC))  # fmt: skip
     r = await client.post(f"/api/v1/accounts/{acc}/legal-stops", json={
         "debtor_id": "12.345.678-5", "reason": "insolvency", "note": "Rol C-1234-2026"})  # fmt: skip
@@ -112,8 +117,8 @@ async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
     acc, client = await new_account("CL")
     async with database.write() as s:
         await topup(s, acc, 60_000, key=f"topup:{acc}")
-    batch = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW,
-                             settings=settings_json(compliance_profile="none"))  # fmt: skip
+    batch = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=NOW,
+                             settings=cl_cobranza_settings(compliance_profile="none"))  # fmt: skip
     r = await client.post(f"/api/v1/accounts/{acc}/do-not-call", json={
         "phone": "+56 9 8765 4321", "reason": "pidió por correo no ser llamado",
         "source": "import"})  # fmt: skip

@@ -12,7 +12,7 @@ from dialer.db.session import Database
 from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Job
-from tests.account.helpers import create_account, create_batch
+from tests.factories import api_account, api_batch
 
 CL_SETTINGS: dict[str, Any] = {
     "allowed_call_hours": {"start": "08:00", "end": "20:00"},
@@ -24,7 +24,7 @@ class TestBatchSettings:
     async def test_create_with_conflicting_hours_is_a_422_naming_the_rule(
         self, admin: httpx.AsyncClient
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         r = await admin.post(
             "/api/v1/batches",
             json={
@@ -42,8 +42,8 @@ class TestBatchSettings:
     async def test_update_allowing_sunday_is_a_422_and_changes_nothing(
         self, admin: httpx.AsyncClient
     ) -> None:
-        acc = await create_account(admin)
-        batch = await create_batch(admin, acc["account_id"], call_settings=CL_SETTINGS)
+        acc = await api_account(admin)
+        batch = await api_batch(admin, acc["account_id"], call_settings=CL_SETTINGS)
         r = await admin.patch(
             f"/api/v1/batches/{batch['batch_id']}",
             json={"call_settings": {**CL_SETTINGS, "allowed_weekdays": ["sat", "sun"]}},
@@ -60,8 +60,8 @@ class TestSummary:
     ) -> None:
         # Sunday 2026-03-08 12:00 in Santiago: the cl_cobranza window is closed.
         frozen_clock.set(datetime(2026, 3, 8, 15, 0, tzinfo=UTC))
-        acc = await create_account(admin)
-        batch = await create_batch(admin, acc["account_id"], jobs=4, call_settings=CL_SETTINGS)
+        acc = await api_account(admin)
+        batch = await api_batch(admin, acc["account_id"], jobs=4, call_settings=CL_SETTINGS)
         bid = batch["batch_id"]
         soon = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
         async with database.write() as s:
@@ -118,8 +118,8 @@ class TestSummary:
     async def test_batch_without_profile_reports_nothing_waiting(
         self, admin: httpx.AsyncClient
     ) -> None:
-        acc = await create_account(admin)
-        batch = await create_batch(admin, acc["account_id"], jobs=2)
+        acc = await api_account(admin)
+        batch = await api_batch(admin, acc["account_id"], jobs=2)
         compliance = (await admin.get(f"/api/v1/batches/{batch['batch_id']}/summary")).json()[
             "compliance"
         ]

@@ -1,4 +1,4 @@
-"""Ten days of Chilean collection calls by two worker processes on a moved clock.
+"""Ten days of Chilean collection calls by three worker processes on a moved clock.
 
 The workers read "now" from ``DIALER_CLOCK_FILE``; the test walks that clock through
 2026-04-01 .. 2026-04-10 (Good Friday and Holy Saturday are holidays, a Sunday, and
@@ -34,20 +34,21 @@ from dialer.job.states import WAITING, JobStatus
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import FileClock
 from dialer.models import CallAttempt, Job, SimulatedCall, WorkerHeartbeat
-from tests.compliance.factories import (
-    attempts,
-    contacts,
+from tests.factories import (
+    account_attempts,
+    cl_cobranza_settings,
+    contact_log,
     jobs_of,
     make_account,
-    make_batch,
-    settings_json,
+    make_debtor_batch,
 )
-from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import WorkerProcesses, set_clock
 
 pytestmark = pytest.mark.slow
 
 SANTIAGO = ZoneInfo("America/Santiago")
-WORKERS = 2
+WORKERS = 3  # several processes racing for the same debtors' claims
 START = date(2026, 4, 1)
 DAYS = 10
 CL_HOLIDAYS = holidays.country_holidays("CL", years=2026)
@@ -144,21 +145,23 @@ def _debtors(prefix: int, n: int) -> list[tuple[str, list[str]]]:
     ]
 
 
-async def test_ten_days_of_cl_cobranza_with_two_workers(
+async def test_ten_days_of_cl_cobranza_with_three_workers(
     database: Database,
     workers: WorkerProcesses,
     shared_clock: Path,
     admin: httpx.AsyncClient,
 ) -> None:
     t0 = datetime.combine(START, time(0, 0), SANTIAGO).astimezone(UTC)
-    acc = await make_account(database)
+    # Started first: their interpreter start-up overlaps the data set-up below.
+    procs = workers.start(WORKERS, **WORKER_SETTINGS)
+    acc = await make_account(database, cap=100)
     shared = _debtors(20_000_000, 10)
-    settings = settings_json(retry_settings={"max_attempts": 8, "retry_delay_hours": 3})
+    settings = cl_cobranza_settings(retry_settings={"max_attempts": 8, "retry_delay_hours": 3})
     # The same ten debtors are in both campaigns, plus four of each campaign's own.
-    march = await make_batch(
+    march = await make_debtor_batch(
         database, acc, shared + _debtors(21_000_000, 4), now=t0, settings=settings
     )
-    april = await make_batch(
+    april = await make_debtor_batch(
         database, acc, _debtors(22_000_000, 4) + shared, now=t0, settings=settings
     )
     batches = [march, april]
@@ -167,7 +170,6 @@ async def test_ten_days_of_cl_cobranza_with_two_workers(
         default_timezone="America/Santiago",
         country="CL",
     )
-    procs = workers.start(WORKERS, **WORKER_SETTINGS)
 
     async def started() -> bool:
         _check_alive(procs)
@@ -194,7 +196,7 @@ async def test_ten_days_of_cl_cobranza_with_two_workers(
         if len(batches) == 2 and step >= datetime(2026, 4, 6, 0, 0, tzinfo=SANTIAGO):
             # A campaign uploaded right after the DST change: its first calls are on the
             # Monday, where 11:30 UTC is 07:30 local now (it was 08:30 the week before).
-            late = await make_batch(
+            late = await make_debtor_batch(
                 database, acc, _debtors(23_000_000, 6) + shared[:3], now=step, settings=settings
             )
             batches.append(late)
@@ -212,9 +214,9 @@ async def test_ten_days_of_cl_cobranza_with_two_workers(
             assert r.status_code == 201, r.text
             listed = {n: step for n in numbers}
 
-    calls = [a for a in await attempts(database, acc) if a.provider_call_id]
+    calls = [a for a in await account_attempts(database, acc) if a.provider_call_id]
     assert len(calls) > 40
-    assert len({a.worker_id for a in calls}) >= 2, "the calls were shared by the workers"
+    assert len({a.worker_id for a in calls}) == WORKERS, "every worker process placed calls"
 
     # 1. Windows: Monday-Saturday, 08:00-20:00 Santiago, never on a holiday (DST included).
     for a in calls:
@@ -240,7 +242,7 @@ async def test_ten_days_of_cl_cobranza_with_two_workers(
         for earlier, later in itertools.pairwise(times):
             assert later - earlier >= timedelta(days=7), f"{dni} answered twice in a week"
     logged = defaultdict(list)
-    for c in await contacts(database, acc):
+    for c in await contact_log(database, acc):
         logged[c.debtor_key].append(c.contacted_at)
     assert {k: len(v) for k, v in logged.items()} == {k: len(v) for k, v in answered.items()}
     # Some shared debtor was reached by both campaigns, a week apart: the hold ends.

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.events.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 _FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

@@ -20,9 +20,8 @@ from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import claim_due_jobs
-from tests.compliance.factories import jobs_of, make_account, make_batch
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_user
+from tests.factories import add_account, add_user, jobs_of, make_account, make_debtor_batch
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
@@ -34,8 +33,8 @@ RUT = "12345678-5"
 async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A cookie-keeping client logged in to the dashboard as an admin user."""
     async with database.write() as s:
-        home, _key = await create_account(s)
-        admin = await create_user(s, home, "admin")
+        home, _key = await add_account(s)
+        admin = await add_user(s, home, "admin")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         r = await login(c, admin.username)
@@ -72,13 +71,13 @@ async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
 ) -> None:
     now = TUESDAY_10
     frozen_clock.set(now)
-    acc = await make_account(database)
-    march = await make_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
+    acc = await make_account(database, cap=100)
+    march = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"])], now=now)
     [first] = await claim(database, now)
     assert first.batch_id == march
     await answered(database, first.attempt_id, now)
     # The same debtor in a new batch, plus someone never contacted.
-    april = await make_batch(
+    april = await make_debtor_batch(
         database, acc, [(RUT, ["+56987654329"]), ("11111111-1", ["+56911111111"])], now=now
     )
     later = now + timedelta(minutes=10)

@@ -17,7 +17,7 @@ from dialer.job.states import JobStatus
 from dialer.kit.ids import new_id
 from dialer.models import Promise
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 FINISHED = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # 12:30 in Santiago (summer time)
 
@@ -33,10 +33,8 @@ async def browser(app):
 async def seeded(database):
     """30 contacts; the first three made distinct, the rest pending in file order."""
     async with database.write() as session:
-        account, _ = await create_account(session)
-        batch, jobs = await create_batch(
-            session, account, jobs=30, name="Cobranza Ñuñoa: marzo/2026"
-        )
+        account, _ = await add_account(session)
+        batch, jobs = await add_batch(session, account, jobs=30, name="Cobranza Ñuñoa: marzo/2026")
         paid, promised, busy = jobs[0], jobs[1], jobs[2]
         paid.contact_name, paid.dni, paid.region = "María Pérez", "12345678-5", "RM"
         paid.status, paid.last_outcome, paid.business_result = (
@@ -65,7 +63,7 @@ async def seeded(database):
             )
         )  # fmt: skip
         busy.status, busy.last_outcome, busy.attempts = JobStatus.SCHEDULED, "busy", 1
-        user = await create_user(session, account, "supervisor")
+        user = await add_user(session, account, "supervisor")
     return {"batch": batch, "jobs": jobs, "user": user.username}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from dialer.ingestion.samples import write_sample_chile
 from tests.dashboard.helpers import csrf_token, hx_post, login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 
 @pytest.fixture
@@ -29,12 +29,12 @@ async def _login(c: httpx.AsyncClient, username: str) -> httpx.Response:
 @pytest.fixture
 async def seeded(database):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, jobs = await create_batch(session, account, jobs=3, name="Cobranza marzo")
-        other, _ = await create_account(session, account_name="Otra")
-        other_batch, _ = await create_batch(session, other, jobs=1, name="Ajena")
-        supervisor = await create_user(session, account, "supervisor", email="sup@example.cl")
-        admin_user = await create_user(session, other, "admin")
+        account, key = await add_account(session)
+        batch, jobs = await add_batch(session, account, jobs=3, name="Cobranza marzo")
+        other, _ = await add_account(session, account_name="Otra")
+        other_batch, _ = await add_batch(session, other, jobs=1, name="Ajena")
+        supervisor = await add_user(session, account, "supervisor", email="sup@example.cl")
+        admin_user = await add_user(session, other, "admin")
     return {
         "account": account,
         "key": supervisor.username,

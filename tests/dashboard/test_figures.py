@@ -19,7 +19,7 @@ from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.kit.clock import FrozenClock
 from dialer.models import BatchStatus
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 SANTIAGO = ZoneInfo("America/Santiago")
 AT_10 = datetime(2026, 3, 10, 10, 5, tzinfo=SANTIAGO).astimezone(UTC)
@@ -42,17 +42,17 @@ async def world(
 ) -> AsyncIterator[dict[str, Any]]:
     frozen_clock.set(AT_11)
     async with database.write() as s:
-        account, _ = await create_account(s)
-        batch, jobs = await create_batch(s, account, jobs=2, name="Cobranza marzo")
+        account, _ = await add_account(s)
+        batch, jobs = await add_batch(s, account, jobs=2, name="Cobranza marzo")
         jobs[0].payload = {"amount": 214939, "currency": "CLP", "paid_amount": 50000,
                            "last_payment_on": "2026-03-09"}  # fmt: skip
         batch.status = BatchStatus.COMPLETED
         batch.is_active = False
         batch.completed_jobs, batch.pending_jobs = 2, 0
-        ar, _ = await create_account(s, country="AR", timezone="America/Argentina/Buenos_Aires")
-        ar_batch, _ = await create_batch(s, ar, jobs=1, name="Cobranza AR")
-        sup = await create_user(s, account, "supervisor")
-        ar_sup = await create_user(s, ar, "supervisor")
+        ar, _ = await add_account(s, country="AR", timezone="America/Argentina/Buenos_Aires")
+        ar_batch, _ = await add_batch(s, ar, jobs=1, name="Cobranza AR")
+        sup = await add_user(s, account, "supervisor")
+        ar_sup = await add_user(s, ar, "supervisor")
         ids = {"account": account.id, "batch": batch.id, "ar": ar.id, "ar_batch": ar_batch.id,
                "job": jobs[0].id}  # fmt: skip
         # What settling calls, judging promises and importing payments added.

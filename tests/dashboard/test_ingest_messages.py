@@ -23,7 +23,7 @@ from dialer.ingestion import headers as hdr
 from dialer.ingestion.rows import RowError, RowOptions, RowValidator
 from dialer.kit import phone
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import create_account, create_user
+from tests.factories import add_account, add_user
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "dialer"
 
@@ -175,8 +175,8 @@ def test_a_message_without_a_code_is_shown_as_the_api_words_it() -> None:
 @pytest.fixture
 async def supervisor(app: Any, database: Any) -> Any:
     async with database.write() as s:
-        account, key = await create_account(s)
-        user = await create_user(s, account, "supervisor")
+        account, key = await add_account(s)
+        user = await add_user(s, account, "supervisor")
     c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     assert (await login(c, user.username)).status_code == 303
     yield c, key

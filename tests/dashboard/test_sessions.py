@@ -11,13 +11,13 @@ from pydantic import SecretStr
 
 from dialer.main import create_app
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_user
+from tests.factories import add_account, add_user
 
 
 async def _person(database: Any) -> str:
     async with database.write() as s:
-        account, _ = await create_account(s)
-        return (await create_user(s, account, "supervisor")).username
+        account, _ = await add_account(s)
+        return (await add_user(s, account, "supervisor")).username
 
 
 def _client(app: Any, base_url: str = "http://testserver") -> httpx.AsyncClient:

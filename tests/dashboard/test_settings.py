@@ -16,7 +16,7 @@ from dialer.batch.windows import schedule_for
 from dialer.compliance.profiles import CL_COBRANZA
 from dialer.models import AuditEntry, Batch, BatchStatus
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 STORED = {
     "allowed_call_hours": {"start": "09:00", "end": "19:00"},
@@ -30,11 +30,11 @@ STORED = {
 @pytest.fixture
 async def world(database: Any) -> dict[str, Any]:
     async with database.write() as s:
-        account, key = await create_account(s)
-        batch, _ = await create_batch(s, account, jobs=2, name="Cobranza abril",
+        account, key = await add_account(s)
+        batch, _ = await add_batch(s, account, jobs=2, name="Cobranza abril",
                                       call_settings=STORED)  # fmt: skip
-        sup = await create_user(s, account, "supervisor")
-        op = await create_user(s, account, "operator")
+        sup = await add_user(s, account, "supervisor")
+        op = await add_user(s, account, "operator")
     return {"account": account, "key": key, "batch": batch.id, "sup": sup.username,
             "op": op.username}  # fmt: skip
 

@@ -25,7 +25,7 @@ from dialer.job.states import AttemptStatus, BusinessResult, JobStatus, Outcome
 from dialer.models import BatchStatus, EntryKind, Role
 from dialer.worker.claim import ACCOUNT_SUSPENDED, INSUFFICIENT_BALANCE, OUTSIDE_WINDOW
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 CODES = (
     {
@@ -87,13 +87,13 @@ async def pages(app: Any, database: Any, admin: httpx.AsyncClient) -> dict[str, 
     """An account with a draft, an active batch with a finished job, waiting and
     cancelled batches, users and audit entries; an admin user to see them all."""
     async with database.write() as s:
-        account, _key = await create_account(s, id="acc-paginas")
-        active, jobs = await create_batch(s, account, jobs=2, name="Activa")
+        account, _key = await add_account(s, id="acc-paginas")
+        active, jobs = await add_batch(s, account, jobs=2, name="Activa")
         active.waiting_reason = OUTSIDE_WINDOW
         active.waiting_until = active.created_at + timedelta(hours=10)
-        await create_user(s, account, "operator", username="operadora")
-        home, _ = await create_account(s, account_name="Casa")
-        boss = await create_user(s, home, "admin", username="jefa")
+        await add_user(s, account, "operator", username="operadora")
+        home, _ = await add_account(s, account_name="Casa")
+        boss = await add_user(s, home, "admin", username="jefa")
         job_id, active_id = jobs[0].id, active.id
     r = await admin.post(
         "/api/v1/batches",

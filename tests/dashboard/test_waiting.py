@@ -19,9 +19,8 @@ from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import claim_due_jobs
-from tests.compliance.factories import make_account, make_batch
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_user
+from tests.factories import add_account, add_user, make_account, make_debtor_batch
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
@@ -31,8 +30,8 @@ TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=SANTIAGO).astimezone(UTC)
 @pytest.fixture
 async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with database.write() as s:
-        home, _key = await create_account(s)
-        admin = await create_user(s, home, "admin")
+        home, _key = await add_account(s)
+        admin = await add_user(s, home, "admin")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         assert (await login(c, admin.username)).status_code == 303
@@ -61,7 +60,7 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
 ) -> None:
     now = TUESDAY_10
     frozen_clock.set(now)
-    acc = await make_account(database)
+    acc = await make_account(database, cap=100)
     settings = {"retry_settings": {"max_attempts": 3, "retry_delay_hours": 2}}
     debtors = [
         ("11111111-1", ["+56911111111"]),
@@ -69,7 +68,7 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
         ("22222222-2", ["+56933333333"]),
         ("33333333-3", ["+56944444444"]),
     ]
-    batch_id = await make_batch(database, acc, debtors, now=now, settings=settings)
+    batch_id = await make_debtor_batch(database, acc, debtors, now=now, settings=settings)
     async with database.write() as s:
         claimed = await claim_due_jobs(
             s, worker_id="w-test", now=now, limit=50, lease=timedelta(minutes=5)

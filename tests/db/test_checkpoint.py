@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from dialer.db.checkpoint import AUTOCHECKPOINT_PAGES, checkpoint, run_checkpoints
 from dialer.db.session import Database
+from tests.fixtures.waiting import eventually
 
 ROWS = 10_000  # ~2,500 pages of 4 KiB: past SQLite's default threshold (1,000), below ours
 
@@ -65,11 +66,11 @@ async def test_the_loop_checkpoints_until_stopped(database, dialect):
     if dialect == "sqlite":
         before = _db_file(database).stat().st_size
         await _fill(database)
-        for _ in range(100):  # the loop copies the log back within a few passes
-            if _db_file(database).stat().st_size - before > 2_000 * 4096:
-                break
-            await asyncio.sleep(0.05)
-        assert _db_file(database).stat().st_size - before > 2_000 * 4096
+
+        def copied_back() -> bool:  # the loop copies the log back within a few passes
+            return _db_file(database).stat().st_size - before > 2_000 * 4096
+
+        await eventually(copied_back, within=5, what="the log copied into the database file")
     stop.set()
     await asyncio.wait_for(task, 5)
     assert task.done()

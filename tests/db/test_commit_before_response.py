@@ -10,50 +10,39 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from dialer.db.session import Database
-from tests.account.helpers import create_account, create_batch
 from tests.conftest import ADMIN_KEY
-from tests.reliability.live import free_port
+from tests.factories import api_account, api_batch
+from tests.fixtures.servers import serve
 
 
 @pytest.fixture
 async def live(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The test's app served by uvicorn on a local port; an admin client speaking to it."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.01)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as c:
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers=headers) as c:
         yield c
-    server.should_exit = True
-    await task
 
 
 ROUNDS = 12
 
 
 async def test_a_created_batch_is_there_on_the_next_request(live: httpx.AsyncClient) -> None:
-    await create_account(live, account_id="ryw", initial_minutes=100)
+    await api_account(live, account_id="ryw", initial_minutes=100)
 
     async def create_then_get(i: int) -> int:
-        batch = await create_batch(live, "ryw", jobs=2, name=f"b{i}")
+        batch = await api_batch(live, "ryw", jobs=2, name=f"b{i}")
         return (await live.get(f"/api/v1/batches/{batch['batch_id']}")).status_code
 
     assert await asyncio.gather(*(create_then_get(i) for i in range(ROUNDS))) == [200] * ROUNDS
 
 
 async def test_a_pause_and_a_topup_are_seen_by_the_next_request(live: httpx.AsyncClient) -> None:
-    await create_account(live, account_id="ryw", initial_minutes=1)
-    batches = [(await create_batch(live, "ryw", jobs=1))["batch_id"] for _ in range(ROUNDS)]
+    await api_account(live, account_id="ryw", initial_minutes=1)
+    batches = [(await api_batch(live, "ryw", jobs=1))["batch_id"] for _ in range(ROUNDS)]
 
     async def pause_then_get(batch_id: str) -> str:
         r = await live.post(f"/api/v1/batches/{batch_id}/pause")
@@ -100,7 +89,7 @@ class FailingCommits:
 async def test_a_commit_that_fails_answers_an_error_and_writes_nothing(
     live: httpx.AsyncClient, database: Database
 ) -> None:
-    await create_account(live, account_id="ryw", initial_minutes=5)
+    await api_account(live, account_id="ryw", initial_minutes=5)
     commits = FailingCommits(database)
     try:
         r = await live.post("/api/v1/accounts/ryw/topup", json={"minutes": 7})

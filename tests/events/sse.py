@@ -1,17 +1,13 @@
-"""A tiny Server-Sent Events reader and an in-process live server for stream tests."""
+"""A tiny Server-Sent Events reader for stream tests."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 
 
 @dataclass
@@ -40,23 +36,3 @@ async def read_events(response: httpx.Response) -> AsyncIterator[Sse]:
                 data.append(value)
             elif field == "id":
                 ident = value
-
-
-@asynccontextmanager
-async def live_server(app: Any) -> AsyncIterator[str]:
-    """Serve an already started app over real TCP on a free port (lifespan run by the caller)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(1000):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()

@@ -10,8 +10,9 @@ from dialer.db.session import Database
 from dialer.job.service import transition
 from dialer.job.states import JobStatus
 from dialer.models import Job
-from tests.events.factories import create_account, create_batch
-from tests.events.sse import Sse, live_server, read_events
+from tests.events.sse import Sse, read_events
+from tests.factories import add_account, add_batch
+from tests.fixtures.servers import serve
 
 
 async def _finish_job(db: Database, job_id: str, outcome: str = "completed") -> None:
@@ -33,11 +34,11 @@ async def _collect(response: httpx.Response, on_first: asyncio.Event) -> list[Ss
 
 async def test_stream_sends_snapshot_then_progress_in_order_and_closes_when_done(app, database):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, jobs = await create_batch(session, account, jobs=3)
+        account, key = await add_account(session)
+        batch, jobs = await add_batch(session, account, jobs=3)
 
     async with (
-        live_server(app) as url,
+        serve(app) as url,
         httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=30) as c,
         c.stream("GET", f"/api/v1/batches/{batch.id}/events") as response,
     ):
@@ -79,8 +80,8 @@ async def test_stream_sends_snapshot_then_progress_in_order_and_closes_when_done
 
 async def test_last_event_id_resumes_after_that_event(app, database):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, jobs = await create_batch(session, account, jobs=2)
+        account, key = await add_account(session)
+        batch, jobs = await add_batch(session, account, jobs=2)
     await _finish_job(database, jobs[0].id)
     await _finish_job(database, jobs[1].id)
 
@@ -106,8 +107,8 @@ async def test_last_event_id_resumes_after_that_event(app, database):
 
 async def test_finished_batch_without_cursor_sends_snapshot_and_end(app, database):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, jobs = await create_batch(session, account, jobs=1)
+        account, key = await add_account(session)
+        batch, jobs = await add_batch(session, account, jobs=1)
     await _finish_job(database, jobs[0].id)
 
     transport = httpx.ASGITransport(app=app)
@@ -122,9 +123,9 @@ async def test_finished_batch_without_cursor_sends_snapshot_and_end(app, databas
 
 async def test_stream_needs_a_header_key_and_hides_other_accounts(app, database, client):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, _ = await create_batch(session, account, jobs=1)
-        _, other_key = await create_account(session)
+        account, key = await add_account(session)
+        batch, _ = await add_batch(session, account, jobs=1)
+        _, other_key = await add_account(session)
 
     anonymous = await client.get(f"/api/v1/batches/{batch.id}/events")
     assert anonymous.status_code == 401
@@ -142,8 +143,8 @@ async def test_stream_needs_a_header_key_and_hides_other_accounts(app, database,
 
 async def test_bad_last_event_id_is_a_clear_422(app, database, client):
     async with database.write() as session:
-        account, key = await create_account(session)
-        batch, _ = await create_batch(session, account, jobs=1)
+        account, key = await add_account(session)
+        batch, _ = await add_batch(session, account, jobs=1)
     response = await client.get(
         f"/api/v1/batches/{batch.id}/events",
         headers={"X-API-Key": key, "Last-Event-ID": "abc"},

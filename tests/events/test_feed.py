@@ -13,7 +13,8 @@ from dialer.db.session import Database
 from dialer.events import feed as feed_module
 from dialer.events.feed import feed_for
 from dialer.events.stream import StreamItem, batch_stream
-from tests.events.factories import create_account, create_batch
+from tests.factories import add_account, add_batch
+from tests.fixtures.waiting import eventually
 
 
 async def _publish(db: Database, batch: Any, n: int, tag: str) -> None:
@@ -25,8 +26,11 @@ async def _publish(db: Database, batch: Any, n: int, tag: str) -> None:
             )  # fmt: skip
 
 
-async def _take_events(stream: Any, n: int) -> list[StreamItem]:
-    got: list[StreamItem] = []
+async def _take_events(
+    stream: Any, n: int, got: list[StreamItem] | None = None
+) -> list[StreamItem]:
+    """The stream's next ``n`` events (collected into ``got`` as they come, if given)."""
+    got = [] if got is None else got
     async for item in stream:
         if item.kind == "event":
             got.append(item)
@@ -37,18 +41,27 @@ async def _take_events(stream: Any, n: int) -> list[StreamItem]:
 
 async def test_many_streams_each_get_exactly_their_batch_in_order(database):
     async with database.write() as session:
-        account, _ = await create_account(session)
-        batches = [(await create_batch(session, account, jobs=1))[0] for _ in range(6)]
+        account, _ = await add_account(session)
+        batches = [(await add_batch(session, account, jobs=1))[0] for _ in range(6)]
 
     streams = [batch_stream(database, b.id, account_id=account.id) for b in batches]
     for s in streams:
         assert (await anext(s)).kind == "status"
-    readers = [asyncio.create_task(_take_events(s, 15)) for s in streams]
-    # Writes to all the batches interleave, over several rounds and several transactions.
+    received: list[list[StreamItem]] = [[] for _ in streams]
+    readers = [
+        asyncio.create_task(_take_events(s, 15, got))
+        for s, got in zip(streams, received, strict=True)
+    ]
+    # Writes to all the batches interleave, over several rounds and several transactions;
+    # a round is written once every stream has received the one before.
     for rnd in range(3):
         for b in batches:
             await _publish(database, b, 5, f"{b.id}:{rnd}")
-        await asyncio.sleep(0.05)
+
+        def delivered(upto: int = 5 * (rnd + 1)) -> bool:
+            return all(len(got) >= upto for got in received)
+
+        await eventually(delivered, within=20, what=f"round {rnd} delivered to every stream")
     results = await asyncio.wait_for(asyncio.gather(*readers), 20)
 
     for b, got in zip(batches, results, strict=True):
@@ -64,8 +77,8 @@ async def test_many_streams_each_get_exactly_their_batch_in_order(database):
 
 async def test_streams_share_one_read_per_round(database, monkeypatch):
     async with database.write() as session:
-        account, _ = await create_account(session)
-        batches = [(await create_batch(session, account, jobs=1))[0] for _ in range(10)]
+        account, _ = await add_account(session)
+        batches = [(await add_batch(session, account, jobs=1))[0] for _ in range(10)]
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
@@ -97,9 +110,9 @@ async def test_streams_share_one_read_per_round(database, monkeypatch):
 async def test_a_backlog_longer_than_a_round_is_delivered_whole(database, monkeypatch):
     monkeypatch.setattr(feed_module, "ROUND_ROWS", 7)
     async with database.write() as session:
-        account, _ = await create_account(session)
-        batch, _ = await create_batch(session, account, jobs=1)
-        other, _ = await create_batch(session, account, jobs=1)
+        account, _ = await add_account(session)
+        batch, _ = await add_batch(session, account, jobs=1)
+        other, _ = await add_batch(session, account, jobs=1)
     for i in range(5):
         await _publish(database, batch, 6, f"b{i}")
         await _publish(database, other, 4, f"o{i}")
@@ -119,11 +132,12 @@ async def test_an_event_committed_late_below_the_read_mark_is_not_lost(database,
     if dialect != "postgresql":
         pytest.skip("SQLite serialises writers: ids appear in commit order")
     async with database.write() as session:
-        account, _ = await create_account(session)
-        batch, _ = await create_batch(session, account, jobs=1)
+        account, _ = await add_account(session)
+        batch, _ = await add_batch(session, account, jobs=1)
     stream = batch_stream(database, batch.id, account_id=account.id)
     await anext(stream)
-    reader = asyncio.create_task(_take_events(stream, 2))
+    got: list[StreamItem] = []
+    reader = asyncio.create_task(_take_events(stream, 2, got))
 
     async with database.write() as slow:
         # Takes the lower id first, commits last.
@@ -132,8 +146,9 @@ async def test_an_event_committed_late_below_the_read_mark_is_not_lost(database,
         )
         await slow.flush()
         await _publish(database, batch, 1, "fast")
-        await asyncio.sleep(3 * feed_module.POLL_INTERVAL_S)  # "fast" is read meanwhile
-    got = await asyncio.wait_for(reader, 20)
+        # "fast" is read and sent while "slow", below it, is still uncommitted.
+        await eventually(lambda: len(got) == 1, within=20, what='"fast" received')
+    await asyncio.wait_for(reader, 20)
     await stream.aclose()
     assert [item.data["data"]["tag"] for item in got] == ["fast", "slow"]
     assert got[1].id < got[0].id

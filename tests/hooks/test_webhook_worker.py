@@ -18,9 +18,9 @@ from dialer.hooks.delivery import Deliverer
 from dialer.hooks.outbox import enqueue
 from dialer.hooks.schemas import SubscriptionCreate
 from dialer.models import WebhookDelivery
+from tests.factories import make_account
 from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.hooks.receiver import HANG, Receiver
-from tests.worker.factories import make_account
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from dialer.hooks.schemas import SubscriptionCreate
 from dialer.hooks.signing import verify
 from dialer.main import create_app
 from dialer.models import OutboxEvent, WebhookDelivery
-from tests.account.helpers import as_key, create_account
+from tests.factories import api_account, as_key
 from tests.hooks.receiver import HANG, Receiver
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ class TestSubscriptions:
     async def test_create_shows_the_secret_once_list_and_delete(
         self, admin: httpx.AsyncClient, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         created = await subscribe(
             admin, acc["account_id"], receiver.url, ["payment.matched", "call.completed"]
         )
@@ -81,8 +81,8 @@ class TestSubscriptions:
     async def test_unknown_events_and_other_accounts_are_refused(
         self, admin: httpx.AsyncClient, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
-        other = await create_account(admin, account_name="Otra")
+        acc = await api_account(admin)
+        other = await api_account(admin, account_name="Otra")
         r = await admin.post(
             f"/api/v1/accounts/{acc['account_id']}/webhooks",
             json={"url": receiver.url, "events": ["call.exploded"]},
@@ -123,7 +123,7 @@ class TestSsrf:
                 base_url="http://testserver",
                 headers={"Authorization": f"Bearer {settings.ADMIN_API_KEY.get_secret_value()}"},  # type: ignore[union-attr]
             ) as c:
-                acc = await create_account(c)
+                acc = await api_account(c)
                 for url in REFUSED_URLS:
                     r = await c.post(
                         f"/api/v1/accounts/{acc['account_id']}/webhooks",
@@ -137,7 +137,7 @@ class TestSsrf:
     async def test_a_name_resolving_to_a_private_range_is_refused(
         self, settings: Settings, database: Database, admin: httpx.AsyncClient
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         strict = settings.model_copy(update={"WEBHOOKS_ALLOW_PRIVATE": False})
 
         async def private(host: str, port: int) -> list[str]:
@@ -154,7 +154,7 @@ class TestSsrf:
     async def test_dns_rebinding_is_refused_at_delivery_time(
         self, settings: Settings, database: Database, admin: httpx.AsyncClient, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         strict = settings.model_copy(update={"WEBHOOKS_ALLOW_PRIVATE": False})
         answers = iter([["93.184.216.34"], ["127.0.0.1"]])
 
@@ -185,7 +185,7 @@ class TestDelivery:
     async def test_signed_post_with_event_id_only_for_subscribed_types(
         self, admin: httpx.AsyncClient, database: Database, deliverer: Deliverer, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         sub = await subscribe(admin, acc["account_id"], receiver.url, ["payment.matched"])
         [event_id] = await emit(database, acc["account_id"], "payment.matched")
         await emit(database, acc["account_id"], "call.completed")  # not subscribed
@@ -218,7 +218,7 @@ class TestDelivery:
     async def test_retries_after_500_and_timeout_with_backoff_same_id_and_body(
         self, admin: httpx.AsyncClient, database: Database, deliverer: Deliverer, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         await subscribe(admin, acc["account_id"], receiver.url, ["promise.broken"])
         [event_id] = await emit(database, acc["account_id"], "promise.broken")
         receiver.script.extend([500, HANG])
@@ -242,7 +242,7 @@ class TestDelivery:
     async def test_gives_up_after_max_attempts_and_manual_redelivery(
         self, admin: httpx.AsyncClient, database: Database, settings: Settings, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         await subscribe(admin, acc["account_id"], receiver.url, ["batch.completed"])
         await emit(database, acc["account_id"], "batch.completed")
         receiver.script.extend([503, 503])
@@ -267,7 +267,7 @@ class TestDelivery:
     async def test_many_events_two_deliverers_each_event_once_with_its_own_id(
         self, admin: httpx.AsyncClient, database: Database, settings: Settings, receiver: Receiver
     ) -> None:
-        acc = await create_account(admin)
+        acc = await api_account(admin)
         await subscribe(admin, acc["account_id"], receiver.url, ["call.completed", "job.finished"])
         ids = await emit(database, acc["account_id"], "call.completed", 30)
         ids += await emit(database, acc["account_id"], "job.finished", 30)
@@ -290,7 +290,7 @@ async def test_delivery_ids_beyond_the_column_are_refused_as_input(
     admin: httpx.AsyncClient,
 ) -> None:
     # INTEGER columns: PostgreSQL cannot bind a larger id, so the API refuses it (422).
-    acc = (await create_account(admin))["account_id"]
+    acc = (await api_account(admin))["account_id"]
     base = f"/api/v1/accounts/{acc}/webhooks/deliveries"
     r = await admin.post(f"{base}/{2**31}/redeliver")
     assert r.status_code == 422, r.text

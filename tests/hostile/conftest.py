@@ -23,10 +23,9 @@ from dialer.hooks.outbox import enqueue
 from dialer.kit import clock
 from dialer.models import CallAttempt
 from dialer.models.states import AttemptStatus
-from tests.account.helpers import as_key, create_account, create_batch
-from tests.ingestion.conftest import new_account
+from tests.factories import api_account, api_batch, as_key, new_account
 
-__all__ = ["new_account"]  # the fixture, shared with the ingestion tests
+__all__ = ["new_account"]  # the fixture (tests/factories.py)
 
 A_SECRET = "a-secret-auth-token-0001"
 USER_PASSWORD = "clave-hostil-2026"
@@ -94,10 +93,10 @@ class Tenants:
 
 @pytest.fixture
 async def tenants(admin: httpx.AsyncClient, database: Database) -> AsyncIterator[Tenants]:
-    a = await create_account(admin, account_id="tenant-a", initial_minutes=30)
-    b = await create_account(admin, account_id="tenant-b", initial_minutes=30)
-    a_batch = await create_batch(admin, "tenant-a", jobs=3, name="Octubre A")
-    b_batch = await create_batch(admin, "tenant-b", jobs=1, name="Octubre B")
+    a = await api_account(admin, account_id="tenant-a", initial_minutes=30)
+    b = await api_account(admin, account_id="tenant-b", initial_minutes=30)
+    a_batch = await api_batch(admin, "tenant-a", jobs=3, name="Octubre A")
+    b_batch = await api_batch(admin, "tenant-b", jobs=1, name="Octubre B")
     jobs = (await admin.get(f"/api/v1/batches/{a_batch['batch_id']}/jobs")).json()["items"]
     script = await admin.post(
         "/api/v1/scripts",

@@ -14,7 +14,7 @@ import pytest
 
 from dialer.db.session import Database
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 from tests.hostile.routes import all_routes
 
 # route -> (least role that may use it, form fields)
@@ -65,15 +65,15 @@ def test_every_form_route_is_listed(app: Any) -> None:
 @pytest.fixture
 async def world(database: Database) -> dict[str, Any]:
     async with database.write() as s:
-        account, _key = await create_account(s)
-        batch, _jobs = await create_batch(s, account, jobs=2, name="Campaña")
+        account, _key = await add_account(s)
+        batch, _jobs = await add_batch(s, account, jobs=2, name="Campaña")
         people = {
-            role: (await create_user(s, account, role)).username
+            role: (await add_user(s, account, role)).username
             for role in ("viewer", "operator", "supervisor")
         }
-        home, _ = await create_account(s, account_name="Casa")
-        people["admin"] = (await create_user(s, home, "admin")).username
-        victim = (await create_user(s, account, "operator", username="victima")).id
+        home, _ = await add_account(s, account_name="Casa")
+        people["admin"] = (await add_user(s, home, "admin")).username
+        victim = (await add_user(s, account, "operator", username="victima")).id
         account_id, batch_id = account.id, batch.id
     keys = await _snapshot(database, account_id, batch_id)
     return {

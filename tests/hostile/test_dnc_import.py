@@ -20,7 +20,7 @@ from sqlalchemy import text
 from dialer.compliance import service
 from dialer.db.session import Database
 from dialer.kit import child
-from tests.account.helpers import create_account
+from tests.factories import api_account
 from tests.hostile.test_sparse_xlsx import sparse_xlsx
 
 
@@ -35,7 +35,7 @@ async def _import(c: httpx.AsyncClient, acc: str, name: str, data: bytes, **form
 async def test_file_is_read_in_a_child_with_no_transaction_open(
     admin: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await create_account(admin, account_id="acc-dnc", initial_minutes=1)
+    await api_account(admin, account_id="acc-dnc", initial_minutes=1)
     seen: list[str] = []
     real_run = child.run
 
@@ -60,7 +60,7 @@ async def test_file_is_read_in_a_child_with_no_transaction_open(
 async def test_sparse_workbook_and_nul_fields_are_refused(
     admin: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    await create_account(admin, account_id="acc-dnc2", initial_minutes=1)
+    await api_account(admin, account_id="acc-dnc2", initial_minutes=1)
     sheet = sparse_xlsx(tmp_path / "dnc.xlsx").read_bytes()
     r = await _import(admin, "acc-dnc2", "dnc.xlsx", sheet)
     assert r.status_code == 413, r.text

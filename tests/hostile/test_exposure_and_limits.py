@@ -17,8 +17,8 @@ import pytest
 
 from dialer.config import Settings
 from dialer.main import create_app
-from tests.account.helpers import as_key, create_account, create_batch
 from tests.dashboard.helpers import login
+from tests.factories import api_account, api_batch, as_key
 from tests.ingestion.conftest import upload
 
 
@@ -67,9 +67,9 @@ def _csv(path: Path) -> Path:
 async def test_uploads_previews_and_streams_are_limited_per_key(
     admin: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    acc = await create_account(admin, account_id="acc-rl", initial_minutes=5)
-    other = await create_account(admin, account_id="acc-rl2", initial_minutes=5)
-    batch = await create_batch(admin, "acc-rl", jobs=1)
+    acc = await api_account(admin, account_id="acc-rl", initial_minutes=5)
+    other = await api_account(admin, account_id="acc-rl2", initial_minutes=5)
+    batch = await api_batch(admin, "acc-rl", jobs=1)
     script = await admin.post(
         "/api/v1/scripts", json={"account_id": "acc-rl", "name": "g", "template": "Hola"}
     )

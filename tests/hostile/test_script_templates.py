@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from dialer.db.session import Database
 from dialer.script.defaults import DEFAULTS
 from dialer.script.render import render_text, template_variables
-from tests.script.accounts import client_for, make_account
+from tests.factories import client_for, make_account, make_key
 
 NESTED = (
     "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
@@ -51,7 +51,7 @@ PREVIEW_ATTACKS = {
 
 @pytest.fixture
 async def tenant(app: Any, database: Database) -> httpx.AsyncClient:
-    key = await make_account(database, "acc-templates")
+    key = await make_key(database, await make_account(database, "acc-templates", minutes=0))
     async with client_for(app, key) as c:
         yield c  # type: ignore[misc]
 

@@ -20,7 +20,8 @@ from dialer.db.session import Database
 from dialer.ingestion import service
 from dialer.ingestion.schemas import ImportOptions
 from dialer.kit import child
-from tests.ingestion.conftest import NewAccount, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import upload
 
 _CT = (
     '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'

@@ -23,7 +23,8 @@ import pytest
 import xlsxwriter
 
 from dialer.ingestion.parsers import MAX_ZIP_RATIO
-from tests.ingestion.conftest import NewAccount, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import upload
 
 HEADER = ["Rut", "Nombre", "Telefono", "Monto"]
 GOOD = [["12.345.678-5", "Ana Pérez", "+56 9 8765 4321", "150000"]]

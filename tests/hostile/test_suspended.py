@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.account.helpers import as_key, create_account, create_batch
+from tests.factories import api_account, api_batch, as_key
 from tests.ingestion.conftest import upload
 
 
@@ -43,8 +43,8 @@ async def _writes(c: httpx.AsyncClient, acc: str, sheet: Path) -> dict[str, http
 async def test_suspended_account_writes_are_refused(
     admin: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    acc = await create_account(admin, account_id="acc-mora", initial_minutes=30)
-    waiting = await create_batch(admin, "acc-mora", jobs=2)
+    acc = await api_account(admin, account_id="acc-mora", initial_minutes=30)
+    waiting = await api_batch(admin, "acc-mora", jobs=2)
     sheet = _csv(tmp_path / "cartera.csv")
     r = await admin.put("/api/v1/accounts/acc-mora/suspend", params={"reason": "mora"})
     assert r.status_code == 200, r.text

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.account.helpers import create_account
+from tests.factories import api_account
 from tests.ingestion.conftest import upload
 
 
 async def test_lone_surrogate_in_a_job_is_refused(admin: httpx.AsyncClient) -> None:
-    await create_account(admin, account_id="acc-u", initial_minutes=1)
+    await api_account(admin, account_id="acc-u", initial_minutes=1)
     for job in (
         '{"contact_name": "Ana", "phones": ["+56912345678"], "payload": {"nota": "x\\ud800"}}',
         '{"contact_name": "An\\uDC00a", "phones": ["+56912345678"]}',
@@ -41,7 +41,7 @@ async def test_lone_surrogate_in_a_job_is_refused(admin: httpx.AsyncClient) -> N
 async def test_nul_past_the_sniffed_head_of_a_csv_is_refused(
     admin: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    await create_account(admin, account_id="acc-n", initial_minutes=1)
+    await api_account(admin, account_id="acc-n", initial_minutes=1)
     rows = "".join(f"12.345.678-5;Ana {i};+56912345678\n" for i in range(3000))
     path = tmp_path / "cartera.csv"
     path.write_bytes(("Rut;Nombre;Telefono\n" + rows).encode() + b"1-9;Bad\x00Name;+56912345679\n")

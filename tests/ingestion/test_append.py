@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.ingestion.conftest import NewAccount, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import upload
 
 HEAD = ["RUT", "Nombre", "Celular", "Saldo", "Vencimiento"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import openpyxl
 import xlsxwriter
 
-from tests.ingestion.conftest import NewAccount, libreoffice_convert, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import libreoffice_convert, upload
 
 HEADER = ["Rut Deudor", "Nombre", "Teléfono 1", "Fono 2", "Monto Deuda", "Fecha Vencimiento"]
 GOOD = [

@@ -21,7 +21,8 @@ from dialer.ingestion.samples import write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt, Job
-from tests.ingestion.conftest import NewAccount, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import upload
 
 
 def write_csv(path: Path, rows: list[list[Any]]) -> Path:

@@ -20,7 +20,7 @@ from dialer.ingestion import service
 from dialer.ingestion.samples import write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.models import Job
-from tests.ingestion.conftest import NewAccount
+from tests.factories import NewAccount
 
 ADMIN = Principal(is_admin=True)
 

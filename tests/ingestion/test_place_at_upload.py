@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import xlsxwriter  # type: ignore[import-untyped]
 
-from tests.ingestion.conftest import NewAccount, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import upload
 
 
 def _write(path: Path, rows: list[list[Any]]) -> Path:

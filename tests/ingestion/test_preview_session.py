@@ -16,8 +16,8 @@ from sqlalchemy import event
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.worker.claim import claim_due_jobs
-from tests.ingestion.conftest import NewAccount, upload
-from tests.worker.factories import make_account, make_batch
+from tests.factories import NewAccount, make_account, make_batch
+from tests.ingestion.conftest import upload
 
 ROWS = 40_000
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from dialer.ingestion.samples import write_real_export_chile
-from tests.ingestion.conftest import NewAccount, libreoffice_convert, upload
+from tests.factories import NewAccount
+from tests.ingestion.conftest import libreoffice_convert, upload
 
 
 async def _jobs(client: httpx.AsyncClient, batch_id: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from dialer.ingestion.repository import IngestionRepository
 from dialer.ingestion.rows import dumps_payload
 from dialer.job import service as job_service
 from dialer.job.schemas import NewJob
-from tests.ingestion.conftest import NewAccount
+from tests.factories import NewAccount
 
 ADMIN = Principal(is_admin=True)
 JSON_COLUMNS = ("phones", "payload", "result")

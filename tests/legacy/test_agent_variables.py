@@ -17,7 +17,7 @@ from dialer.kit.clock import FrozenClock
 from dialer.script.render import job_variables, plain_number
 from dialer.telephony.providers.retell import analysis_fields, event_from_call
 from dialer.worker.claim import claim_due_jobs
-from tests.account.helpers import create_account
+from tests.factories import api_account
 from tests.telephony.recorded import business, load
 
 PAYLOAD = {
@@ -81,7 +81,7 @@ class TestSelected:
     async def test_per_batch(
         self, admin: httpx.AsyncClient, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        await create_account(admin, account_id="acc-vars", initial_minutes=60)
+        await api_account(admin, account_id="acc-vars", initial_minutes=60)
         r = await admin.post("/api/v1/batches", json={
             "account_id": "acc-vars", "name": "Legacy", "variable_set": "legacy",
             "call_settings": ALWAYS, "jobs": [JOB]})  # fmt: skip
@@ -99,7 +99,7 @@ class TestSelected:
     async def test_per_script(
         self, admin: httpx.AsyncClient, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        await create_account(admin, account_id="acc-vars", initial_minutes=60)
+        await api_account(admin, account_id="acc-vars", initial_minutes=60)
         s = await admin.post("/api/v1/scripts", json={
             "account_id": "acc-vars", "name": "Agente antiguo", "variable_set": "legacy",
             "template": "Hola {{nombre}}, su deuda es {{monto_total}} ({{cuotas_adeudadas}} cuotas)",

@@ -58,8 +58,8 @@ from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch, CallAttempt
-from tests.account.helpers import as_key
 from tests.batch.test_batches import move_job
+from tests.factories import as_key
 from tests.hostile.routes import all_routes
 
 L = "/legacy/api/v1"

@@ -14,8 +14,8 @@ from dialer.job.states import Outcome
 from dialer.kit.clock import FrozenClock
 from dialer.models import Batch
 from dialer.worker.claim import has_claimable_work
-from tests.compliance.factories import make_batch, settings_json
 from tests.compliance.test_dial_time import claim, end_call
+from tests.factories import cl_cobranza_settings, make_debtor_batch
 
 L = "/legacy/api/v1"
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -34,10 +34,10 @@ async def test_daily_call_limit_holds_across_batches_until_midnight(
     acc = r.json()["account"]["account_id"]
     assert r.json()["account"]["daily_call_limit"] == 2
     now = MONDAY_NOON
-    one = await make_batch(database, acc, [(None, ["+56987654321"]), (None, ["+56987654322"])],
-                           now=now, settings=settings_json())  # fmt: skip
-    two = await make_batch(database, acc, [(None, ["+56987654323"]), (None, ["+56987654324"])],
-                           now=now, settings=settings_json())  # fmt: skip
+    one = await make_debtor_batch(database, acc, [(None, ["+56987654321"]), (None, ["+56987654322"])],
+                           now=now, settings=cl_cobranza_settings())  # fmt: skip
+    two = await make_debtor_batch(database, acc, [(None, ["+56987654323"]), (None, ["+56987654324"])],
+                           now=now, settings=cl_cobranza_settings())  # fmt: skip
 
     first = await claim(database, now)
     assert len(first) == 2  # room for 10 at once, but 2 a day

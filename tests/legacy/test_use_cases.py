@@ -19,7 +19,7 @@ from dialer.models import Batch
 from dialer.telephony.providers.retell import RetellProvider
 from dialer.worker.claim import ClaimedJob, claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.account.helpers import create_account
+from tests.factories import api_account
 from tests.telephony.recorded import Recorder, load, no_sleep
 
 L = "/legacy/api/v1"
@@ -45,7 +45,7 @@ async def _claim(database: Database, now: Any) -> list[ClaimedJob]:
 
 @pytest.fixture
 async def account(admin: httpx.AsyncClient) -> str:
-    await create_account(admin, account_id="acc-uc", initial_minutes=60)
+    await api_account(admin, account_id="acc-uc", initial_minutes=60)
     return "acc-uc"
 
 

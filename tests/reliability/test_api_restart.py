@@ -4,7 +4,6 @@ acknowledged are deduplicated, and every call is settled exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 from datetime import datetime, timedelta
@@ -13,17 +12,20 @@ from pathlib import Path
 import pytest
 
 from dialer.db.session import Database
+from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FileClock
-from tests.fixtures.workers import WorkerProcesses, set_clock
-from tests.reliability.invariants import assert_run_is_sound
-from tests.reliability.live import ApiProcess
-from tests.worker.factories import (
+from tests.factories import (
     ENDS_WITH_LAST_CALL,
+    attempts_of,
     batch_row,
     call_settings,
     make_account,
     make_batch,
 )
+from tests.fixtures.servers import ApiProcess
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import WorkerProcesses, set_clock
+from tests.reliability.invariants import assert_run_is_sound
 
 pytestmark = pytest.mark.slow
 
@@ -57,20 +59,42 @@ async def test_api_restarted_while_webhooks_are_delivered(
             2, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4,
             SIM_WEBHOOK_URL=f"{api.url}/api/v1/webhooks/simulated",
         )  # fmt: skip
+
+        async def settled() -> int:  # attempts whose carrier report the API applied
+            return sum(a.status == AttemptStatus.ENDED for a in await attempts_of(database, batch))
+
+        async def finished() -> bool:
+            return (await batch_row(database, batch)).pending_jobs == 0
+
         for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
-            await asyncio.sleep(1.5)
+            # Killed once the API has applied a few more reports since it (re)started ...
+            seen = await settled()
+
+            async def applied_more(target: int = seen + 3) -> bool:
+                return await settled() >= target or await finished()
+
+            await eventually(applied_more, within=60, what="reports applied by the API")
+            failures = workers.logs().count("simulated.webhook_failed")
             api.kill(sig)
-            await asyncio.sleep(1.0)  # the carrier keeps delivering into the outage
+
+            # ... and restarted once the carrier has delivered into the outage (and failed).
+            async def delivered_into_outage(before: int = failures) -> bool:
+                return workers.logs().count("simulated.webhook_failed") > before or (
+                    await finished()
+                )
+
+            await eventually(delivered_into_outage, within=60, what="a failed delivery")
             api.start()
             await api.ready()
 
         clock = FileClock(workers.clock_file)
         for _ in range(60):
-            if (await batch_row(database, batch)).pending_jobs == 0:
+            if await finished():
                 break
-            await asyncio.sleep(1.0)
-            # The carrier retries a failed delivery once its 30 s delivery lease is over.
+            # The carrier retries a failed delivery once its 30 s delivery lease is over:
+            # the clock moves past it, and every worker runs its loop at the new time.
             set_clock(workers.clock_file, clock.now() + timedelta(seconds=31), rate=1)
+            await workers.lived_through(database, 0.5)
         assert (await batch_row(database, batch)).pending_jobs == 0, workers.logs()[-2000:]
         assert workers.stop() == [0, 0]
     finally:

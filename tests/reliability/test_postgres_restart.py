@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -16,18 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from dialer.db import engine as engine_module
 from dialer.db.session import Database
+from tests.factories import ENDS_WITH_LAST_CALL, batch_row, call_settings, make_account, make_batch
 from tests.fixtures.database import configured_pg_url, migrate
-from tests.fixtures.workers import ROOT, WorkerProcesses, eventually, set_clock
+from tests.fixtures.servers import free_port
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import ROOT, WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
-from tests.reliability.live import free_port
-from tests.worker.factories import (
-    ENDS_WITH_LAST_CALL,
-    batch_row,
-    call_settings,
-    make_account,
-    make_batch,
-)
 
 pytestmark = [
     pytest.mark.slow,
@@ -114,7 +111,19 @@ async def test_workers_survive_postgres_restarts(
         await db.dispose()
 
 
-async def test_pooled_connections_idle_across_a_restart_are_replaced_before_use(own_cluster):
+class _PoolClockLater:
+    """The pool's monotonic clock, moved ``by`` seconds ahead (instead of waiting)."""
+
+    def __init__(self, by: float) -> None:
+        self.by = by
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.by
+
+
+async def test_pooled_connections_idle_across_a_restart_are_replaced_before_use(
+    own_cluster: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pool checks a connection that sat idle (the server may be gone) and skips the
     check for one used a moment ago; either way a request never gets a dead connection."""
     port, url = own_cluster
@@ -124,7 +133,10 @@ async def test_pooled_connections_idle_across_a_restart_are_replaced_before_use(
             await first.execute(select_one)
             await second.execute(select_one)
         await asyncio.to_thread(pg, "restart", port)
-        await asyncio.sleep(1.1)  # idle past the ping threshold
+        # Idle past the ping threshold: the pool's clock moves on, nobody waits for it.
+        # (Without it the dead connections, used a moment ago, would be handed out.)
+        later = _PoolClockLater(engine_module.PING_IDLE_S + 0.1)
+        monkeypatch.setattr(engine_module, "time", later)
         for _ in range(3):  # every pooled connection, and the new ones, work
             async with db.read() as a, db.read() as b:
                 assert (await a.execute(select_one)).scalar_one() == 1

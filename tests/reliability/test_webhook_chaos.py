@@ -23,16 +23,10 @@ from dialer.kit import clock as clock_mod
 from dialer.kit.clock import FileClock
 from dialer.models import CallAttempt, SimulatedCall
 from dialer.telephony.simulated import SimulatedProvider, sign
+from tests.factories import ENDS_WITH_LAST_CALL, batch_row, call_settings, make_account, make_batch
+from tests.fixtures.servers import free_port
 from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
-from tests.reliability.live import free_port
-from tests.worker.factories import (
-    ENDS_WITH_LAST_CALL,
-    batch_row,
-    call_settings,
-    make_account,
-    make_batch,
-)
 
 pytestmark = pytest.mark.slow
 
@@ -140,15 +134,17 @@ async def test_duplicated_delayed_reordered_and_lost_webhooks(
             sent += len(batch_now)
         if new or batch_now or held:
             idle = 0
-        else:
-            idle += 1
-            if idle >= 5:
-                # Only lost calls are left on the line: let the call timeout pass so the
-                # reconciler asks the provider about them.
-                set_clock(shared_clock, clock_mod.now() + timedelta(seconds=61), rate=1)
-                clock_jumps += 1
-                idle = 0
-        await asyncio.sleep(0.1)
+            continue
+        # Nothing new on the line: the next round comes once every worker has run its
+        # loop again (claimed and placed what it would).
+        await workers.lived_through(database, 0.1)
+        idle += 1
+        if idle >= 3:
+            # Only lost calls are left on the line: let the call timeout pass so the
+            # reconciler asks the provider about them.
+            set_clock(shared_clock, clock_mod.now() + timedelta(seconds=61), rate=1)
+            clock_jumps += 1
+            idle = 0
     assert (await batch_row(database, batch)).pending_jobs == 0, workers.logs()[-2000:]
     assert workers.stop() == [0, 0]
 

@@ -4,17 +4,16 @@ after the window closes, and the caps hold."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from dialer.db.session import Database
-from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
-from tests.reliability.invariants import assert_run_is_sound
-from tests.worker.factories import (
+from dialer.kit.clock import FileClock
+from dialer.models import Batch
+from tests.factories import (
     ENDS_WITH_LAST_CALL,
     batch_row,
     call_settings,
@@ -22,6 +21,9 @@ from tests.worker.factories import (
     make_account,
     make_batch,
 )
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import WorkerProcesses, set_clock
+from tests.reliability.invariants import assert_run_is_sound
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +35,9 @@ NO_DELAY_RETRIES = {
 MIX = json.dumps(
     {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
 )
-# Monday 2026-03-02 19:59:55 in Santiago (UTC-3): the 09:00-20:00 window closes in 5 s.
-BEFORE_CLOSE = datetime.fromisoformat("2026-03-02T22:59:55+00:00")
+# Monday 2026-03-02 in Santiago (UTC-3): the 09:00-20:00 window closes at 23:00 UTC.
+CLOSE = datetime.fromisoformat("2026-03-02T23:00:00+00:00")
+BEFORE_CLOSE = CLOSE - timedelta(seconds=8)
 TUESDAY_OPEN = datetime.fromisoformat("2026-03-03T12:00:00+00:00")
 
 
@@ -42,6 +45,7 @@ async def test_sigkilled_workers_lose_nothing_and_double_nothing(
     database: Database, workers: WorkerProcesses
 ) -> None:
     set_clock(workers.clock_file, BEFORE_CLOSE, rate=1)
+    clock = FileClock(workers.clock_file)
     acc = await make_account(database, cap=8)
     settings = call_settings(
         allowed_call_hours={"start": "09:00", "end": "20:00"},
@@ -57,30 +61,54 @@ async def test_sigkilled_workers_lose_nothing_and_double_nothing(
     env = {"SIM_SPEEDUP": 300, "SIM_OUTCOMES": MIX, "WORKER_CONCURRENCY": 4, "LEASE": "PT2S"}
     workers.start(3, **env)
     rng = random.Random(20260302)
+    kills = 0
 
-    async def kill_some(rounds: int) -> int:
-        killed = 0
+    def kill_one() -> None:
+        nonlocal kills
+        workers.kill9(rng.choice(workers.live()))
+        workers.start(1, **env)
+        kills += 1
+
+    async def rows() -> list[Batch]:
+        return [await batch_row(database, b) for b in batches]
+
+    async def kill_while_dialing(rounds: int, *, until: datetime | None = None) -> None:
+        """Kill a worker each time the batches made a few more attempts (mid-work)."""
         for _ in range(rounds):
-            await asyncio.sleep(rng.uniform(0.3, 0.9))
-            live = [p for p in workers.procs if p.poll() is None]
-            workers.kill9(rng.choice(live))
-            killed += 1
-            workers.start(1, **env)
-        return killed
+            seen, step = sum(r.attempts_made for r in await rows()), rng.randint(2, 8)
 
-    kills = await kill_some(10)  # through 20:00 local: the window closes meanwhile
-    evening = [await batch_row(database, b) for b in batches]
-    assert any(b.pending_jobs for b in evening), "everything finished before the window closed"
+            async def dialed_on(target: int = seen + step) -> bool:
+                if until is not None and clock.now() >= until:
+                    return True  # the window closed first: nothing more is dialed
+                return sum(r.attempts_made for r in await rows()) >= target
 
+            await eventually(dialed_on, within=30, what=f"{step} more attempts")
+            kill_one()
+
+    await kill_while_dialing(5, until=CLOSE)
+    # Through 20:00 local: a kill each half second of the clock, on both sides of the close.
+    for offset in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        instant = CLOSE + timedelta(seconds=offset)
+
+        async def running_then(at: datetime = instant) -> bool:
+            return await workers.beaten_at(database, at)
+
+        await eventually(running_then, within=30, what=f"a worker running at {instant:%T}")
+        kill_one()
+    assert any(r.pending_jobs for r in await rows()), "everything finished before the close"
+
+    async def evening_settled() -> bool:  # calls ended, dead workers' claims taken back
+        return all(r.in_progress_jobs == 0 for r in await rows())
+
+    await eventually(evening_settled, within=30, what="no job in progress after the close")
     set_clock(workers.clock_file, TUESDAY_OPEN, rate=1)
-    kills += await kill_some(5)
+    await kill_while_dialing(5)
 
     async def done() -> bool:
-        rows = [await batch_row(database, b) for b in batches]
-        return all(r.pending_jobs == 0 for r in rows)
+        return all(r.pending_jobs == 0 for r in await rows())
 
     try:
-        await eventually(done, within=45, every=0.2)
+        await eventually(done, within=45, every=0.2, what="every job final")
     except AssertionError:
         raise AssertionError(
             ([await job_statuses(database, b) for b in batches], workers.logs()[-3000:])

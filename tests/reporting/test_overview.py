@@ -15,7 +15,7 @@ from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import CallStat
 from dialer.reporting.service import record_attempt
-from tests.account.helpers import create_account, create_batch
+from tests.factories import api_account, api_batch
 
 
 def utc(s: str) -> datetime:
@@ -25,7 +25,7 @@ def utc(s: str) -> datetime:
 async def test_record_attempt_upserts_one_row_per_hour_and_outcome(
     admin: httpx.AsyncClient, database: Database
 ) -> None:
-    await create_account(admin, account_id="rep")
+    await api_account(admin, account_id="rep")
     async with database.write() as s:
         for minute, secs in ((5, 60), (40, 120)):
             await record_attempt(
@@ -49,7 +49,7 @@ async def test_overview_counts_today_in_the_account_timezone(
     admin: httpx.AsyncClient, database: Database, frozen_clock: FrozenClock
 ) -> None:
     # 15:00 UTC on Monday 2 March 2026 is 12:00 in Santiago (UTC-3): "today" began at 03:00 UTC.
-    acc = await create_account(admin, account_id="rep", plan_type="credit_based")
+    acc = await api_account(admin, account_id="rep", plan_type="credit_based")
     async with database.write() as s:
         calls = [
             ("2026-03-02T02:30:00", "completed", 60, 100),  # 23:30 on Sunday: yesterday
@@ -62,8 +62,8 @@ async def test_overview_counts_today_in_the_account_timezone(
                 s, account_id="rep", at=utc(at), outcome=outcome,
                 billed_seconds=secs, cost_units=cost,
             )  # fmt: skip
-    b1 = await create_batch(admin, "rep", jobs=3)
-    b2 = await create_batch(admin, "rep", jobs=2)
+    b1 = await api_batch(admin, "rep", jobs=3)
+    b2 = await api_batch(admin, "rep", jobs=2)
     await admin.post(f"/api/v1/batches/{b2['batch_id']}/pause")
     jobs = (await admin.get(f"/api/v1/batches/{b1['batch_id']}/jobs")).json()["items"]
     async with database.write() as s:

@@ -23,9 +23,8 @@ from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.worker.runner import Worker
-from tests.fixtures.workers import eventually
-from tests.script.accounts import client_for
-from tests.worker.factories import ENDS_WITH_LAST_CALL
+from tests.factories import ENDS_WITH_LAST_CALL, client_for
+from tests.fixtures.waiting import eventually
 
 ALWAYS_OPEN = {
     "allowed_call_hours": {"start": "00:00", "end": "24:00"},

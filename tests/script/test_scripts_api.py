@@ -10,21 +10,21 @@ import pytest
 from dialer.db.session import Database
 from dialer.errors import NotFound
 from dialer.script.service import ScriptVariableMissing, validate_batch_script
-from tests.script.accounts import client_for, make_account
+from tests.factories import client_for, make_account, make_key
 
 TEMPLATE = "Hola {{nombre}}, su deuda con {{empresa}} es de {{monto}} al {{fecha_limite}}."
 
 
 @pytest.fixture
 async def acme(app: Any, database: Database) -> httpx.AsyncClient:
-    key = await make_account(database, "acc-acme")
+    key = await make_key(database, await make_account(database, "acc-acme", minutes=0))
     async with client_for(app, key) as c:
         yield c  # type: ignore[misc]
 
 
 @pytest.fixture
 async def other(app: Any, database: Database) -> httpx.AsyncClient:
-    key = await make_account(database, "acc-other")
+    key = await make_key(database, await make_account(database, "acc-other", minutes=0))
     async with client_for(app, key) as c:
         yield c  # type: ignore[misc]
 

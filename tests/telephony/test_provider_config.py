@@ -13,14 +13,14 @@ from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.models import ProviderConfig
 from dialer.telephony import config_service
-from tests.script.accounts import client_for, make_account
+from tests.factories import client_for, make_account, make_key
 
 SECRET = "key_live_very_secret_0001"
 
 
 @pytest.fixture
 async def acme(app: Any, database: Database) -> httpx.AsyncClient:
-    key = await make_account(database, "acc-acme")
+    key = await make_key(database, await make_account(database, "acc-acme", minutes=0))
     async with client_for(app, key) as c:
         yield c  # type: ignore[misc]
 
@@ -109,8 +109,8 @@ async def test_env_references_are_admin_only_and_resolved_at_use(
 
 
 async def test_other_accounts_config_is_404(app: Any, database: Database) -> None:
-    await make_account(database, "acc-acme")
-    other_key = await make_account(database, "acc-other")
+    await make_account(database, "acc-acme", minutes=0)
+    other_key = await make_key(database, await make_account(database, "acc-other", minutes=0))
     async with client_for(app, other_key) as other:
         assert (await other.get(f"{URL}/retell")).status_code == 404
         r = await other.put(f"{URL}/retell", json={"credentials": {"api_key": "x"}})

@@ -37,7 +37,7 @@ from dialer.telephony.providers.twilio import compute_signature, sign_report
 from dialer.telephony.registry import Providers
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.script.accounts import make_account
+from tests.factories import make_account
 from tests.telephony.recorded import load
 
 RETELL_KEY = "key_acme_retell_0001"
@@ -90,7 +90,7 @@ async def dial_one(
 ) -> tuple[CallAttempt, httpx.Request]:
     """Account + config + batch with one job; claim it and place the call. Returns the
     attempt and the request sent to the vendor."""
-    await make_account(database, "acc-acme")
+    await make_account(database, "acc-acme", minutes=0)
     async with database.write() as session:
         await topup(session, "acc-acme", 3600, key="t1")
         batch, _ = await create_batch(

@@ -22,7 +22,7 @@ from dialer.telephony.base import CallRequest, WebhookVerificationError
 from dialer.telephony.simulated import SimulatedProvider, sign
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.worker.factories import call_settings, ledger_sum, make_account, make_batch
+from tests.factories import call_settings, ledger_sum, make_account, make_batch
 
 WEBHOOK = "/api/v1/webhooks/simulated"
 T0 = datetime.fromisoformat("2026-03-02T15:00:00+00:00")

@@ -23,7 +23,7 @@ from dialer.telephony.providers.retell import sign
 from dialer.telephony.providers.routing import AccountRoutedProvider
 from dialer.telephony.providers.twilio import compute_signature
 from dialer.telephony.simulated import sign as sim_sign
-from tests.script.accounts import make_account
+from tests.factories import make_account
 from tests.telephony import test_provider_webhooks as pw
 from tests.telephony.recorded import load
 
@@ -33,7 +33,7 @@ EVIL_TOKEN = "evil_tenant_twilio_token"
 
 async def evil_tenant(admin: httpx.AsyncClient, database: Database, provider: str) -> None:
     """A second tenant with its own credentials for ``provider``."""
-    await make_account(database, "acc-evil")
+    await make_account(database, "acc-evil", minutes=0)
     creds = (
         {"api_key": EVIL_KEY}
         if provider == "retell"

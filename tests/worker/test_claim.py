@@ -12,7 +12,7 @@ from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import Account, AccountStatus, Batch, BatchStatus, CallAttempt, Job, LedgerEntry
 from dialer.worker.claim import claim_due_jobs, has_claimable_work
-from tests.worker.factories import (
+from tests.factories import (
     account_row,
     batch_row,
     call_settings,

@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus
 from dialer.models import CallAttempt, Job, LedgerEntry, SimulatedCall
-from tests.fixtures.workers import WorkerProcesses, eventually, set_clock
-from tests.worker.factories import (
+from tests.factories import (
     ENDS_WITH_LAST_CALL,
     account_row,
     attempts_of,
@@ -27,6 +26,8 @@ from tests.worker.factories import (
     make_account,
     make_batch,
 )
+from tests.fixtures.waiting import eventually
+from tests.fixtures.workers import WorkerProcesses, set_clock
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from dialer.kit.clock import FrozenClock
 from dialer.models import CallAttempt
 from dialer.worker import runner
 from dialer.worker.runner import POLL_JITTER, SideTaskDied, Worker
-from tests.worker.factories import call_settings, make_account, make_batch
+from tests.factories import call_settings, make_account, make_batch
 
 
 class LogRecorder:

@@ -14,8 +14,7 @@ from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FrozenClock
 from dialer.models import CallAttempt, ContactLog, Event, Job, LedgerEntry
 from dialer.worker.runner import Worker
-from tests.fixtures.workers import eventually
-from tests.worker.factories import (
+from tests.factories import (
     ENDS_WITH_LAST_CALL,
     account_row,
     attempts_of,
@@ -26,6 +25,7 @@ from tests.worker.factories import (
     make_account,
     make_batch,
 )
+from tests.fixtures.waiting import eventually
 
 
 def fast(settings: Settings, **overrides: object) -> Settings:

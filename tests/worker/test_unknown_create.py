@@ -26,16 +26,15 @@ from dialer.telephony.providers.twilio import ATTRIBUTION_DEADLINE
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.maintenance import UNATTRIBUTED_RECHECK
 from dialer.worker.runner import UNKNOWN_RECHECK, Worker
-from tests.telephony.contract.vendors import VENDORS, FakeRetell, FakeTwilio, VendorCall
-from tests.worker.factories import (
+from tests.factories import (
     ENDS_WITH_LAST_CALL,
     attempts_of,
     batch_row,
-    call_settings,
     job_statuses,
     make_account,
     make_batch,
 )
+from tests.telephony.contract.vendors import VENDORS, FakeRetell, FakeTwilio, VendorCall
 
 
 async def claim_and_place(worker: Worker) -> int:
