@@ -1,6 +1,16 @@
 from __future__ import annotations
 
 import os
+
+# The suite decides every setting itself: a developer's DIALER_* variables (a database
+# URL, a provider, production mode, a clock file) must not leak into the tests or the
+# processes they start (worker processes and live servers inherit this environment).
+# Cleared before the product is imported: the clock reads DIALER_CLOCK_FILE on import.
+for _name in [n for n in os.environ if n.startswith("DIALER_")]:
+    del os.environ[_name]
+os.environ["DIALER_LOG_LEVEL"] = "WARNING"
+
+# ruff: noqa: E402  (the environment is cleared above, before these imports)
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -133,11 +143,3 @@ async def admin(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-# The suite decides every setting itself: a developer's DIALER_* variables (a database
-# URL, a provider, production mode) must not leak into the tests or the processes they
-# start (worker processes and live servers inherit this environment).
-for _name in [n for n in os.environ if n.startswith("DIALER_")]:
-    del os.environ[_name]
-os.environ["DIALER_LOG_LEVEL"] = "WARNING"

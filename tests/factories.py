@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -67,6 +68,18 @@ CL_COBRANZA: dict[str, Any] = {
     "max_concurrent_calls": 50,
     "retry_settings": {"max_attempts": 8, "retry_delay_hours": 1},
 }
+
+# Two attempts a contact, the second at once whatever the first outcome: runs that must
+# finish quickly and still retry.
+NO_DELAY_RETRIES: dict[str, Any] = {
+    "max_attempts": 2,
+    "retry_delay_hours": 0,
+    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
+}
+# Outcomes of the simulated carrier (DIALER_SIM_OUTCOMES) for fault runs: every kind.
+MIXED_OUTCOMES = json.dumps(
+    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
+)
 
 
 def _settings(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

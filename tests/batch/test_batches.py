@@ -14,8 +14,8 @@ from dialer.db.session import Database
 from dialer.job import service as job_service
 from dialer.job.repository import JobRepository
 from dialer.job.states import JobStatus
-from dialer.models import CallAttempt, Event
-from tests.factories import DEFAULT_SETTINGS, api_account, api_batch
+from dialer.models import Event
+from tests.factories import DEFAULT_SETTINGS, api_account, api_batch, attempt_row
 
 ADMIN = Principal(is_admin=True)
 
@@ -336,15 +336,15 @@ class TestStatusSummaryJobs:
             job = await JobRepository.from_session(session).get(job_id)
             assert job is not None
             session.add(
-                CallAttempt(
-                    id="att-1", job_id=job_id, batch_id=bid, account_id="acc-batch", number=1,
-                    phone=job.phones[0], provider="simulated", outcome="no_answer", status="ended",
+                attempt_row(
+                    id="att-1", job_id=job_id, batch_id=bid, account_id="acc-batch",
+                    phone=job.phones[0], outcome="no_answer", status="ended",
                 )
             )  # fmt: skip
             session.add(
-                CallAttempt(
+                attempt_row(
                     id="att-2", job_id=job_id, batch_id=bid, account_id="acc-batch", number=2,
-                    phone=job.phones[0], provider="simulated", outcome="completed",
+                    phone=job.phones[0], outcome="completed",
                     status="ended", billed_seconds=120, cost_units=120,
                     summary="Promete pagar el viernes",
                 )

@@ -14,9 +14,9 @@ from sqlalchemy import update
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
-from dialer.models import Batch, CallAttempt
+from dialer.models import Batch
 from tests.batch.test_batches import first_job_id, move_job
-from tests.factories import api_account, api_batch, as_key
+from tests.factories import api_account, api_batch, as_key, attempt_row
 
 
 @pytest.fixture
@@ -29,13 +29,12 @@ async def _attempt(
 ) -> None:
     async with database.write() as s:
         s.add(
-            CallAttempt(
+            attempt_row(
                 id=f"att-{job_id[-6:]}-{outcome}", job_id=job_id, batch_id=batch_id,
-                account_id="acc-ops", number=1, phone="+56912340000", provider="simulated",
-                status=AttemptStatus.ENDED, outcome=outcome, started_at=ended_at - timedelta(
-                    seconds=secs + 20), ended_at=ended_at, duration_s=secs,
-                billed_seconds=secs, summary="Promete pagar", extracted={"promise_date":
-                "2026-03-10"},
+                account_id="acc-ops", phone="+56912340000", status=AttemptStatus.ENDED,
+                outcome=outcome, started_at=ended_at - timedelta(seconds=secs + 20),
+                ended_at=ended_at, duration_s=secs, billed_seconds=secs,
+                summary="Promete pagar", extracted={"promise_date": "2026-03-10"},
             )
         )  # fmt: skip
 

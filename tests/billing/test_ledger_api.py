@@ -14,8 +14,8 @@ from dialer.billing.service import BalanceMoved, Charge, Entry, Hold
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus
 from dialer.kit import clock
-from dialer.models import CallAttempt, EntryKind
-from tests.factories import api_account, api_batch
+from dialer.models import EntryKind
+from tests.factories import api_account, api_batch, attempt_row
 
 
 @pytest.fixture
@@ -145,9 +145,9 @@ class TestTransactions:
                 s, account, [Hold("att-1", bid, job_id, 240)], now=clock.now()
             )
             s.add(
-                CallAttempt(
-                    id="att-1", job_id=job_id, batch_id=bid, account_id="led-acc", number=1,
-                    phone="+56911112222", provider="simulated", status=AttemptStatus.IN_PROGRESS,
+                attempt_row(
+                    id="att-1", job_id=job_id, batch_id=bid, account_id="led-acc",
+                    phone="+56911112222", status=AttemptStatus.IN_PROGRESS,
                     reserved_units=240,
                 )
             )  # fmt: skip

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from dialer.db.session import Database
 from dialer.job.outcomes import Kind, Outcome, Promise
-from dialer.models import Account, CallAttempt, Job
+from dialer.models import Account, Job
 from dialer.models import Promise as PromiseRow
 from tests.dashboard.helpers import login
-from tests.factories import add_user, api_account, api_debtor_batch, debtor, rut
+from tests.factories import add_user, api_account, api_debtor_batch, attempt_row, debtor, rut
 
 
 async def test_export_columns_are_numbers_with_promise_payment_callback_and_recording(
@@ -40,9 +40,9 @@ async def test_export_columns_are_numbers_with_promise_payment_callback_and_reco
         job = (await s.execute(select(Job).where(Job.dni == rut(1)))).scalar_one()
         job.attempts, job.last_outcome, job.business_result = 1, "completed", "promise_to_pay"
         job.result = {"attempt_id": "att-x", "outcome": promise.to_json()}
-        s.add(CallAttempt(
-            id="att-x", job_id=job.id, batch_id=job.batch_id, account_id=acc, number=1,
-            phone=job.phones[0], provider="simulated", outcome="completed",
+        s.add(attempt_row(
+            id="att-x", job_id=job.id, batch_id=job.batch_id, account_id=acc,
+            phone=job.phones[0], outcome="completed",
             ended_at=datetime(2026, 12, 1, 15, tzinfo=UTC), result=promise.to_json(),
             recording_url="https://recordings.example/att-x.wav",
         ))  # fmt: skip
@@ -92,9 +92,9 @@ async def test_job_page_shows_promise_payments_instalments_and_recording(
     )
     async with database.write() as s:
         job = (await s.execute(select(Job).where(Job.batch_id == batch["batch_id"]))).scalar_one()
-        s.add(CallAttempt(
-            id="att-y", job_id=job.id, batch_id=job.batch_id, account_id=job.account_id, number=1,
-            phone=job.phones[0], provider="simulated", outcome="completed",
+        s.add(attempt_row(
+            id="att-y", job_id=job.id, batch_id=job.batch_id, account_id=job.account_id,
+            phone=job.phones[0], outcome="completed",
             recording_url="https://recordings.example/att-y.wav",
         ))  # fmt: skip
         s.add(PromiseRow(

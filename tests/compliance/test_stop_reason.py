@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import openpyxl
-import pytest
 
 from dialer.billing.service import topup
 from dialer.db.session import Database
 from dialer.job.states import JobStatus
 from dialer.kit.clock import FrozenClock
 from tests.compliance.test_dial_time import claim
-from tests.dashboard.helpers import csrf_token, hx_post, login
+from tests.dashboard.helpers import csrf_token, hx_post
 from tests.factories import (
     NewAccount,
-    add_account,
-    add_user,
     cl_cobranza_settings,
     jobs_of,
     make_debtor_batch,
@@ -35,21 +30,8 @@ STOP_COLUMNS = ("compliance_stop", "compliance_stop_reason", "compliance_stop_de
 NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # Tuesday 10:00 in Santiago
 
 
-@pytest.fixture
-async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client logged in to the dashboard as an admin user."""
-    async with database.write() as s:
-        home, _key = await add_account(s)
-        admin = await add_user(s, home, "admin")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        r = await login(c, admin.username)
-        assert r.status_code == 303, r.text
-        yield c
-
-
 async def test_a_legal_stop_shows_its_reason_and_note(
-    database: Database, new_account: NewAccount, browser: httpx.AsyncClient
+    database: Database, new_account: NewAccount, admin_browser: httpx.AsyncClient
 ) -> None:
     acc, client = await new_account("CL")
     batch = await make_debtor_batch(database, acc, [(RUT, ["+56987654321"]), ("11111111-1",
@@ -67,11 +49,13 @@ async def test_a_legal_stop_shows_its_reason_and_note(
     assert stop["since"] is not None
     assert (await client.get(f"/api/v1/jobs/{other.id}")).json()["compliance_stop"] is None
 
-    page = (await browser.get(f"/dashboard/jobs/{stopped.id}")).text
+    page = (await admin_browser.get(f"/dashboard/jobs/{stopped.id}")).text
     assert 'id="compliance-stop" data-kind="legal_stop"' in page
     assert "procedimiento concursal (insolvencia)" in page
     assert "Rol C-1234-2026" in page
-    assert 'id="compliance-stop"' not in (await browser.get(f"/dashboard/jobs/{other.id}")).text
+    assert (
+        'id="compliance-stop"' not in (await admin_browser.get(f"/dashboard/jobs/{other.id}")).text
+    )
 
     # The job lists, the export and the contact table say it too.
     for url in (f"/api/v1/batches/{batch}/jobs", f"/api/v1/jobs?batch_id={batch}"):
@@ -91,12 +75,12 @@ async def test_a_legal_stop_shows_its_reason_and_note(
     cells = {r[header.index("job_id")]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert [cells[stopped.id][header.index(c)] for c in STOP_COLUMNS] == [
         "legal_stop", "insolvency", "Rol C-1234-2026"]  # fmt: skip
-    table = (await browser.get(f"/dashboard/batches/{batch}/jobs")).text
+    table = (await admin_browser.get(f"/dashboard/batches/{batch}/jobs")).text
     row = table.split(f'data-job-id="{stopped.id}"')[1].split("</tr>")[0]
     assert 'class="muted compliance-stop" data-kind="legal_stop"' in row
     assert "Impedimento legal: procedimiento concursal (insolvencia) — Rol C-1234-2026" in row
     assert "compliance-stop" not in table.split(f'data-job-id="{other.id}"')[1].split("</tr>")[0]
-    spanish = (await browser.get(f"/dashboard/batches/{batch}/export.csv")).content
+    spanish = (await admin_browser.get(f"/dashboard/batches/{batch}/export.csv")).content
     text = spanish.decode("utf-8-sig")
     head, *lines = text.splitlines()
     assert "Motivo de la detención" in head.split(";")
@@ -110,7 +94,7 @@ async def test_a_legal_stop_shows_its_reason_and_note(
 
 
 async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
-    database: Database, new_account: NewAccount, browser: httpx.AsyncClient,
+    database: Database, new_account: NewAccount, admin_browser: httpx.AsyncClient,
     frozen_clock: FrozenClock,  # after the login: the dashboard session is not expired
 ) -> None:  # fmt: skip
     frozen_clock.set(NOW)
@@ -131,7 +115,7 @@ async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
     assert stop["phone"] == "+56987654321"
     assert (stop["source"], stop["reason"]) == ("import", "pidió por correo no ser llamado")
 
-    r = await browser.get(f"/dashboard/jobs/{job.id}")
+    r = await admin_browser.get(f"/dashboard/jobs/{job.id}")
     assert r.status_code == 200
     page = r.text
     assert 'data-kind="do_not_call"' in page
@@ -144,12 +128,12 @@ async def test_a_do_not_call_end_shows_the_listed_number_and_its_source(
         (await client.get(f"/api/v1/batches/{batch}/export.csv")).text))  # fmt: skip
     assert [row[c] for c in STOP_COLUMNS] == [
         "do_not_call", "import", "pidió por correo no ser llamado (+56987654321)"]  # fmt: skip
-    table = (await browser.get(f"/dashboard/batches/{batch}/jobs")).text
+    table = (await admin_browser.get(f"/dashboard/batches/{batch}/jobs")).text
     assert "Lista de no llamar: importado de una planilla" in table
 
 
 async def test_the_dashboard_says_why_an_argentine_sales_draft_cannot_start(
-    new_account: NewAccount, browser: httpx.AsyncClient
+    new_account: NewAccount, admin_browser: httpx.AsyncClient
 ) -> None:
     acc, client = await new_account("AR")
     r = await client.post("/api/v1/batches", json={
@@ -157,8 +141,8 @@ async def test_the_dashboard_says_why_an_argentine_sales_draft_cannot_start(
         "status": "draft"})  # fmt: skip
     assert r.status_code in (200, 201), r.text
     batch_id = r.json()["batch_id"]
-    token = await csrf_token(browser, f"/dashboard/batches/{batch_id}")
-    r = await hx_post(browser, f"/dashboard/batches/{batch_id}/start", token)
+    token = await csrf_token(admin_browser, f"/dashboard/batches/{batch_id}")
+    r = await hx_post(admin_browser, f"/dashboard/batches/{batch_id}/start", token)
     assert r.status_code == 409
     assert "Registro Nacional No Llame" in r.text
     assert "últimos 30 días" in r.text

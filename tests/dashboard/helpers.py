@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.factories import TEST_PASSWORD
+from dialer.db.session import Database
+from tests.factories import TEST_PASSWORD, add_account, add_user
 
 _FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -38,3 +41,16 @@ async def hx_post(c: httpx.AsyncClient, url: str, token: str, **kwargs: Any) -> 
     """An htmx POST: the token in X-CSRF-Token, as <body hx-headers> sends it."""
     headers = {"HX-Request": "true", "X-CSRF-Token": token, **kwargs.pop("headers", {})}
     return await c.post(url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+async def admin_browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client logged in to the dashboard as an admin user of a new account."""
+    async with database.write() as s:
+        home, _key = await add_account(s)
+        admin = await add_user(s, home, "admin")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await login(c, admin.username)
+        assert r.status_code == 303, r.text
+        yield c

@@ -6,13 +6,11 @@ is held in another for a week (cl_cobranza weekly limit)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from dialer.db.session import Database
 from dialer.job.states import Outcome
@@ -20,26 +18,12 @@ from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import claim_due_jobs
-from tests.dashboard.helpers import login
-from tests.factories import add_account, add_user, jobs_of, make_account, make_debtor_batch
+from tests.factories import jobs_of, make_account, make_debtor_batch
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
 TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=SANTIAGO).astimezone(UTC)
 RUT = "12345678-5"
-
-
-@pytest.fixture
-async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client logged in to the dashboard as an admin user."""
-    async with database.write() as s:
-        home, _key = await add_account(s)
-        admin = await add_user(s, home, "admin")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        r = await login(c, admin.username)
-        assert r.status_code == 303, r.text
-        yield c
 
 
 async def claim(db: Database, now: datetime) -> list[Any]:
@@ -67,7 +51,7 @@ def waiting_count(html: str, reason: str) -> tuple[str, int]:
 
 
 async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
-    database: Database, browser: httpx.AsyncClient, frozen_clock: FrozenClock
+    database: Database, admin_browser: httpx.AsyncClient, frozen_clock: FrozenClock
 ) -> None:
     now = TUESDAY_10
     frozen_clock.set(now)
@@ -87,7 +71,7 @@ async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
     held = [j for j in await jobs_of(database, april) if j.wait_reason]
     assert [j.wait_reason for j in held] == ["compliance_weekly_limit"]
 
-    page = await browser.get(f"/dashboard/batches/{april}")
+    page = await admin_browser.get(f"/dashboard/batches/{april}")
     assert page.status_code == 200, page.text
     assert "En espera por cumplimiento" in page.text
     label, count = waiting_count(page.text, "compliance_weekly_limit")
@@ -97,7 +81,7 @@ async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
     assert "17-03-2026 10:00 (Santiago)" in page.text
     assert "cobranza Chile (Ley 21.320)" in page.text
 
-    english = await browser.get(f"/dashboard/batches/{april}?lang=en")
+    english = await admin_browser.get(f"/dashboard/batches/{april}?lang=en")
     assert english.status_code == 200
     assert waiting_count(english.text, "compliance_weekly_limit") == (
         "Weekly contact limit per debtor",
@@ -106,7 +90,7 @@ async def test_batch_page_shows_jobs_waiting_for_the_weekly_limit(
     assert "Next allowed contact" in english.text
 
     # The batch the debtor was reached in has nothing waiting.
-    done = await browser.get(f"/dashboard/batches/{march}?lang=en")
+    done = await admin_browser.get(f"/dashboard/batches/{march}?lang=en")
     assert done.status_code == 200
     assert "No jobs waiting for compliance." in done.text
     assert 'data-reason="compliance_weekly_limit"' not in done.text

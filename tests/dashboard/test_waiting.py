@@ -5,13 +5,10 @@ dispatcher and the settlement really left scheduled."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from dialer.db.session import Database
 from dialer.job.states import Outcome
@@ -19,23 +16,11 @@ from dialer.kit.clock import FrozenClock
 from dialer.telephony.base import CallEvent
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import claim_due_jobs
-from tests.dashboard.helpers import login
-from tests.factories import add_account, add_user, make_account, make_debtor_batch
+from tests.factories import make_account, make_debtor_batch
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Tuesday 2026-03-10 10:00 in Santiago (UTC-3).
 TUESDAY_10 = datetime(2026, 3, 10, 10, 0, tzinfo=SANTIAGO).astimezone(UTC)
-
-
-@pytest.fixture
-async def browser(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with database.write() as s:
-        home, _key = await add_account(s)
-        admin = await add_user(s, home, "admin")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        assert (await login(c, admin.username)).status_code == 303
-        yield c
 
 
 async def _end(db: Database, attempt_id: str, outcome: Outcome, at: datetime) -> None:
@@ -56,7 +41,7 @@ def _sentence(html: str) -> str:
 
 
 async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
-    database: Database, browser: httpx.AsyncClient, frozen_clock: FrozenClock
+    database: Database, admin_browser: httpx.AsyncClient, frozen_clock: FrozenClock
 ) -> None:
     now = TUESDAY_10
     frozen_clock.set(now)
@@ -80,13 +65,13 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
     for c, outcome in zip(claimed[:3], outcomes, strict=True):
         await _end(database, c.attempt_id, outcome, now)
 
-    page = await browser.get(f"/dashboard/batches/{batch_id}")
+    page = await admin_browser.get(f"/dashboard/batches/{batch_id}")
     assert page.status_code == 200
     assert _sentence(page.text) == (
         "3 contactos esperando reintento, el próximo hoy a las 10:30: 2 no contesta, 1 ocupado."
     )
     # The live panel (what the event stream swaps in) says the same, in English too.
-    live = await browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
+    live = await admin_browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
     assert _sentence(live.text) == (
         "3 contacts waiting for a retry, the next today at 10:30: 2 no answer, 1 busy."
     )
@@ -101,12 +86,12 @@ async def test_the_retry_wait_is_one_sentence_with_the_next_time_and_why(
     assert len(again) == 1
     frozen_clock.set(now + timedelta(minutes=31))
     await _end(database, again[0].attempt_id, Outcome.NO_ANSWER, now + timedelta(minutes=31))
-    page = await browser.get(f"/dashboard/batches/{batch_id}?lang=es")
+    page = await admin_browser.get(f"/dashboard/batches/{batch_id}?lang=es")
     assert _sentence(page.text) == (
         "3 contactos esperando reintento, el próximo hoy a las 12:00: 3 no contesta."
     )
     frozen_clock.set(datetime(2026, 3, 9, 20, 0, tzinfo=SANTIAGO))  # the evening before
-    page = await browser.get(f"/dashboard/batches/{batch_id}")
+    page = await admin_browser.get(f"/dashboard/batches/{batch_id}")
     assert "el próximo mañana a las 12:00:" in _sentence(page.text)
 
 
@@ -117,12 +102,12 @@ def _waiting(html: str) -> str:
 
 
 async def test_outside_hours_says_today_or_tomorrow_on_the_campaigns_own_clock(
-    database: Database, browser: httpx.AsyncClient, frozen_clock: FrozenClock
+    database: Database, admin_browser: httpx.AsyncClient, frozen_clock: FrozenClock
 ) -> None:
     """A campaign of a Santiago account called on Punta Arenas' clock (UTC-3 all year;
     Santiago is UTC-4 in June) names that zone; the day is "mañana" before midnight
     there and "hoy" after it."""
-    acc = await make_account(database)
+    acc = await make_account(database, cap=100)
     settings = {
         "timezone": "America/Punta_Arenas",
         "allowed_call_hours": {"start": "09:00", "end": "20:00"},
@@ -131,7 +116,7 @@ async def test_outside_hours_says_today_or_tomorrow_on_the_campaigns_own_clock(
     # Wednesday 2026-06-10 23:30 in Punta Arenas (20:30 on Easter Island, the last of
     # the country's clocks to close): closed everywhere until Thursday 09:00 there.
     evening = datetime(2026, 6, 10, 23, 30, tzinfo=ZoneInfo("America/Punta_Arenas"))
-    batch_id = await make_batch(
+    batch_id = await make_debtor_batch(
         database, acc, [("11111111-1", ["+56911111111"])], now=evening, settings=settings
     )
     for now, expected in (
@@ -148,9 +133,9 @@ async def test_outside_hours_says_today_or_tomorrow_on_the_campaigns_own_clock(
                 s, worker_id="w-test", now=now, limit=10, lease=timedelta(minutes=5)
             )
         assert claimed == []
-        page = await browser.get(f"/dashboard/batches/{batch_id}")
+        page = await admin_browser.get(f"/dashboard/batches/{batch_id}")
         assert _waiting(page.text) == expected
-    live = await browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
+    live = await admin_browser.get(f"/dashboard/batches/{batch_id}/live?lang=en")
     assert _waiting(live.text) == (
         "Outside calling hours — resumes today at 09:00 (Punta Arenas time)."
     )

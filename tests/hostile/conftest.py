@@ -21,9 +21,8 @@ from dialer.db.session import Database
 from dialer.hooks.delivery import fan_out
 from dialer.hooks.outbox import enqueue
 from dialer.kit import clock
-from dialer.models import CallAttempt
 from dialer.models.states import AttemptStatus
-from tests.factories import api_account, api_batch, as_key, new_account
+from tests.factories import api_account, api_batch, as_key, attempt_row, new_account
 
 __all__ = ["new_account"]  # the fixture (tests/factories.py)
 
@@ -167,12 +166,11 @@ async def tenants(admin: httpx.AsyncClient, database: Database) -> AsyncIterator
     a_attempt = f"att-{jobs[0]['job_id']}-1"
     async with database.write() as s:
         s.add(
-            CallAttempt(
+            attempt_row(
                 id=a_attempt,
                 job_id=jobs[0]["job_id"],
                 batch_id=a_batch["batch_id"],
                 account_id="tenant-a",
-                number=1,
                 phone=jobs[0]["phones"][0],
                 provider="twilio",
                 provider_call_id=A_TWILIO_SID,

@@ -20,8 +20,8 @@ from dialer.ingestion.cli import run_import
 from dialer.ingestion.samples import write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.kit.clock import FrozenClock
-from dialer.models import Batch, CallAttempt, Job
-from tests.factories import NewAccount
+from dialer.models import Batch, Job
+from tests.factories import NewAccount, attempt_row
 from tests.ingestion.conftest import upload
 
 
@@ -222,9 +222,9 @@ async def test_exports_one_row_per_job_and_neutralise_formulas(
         job = (await s.execute(select(Job).where(Job.row_number == 2))).scalar_one()
         job.attempts, job.last_outcome, job.business_result = 1, "completed", "promise_to_pay"
         job.billed_seconds, job.cost_units = 120, 120
-        s.add(CallAttempt(
-            id="att-1", job_id=job.id, batch_id=batch_id, account_id=acc, number=1,
-            phone="+56987654321", provider="simulated", outcome="completed",
+        s.add(attempt_row(
+            id="att-1", job_id=job.id, batch_id=batch_id, account_id=acc, phone="+56987654321",
+            outcome="completed",
             extracted={"promise_date": "2026-04-10", "promise_amount": 15000},
         ))  # fmt: skip
 

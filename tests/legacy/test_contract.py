@@ -57,9 +57,9 @@ import pytest
 from dialer.db.session import Database
 from dialer.job.states import AttemptStatus, JobStatus
 from dialer.kit.clock import FrozenClock
-from dialer.models import Batch, CallAttempt
+from dialer.models import Batch
 from tests.batch.test_batches import move_job
-from tests.factories import as_key
+from tests.factories import as_key, attempt_row
 from tests.hostile.routes import all_routes
 
 L = "/legacy/api/v1"
@@ -164,9 +164,9 @@ async def _finish_call(w: World, job_id: str, clock: FrozenClock) -> None:
     await move_job(w.database, job_id, JobStatus.DIALING)
     now = clock.now()
     async with w.database.write() as s:
-        s.add(CallAttempt(
+        s.add(attempt_row(
             id=f"att-{job_id[-8:]}", job_id=job_id, batch_id=w.batch_id,
-            account_id=w.account_id, number=1, phone="+56987654321", provider="retell",
+            account_id=w.account_id, phone="+56987654321", provider="retell",
             provider_call_id="call_abc", status=AttemptStatus.ENDED, outcome="completed",
             business_result="promise_to_pay", started_at=now - timedelta(seconds=100),
             answered_at=now - timedelta(seconds=90), ended_at=now, duration_s=90,

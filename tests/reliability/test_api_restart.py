@@ -4,7 +4,6 @@ acknowledged are deduplicated, and every call is settled exactly once."""
 
 from __future__ import annotations
 
-import json
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,8 @@ from dialer.job.states import AttemptStatus
 from dialer.kit.clock import FileClock
 from tests.factories import (
     ENDS_WITH_LAST_CALL,
+    MIXED_OUTCOMES,
+    NO_DELAY_RETRIES,
     attempts_of,
     batch_row,
     call_settings,
@@ -28,15 +29,6 @@ from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
 
 pytestmark = pytest.mark.slow
-
-MIX = json.dumps(
-    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
-)
-RETRIES = {
-    "max_attempts": 2,
-    "retry_delay_hours": 0,
-    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
-}
 
 
 async def test_api_restarted_while_webhooks_are_delivered(
@@ -52,11 +44,12 @@ async def test_api_restarted_while_webhooks_are_delivered(
         batch = await make_batch(
             database, acc, jobs=80, now=t0,
             settings=call_settings(
-                max_concurrent_calls=8, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+                max_concurrent_calls=8, retry_settings=NO_DELAY_RETRIES,
+                collections=ENDS_WITH_LAST_CALL,
             ),
         )  # fmt: skip
         workers.start(
-            2, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4,
+            2, SIM_SPEEDUP=300, SIM_OUTCOMES=MIXED_OUTCOMES, WORKER_CONCURRENCY=4,
             SIM_WEBHOOK_URL=f"{api.url}/api/v1/webhooks/simulated",
         )  # fmt: skip
 

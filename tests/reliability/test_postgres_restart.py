@@ -7,7 +7,6 @@ the server other tests share is never restarted."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +18,15 @@ from sqlalchemy import text
 
 from dialer.db import engine as engine_module
 from dialer.db.session import Database
-from tests.factories import ENDS_WITH_LAST_CALL, batch_row, call_settings, make_account, make_batch
+from tests.factories import (
+    ENDS_WITH_LAST_CALL,
+    MIXED_OUTCOMES,
+    NO_DELAY_RETRIES,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 from tests.fixtures.database import configured_pg_url, migrate
 from tests.fixtures.servers import free_port
 from tests.fixtures.waiting import eventually
@@ -33,15 +40,7 @@ pytestmark = [
 ]
 
 PG = str(ROOT / "scripts" / "pg.sh")
-MIX = json.dumps(
-    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
-)
 select_one = text("SELECT 1")
-RETRIES = {
-    "max_attempts": 2,
-    "retry_delay_hours": 0,
-    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
-}
 
 
 def pg(*args: str) -> str:
@@ -74,10 +73,13 @@ async def test_workers_survive_postgres_restarts(
         batch = await make_batch(
             db, acc, jobs=120, now=t0,
             settings=call_settings(
-                max_concurrent_calls=8, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+                max_concurrent_calls=8, retry_settings=NO_DELAY_RETRIES,
+                collections=ENDS_WITH_LAST_CALL,
             ),
         )  # fmt: skip
-        workers.start(3, SIM_SPEEDUP=300, SIM_OUTCOMES=MIX, WORKER_CONCURRENCY=4, LEASE="PT3S")
+        workers.start(
+            3, SIM_SPEEDUP=300, SIM_OUTCOMES=MIXED_OUTCOMES, WORKER_CONCURRENCY=4, LEASE="PT3S"
+        )
         progress = 0
         for _ in range(2):
 

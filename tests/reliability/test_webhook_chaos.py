@@ -23,7 +23,15 @@ from dialer.kit import clock as clock_mod
 from dialer.kit.clock import FileClock
 from dialer.models import CallAttempt, SimulatedCall
 from dialer.telephony.simulated import SimulatedProvider, sign
-from tests.factories import ENDS_WITH_LAST_CALL, batch_row, call_settings, make_account, make_batch
+from tests.factories import (
+    ENDS_WITH_LAST_CALL,
+    MIXED_OUTCOMES,
+    NO_DELAY_RETRIES,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 from tests.fixtures.servers import free_port
 from tests.fixtures.workers import WorkerProcesses, set_clock
 from tests.reliability.invariants import assert_run_is_sound
@@ -31,14 +39,6 @@ from tests.reliability.invariants import assert_run_is_sound
 pytestmark = pytest.mark.slow
 
 WEBHOOK = "/api/v1/webhooks/simulated"
-MIX = json.dumps(
-    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
-)
-RETRIES = {
-    "max_attempts": 2,
-    "retry_delay_hours": 0,
-    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
-}
 Delivery = tuple[bytes, dict[str, str]]
 
 
@@ -74,14 +74,15 @@ async def test_duplicated_delayed_reordered_and_lost_webhooks(
     batch = await make_batch(
         database, acc, jobs=60, now=t0,
         settings=call_settings(
-            max_concurrent_calls=10, retry_settings=RETRIES, collections=ENDS_WITH_LAST_CALL
+            max_concurrent_calls=10, retry_settings=NO_DELAY_RETRIES,
+            collections=ENDS_WITH_LAST_CALL,
         ),
     )  # fmt: skip
     # The carrier's own deliveries go nowhere: this test is the network. The clock jumps
     # past the call timeout, not past the dialing lease: no worker is stalled here.
     dead = f"http://127.0.0.1:{free_port()}{WEBHOOK}"
     workers.start(
-        2, SIM_SPEEDUP=1000, SIM_OUTCOMES=MIX, SIM_WEBHOOK_URL=dead, CALL_TIMEOUT="PT60S", LEASE="PT300S",
+        2, SIM_SPEEDUP=1000, SIM_OUTCOMES=MIXED_OUTCOMES, SIM_WEBHOOK_URL=dead, CALL_TIMEOUT="PT60S", LEASE="PT300S",
         WORKER_CONCURRENCY=6,
     )  # fmt: skip
     sim = SimulatedProvider(database, settings)

@@ -4,7 +4,6 @@ after the window closes, and the caps hold."""
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta
 
@@ -15,6 +14,8 @@ from dialer.kit.clock import FileClock
 from dialer.models import Batch
 from tests.factories import (
     ENDS_WITH_LAST_CALL,
+    MIXED_OUTCOMES,
+    NO_DELAY_RETRIES,
     batch_row,
     call_settings,
     job_statuses,
@@ -27,14 +28,6 @@ from tests.reliability.invariants import assert_run_is_sound
 
 pytestmark = pytest.mark.slow
 
-NO_DELAY_RETRIES = {
-    "max_attempts": 2,
-    "retry_delay_hours": 0,
-    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
-}
-MIX = json.dumps(
-    {"completed": 0.6, "no_answer": 0.2, "busy": 0.1, "voicemail": 0.05, "failed": 0.05}
-)
 # Monday 2026-03-02 in Santiago (UTC-3): the 09:00-20:00 window closes at 23:00 UTC.
 CLOSE = datetime.fromisoformat("2026-03-02T23:00:00+00:00")
 BEFORE_CLOSE = CLOSE - timedelta(seconds=8)
@@ -58,7 +51,12 @@ async def test_sigkilled_workers_lose_nothing_and_double_nothing(
         for _ in range(2)
     ]
     # Calls last ~0.1-1 s; a dead worker's claims come back after a 2 s lease.
-    env = {"SIM_SPEEDUP": 300, "SIM_OUTCOMES": MIX, "WORKER_CONCURRENCY": 4, "LEASE": "PT2S"}
+    env = {
+        "SIM_SPEEDUP": 300,
+        "SIM_OUTCOMES": MIXED_OUTCOMES,
+        "WORKER_CONCURRENCY": 4,
+        "LEASE": "PT2S",
+    }
     workers.start(3, **env)
     rng = random.Random(20260302)
     kills = 0

@@ -37,7 +37,7 @@ from dialer.telephony.providers.twilio import compute_signature, sign_report
 from dialer.telephony.registry import Providers
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.factories import make_account
+from tests.factories import attempt_row, make_account
 from tests.telephony.recorded import load
 
 RETELL_KEY = "key_acme_retell_0001"
@@ -512,7 +512,7 @@ class TestTwilioFindCall:
         # Attempt A's call is known; B (same debtor, same number) lost its create answer.
         a, _ = await dial_one(database, settings, admin, "twilio")
         async with database.write() as session:
-            session.add(CallAttempt(
+            session.add(attempt_row(
                 id="att-b-lost", job_id=a.job_id, batch_id=a.batch_id, account_id=a.account_id,
                 number=2, phone=a.phone, provider="twilio", status=AttemptStatus.UNKNOWN,
                 started_at=frozen_clock.now(),

@@ -17,6 +17,7 @@ from dialer.job.states import AttemptStatus
 from dialer.models import CallAttempt, Job, LedgerEntry, SimulatedCall
 from tests.factories import (
     ENDS_WITH_LAST_CALL,
+    NO_DELAY_RETRIES,
     account_row,
     attempts_of,
     batch_row,
@@ -32,11 +33,6 @@ from tests.fixtures.workers import WorkerProcesses, set_clock
 pytestmark = pytest.mark.slow
 
 SANTIAGO = ZoneInfo("America/Santiago")
-NO_DELAY_RETRIES = {
-    "max_attempts": 2,
-    "retry_delay_hours": 0,
-    "per_outcome": {k: {"delay_hours": 0} for k in ("no_answer", "busy", "voicemail", "failed")},
-}
 MOSTLY_ANSWERED = json.dumps(
     {"completed": 0.7, "no_answer": 0.15, "busy": 0.05, "voicemail": 0.05, "failed": 0.05}
 )

@@ -1,0 +1,1 @@
+from tests.dashboard.helpers import admin_browser  # noqa: F401  (fixture)
