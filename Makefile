@@ -22,3 +22,11 @@ dev-api:
 	uv run dialer serve --no-worker
 dev-worker:
 	uv run dialer worker
+bench:          ## every benchmark once, at full size (bench/README.md; PostgreSQL: DIALER_BENCH_PG_URL or a throw-away cluster)
+	uv run python bench/status_bench.py
+	uv run python -m bench.auth_bench
+	uv run python -m bench.dnc_bench
+	uv run python -m bench.recovery_bench
+	uv run python -m bench.load_bench
+	uv run python -m bench.ingest_bench
+	uv run --group bench python bench/dispatch_bench.py

@@ -23,7 +23,12 @@ from tests.fixtures.servers import serve
 async def live(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The test's app served by uvicorn on a local port; an admin client speaking to it."""
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers=headers) as c:
+    # What is measured is what the client sees, not how fast: a loaded machine may take
+    # more than httpx's default 5 s to answer twelve concurrent writes on SQLite.
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as c,
+    ):
         yield c
 
 
