@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.account.helpers import as_key, create_account, create_batch
 from tests.dashboard.helpers import csrf_token, login
+from tests.factories import api_account, api_batch, as_key
 from tests.hostile.routes import all_routes
 
 PASSWORD = "una-clave-larga-1"
@@ -31,8 +31,8 @@ async def _read_only_key(admin: httpx.AsyncClient, account_id: str) -> str:
 async def test_a_read_only_key_reads_everything_and_every_api_write_is_refused(
     admin: httpx.AsyncClient, app: Any
 ) -> None:
-    await create_account(admin, account_id="acc-v")
-    batch = await create_batch(admin, "acc-v", jobs=2)
+    await api_account(admin, account_id="acc-v")
+    batch = await api_batch(admin, "acc-v", jobs=2)
     bid = batch["batch_id"]
     key = await _read_only_key(admin, "acc-v")
     listed = (await admin.get("/api/v1/accounts/acc-v/api-keys")).json()
@@ -88,8 +88,8 @@ async def test_a_read_only_key_reads_everything_and_every_api_write_is_refused(
 async def test_a_viewer_user_sees_the_pages_but_no_controls_and_cannot_write(
     admin: httpx.AsyncClient, app: Any
 ) -> None:
-    await create_account(admin, account_id="acc-w")
-    batch = await create_batch(admin, "acc-w", jobs=2)
+    await api_account(admin, account_id="acc-w")
+    batch = await api_batch(admin, "acc-w", jobs=2)
     bid = batch["batch_id"]
     r = await admin.post(
         "/api/v1/accounts/acc-w/users",
@@ -139,7 +139,7 @@ async def test_a_viewer_user_sees_the_pages_but_no_controls_and_cannot_write(
 async def test_a_supervisor_assigns_the_viewer_role_on_the_users_page(
     admin: httpx.AsyncClient, app: Any
 ) -> None:
-    await create_account(admin, account_id="acc-x")
+    await api_account(admin, account_id="acc-x")
     for name, role in (("jefa", "supervisor"), ("pato", "operator")):
         r = await admin.post(
             "/api/v1/accounts/acc-x/users",

@@ -122,7 +122,7 @@ class TestCreateBatch:
         assert r.status_code == 422, r.text
         assert "provider_options" in [e["field"] for e in r.json()["errors"]]
         assert "agnet_id" in r.json()["detail"]
-        batch = await create_batch(admin, "acc-batch", name="ok")
+        batch = await api_batch(admin, "acc-batch", name="ok")
         r = await admin.patch(
             f"/api/v1/batches/{batch['batch_id']}",
             json={"provider_options": {"agent_id": "a", "voice": "b"}},

@@ -17,10 +17,8 @@ from dialer.job.states import JobStatus
 from dialer.kit import clock
 from dialer.models import CallAttempt, Job
 from dialer.worker.claim import claim_due_jobs
-from tests.account.helpers import as_key, contacts, create_account
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import TEST_PASSWORD
-from tests.worker.factories import ALWAYS_OPEN
+from tests.factories import ALWAYS_OPEN, TEST_PASSWORD, api_account, as_key, job_bodies
 
 FIRST = "Hola {{nombre}}, su deuda es de {{monto}}."
 SECOND = "Buenas tardes {{nombre}}, le llamamos por su pago del {{fecha_limite}}."
@@ -34,7 +32,7 @@ async def _script(c: httpx.AsyncClient, name: str, template: str) -> str:
 
 
 async def _batch(c: httpx.AsyncClient, account_id: str, script_id: str, **extra: Any) -> str:
-    rows = contacts(3)
+    rows = job_bodies(3)
     for r in rows:
         r["payload"] = {"monto": 150000, "fecha_limite": "2026-12-20"}
     r = await c.post(
@@ -68,7 +66,7 @@ async def _variables(database: Database, attempt_id: str) -> dict[str, Any]:
 async def test_a_running_batch_takes_the_new_script_from_its_next_call(
     admin: httpx.AsyncClient, database: Database
 ) -> None:
-    acc = await create_account(admin, max_concurrent_calls=1, initial_minutes=100)
+    acc = await api_account(admin, max_concurrent_calls=1, initial_minutes=100)
     async with as_key(admin, acc["api_key"]) as c:
         first = await _script(c, "cobro", FIRST)
         second = await _script(c, "recordatorio", SECOND)
@@ -112,8 +110,8 @@ async def _claim_one_after_release(database: Database, batch_id: str) -> tuple[s
 async def test_a_script_the_rows_cannot_fill_or_of_another_account_is_refused(
     admin: httpx.AsyncClient,
 ) -> None:
-    acc = await create_account(admin)
-    other = await create_account(admin)
+    acc = await api_account(admin)
+    other = await api_account(admin)
     async with as_key(admin, acc["api_key"]) as c, as_key(admin, other["api_key"]) as o:
         first = await _script(c, "cobro", FIRST)
         bid = await _batch(c, acc["account_id"], first)
@@ -136,7 +134,7 @@ async def test_a_script_the_rows_cannot_fill_or_of_another_account_is_refused(
 
 
 async def test_the_settings_page_changes_the_script(admin: httpx.AsyncClient, app: Any) -> None:
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     async with as_key(admin, acc["api_key"]) as c:
         first = await _script(c, "cobro", FIRST)
         second = await _script(c, "recordatorio", SECOND)

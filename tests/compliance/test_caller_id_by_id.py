@@ -24,10 +24,15 @@ from dialer.telephony.providers.elevenlabs import ElevenLabsProvider
 from dialer.telephony.providers.routing import AccountRoutedProvider
 from dialer.telephony.providers.vapi import VapiProvider
 from dialer.telephony.registry import Providers
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of, make_account, make_batch, settings_json
 from tests.compliance.test_caller_id import LANDLINE, SIX_HUNDRED, TUESDAY_10
 from tests.compliance.test_dial_time import claim
+from tests.factories import (
+    NewAccount,
+    cl_cobranza_settings,
+    jobs_of,
+    make_account,
+    make_debtor_batch,
+)
 from tests.telephony.contract.harness import call_request
 from tests.telephony.recorded import Recorder, load, no_sleep
 
@@ -124,7 +129,7 @@ class TestTheAccountsConfiguredNumber:
         assert rec.requests[0].url.path == LOOKUP_PATH[vendor]
 
         body = {"account_id": acc, "name": "Marzo", "provider": vendor,
-                "call_settings": settings_json()}  # fmt: skip
+                "call_settings": cl_cobranza_settings()}  # fmt: skip
         r = await client.post("/api/v1/batches", json=body)
         assert r.status_code == 422, r.text
         assert r.json()["rule"] == "cl.caller_id_600"
@@ -177,7 +182,7 @@ class TestTheAccountsConfiguredNumber:
         acc, client = await new_account("CL")
         await configure_by_id(database, acc, "vapi", VAPI_ID, LANDLINE)
         body = {"account_id": acc, "name": "Marzo", "provider": "vapi",
-                "call_settings": settings_json(),
+                "call_settings": cl_cobranza_settings(),
                 "provider_options": {"phone_number_id": VAPI_ID}}  # fmt: skip
         r = await client.post("/api/v1/batches", json=body)
         assert r.status_code == 422, r.text
@@ -207,11 +212,13 @@ async def test_the_claim_holds_a_batch_whose_configured_id_names_a_landline(
     database: Database, frozen_clock: FrozenClock
 ) -> None:
     frozen_clock.set(TUESDAY_10)
-    acc = await make_account(database)
+    acc = await make_account(database, cap=100)
     # The dial-time filters read the configuration of the batch's provider (here the
     # simulated one, standing for a vendor that names numbers by id).
     await configure_by_id(database, acc, "simulated", VAPI_ID, LANDLINE)
-    batch = await make_batch(database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10)
+    batch = await make_debtor_batch(
+        database, acc, [("12345678-5", ["+56911111111"])], now=TUESDAY_10
+    )
     assert await claim(database, TUESDAY_10) == []
     [job] = await jobs_of(database, batch)
     assert job.wait_reason == "compliance_caller_id"

@@ -341,7 +341,7 @@ class TestShown:
         frozen_clock.set(utc(2026, 7, 6, 10, 0, SANTIAGO))
         acc, client = await new_account("CL")
         body = {
-            "account_id": acc, "name": "JSON", "call_settings": settings_json(),
+            "account_id": acc, "name": "JSON", "call_settings": cl_cobranza_settings(),
             "jobs": [
                 {"dni": "11111111-1", "phones": ["+56612234567"]},
                 {"dni": "22222222-2", "phones": ["+56987654321"],

@@ -17,9 +17,8 @@ from dialer.billing.service import topup
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import Account
-from tests.compliance.conftest import NewAccount
-from tests.compliance.factories import jobs_of
 from tests.compliance.test_dial_time import claim
+from tests.factories import NewAccount, jobs_of
 
 BSAS = ZoneInfo("America/Argentina/Buenos_Aires")
 TUESDAY_NOON = datetime(2026, 3, 10, 12, 0, tzinfo=BSAS).astimezone(UTC)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.dashboard.helpers import csrf_token, hx_post, login
-from tests.events.factories import create_account, create_user
+from tests.factories import add_account, add_user
 
 HEADER = [
     "Rut Deudor", "Nombre Cliente", "Celular", "Fono Fijo", "Saldo actualizado",
@@ -29,8 +29,8 @@ ROWS = [
 @pytest.fixture
 async def client(app, database):
     async with database.write() as s:
-        account, _key = await create_account(s)
-        user = await create_user(s, account, "supervisor")
+        account, _key = await add_account(s)
+        user = await add_user(s, account, "supervisor")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         assert (await login(c, user.username)).status_code == 303

@@ -15,16 +15,16 @@ from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
 from dialer.models import BatchStatus
 from tests.dashboard.helpers import csrf_token, login
-from tests.events.factories import create_account, create_batch, create_user
+from tests.factories import add_account, add_batch, add_user
 
 
 @pytest.fixture
 async def draft(app, database: Database, frozen_clock: FrozenClock):
     frozen_clock.set(datetime(2026, 12, 1, 13, 0, tzinfo=UTC))  # Tuesday 10:00 in Santiago
     async with database.write() as s:
-        account, _key = await create_account(s)
-        user = await create_user(s, account, "supervisor")
-        batch, _jobs = await create_batch(
+        account, _key = await add_account(s)
+        user = await add_user(s, account, "supervisor")
+        batch, _jobs = await add_batch(
             s, account, jobs=2, status=BatchStatus.DRAFT, started_at=None,
             call_settings=CallSettings().model_dump(mode="json"),
         )  # fmt: skip

@@ -22,10 +22,10 @@ from dialer.job.states import JobStatus
 from dialer.main import create_app
 from dialer.models import Job
 from tests.dashboard.helpers import login
-from tests.events.factories import create_account, create_batch, create_user
-from tests.events.sse import Sse, live_server, read_events
+from tests.events.sse import Sse, read_events
+from tests.factories import add_account, add_batch, add_user, call_settings, make_batch
+from tests.fixtures.servers import serve
 from tests.fixtures.workers import WorkerProcesses, set_clock
-from tests.worker.factories import call_settings, make_batch
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 12:00 in Santiago, a Tuesday
 
@@ -77,15 +77,15 @@ async def test_the_stream_gets_a_call_a_worker_process_settled_and_another_apis_
 ) -> None:
     set_clock(workers.clock_file, T0)
     async with database.write() as s:
-        account, key = await create_account(s, max_concurrent_calls=5)
-        other, _ = await create_account(s)
+        account, key = await add_account(s, max_concurrent_calls=5)
+        other, _ = await add_account(s)
         account_id, other_id = account.id, other.id
     batch = await make_batch(database, account_id, jobs=1, now=T0, settings=call_settings())
     await make_batch(database, other_id, jobs=1, now=T0, settings=call_settings())
     auth = {"X-API-Key": key}
 
     async with (
-        live_server(app) as url,
+        serve(app) as url,
         httpx.AsyncClient(base_url=url, headers=auth, timeout=60) as c,
         c.stream("GET", f"/api/v1/accounts/{account_id}/events") as response,
     ):
@@ -124,12 +124,12 @@ async def test_the_stream_gets_a_call_a_worker_process_settled_and_another_apis_
 
 async def test_account_stream_auth_tenant_and_resume(app: Any, database: Database) -> None:
     async with database.write() as s:
-        account, key = await create_account(s)
-        batch, jobs = await create_batch(s, account, jobs=2)
-        _other, other_key = await create_account(s)
+        account, key = await add_account(s)
+        batch, jobs = await add_batch(s, account, jobs=2)
+        _other, other_key = await add_account(s)
         account_id = account.id
     path = f"/api/v1/accounts/{account_id}/events"
-    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
         assert (await c.get(path)).status_code == 401
         assert (await c.get(path, params={"key": key})).status_code == 401  # never in the URL
         other = await c.get(path, headers={"X-API-Key": other_key})
@@ -166,10 +166,10 @@ async def test_the_overview_is_redrawn_live_after_a_call_settles(
     app: Any, database: Database
 ) -> None:
     async with database.write() as s:
-        account, _key = await create_account(s)
-        _batch, jobs = await create_batch(s, account, jobs=3)
-        viewer = (await create_user(s, account, "viewer")).username
-    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
+        account, _key = await add_account(s)
+        _batch, jobs = await add_batch(s, account, jobs=3)
+        viewer = (await add_user(s, account, "viewer")).username
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
         assert (await login(c, viewer)).status_code == 303
         page = await c.get("/dashboard/")
         assert 'sse-connect="/dashboard/overview/stream"' in page.text

@@ -20,8 +20,8 @@ from dialer.db.session import Database
 from dialer.main import create_app
 from dialer.worker import runner
 from tests.conftest import ADMIN_KEY
+from tests.fixtures.servers import free_port
 from tests.fixtures.workers import ROOT
-from tests.reliability.live import free_port
 
 # Runs the real command line, with one fault: once the trigger file exists, the worker's
 # claim loop raises (a bug the loop does not catch), which ends the worker's task.
