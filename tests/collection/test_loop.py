@@ -381,7 +381,7 @@ async def test_a_callback_or_promise_only_the_later_analysis_reports_is_followed
     # Default collections settings: callbacks and promise follow-ups are on.
     frozen_clock.set(WED_11)
     acc = await account_with_balance(admin)
-    batch = await batch_of(admin, acc, [debtor(1), debtor(2), debtor(3)])
+    batch = await api_debtor_batch(admin, acc, [debtor(1), debtor(2), debtor(3)])
     plain = {"outcome": "completed"}  # call_ended: no analysis yet
     worker = worker_for(database, settings, frozen_clock, n1=[plain, ANSWER], n2=[plain],
                         n3=[NO_ANSWER])  # fmt: skip
@@ -436,7 +436,7 @@ async def test_max_callbacks_ends_the_job_at_the_limit(
 ) -> None:
     frozen_clock.set(WED_11)
     acc = await account_with_balance(admin)
-    await batch_of(admin, acc, [debtor(1)], collections={"max_callbacks": 2})
+    await api_debtor_batch(admin, acc, [debtor(1)], collections={"max_callbacks": 2})
     later = {"outcome": "completed", "business_result": "call_back_later",
              "extracted": {"callback_at": "en 2 horas"}}  # fmt: skip
     worker = worker_for(database, settings, frozen_clock, n1=[later])  # every call asks again
@@ -464,7 +464,7 @@ async def test_callback_and_promise_times_are_read_on_the_debtors_own_clock(
     easter = ZoneInfo("Pacific/Easter")
     frozen_clock.set(WED_11)
     acc = await account_with_balance(admin)
-    await batch_of(admin, acc, [debtor(n, zona_horaria="Pacific/Easter") for n in (1, 2)])
+    await api_debtor_batch(admin, acc, [debtor(n, zona_horaria="Pacific/Easter") for n in (1, 2)])
     callback = {"outcome": "completed", "business_result": "call_back_later",
                 "extracted": {"callback_at": "mañana a las 11"}}  # fmt: skip
     worker = worker_for(database, settings, frozen_clock, n1=[callback], n2=[PROMISE])

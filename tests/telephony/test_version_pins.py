@@ -21,8 +21,8 @@ from dialer.models import Batch
 from dialer.telephony.base import CallRequest
 from dialer.telephony.pinning import pin_started_batches
 from dialer.telephony.providers.routing import AccountRoutedProvider
+from tests.factories import make_account, make_batch
 from tests.telephony.recorded import load
-from tests.worker.factories import make_account, make_batch
 
 ASSISTANT = "5b0a9a46-2f7e-4b8c-9d1e-3f4a5b6c7d8e"
 NUMBER_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"

@@ -30,6 +30,7 @@ from tests.factories import (
     ENDS_WITH_LAST_CALL,
     attempts_of,
     batch_row,
+    call_settings,
     job_statuses,
     make_account,
     make_batch,
