@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dialer.dashboard.contacts import payload_label
 from tests.dashboard.helpers import csrf_token, hx_post, login
 from tests.factories import add_account, add_user
 
@@ -131,3 +132,10 @@ async def test_rows_already_in_a_campaign_are_one_line_per_reason(client, tmp_pa
     reason, text = items[0]
     assert reason == "duplicate_in_active_batch"
     assert text.endswith(": 2 filas (2, 3)")
+
+
+def test_what_an_agent_reports_is_named_by_the_keys_the_outcome_parser_reads() -> None:
+    assert payload_label("es", "call_back_on") == "Volver a llamar"
+    assert payload_label("es", "monto_promesa") == "Monto prometido"
+    assert payload_label("en", "fecha_promesa") == "Promised date"
+    assert payload_label("es", "n_pedido") == "n_pedido"  # unknown: as imported

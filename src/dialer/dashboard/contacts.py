@@ -19,7 +19,17 @@ from dialer.dashboard.i18n import translator
 from dialer.errors import InvalidInput
 from dialer.ingestion.export import COLUMNS, Localisation
 from dialer.job.filters import NO_VALUE, PROMISE_FILTERS, SORT_KEYS, JobFilter
-from dialer.job.outcomes import CURRENCY_EXPONENT
+from dialer.job.outcomes import (
+    CALLBACK_KEYS,
+    CURRENCY_EXPONENT,
+    CURRENCY_KEYS,
+    METHOD_KEYS,
+    PAID_AMOUNT_KEYS,
+    PAID_DATE_KEYS,
+    PROMISE_AMOUNT_KEYS,
+    PROMISE_DATE_KEYS,
+    RESULT_KEYS,
+)
 from dialer.job.states import BusinessResult, JobStatus, Outcome
 
 PAGE = 25
@@ -265,10 +275,33 @@ MONEY_FIELDS = frozenset({"amount", "amount_original", "paid_amount"})
 MINOR_UNIT_FIELDS = frozenset({"paid_amount"})
 
 
+# What the agents report (job.outcomes reads these names), named for the job page.
+_EXTRACTED: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "result": (RESULT_KEYS, "Resultado informado", "Reported result"),
+    "promise_date": (PROMISE_DATE_KEYS, "Fecha prometida", "Promised date"),
+    "promise_amount": (PROMISE_AMOUNT_KEYS, "Monto prometido", "Promised amount"),
+    "method": (METHOD_KEYS, "Medio de pago", "Payment method"),
+    "currency": (CURRENCY_KEYS, "Moneda", "Currency"),
+    "callback": (CALLBACK_KEYS, "Volver a llamar", "Call back"),
+    "paid_amount": (PAID_AMOUNT_KEYS, "Monto pagado", "Amount paid"),
+    "paid_date": (PAID_DATE_KEYS, "Fecha del pago", "Payment date"),
+}
+_EXTRACTED_LABEL = {
+    lang: {k: names[i] for keys, *names in _EXTRACTED.values() for k in keys}
+    for i, lang in enumerate(("es", "en"))
+}
+
+
 def payload_label(lang: str, key: str) -> str:
-    """A payload field's name in words (``amount`` -> ``Monto deuda``); else as imported."""
+    """A payload (or reported) field's name in words (``amount`` -> ``Monto deuda``,
+    ``call_back_on`` -> ``Volver a llamar``); else as imported."""
     lang = lang if lang in _HEADERS else "es"
-    return _HEADERS[lang].get(key) or _PAYLOAD_EXTRA[lang].get(key) or key
+    return (
+        _HEADERS[lang].get(key)
+        or _PAYLOAD_EXTRA[lang].get(key)
+        or _EXTRACTED_LABEL[lang].get(key)
+        or key
+    )
 
 
 def localisation(lang: str) -> Localisation:
