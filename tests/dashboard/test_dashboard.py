@@ -108,7 +108,7 @@ class TestPages:
         await _login(browser, seeded["key"])
         r = await browser.get("/dashboard/")
         assert r.status_code == 200
-        for label in ("Contactos hoy", "Contestadas / llamadas", "Campañas activas", "Pendientes"):
+        for label in ("Contactos cargados hoy", "Contestadas / llamadas", "Campañas activas", "Pendientes"):
             assert label in r.text
         assert 'data-card="pending_jobs">3<' in r.text
         assert 'data-card="active_batches">1<' in r.text
@@ -116,7 +116,7 @@ class TestPages:
     async def test_english_labels_on_request_and_remembered(self, browser, seeded):
         await _login(browser, seeded["key"])
         r = await browser.get("/dashboard/", params={"lang": "en"})
-        assert "Jobs today" in r.text
+        assert "Contacts loaded today" in r.text
         assert '<html lang="en">' in r.text
         again = await browser.get("/dashboard/batches")
         assert "Batches" in again.text
