@@ -108,7 +108,12 @@ class TestPages:
         await _login(browser, seeded["key"])
         r = await browser.get("/dashboard/")
         assert r.status_code == 200
-        for label in ("Contactos cargados hoy", "Contestadas / llamadas", "Campañas activas", "Pendientes"):
+        for label in (
+            "Contactos cargados hoy",
+            "Contestadas / llamadas",
+            "Campañas activas",
+            "Pendientes",
+        ):
             assert label in r.text
         assert 'data-card="pending_jobs">3<' in r.text
         assert 'data-card="active_batches">1<' in r.text

@@ -52,7 +52,8 @@ function cardTables(root) {
   var tables = scope.matches && scope.matches("table") ? [scope] : scope.querySelectorAll("main table");
   Array.prototype.forEach.call(tables, function (table) {
     var heads = table.querySelectorAll("thead th");
-    if (!heads.length) return;
+    // Two short columns read better as a table on a phone too: <table class="keep-table">.
+    if (!heads.length || table.classList.contains("keep-table")) return;
     var labels = Array.prototype.map.call(heads, function (th) { return th.textContent.replace(/[▲▼]/g, "").trim(); });
     table.classList.add("rows-as-cards");
     Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
