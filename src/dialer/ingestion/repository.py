@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.job.states import JobStatus
+from dialer.kit import search
 from dialer.models import Account, Batch, BatchStatus, DoNotCall, Job
 
 OPEN_BATCH = (BatchStatus.ACTIVE, BatchStatus.PAUSED)
@@ -81,17 +82,23 @@ class IngestionRepository:
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
         table = Job.__tablename__
-        params = [(*rest, job_id) for job_id, *rest in rows]
+        # The search key's phones are replaced, its name and RUT (from the first ``|``
+        # on) kept: a merge changes neither.
+        params = [
+            (*rest, search.phone_digits_of_json(rest[0] or ""), job_id) for job_id, *rest in rows
+        ]
         if conn.dialect.name == "postgresql":
             sql = (
                 f'UPDATE "{table}" SET phones = $1, payload = $2, timezone = $3, region = $4, '
-                "place_source = $5 WHERE id = $6"
+                "place_source = $5, search_text = $6 || substr(search_text, "
+                "strpos(search_text, '|')) WHERE id = $7"
             )
             await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
             return
         sql = (
             f'UPDATE "{table}" SET phones = ?, payload = ?, timezone = ?, region = ?, '
-            "place_source = ? WHERE id = ?"
+            "place_source = ?, search_text = ? || substr(search_text, instr(search_text, '|')) "
+            "WHERE id = ?"
         )
         cursor = await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
         await cursor.close()
@@ -153,15 +160,17 @@ class IngestionRepository:
         for name, value in consts.items():
             proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             bound[name] = proc(value) if proc else value
+        # The contact search key (kit/search.py), from the row's name, RUT and phones.
+        keys = list(map(_search_text, columns[1], columns[2], columns[3]))
         names = [
             "id", "row_number", "contact_name", "dni", "phones", "email", "payload",
-            "timezone", "region", "place_source", *bound,
+            "timezone", "region", "place_source", "search_text", *bound,
         ]  # fmt: skip
         # Ids: the prefix, then the row's position in this insert as 8 hex digits.
         ids = map(f"{id_prefix or _id_prefix()}{{:08x}}".format, range(n))
         raw = await conn.get_raw_connection()
         if dialect.name == "postgresql":
-            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
+            params = zip(ids, *columns, keys, *(repeat(v, n) for v in bound.values()), strict=True)
             # The JSON columns take the encoded text through the codec SQLAlchemy installs
             # on the asyncpg connection, as in executemany.
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
@@ -173,10 +182,10 @@ class IngestionRepository:
         # every chunk of the import, so the statement is prepared once.
         literals = [_sqlite_literal(v) for v in bound.values()]
         if any(lit is None for lit in literals):
-            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
+            params = zip(ids, *columns, keys, *(repeat(v, n) for v in bound.values()), strict=True)
             values = ["?" for _ in names]
         else:
-            params = zip(ids, *columns, strict=True)
+            params = zip(ids, *columns, keys, strict=True)
             values = ["?" for _ in names[: -len(bound)]] + cast(list[str], literals)
         cols = ", ".join(f'"{c}"' for c in names)
         sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({", ".join(values)})'
@@ -186,6 +195,10 @@ class IngestionRepository:
         cursor = await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
         await cursor.close()
         return n
+
+
+def _search_text(name: str | None, dni: str | None, phones_json: str | None) -> str:
+    return search.search_text(name, dni, search.phone_digits_of_json(phones_json or ""))
 
 
 def _sqlite_literal(value: object) -> str | None:

@@ -6,14 +6,14 @@ the rows it shows, so the two can never disagree about what "filtered" means.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, cast, exists, func, not_, or_
+from sqlalchemy import and_, exists, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from dialer.job.states import JobStatus
+from dialer.kit import search
 from dialer.models import Job, Promise
 
 PromiseFilter = Literal["any", "none", "open", "kept", "broken"]
@@ -56,7 +56,7 @@ class JobFilter:
         return any(getattr(self, f.name) for f in fields(self) if f.name not in ("sort", "desc"))
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        """WHERE clauses over ``Job`` (to AND with the batch condition)."""
+        """WHERE clauses over ``Job`` but the search (``where`` adds it for a batch)."""
         out: list[ColumnElement[bool]] = []
         if self.status is not None:
             out.append(Job.status == self.status)
@@ -76,23 +76,19 @@ class JobFilter:
                 out.append(has if self.promise == "any" else not_(has))
             else:
                 out.append(exists().where(Promise.job_id == Job.id, Promise.status == self.promise))
-        if self.q and self.q.strip():
-            out.append(self._search(self.q.strip()))
         return out
 
     @staticmethod
     def _search(text: str) -> ColumnElement[bool]:
-        name = "%" + _like_escape(text.lower()) + "%"
-        options: list[ColumnElement[bool]] = [func.lower(Job.contact_name).like(name, escape="\\")]
-        rut = re.sub(r"[^0-9kK]", "", text).lower()
-        digits = re.sub(r"\D", "", text)
-        if len(digits) >= 3:
-            # RUTs are stored with a hyphen and without dots; typed either way.
-            bare_dni = func.lower(func.replace(func.replace(Job.dni, ".", ""), "-", ""))
-            options.append(bare_dni.like("%" + rut + "%"))
-            # Phones are E.164 in a JSON list: the digits typed, in any spacing.
-            options.append(cast(Job.phones, String).like("%" + digits + "%"))
-        return or_(*options)
+        # One folded key per job (kit/search.py): name without accents or case, RUT
+        # without dots or hyphen, phone digits; the query folded the same way, so
+        # "JOSÉ", "jose" and "José" find the same rows on SQLite and PostgreSQL. Read
+        # from the (batch_id, search_text) index alone.
+        options = [
+            Job.search_text.like("%" + _like_escape(n) + "%", escape="\\")
+            for n in search.needles(text)
+        ]
+        return or_(*options) if options else Job.id.is_(None)
 
     def order_by(self) -> list[Any]:
         column = _SORT_COLUMNS[self.sort]
@@ -102,4 +98,10 @@ class JobFilter:
         return [primary.nulls_last(), Job.row_number.asc().nulls_last(), Job.id]
 
     def where(self, batch_id: str) -> ColumnElement[bool]:
-        return and_(Job.batch_id == batch_id, *self.conditions())
+        conditions = self.conditions()
+        if self.q and self.q.strip():
+            # The matching ids first, from the (batch_id, search_text, id) index alone
+            # (no row is read to judge the search), then only those rows.
+            matching = select(Job.id).where(Job.batch_id == batch_id, self._search(self.q.strip()))
+            conditions.append(Job.id.in_(matching))
+        return and_(Job.batch_id == batch_id, *conditions)

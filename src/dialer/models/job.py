@@ -3,12 +3,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.db.base import Base, TimestampedMixin
 from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
+from dialer.kit import search
 from dialer.models.states import AttemptStatus, JobStatus
+
+
+def _search_text_default(context: Any) -> str:
+    """``jobs.search_text`` of a row inserted through SQLAlchemy (ORM or Core), from the
+    row's own name, RUT and phones. The bulk import writes it itself (ingestion)."""
+    row = context.get_current_parameters()
+    return search.search_text(
+        row.get("contact_name"), row.get("dni"), search.phone_digits(row.get("phones") or [])
+    )
 
 
 class Job(TimestampedMixin, Base):
@@ -20,6 +30,9 @@ class Job(TimestampedMixin, Base):
         Index("ix_jobs_claim", "batch_id", "status", "next_attempt_at"),
         Index("ix_jobs_account_status", "account_id", "status"),
         Index("ix_jobs_account_dni", "account_id", "dni"),
+        # The contact table's search (kit/search.py): the matching ids come from the
+        # batch's keys alone, no row is read to judge them.
+        Index("ix_jobs_batch_search", "batch_id", "search_text", "id"),
         # The rescuer: in-flight jobs whose lease expired. Partial: only leased jobs have
         # an entry, so the pending jobs of an import (nearly all rows) cost it nothing.
         Index(
@@ -41,6 +54,11 @@ class Job(TimestampedMixin, Base):
     phones: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
     email: Mapped[str | None] = mapped_column(String(320))
     payload: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
+    # Folded phones, name and RUT for the contact search (kit/search.py), written with
+    # the row: the same matches on SQLite and PostgreSQL, accents and case ignored.
+    search_text: Mapped[str | None] = mapped_column(
+        String(search.MAX_CHARS), default=_search_text_default
+    )
 
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
@@ -62,6 +80,17 @@ class Job(TimestampedMixin, Base):
     billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
     cost_units: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Job, "before_update")
+def _refold_search_text(_mapper: Any, _connection: Any, job: Job) -> None:
+    """A job whose name, RUT or phones change through the ORM gets its search key again
+    (the bulk import's merge replaces the phones part in SQL itself)."""
+    state = inspect(job)
+    if any(state.attrs[a].history.has_changes() for a in ("contact_name", "dni", "phones")):
+        job.search_text = search.search_text(
+            job.contact_name, job.dni, search.phone_digits(job.phones or [])
+        )
 
 
 class CallAttempt(TimestampedMixin, Base):

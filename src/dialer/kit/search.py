@@ -1,0 +1,75 @@
+"""The contact search key: one normalised text per job, written with the job, searched
+with a plain LIKE that behaves the same on SQLite and PostgreSQL.
+
+SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("JOSÉ" is not "josé" there) and
+PostgreSQL's ``LIKE`` folds nothing; neither drops accents. So the folding is done here,
+in Python, once when a job is written (``jobs.search_text``) and once per query, and the
+database only compares folded text with folded text.
+
+Layout: ``<phone digits>|<name>|<bare RUT/DNI>``, e.g.
+``56912345678 56221234567|jose perez nunez|12345678k``. The phones come first so an
+import that merges a debtor's later rows (more phones, same name and RUT) can replace
+them in SQL without knowing the rest (``PHONES_END``: the first ``|``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+SEPARATOR = "|"
+MAX_PHONES_CHARS = 240  # ten numbers and more; the column holds name and RUT after them
+MAX_CHARS = 512  # the column's size
+_NOT_DIGIT = re.compile(r"\D")
+_NOT_RUT = re.compile(r"[^0-9k]")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str | None) -> str:
+    """Lower-case, without accents or other marks, single-spaced: "  JOSÉ  Ñuñoa" ->
+    "jose nunoa". The same folding for what is stored and what is searched."""
+    if not text:
+        return ""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACES.sub(" ", text.casefold()).strip().replace(SEPARATOR, " ")
+
+
+def bare_id(dni: str | None) -> str:
+    """A RUT/DNI without dots, hyphen or spaces, lower-case: "12.345.678-K" -> "12345678k"."""
+    return _NOT_RUT.sub("", dni.lower()) if dni else ""
+
+
+def phone_digits(phones: Iterable[str]) -> str:
+    """The numbers' digits, space-separated ("+56 9 1234 5678" -> "56912345678")."""
+    return " ".join(d for d in (_NOT_DIGIT.sub("", p) for p in phones) if d)[:MAX_PHONES_CHARS]
+
+
+def phone_digits_of_json(phones_json: str) -> str:
+    """``phone_digits`` of a JSON list of numbers, read from the encoded text as is."""
+    return " ".join(_NOT_DIGIT.sub("", p) for p in phones_json.split(",") if p)[
+        :MAX_PHONES_CHARS
+    ].strip()
+
+
+def search_text(name: str | None, dni: str | None, digits: str) -> str:
+    """The stored key of a job (``digits``: ``phone_digits`` of its numbers)."""
+    return f"{digits}{SEPARATOR}{fold(name)}{SEPARATOR}{bare_id(dni)}"[:MAX_CHARS]
+
+
+def needles(query: str) -> list[str]:
+    """What to look for in the stored keys (any may match): the folded text (a name),
+    and, when the query has three digits or more, its RUT form and its digits (a RUT
+    typed with or without dots, a phone in any spacing)."""
+    out = []
+    text = fold(query)
+    if text:
+        out.append(text)
+    digits = _NOT_DIGIT.sub("", query)
+    if len(digits) >= 3:
+        for n in (bare_id(query), digits):
+            if n and n not in out:
+                out.append(n)
+    return out
