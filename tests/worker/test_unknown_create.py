@@ -225,3 +225,67 @@ async def test_twilio_calls_it_cannot_tell_apart_go_to_the_operator_never_guesse
     assert (attempt.status, attempt.provider_call_id) == ("in_progress", ours.call_id)
     assert (await job_row()).wait_reason is None
     assert len(vendor.creates()) == 1
+
+
+async def unresolved_twilio_attempt(
+    database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> tuple[FakeTwilio, Worker, str, VendorCall]:
+    """A Twilio attempt left unknown for the operator: its create's answer was lost and
+    two calls to the debtor cannot be told apart past the attribution deadline."""
+    vendor = FakeTwilio()
+    vendor.lose_create_answer = True
+    worker = Worker(database, settings, provider=vendor.adapter())
+    account = await make_account(database)
+    batch = await make_batch(database, account, jobs=1, now=frozen_clock.now())
+    await claim_and_place(worker)
+    (attempt,) = await attempts_of(database, batch)
+    (ours,) = vendor.calls.values()
+    vendor.calls["CA" + "9" * 32] = VendorCall("CA" + "9" * 32, "elsewhere", ours.to_number)
+    frozen_clock.set(attempt.started_at + ATTRIBUTION_DEADLINE)
+    await worker._rescue()
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.UNKNOWN
+    return vendor, worker, batch, ours
+
+
+async def test_an_operator_names_the_call_of_an_unresolved_attempt(
+    database: Database, settings: Settings, frozen_clock: FrozenClock,
+    admin: httpx.AsyncClient, client: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    vendor, _, batch, ours = await unresolved_twilio_attempt(database, settings, frozen_clock)
+    (attempt,) = await attempts_of(database, batch)
+    url = f"/api/v1/attempts/{attempt.id}/resolve"
+    assert (await client.post(url, json={"no_call": True})).status_code == 401
+    bad = await admin.post(url, json={"provider_call_id": ours.call_id, "no_call": True})
+    assert bad.status_code == 422
+    r = await admin.post(url, json={"provider_call_id": ours.call_id})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in_progress"
+    (attempt,) = await attempts_of(database, batch)
+    assert (attempt.status, attempt.provider_call_id) == ("in_progress", ours.call_id)
+    assert await job_statuses(database, batch) == {"in_progress": 1}
+    # Resolved once: a second resolution is refused; the call is followed as any other.
+    assert (await admin.post(url, json={"no_call": True})).status_code == 409
+    hook = vendor.final_webhook(ours, frozen_clock.now())
+    events = vendor.adapter().parse_webhook(body=hook.body, headers=hook.headers, url=hook.url,
+                                            now=frozen_clock.now())  # fmt: skip
+    async with database.write() as s:
+        await handle_events(s, events)
+    assert await job_statuses(database, batch) == {"completed": 1}
+    assert await charges(database, attempt.id) == 1
+    assert len(vendor.creates()) == 1
+
+
+async def test_an_operator_finding_no_call_lets_the_job_be_dialed_again(
+    database: Database, settings: Settings, frozen_clock: FrozenClock, admin: httpx.AsyncClient
+) -> None:
+    vendor, worker, batch, _ = await unresolved_twilio_attempt(database, settings, frozen_clock)
+    (attempt,) = await attempts_of(database, batch)
+    r = await admin.post(f"/api/v1/attempts/{attempt.id}/resolve", json={"no_call": True})
+    assert r.status_code == 200, r.text
+    (attempt,) = await attempts_of(database, batch)
+    assert attempt.status == AttemptStatus.ABANDONED
+    assert await job_statuses(database, batch) == {"scheduled": 1}
+    vendor.lose_create_answer = False
+    await claim_and_place(worker)
+    assert len(vendor.creates()) == 2  # the operator's decision: dialed again

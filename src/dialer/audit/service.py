@@ -26,6 +26,7 @@ ACTIONS = (
     "batch.resume",
     "batch.cancel",
     "batch.settings",
+    "attempt.resolve",
     "user.create",
     "user.update",
     "user.deactivate",

@@ -174,6 +174,7 @@ _ES: dict[str, dict[str, str]] = {
         "key.create": "creó la API key",
         "key.revoke": "revocó la API key",
         "key.rotate": "rotó la API key",
+        "attempt.resolve": "resolvió a mano una llamada sin atribuir",
     },
 }
 
@@ -325,6 +326,7 @@ _EN: dict[str, dict[str, str]] = {
         "key.create": "created the API key",
         "key.revoke": "revoked the API key",
         "key.rotate": "rotated the API key",
+        "attempt.resolve": "resolved an unattributed call by hand",
     },
 }
 

@@ -1,4 +1,6 @@
-"""Provider webhooks: ``POST /api/v1/webhooks/{provider}`` and the Twilio agent report.
+"""Provider webhooks: ``POST /api/v1/webhooks/{provider}`` and the Twilio agent report;
+``POST /api/v1/attempts/{attempt_id}/resolve``: an operator resolves an attempt the
+provider could not attribute (telephony/resolve.py).
 
 Authenticated by the provider's signature (401 when it does not verify), idempotent
 (replays answer 200 and change nothing). The body is read raw because signatures are
@@ -11,9 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
+from dialer.account.auth import CurrentPrincipal
 from dialer.db.session import WriteSession
+from dialer.kit import clock
 from dialer.telephony.intake import receive_webhook
 from dialer.telephony.report import receive_agent_report
+from dialer.telephony.resolve import AttemptResolution, resolve_attempt
 
 router = APIRouter(tags=["webhooks"])
 
@@ -45,3 +50,22 @@ async def provider_webhook(
         after_commit=background.add_task,
     )
     return {"ok": True, "applied": applied}
+
+
+@router.post("/api/v1/attempts/{attempt_id}/resolve", tags=["jobs"])
+async def resolve(
+    attempt_id: str,
+    body: AttemptResolution,
+    request: Request,
+    session: WriteSession,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """Say which provider call is an unattributed attempt's (``provider_call_id``), or that
+    none is (``no_call``: the job is dialed again). Supervisors and admins; 409 unless the
+    attempt's outcome is unknown."""
+    attempt = await resolve_attempt(
+        session, principal, attempt_id, body, now=clock.now(),
+        call_timeout=request.app.state.settings.CALL_TIMEOUT,
+    )  # fmt: skip
+    return {"attempt_id": attempt.id, "status": str(attempt.status),
+            "provider_call_id": attempt.provider_call_id}  # fmt: skip
