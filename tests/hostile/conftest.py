@@ -60,6 +60,7 @@ class Tenants:
             account_id=self.a_id,
             batch_id=self.a_batch,
             job_id=self.a_job,
+            attempt_id=self.a_attempt,
             script_id=self.a_script,
             phone=A_DNC_PHONE,
             debtor_id="12345678-5",

@@ -142,6 +142,8 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/jobs"): Probe("foreign", query=A_QUERY),
     ("PUT", "/api/v1/jobs/{job_id}/retry"): FOREIGN,
     ("PUT", "/api/v1/jobs/{job_id}/cancel"): FOREIGN,
+    # an operator resolving an attempt the provider could not attribute
+    ("POST", "/api/v1/attempts/{attempt_id}/resolve"): Probe("foreign", json={"no_call": True}),
     ("GET", "/api/v1/calls/history"): Probe("foreign", query=A_QUERY),
     ("GET", "/api/v1/dashboard/overview"): Probe("foreign", query=A_QUERY),
     # ingestion

@@ -59,6 +59,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | list[dict[str, Any]]] = {
         "url": "https://93.184.215.14/hooks/ok",
         "events": ["call.completed"],
     },
+    ("POST", "/api/v1/attempts/{attempt_id}/resolve"): {"provider_call_id": "CA1"},
     ("POST", "/api/v1/accounts/{account_id}/payments"): [
         {"debtor_id": "12.345.678-5", "amount": 1000, "date": "2026-11-30", "reference": "F-1"}
     ],
