@@ -481,3 +481,42 @@ async def test_callback_and_promise_times_are_read_on_the_debtors_own_clock(
     [promise] = await rows(database, Promise)
     assert promise.judge_at == datetime(2026, 12, 6, 0, 0, tzinfo=easter)
     assert jobs[rut(2)].next_attempt_at == datetime(2026, 12, 7, 9, 0, tzinfo=easter)
+
+
+async def test_a_promise_kept_by_a_partial_payment_ends_the_follow_up(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    batch = await api_debtor_batch(admin, acc, [debtor(1, 200_000), debtor(2)])
+    worker = worker_for(database, settings, frozen_clock, n1=[PROMISE, ANSWER], n2=[NO_ANSWER])
+
+    async def settled() -> bool:
+        return len(await rows(database, CallAttempt, CallAttempt.status == "ended")) == 2
+
+    await run_until(worker, settled)
+    [job] = await rows(database, Job, Job.dni == rut(1))
+    assert (job.status, job.wait_reason) == ("scheduled", "promise")  # the default follow-up
+    # Thursday: the debtor pays the 50,000 promised, not the whole 200,000 debt.
+    r = await admin.post(
+        f"/api/v1/accounts/{acc}/payments",
+        json=[{"rut": rut(1), "amount": "$50.000", "date": "03/12/2026", "reference": "K-1"}],
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["promises_kept"], r.json()["jobs_cancelled"]) == (1, 0)
+    [job] = await rows(database, Job, Job.dni == rut(1))
+    assert (job.status, job.result["cancelled_reason"]) == ("cancelled", "promise_kept")
+    assert job.payload["amount"] == 150_000  # still owed, for any later campaign
+    [promise] = await rows(database, Promise)
+    assert (promise.status, promise.paid_amount) == ("kept", 50_000)
+
+    frozen_clock.set(local(2026, 12, 7, 9, 0))  # when the follow-up would have called
+
+    async def other_retried() -> bool:
+        mine = CallAttempt.phone == phone(2), CallAttempt.status == "ended"
+        return len(await rows(database, CallAttempt, *mine)) >= 2
+
+    await run_until(worker, other_retried)
+    assert len(await rows(database, CallAttempt, CallAttempt.phone == phone(1))) == 1
+    b = (await admin.get(f"/api/v1/batches/{batch['batch_id']}")).json()
+    assert b["cancelled_jobs"] == 1

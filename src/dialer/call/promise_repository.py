@@ -76,7 +76,22 @@ class PromiseRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def job(self, job_id: str) -> Job | None:
-        return await self.session.get(Job, job_id)
+        """The promise's job, row-locked; None when another transaction holds it (a claim
+        is taking it: left as the claim makes it)."""
+        stmt = (
+            select(Job)
+            .where(Job.id == job_id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def others_open(self, job_id: str, promise_id: str) -> bool:
+        """Whether the job has another open promise than ``promise_id``."""
+        stmt = select(Promise.id).where(
+            Promise.job_id == job_id, Promise.status == "open", Promise.id != promise_id
+        )
+        return (await self.session.execute(stmt.limit(1))).first() is not None
 
     async def batch_settings(self, batch_id: str) -> dict[str, object] | None:
         row = (

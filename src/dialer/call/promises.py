@@ -30,7 +30,8 @@ from dialer.call.promise_repository import PromiseRepository
 from dialer.job.outcomes import Promise as PromiseTerms
 from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.job.repository import JobRepository
-from dialer.job.states import WAITING
+from dialer.job.service import transition
+from dialer.job.states import WAITING, JobStatus
 from dialer.models import OutboxEvent, Promise
 
 Verdict = Literal["kept", "broken"]
@@ -191,9 +192,28 @@ async def _apply(
                     )
                 )  # fmt: skip
             await _follow_up(session, repo, p, now=now)
+        else:
+            await _end_follow_up(session, repo, p)
     await add_recovery(session, deltas)
     await session.flush()
     return counts
+
+
+async def _end_follow_up(session: AsyncSession, repo: PromiseRepository, p: Promise) -> None:
+    """A kept promise ends the follow-up its job waits for: the debtor kept their word and
+    is not called again for it (cancelled, ``cancelled_reason: promise_kept``, as a payment
+    in full cancels with ``paid``)."""
+    job = await repo.job(p.job_id)
+    if (
+        job is None
+        or job.status != JobStatus.SCHEDULED
+        or job.wait_reason != "promise"
+        or await repo.others_open(job.id, p.id)
+    ):
+        return
+    result = {**(job.result or {}), "cancelled_reason": "promise_kept"}
+    await transition(session, job, JobStatus.CANCELLED, result=result,
+                     wait_reason="promise_kept")  # fmt: skip
 
 
 async def _follow_up(
