@@ -14,8 +14,9 @@ from sqlalchemy import select
 from dialer.db.session import Database
 from dialer.job.filters import JobFilter
 from dialer.models import Job
-from tests.account.helpers import as_key, create_account
 from tests.dashboard.helpers import login
+from tests.factories import api_account
+from tests.factories import as_key
 
 HEAD = ["RUT", "Nombre", "Fono", "Monto", "Vencimiento"]
 
@@ -44,7 +45,7 @@ async def _upload(c: httpx.AsyncClient, path: Path, account_id: str) -> str:
 async def test_upper_case_and_accents_match_on_every_database(
     admin: httpx.AsyncClient, database: Database, tmp_path: Path
 ) -> None:
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     path = tmp_path / "cartera.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f, delimiter=";").writerows([
@@ -82,7 +83,7 @@ async def test_upper_case_and_accents_match_on_every_database(
 async def test_json_jobs_and_a_renamed_job_are_found_the_same_way(
     admin: httpx.AsyncClient, database: Database
 ) -> None:
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     async with as_key(admin, acc["api_key"]) as c:
         r = await c.post(
             "/api/v1/batches",
@@ -116,7 +117,7 @@ async def test_the_contact_table_searches_with_the_key(
     admin: httpx.AsyncClient, database: Database, app: Any
 ) -> None:
     """The page itself: an upper-case accented query shows the row."""
-    acc = await create_account(admin)
+    acc = await api_account(admin)
     async with as_key(admin, acc["api_key"]) as c:
         r = await c.post(
             "/api/v1/batches",
