@@ -15,8 +15,7 @@ from dialer.db.session import Database
 from dialer.job.filters import JobFilter
 from dialer.models import Job
 from tests.dashboard.helpers import login
-from tests.factories import api_account
-from tests.factories import as_key
+from tests.factories import api_account, as_key
 
 HEAD = ["RUT", "Nombre", "Fono", "Monto", "Vencimiento"]
 
