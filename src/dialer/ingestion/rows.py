@@ -52,9 +52,12 @@ class RowError:
     ) -> RowError:
         """A number accepted with a warning (repaired, or in an unlisted range)."""
         assert found.warning is not None
-        params = {"original": original, "result": found.e164, "notes": list(found.notes)}
-        if any(n in phone.UNLISTED_NOTES for n in found.notes):
+        notes = found.notes
+        params = {"original": original, "result": found.e164, "notes": list(notes)}
+        if notes[-1] in phone.UNLISTED_NOTES:  # the range is judged last (kit.phone)
             params["library"] = phone.LIBRARY
+            if len(notes) == 1:
+                return cls(row_number, column, found.warning, "phone_unlisted_range", params)
         return cls(row_number, column, found.warning, found.message_code, params)
 
     def as_dict(self) -> dict[str, object]:
@@ -207,6 +210,7 @@ class RowValidator:
         wanted = set(place_keys([c.key for c in self._extras]))
         self._place_cols = [(c.key, c.index) for c in self._extras if c.key in wanted]
         self._place_memo: dict[tuple[object, ...], Place] = {}
+        self._place_values = _tuple_getter([i for _, i in self._place_cols])
         self._fixed: dict[str, Any] = {}
         if options.fecha_limite:
             self._fixed["fecha_limite"] = options.fecha_limite.isoformat()
@@ -418,7 +422,7 @@ class RowValidator:
         else the batch's timezone: what compliance.place.resolve_place gives for the
         job's payload and phones, resolved here so the job carries it from the upload."""
         if self._place_cols:
-            raw = tuple(cells[i] for _, i in self._place_cols)
+            raw = self._place_values(cells)
             hit = self._place_memo.get(raw)
             if hit is None:
                 given: dict[str, object] = {}
