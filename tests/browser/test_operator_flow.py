@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dialer.ingestion.samples import write_sample_chile
-from tests.browser.conftest import LiveServer, shots
+from tests.browser.conftest import DESKTOP, PHONE, LiveServer, shots
 from tests.browser.live_server import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -102,6 +102,21 @@ def test_upload_watch_progress_pause_resume_cancel_and_export(page: Page, live_s
     cancelled = int(page.locator("#c-cancelled").inner_text().replace(".", ""))
     assert cancelled > 0
     shots(page, "04-batch-cancelled")
+
+    # The charts' labels are HTML under the stretched drawing: on a phone they keep a
+    # readable size, and only every other one of the hours is shown.
+    page.reload()
+    page.set_viewport_size(PHONE)
+    hour_ticks = page.locator("#batch-hour ~ .ticks .tick")
+    expect(hour_ticks.first).to_be_visible()
+    shown = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#batch-hour ~ .ticks .tick'))
+            .filter(e => e.getBoundingClientRect().width > 0)
+            .map(e => parseFloat(getComputedStyle(e).fontSize))"""
+    )
+    assert len(shown) == 4, shown  # 00, 06, 12, 18 of the day's 24 hours
+    assert min(shown) >= 13, shown
+    page.set_viewport_size(DESKTOP)
 
     # The CSV export has one row per job, with the final statuses, in Chilean Excel's
     # shape: semicolons, Spanish headers and statuses, named after the campaign.
