@@ -25,6 +25,7 @@ import pytest
 from dialer.kit import clock
 from dialer.telephony.providers.twilio import REPORT_SIGNATURE_HEADER, sign_report
 from tests.dashboard.helpers import csrf_token, login
+from tests.fixtures.servers import serve
 from tests.hostile.conftest import (
     A_TWILIO_SID,
     B_REPORT_SECRET,
@@ -66,6 +67,9 @@ class Probe:
     form: dict[str, str] | None = None
     upload: bool = False
     agent_report: bool = False
+    # an event stream B may open: sent over real TCP, since the in-process transport
+    # returns only once a response ends and B's own stream never does
+    live: bool = False
 
 
 FOREIGN = Probe("foreign")
@@ -117,6 +121,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/v1/accounts/{account_id}/payments"): FOREIGN,
     ("GET", "/api/v1/accounts/{account_id}/recovery"): FOREIGN,
+    ("GET", "/api/v1/accounts/{account_id}/events"): FOREIGN,
     ("GET", "/api/v1/batches/{batch_id}/recovery"): FOREIGN,
     # the agent server's report of a Twilio call: signed with the account's Twilio
     # report_secret, bound to the attempt's own account (B's secret on A's call: 401)
@@ -182,6 +187,7 @@ SWEEP: dict[tuple[str, str], Probe] = {
     # dashboard (B's session cookie; A named in the query and the account cookie)
     ("GET", "/dashboard/"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/overview/live"): Probe("own", query=A_QUERY),
+    ("GET", "/dashboard/overview/stream"): Probe("own", query=A_QUERY, live=True),
     ("GET", "/dashboard/accounts"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/account"): Probe("own", query=A_QUERY),
     ("GET", "/dashboard/batches"): Probe("own", query=A_QUERY),
@@ -323,6 +329,7 @@ async def b_dashboard(app: Any, tenants: Tenants) -> Any:
 
 @pytest.mark.parametrize(("method", "template"), sorted(SWEEP), ids=lambda v: str(v))
 async def test_account_b_cannot_reach_account_a(
+    app: Any,
     admin: httpx.AsyncClient,
     tenants: Tenants,
     b_dashboard: httpx.AsyncClient,
@@ -333,7 +340,14 @@ async def test_account_b_cannot_reach_account_a(
     before = await snapshot_a(admin, tenants)
     path = tenants.fill(template)
     client = b_dashboard if template.startswith("/dashboard") else tenants.b
-    response = await _send(client, method, path, probe, tenants)
+    if probe.live:
+        async with (
+            serve(app) as url,
+            httpx.AsyncClient(base_url=url, cookies=client.cookies, headers=client.headers) as tcp,
+        ):
+            response = await _send(tcp, method, path, probe, tenants)
+    else:
+        response = await _send(client, method, path, probe, tenants)
 
     if probe.kind == "foreign":
         assert response.status_code in (403, 404), (response.status_code, response.text[:500])
