@@ -147,3 +147,14 @@ def test_inf_and_nan_cells_are_row_errors_naming_the_column() -> None:
         result = validator.validate(2, cells)
         assert isinstance(result, list), result
         assert [e.column for e in result] == [column]
+
+
+def test_a_superscript_instalment_number_is_kept_as_written() -> None:
+    # "²" is a digit to str.isdigit but not a number to int(): the cuota stays text
+    # (it was once stored as int()'s error message).
+    mapping = hdr.detect([HEADERS], None)
+    validator = RowValidator(mapping, RowOptions(country="CL"))
+    cells = ["12.345.678-5", "Ana Pérez", "+56 9 8765 4321", "", "", "", "", "", "²"]
+    row = validator.validate(2, cells)
+    assert isinstance(row, ContactRow)
+    assert row.payload["cuota"] == "²"

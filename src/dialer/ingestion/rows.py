@@ -783,7 +783,8 @@ def _memo_key(raw: object) -> object:
 
 def _cuota_value(raw: object) -> int | str:
     text = nz.cell_text(raw)
-    return int(text) if text.isdigit() and len(text) < 10 else text
+    # isdecimal, not isdigit: int() refuses "²", a digit that is not a decimal one.
+    return int(text) if text.isdecimal() and len(text) < 10 else text
 
 
 _MISS = object()
