@@ -23,7 +23,14 @@ from dialer.main import create_app
 from dialer.models import Job
 from tests.dashboard.helpers import login
 from tests.events.sse import Sse, read_events
-from tests.factories import add_account, add_batch, add_user, call_settings, make_batch
+from tests.factories import (
+    ENDS_WITH_LAST_CALL,
+    add_account,
+    add_batch,
+    add_user,
+    call_settings,
+    make_batch,
+)
 from tests.fixtures.servers import serve
 from tests.fixtures.workers import WorkerProcesses, set_clock
 
@@ -80,7 +87,10 @@ async def test_the_stream_gets_a_call_a_worker_process_settled_and_another_apis_
         account, key = await add_account(s, max_concurrent_calls=5)
         other, _ = await add_account(s)
         account_id, other_id = account.id, other.id
-    batch = await make_batch(database, account_id, jobs=1, now=T0, settings=call_settings())
+    # The answered call ends its job (no callback or promise follow-up waits): the stream
+    # is waited on for that "completed".
+    ends = call_settings(collections=ENDS_WITH_LAST_CALL)
+    batch = await make_batch(database, account_id, jobs=1, now=T0, settings=ends)
     await make_batch(database, other_id, jobs=1, now=T0, settings=call_settings())
     auth = {"X-API-Key": key}
 

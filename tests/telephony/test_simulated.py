@@ -22,7 +22,13 @@ from dialer.telephony.base import CallRequest, WebhookVerificationError
 from dialer.telephony.simulated import SimulatedProvider, sign
 from dialer.worker.claim import claim_due_jobs
 from dialer.worker.runner import Worker
-from tests.factories import call_settings, ledger_sum, make_account, make_batch
+from tests.factories import (
+    ENDS_WITH_LAST_CALL,
+    call_settings,
+    ledger_sum,
+    make_account,
+    make_batch,
+)
 
 WEBHOOK = "/api/v1/webhooks/simulated"
 T0 = datetime.fromisoformat("2026-03-02T15:00:00+00:00")
@@ -106,7 +112,10 @@ async def placed_call(
     Returns the carrier, its call row, the account, the batch and the balance before
     the call (the claim holds part of it until the call is settled)."""
     acc = await make_account(database)
-    batch = await make_batch(database, acc, jobs=1, now=now, settings=call_settings())
+    # The answered call ends its job whatever the simulated agent reports (a callback or
+    # a promise would keep it waiting by default).
+    settings_ = call_settings(collections=ENDS_WITH_LAST_CALL)
+    batch = await make_batch(database, acc, jobs=1, now=now, settings=settings_)
     topped_up = await ledger_sum(database, acc)
     sim = provider(database, settings, SIM_OUTCOMES={"completed": 1.0}, SIM_SPEEDUP=0)
     worker = Worker(database, settings, provider=sim)
