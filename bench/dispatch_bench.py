@@ -32,7 +32,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 
-from tests.factories import batch_row, call_settings, make_account, make_batch  # noqa: E402
+from tests.factories import (  # noqa: E402
+    ENDS_WITH_LAST_CALL,
+    batch_row,
+    call_settings,
+    make_account,
+    make_batch,
+)
 from tests.fixtures.database import migrate, truncate_postgres  # noqa: E402
 
 from dialer.db.session import Database  # noqa: E402
@@ -63,7 +69,12 @@ async def prepare(url: str, n: int) -> tuple[Database, str]:
     db = Database(url)
     now = datetime.now(UTC)
     acc = await make_account(db, cap=100_000, minutes=10 * n)
-    settings = call_settings(max_concurrent_calls=1000, retry_settings={"max_attempts": 1})
+    # Every job ends with its call (no callback or promise follow-up keeps it waiting):
+    # the run is over when the batch is, like procrastinate's no-op jobs.
+    settings = call_settings(
+        max_concurrent_calls=1000, retry_settings={"max_attempts": 1},
+        collections=ENDS_WITH_LAST_CALL,
+    )  # fmt: skip
     batch = await make_batch(db, acc, jobs=n, now=now, settings=settings)
     return db, batch
 
