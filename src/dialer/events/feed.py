@@ -14,7 +14,7 @@ overview). The feed reads for all of them at once. A *round* is one read session
    (``batch_id IN (...) AND id > lowest cursor``, bounded by ``ROUND_ROWS``);
 2. on PostgreSQL only, the rows that committed late below what was already read: their
    ids first (an index-only range scan), then the few rows not yet delivered;
-3. the counters of the watched batches, in one query.
+3. the counters of the watched batches, in one query (read first: see ``_round``).
 
 Each stream then gets the rows of its own batch and its batch's counters. Rounds run
 every ``interval_s``, or shortly after a local commit (``dialer.outbox`` wakes the
@@ -184,9 +184,13 @@ class EventFeed:
             repo = EventRepository.from_session(session)
             if batches:
                 batch_ids = sorted({w.batch_id for w in batches})
+                # Counters first: on PostgreSQL each read statement sees its own
+                # snapshot, and a settlement commits its events with the counters, so
+                # counters read before the rows never say "over" for a batch whose last
+                # events the rows then miss (the stream would end without them).
+                counters = await repo.counters(batch_ids)
                 new = await repo.new_rows(batch_ids, _low(batches), ROUND_ROWS)
                 late = await self._late_rows(repo, batches, "batch") if self.lookback else []
-                counters = await repo.counters(batch_ids)
                 results |= self._deal(batches, new, late, counters)
             if accounts:
                 keys = sorted({w.key for w in accounts})
