@@ -111,5 +111,5 @@ async def test_a_provincial_holiday_closes_that_province_only(
     assert r.status_code in (200, 201), r.text
     claimed = await claim(database, at)
     assert [c.dni for c in claimed] == ["20333333"]
-    [_, mendoza] = await jobs_of(database, r.json()["batch_id"])
+    mendoza = {j.dni: j for j in await jobs_of(database, r.json()["batch_id"])}["20444444"]
     assert (mendoza.region, mendoza.wait_reason) == ("M", "compliance_local_window")
