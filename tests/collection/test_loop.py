@@ -18,7 +18,7 @@ from dialer.call.settlement import apply_events
 from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.kit.clock import FrozenClock
-from dialer.models import CallAttempt, Job, Payment, Promise
+from dialer.models import CallAttempt, Event, Job, Payment, Promise
 from dialer.worker.runner import Worker
 from tests.factories import api_account, api_debtor_batch, debtor, rut
 from tests.fixtures.waiting import eventually
@@ -429,6 +429,39 @@ async def test_a_callback_or_promise_only_the_later_analysis_reports_is_followed
         await rows(database, CallAttempt, CallAttempt.phone == phone(1)), key=lambda a: a.number
     )
     assert (second.number, second.started_at) == (2, local(2026, 12, 3, 11, 0))
+
+
+async def test_a_callback_the_last_calls_analysis_asks_for_reopens_the_campaign(
+    admin: httpx.AsyncClient, database: Database, settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(WED_11)
+    acc = await account_with_balance(admin)
+    batch = await api_debtor_batch(admin, acc, [debtor(1)])
+    worker = worker_for(database, settings, frozen_clock, n1=[{"outcome": "completed"}])
+
+    async def status() -> str:
+        r = await admin.get(f"/api/v1/batches/{batch['batch_id']}")
+        assert r.status_code == 200, r.text
+        return str(r.json()["status"])
+
+    async def completed() -> bool:
+        return await status() == "completed"
+
+    await run_until(worker, completed)  # call_ended settled the only call
+    [a] = await rows(database, CallAttempt)
+    late = _analyzed(a, {"resultado": "volver_a_llamar", "callback_at": "mañana a las 11"})
+    for _ in range(2):  # delivered twice: reopened once
+        async with database.write() as s:
+            await apply_events(s, [late], frozen_clock.now())
+    assert await status() == "active"
+    [job] = await rows(database, Job)
+    assert (job.status, job.wait_reason) == ("scheduled", "callback")
+    reopened = await rows(database, Event, Event.type == "batch.reopened")
+    assert [e.data["reason"] for e in reopened] == ["callback"]
+
+    frozen_clock.set(local(2026, 12, 3, 11, 0))  # called back, and the campaign ends again
+    await run_until(worker, completed)
+    assert len(await rows(database, CallAttempt)) == 2
 
 
 async def test_max_callbacks_ends_the_job_at_the_limit(

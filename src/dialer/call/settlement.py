@@ -76,7 +76,7 @@ from dialer.job.outcomes import KIND_SYNONYMS, Kind, norm_key
 from dialer.job.outcomes import Outcome as BusinessOutcome
 from dialer.job.recovery import RecoveryDelta, add_recovery
 from dialer.job.repository import JobRepository
-from dialer.job.service import bump_batch, set_status
+from dialer.job.service import bump_batch, reopen_batch, set_status
 from dialer.job.states import (
     ATTEMPT_FINAL,
     CORRECTIONS,
@@ -427,14 +427,15 @@ async def _late_follow_up(
     """A callback or promise follow-up that only the post-call analysis reported (Retell
     sends the analysis in ``call_analyzed``, after ``call_ended`` settled the call): the
     job its call completed waits for it, as if the settlement had read it - one checked
-    ``CORRECTIONS`` move (completed -> scheduled). Nothing when this attempt is not what
-    finished the job or the campaign is over."""
+    ``CORRECTIONS`` move (completed -> scheduled). When that call was the campaign's last,
+    the campaign completed with it and is reopened for the follow-up. Nothing when this
+    attempt is not what finished the job or the campaign was cancelled."""
     if (
         job.status != JobStatus.COMPLETED
         or job.current_attempt_id is not None
         or job.attempts != a.number
         or batch is None
-        or batch.status not in (BatchStatus.ACTIVE, BatchStatus.PAUSED)
+        or batch.status not in (BatchStatus.ACTIVE, BatchStatus.PAUSED, BatchStatus.COMPLETED)
     ):
         return
     wait = business_step(
@@ -454,6 +455,9 @@ async def _late_follow_up(
     await session.flush()
     await insert_rows(session, Event, [_job_event(job, now)])
     await bump_batch(session, job.batch_id, job.account_id, {k: v for k, v in deltas.items() if v})
+    # The rules may be cached from before the campaign completed: the reopening is
+    # decided by the batch row itself (a no-op unless it is completed).
+    await reopen_batch(session, job.batch_id, job.account_id, reason=wait.wait_reason)
     log.info("settlement.late_follow_up", attempt_id=a.id, job_id=job.id,
              reason=wait.wait_reason, at=wait.at.isoformat())  # fmt: skip
 

@@ -78,6 +78,31 @@ async def bump_batch(
         await complete_batch_if_done(session, batch_id, account_id)
 
 
+async def reopen_batch(
+    session: AsyncSession, batch_id: str, account_id: str, *, reason: str
+) -> bool:
+    """Make a batch that completed active again, because one of its jobs has a call to
+    make after all (the post-call analysis of its last call asked for a callback or a
+    promise follow-up). A cancelled batch stays cancelled. True when it was reopened."""
+    now = clock.now()
+    res = await session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == BatchStatus.COMPLETED)
+        .values(status=BatchStatus.ACTIVE, is_active=True, completed_at=None, updated_at=now)
+        .returning(Batch.id)
+    )
+    if res.first() is None:
+        return False
+    await publish(
+        session,
+        account_id=account_id,
+        batch_id=batch_id,
+        type="batch.reopened",
+        data={"batch_id": batch_id, "status": "active", "reason": reason},
+    )
+    return True
+
+
 async def complete_batch_if_done(session: AsyncSession, batch_id: str, account_id: str) -> bool:
     now = clock.now()
     res = await session.execute(
