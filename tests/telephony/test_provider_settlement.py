@@ -378,6 +378,11 @@ async def test_twilio_amd_after_the_agents_promise_withdraws_it_and_corrects_the
                      "promise.withdrawn", "call.corrected"]  # fmt: skip
     corrected = (await outbox(database))[-1]["data"]
     assert corrected["reason"] == "answering_machine_detected"
-    # The one-job campaign had finished with a "completed" job: it is failed now.
-    assert corrected["job"]["status"] == "failed"
+    # The agent's promise had reopened the one-job campaign for its follow-up; the
+    # machine's verdict replaces that follow-up with the voicemail retry.
+    assert corrected["job"]["status"] == "scheduled"
+    async with database.read() as session:
+        job = await session.get(Job, attempt.job_id)
+        assert job is not None
+        assert job.wait_reason == "retry"
     assert corrected["withdrawn_promises"] == [promise_id]

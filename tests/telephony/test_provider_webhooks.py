@@ -241,10 +241,11 @@ class TestRetellWebhooks:
             "date": "2026-03-20",
             "method": None,
         }
-        # The analysis changes no money and no counters.
+        # The analysis changes no money; its promise reopens the one-call campaign for
+        # the promise's follow-up (on by default): the job is to do again.
         assert analyzed["ledger"] == ended["ledger"]
-        assert analyzed["batch"] == ended["batch"]
-        assert analyzed["job"][3] == ended["job"][3]
+        assert analyzed["batch"] == (0, 1, *ended["batch"][2:])
+        assert (analyzed["job"][0], analyzed["job"][3]) == ("scheduled", ended["job"][3])
 
         # Replays of every event are no-ops.
         for name in ("webhook_call_ended", "webhook_call_analyzed", "webhook_call_started"):
@@ -572,5 +573,7 @@ class TestTwilioAgentReport:
         assert state["attempt"][2] == "promise_to_pay"
         assert state["result"]["promise_to_pay"]["date"] == "2026-03-20"
         assert state["result"]["promise_to_pay"]["amount"] == 1234567
-        # The report changes no money and no counters.
-        assert (state["ledger"], state["batch"]) == (ended["ledger"], ended["batch"])
+        # The report changes no money; its promise reopens the one-call campaign for the
+        # promise's follow-up: the job is to do again.
+        assert (state["ledger"], state["batch"]) == (ended["ledger"], (0, 1, *ended["batch"][2:]))
+        assert state["job"][0] == "scheduled"
