@@ -121,6 +121,21 @@ async def app(settings: Settings, database: Database) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def second_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """Another API instance on the same database (own pools and state, as a second
+    uvicorn process has)."""
+    db = Database(settings.DATABASE_URL)
+    application = create_app(settings, database=db)
+    try:
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://second") as c:
+                yield c
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Unauthenticated client speaking HTTP to the ASGI app."""
     transport = httpx.ASGITransport(app=app)

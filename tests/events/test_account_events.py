@@ -15,11 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from dialer.config import Settings
 from dialer.db.session import Database
 from dialer.job.service import transition
 from dialer.job.states import JobStatus
-from dialer.main import create_app
 from dialer.models import Job
 from tests.dashboard.helpers import login
 from tests.events.sse import Sse, read_events
@@ -58,21 +56,6 @@ async def _finish(db: Database, job_id: str) -> None:
             job = await session.get(Job, job_id)
             assert job is not None
             await transition(session, job, status, last_outcome="completed")
-
-
-@pytest.fixture
-async def second_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Another API instance on the same database (own pools and state, as a second
-    uvicorn process has)."""
-    db = Database(settings.DATABASE_URL)
-    application = create_app(settings, database=db)
-    try:
-        async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://second") as c:
-                yield c
-    finally:
-        await db.dispose()
 
 
 @pytest.mark.slow
