@@ -438,6 +438,14 @@ class RowValidator:
                 self._place_memo[raw] = hit
             if hit.timezone is not None or hit.region is not None:
                 return hit
+        if self.country == "CL":
+            # Only Chilean landlines name a place (compliance.place): a row whose numbers
+            # are all mobiles (the usual row) is at the batch's timezone.
+            for number in phones:
+                if number.startswith("+56") and not number.startswith("+569"):
+                    break
+            else:
+                return _BATCH_PLACE
         return resolve_place(country=self.country, payload=None, phones=phones)
 
     def merged_place(self, payload_json: str, phones: Sequence[str]) -> Place:
@@ -736,6 +744,9 @@ class RowValidator:
                 out.append((part.strip(), exc))
         return out
 
+
+# The place of a Chilean row without place columns or landlines (the batch's timezone).
+_BATCH_PLACE = resolve_place(country="CL", payload=None, phones=())
 
 # Payload keys the due-date columns produce (see RowValidator._due_fields).
 DUE_KEYS = ("fecha_vencimiento", "dias_retraso", "fecha_limite", "fecha_maxima")

@@ -23,7 +23,24 @@ MAX_PHONES_CHARS = 240  # ten numbers and more; the column holds name and RUT af
 MAX_CHARS = 512  # the column's size
 _NOT_DIGIT = re.compile(r"\D")
 _NOT_RUT = re.compile(r"[^0-9k]")
-_SPACES = re.compile(r"\s+")
+
+
+def _strip_marks(text: str) -> str:
+    """``text`` decomposed (NFKD) without its combining marks: "Ñuñoa" -> "Nunoa"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# The same, one character at a time, for the Latin letters names are written with
+# (accented vowels, ñ, ü, ç...): a character's decomposition does not depend on its
+# neighbours, and the marks dropped are all the reordering could move, so mapping each
+# character is _strip_marks of the whole text whenever every character is in the table
+# (str.translate, in C, instead of a generator over the decomposed text).
+_MARKS_TABLE = {
+    c: folded
+    for c in range(0x80, 0x250)
+    if (folded := _strip_marks(chr(c))).isascii() and folded != chr(c)
+}
 
 
 def fold(text: str | None) -> str:
@@ -32,14 +49,20 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     if not text.isascii():
-        decomposed = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", text.casefold()).strip().replace(SEPARATOR, " ")
+        quick = text.translate(_MARKS_TABLE)
+        text = quick if quick.isascii() else _strip_marks(text)
+    # split/join collapses the same whitespace as r"\s+" (str.isspace) and strips the ends.
+    return " ".join(text.casefold().split()).replace(SEPARATOR, " ")
 
 
 def bare_id(dni: str | None) -> str:
     """A RUT/DNI without dots, hyphen or spaces, lower-case: "12.345.678-K" -> "12345678k"."""
-    return _NOT_RUT.sub("", dni.lower()) if dni else ""
+    if not dni:
+        return ""
+    bare = dni.lower().replace("-", "")
+    if bare.isascii() and (bare.isdigit() or (bare[:-1].isdigit() and bare[-1] == "k")):
+        return bare  # the stored form (``12345678-k``): digits and the check digit
+    return _NOT_RUT.sub("", dni.lower())
 
 
 def phone_digits(phones: Iterable[str]) -> str:
@@ -49,6 +72,11 @@ def phone_digits(phones: Iterable[str]) -> str:
 
 def phone_digits_of_json(phones_json: str) -> str:
     """``phone_digits`` of a JSON list of numbers, read from the encoded text as is."""
+    if phones_json.startswith('["+') and phones_json.endswith('"]'):
+        # The stored form, E.164 numbers: '["+569...","+562..."]' -> '569... 562...'.
+        digits = phones_json[3:-2].replace('","+', " ")
+        if digits.isascii() and digits.replace(" ", "").isdigit():
+            return digits[:MAX_PHONES_CHARS].strip()
     return " ".join(_NOT_DIGIT.sub("", p) for p in phones_json.split(",") if p)[
         :MAX_PHONES_CHARS
     ].strip()
