@@ -16,8 +16,8 @@ from dialer.account.auth import Principal
 from dialer.db.session import Database
 from dialer.errors import AppError
 from dialer.ingestion import normalize as nz
-from dialer.ingestion import service
-from dialer.ingestion.samples import write_sample_chile
+from dialer.ingestion import reader, service, xlsx
+from dialer.ingestion.samples import write_real_export_chile, write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.models import Job
 from tests.factories import NewAccount
@@ -73,6 +73,74 @@ async def test_worker_process_gives_the_same_preview_and_jobs(
         (18, "Fecha Vencimiento"),
     ]
     assert preview["sample"][0]["payload"]["currency"] == "CLP"
+
+
+@pytest.mark.parametrize("shape", ["sample", "export"])
+async def test_a_sheet_read_in_parts_gives_the_one_process_result(
+    new_account: NewAccount,
+    add_dnc: Any,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
+) -> None:
+    """A large .xlsx is read by two processes, each parsing every other block of the
+    sheet XML, and put back together in file order (then consolidated): the same report
+    and jobs as one reader. 4 KB blocks make a small file hundreds of blocks, so blocks
+    start and end everywhere (title rows, the header, the blank row and the bad rows of
+    the sample; debtors whose instalments, some without a phone, span blocks and the
+    end of the file in the export)."""
+    monkeypatch.setattr(reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(xlsx, "BLOCK_BYTES", 4096)
+    path = tmp_path / "cartera.xlsx"
+    if shape == "sample":
+        write_sample_chile(path, rows=1500, with_errors=True)
+    else:
+        write_real_export_chile(path, debtors=400)
+    assert reader._parts(path, path.name) == 2
+    results = {}
+    for parallel in (False, True):
+        acc, _ = await new_account()
+        await add_dnc(acc, "+56971924865")
+        options = ImportOptions(account_id=acc, batch_name="Marzo")
+        async with database.write() as s:
+            preview = await service.preview_import(s, ADMIN, options, path, parallel=parallel)
+        async with database.write() as s:
+            created = await service.create_import(s, ADMIN, options, path, parallel=parallel)
+        results[parallel] = (_report(preview), _report(created), await _jobs(database, acc))
+    assert results[True] == results[False]
+    created = results[True][1]
+    if shape == "sample":
+        assert created["counts"]["accepted"] == 1496
+        assert [e["row"] for e in created["errors"]] == [8, 12, 18]
+    else:
+        assert created["counts"]["accepted"] == 400
+        assert created["counts"]["debtors_with_several_cuotas"] > 0
+    assert multiprocessing.active_children() == []
+
+
+async def test_a_failed_insert_stops_every_part_reader(
+    new_account: NewAccount, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(xlsx, "BLOCK_BYTES", 4096)
+    acc, _ = await new_account()
+    path = write_sample_chile(tmp_path / "s.xlsx", rows=3000, with_errors=False)
+    calls = 0
+
+    async def failing(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service.IngestionRepository, "insert_jobs_fast", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        async with database.write() as s:
+            await service.create_import(s, ADMIN, ImportOptions(account_id=acc), path)
+    assert calls == 1
+    # Both readers were still busy with the rest of the file: stopped, not orphaned.
+    assert multiprocessing.active_children() == []
+    assert await _jobs(database, acc) == []
 
 
 async def test_job_ids_are_unique_opaque_hex(

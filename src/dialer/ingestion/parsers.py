@@ -144,6 +144,7 @@ class Sheet:
     _iter: Iterator[tuple[int, list[object]]]
     _handle: IO[bytes] | IO[str] | xlsx.XlsxSheet | None = None
     _keep: Callable[[Collection[int]], None] | None = None
+    _xlsx: xlsx.XlsxSheet | None = None  # a streamed sheet, which can be read in parts
 
     def rows(self) -> Iterator[tuple[int, list[object]]]:
         return self._iter
@@ -153,6 +154,18 @@ class Sheet:
         others while parsing; the others ignore the hint (their cells are just unread)."""
         if self._keep is not None:
             self._keep(indices)
+
+    def split(self, part: int, parts: int) -> bool:
+        """Read only part ``part`` of ``parts`` of the rows from now on
+        (``xlsx.XlsxSheet.split``); False when this sheet cannot be read in parts."""
+        if self._xlsx is None:
+            return False
+        self._xlsx.split(part, parts)
+        return True
+
+    def block(self) -> int:
+        """The part of the file the last row came from (see ``split``)."""
+        return self._xlsx.block if self._xlsx is not None else 0
 
     def close(self) -> None:
         if self._handle is not None:
@@ -243,6 +256,7 @@ def _open_xlsx(path: Path) -> Sheet:
         _iter=rows(),
         _handle=sheet,
         _keep=sheet.keep_columns,
+        _xlsx=sheet,
     )
 
 

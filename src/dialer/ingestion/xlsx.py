@@ -205,6 +205,9 @@ class XlsxSheet:
         self._width = 0  # rows are built at this width once the kept columns are known
         self.total_rows: int | None = None
         self._prefixed = False
+        # Read in parts (``split``): this reader's rows are those of every n-th block.
+        self.block = 0  # the block of the sheet XML the last row came from
+        self._part: tuple[int, int] | None = None
 
     def close(self) -> None:
         self._archive.close()
@@ -228,13 +231,28 @@ class XlsxSheet:
         self._columns[letters] = idx
         return idx
 
+    def split(self, part: int, parts: int) -> None:
+        """From now on, yield only the rows of the blocks ``part``, ``part + parts``, ...
+        (blocks of the sheet XML, the same for every reader of the file); the others'
+        rows are not parsed. A row without values (``[]``) is of the block of the next
+        row that has some. Every reader of the parts together yields each row of
+        ``rows()`` exactly once."""
+        self._part = (part, parts)
+
+    def _owns(self) -> bool:
+        part = self._part
+        return part is None or self.block % part[1] == part[0]
+
     def rows(self) -> Iterator[tuple[int, list[object]]]:
         expected = 1  # the next row number to yield
         for number, cells in self._value_rows():
-            while expected < number:
+            # (A row of another part's block is not yielded, but it is a row: the rows
+            # without values before the next one of ours start after it.)
+            while expected < number and self._owns():
                 yield expected, []
                 expected += 1
-            yield number, cells
+            if self._owns():
+                yield number, cells
             expected = number + 1
 
     def has_data(self) -> bool:
@@ -289,12 +307,40 @@ class XlsxSheet:
             raise XlsxError(f"the sheet could not be decompressed ({exc})") from None
 
     def _value_rows(self) -> Iterator[tuple[int, list[object]]]:
-        """The rows that have at least one cell with a value (``""`` included)."""
-        for block in self._blocks():
+        """The rows that have at least one cell with a value (``""`` included); of a block
+        of another part (``split``), only its last such row, unparsed (``[]``)."""
+        for index, block in enumerate(self._blocks()):
+            self.block = index
+            part = self._part
+            if part is not None and index % part[1] != part[0]:
+                last = self._last_value_row(block)
+                if last is not None:
+                    yield last, []
+                continue
             rows = None if self._prefixed else self._fast(block)
             if rows is None:
                 rows = self._general(block)
             yield from rows
+
+    def _last_value_row(self, block: bytes) -> int | None:
+        """The number of the block's last row with a value, parsing as little as possible:
+        the rows from the end, one at a time (the whole block when it is not in the usual
+        form)."""
+        end = len(block)
+        while not self._prefixed:
+            start = block.rfind(b"<row ", 0, end)
+            if start < 0:
+                break
+            rows = self._fast(block[start:end])
+            if rows is None:
+                break
+            if rows:
+                return rows[-1][0]
+            end = start
+        rows = None if self._prefixed else self._fast(block)
+        if rows is None:
+            rows = self._general(block)
+        return rows[-1][0] if rows else None
 
     def _fast(self, block: bytes) -> list[tuple[int, list[object]]] | None:
         """The block's rows through the usual-form expression; None when some cell of the
