@@ -17,6 +17,7 @@ account's timezone by the injectable clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ from dialer.outbox import publish
 log = get_logger("dialer.ingestion")
 
 SAMPLE_ROWS = 20
+# SQLite's page cache for the import's connection while it writes (KiB, as PRAGMA
+# cache_size takes it: negative), instead of the default 2 MB (IngestionRepository).
+IMPORT_CACHE = -16384
 DNC_PRELOAD_MAX = 200_000
 
 Progress = Callable[[int, int | None], None]
@@ -746,9 +750,18 @@ async def _write_jobs(
         )
 
     # The batch row is written while the reader loads the file.
-    parsed, tally = await _run(
-        session, plan, options, path, filename, insert, progress, parallel, started, merge
-    )
+    cache = await repo.sqlite_cache_size(IMPORT_CACHE)
+    try:
+        parsed, tally = await _run(
+            session, plan, options, path, filename, insert, progress, parallel, started, merge
+        )
+    except BaseException:
+        if cache is not None:
+            with contextlib.suppress(Exception):  # the import's own error is the one to tell
+                await repo.sqlite_cache_size(cache)
+        raise
+    if cache is not None:
+        await repo.sqlite_cache_size(cache)
     batch = opened[0]
     if tally.accepted:
         # Counters move once for the whole file, through the shared counter rules.
