@@ -3,9 +3,10 @@
 Pure part (``read_outcome``, ``business_step``, ``voicemail_retry``): the structured
 result of an answered call (``dialer.job.outcomes``), and whether it schedules the job
 (a callback at the requested time, a promise's follow-up) instead of ending it, or moves
-a voicemail retry to another band of the day. Apply part (``record_business``): the
-structured result on the attempt and the job, the promise row, the recovery roll-up and
-the outbound events, in the settlement's transaction.
+a voicemail retry to another band of the day. Apply part: the structured result on the
+attempt and the job (``write_results``, before the settlement's flush), then the promise
+row, the recovery roll-up and the outbound events (``record_business``), in the
+settlement's transaction.
 """
 
 from __future__ import annotations
@@ -207,15 +208,9 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
-async def record_business(
-    session: AsyncSession, settled: Sequence[Settled], *, home: Mapping[str, str], now: datetime
-) -> None:
-    """Write what the business results mean; ``home`` is each account's currency."""
-    deltas: list[RecoveryDelta] = []
-    events: list[OutboxEvent] = []
-    wanted = await JobRepository.from_session(session).subscribed(
-        s.attempt.account_id for s in settled
-    )
+def write_results(settled: Sequence[Settled]) -> None:
+    """The structured results on the attempts and jobs (pure: attributes only), before the
+    settlement's flush, so each row is written once."""
     for s in settled:
         a, job = s.attempt, s.job
         if s.business is not None:
@@ -231,16 +226,34 @@ async def record_business(
                 if s.step_record.get("reason") == "callback":
                     result["callbacks"] = int(result.get("callbacks") or 0) + 1
             job.result = result
-            promise = s.business.promise
-            if s.business.kind == Kind.PROMISE_TO_PAY and promise is not None:
-                await record_promise(
-                    session, account_id=a.account_id, batch_id=a.batch_id, job_id=job.id,
-                    attempt_id=a.id, debtor_id=job.dni, terms=promise, currency=s.currency,
-                    grace_days=s.grace_days, tz=s.tz, now=now, first_attempt=a.number == 1,
-                    notify="promise.created" in wanted.get(a.account_id, frozenset()),
-                )  # fmt: skip
         elif s.step_record is not None:
             job.result = {**(job.result or {}), "follow_up": s.step_record}
+
+
+async def record_business(
+    session: AsyncSession, settled: Sequence[Settled], *, home: Mapping[str, str], now: datetime
+) -> None:
+    """Write what the business results mean (after ``write_results``): promises, the
+    recovery roll-up and the outbound events; ``home`` is each account's currency."""
+    deltas: list[RecoveryDelta] = []
+    events: list[OutboxEvent] = []
+    wanted = await JobRepository.from_session(session).subscribed(
+        s.attempt.account_id for s in settled
+    )
+    for s in settled:
+        a, job = s.attempt, s.job
+        promise = s.business.promise if s.business is not None else None
+        if (
+            s.business is not None
+            and s.business.kind == Kind.PROMISE_TO_PAY
+            and promise is not None
+        ):
+            await record_promise(
+                session, account_id=a.account_id, batch_id=a.batch_id, job_id=job.id,
+                attempt_id=a.id, debtor_id=job.dni, terms=promise, currency=s.currency,
+                grace_days=s.grace_days, tz=s.tz, now=now, first_attempt=a.number == 1,
+                notify="promise.created" in wanted.get(a.account_id, frozenset()),
+            )  # fmt: skip
         deltas.append(recovery_of(s, home_currency=home.get(a.account_id, s.currency)))
         want = wanted.get(a.account_id, frozenset())
         if "call.completed" in want:

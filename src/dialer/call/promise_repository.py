@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.models import Batch, Job, Payment, Promise
+
+# Debtors per payments read (bound parameters stay far below every driver's limit).
+_CHUNK = 500
 
 
 class PromiseRepository:
@@ -62,18 +65,30 @@ class PromiseRepository:
             )
         ).all()
 
-    async def paid_between(
-        self, account_id: str, debtor_id: str, currency: str, start: date, end: date | None
-    ) -> int:
-        stmt = select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.account_id == account_id,
-            Payment.debtor_id == debtor_id,
-            Payment.currency == currency,
-            Payment.paid_on >= start,
-        )
-        if end is not None:
-            stmt = stmt.where(Payment.paid_on <= end)
-        return int((await self.session.execute(stmt)).scalar_one())
+    async def payments_of(
+        self, debtors: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[tuple[str, date, int]]]:
+        """The payments of these (account, debtor) pairs as (currency, paid_on, amount), by
+        pair: one read for a whole round of promises instead of one sum per promise."""
+        wanted = set(debtors)
+        out: dict[tuple[str, str], list[tuple[str, date, int]]] = {}
+        pairs = sorted(wanted)
+        for i in range(0, len(pairs), _CHUNK):
+            chunk = pairs[i : i + _CHUNK]
+            stmt = select(
+                Payment.account_id, Payment.debtor_id, Payment.currency, Payment.paid_on,
+                Payment.amount,
+            ).where(
+                Payment.account_id.in_(sorted({a for a, _ in chunk})),
+                Payment.debtor_id.in_(sorted({d for _, d in chunk})),
+            )  # fmt: skip
+            for account_id, debtor_id, currency, paid_on, amount in await self.session.execute(
+                stmt
+            ):
+                key = (account_id, debtor_id)
+                if key in wanted:
+                    out.setdefault(key, []).append((currency, paid_on, int(amount or 0)))
+        return out
 
     async def job(self, job_id: str) -> Job | None:
         """The promise's job, row-locked; None when another transaction holds it (a claim
@@ -93,8 +108,12 @@ class PromiseRepository:
         )
         return (await self.session.execute(stmt.limit(1))).first() is not None
 
-    async def batch_settings(self, batch_id: str) -> dict[str, object] | None:
-        row = (
-            await self.session.execute(select(Batch.call_settings).where(Batch.id == batch_id))
-        ).first()
-        return dict(row[0] or {}) if row is not None else None
+    async def batch_settings(self, batch_ids: Iterable[str]) -> dict[str, dict[str, object]]:
+        """The stored call settings of these batches, by id (a missing batch is absent)."""
+        ids = sorted(set(batch_ids))
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Batch.id, Batch.call_settings).where(Batch.id.in_(ids))
+        )
+        return {batch_id: dict(stored or {}) for batch_id, stored in rows}

@@ -170,13 +170,14 @@ async def _apply(
     repo = PromiseRepository.from_session(session)
     counts = {"kept": 0, "broken": 0}
     deltas: list[RecoveryDelta] = []
+    # What the verdicts read, once per round rather than per promise (judging changes
+    # none of it): the debtors' payments, the accounts' subscriptions, the batches'
+    # follow-up setting (read only when a promise is broken).
+    payments = await repo.payments_of((p.account_id, p.debtor_id) for p in promises if p.debtor_id)
+    wanted: dict[str, frozenset[str]] | None = None
+    follow_up: dict[str, bool] | None = None
     for p in promises:
-        start, end = _period(p)
-        paid = (
-            await repo.paid_between(p.account_id, p.debtor_id, p.currency, start, end)
-            if p.debtor_id
-            else 0
-        )
+        paid = _paid(p, payments.get((p.account_id, p.debtor_id), ())) if p.debtor_id else 0
         verdict = judge(p.amount, paid, now=now, judge_at=p.judge_at)
         if verdict is None or (kept_only and verdict != "kept"):
             continue
@@ -184,19 +185,47 @@ async def _apply(
         counts[verdict] += 1
         deltas.append(RecoveryDelta(p.batch_id, p.account_id, now, **{verdict: 1}))
         if verdict == "broken":
-            if await _wanted(session, p.account_id, "promise.broken"):
+            if wanted is None:
+                wanted = await JobRepository.from_session(session).subscribed(
+                    x.account_id for x in promises
+                )
+            if "promise.broken" in wanted.get(p.account_id, frozenset()):
                 session.add(
                     OutboxEvent.new(
                         account_id=p.account_id, type="promise.broken", at=now,
                         data=promise_json(p),
                     )
                 )  # fmt: skip
-            await _follow_up(session, repo, p, now=now)
+            if follow_up is None:
+                follow_up = await _follow_ups(repo, {x.batch_id for x in promises})
+            if follow_up.get(p.batch_id, False):
+                await _follow_up(repo, p, now=now)
         else:
             await _end_follow_up(session, repo, p)
     await add_recovery(session, deltas)
     await session.flush()
     return counts
+
+
+def _paid(p: Promise, payments: Sequence[tuple[str, date, int]]) -> int:
+    """What the debtor paid in the promise's currency within its period."""
+    start, end = _period(p)
+    return sum(
+        amount
+        for currency, paid_on, amount in payments
+        if currency == p.currency and paid_on >= start and (end is None or paid_on <= end)
+    )
+
+
+async def _follow_ups(repo: PromiseRepository, batch_ids: set[str]) -> dict[str, bool]:
+    """Whether each batch makes a debtor due again after a broken promise. Read through
+    the settings model, as the settlement does: a batch stored without the setting has
+    the default (on); a batch that is gone has none."""
+    stored = await repo.batch_settings(batch_ids)
+    return {
+        batch_id: CallSettings.model_validate(settings).collections.broken_promise.follow_up
+        for batch_id, settings in stored.items()
+    }
 
 
 async def _end_follow_up(session: AsyncSession, repo: PromiseRepository, p: Promise) -> None:
@@ -216,18 +245,8 @@ async def _end_follow_up(session: AsyncSession, repo: PromiseRepository, p: Prom
                      wait_reason="promise_kept")  # fmt: skip
 
 
-async def _follow_up(
-    session: AsyncSession, repo: PromiseRepository, p: Promise, *, now: datetime
-) -> None:
-    """A broken promise makes its debtor due again (when the batch asks for it)."""
-    stored = await repo.batch_settings(p.batch_id)
-    # Read through the settings model, as the settlement does: a batch stored without
-    # the setting has the default (on).
-    if (
-        stored is None
-        or not CallSettings.model_validate(stored).collections.broken_promise.follow_up
-    ):
-        return
+async def _follow_up(repo: PromiseRepository, p: Promise, *, now: datetime) -> None:
+    """A broken promise makes its debtor due again (its batch asks for it: ``_follow_ups``)."""
     job = await repo.job(p.job_id)
     if job is None or job.status not in WAITING:
         return

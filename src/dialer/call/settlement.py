@@ -64,12 +64,13 @@ from dialer.call.business import (
     record_business,
     record_late_business,
     voicemail_retry,
+    write_results,
 )
 from dialer.call.event import CallEvent
 from dialer.call.promises import withdraw_of_attempt
 from dialer.call.service import abandon_attempt
 from dialer.compliance import service as compliance_service
-from dialer.db.bulk import insert_rows
+from dialer.db.bulk import insert_rows, write_through
 from dialer.errors import NotFound
 from dialer.job.counters import plan_transition
 from dialer.job.outcomes import KIND_SYNONYMS, Kind, norm_key
@@ -122,6 +123,11 @@ class BatchRules:
     account_id: str
     status: BatchStatus
     call_settings: dict[str, Any]
+    # The validated settings and schedule by (account timezone, country), resolved once
+    # per settlement rather than once per ending and step.
+    resolved: dict[tuple[str, str | None], tuple[CallSettings, Schedule]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -596,10 +602,16 @@ def _rules_of(
     """The batch's settings and its schedule on the debtor's own clock and regional
     calendar (the claim's): a callback's "mañana a las 11", a promise's "el viernes" and
     the opening a follow-up moves to are the debtor's."""
-    settings, schedule = batch_rules(
-        job.batch_id, (batch.call_settings if batch else None) or {},
-        timezone=account.timezone, country=account.country,
-    )  # fmt: skip
+    key = (account.timezone, account.country)
+    rules = batch.resolved.get(key) if batch is not None else None
+    if rules is None:
+        rules = batch_rules(
+            job.batch_id, (batch.call_settings if batch else None) or {},
+            timezone=account.timezone, country=account.country,
+        )  # fmt: skip
+        if batch is not None:
+            batch.resolved[key] = rules
+    settings, schedule = rules
     return settings, for_debtor(schedule, settings.compliance_profile, job.timezone, job.region)
 
 
@@ -716,10 +728,18 @@ async def _apply(
         stats.setdefault(key, Counter()).update(
             calls=1, billed_seconds=p.billed_seconds, cost_units=money.charged
         )
+    business = _settled(plan, accounts, batches)
+    write_results(business)
+    # The settled rows in one statement per table (the unit of work would issue one per
+    # run of rows that differ in which columns changed); anything else flushes as usual.
+    jobs = {p.ending.job.id: p.ending.job for p in plan.endings}
+    await write_through(session, list(jobs.values()), _SETTLED_JOB)
+    await write_through(session, [p.ending.attempt for p in plan.endings], _ENDED_ATTEMPT)
     await session.flush()
     await insert_rows(session, ContactLog, contacts)
     await insert_rows(session, Event, events)
-    await _record_business(session, plan, accounts, batches, now)
+    home = {i: currency_for(acc.country) for i, acc in accounts.items()}
+    await record_business(session, business, home=home, now=now)
 
     # Hot rows last, always in this order: hourly stats -> batch -> account (the claim
     # takes batch -> account), each held only until the commit that follows.
@@ -749,14 +769,29 @@ async def _apply(
     await append_entries(session, accounts, entries, now=now)
 
 
-async def _record_business(
-    session: AsyncSession,
-    plan: SettlementPlan,
-    accounts: Mapping[str, Account],
-    batches: Mapping[str, BatchRules],
-    now: datetime,
-) -> None:
-    """Structured results, promises, the recovery roll-up and outbound events."""
+# What ending an attempt writes on its row and its job's (``write_through``).
+_ENDED_ATTEMPT = frozenset(
+    {
+        "status", "outcome", "business_result", "provider_call_id", "answered_at", "ended_at",
+        "duration_s", "billed_seconds", "cost_units", "transcript", "summary", "extracted",
+        "error", "recording_url", "provider_cost", "collected_variables", "provider_ids",
+        "result",
+    }
+)  # fmt: skip
+_SETTLED_JOB = frozenset(
+    {
+        "status", "billed_seconds", "cost_units", "last_outcome", "business_result", "result",
+        "wait_reason", "next_attempt_at", "phone_index", "max_attempts", "lease_expires_at",
+        "worker_id", "current_attempt_id", "completed_at",
+    }
+)  # fmt: skip
+
+
+def _settled(
+    plan: SettlementPlan, accounts: Mapping[str, Account], batches: Mapping[str, BatchRules]
+) -> list[Settled]:
+    """The settled attempts as the business side needs them (structured results,
+    promises, the recovery roll-up and outbound events)."""
     settled = []
     for p, money in zip(plan.endings, plan.money, strict=True):
         a, job = p.ending.attempt, p.ending.job
@@ -772,8 +807,7 @@ async def _record_business(
                 finished=p.next is not None and p.next.status in FINAL,
             )
         )  # fmt: skip
-    home = {i: currency_for(acc.country) for i, acc in accounts.items()}
-    await record_business(session, settled, home=home, now=now)
+    return settled
 
 
 def _end_attempt(a: CallAttempt, e: CallEvent, p: EndingPlan, charged: int) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from dialer.db.base import Base, TimestampedMixin
 from dialer.db.types import PortableJSON, StrEnumType, UTCDateTime
@@ -82,12 +83,18 @@ class Job(TimestampedMixin, Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+_SEARCHED = frozenset({"contact_name", "dni", "phones"})
+
+
 @event.listens_for(Job, "before_update")
 def _refold_search_text(_mapper: Any, _connection: Any, job: Job) -> None:
     """A job whose name, RUT or phones change through the ORM gets its search key again
     (the bulk import's merge replaces the phones part in SQL itself)."""
     state = inspect(job)
-    if any(state.attrs[a].history.has_changes() for a in ("contact_name", "dni", "phones")):
+    # Only attributes set since the load are in ``committed_state``: most updates (status,
+    # lease, counters) touch none of these and skip the per-attribute history.
+    touched = _SEARCHED.intersection(state.committed_state)
+    if touched and any(state.get_history(a, PASSIVE_NO_INITIALIZE).has_changes() for a in touched):
         job.search_text = search.search_text(
             job.contact_name, job.dni, search.phone_digits(job.phones or [])
         )
