@@ -9,15 +9,20 @@ core while the caller filters and inserts the previous chunk (a thread would sha
 GIL with the database driver's thread), and a crafted file can never take the API
 process down: the child runs under an address-space limit (``kit.child``), so a reader
 asking for 100 GB fails there and the caller answers 413. A thread of the caller's reads
-the pipe one chunk ahead, so the process never waits for it to drain.
+the pipe one chunk ahead, so the process never waits for it to drain. A large .xlsx is
+read by two such processes, each parsing every other block of the sheet (``parse_part``);
+the caller's side puts the halves back in file order (``merge_parts``) and consolidates
+(``consolidated``), which ``parse_chunks`` does in the one process otherwise.
 
-The process only ever runs this module's pure code and talks through one pipe, so any
-exit path (error, cancellation, a crash in the child) ends with the child terminated.
+The processes only ever run this module's pure code and each talks through one pipe, so
+any exit path (error, cancellation, a crash in a child) ends with the children
+terminated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import os
 import queue
@@ -32,6 +37,11 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import anyio.to_thread
+
+try:  # POSIX only; elsewhere pipes keep their size
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from dialer.compliance.place import Place
 from dialer.ingestion import headers as hdr
@@ -541,6 +551,7 @@ class ChunkStream:
             for k in range(parts):
                 receiver, sender = ctx.Pipe(duplex=False)
                 self._receivers.append(receiver)
+                _widen(sender)
                 args = self._args if parts == 1 else (*self._args, (k, parts))
                 try:
                     proc = ctx.Process(
@@ -661,6 +672,19 @@ class ChunkStream:
 
 
 _END = object()  # a part's pipe ended without its Summary
+# A chunk is a few hundred KB to a few MB pickled. Through a pipe of the default 64 KB
+# the reader process blocks every 64 KB until a thread of the caller reads on, and that
+# thread first has to get the GIL back from the caller's other threads (up to the 5 ms
+# switch interval each time). With 1 MB a chunk goes in one or a few writes.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(conn: Connection) -> None:
+    """Give the pipe under ``conn`` a PIPE_BYTES buffer where the system allows it."""
+    with contextlib.suppress(AttributeError, OSError):  # Linux only, up to pipe-max-size
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
 # A file this large is read in parts (smaller ones are read before a second process
 # would be ready to help), by this many processes.
 SPLIT_MIN_BYTES = 1 << 20
