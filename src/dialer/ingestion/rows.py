@@ -60,6 +60,12 @@ class RowError:
                 return cls(row_number, column, found.warning, "phone_unlisted_range", params)
         return cls(row_number, column, found.warning, found.message_code, params)
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[Any, ...]]:
+        # Rows' warnings cross the pipe from the reader process by the tens of thousands:
+        # rebuilt by the constructor, not by the dataclass's generic __setstate__ (which
+        # lists the fields again for every instance: most of the unpickling time).
+        return (RowError, (self.row_number, self.column, self.message, self.code, self.params))
+
     def as_dict(self) -> dict[str, object]:
         return {
             "row": self.row_number,

@@ -205,6 +205,8 @@ class _Filter:
             self.dnc_mode = "query"
 
     async def _listed(self, chunk: Chunk) -> set[str]:
+        if self.dnc_mode == "none":
+            return set()
         return await self._listed_among({p for pj in chunk.phones for p in phone_list(pj)})
 
     async def _listed_among(self, phones: set[str]) -> set[str]:
