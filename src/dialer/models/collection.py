@@ -7,7 +7,17 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.db.base import Base, TimestampedMixin, _now
@@ -192,10 +202,12 @@ class RecoveryStat(Base):
     contacts: Mapped[int] = mapped_column(Integer, default=0)  # answered calls
     right_party: Mapped[int] = mapped_column(Integer, default=0)  # answered by the debtor
     promises: Mapped[int] = mapped_column(Integer, default=0)
-    promised_amount: Mapped[int] = mapped_column(Integer, default=0)
+    # Sums of money over an hour of a campaign: past 2^31 in pesos (22,000 promises of
+    # 150,000 CLP), so 64-bit on every database.
+    promised_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     kept: Mapped[int] = mapped_column(Integer, default=0)
     broken: Mapped[int] = mapped_column(Integer, default=0)
     payments: Mapped[int] = mapped_column(Integer, default=0)
-    recovered_amount: Mapped[int] = mapped_column(Integer, default=0)
+    recovered_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_units: Mapped[int] = mapped_column(Integer, default=0)
     billed_seconds: Mapped[int] = mapped_column(Integer, default=0)
