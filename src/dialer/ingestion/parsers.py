@@ -189,7 +189,7 @@ def open_sheet(path: Path, filename: str | None = None) -> Sheet:
 
 
 def _open_workbook(path: Path, fmt: Format) -> Sheet:
-    if fmt == "xlsx" and not _is_xlsb(path):
+    if fmt == "xlsx" and not is_xlsb(path):
         return _open_xlsx(path)
     return _open_calamine(path, fmt)
 
@@ -227,7 +227,7 @@ def _open_calamine(path: Path, fmt: Format) -> Sheet:
     return Sheet(format=fmt, total_rows=total, _iter=rows(), _handle=handle)
 
 
-def _is_xlsb(path: Path) -> bool:
+def is_xlsb(path: Path) -> bool:
     """An .xlsb (binary sheets in the zip): calamine reads those."""
     try:
         with zipfile.ZipFile(path) as archive:

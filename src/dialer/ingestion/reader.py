@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - Windows
 from dialer.compliance.place import Place
 from dialer.ingestion import headers as hdr
 from dialer.ingestion.normalize import person_key
-from dialer.ingestion.parsers import FileFormatError, open_sheet, sniff_format
+from dialer.ingestion.parsers import FileFormatError, is_xlsb, open_sheet, sniff_format
 from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
 from dialer.kit import child
 
@@ -701,7 +701,9 @@ def _parts(path: Path, filename: str | None) -> int:
             return 1
         with path.open("rb") as f:
             head = f.read(4096)
-        return READER_PARTS if sniff_format(head, filename or path.name) == "xlsx" else 1
+        if sniff_format(head, filename or path.name) != "xlsx" or is_xlsb(path):
+            return 1  # (an .xlsb is read whole by calamine: each part would load it)
+        return READER_PARTS
     except (OSError, FileFormatError):
         return 1
 
