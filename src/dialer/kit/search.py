@@ -72,7 +72,7 @@ def phone_digits(phones: Iterable[str]) -> str:
 
 def phone_digits_of_json(phones_json: str) -> str:
     """``phone_digits`` of a JSON list of numbers, read from the encoded text as is."""
-    if phones_json.startswith('["+') and phones_json.endswith('"]'):
+    if phones_json.startswith('["+') and phones_json.endswith('"]') and " " not in phones_json:
         # The stored form, E.164 numbers: '["+569...","+562..."]' -> '569... 562...'.
         digits = phones_json[3:-2].replace('","+', " ")
         if digits.isascii() and digits.replace(" ", "").isdigit():
