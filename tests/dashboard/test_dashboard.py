@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from dialer.ingestion.samples import write_sample_chile
+from dialer.models import EntryKind, LedgerEntry
 from tests.dashboard.helpers import csrf_token, hx_post, login
 from tests.factories import add_account, add_batch, add_user
 
@@ -158,6 +159,33 @@ class TestPages:
         r = await browser.get("/dashboard/account")
         assert r.status_code == 200
         assert 'id="balance">600,00 minutos' in r.text
+
+    async def test_ledger_names_the_campaign_of_a_charge(self, browser, seeded, database):
+        own, other = seeded["batch"], seeded["other_batch"]
+        async with database.write() as session:
+            for n, (batch_id, description) in enumerate(
+                [(own.id, None), (own.id, "re-settled as voicemail"), (other.id, None)]
+            ):
+                session.add(
+                    LedgerEntry(
+                        account_id=seeded["account"].id,
+                        kind=EntryKind.CHARGE,
+                        amount=-100,
+                        balance_after=59_900 - 100 * n,
+                        idempotency_key=f"t-{n}",
+                        batch_id=batch_id,
+                        description=description,
+                    )
+                )
+        await _login(browser, seeded["key"])
+        r = await browser.get("/dashboard/account")
+        assert r.status_code == 200
+        link = f'<a href="/dashboard/batches/{own.id}">Cobranza marzo</a>'
+        assert r.text.count(link) == 2
+        assert f"re-settled as voicemail · {link}" in r.text
+        # Another account's campaign is never named (its id only, as stored on the entry).
+        assert "Ajena" not in r.text
+        assert other.id in r.text
 
 
 class TestControls:

@@ -146,6 +146,12 @@ async def account_page(
         ledger = await account_service.list_transactions(
             session, user, account_id, kind=None, limit=50, skip=skip
         )
+    # A charge or refund names its campaign, not only its id.
+    campaigns = (
+        await queries.batch_names(session, account_id, (e.batch_id for e in ledger.items))
+        if ledger is not None
+        else {}
+    )
     keys = None
     if user.may("manage_keys"):
         keys = await account_service.list_api_keys(session, user, account_id)
@@ -156,6 +162,7 @@ async def account_page(
             "account": account_service.to_read(account),
             "balance": balance,
             "ledger": ledger,
+            "campaigns": campaigns,
             "keys": keys,
             "tz": account.timezone,  # the ledger's times, and its "(horas de ...)" label
         },
