@@ -129,6 +129,20 @@ class _Tally:
         else:
             self.truncated = True
 
+    def same_id_in_file(self, row: int, dni: str | None, first: int) -> None:
+        self.skip(
+            row, "duplicate_in_file", f"same id {dni} as row {first}", dni=dni, first_row=first
+        )
+
+    def same_phone_in_file(self, row: int, phone: str, first: int) -> None:
+        self.skip(
+            row,
+            "duplicate_in_file",
+            f"same phone {phone} as row {first}",
+            phone=phone,
+            first_row=first,
+        )
+
     def counts(self) -> ImportCounts:
         return ImportCounts(
             rows=self.rows,
@@ -328,13 +342,7 @@ class _Filter:
                     continue
                 first = seen_ids.get(key)
                 if first is not None:
-                    skip(
-                        row_number,
-                        "duplicate_in_file",
-                        f"same id {dni} as row {first}",
-                        dni=dni,
-                        first_row=first,
-                    )
+                    self.tally.same_id_in_file(row_number, dni, first)
                     keep[pos] = False
                     continue
             duplicate = False
@@ -350,13 +358,7 @@ class _Filter:
                     break
                 first = seen_phones.get(phone)
                 if first is not None:
-                    skip(
-                        row_number,
-                        "duplicate_in_file",
-                        f"same phone {phone} as row {first}",
-                        phone=phone,
-                        first_row=first,
-                    )
+                    self.tally.same_phone_in_file(row_number, phone, first)
                     duplicate = True
                     break
             if duplicate:
@@ -376,7 +378,6 @@ class _Filter:
         duplicate by phone after its id was registered takes the id back out, so the
         seen maps end exactly as ``_keep`` leaves them.
         """
-        skip = self.tally.skip
         seen_ids, seen_phones = self.seen_ids, self.seen_phones
         keep = [True] * len(chunk)
         rows = zip(chunk.row_numbers, chunk.dnis, chunk.phones, chunk.keys, strict=True)
@@ -385,13 +386,7 @@ class _Filter:
             if key is not None:
                 first = seen_ids.setdefault(key, row_number)
                 if first != row_number:
-                    skip(
-                        row_number,
-                        "duplicate_in_file",
-                        f"same id {dni} as row {first}",
-                        dni=dni,
-                        first_row=first,
-                    )
+                    self.tally.same_id_in_file(row_number, dni, first)
                     keep[pos] = False
                     continue
             if '","' not in pj:  # one number (or none): no list needed
@@ -412,13 +407,7 @@ class _Filter:
                     for number in phones:
                         seen_phones.setdefault(number, row_number)
                     continue
-            skip(
-                row_number,
-                "duplicate_in_file",
-                f"same phone {phone} as row {first}",
-                phone=phone,
-                first_row=first,
-            )
+            self.tally.same_phone_in_file(row_number, phone, first)
             keep[pos] = False
             if key is not None:
                 del seen_ids[key]
