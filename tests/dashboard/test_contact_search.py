@@ -79,25 +79,31 @@ async def test_upper_case_and_accents_match_on_every_database(
         assert await _found(database, bid, q) == expected, q
 
 
-async def test_json_jobs_and_a_renamed_job_are_found_the_same_way(
-    admin: httpx.AsyncClient, database: Database
-) -> None:
-    acc = await api_account(admin)
+async def _json_batch(
+    admin: httpx.AsyncClient, acc: dict[str, Any], jobs: list[dict[str, Any]]
+) -> str:
+    """A batch created through ``POST /api/v1/batches`` with the account's key; its id."""
     async with as_key(admin, acc["api_key"]) as c:
         r = await c.post(
             "/api/v1/batches",
             json={
-                "account_id": acc["account_id"], "name": "API",
-                "jobs": [
-                    {"contact_name": "ÁNGELA GONZÁLEZ", "dni": "11.111.111-1",
-                     "phones": ["+56911111111"], "payload": {"monto": 1}},
-                    {"contact_name": "Iñaki Ruíz", "dni": "22222222-2",
-                     "phones": ["+56922222222"], "payload": {"monto": 1}},
-                ],
+                "account_id": acc["account_id"],
+                "name": "API",
+                "jobs": [{**job, "payload": {"monto": 1}} for job in jobs],
             },
-        )  # fmt: skip
-        assert r.status_code == 201, r.text
-        bid = r.json()["batch_id"]
+        )
+    assert r.status_code == 201, r.text
+    return str(r.json()["batch_id"])
+
+
+async def test_json_jobs_and_a_renamed_job_are_found_the_same_way(
+    admin: httpx.AsyncClient, database: Database
+) -> None:
+    acc = await api_account(admin)
+    bid = await _json_batch(admin, acc, [
+        {"contact_name": "ÁNGELA GONZÁLEZ", "dni": "11.111.111-1", "phones": ["+56911111111"]},
+        {"contact_name": "Iñaki Ruíz", "dni": "22222222-2", "phones": ["+56922222222"]},
+    ])  # fmt: skip
     assert await _found(database, bid, "angela gonzalez") == ["ÁNGELA GONZÁLEZ"]
     assert await _found(database, bid, "IÑAKI") == ["Iñaki Ruíz"]
     assert await _found(database, bid, "ruiz") == ["Iñaki Ruíz"]
@@ -117,16 +123,10 @@ async def test_the_contact_table_searches_with_the_key(
 ) -> None:
     """The page itself: an upper-case accented query shows the row."""
     acc = await api_account(admin)
+    bid = await _json_batch(
+        admin, acc, [{"contact_name": "José Peña", "dni": "33333333-3", "phones": ["+56944444444"]}]
+    )
     async with as_key(admin, acc["api_key"]) as c:
-        r = await c.post(
-            "/api/v1/batches",
-            json={
-                "account_id": acc["account_id"], "name": "API",
-                "jobs": [{"contact_name": "José Peña", "dni": "33333333-3",
-                          "phones": ["+56944444444"], "payload": {"monto": 1}}],
-            },
-        )  # fmt: skip
-        bid = r.json()["batch_id"]
         page = await c.get(f"/api/v1/batches/{bid}/jobs")
         assert page.status_code == 200
     r = await admin.post(

@@ -41,14 +41,15 @@ async def _jobs(database: Database, account_id: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in rows]
 
 
-async def test_worker_process_gives_the_same_preview_and_jobs(
-    new_account: NewAccount, add_dnc: Any, database: Database, tmp_path: Path
-) -> None:
-    path = write_sample_chile(tmp_path / "cartera.xlsx", rows=2500, with_errors=True)
+async def _in_thread_and_in_process(
+    new_account: NewAccount, add_dnc: Any, database: Database, path: Path
+) -> dict[bool, tuple[Any, Any, Any]]:
+    """Preview, create and the jobs of ``path``, read in the calling process (False) and
+    by the reader process(es) (True), each into a new account whose do-not-call list has
+    the sample's first debtor's only phone (that row is skipped)."""
     results = {}
     for parallel in (False, True):
         acc, _ = await new_account()
-        # The first debtor's only phone is on the list: that row is skipped.
         await add_dnc(acc, "+56971924865")
         options = ImportOptions(account_id=acc, batch_name="Marzo")
         async with database.write() as s:
@@ -56,7 +57,14 @@ async def test_worker_process_gives_the_same_preview_and_jobs(
         async with database.write() as s:
             created = await service.create_import(s, ADMIN, options, path, parallel=parallel)
         results[parallel] = (_report(preview), _report(created), await _jobs(database, acc))
+    return results
 
+
+async def test_worker_process_gives_the_same_preview_and_jobs(
+    new_account: NewAccount, add_dnc: Any, database: Database, tmp_path: Path
+) -> None:
+    path = write_sample_chile(tmp_path / "cartera.xlsx", rows=2500, with_errors=True)
+    results = await _in_thread_and_in_process(new_account, add_dnc, database, path)
     in_thread, in_process = results[False], results[True]
     assert in_process == in_thread
     preview, created, jobs = in_process
@@ -98,16 +106,7 @@ async def test_a_sheet_read_in_parts_gives_the_one_process_result(
     else:
         write_real_export_chile(path, debtors=400)
     assert reader._parts(path, path.name) == 2
-    results = {}
-    for parallel in (False, True):
-        acc, _ = await new_account()
-        await add_dnc(acc, "+56971924865")
-        options = ImportOptions(account_id=acc, batch_name="Marzo")
-        async with database.write() as s:
-            preview = await service.preview_import(s, ADMIN, options, path, parallel=parallel)
-        async with database.write() as s:
-            created = await service.create_import(s, ADMIN, options, path, parallel=parallel)
-        results[parallel] = (_report(preview), _report(created), await _jobs(database, acc))
+    results = await _in_thread_and_in_process(new_account, add_dnc, database, path)
     assert results[True] == results[False]
     created = results[True][1]
     if shape == "sample":

@@ -64,6 +64,13 @@ async def vapi_batch(database: Database, frozen_clock: FrozenClock) -> tuple[str
     return account, batch
 
 
+def vapi_router(settings: Settings, database: Database, vendor: FakeVapi) -> AccountRoutedProvider:
+    """The routing provider a worker holds, its Vapi calls answered by ``vendor``."""
+    return AccountRoutedProvider(
+        "vapi", settings, database, client=httpx.AsyncClient(transport=httpx.MockTransport(vendor))
+    )
+
+
 def request_for(account: str, batch: str, attempt: str) -> CallRequest:
     return CallRequest(
         attempt_id=attempt, to_number="+56912345678", from_number=None, agent_id=ASSISTANT,
@@ -75,9 +82,7 @@ async def test_a_vapi_batch_keeps_the_assistant_version_current_at_its_start(
     database: Database, settings: Settings, frozen_clock: FrozenClock, vapi_env: None
 ) -> None:
     vendor = FakeVapi()
-    router = AccountRoutedProvider(
-        "vapi", settings, database, client=httpx.AsyncClient(transport=httpx.MockTransport(vendor))
-    )
+    router = vapi_router(settings, database, vendor)
     account, batch = await vapi_batch(database, frozen_clock)
     assert (
         await pin_started_batches(
@@ -92,9 +97,7 @@ async def test_a_vapi_batch_keeps_the_assistant_version_current_at_its_start(
     # The assistant is edited and published again: the campaign's calls keep v3.
     vendor.assistant["latestVersion"] = "v4"
     await router.place_call(request_for(account, batch, "att-1"))
-    fresh = AccountRoutedProvider(
-        "vapi", settings, database, client=httpx.AsyncClient(transport=httpx.MockTransport(vendor))
-    )
+    fresh = vapi_router(settings, database, vendor)
     await fresh.place_call(request_for(account, batch, "att-2"))  # another worker
     assert [c["assistantVersion"] for c in vendor.creates()] == ["v3", "v3"]
     assert all(c["assistantId"] == ASSISTANT for c in vendor.creates())
@@ -105,9 +108,7 @@ async def test_without_assistant_versioning_calls_follow_the_assistant_and_nothi
 ) -> None:
     vendor = FakeVapi()
     vendor.assistant["latestVersion"] = None  # the org is not on assistant versioning
-    router = AccountRoutedProvider(
-        "vapi", settings, database, client=httpx.AsyncClient(transport=httpx.MockTransport(vendor))
-    )
+    router = vapi_router(settings, database, vendor)
     account, batch = await vapi_batch(database, frozen_clock)
     assert (
         await pin_started_batches(
