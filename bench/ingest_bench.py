@@ -18,6 +18,7 @@ machine the seconds depend on the other load, the CPU time much less.
     uv run --frozen python -m bench.ingest_bench --quick     # 20,000 rows, one run
     uv run --frozen python -m bench.ingest_bench --shape export   # only the real export
     ... --shape export --export-file /tmp/export.xlsx   # that file, kept from a run before
+    ... --shape sample --sample-file /tmp/cartera.xlsx  # the same for the 8-column file
     DIALER_BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:54329/bench_ingest ...
 
 Without DIALER_BENCH_PG_URL, PostgreSQL is started with scripts/pg.sh when available.
@@ -236,6 +237,7 @@ def main() -> None:
     parser.add_argument(
         "--export-file", help="an export written by an earlier run (generating takes ~20 s)"
     )
+    parser.add_argument("--sample-file", help="a sample file written by an earlier run")
     args = parser.parse_args()
     if args.child:
         child(args.child, Path(args.file), args.url)
@@ -247,7 +249,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="dialer-bench-"))
     files: list[tuple[str, Path]] = []
-    if args.shape in ("sample", "both"):
+    if args.shape in ("sample", "both") and args.sample_file:
+        files.append(("sample", Path(args.sample_file)))
+    elif args.shape in ("sample", "both"):
         path = work / f"cartera_{args.rows}.xlsx"
         t = time.perf_counter()
         write_sample_chile(path, rows=args.rows, with_errors=True)
