@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import multiprocessing
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select, text
@@ -17,6 +19,7 @@ from dialer.db.session import Database
 from dialer.errors import AppError
 from dialer.ingestion import normalize as nz
 from dialer.ingestion import reader, service, xlsx
+from dialer.ingestion.rows import RowOptions
 from dialer.ingestion.samples import write_real_export_chile, write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.models import Job
@@ -225,3 +228,56 @@ def test_rut_check_digit_matches_stdnum() -> None:
     assert nz.normalize_rut("5.000.368-k") == "5000368-K"
     with pytest.raises(ValueError, match="wrong check digit"):
         nz.normalize_rut("5.000.368-1")
+
+
+def test_debtors_merged_while_reading_are_the_debtors_merged_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``consolidated`` merges a debtor as soon as a chunk passes without a row of it,
+    and merges again at the end one whose rows come back later (the export puts the last
+    instalment of every fifth such debtor at the end of the file): the same chunks and
+    Merges as when every debtor is merged once the whole file is read (chunks without
+    the header mapping, so nothing can be merged early)."""
+    path = tmp_path / "export.xlsx"
+    write_real_export_chile(path, debtors=400)
+    options = RowOptions(country="CL", consolidate=True)
+    messages = list(reader.parse_part(path, None, None, options, (0, 1), chunk_size=25))
+    assert isinstance(messages[0], reader.Chunk)
+    assert messages[0].mapping is not None
+    calls = {"reading": 0, "end": 0}
+    merge = reader._merge
+    phase = "reading"
+
+    def counted(*args: Any) -> reader.Merge:
+        calls[phase] += 1
+        return merge(*args)
+
+    monkeypatch.setattr(reader, "_merge", counted)
+    early: list[reader.Chunk | reader.Summary] = []
+    for msg in reader.consolidated(copy.deepcopy(messages), options):
+        early.append(msg)
+        if isinstance(msg, reader.Chunk) and msg.done == messages[-2].done:
+            phase = "end"  # the last chunk is out: only the Summary is left
+    at_end = copy.deepcopy(messages)
+    for msg in at_end:
+        if isinstance(msg, reader.Chunk):
+            msg.mapping = None
+    phase = "reference"
+    calls["reference"] = 0
+    reference = list(reader.consolidated(at_end, options))
+    summary = early[-1]
+    assert isinstance(summary, reader.Summary)
+    assert [dataclasses.astuple(m) for m in summary.merges] == [
+        dataclasses.astuple(m) for m in cast(reader.Summary, reference[-1]).merges
+    ]
+    assert [_chunk_rows(c) for c in early[:-1]] == [_chunk_rows(c) for c in reference[:-1]]
+    several = len(summary.merges)
+    assert calls["reference"] == several > 20
+    # Most debtors were merged while the file was read; those that came back, again.
+    assert calls["reading"] > several / 2
+    assert 0 < calls["end"] < several / 2
+
+
+def _chunk_rows(chunk: reader.Chunk | reader.Summary) -> tuple[Any, ...]:
+    assert isinstance(chunk, reader.Chunk)
+    return (chunk.row_numbers, chunk.phones, chunk.payloads, chunk.warnings, chunk.timezones)

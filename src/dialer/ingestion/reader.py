@@ -47,7 +47,7 @@ from dialer.compliance.place import Place
 from dialer.ingestion import headers as hdr
 from dialer.ingestion.normalize import person_key
 from dialer.ingestion.parsers import FileFormatError, is_xlsb, open_sheet, sniff_format
-from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator
+from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator, dumps_payload
 from dialer.kit import child
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
@@ -98,6 +98,9 @@ class Chunk:
     # that wait for their debtor's phone (consolidating): (row, key, payload, error).
     block: int = 0
     phoneless: list[tuple[int, str, str, RowError]] = field(default_factory=list)
+    # The first chunk of a reader carries the header mapping, so that the consolidating
+    # side can merge debtors while the file is still being read (``consolidated``).
+    mapping: hdr.HeaderMapping | None = None
 
     @classmethod
     def empty(cls) -> Chunk:
@@ -275,6 +278,7 @@ def _validated(
                 yield from rows
 
             chunk = Chunk.empty()
+            chunk.mapping = mapping
             # The columns' append methods, looked up once per chunk rather than per row.
             (add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key,
              add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
@@ -365,7 +369,12 @@ def consolidated(
     rows merged into the job of its first row when consolidating: the first row of each
     debtor goes out as a job at once (so inserting overlaps reading); later rows of the
     same debtor only update what is remembered here, and become Merges in the Summary.
-    Rows without a usable phone wait for a row of their debtor that has one."""
+    Rows without a usable phone wait for a row of their debtor that has one.
+
+    A debtor's rows are usually next to each other: a debtor that got rows in one chunk
+    and none in the next is merged then, while the file is still being read, and that
+    merge is used at the end if no row of the debtor came after it (a debtor whose rows
+    come back after such a merge is merged once more at the end only)."""
     consolidate = options.consolidate
     firsts: dict[str, tuple[int, str, str]] = {}  # key -> (row, phones JSON, payload)
     later: dict[str, list[tuple[int, str, str]]] = {}
@@ -373,23 +382,52 @@ def consolidated(
     merged_rows = 0
     merged_valid = 0  # waiting rows whose debtor turned out to have a phone
     merge_warnings: list[RowError] = []
+    validator: RowValidator | None = None  # known from the first chunk on
+    early_mapping: hdr.HeaderMapping | None = None
+    early: dict[str, tuple[int, Merge]] = {}  # key -> (later rows merged, its Merge)
+    scattered: set[str] = set()  # rows came after an early merge: merged at the end
+    touched: set[str] = set()  # debtors that got a later row in this chunk
+    recent: set[str] = set()  # ... in the chunk before
+
+    def add_later(key: str, item: tuple[int, str, str]) -> None:
+        later.setdefault(key, []).append(item)
+        touched.add(key)
 
     def phoneless_row(row: int, key: str, payload: str, error: RowError) -> None:
         nonlocal merged_rows, merged_valid
         if key in firsts:
-            later.setdefault(key, []).append((row, "[]", payload))
+            add_later(key, (row, "[]", payload))
             merged_rows += 1
             merged_valid += 1
         else:
             waiting.setdefault(key, []).append((row, payload, error))
+
+    def merge_early() -> None:
+        nonlocal recent, touched
+        if validator is not None:
+            for key in recent - touched:
+                if key not in scattered:
+                    early[key] = (len(later[key]), _merge(validator, firsts[key], later[key]))
+            for key in touched.intersection(early):
+                del early[key]
+                scattered.add(key)
+        recent, touched = touched, set()
 
     summary: Summary | None = None
     for msg in messages:
         if isinstance(msg, Summary):
             summary = msg
             break
+        if consolidate and validator is None:
+            if validators:
+                validator = validators[0]
+            elif msg.mapping is not None:
+                early_mapping = msg.mapping
+                validator = RowValidator(early_mapping, options)
         if not consolidate or (not msg.phoneless and not any(msg.keys)):
             msg.phoneless = []
+            if consolidate:
+                merge_early()
             yield msg
             continue
         keep: list[bool] = []
@@ -406,7 +444,7 @@ def consolidated(
                 keep.append(True)
                 continue
             if key in firsts:
-                later.setdefault(key, []).append((row, msg.phones[pos], msg.payloads[pos]))
+                add_later(key, (row, msg.phones[pos], msg.payloads[pos]))
                 merged_rows += 1
                 warns = msg.warnings.get(pos)
                 if warns and len(merge_warnings) < MAX_REPORTED:
@@ -415,12 +453,13 @@ def consolidated(
                 continue
             firsts[key] = (row, msg.phones[pos], msg.payloads[pos])
             for wrow, wpayload, _ in waiting.pop(key, ()):
-                later.setdefault(key, []).append((wrow, "[]", wpayload))
+                add_later(key, (wrow, "[]", wpayload))
                 merged_rows += 1
                 merged_valid += 1
             keep.append(True)
         for item in pending[j:]:
             phoneless_row(*item)
+        merge_early()
         kept = msg if all(keep) else msg.select(keep)
         kept.phoneless = []
         if kept:
@@ -441,23 +480,34 @@ def consolidated(
     summary.merged_rows = merged_rows
     summary.merge_warnings = merge_warnings
     if later:
-        validator = validators[0] if validators else RowValidator(summary.mapping, options)
+        if validator is None or (early_mapping is not None and early_mapping != summary.mapping):
+            validator = validators[0] if validators else RowValidator(summary.mapping, options)
+            early.clear()
         for key, rest in later.items():
-            first = firsts[key]
-            # File order: a row without a phone may come before the debtor's first job row.
-            debtor = sorted([first, *rest], key=lambda r: r[0])
-            numbers = list(dict.fromkeys(p for _, pj, _ in debtor for p in phone_list(pj)))
-            payload = validator.merge([pl for _, _, pl in debtor])
-            summary.merges.append(
-                Merge(
-                    row_number=first[0],
-                    rows=[r for r, _, _ in debtor],
-                    phones=numbers,
-                    payload=payload,
-                    place=validator.merged_place(payload, numbers),
-                )
-            )
+            hit = early.get(key)
+            if hit is not None and hit[0] == len(rest):
+                summary.merges.append(hit[1])
+            else:
+                summary.merges.append(_merge(validator, firsts[key], rest))
     yield summary
+
+
+def _merge(
+    validator: RowValidator, first: tuple[int, str, str], rest: list[tuple[int, str, str]]
+) -> Merge:
+    """One debtor's Merge from its first job row and its later rows, (row, phones JSON,
+    payload) each."""
+    # File order: a row without a phone may come before the debtor's first job row.
+    debtor = sorted([first, *rest], key=lambda r: r[0])
+    numbers = list(dict.fromkeys(p for _, pj, _ in debtor for p in phone_list(pj)))
+    merged = validator.merged([pl for _, _, pl in debtor])
+    return Merge(
+        row_number=first[0],
+        rows=[r for r, _, _ in debtor],
+        phones=numbers,
+        payload=dumps_payload(merged),
+        place=validator.merged_place(merged, numbers),
+    )
 
 
 def merge_parts(

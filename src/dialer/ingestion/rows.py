@@ -454,12 +454,13 @@ class RowValidator:
                 return _BATCH_PLACE
         return resolve_place(country=self.country, payload=None, phones=phones)
 
-    def merged_place(self, payload_json: str, phones: Sequence[str]) -> Place:
-        """The place of a consolidated debtor: its first row's place columns (the base of
-        the merged payload), else any of its phones."""
+    def merged_place(self, payload: str | dict[str, Any], phones: Sequence[str]) -> Place:
+        """The place of a consolidated debtor (``payload``: its merged payload, as JSON
+        or as ``merged`` gives it): its first row's place columns (the base of the
+        merged payload), else any of its phones."""
         if self._place_cols:
-            payload = json.loads(payload_json)
-            given = {k: payload[k] for k, _ in self._place_cols if k in payload}
+            merged: dict[str, Any] = json.loads(payload) if isinstance(payload, str) else payload
+            given = {k: merged[k] for k, _ in self._place_cols if k in merged}
             hit = resolve_place(country=self.country, payload=given, phones=())
             if hit.timezone is not None or hit.region is not None:
                 return hit
@@ -638,6 +639,10 @@ class RowValidator:
         derived from all instalments (``derived_dates``) unless the operator or the file
         gave them (then the latest of the file's).
         """
+        return dumps_payload(self.merged(payloads))
+
+    def merged(self, payloads: Sequence[str]) -> dict[str, Any]:
+        """``merge`` before encoding (the dict ``merged_place`` also takes)."""
         rows = [json.loads(p) for p in payloads]
         merged: dict[str, Any] = dict(rows[0])
         amounts = [r["amount"] for r in rows if "amount" in r]
@@ -669,7 +674,7 @@ class RowValidator:
                 given = [r[key] for r in rows if key in r]
                 if given:
                     merged[key] = max(given)
-        return dumps_payload(merged)
+        return merged
 
     def _amount_currency(self, cells: Sequence[object]) -> str | None:
         """The currency written in the amount cell (``USD 100``), if any."""
