@@ -1,6 +1,6 @@
 """Contact search on a 100,000-contact batch: the contact table's own queries (the count
 and the first page of 25, ``JobFilter``), with the folded key (``jobs.search_text`` on the
-``(batch_id, search_text)`` index) against the expressions searched before it
+``(batch_id, id, search_text)`` index) against the expressions searched before it
 (``lower(contact_name)``, the RUT with dots and hyphen replaced, the phones' JSON text).
 
     uv run --frozen python -m bench.search_bench                       # SQLite file

@@ -83,7 +83,7 @@ class JobFilter:
         # One folded key per job (kit/search.py): name without accents or case, RUT
         # without dots or hyphen, phone digits; the query folded the same way, so
         # "JOSÉ", "jose" and "José" find the same rows on SQLite and PostgreSQL. Read
-        # from the (batch_id, search_text) index alone.
+        # from the (batch_id, id, search_text) index alone.
         options = [
             Job.search_text.like("%" + _like_escape(n) + "%", escape="\\")
             for n in search.needles(text)
@@ -100,7 +100,7 @@ class JobFilter:
     def where(self, batch_id: str) -> ColumnElement[bool]:
         conditions = self.conditions()
         if self.q and self.q.strip():
-            # The matching ids first, from the (batch_id, search_text, id) index alone
+            # The matching ids first, from the (batch_id, id, search_text) index alone
             # (no row is read to judge the search), then only those rows.
             matching = select(Job.id).where(Job.batch_id == batch_id, self._search(self.q.strip()))
             conditions.append(Job.id.in_(matching))
