@@ -752,7 +752,9 @@ class RowValidator:
             try:
                 out.append((part.strip(), phone.normalize(part, self.country)))
             except phone.PhoneInvalid as exc:
-                out.append((part.strip(), exc))
+                # (Without its traceback: that holds this frame, whose ``out`` holds the
+                # error, a reference cycle only the garbage collector would free.)
+                out.append((part.strip(), exc.with_traceback(None)))
         return out
 
 
@@ -829,7 +831,9 @@ def _memoized(fn: Callable[[Any], Any]) -> Callable[[object], tuple[bool, Any]]:
             try:
                 hit = (True, fn(raw))
             except ValueError as exc:
-                hit = (False, exc)
+                # Kept without its traceback, which holds this frame and so ``hit``: a
+                # reference cycle per remembered error (freed only by a full collection).
+                hit = (False, exc.with_traceback(None))
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             memo[key] = hit
