@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import multiprocessing
+import pickle
 import random
 import re
 from pathlib import Path
@@ -19,7 +20,7 @@ from dialer.db.session import Database
 from dialer.errors import AppError
 from dialer.ingestion import normalize as nz
 from dialer.ingestion import reader, service, xlsx
-from dialer.ingestion.rows import RowOptions
+from dialer.ingestion.rows import RowError, RowOptions
 from dialer.ingestion.samples import write_real_export_chile, write_sample_chile
 from dialer.ingestion.schemas import ImportOptions
 from dialer.models import Job
@@ -281,3 +282,70 @@ def test_debtors_merged_while_reading_are_the_debtors_merged_at_the_end(
 def _chunk_rows(chunk: reader.Chunk | reader.Summary) -> tuple[Any, ...]:
     assert isinstance(chunk, reader.Chunk)
     return (chunk.row_numbers, chunk.phones, chunk.payloads, chunk.warnings, chunk.timezones)
+
+
+def test_row_warnings_read_after_the_pipe_are_the_ones_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunk's warnings cross the pipe as counts plus one pickle, decoded only when one
+    is read: counting them, renumbering them (``select``, also twice) and reading them
+    give what the plain mapping gives."""
+    a, b, c = (
+        RowError(n, "Teléfono", f"repaired {n}", "phone_repaired", {"n": n}) for n in (2, 5, 9)
+    )
+    plain = {0: [a], 3: [b, c], 4: [c]}
+    sent = reader.RowWarnings(dict(plain))
+    received = pickle.loads(pickle.dumps(sent))
+    once = pickle.loads(pickle.dumps(sent))
+    with monkeypatch.context() as m:
+        m.setattr(reader.pickle, "loads", _never)  # counting decodes nothing
+        assert [received.count(p) for p in range(5)] == [1, 0, 0, 2, 1]
+        assert (len(received), list(received), 3 in received, 1 in received) == (
+            3,
+            [0, 3, 4],
+            True,
+            False,
+        )
+        picked = received.select({3: 0, 4: 1})  # rows 3 and 4 kept, now first and second
+        again = picked.select({1: 0})
+        assert (picked.count(0), picked.count(1), again.count(0), len(again)) == (2, 1, 1, 1)
+    assert dict(received) == plain
+    assert dict(picked) == {0: [b, c], 1: [c]}
+    assert dict(again) == {0: [c]}
+    assert dict(pickle.loads(pickle.dumps(picked))) == {0: [b, c], 1: [c]}
+    once[1] = [a]  # a row's warnings added on this side (a dropped do-not-call number)
+    assert (once.count(1), once.get(1), once.get(2)) == (1, [a], None)
+    assert dict(pickle.loads(pickle.dumps(reader.RowWarnings()))) == {}
+
+
+def _never(*_: Any) -> Any:
+    raise AssertionError("decoded")
+
+
+async def test_a_report_full_of_warnings_counts_the_rest_in_parts_as_in_one_process(
+    new_account: NewAccount,
+    add_dnc: Any,
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the listed warnings (MAX_REPORTED; 25 here) the rest are only counted, and
+    the readers' are then never decoded: the same counts and lists either way."""
+    monkeypatch.setattr(reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(xlsx, "BLOCK_BYTES", 4096)
+    path = tmp_path / "export.xlsx"
+    write_real_export_chile(path, debtors=400)
+    acc, _ = await new_account()
+    await add_dnc(acc, "+56971924865")
+    async with database.read() as s:
+        options = ImportOptions(account_id=acc, batch_name="Marzo")
+        full = _report(await service.preview_import(s, ADMIN, options, path, parallel=False))
+    assert 100 < full["counts"]["warnings"] == len(full["warnings"]) < 1000  # all listed
+    monkeypatch.setattr(reader, "MAX_REPORTED", 25)
+    monkeypatch.setattr(service, "MAX_REPORTED", 25)
+    results = await _in_thread_and_in_process(new_account, add_dnc, database, path)
+    assert results[True] == results[False]
+    created = results[True][1]
+    assert created["counts"]["warnings"] > 100
+    assert created["warnings"] == full["warnings"][:25]
+    assert created["truncated"] is True

@@ -26,10 +26,18 @@ import contextlib
 import gc
 import heapq
 import os
+import pickle
 import queue
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    MutableMapping,
+)
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress
@@ -70,6 +78,93 @@ def phone_list(phones_json: str) -> list[str]:
     return phones_json[2:-2].split('","') if len(phones_json) > 2 else []
 
 
+class RowWarnings(MutableMapping[int, list[RowError]]):
+    """A chunk's row warnings: position in the chunk -> that row's warnings.
+
+    Pickled (to cross the pipe) as each row's count of warnings and one pickle of the
+    warnings themselves, which the receiving process decodes only when it reads one:
+    the report lists the first ``MAX_REPORTED`` and counts the rest, and an export has
+    tens of thousands (repaired phones), whose unpickling (a frozen dataclass and its
+    parameters each) was most of the importing process's unpickling time. A received
+    one that ``select`` renumbers shares the pickle (``_at``: position -> position in it).
+    """
+
+    __slots__ = ("_at", "_blob", "_counts", "_items")
+
+    def __init__(self, items: dict[int, list[RowError]] | None = None) -> None:
+        self._items: dict[int, list[RowError]] | None = {} if items is None else items
+        self._counts: dict[int, int] = {}  # while not decoded
+        self._blob = b""
+        self._at: dict[int, int] | None = None
+
+    @classmethod
+    def _received(
+        cls, counts: dict[int, int], blob: bytes, at: dict[int, int] | None = None
+    ) -> RowWarnings:
+        warnings = cls()
+        warnings._items, warnings._counts, warnings._blob, warnings._at = None, counts, blob, at
+        return warnings
+
+    def _decoded(self) -> dict[int, list[RowError]]:
+        if self._items is None:
+            source: dict[int, list[RowError]] = pickle.loads(self._blob)
+            at = self._at
+            self._items = source if at is None else {p: source[at[p]] for p in self._counts}
+            self._counts, self._blob, self._at = {}, b"", None
+        return self._items
+
+    def count(self, pos: int) -> int:
+        """How many warnings the row at ``pos`` has (without decoding them)."""
+        if self._items is None:
+            return self._counts.get(pos, 0)
+        return len(self._items.get(pos, ()))
+
+    def select(self, new_pos: dict[int, int]) -> RowWarnings:
+        """The warnings of the rows in ``new_pos`` (old position -> new), renumbered."""
+        if self._items is not None:
+            return RowWarnings({new_pos[i]: w for i, w in self._items.items() if i in new_pos})
+        at = self._at
+        kept = [i for i in self._counts if i in new_pos]
+        return RowWarnings._received(
+            {new_pos[i]: self._counts[i] for i in kept},
+            self._blob,
+            {new_pos[i]: (i if at is None else at[i]) for i in kept},
+        )
+
+    def __getitem__(self, pos: int) -> list[RowError]:
+        return self._decoded()[pos]
+
+    def get(self, pos: int, default: Any = None) -> Any:
+        return self._decoded()[pos] if pos in self else default
+
+    def __setitem__(self, pos: int, warnings: list[RowError]) -> None:
+        self._decoded()[pos] = warnings
+
+    def __delitem__(self, pos: int) -> None:
+        del self._decoded()[pos]
+
+    def __contains__(self, pos: object) -> bool:
+        return pos in (self._counts if self._items is None else self._items)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._counts if self._items is None else self._items)
+
+    def __len__(self) -> int:
+        return len(self._counts if self._items is None else self._items)
+
+    def __repr__(self) -> str:
+        return f"RowWarnings({self._decoded()!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._items is None:
+            return (RowWarnings._received, (self._counts, self._blob, self._at))
+        if not self._items:
+            return (RowWarnings, ())
+        counts = {p: len(w) for p, w in self._items.items()}
+        blob = pickle.dumps(self._items, protocol=pickle.HIGHEST_PROTOCOL)
+        return (RowWarnings._received, (counts, blob))
+
+
 @dataclass(slots=True)
 class Chunk:
     """The valid rows of a stretch of the file, column by column, ready to insert.
@@ -92,7 +187,7 @@ class Chunk:
     timezones: list[str | None]
     regions: list[str | None]
     place_sources: list[str | None]
-    warnings: dict[int, list[RowError]]  # position in the chunk -> that row's warnings
+    warnings: RowWarnings  # position in the chunk -> that row's warnings
     done: int = 0  # data rows read so far (progress)
     total: int | None = None
     # Read in parts (``parse_part``): the sheet block the rows come from, and the rows
@@ -105,7 +200,7 @@ class Chunk:
 
     @classmethod
     def empty(cls) -> Chunk:
-        return cls([], [], [], [], [], [], [], [], [], [], {})
+        return cls([], [], [], [], [], [], [], [], [], [], RowWarnings())
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -133,7 +228,7 @@ class Chunk:
             list(compress(self.timezones, keep)),
             list(compress(self.regions, keep)),
             list(compress(self.place_sources, keep)),
-            {new_pos[i]: w for i, w in self.warnings.items() if i in new_pos},
+            self.warnings.select(new_pos),
             self.done,
             self.total,
             self.block,
@@ -447,9 +542,8 @@ def consolidated(
             if key in firsts:
                 add_later(key, (row, msg.phones[pos], msg.payloads[pos]))
                 merged_rows += 1
-                warns = msg.warnings.get(pos)
-                if warns and len(merge_warnings) < MAX_REPORTED:
-                    merge_warnings.extend(warns)
+                if len(merge_warnings) < MAX_REPORTED and pos in msg.warnings:
+                    merge_warnings.extend(msg.warnings[pos])
                 keep.append(False)
                 continue
             firsts[key] = (row, msg.phones[pos], msg.payloads[pos])

@@ -117,6 +117,12 @@ class _Tally:
             self.truncated = True
         self.warnings.extend(warns[: max(room, 0)])
 
+    def warn_count(self, n: int) -> None:
+        """``warn`` of ``n`` warnings once the report lists MAX_REPORTED."""
+        self.warnings_n += n
+        if n and len(self.warnings) >= MAX_REPORTED:
+            self.truncated = True
+
     def skip(self, row: int, reason: str, message: str, **params: Any) -> None:
         if reason in ("do_not_call", "legal_stop"):  # must not be called, either way
             self.do_not_call += 1
@@ -238,8 +244,12 @@ class _Filter:
         keep = self._keep(chunk, listed)
         accepted = chunk if all(keep) else chunk.select(keep)
         self.kept_rows.update(accepted.row_numbers)
-        for pos in sorted(accepted.warnings):
-            tally.warn(accepted.warnings[pos])
+        warnings = accepted.warnings
+        for pos in sorted(warnings):
+            if len(tally.warnings) < MAX_REPORTED:
+                tally.warn(warnings[pos])
+            else:  # counted only: the report is full (nor are they decoded)
+                tally.warn_count(warnings.count(pos))
         tally.accepted += len(accepted)
         room = SAMPLE_ROWS - len(tally.sample)
         if room > 0:
