@@ -263,7 +263,8 @@ class Summary:
     # (their phones were repaired in rows that are not sent as jobs).
     merges: list[Merge] = field(default_factory=list)
     merged_rows: int = 0
-    merge_warnings: list[RowError] = field(default_factory=list)
+    merge_warnings: list[RowError] = field(default_factory=list)  # the first ones
+    merge_warnings_n: int = 0  # all of them
 
 
 class ParseFailed(Exception):
@@ -478,6 +479,7 @@ def consolidated(
     merged_rows = 0
     merged_valid = 0  # waiting rows whose debtor turned out to have a phone
     merge_warnings: list[RowError] = []
+    merge_warnings_n = 0
     validator: RowValidator | None = None  # known from the first chunk on
     early_mapping: hdr.HeaderMapping | None = None
     early: dict[str, tuple[int, Merge]] = {}  # key -> (later rows merged, its Merge)
@@ -542,8 +544,10 @@ def consolidated(
             if key in firsts:
                 add_later(key, (row, msg.phones[pos], msg.payloads[pos]))
                 merged_rows += 1
-                if len(merge_warnings) < MAX_REPORTED and pos in msg.warnings:
-                    merge_warnings.extend(msg.warnings[pos])
+                if pos in msg.warnings:
+                    merge_warnings_n += msg.warnings.count(pos)
+                    if len(merge_warnings) < MAX_REPORTED:
+                        merge_warnings.extend(msg.warnings[pos])
                 keep.append(False)
                 continue
             firsts[key] = (row, msg.phones[pos], msg.payloads[pos])
@@ -574,6 +578,7 @@ def consolidated(
     summary.rows = summary.valid + summary.invalid
     summary.merged_rows = merged_rows
     summary.merge_warnings = merge_warnings
+    summary.merge_warnings_n = merge_warnings_n
     if later:
         if validator is None or (early_mapping is not None and early_mapping != summary.mapping):
             validator = validators[0] if validators else RowValidator(summary.mapping, options)

@@ -278,6 +278,7 @@ class _Filter:
         tally.merged_rows = sum(len(m.rows) - 1 for m in kept)
         tally.several_cuotas = len(kept)
         tally.warn(summary.merge_warnings)
+        tally.warn_count(summary.merge_warnings_n - len(summary.merge_warnings))
         if listed:
             for m in kept:
                 if any(p in listed for p in m.phones):
