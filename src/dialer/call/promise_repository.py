@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.models import Batch, Job, Payment, Promise
@@ -35,10 +35,13 @@ class PromiseRepository:
         stmt = select(Promise).where(Promise.attempt_id == attempt_id, Promise.status == "open")
         return (await self.session.scalars(stmt.with_for_update())).all()
 
-    async def any_due(self, now: datetime) -> bool:
+    @staticmethod
+    def due_exists(now: datetime) -> ColumnElement[bool]:
         """One index probe: is an open promise waiting for its judgement?"""
-        stmt = select(Promise.id).where(Promise.status == "open", Promise.judge_at <= now).limit(1)
-        return (await self.session.execute(stmt)).first() is not None
+        return select(Promise.id).where(Promise.status == "open", Promise.judge_at <= now).exists()
+
+    async def any_due(self, now: datetime) -> bool:
+        return bool((await self.session.execute(select(self.due_exists(now)))).scalar())
 
     async def due(self, now: datetime, limit: int) -> Sequence[Promise]:
         stmt = (

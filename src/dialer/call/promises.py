@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.batch.settings import CallSettings
@@ -258,6 +259,12 @@ async def _follow_up(repo: PromiseRepository, p: Promise, *, now: datetime) -> N
         **(job.result or {}),
         "follow_up": {"reason": "broken_promise", "promise_id": p.id},
     }
+
+
+def due_probe(now: datetime) -> ColumnElement[bool]:
+    """True when ``evaluate_due`` has work: an expression, read with the worker's other
+    side-task probes in one statement."""
+    return PromiseRepository.due_exists(now)
 
 
 async def any_due(session: AsyncSession, *, now: datetime) -> bool:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import ColumnElement
 
 from dialer.config import Settings
 from dialer.db.session import Database
@@ -65,6 +66,12 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def work_probe(now: datetime) -> ColumnElement[bool]:
+    """True when ``Deliverer.run_once`` has something to fan out or deliver at ``now``
+    (an expression, read with the worker's other side-task probes)."""
+    return HookRepository.work_exists(now)
 
 
 async def fan_out(db: Database, *, limit: int = 500) -> int:

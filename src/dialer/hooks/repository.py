@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.db.dialect import insert
@@ -82,17 +82,18 @@ class HookRepository:
     async def delete_outbox(self, ids: Sequence[int]) -> None:
         await self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
 
-    async def has_work(self, now: datetime) -> bool:
-        """Anything to fan out or deliver at ``now`` (two index probes, on a read session)."""
-        outbox = select(OutboxEvent.id).limit(1)
-        due = (
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .limit(1)
+    @staticmethod
+    def work_exists(now: datetime) -> ColumnElement[bool]:
+        """Anything to fan out or deliver at ``now``: two index probes, one expression
+        (the worker's round of side-task probes reads it with the others)."""
+        due = select(WebhookDelivery.id).where(
+            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
         )
-        if (await self.session.execute(outbox)).first() is not None:
-            return True
-        return (await self.session.execute(due)).first() is not None
+        return or_(select(OutboxEvent.id).exists(), due.exists())
+
+    async def has_work(self, now: datetime) -> bool:
+        """Anything to fan out or deliver at ``now`` (on a read session)."""
+        return bool((await self.session.execute(select(self.work_exists(now)))).scalar())
 
     # -- deliveries ----------------------------------------------------------------------
 

@@ -98,6 +98,28 @@ class ProviderConfigRepository:
             await self.session.flush()
         return options
 
+    @staticmethod
+    def _started(
+        providers: list[str], *, default: str, started_from: datetime, now: datetime
+    ) -> ColumnElement[bool]:
+        names: ColumnElement[bool] = Batch.provider.in_(providers)
+        if default in providers:
+            names = or_(names, Batch.provider.is_(None))
+        return and_(
+            Batch.status == BatchStatus.ACTIVE,
+            Batch.started_at <= now,
+            Batch.started_at >= started_from,
+            names,
+        )
+
+    @classmethod
+    def started_exists(
+        cls, providers: list[str], *, default: str, started_from: datetime, now: datetime
+    ) -> ColumnElement[bool]:
+        """Whether ``started_batches`` would return a row (pinned or not)."""
+        where = cls._started(providers, default=default, started_from=started_from, now=now)
+        return select(Batch.id).where(where).exists()
+
     async def started_batches(
         self, providers: list[str], *, default: str, started_from: datetime, now: datetime,
         limit: int,
@@ -105,17 +127,10 @@ class ProviderConfigRepository:
         """(id, account id, provider, provider options) of the active batches of these
         providers (``default``: the one a batch naming none uses) whose start fired
         between ``started_from`` and ``now``, oldest start first."""
-        names: ColumnElement[bool] = Batch.provider.in_(providers)
-        if default in providers:
-            names = or_(names, Batch.provider.is_(None))
+        where = self._started(providers, default=default, started_from=started_from, now=now)
         stmt = (
             select(Batch.id, Batch.account_id, Batch.provider, Batch.provider_options)
-            .where(
-                Batch.status == BatchStatus.ACTIVE,
-                Batch.started_at <= now,
-                Batch.started_at >= started_from,
-                names,
-            )
+            .where(where)
             .order_by(Batch.started_at, Batch.id)
             .limit(limit)
         )

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.account.auth import Principal
@@ -468,6 +469,16 @@ async def agent_version_pin(session: AsyncSession, batch_id: str) -> tuple[str, 
     if not options.get("agent_version") or not options.get("agent_id"):
         return None
     return str(options["agent_id"]), str(options["agent_version"])
+
+
+def started_probe(
+    providers: list[str], *, default: str, started_from: datetime, now: datetime
+) -> ColumnElement[bool]:
+    """True when ``unpinned_started_batches`` may return a row (an expression, read with
+    the worker's other side-task probes)."""
+    return ProviderConfigRepository.started_exists(
+        providers, default=default, started_from=started_from, now=now
+    )
 
 
 async def unpinned_started_batches(

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement
+
 from dialer.db.session import Database
 from dialer.logging import get_logger
 from dialer.telephony import config_service
@@ -26,6 +28,13 @@ log = get_logger("dialer.telephony.pinning")
 
 # Starts older than this are left to the first call's pin (a worker down for a day).
 LOOKBACK = timedelta(days=1)
+
+
+def pin_probe(*, default: str, now: datetime) -> ColumnElement[bool]:
+    """True when ``pin_started_batches`` may have a batch to pin."""
+    return config_service.started_probe(
+        sorted(VERSIONED), default=default, started_from=now - LOOKBACK, now=now
+    )
 
 
 async def pin_started_batches(

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 
 from dialer.call.service import abandon_attempt, hold_unattributable, mark_placed
 from dialer.db.dialect import insert
@@ -49,6 +50,27 @@ log = get_logger("dialer.worker")
 
 # An attempt whose call the provider cannot attribute is asked about again this often.
 UNATTRIBUTED_RECHECK = timedelta(hours=1)
+
+
+def expired_probe(now: datetime) -> ColumnElement[bool]:
+    """True when ``rescue_expired`` may have a job to recover (the same index probe)."""
+    return (
+        select(Job.id)
+        .where(
+            Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]),
+            Job.lease_expires_at < now,
+        )
+        .exists()
+    )
+
+
+async def due_side_tasks(db: Database, probes: Mapping[str, ColumnElement[bool]]) -> set[str]:
+    """The names of ``probes`` (one "anything to do?" expression per side task) that hold
+    now: all of them read in one statement on one read session."""
+    names = list(probes)
+    async with db.read() as session:
+        row = (await session.execute(select(*(probes[n].label(n) for n in names)))).one()
+    return {name for name, due in zip(names, row, strict=True) if due}
 
 
 async def rescue_expired(

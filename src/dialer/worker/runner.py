@@ -12,6 +12,10 @@ Side tasks: heartbeat, lease rescuer (maintenance.py), the outbound webhook deli
 (``hooks/delivery.py``), the promise judge (``call/promises.py``), the agent-version pin
 of started batches (``telephony/pinning.py``) and the simulated carrier loop (delivers the simulated provider's
 webhooks; every worker runs one, they share the work through row locks and leases).
+The rescuer, deliverer, judge and pin task wait for the probe task: every five poll
+intervals it asks, in one statement on one read session, whether each of them has
+anything to do (the same index probes their own rounds start with), and wakes those
+that have. An idle worker thus reads once per round instead of once per task.
 
 Invariants:
   * a placed call is persisted even if the worker is being cancelled (``asyncio.shield``);
@@ -65,7 +69,7 @@ from dialer.compliance import service as compliance_service
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
-from dialer.hooks.delivery import Deliverer
+from dialer.hooks.delivery import Deliverer, work_probe
 from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import Clock
@@ -83,12 +87,18 @@ from dialer.telephony.base import (
     ProviderError,
     RetryableProviderError,
 )
-from dialer.telephony.pinning import pin_started_batches
+from dialer.telephony.pinning import pin_probe, pin_started_batches
 from dialer.telephony.registry import Providers
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
-from dialer.worker.maintenance import heartbeat, prune_maintenance_tables, rescue_expired
+from dialer.worker.maintenance import (
+    due_side_tasks,
+    expired_probe,
+    heartbeat,
+    prune_maintenance_tables,
+    rescue_expired,
+)
 
 log = dlog.get_logger("dialer.worker")
 
@@ -99,6 +109,8 @@ RETRYABLE_BACKOFF = timedelta(seconds=30)
 # An unknown create is looked up at the provider after this (and each rescue pass after).
 UNKNOWN_RECHECK = timedelta(seconds=60)
 POLL_JITTER = 0.2  # each wait lasts between 0.8 and 1.2 times its interval
+# The side tasks woken by the probe task (``Worker._probe``) rather than by a timer.
+PROBED = ("rescuer", "webhooks", "promises", "pins")
 
 
 class SideTaskDied(RuntimeError):
@@ -142,6 +154,8 @@ class Worker:
         self._marks: GroupCommit[tuple[str, str], PlacedResult] = GroupCommit(self._mark_many)
         self._deliverer: Deliverer | None = None
         self._stop = asyncio.Event()
+        # Set by the probe task when a probed side task has work (see ``_probe``).
+        self._due = {name: asyncio.Event() for name in PROBED}
 
     def now(self) -> datetime:
         return self._clock.now() if self._clock else clock_mod.now()
@@ -162,13 +176,14 @@ class Worker:
             asyncio.create_task(
                 self._every(stop, self.poll * 10, self._heartbeat(started)), name="heartbeat"
             ),
-            asyncio.create_task(self._every(stop, self.poll * 5, self._rescue), name="rescuer"),
-            # Every few poll intervals: webhooks are seconds-fresh, not claim-fresh, and
-            # on SQLite each fan-out takes the write lock.
-            asyncio.create_task(self._every(stop, self.poll * 5, self._webhooks), name="webhooks"),
-            asyncio.create_task(self._every(stop, self.poll * 5, self._promises), name="promises"),
+            # Every few poll intervals, one read for the four tasks below: webhooks are
+            # seconds-fresh, not claim-fresh, and on SQLite each fan-out takes the write lock.
+            asyncio.create_task(self._every(stop, self.poll * 5, self._probe), name="probe"),
+            asyncio.create_task(self._when_due(stop, "rescuer", self._rescue), name="rescuer"),
+            asyncio.create_task(self._when_due(stop, "webhooks", self._webhooks), name="webhooks"),
+            asyncio.create_task(self._when_due(stop, "promises", self._promises), name="promises"),
             # Agent versions pinned as batches start (immediate or scheduled starts).
-            asyncio.create_task(self._every(stop, self.poll * 5, self._pins), name="pins"),
+            asyncio.create_task(self._when_due(stop, "pins", self._pins), name="pins"),
             # Retention: transcripts and recordings, then the maintenance tables.
             asyncio.create_task(
                 self._every(stop, self.poll * 60, self._retention), name="retention"
@@ -494,6 +509,45 @@ class Worker:
         await rescue_expired(
             self.db, self.provider_for, now=self.now(), call_timeout=self.settings.CALL_TIMEOUT
         )
+
+    async def _probe(self) -> None:
+        """Wake the probed side tasks that have work now (all of them if the read fails:
+        their own rounds then meet, and log, whatever is wrong)."""
+        now = self.now()
+        probes = {
+            "rescuer": expired_probe(now),
+            "webhooks": work_probe(now),
+            "promises": promises.due_probe(now),
+            "pins": pin_probe(default=self.settings.PROVIDER, now=now),
+        }
+        try:
+            due = await due_side_tasks(self.db, probes)
+        except Exception:
+            due = set(probes)
+            raise
+        finally:
+            for name in due:
+                self._due[name].set()
+
+    async def _when_due(
+        self, stop: asyncio.Event, name: str, fn: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``fn`` each time the probe finds work for ``name``, until ``stop``."""
+        due = self._due[name]
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(due.wait())]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+            if stop.is_set():
+                return
+            due.clear()
+            try:
+                await fn()
+            except Exception:
+                log.exception("worker.side_task_failed", worker_id=self.worker_id, task=name)
 
     async def _every(
         self, stop: asyncio.Event, interval: float, fn: Callable[[], Awaitable[None]]
