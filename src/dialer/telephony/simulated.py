@@ -140,6 +140,8 @@ class SimulatedProvider:
         self.ended = asyncio.Event()
         # Calls placed at the same moment are registered in one transaction.
         self._inserts: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_rows)
+        # The last delivery round found calls to deliver (``deliver_due``).
+        self._delivered_last = False
 
     # -- the call ------------------------------------------------------------------------
 
@@ -319,10 +321,12 @@ class SimulatedProvider:
         if self.settings.SIM_WEBHOOK_URL:
             return await self._deliver_http(limit)
         now = clock.now()
-        if not await self._anything_due(now):
+        # After a round that delivered, more are likely due: straight to the write.
+        if not self._delivered_last and not await self._anything_due(now):
             return 0
         async with self.db.write() as session:
             rows = await _due(session, now, limit)
+            self._delivered_last = bool(rows)
             if not rows:
                 return 0
             events: list[CallEvent] = []
