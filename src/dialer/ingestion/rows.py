@@ -693,7 +693,11 @@ class RowValidator:
             return None
         due_raw = cells[self._due.index] if self._due is not None else None
         days_raw = cells[self._days.index] if self._days is not None else None
-        key = (_memo_key(due_raw), _memo_key(days_raw))
+        # Cells compared by value and type, as in _memoized.
+        key = (
+            due_raw if type(due_raw) is str else (type(due_raw), due_raw),
+            days_raw if type(days_raw) is str else (type(days_raw), days_raw),
+        )
         hit = self._memo_due.get(key)
         if hit is None:
             hit = self._due_compute(due_raw, days_raw)
@@ -738,9 +742,14 @@ class RowValidator:
     def _cuota_field(
         self, row_number: int, cells: Sequence[object], errors: list[RowError]
     ) -> int | str | None:
-        if self._cuota is None or _empty(cells[self._cuota.index]):
+        if self._cuota is None:
             return None
-        return self._memo_cuota(cells[self._cuota.index])[1]  # type: ignore[no-any-return]
+        raw = cells[self._cuota.index]
+        if type(raw) is float and raw.is_integer() and 0 <= raw < 1e9:
+            return int(raw)  # the usual cell (a number): what _cuota_value makes of it
+        if _empty(raw):
+            return None
+        return self._memo_cuota(raw)[1]  # type: ignore[no-any-return]
 
     def _phone_cell(self, raw: object) -> list[tuple[str, phone.Phone | phone.PhoneInvalid]] | None:
         """Each number in a phone cell, as written, with what ``kit.phone.normalize``
@@ -799,10 +808,6 @@ def instalment(number: int | str | None, amount: object, due: object) -> dict[st
     if due is not None:
         item["due_date"] = due
     return item
-
-
-def _memo_key(raw: object) -> object:
-    return raw if type(raw) is str else (type(raw), raw)
 
 
 def _cuota_value(raw: object) -> int | str:
@@ -912,6 +917,12 @@ def _extra_member(key: str) -> Callable[[object], tuple[bool, Any] | None]:
 
 def _instalment_members(number: int | str | None, amount: object, due: object) -> str:
     """``"cuotas":1,"instalments":[instalment(...)]`` as dumps_payload writes them."""
+    if type(number) is int and type(amount) is int and type(due) is str:
+        # The usual instalment, in one step (the encoder writes an int as its repr).
+        return (
+            f'"cuotas":1,"instalments":[{{"number":{number!r},"amount":{amount!r},'
+            f'"due_date":{_encode_str(due)}}}]'
+        )
     parts = []
     if number is not None:
         parts.append('"number":' + _encoded(number))

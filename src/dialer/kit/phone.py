@@ -307,6 +307,9 @@ def normalize_text(text: str, country: str) -> Phone:
         first = ("text_float",)
     else:
         compact = _compact(text)
+        # A clean number written with spaces or a +56 (most of them): the one regex.
+        if compact is not None and country == "CL" and (fast := _CL_FAST.match(compact)):
+            return Phone("+56" + fast.group(1))
     if compact is None:
         raise PhoneInvalid(text, country, "not_a_number", "non_digits")
     e164, more, failure = _normalize_compact(compact, country)
