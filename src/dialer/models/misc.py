@@ -45,7 +45,8 @@ class WebhookReceipt(Base):
     event_key: Mapped[str] = mapped_column(String(255), unique=True)
     provider_call_id: Mapped[str | None] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(PortableJSON, default=dict)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    # Indexed for the retention task's prune (worker/maintenance.py).
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, index=True)
 
 
 class ContactLog(Base):
