@@ -36,7 +36,7 @@ class PromiseRepository:
         return (await self.session.scalars(stmt.with_for_update())).all()
 
     @staticmethod
-    def due_exists(now: datetime) -> ColumnElement[bool]:
+    def due_exists(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """One index probe: is an open promise waiting for its judgement?"""
         return select(Promise.id).where(Promise.status == "open", Promise.judge_at <= now).exists()
 

@@ -261,7 +261,7 @@ async def _follow_up(repo: PromiseRepository, p: Promise, *, now: datetime) -> N
     }
 
 
-def due_probe(now: datetime) -> ColumnElement[bool]:
+def due_probe(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """True when ``evaluate_due`` has work: an expression, read with the worker's other
     side-task probes in one statement."""
     return PromiseRepository.due_exists(now)

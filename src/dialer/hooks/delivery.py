@@ -68,7 +68,7 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def work_probe(now: datetime) -> ColumnElement[bool]:
+def work_probe(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """True when ``Deliverer.run_once`` has something to fan out or deliver at ``now``
     (an expression, read with the worker's other side-task probes)."""
     return HookRepository.work_exists(now)

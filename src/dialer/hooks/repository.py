@@ -83,7 +83,7 @@ class HookRepository:
         await self.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
 
     @staticmethod
-    def work_exists(now: datetime) -> ColumnElement[bool]:
+    def work_exists(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """Anything to fan out or deliver at ``now``: two index probes, one expression
         (the worker's round of side-task probes reads it with the others)."""
         due = select(WebhookDelivery.id).where(

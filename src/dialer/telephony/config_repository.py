@@ -100,7 +100,11 @@ class ProviderConfigRepository:
 
     @staticmethod
     def _started(
-        providers: list[str], *, default: str, started_from: datetime, now: datetime
+        providers: list[str],
+        *,
+        default: str,
+        started_from: datetime | ColumnElement[datetime],
+        now: datetime | ColumnElement[datetime],
     ) -> ColumnElement[bool]:
         names: ColumnElement[bool] = Batch.provider.in_(providers)
         if default in providers:
@@ -114,7 +118,12 @@ class ProviderConfigRepository:
 
     @classmethod
     def started_exists(
-        cls, providers: list[str], *, default: str, started_from: datetime, now: datetime
+        cls,
+        providers: list[str],
+        *,
+        default: str,
+        started_from: datetime | ColumnElement[datetime],
+        now: datetime | ColumnElement[datetime],
     ) -> ColumnElement[bool]:
         """Whether ``started_batches`` would return a row (pinned or not)."""
         where = cls._started(providers, default=default, started_from=started_from, now=now)

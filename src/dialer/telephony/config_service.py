@@ -472,7 +472,11 @@ async def agent_version_pin(session: AsyncSession, batch_id: str) -> tuple[str, 
 
 
 def started_probe(
-    providers: list[str], *, default: str, started_from: datetime, now: datetime
+    providers: list[str],
+    *,
+    default: str,
+    started_from: datetime | ColumnElement[datetime],
+    now: datetime | ColumnElement[datetime],
 ) -> ColumnElement[bool]:
     """True when ``unpinned_started_batches`` may return a row (an expression, read with
     the worker's other side-task probes)."""

@@ -30,10 +30,16 @@ log = get_logger("dialer.telephony.pinning")
 LOOKBACK = timedelta(days=1)
 
 
-def pin_probe(*, default: str, now: datetime) -> ColumnElement[bool]:
-    """True when ``pin_started_batches`` may have a batch to pin."""
+def pin_probe(
+    *,
+    default: str,
+    now: datetime | ColumnElement[datetime],
+    started_from: datetime | ColumnElement[datetime],
+) -> ColumnElement[bool]:
+    """True when ``pin_started_batches`` may have a batch to pin; ``started_from`` is
+    ``now - LOOKBACK`` (a parameter of its own when ``now`` is one)."""
     return config_service.started_probe(
-        sorted(VERSIONED), default=default, started_from=now - LOOKBACK, now=now
+        sorted(VERSIONED), default=default, started_from=started_from, now=now
     )
 
 

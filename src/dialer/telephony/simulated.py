@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.config import Settings
@@ -347,13 +347,7 @@ class SimulatedProvider:
         # A read first: most polls find nothing, and on SQLite a write transaction
         # would take the database-wide write lock just to find that out.
         async with self.db.read() as session:
-            row = (
-                await session.execute(
-                    select(SimulatedCall.id)
-                    .where(SimulatedCall.delivered == 0, SimulatedCall.complete_at <= now)
-                    .limit(1)
-                )
-            ).first()
+            row = (await session.execute(_ANY_DUE, {"now": now})).first()
         return row is not None
 
     async def _deliver_http(self, limit: int) -> int:
@@ -408,20 +402,29 @@ async def _insert_ignore(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     )
 
 
-async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
-    # Plain rows (same attribute names as SimulatedCall): they are only read.
-    stmt = (
-        select(table_of(SimulatedCall))
-        .where(
-            SimulatedCall.delivered == 0,
-            SimulatedCall.complete_at <= now,
-            (SimulatedCall.lease_expires_at.is_(None)) | (SimulatedCall.lease_expires_at < now),
-        )
-        .order_by(SimulatedCall.complete_at)
-        .limit(limit)
+# Built once (the carrier polls them): ``now`` and ``limit`` are bound per execution.
+_ANY_DUE = (
+    select(SimulatedCall.id)
+    .where(SimulatedCall.delivered == 0, SimulatedCall.complete_at <= bindparam("now"))
+    .limit(1)
+)
+# Plain rows (same attribute names as SimulatedCall): they are only read.
+_DUE = (
+    select(table_of(SimulatedCall))
+    .where(
+        SimulatedCall.delivered == 0,
+        SimulatedCall.complete_at <= bindparam("now"),
+        (SimulatedCall.lease_expires_at.is_(None))
+        | (SimulatedCall.lease_expires_at < bindparam("now")),
     )
-    stmt = stmt.with_for_update(skip_locked=True)
-    return list((await session.execute(stmt)).all())
+    .order_by(SimulatedCall.complete_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+async def _due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    return list((await session.execute(_DUE, {"now": now, "limit": limit})).all())
 
 
 def _payload(row: Any) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, union_all
+from sqlalchemy import bindparam, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.batch.compliance_checks import DIAL_TIME_FILTERS
@@ -275,35 +275,44 @@ async def has_claimable_work(session: AsyncSession, now: datetime) -> bool:
     return False
 
 
+# Built once (it runs on every poll of every worker): ``now`` is bound per execution.
+_CANDIDATES = (
+    select(
+        Batch.id,
+        Batch.account_id,
+        Batch.priority,
+        Batch.call_settings,
+        Batch.provider,
+        Batch.provider_options,
+        Batch.script_id,
+        Batch.script_version,
+        Batch.processing_type,
+        Batch.waiting_reason,
+        Batch.waiting_until,
+        Batch.started_at,
+        Account.status,
+        Account.timezone,
+        Account.country,
+        Batch.in_progress_jobs,
+        Account.max_concurrent_calls,
+        Batch.variable_set,
+    )
+    .join(Account, Account.id == Batch.account_id)
+    .where(
+        Batch.status == BatchStatus.ACTIVE,
+        Batch.is_active.is_(True),
+        exists().where(
+            Job.batch_id == Batch.id,
+            Job.status.in_(WAITING),
+            Job.next_attempt_at <= bindparam("now"),
+        ),
+    )
+)
+
+
 async def _candidate_batches(session: AsyncSession, now: datetime) -> list[_Candidate]:
-    due = exists().where(
-        Job.batch_id == Batch.id, Job.status.in_(WAITING), Job.next_attempt_at <= now
-    )
-    stmt = (
-        select(
-            Batch.id,
-            Batch.account_id,
-            Batch.priority,
-            Batch.call_settings,
-            Batch.provider,
-            Batch.provider_options,
-            Batch.script_id,
-            Batch.script_version,
-            Batch.processing_type,
-            Batch.waiting_reason,
-            Batch.waiting_until,
-            Batch.started_at,
-            Account.status,
-            Account.timezone,
-            Account.country,
-            Batch.in_progress_jobs,
-            Account.max_concurrent_calls,
-            Batch.variable_set,
-        )
-        .join(Account, Account.id == Batch.account_id)
-        .where(Batch.status == BatchStatus.ACTIVE, Batch.is_active.is_(True), due)
-    )
-    rows: Sequence[Any] = (await session.execute(stmt)).all()
+    """Active batches with due work (EXISTS on ix_jobs_claim), with their accounts."""
+    rows: Sequence[Any] = (await session.execute(_CANDIDATES, {"now": now})).all()
     return [
         _Candidate(
             batch_id=r[0],

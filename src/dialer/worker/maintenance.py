@@ -29,21 +29,25 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, select
 
+from dialer.call import promises
 from dialer.call.service import abandon_attempt, hold_unattributable, mark_placed
 from dialer.db.dialect import insert
 from dialer.db.session import Database
+from dialer.db.types import UTCDateTime
+from dialer.hooks.delivery import work_probe
 from dialer.job.states import JobStatus, Outcome
 from dialer.logging import get_logger
 from dialer.metrics import LEASES_RESCUED
 from dialer.models import CallAttempt, Event, Job, SimulatedCall, WebhookReceipt, WorkerHeartbeat
 from dialer.telephony.base import CallEvent, CallNotAttributable, ProviderError
+from dialer.telephony.pinning import LOOKBACK as PIN_LOOKBACK
+from dialer.telephony.pinning import pin_probe
 from dialer.telephony.webhooks import handle_events
 
 log = get_logger("dialer.worker")
@@ -52,7 +56,7 @@ log = get_logger("dialer.worker")
 UNATTRIBUTED_RECHECK = timedelta(hours=1)
 
 
-def expired_probe(now: datetime) -> ColumnElement[bool]:
+def expired_probe(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """True when ``rescue_expired`` may have a job to recover (the same index probe)."""
     return (
         select(Job.id)
@@ -64,13 +68,34 @@ def expired_probe(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def due_side_tasks(db: Database, probes: Mapping[str, ColumnElement[bool]]) -> set[str]:
-    """The names of ``probes`` (one "anything to do?" expression per side task) that hold
-    now: all of them read in one statement on one read session."""
-    names = list(probes)
+# The side tasks the probe reads for (``Worker._probe`` wakes them), in its column order.
+PROBED = ("rescuer", "webhooks", "promises", "pins")
+
+
+def side_task_probe(*, default_provider: str) -> Executable:
+    """One statement that says, per probed side task, whether its round has work: the
+    index probe its own round starts with, as an EXISTS column named after the task.
+    Built once; execute it with ``probe_params(now)``."""
+    now: Any = bindparam("now", type_=UTCDateTime())
+    started_from: Any = bindparam("started_from", type_=UTCDateTime())
+    probes = {
+        "rescuer": expired_probe(now),
+        "webhooks": work_probe(now),
+        "promises": promises.due_probe(now),
+        "pins": pin_probe(default=default_provider, now=now, started_from=started_from),
+    }
+    return select(*(probes[name].label(name) for name in PROBED))
+
+
+def probe_params(now: datetime) -> dict[str, Any]:
+    return {"now": now, "started_from": now - PIN_LOOKBACK}
+
+
+async def due_side_tasks(db: Database, probe: Executable, params: dict[str, Any]) -> set[str]:
+    """The names of the probes of ``side_task_probe`` that hold, on one read session."""
     async with db.read() as session:
-        row = (await session.execute(select(*(probes[n].label(n) for n in names)))).one()
-    return {name for name, due in zip(names, row, strict=True) if due}
+        row = (await session.execute(probe, params)).one()
+    return {name for name, due in row._mapping.items() if due}
 
 
 async def rescue_expired(

@@ -69,7 +69,7 @@ from dialer.compliance import service as compliance_service
 from dialer.config import Settings
 from dialer.db.checkpoint import run_checkpoints
 from dialer.db.session import Database
-from dialer.hooks.delivery import Deliverer, work_probe
+from dialer.hooks.delivery import Deliverer
 from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import Clock
@@ -87,17 +87,19 @@ from dialer.telephony.base import (
     ProviderError,
     RetryableProviderError,
 )
-from dialer.telephony.pinning import pin_probe, pin_started_batches
+from dialer.telephony.pinning import pin_started_batches
 from dialer.telephony.registry import Providers
 from dialer.telephony.simulated import SimulatedProvider
 from dialer.telephony.webhooks import handle_events
 from dialer.worker.claim import ClaimedJob, claim_due_jobs, has_claimable_work
 from dialer.worker.maintenance import (
+    PROBED,
     due_side_tasks,
-    expired_probe,
     heartbeat,
+    probe_params,
     prune_maintenance_tables,
     rescue_expired,
+    side_task_probe,
 )
 
 log = dlog.get_logger("dialer.worker")
@@ -109,8 +111,6 @@ RETRYABLE_BACKOFF = timedelta(seconds=30)
 # An unknown create is looked up at the provider after this (and each rescue pass after).
 UNKNOWN_RECHECK = timedelta(seconds=60)
 POLL_JITTER = 0.2  # each wait lasts between 0.8 and 1.2 times its interval
-# The side tasks woken by the probe task (``Worker._probe``) rather than by a timer.
-PROBED = ("rescuer", "webhooks", "promises", "pins")
 
 
 class SideTaskDied(RuntimeError):
@@ -159,6 +159,7 @@ class Worker:
         self._stop = asyncio.Event()
         # Set by the probe task when a probed side task has work (see ``_probe``).
         self._due = {name: asyncio.Event() for name in PROBED}
+        self._probe_stmt = side_task_probe(default_provider=settings.PROVIDER)
 
     def now(self) -> datetime:
         return self._clock.now() if self._clock else clock_mod.now()
@@ -520,16 +521,10 @@ class Worker:
         """Wake the probed side tasks that have work now (all of them if the read fails:
         their own rounds then meet, and log, whatever is wrong)."""
         now = self.now()
-        probes = {
-            "rescuer": expired_probe(now),
-            "webhooks": work_probe(now),
-            "promises": promises.due_probe(now),
-            "pins": pin_probe(default=self.settings.PROVIDER, now=now),
-        }
         try:
-            due = await due_side_tasks(self.db, probes)
+            due = await due_side_tasks(self.db, self._probe_stmt, probe_params(now))
         except Exception:
-            due = set(probes)
+            due = set(PROBED)
             raise
         finally:
             for name in due:
