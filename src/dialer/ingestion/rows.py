@@ -27,11 +27,16 @@ MAX_NAME = 200
 MAX_EMAIL = 320
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RowError:
     """A row's error or warning: the English ``message`` the API has always given, and
     a stable ``code`` with its ``params`` (docs/ingestion.md, "Message codes") that a
-    client words in its own language."""
+    client words in its own language.
+
+    Not frozen (nothing changes one once made): an export makes one per repaired phone,
+    tens of thousands, in the reader and again when unpickled, and a frozen dataclass
+    sets each field through ``object.__setattr__`` (over three times the cost). It was never
+    hashable either way (``params`` is a dict)."""
 
     row_number: int
     column: str | None
