@@ -41,6 +41,12 @@ _MARKS_TABLE = {
     for c in range(0x80, 0x250)
     if (folded := _strip_marks(chr(c))).isascii() and folded != chr(c)
 }
+# The same for Latin-1 text (most names: the Spanish letters are all below 0x100), where
+# the table maps each character to one: bytes.translate, without a dictionary lookup per
+# character. A character it does not fold stays (and the text then takes _strip_marks).
+_LATIN1_TABLE = bytes(
+    ord(_MARKS_TABLE[c]) if len(_MARKS_TABLE.get(c, "")) == 1 else c for c in range(256)
+)
 
 
 def fold(text: str | None) -> str:
@@ -49,7 +55,10 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     if not text.isascii():
-        quick = text.translate(_MARKS_TABLE)
+        try:
+            quick = text.encode("latin-1").translate(_LATIN1_TABLE).decode("latin-1")
+        except UnicodeEncodeError:
+            quick = text.translate(_MARKS_TABLE)
         text = quick if quick.isascii() else _strip_marks(text)
     # split/join collapses the same whitespace as r"\s+" (str.isspace) and strips the ends.
     return " ".join(text.casefold().split()).replace(SEPARATOR, " ")
