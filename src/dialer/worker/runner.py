@@ -74,7 +74,7 @@ from dialer.job.states import Outcome
 from dialer.kit import clock as clock_mod
 from dialer.kit.clock import Clock
 from dialer.kit.group_commit import GroupCommit
-from dialer.kit.heap import settle_heap
+from dialer.kit.heap import relax_young_collections, settle_heap
 from dialer.metrics import CALLS_CLAIMED, CALLS_IN_FLIGHT, CALLS_PLACED, CLAIM_LATENCY
 from dialer.script.render import job_variables
 from dialer.telephony.base import (
@@ -603,6 +603,7 @@ async def run_worker_process(settings: Settings) -> None:
     worker = Worker(db, settings)
     checkpoints = asyncio.create_task(run_checkpoints(db, stop), name="wal-checkpoints")
     settle_heap()
+    relax_young_collections()
     try:
         await worker.run(stop)
     finally:
