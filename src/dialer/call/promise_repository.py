@@ -40,9 +40,6 @@ class PromiseRepository:
         """One index probe: is an open promise waiting for its judgement?"""
         return select(Promise.id).where(Promise.status == "open", Promise.judge_at <= now).exists()
 
-    async def any_due(self, now: datetime) -> bool:
-        return bool((await self.session.execute(select(self.due_exists(now)))).scalar())
-
     async def due(self, now: datetime, limit: int) -> Sequence[Promise]:
         stmt = (
             select(Promise)

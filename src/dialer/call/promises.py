@@ -267,11 +267,6 @@ def due_probe(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     return PromiseRepository.due_exists(now)
 
 
-async def any_due(session: AsyncSession, *, now: datetime) -> bool:
-    """Whether ``evaluate_due`` has work (cheap; for a read session)."""
-    return await PromiseRepository.from_session(session).any_due(now)
-
-
 async def evaluate_due(session: AsyncSession, *, now: datetime, limit: int = 500) -> dict[str, int]:
     """Judge the open promises whose time has come (maintenance task)."""
     promises = await PromiseRepository.from_session(session).due(now, limit)

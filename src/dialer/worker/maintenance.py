@@ -33,7 +33,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, bindparam, delete, select
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, delete, select
 
 from dialer.call import promises
 from dialer.call.service import abandon_attempt, hold_unattributable, mark_placed
@@ -56,16 +56,16 @@ log = get_logger("dialer.worker")
 UNATTRIBUTED_RECHECK = timedelta(hours=1)
 
 
+def _lease_expired(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """A job placed or being placed whose worker's lease ran out before ``now``."""
+    return and_(
+        Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]), Job.lease_expires_at < now
+    )
+
+
 def expired_probe(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """True when ``rescue_expired`` may have a job to recover (the same index probe)."""
-    return (
-        select(Job.id)
-        .where(
-            Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]),
-            Job.lease_expires_at < now,
-        )
-        .exists()
-    )
+    return select(Job.id).where(_lease_expired(now)).exists()
 
 
 # The side tasks the probe reads for (``Worker._probe`` wakes them), in its column order.
@@ -114,10 +114,7 @@ async def rescue_expired(
                 select(Job.id, Job.status, Job.current_attempt_id, CallAttempt.provider,
                        CallAttempt.provider_call_id, CallAttempt.phone, CallAttempt.started_at)
                 .join(CallAttempt, CallAttempt.id == Job.current_attempt_id)
-                .where(
-                    Job.status.in_([JobStatus.DIALING, JobStatus.IN_PROGRESS]),
-                    Job.lease_expires_at < now,
-                )
+                .where(_lease_expired(now))
                 .limit(limit)
             )
         ).all()  # fmt: skip

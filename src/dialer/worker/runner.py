@@ -486,12 +486,9 @@ class Worker:
             pass
 
     async def _promises(self) -> None:
-        now = self.now()
-        async with self.db.read() as rs:
-            if not await promises.any_due(rs, now=now):
-                return
+        # Woken by the probe, which has just read that a promise is due.
         async with self.db.write() as session:
-            await promises.evaluate_due(session, now=now)
+            await promises.evaluate_due(session, now=self.now())
 
     async def _pins(self) -> None:
         await pin_started_batches(
