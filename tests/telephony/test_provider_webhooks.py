@@ -295,6 +295,7 @@ class TestRetellWebhooks:
 class TestAgentVersionPin:
     async def test_a_batch_keeps_the_version_published_when_it_started_calling(
         self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,  # inside the calling window whatever the hour of the run
     ) -> None:  # fmt: skip
         attempt, sent = await dial_one(database, settings, admin, "retell")
         body = json.loads(sent.content)
@@ -339,6 +340,7 @@ class TestAgentVersionPin:
 
     async def test_no_call_goes_out_unpinned_when_the_version_cannot_be_read(
         self, database: Database, settings: Settings, admin: httpx.AsyncClient,
+        frozen_clock: FrozenClock,  # inside the calling window whatever the hour of the run
     ) -> None:  # fmt: skip
         attempt, _ = await dial_one(database, settings, admin, "retell")
         async with database.write() as session:
