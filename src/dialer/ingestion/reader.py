@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import heapq
 import os
 import pickle
@@ -58,6 +57,7 @@ from dialer.ingestion.normalize import person_key
 from dialer.ingestion.parsers import FileFormatError, is_xlsb, open_sheet, sniff_format
 from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator, dumps_payload
 from dialer.kit import child
+from dialer.kit.heap import relax_young_collections
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
@@ -690,6 +690,8 @@ class ChunkStream:
         self._next: Future[Chunk | Summary] | None = None
         self._queues: list[queue.SimpleQueue[Any]] = []
         self._drains: list[threading.Thread] = []
+        # Started as the Summary arrives (see __anext__), awaited on leaving the block.
+        self._stopping: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> ChunkStream:
         if not self._parallel:
@@ -728,13 +730,19 @@ class ChunkStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._stopping is not None:
+            await self._stopping
+            return
         if self._gen is not None and not self._procs:
             self._gen.close()
+        self._terminate()
+        if self._procs or self._receivers:
+            await anyio.to_thread.run_sync(self._stop)
+
+    def _terminate(self) -> None:
         for proc in self._procs:
             if proc.is_alive():
                 proc.terminate()
-        if self._procs or self._receivers:
-            await anyio.to_thread.run_sync(self._stop)
 
     def __aiter__(self) -> AsyncIterator[Chunk | Summary]:
         return self
@@ -751,6 +759,12 @@ class ChunkStream:
             msg = await self._receive()
         if isinstance(msg, Summary):
             self._finished = True
+            if self._procs:
+                # Everything is read. The readers' exit and the joins (a tenth of a
+                # second for a large file) overlap what the caller does with the
+                # Summary; leaving the block waits for them.
+                self._terminate()
+                self._stopping = asyncio.get_running_loop().run_in_executor(None, self._stop)
         return msg
 
     async def _receive(self) -> Chunk | Summary:
@@ -880,7 +894,7 @@ READER_GC_THRESHOLDS = (50_000, 20, 10)
 
 def _child(sender: Connection, args: tuple[Any, ...], budget: int) -> None:
     child.prepare_child(budget)
-    gc.set_threshold(*READER_GC_THRESHOLDS)
+    relax_young_collections(READER_GC_THRESHOLDS)
     try:
         for msg in parse_chunks(*args) if len(args) == 4 else parse_part(*args):
             sender.send(msg)

@@ -549,12 +549,13 @@ async def _run(
                     await sink(accepted)
                 if progress:
                     progress(msg.done, msg.total)
+            assert summary is not None
+            # Still in the block: the readers stop meanwhile (see ChunkStream.__anext__).
+            merges = await filt.merges(summary)
+            if merges and merged is not None:
+                await merged(merges)
     except ParseFailed as exc:
         raise _parse_error(exc) from None
-    assert summary is not None
-    merges = await filt.merges(summary)
-    if merges and merged is not None:
-        await merged(merges)
     tally.rows, tally.valid, tally.invalid = summary.rows, summary.valid, summary.invalid
     tally.empty_rows = summary.empty_rows
     tally.errors = summary.errors

@@ -40,7 +40,8 @@ def settle_heap() -> None:
 WORKER_GC_THRESHOLD = (20_000, 10, 10)
 
 
-def relax_young_collections() -> None:
-    """Collect the young generation every ``WORKER_GC_THRESHOLD[0]`` net allocations
-    instead of Python's 700 (a dispatcher worker's churn; see the module's text)."""
-    gc.set_threshold(*WORKER_GC_THRESHOLD)
+def relax_young_collections(thresholds: tuple[int, int, int] = WORKER_GC_THRESHOLD) -> None:
+    """Collect the young generation every ``thresholds[0]`` net allocations instead of
+    Python's 700: for a process whose churn is freed by reference counting (a dispatcher
+    worker, see the module's text; a spreadsheet reader passes its own)."""
+    gc.set_threshold(*thresholds)
