@@ -128,11 +128,15 @@ class Deliverer:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def run_once(self, now: datetime, *, limit: int = 50) -> int:
-        """Fan out, then deliver what is due at ``now``; how many POSTs were attempted."""
-        async with self.db.read() as rs:
-            if not await HookRepository.from_session(rs).has_work(now):
-                return 0
+    async def run_once(self, now: datetime, *, limit: int = 50, known_work: bool = False) -> int:
+        """Fan out, then deliver what is due at ``now``; how many POSTs were attempted.
+
+        First a read of whether there is anything to do (an idle round opens no write
+        transaction), unless the caller has just read that (``known_work``)."""
+        if not known_work:
+            async with self.db.read() as rs:
+                if not await HookRepository.from_session(rs).has_work(now):
+                    return 0
         while await fan_out(self.db) >= 500:
             pass
         async with self.db.write() as session:

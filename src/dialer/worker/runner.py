@@ -482,8 +482,13 @@ class Worker:
         if self._deliverer is None:
             self._deliverer = Deliverer(self.db, self.settings)
         # Deliver until nothing is due (or the worker stops), then wait for the next round.
-        while not self._stop.is_set() and await self._deliverer.run_once(self.now()):
-            pass
+        # Woken by the probe, which has just read that there is work (or could not read):
+        # the first round goes straight to it, the later ones check first.
+        known = True
+        while not self._stop.is_set() and await self._deliverer.run_once(
+            self.now(), known_work=known
+        ):
+            known = False
 
     async def _promises(self) -> None:
         # Woken by the probe, which has just read that a promise is due.
