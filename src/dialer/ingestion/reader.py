@@ -58,6 +58,7 @@ from dialer.ingestion.parsers import FileFormatError, is_xlsb, open_sheet, sniff
 from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator, dumps_payload
 from dialer.kit import child
 from dialer.kit.heap import relax_young_collections
+from dialer.kit.search import phone_digits_of_json, search_text
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
@@ -187,6 +188,9 @@ class Chunk:
     timezones: list[str | None]
     regions: list[str | None]
     place_sources: list[str | None]
+    # The contact-search key (kit/search.search_text), made here so the reader
+    # processes do it rather than the importing one, the import's slowest part.
+    search_keys: list[str]
     warnings: RowWarnings  # position in the chunk -> that row's warnings
     done: int = 0  # data rows read so far (progress)
     total: int | None = None
@@ -200,7 +204,7 @@ class Chunk:
 
     @classmethod
     def empty(cls) -> Chunk:
-        return cls([], [], [], [], [], [], [], [], [], [], RowWarnings())
+        return cls([], [], [], [], [], [], [], [], [], [], [], RowWarnings())
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -211,6 +215,7 @@ class Chunk:
             self.row_numbers.append, self.names.append, self.dnis.append,
             self.emails.append, self.phones.append, self.payloads.append, self.keys.append,
             self.timezones.append, self.regions.append, self.place_sources.append,
+            self.search_keys.append,
         )  # fmt: skip
 
     def select(self, keep: list[bool]) -> Chunk:
@@ -228,6 +233,7 @@ class Chunk:
             list(compress(self.timezones, keep)),
             list(compress(self.regions, keep)),
             list(compress(self.place_sources, keep)),
+            list(compress(self.search_keys, keep)),
             self.warnings.select(new_pos),
             self.done,
             self.total,
@@ -378,7 +384,7 @@ def _validated(
             chunk.mapping = mapping
             # The columns' append methods, looked up once per chunk rather than per row.
             (add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key,
-             add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
+             add_tz, add_region, add_source, add_search) = chunk.appenders()  # fmt: skip
             phoneless = chunk.phoneless
             size = valid = 0
             block = -1
@@ -397,7 +403,8 @@ def _validated(
                             yield chunk
                             chunk = Chunk.empty()
                             (add_row, add_name, add_dni, add_email, add_phones, add_payload,
-                             add_key, add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
+                             add_key, add_tz, add_region, add_source,
+                             add_search) = chunk.appenders()  # fmt: skip
                             phoneless = chunk.phoneless
                             size = 0
                         chunk.block = block = now
@@ -430,7 +437,9 @@ def _validated(
                 add_dni(dni)
                 add_email(row.email)
                 # dumps_phones, inlined: E.164 numbers need no escaping.
-                add_phones('["' + '","'.join(phones) + '"]' if phones else "[]")
+                phones_json = '["' + '","'.join(phones) + '"]' if phones else "[]"
+                add_phones(phones_json)
+                add_search(search_text(row.contact_name, dni, phone_digits_of_json(phones_json)))
                 add_payload(row.payload_json)
                 add_key(key)
                 place = row.place
@@ -444,7 +453,7 @@ def _validated(
                     chunk = Chunk.empty()
                     chunk.block = block
                     (add_row, add_name, add_dni, add_email, add_phones, add_payload, add_key,
-                     add_tz, add_region, add_source) = chunk.appenders()  # fmt: skip
+                     add_tz, add_region, add_source, add_search) = chunk.appenders()  # fmt: skip
                     phoneless = chunk.phoneless
                     size = 0
             if size or phoneless:

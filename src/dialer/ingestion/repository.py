@@ -143,6 +143,7 @@ class IngestionRepository:
             Sequence[str | None],
             Sequence[str | None],
         ],
+        search_keys: Sequence[str] | None = None,
     ) -> int:
         """Insert pending jobs in bulk, in the session's transaction, bypassing the ORM.
 
@@ -181,8 +182,13 @@ class IngestionRepository:
         for name, value in consts.items():
             proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             bound[name] = proc(value) if proc else value
-        # The contact search key (kit/search.py), from the row's name, RUT and phones.
-        keys = list(map(_search_text, columns[1], columns[2], columns[3]))
+        # The contact search key (kit/search.py), from the row's name, RUT and phones
+        # (``search_keys``: made by the caller already, as the reader does).
+        keys = (
+            search_keys
+            if search_keys is not None
+            else list(map(_search_text, columns[1], columns[2], columns[3]))
+        )
         names = [
             "id", "row_number", "contact_name", "dni", "phones", "email", "payload",
             "timezone", "region", "place_source", "search_text", *bound,

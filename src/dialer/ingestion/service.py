@@ -727,6 +727,7 @@ async def _write_jobs(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
                 chunk.payloads, chunk.timezones, chunk.regions, chunk.place_sources,
             ),
+            search_keys=chunk.search_keys,
         )  # fmt: skip
 
     async def merge(merges: list[Merge]) -> None:
