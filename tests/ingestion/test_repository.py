@@ -17,6 +17,7 @@ from dialer.ingestion.repository import IngestionRepository
 from dialer.ingestion.rows import dumps_payload
 from dialer.job import service as job_service
 from dialer.job.schemas import NewJob
+from dialer.kit import search
 from tests.factories import NewAccount
 
 ADMIN = Principal(is_admin=True)
@@ -58,6 +59,7 @@ async def test_fast_insert_stores_the_same_row_as_the_core_insert(
             columns=(
                 [job.row_number or 0], [job.contact_name], [job.dni], [dumps_phones(job.phones)],
                 [job.email], [dumps_payload(job.payload)], [None], [None], [None],
+                [search.search_text_of_json(job.contact_name, job.dni, dumps_phones(job.phones))],
             ),
         )  # fmt: skip
     async with database.read() as s:

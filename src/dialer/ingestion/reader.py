@@ -58,7 +58,7 @@ from dialer.ingestion.parsers import FileFormatError, is_xlsb, open_sheet, sniff
 from dialer.ingestion.rows import ContactRow, RowError, RowOptions, RowValidator, dumps_payload
 from dialer.kit import child
 from dialer.kit.heap import relax_young_collections
-from dialer.kit.search import phone_digits_of_json, search_text
+from dialer.kit.search import search_text_of_json
 
 CHUNK = 2000  # small enough that the first insert starts early and the last one is short
 HEADER_SCAN_ROWS = 30  # title rows, logos, blank lines above the header
@@ -439,7 +439,7 @@ def _validated(
                 # dumps_phones, inlined: E.164 numbers need no escaping.
                 phones_json = '["' + '","'.join(phones) + '"]' if phones else "[]"
                 add_phones(phones_json)
-                add_search(search_text(row.contact_name, dni, phone_digits_of_json(phones_json)))
+                add_search(search_text_of_json(row.contact_name, dni, phones_json))
                 add_payload(row.payload_json)
                 add_key(key)
                 place = row.place

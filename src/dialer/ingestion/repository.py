@@ -142,14 +142,16 @@ class IngestionRepository:
             Sequence[str | None],
             Sequence[str | None],
             Sequence[str | None],
+            Sequence[str],
         ],
-        search_keys: Sequence[str] | None = None,
     ) -> int:
         """Insert pending jobs in bulk, in the session's transaction, bypassing the ORM.
 
         ``columns``: (row_number, contact_name, dni, phones_json, email, payload_json,
-        timezone, region, place_source), one sequence per column, the JSON already encoded. The ORM/Core path spends most
-        of its time re-processing values that are the same on every row (three
+        timezone, region, place_source, search_text), one sequence per column, the JSON
+        already encoded, the contact-search key made (``search.search_text_of_json``).
+        The ORM/Core path spends most of its time re-processing values that are the
+        same on every row (three
         timestamps, the status) or already known to be clean; here the constant columns
         are bound once through the dialect's own column types (so SQLite and PostgreSQL
         get exactly what SQLAlchemy would send: on SQLite the timestamps as SQLAlchemy's
@@ -182,13 +184,6 @@ class IngestionRepository:
         for name, value in consts.items():
             proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             bound[name] = proc(value) if proc else value
-        # The contact search key (kit/search.py), from the row's name, RUT and phones
-        # (``search_keys``: made by the caller already, as the reader does).
-        keys = (
-            search_keys
-            if search_keys is not None
-            else list(map(_search_text, columns[1], columns[2], columns[3]))
-        )
         names = [
             "id", "row_number", "contact_name", "dni", "phones", "email", "payload",
             "timezone", "region", "place_source", "search_text", *bound,
@@ -197,7 +192,7 @@ class IngestionRepository:
         ids = map(f"{id_prefix or _id_prefix()}{{:08x}}".format, range(n))
         raw = await conn.get_raw_connection()
         if dialect.name == "postgresql":
-            params = zip(ids, *columns, keys, *(repeat(v, n) for v in bound.values()), strict=True)
+            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
             # The JSON columns take the encoded text through the codec SQLAlchemy installs
             # on the asyncpg connection, as in executemany.
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
@@ -209,10 +204,10 @@ class IngestionRepository:
         # every chunk of the import, so the statement is prepared once.
         literals = [_sqlite_literal(v) for v in bound.values()]
         if any(lit is None for lit in literals):
-            params = zip(ids, *columns, keys, *(repeat(v, n) for v in bound.values()), strict=True)
+            params = zip(ids, *columns, *(repeat(v, n) for v in bound.values()), strict=True)
             values = ["?" for _ in names]
         else:
-            params = zip(ids, *columns, keys, strict=True)
+            params = zip(ids, *columns, strict=True)
             values = ["?" for _ in names[: -len(bound)]] + cast(list[str], literals)
         cols = ", ".join(f'"{c}"' for c in names)
         sql = f'INSERT INTO "{Job.__tablename__}" ({cols}) VALUES ({", ".join(values)})'
@@ -222,10 +217,6 @@ class IngestionRepository:
         cursor = await raw.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
         await cursor.close()
         return n
-
-
-def _search_text(name: str | None, dni: str | None, phones_json: str | None) -> str:
-    return search.search_text(name, dni, search.phone_digits_of_json(phones_json or ""))
 
 
 def _sqlite_literal(value: object) -> str | None:

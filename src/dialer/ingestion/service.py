@@ -726,8 +726,8 @@ async def _write_jobs(
             columns=(
                 chunk.row_numbers, chunk.names, chunk.dnis, chunk.phones, chunk.emails,
                 chunk.payloads, chunk.timezones, chunk.regions, chunk.place_sources,
+                chunk.search_keys,
             ),
-            search_keys=chunk.search_keys,
         )  # fmt: skip
 
     async def merge(merges: list[Merge]) -> None:

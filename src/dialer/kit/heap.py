@@ -12,7 +12,8 @@ the thousand per claim and settlement, nearly all freed by reference counting: w
 default young-generation threshold (700 net allocations) it ran ~50 young collections
 a second, and every tenth an older one, ~8 % of its CPU (``gc.callbacks`` in the
 10,000-call dispatch bench); at 20,000 it runs a few per minute (~3 %), for the same
-peak memory. ``relax_young_collections`` sets that, for the worker process only.
+peak memory. ``relax_young_collections`` sets that in the worker process, and with
+its own thresholds in each spreadsheet reader process (``ingestion/reader.py``).
 """
 
 from __future__ import annotations

@@ -96,6 +96,11 @@ def search_text(name: str | None, dni: str | None, digits: str) -> str:
     return f"{digits}{SEPARATOR}{fold(name)}{SEPARATOR}{bare_id(dni)}"[:MAX_CHARS]
 
 
+def search_text_of_json(name: str | None, dni: str | None, phones_json: str | None) -> str:
+    """``search_text`` of a job whose numbers are already encoded (a JSON list)."""
+    return search_text(name, dni, phone_digits_of_json(phones_json or ""))
+
+
 def needles(query: str) -> list[str]:
     """What to look for in the stored keys (any may match): the folded text (a name),
     and, when the query has three digits or more, its RUT form and its digits (a RUT
